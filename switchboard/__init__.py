@@ -1,0 +1,1 @@
+"""Switchboard: the contact-center data platform's shared core (settings, warehouse, CLI)."""

@@ -1,0 +1,146 @@
+"""The one object that reads Switchboard's configuration from the environment (and `.env`).
+
+Everything else receives a `Settings` instance; nothing reads `os.environ` on its own.
+A wrong value fails fast with a message that names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT
+from switchboard.warehouse_url import WarehouseURL, parse_warehouse_url
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    warehouse_url: str = Field(
+        default=f"duckdb:///{DEFAULT_DATA_DIR / 'warehouse.duckdb'}",
+        alias="SWITCHBOARD_WAREHOUSE_URL",
+        description="duckdb:///path/to/file.duckdb (default, under data/) or postgresql://user:pw@host:port/db",
+    )
+    serving_path: Path = Field(
+        default=DEFAULT_DATA_DIR / "serving.duckdb",
+        alias="SWITCHBOARD_SERVING_PATH",
+        description="DuckDB file that the final asset publishes for Streamlit and BI tools (atomic replace).",
+    )
+    landing_dir: str = Field(
+        default=str(DEFAULT_DATA_DIR / "landing"),
+        alias="SWITCHBOARD_LANDING_DIR",
+        description="Where webhook payloads and dropped files land (local path or fsspec URL).",
+    )
+    state_dir: Path = Field(
+        default=DEFAULT_DATA_DIR / "state",
+        alias="SWITCHBOARD_STATE_DIR",
+        description="Working files of dlt pipelines (their durable state lives in the warehouse).",
+    )
+    timezone: str = Field(
+        default="America/Bogota",
+        alias="SWITCHBOARD_TIMEZONE",
+        description="Reporting time zone: daily and 15-minute buckets use queue-entry time in this zone.",
+    )
+    sl_seconds: int = Field(
+        default=20, alias="SWITCHBOARD_SL_SECONDS", ge=0,
+        description="Service-level threshold: answered within this many seconds of waiting.",
+    )
+    short_abandon_seconds: int = Field(
+        default=5, alias="SWITCHBOARD_SHORT_ABANDON_SECONDS", ge=0,
+        description="Abandons with a wait at or under this are short abandons (excluded from SL).",
+    )
+    queue_log_dirs: str = Field(
+        default="",
+        alias="SWITCHBOARD_QUEUE_LOG_DIRS",
+        description="Comma-separated folders or globs holding Asterisk queue_log files; "
+        "prefix an entry with NAME= to name its PBX (default: the folder's name).",
+    )
+    queue_log_db_timezone: str | None = Field(
+        default=None,
+        alias="SWITCHBOARD_QUEUE_LOG_DB_TIMEZONE",
+        description="Time zone of the `time` column in realtime queue_log exports (default: SWITCHBOARD_TIMEZONE).",
+    )
+    asterisk_cdr_dirs: str = Field(
+        default="",
+        alias="SWITCHBOARD_ASTERISK_CDR_DIRS",
+        description="Comma-separated folders or globs holding Asterisk cdr-csv Master.csv files (NAME= prefix as above).",
+    )
+    cdr_timezone: str | None = Field(
+        default=None,
+        alias="SWITCHBOARD_ASTERISK_CDR_TIMEZONE",
+        description="Time zone of Master.csv start/answer/end (default: SWITCHBOARD_TIMEZONE).",
+    )
+
+    @field_validator("timezone", "queue_log_db_timezone", "cdr_timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Bogota)") from exc
+        return value
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        parse_warehouse_url(value, base_dir=Path.cwd())
+        return value
+
+    @cached_property
+    def warehouse(self) -> WarehouseURL:
+        return parse_warehouse_url(self.warehouse_url, base_dir=Path.cwd())
+
+    @property
+    def queue_log_db_zone(self) -> str:
+        return self.queue_log_db_timezone or self.timezone
+
+    @property
+    def cdr_zone(self) -> str:
+        return self.cdr_timezone or self.timezone
+
+    def dbt_vars(self) -> dict[str, object]:
+        """Metric definitions handed to dbt, so SQL and Python share one source of truth."""
+        return {
+            "reporting_timezone": self.timezone,
+            "sl_seconds": self.sl_seconds,
+            "short_abandon_seconds": self.short_abandon_seconds,
+        }
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise SettingsError naming the bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = err["loc"][0] if err["loc"] else "?"
+            info = Settings.model_fields.get(str(field))
+            name = info.alias if info and info.alias else str(field)
+            problems.append(f"{name}: {err['msg'].removeprefix('Value error, ')} (got {os.environ.get(name, err.get('input'))!r})")
+        raise SettingsError("invalid Switchboard configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def setting_docs() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting; the README table is checked against it."""
+    rows = []
+    for info in Settings.model_fields.values():
+        default = info.default
+        if isinstance(default, Path):
+            default = os.path.relpath(default, PROJECT_ROOT)
+        elif isinstance(default, str) and str(DEFAULT_DATA_DIR) in default:
+            default = default.replace(str(PROJECT_ROOT) + "/", "")
+        rows.append((info.alias or "", "" if default is None else str(default), info.description or ""))
+    return rows
