@@ -1,0 +1,233 @@
+"""Find append-only PBX logs (queue_log, cdr-csv Master.csv), recognise rotated copies of one log,
+and read only the bytes not yet read.
+
+A *stream* is one queue_log as Asterisk wrote it, whatever it is called now: `queue_log` renamed
+to `queue_log.1`, `queue_log-20220707` or compressed to `.gz` is still the same stream. Its identity
+is a hash of the PBX name and its first line, so a rename or compression keeps the read position,
+and two copies of one log (`queue_log.1` beside `queue_log.1.gz`) are read once. Positions are
+byte offsets into the decompressed content plus the line number reached.
+"""
+
+from __future__ import annotations
+
+import bz2
+import glob
+import gzip
+import hashlib
+import os
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+# queue_log, queue_log.3, queue_log.3.gz, queue_log-20220707(.gz), queue_log.1655366541 (timestamp strategy)
+QUEUE_LOG_NAMES = re.compile(r"^queue_log(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
+# Master.csv and its rotations (Master.csv.1, Master.csv-20220707.gz)
+CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
+# The names Asterisk is still appending to; every other name is a finished, rotated copy.
+ACTIVE_NAMES = frozenset({"queue_log", "Master.csv"})
+FIRST_LINE_MAX = 4096
+CHUNK_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class Location:
+    """One entry of SWITCHBOARD_QUEUE_LOG_DIRS: a folder, glob or file, and the PBX it belongs to."""
+
+    pbx: str
+    pattern: str
+
+
+@dataclass(frozen=True)
+class LogFile:
+    path: Path
+    pbx: str
+    compressed: bool
+    size: int  # decompressed size (gzip: from its trailer)
+    mtime_ns: int
+
+    @property
+    def is_final(self) -> bool:
+        """Rotated copies are complete: their unterminated last line will never be finished.
+
+        Only the live `queue_log` / `Master.csv` may still be half-way through writing its last line.
+        """
+        return self.compressed or self.path.name not in ACTIVE_NAMES
+
+
+@dataclass(frozen=True)
+class Stream:
+    stream_id: str
+    pbx: str
+    first_line: bytes
+    files: tuple[LogFile, ...]
+
+    @property
+    def best(self) -> LogFile:
+        """The most complete copy: largest, preferring the live/plain file on ties."""
+        return max(self.files, key=lambda f: (f.size, not f.compressed, not f.is_final))
+
+
+@dataclass(frozen=True)
+class Position:
+    offset: int = 0
+    line_no: int = 0
+
+
+def parse_locations(value: str) -> list[Location]:
+    """`NAME=path, path2, /var/log/*/queue_log*` → locations; the PBX name defaults to the folder name.
+
+    Raises ValueError for an entry that names nothing that exists (a typo should not look like
+    "no calls today").
+    """
+    locations = []
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        name, sep, pattern = entry.partition("=")
+        if not sep:
+            name, pattern = "", entry
+        pattern = os.path.expanduser(pattern.strip())
+        if not name:
+            base = Path(pattern)
+            folder = base if base.is_dir() else base.parent
+            name = folder.name or "asterisk"
+        if not Path(pattern).exists() and not glob.has_magic(pattern):
+            raise ValueError(f"{pattern!r} does not exist")
+        locations.append(Location(pbx=name.strip(), pattern=pattern))
+    return locations
+
+
+def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[LogFile]:
+    """Every file in the locations whose name matches (any rotation name), once each."""
+    seen: dict[Path, LogFile] = {}
+    for loc in locations:
+        for path in _expand(loc.pattern):
+            if not path.is_file() or not name_filter.match(path.name) and not _explicit_file(loc.pattern, path):
+                continue
+            real = path.resolve()
+            if real in seen:
+                continue
+            st = path.stat()
+            compressed = path.suffix in (".gz", ".bz2")
+            size = _decompressed_size(path) if compressed else st.st_size
+            seen[real] = LogFile(path=path, pbx=loc.pbx, compressed=compressed, size=size, mtime_ns=st.st_mtime_ns)
+    return sorted(seen.values(), key=lambda f: (f.pbx, str(f.path)))
+
+
+def group_streams(files: list[LogFile]) -> tuple[list[Stream], list[LogFile]]:
+    """Group files into streams by identity; files without a complete first line yet are returned apart."""
+    groups: dict[str, list[LogFile]] = {}
+    first_lines: dict[str, bytes] = {}
+    pbx_of: dict[str, str] = {}
+    waiting: list[LogFile] = []
+    for f in files:
+        first = read_first_line(f)
+        if first is None:
+            waiting.append(f)
+            continue
+        sid = stream_identity(f.pbx, first)
+        groups.setdefault(sid, []).append(f)
+        first_lines[sid] = first
+        pbx_of[sid] = f.pbx
+    streams = [Stream(sid, pbx_of[sid], first_lines[sid], tuple(fs)) for sid, fs in groups.items()]
+    return sorted(streams, key=lambda s: (s.pbx, s.first_line)), waiting
+
+
+def stream_identity(pbx: str, first_line: bytes) -> str:
+    return hashlib.sha256(pbx.encode() + b"\0" + first_line).hexdigest()[:24]
+
+
+def read_first_line(f: LogFile) -> bytes | None:
+    """The first complete line (with its newline), or None while there is none yet."""
+    with open_log(f) as fh:
+        head = fh.read(FIRST_LINE_MAX)
+    end = head.find(b"\n")
+    if end < 0:
+        # A first line longer than FIRST_LINE_MAX is damage; identify the stream by its prefix.
+        return head if len(head) >= FIRST_LINE_MAX or (head and f.is_final) else None
+    return head[: end + 1]
+
+
+def plan_read(stream: Stream, position: Position) -> tuple[Position, bool]:
+    """Where to start reading `stream`, and whether the stored position had to be reset.
+
+    A stored offset past the end of every copy means the log was truncated and rewritten in place
+    under the same first line: it is read again from the start (the loader replaces those lines).
+    """
+    if stream.best.size < position.offset:
+        return Position(0, 0), True
+    return position, False
+
+
+def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+    """Yield (offset, chunk) of whole lines from `start` to the end of the file.
+
+    Chunks end at a newline. The live file's unterminated last line is left for a later run; a
+    final (rotated) file's last line is consumed even without a newline.
+    """
+    with open_log(f) as fh:
+        _skip(fh, start)
+        offset = start
+        carry = b""
+        while True:
+            block = fh.read(chunk_bytes)
+            if not block:
+                break
+            data = carry + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            yield offset, data[: cut + 1]
+            offset += cut + 1
+            carry = data[cut + 1:]
+        if carry and f.is_final:
+            yield offset, carry
+
+
+def open_log(f: LogFile):
+    if f.path.suffix == ".gz":
+        return gzip.open(f.path, "rb")
+    if f.path.suffix == ".bz2":
+        return bz2.open(f.path, "rb")
+    return open(f.path, "rb")
+
+
+def _skip(fh, start: int) -> None:
+    if start <= 0:
+        return
+    if isinstance(fh, gzip.GzipFile | bz2.BZ2File):
+        remaining = start
+        while remaining > 0:
+            got = fh.read(min(remaining, CHUNK_BYTES))
+            if not got:
+                break
+            remaining -= len(got)
+    else:
+        fh.seek(start)
+
+
+def _decompressed_size(path: Path) -> int:
+    if path.suffix == ".gz":
+        # ISIZE trailer = size mod 2**32; rotated queue_logs are far smaller than 4 GiB.
+        with open(path, "rb") as fh:
+            fh.seek(-4, os.SEEK_END)
+            return struct.unpack("<I", fh.read(4))[0]
+    with bz2.open(path, "rb") as fh:
+        return sum(len(b) for b in iter(lambda: fh.read(CHUNK_BYTES), b""))
+
+
+def _expand(pattern: str) -> list[Path]:
+    path = Path(pattern)
+    if path.is_dir():
+        return sorted(path.iterdir())
+    return sorted(Path(p) for p in glob.glob(pattern))
+
+
+def _explicit_file(pattern: str, path: Path) -> bool:
+    """A log file named explicitly (not through a folder or glob) is taken whatever its name,
+    unless it is a table export (.sql/.csv), which has a reader of its own."""
+    exported = re.search(r"\.(?:sql|csv)(?:\.gz)?$", path.name, re.I) is not None
+    return Path(pattern) == path and not glob.has_magic(pattern) and not exported

@@ -1,0 +1,162 @@
+"""Parse raw queue_log bytes into typed event rows and rejects — pure functions, no I/O.
+
+A queue_log line is `epoch|callid|queuename|agent|event|data1|...|dataN` with a variable number
+of data fields and no quoting (asterisk-queue-log.md §1.1). Parsing is vectorised with Polars'
+CSV reader ('|' separator, quoting off, ragged rows padded), so ten million lines take seconds,
+never one Python object per line.
+
+Quirks handled here (§4): NUL runs after unclean shutdowns (removed), CRLF (CR removed), invalid
+UTF-8 (replaced by U+FFFD), blank lines (counted as skipped), variable and trailing-empty field
+counts, values containing '|' (kept joined in data6). Empty and absent fields are both null. Rows keep their line number so that file
+order survives sorting by the 1-second epoch. Everything else — duplicates, ordering, restarts,
+missing ENTERQUEUE — is a matter of interpretation and belongs to the dbt models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+BASE_FIELDS = ("event_epoch", "callid", "queuename", "agent", "event")
+DATA_FIELDS = tuple(f"data{i}" for i in range(1, 7))
+# Data fields beyond data6 are folded into data6 ('|' rejoined). Read this many columns; a line
+# that fills the last one may have been cut by the reader, so it is rejected whole instead.
+READ_DATA_COLUMNS = 12
+_READ_COLUMNS = [f"f{i}" for i in range(len(BASE_FIELDS) + READ_DATA_COLUMNS)]
+
+# Plausible epoch range: 2000-01-01 .. 2100-01-01. Anything else is a damaged line.
+_MIN_EPOCH, _MAX_EPOCH = 946_684_800, 4_102_444_800
+
+EVENT_SCHEMA: dict[str, pl.DataType] = {
+    "line_no": pl.Int64(),
+    "event_epoch": pl.Int64(),
+    "callid": pl.String(),
+    "queuename": pl.String(),
+    "agent": pl.String(),
+    "event": pl.String(),
+    **{name: pl.String() for name in DATA_FIELDS},
+}
+
+REJECT_SCHEMA: dict[str, pl.DataType] = {
+    "line_no": pl.Int64(),
+    "byte_offset": pl.Int64(),
+    "reason": pl.String(),
+    "raw_text": pl.String(),
+}
+
+# missing_event: fewer than five fields, or an empty event name.
+REJECT_REASONS = ("missing_event", "bad_epoch", "too_many_fields")
+
+
+@dataclass(frozen=True)
+class ParsedChunk:
+    """The outcome of one chunk: lines_read == len(events) + len(rejects) + skipped_blank."""
+
+    events: pl.DataFrame
+    rejects: pl.DataFrame
+    lines_read: int
+    skipped_blank: int
+
+
+def count_lines(data: bytes) -> int:
+    """Lines in `data`; an unterminated last line counts as one."""
+    if not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def clean_bytes(data: bytes) -> bytes:
+    """Drop NUL runs and carriage returns; neither ever carries meaning in a queue_log."""
+    return data.replace(b"\x00", b"").replace(b"\r", b"")
+
+
+def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) -> ParsedChunk:
+    """Parse whole lines of a queue_log.
+
+    `data` must start at a line start; its last line may lack the newline only when the caller
+    decided to consume a final unterminated line. `first_line_no` and `base_offset` place the chunk
+    in its stream so that rejects can point at the exact line and byte.
+    """
+    lines_read = count_lines(data)
+    if lines_read == 0:
+        return ParsedChunk(_empty(EVENT_SCHEMA), _empty(REJECT_SCHEMA), 0, 0)
+
+    raw = _read_fields(clean_bytes(data))
+    if raw.height != lines_read:  # pragma: no cover - guards a reader regression, see test
+        raise ValueError(f"queue_log reader returned {raw.height} rows for {lines_read} lines")
+
+    f = [pl.col(c) for c in _READ_COLUMNS]
+    # A blank line has no '|' at all; NUL-only lines are blank once NULs are gone.
+    blank = f[1].is_null() & (f[0].is_null() | (f[0].str.strip_chars() == ""))
+    epoch = f[0].cast(pl.Int64, strict=False)
+    reason = (
+        pl.when(blank).then(pl.lit(None, pl.String))
+        .when(f[4].is_null()).then(pl.lit("missing_event"))
+        .when(f[-1].is_not_null()).then(pl.lit("too_many_fields"))
+        .when(epoch.is_null() | ~epoch.is_between(_MIN_EPOCH, _MAX_EPOCH)).then(pl.lit("bad_epoch"))
+        .otherwise(pl.lit(None, pl.String))
+    )
+    tagged = raw.with_columns(
+        pl.int_range(first_line_no, first_line_no + raw.height, dtype=pl.Int64).alias("line_no"),
+        blank.alias("_blank"),
+        reason.alias("_reason"),
+        epoch.alias("_epoch"),
+    )
+    clean_rows = tagged.get_column("_reason").null_count() == tagged.height and not tagged.get_column("_blank").any()
+    kept = tagged if clean_rows else tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
+    events = kept.select(
+        pl.col("line_no"),
+        pl.col("_epoch").alias("event_epoch"),
+        *[pl.col(src).alias(dst) for src, dst in zip(_READ_COLUMNS[1:5], BASE_FIELDS[1:], strict=True)],
+        *[pl.col(_READ_COLUMNS[5 + i]).alias(DATA_FIELDS[i]) for i in range(5)],
+        _overflow_data6().alias("data6"),
+    )
+
+    rejected = tagged.filter(pl.col("_reason").is_not_null()).select("line_no", "_reason")
+    rejects = _rejects_with_text(data, rejected, first_line_no, base_offset)
+    skipped = int(tagged.get_column("_blank").sum())
+    return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped)
+
+
+def _read_fields(clean: bytes) -> pl.DataFrame:
+    return pl.read_csv(
+        clean,
+        separator="|",
+        has_header=False,
+        quote_char=None,
+        new_columns=_READ_COLUMNS,
+        missing_columns="insert",
+        schema={c: pl.String for c in _READ_COLUMNS},
+        truncate_ragged_lines=True,
+        encoding="utf8-lossy",
+        raise_if_empty=False,  # empty and absent fields both read as null
+    )
+
+
+def _overflow_data6() -> pl.Expr:
+    """data6 plus any further fields, rejoined with '|' (interior empties kept, trailing dropped)."""
+    rest = [pl.col(c) for c in _READ_COLUMNS[10:]]
+    joined = pl.concat_str([c.fill_null("") for c in rest], separator="|").str.strip_chars_end("|")
+    overflow = pl.any_horizontal([c.is_not_null() for c in rest[1:]])
+    return pl.when(overflow).then(joined).otherwise(rest[0])
+
+
+def _rejects_with_text(data: bytes, rejected: pl.DataFrame, first_line_no: int, base_offset: int) -> pl.DataFrame:
+    """Attach byte offset and raw text to rejected lines (rare, so done only when there are any)."""
+    if rejected.is_empty():
+        return _empty(REJECT_SCHEMA)
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(data)]))
+    rows = []
+    for line_no, reason in rejected.iter_rows():
+        i = line_no - first_line_no
+        text = data[starts[i]:ends[i]].replace(b"\x00", b"").decode("utf-8", errors="replace").rstrip("\r")
+        rows.append((line_no, base_offset + int(starts[i]), reason, text))
+    return pl.DataFrame(rows, schema=REJECT_SCHEMA, orient="row")
+
+
+def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)

@@ -1,0 +1,330 @@
+"""dlt source for an Asterisk / Issabel site: queue_log files, realtime queue_log exports, cdr-csv.
+
+Incremental and idempotent:
+- each log stream's read position (byte offset + line number) lives in dlt resource state, which
+  dlt stores in the warehouse and commits only with a completed load;
+- rows are keyed by (source_stream, line_no); before a stream is read from position P, rows at or
+  past P are deleted — leftovers of a run that loaded data but died before committing its state —
+  so a crash at any point followed by a rerun gives the same warehouse as one clean run;
+- bulk rows travel as Arrow tables (Polars-parsed), never a dict per line.
+
+Counts (lines read = loaded + rejected + skipped) are collected in an `IngestReport` that the
+Dagster asset attaches to each materialization.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dlt
+import polars as pl
+import pyarrow as pa
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+from pipelines.asterisk import log_streams
+from pipelines.asterisk.cdr_csv import CDR_REJECT_SCHEMA, CDR_SCHEMA, parse_master_csv
+from pipelines.asterisk.log_streams import Location, LogFile, Position, Stream
+from pipelines.asterisk.queue_log_parser import EVENT_SCHEMA, REJECT_SCHEMA, parse_chunk
+from pipelines.asterisk.queue_log_table import TABLE_SCHEMA, parse_csv_export, parse_sql_dump
+
+QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
+
+_META = {"pbx": pl.String(), "source_stream": pl.String(), "source_file": pl.String()}
+_LOADED = {"loaded_at": pl.Datetime("us", "UTC")}
+QUEUE_LOG_COLUMNS = {**{k: v for k, v in _META.items()}, **EVENT_SCHEMA, **_LOADED}
+QUEUE_LOG_REJECT_COLUMNS = {**_META, **REJECT_SCHEMA, **_LOADED}
+QUEUE_LOG_TABLE_COLUMNS = {"pbx": pl.String(), "source_file": pl.String(), **TABLE_SCHEMA, **_LOADED}
+CDR_COLUMNS = {"pbx": pl.String(), "source_stream": pl.String(), "source_file": pl.String(), **CDR_SCHEMA, **_LOADED}
+CDR_REJECT_COLUMNS = {**_META, **CDR_REJECT_SCHEMA, **_LOADED}
+TABLE_KEY = ["pbx", "row_key"]
+CDR_KEY = ["pbx", "cdr_key"]
+STREAM_KEY = ["source_stream"]
+STREAM_COLUMNS = {
+    "pbx": pl.String(), "source_stream": pl.String(), "source_file": pl.String(), "kind": pl.String(),
+    "first_line": pl.String(), "bytes_read": pl.Int64(), "lines_read": pl.Int64(), "updated_at": pl.Datetime("us", "UTC"),
+}
+
+
+@dataclass(frozen=True)
+class AsteriskConfig:
+    """What the Asterisk source reads; built from Settings (see `from_settings`)."""
+
+    queue_log_locations: tuple[Location, ...] = ()
+    cdr_locations: tuple[Location, ...] = ()
+    queue_log_db_timezone: str = "UTC"
+    cdr_timezone: str = "UTC"
+    chunk_bytes: int = log_streams.CHUNK_BYTES
+
+    @classmethod
+    def from_settings(cls, settings) -> AsteriskConfig:
+        try:
+            ql = log_streams.parse_locations(settings.queue_log_dirs)
+        except ValueError as exc:
+            raise ValueError(f"SWITCHBOARD_QUEUE_LOG_DIRS: {exc}") from None
+        try:
+            cdr = log_streams.parse_locations(settings.asterisk_cdr_dirs)
+        except ValueError as exc:
+            raise ValueError(f"SWITCHBOARD_ASTERISK_CDR_DIRS: {exc}") from None
+        return cls(tuple(ql), tuple(cdr), settings.queue_log_db_zone, settings.cdr_zone)
+
+
+@dataclass
+class IngestCounts:
+    lines_read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    skipped_blank: int = 0
+    skipped_duplicate: int = 0
+    streams_read: int = 0
+    files_waiting: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+
+    def add_rejects(self, reasons: pl.Series) -> None:
+        for reason, n in reasons.value_counts().iter_rows():
+            self.rejects_by_reason[reason] = self.rejects_by_reason.get(reason, 0) + n
+
+    @property
+    def balanced(self) -> bool:
+        return self.lines_read == self.loaded + self.rejected + self.skipped_blank + self.skipped_duplicate
+
+    def as_metadata(self) -> dict[str, object]:
+        return {
+            "lines_read": self.lines_read,
+            "loaded": self.loaded,
+            "rejected": self.rejected,
+            "skipped_blank": self.skipped_blank,
+            "skipped_duplicate": self.skipped_duplicate,
+            "counts_balance": self.balanced,
+            "streams_read": self.streams_read,
+            "files_waiting_for_first_line": self.files_waiting,
+            "rejects_by_reason": dict(self.rejects_by_reason),
+        }
+
+
+@dataclass
+class IngestReport:
+    """Per-resource counts of one run; the resource name is the key."""
+
+    by_resource: dict[str, IngestCounts] = field(default_factory=dict)
+
+    def counts(self, resource: str) -> IngestCounts:
+        return self.by_resource.setdefault(resource, IngestCounts())
+
+
+@dlt.source(name="asterisk", max_table_nesting=0)
+def asterisk_source(config: AsteriskConfig, report: IngestReport | None = None):
+    """Every resource always runs and at least creates its tables: an unconfigured PBX source
+    contributes empty, correctly typed tables rather than an error (DESIGN.md "Every source is optional")."""
+    report = report or IngestReport()
+    return (
+        dlt.resource(_queue_log_rows(config, report.counts("queue_log")), name="queue_log",
+                     write_disposition="append", table_name="queue_log"),
+        # Merge keys are set per table (see _to_table): each resource also appends to a rejects table.
+        dlt.resource(_queue_log_table_rows(config, report.counts("queue_log_table")), name="queue_log_table",
+                     write_disposition="append", table_name="queue_log_table"),
+        dlt.resource(_cdr_rows(config, report.counts("cdr")), name="cdr", write_disposition="append", table_name="cdr"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# queue_log files
+
+
+def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
+    loaded_at = _now()
+    yield _to_table("queue_log", pl.DataFrame(schema=QUEUE_LOG_COLUMNS))
+    yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
+    yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
+
+    positions = dlt.current.resource_state().setdefault("streams", {})
+    files = log_streams.discover(list(config.queue_log_locations), log_streams.QUEUE_LOG_NAMES)
+    streams, waiting = log_streams.group_streams(files)
+    counts.files_waiting += len(waiting)
+    for stream in streams:
+        source = stream.best
+        start, _reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
+        if source.size <= start.offset:
+            continue
+        _remove_uncommitted(("queue_log", "queue_log_rejects"), stream.stream_id, start.line_no)
+        counts.streams_read += 1
+        line_no, end = start.line_no, start.offset
+        for offset, chunk in log_streams.read_new_bytes(source, start.offset, config.chunk_bytes):
+            parsed = parse_chunk(chunk, first_line_no=line_no, base_offset=offset)
+            meta = _meta_columns(stream, source, loaded_at)
+            if parsed.events.height:
+                yield _to_table("queue_log", parsed.events.with_columns(meta), columns=QUEUE_LOG_COLUMNS)
+            if parsed.rejects.height:
+                counts.add_rejects(parsed.rejects["reason"])
+                yield _to_table("queue_log_rejects", parsed.rejects.with_columns(meta),
+                                columns=QUEUE_LOG_REJECT_COLUMNS)
+            counts.lines_read += parsed.lines_read
+            counts.loaded += parsed.events.height
+            counts.rejected += parsed.rejects.height
+            counts.skipped_blank += parsed.skipped_blank
+            line_no += parsed.lines_read
+            end = offset + len(chunk)
+        positions[stream.stream_id] = {"offset": end, "line_no": line_no}
+        yield _stream_row(stream, source, "queue_log", end, line_no)
+
+
+# ---------------------------------------------------------------------------------------------
+# realtime queue_log table exports
+
+
+def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
+    loaded_at = _now()
+    yield _to_table("queue_log_table", pl.DataFrame(schema=QUEUE_LOG_TABLE_COLUMNS), merge_key=TABLE_KEY)
+    yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
+    seen = dlt.current.resource_state().setdefault("files", {})
+    for f in log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES):
+        version = [f.size, f.mtime_ns]
+        if seen.get(str(f.path)) == version:
+            continue
+        with log_streams.open_log(f) as fh:
+            data = fh.read()
+        if ".sql" in f.path.name.lower():
+            parsed = parse_sql_dump(data.decode("utf-8", errors="replace"), timezone=config.queue_log_db_timezone)
+        else:
+            parsed = parse_csv_export(data, timezone=config.queue_log_db_timezone)
+        stream_id = f"table:{f.pbx}:{f.path.name}"
+        # The whole export is parsed again when it changes: its old rejects are replaced.
+        _remove_uncommitted(("queue_log_rejects",), stream_id, 0)
+        if parsed.rows.height:
+            rows = parsed.rows.with_columns(pl.lit(f.pbx).alias("pbx"), pl.lit(str(f.path)).alias("source_file"),
+                                            pl.lit(loaded_at).alias("loaded_at"))
+            yield _to_table("queue_log_table", rows, columns=QUEUE_LOG_TABLE_COLUMNS, merge_key=TABLE_KEY)
+        if parsed.rejects.height:
+            counts.add_rejects(parsed.rejects["reason"])
+            rejects = parsed.rejects.select(
+                pl.lit(f.pbx).alias("pbx"), pl.lit(stream_id).alias("source_stream"), pl.lit(str(f.path)).alias("source_file"),
+                pl.col("row_no").alias("line_no"), pl.lit(None, pl.Int64).alias("byte_offset"),
+                "reason", "raw_text", pl.lit(loaded_at).alias("loaded_at"),
+            )
+            yield _to_table("queue_log_rejects", rejects, columns=QUEUE_LOG_REJECT_COLUMNS)
+        counts.streams_read += 1
+        counts.lines_read += parsed.rows_read
+        unique = parsed.rows.select("row_key").n_unique() if parsed.rows.height else 0
+        counts.loaded += unique
+        counts.skipped_duplicate += parsed.rows.height - unique
+        counts.rejected += parsed.rejects.height
+        seen[str(f.path)] = version
+
+
+# ---------------------------------------------------------------------------------------------
+# cdr-csv Master.csv
+
+
+def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
+    loaded_at = _now()
+    yield _to_table("cdr", pl.DataFrame(schema=CDR_COLUMNS), merge_key=CDR_KEY)
+    yield _to_table("cdr_rejects", pl.DataFrame(schema=CDR_REJECT_COLUMNS))
+    yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
+    positions = dlt.current.resource_state().setdefault("streams", {})
+    files = log_streams.discover(list(config.cdr_locations), log_streams.CDR_CSV_NAMES)
+    streams, waiting = log_streams.group_streams(files)
+    counts.files_waiting += len(waiting)
+    for stream in streams:
+        source = stream.best
+        start, _reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
+        if source.size <= start.offset:
+            continue
+        _remove_uncommitted(("cdr_rejects",), stream.stream_id, start.line_no)
+        counts.streams_read += 1
+        line_no, end = start.line_no, start.offset
+        for offset, chunk in log_streams.read_new_bytes(source, start.offset, config.chunk_bytes):
+            parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=line_no, base_offset=offset)
+            meta = _meta_columns(stream, source, loaded_at)
+            unique = parsed.rows.unique(subset=["cdr_key"], keep="first", maintain_order=True)
+            if unique.height:
+                yield _to_table("cdr", unique.with_columns(meta), columns=CDR_COLUMNS, merge_key=CDR_KEY)
+            if parsed.rejects.height:
+                counts.add_rejects(parsed.rejects["reason"])
+                yield _to_table("cdr_rejects", parsed.rejects.with_columns(meta), columns=CDR_REJECT_COLUMNS)
+            counts.lines_read += parsed.lines_read
+            counts.loaded += unique.height
+            counts.skipped_duplicate += parsed.rows.height - unique.height
+            counts.rejected += parsed.rejects.height
+            counts.skipped_blank += parsed.skipped_blank
+            line_no += parsed.lines_read
+            end = offset + len(chunk)
+        positions[stream.stream_id] = {"offset": end, "line_no": line_no}
+        yield _stream_row(stream, source, "cdr", end, line_no)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _meta_columns(stream: Stream, source: LogFile, loaded_at: datetime) -> list[pl.Expr]:
+    return [
+        pl.lit(stream.pbx).alias("pbx"),
+        pl.lit(stream.stream_id).alias("source_stream"),
+        pl.lit(str(source.path)).alias("source_file"),
+        pl.lit(loaded_at, pl.Datetime("us", "UTC")).alias("loaded_at"),
+    ]
+
+
+def _stream_row(stream: Stream, source: LogFile, kind: str, offset: int, line_no: int) -> object:
+    row = pl.DataFrame(
+        {
+            "pbx": [stream.pbx], "source_stream": [stream.stream_id], "source_file": [str(source.path)], "kind": [kind],
+            "first_line": [stream.first_line.decode("utf-8", errors="replace").rstrip("\r\n").replace("\x00", "")],
+            "bytes_read": [offset], "lines_read": [line_no], "updated_at": [_now()],
+        },
+        schema=STREAM_COLUMNS,
+    )
+    return _to_table("log_streams", row, merge_key=STREAM_KEY)
+
+
+def _to_table(
+    table: str,
+    frame: pl.DataFrame,
+    *,
+    columns: dict[str, pl.DataType] | None = None,
+    merge_key: list[str] | None = None,
+) -> object:
+    """Arrow table routed to `table`; merge tables carry their primary key, the rest append."""
+    if columns is not None:
+        frame = frame.select([pl.col(c).cast(t) for c, t in columns.items()])
+    arrow: pa.Table = frame.to_arrow()
+    # Literal columns come out NOT NULL; batches of one table must share one (nullable) schema.
+    arrow = arrow.cast(pa.schema([f.with_nullable(True) for f in arrow.schema]))
+    if merge_key:
+        hints = dlt.mark.make_hints(table_name=table, write_disposition="merge", primary_key=merge_key)
+    else:
+        hints = dlt.mark.make_hints(table_name=table, write_disposition="append")
+    return dlt.mark.with_hints(arrow, hints, create_table_variant=True)
+
+
+def _remove_uncommitted(tables: tuple[str, ...], stream_id: str, from_line_no: int) -> None:
+    """Delete rows a crashed run loaded past the committed position (see module docstring)."""
+    pipeline = dlt.current.pipeline()
+    try:
+        with pipeline.sql_client() as client:
+            for table in tables:
+                qualified = client.make_qualified_table_name(table)
+                try:
+                    client.execute_sql(
+                        f"delete from {qualified} where source_stream = %s and line_no >= %s", stream_id, from_line_no
+                    )
+                except DatabaseUndefinedRelation:
+                    continue
+    except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+        return
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def known_files(config: AsteriskConfig) -> list[Path]:
+    """Files the source would look at; the sensor watches these for new bytes."""
+    files = log_streams.discover(list(config.queue_log_locations), log_streams.QUEUE_LOG_NAMES)
+    files += log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES)
+    files += log_streams.discover(list(config.cdr_locations), log_streams.CDR_CSV_NAMES)
+    return [f.path for f in files]
