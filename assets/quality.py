@@ -1,0 +1,148 @@
+"""Great Expectations suites run as Dagster asset checks on raw and mart tables.
+
+GX runs against the warehouse through its SQL datasource, so expectations are computed by the
+database (set-based), not by pulling millions of rows into pandas. `great_expectations` is
+imported inside the check (it costs ~10 s to import; code locations must load fast).
+dbt's own tests arrive as checks too; these cover cross-column and reconciliation rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import dagster as dg
+
+from assets.asterisk_raw import WAREHOUSE_POOL
+from resources.warehouse import WarehouseResource
+
+OUTCOMES = ["answered", "abandoned", "timeout", "exit_key", "exit_empty", "join_empty", "open", "other"]
+
+
+@dataclass(frozen=True)
+class Suite:
+    """Expectations for one table; `build` gets the `great_expectations.expectations` module."""
+
+    name: str
+    asset_key: dg.AssetKey
+    schema: str
+    table: str
+    description: str
+    build: Callable[[object], list[object]]
+    blocking: bool = False
+
+
+def _raw_queue_log(gxe) -> list[object]:
+    return [
+        gxe.ExpectColumnValuesToNotBeNull(column="event_epoch"),
+        gxe.ExpectColumnValuesToNotBeNull(column="event"),
+        gxe.ExpectColumnValuesToBeBetween(column="event_epoch", min_value=946_684_800, max_value=4_102_444_800),
+        gxe.ExpectCompoundColumnsToBeUnique(column_list=["source_stream", "line_no"]),
+    ]
+
+
+def _fct_queue_visits(gxe) -> list[object]:
+    return [
+        gxe.ExpectColumnValuesToBeUnique(column="visit_id"),
+        gxe.ExpectColumnValuesToBeInSet(column="outcome", value_set=OUTCOMES),
+        gxe.ExpectColumnValuesToBeBetween(column="wait_seconds", min_value=0),
+        gxe.ExpectColumnValuesToBeBetween(column="talk_seconds", min_value=0),
+        gxe.UnexpectedRowsExpectation(
+            description="only answered visits have an agent connect or talk time",
+            unexpected_rows_query="select * from {batch} where outcome <> 'answered' and talk_seconds is not null",
+        ),
+        gxe.UnexpectedRowsExpectation(
+            description="a visit does not end before it starts",
+            unexpected_rows_query="select * from {batch} where ended_at < entered_at",
+        ),
+    ]
+
+
+_RECONCILE = (
+    "select * from {batch} where offered <> answered + abandoned + timeouts + other_unanswered + open_visits"
+    " or short_abandons > abandoned or answered_within_sl > answered"
+)
+
+
+def _agg_queue(gxe) -> list[object]:
+    return [
+        gxe.UnexpectedRowsExpectation(
+            description="offered = answered + abandoned + timeouts + other unanswered + open",
+            unexpected_rows_query=_RECONCILE,
+        ),
+        gxe.ExpectColumnValuesToBeBetween(column="service_level", min_value=0, max_value=1),
+        gxe.ExpectColumnValuesToBeBetween(column="abandon_rate", min_value=0, max_value=1),
+    ]
+
+
+def _agg_agent_daily(gxe) -> list[object]:
+    return [
+        gxe.ExpectColumnValuesToBeBetween(column="logged_in_seconds", min_value=0, max_value=86_400),
+        gxe.ExpectColumnValuesToBeBetween(column="paused_seconds", min_value=0, max_value=86_400),
+        gxe.ExpectColumnValuesToBeBetween(column="occupancy", min_value=0),
+    ]
+
+
+SUITES = (
+    Suite("raw_queue_log_expectations", dg.AssetKey(["raw", "asterisk", "queue_log"]), "raw_asterisk", "queue_log",
+          "Loaded queue_log lines have a plausible epoch, an event, and a unique (stream, line) identity.", _raw_queue_log),
+    Suite("fct_queue_visits_expectations", dg.AssetKey(["marts", "fct_queue_visits"]), "marts", "fct_queue_visits",
+          "Visits have one known outcome, non-negative durations, and end after they start.", _fct_queue_visits,
+          blocking=True),
+    Suite("agg_queue_daily_reconciles", dg.AssetKey(["marts", "agg_queue_daily"]), "marts", "agg_queue_daily",
+          "Daily queue figures reconcile: offered equals the sum of outcome counts; ratios within [0, 1].", _agg_queue,
+          blocking=True),
+    Suite("agg_queue_interval_reconciles", dg.AssetKey(["marts", "agg_queue_interval"]), "marts", "agg_queue_interval",
+          "15-minute queue figures reconcile like the daily ones.", _agg_queue, blocking=True),
+    Suite("agg_agent_daily_expectations", dg.AssetKey(["marts", "agg_agent_daily"]), "marts", "agg_agent_daily",
+          "Agent days: logged-in and paused time within a day, occupancy not negative.", _agg_agent_daily),
+)
+
+
+def run_suite(suite: Suite, sqlalchemy_url: str) -> dg.AssetCheckResult:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no telemetry: there is no network
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    source = ctx.data_sources.add_sql(name="warehouse", connection_string=sqlalchemy_url)
+    asset = source.add_table_asset(name=suite.table, table_name=suite.table, schema_name=suite.schema)
+    batch = asset.add_batch_definition_whole_table("all").get_batch()
+    expectations = gx.ExpectationSuite(name=suite.name)
+    for expectation in suite.build(gxe):
+        expectations.add_expectation(expectation)
+    result = batch.validate(expectations)
+    failed = [
+        {"expectation": r.expectation_config.type, "column": r.expectation_config.kwargs.get("column"),
+         "description": r.expectation_config.description, "unexpected": r.result.get("unexpected_count")}
+        for r in result.results if not r.success
+    ]
+    return dg.AssetCheckResult(
+        passed=bool(result.success),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"expectations": len(result.results), "failed": failed},
+    )
+
+
+def build_quality_checks() -> list[dg.AssetChecksDefinition]:
+    checks = []
+    for suite in SUITES:
+        checks.append(_check_for(suite))
+    return checks
+
+
+def _check_for(suite: Suite) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=suite.asset_key,
+        name=suite.name,
+        description=suite.description,
+        blocking=suite.blocking,
+        pool=WAREHOUSE_POOL,  # DuckDB: one process at a time may open the file
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return run_suite(suite, warehouse.location.sqlalchemy_url())
+
+    return _check

@@ -1,0 +1,54 @@
+"""dbt models as Dagster assets: staging/*, intermediate/*, marts/*; dbt tests become asset checks."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from assets.asterisk_raw import WAREHOUSE_POOL
+from resources.dbt import dbt_environment, dbt_project, dbt_vars_arg
+from switchboard.settings import Settings
+
+LAYERS = ("staging", "intermediate", "marts")
+
+
+class LayeredTranslator(DagsterDbtTranslator):
+    """Models are keyed <layer>/<model> (the schema they land in); sources keep their meta asset_key."""
+
+    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        props = self.get_resource_props(manifest, unique_id)
+        if props["resource_type"] not in ("model", "seed", "snapshot"):
+            return spec
+        layer = props.get("config", {}).get("schema") or "marts"
+        return spec.replace_attributes(
+            key=dg.AssetKey([layer, props["name"]]),
+            group_name=layer if layer in LAYERS else "marts",
+            automation_condition=dg.AutomationCondition.eager(),
+        )
+
+
+def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=LayeredTranslator(),
+        pool=WAREHOUSE_POOL,
+        name="switchboard_dbt",
+    )
+    def switchboard_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+        # The dbt process inherits this run worker's environment: point its profile at the warehouse.
+        os.environ.update(dbt_environment(settings))
+        yield from dbt.cli(["build", *dbt_vars_arg(settings)], context=context).stream()
+
+    return switchboard_dbt
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project())

@@ -1,0 +1,50 @@
+"""Builds Switchboard's Dagster Definitions from the one settings object.
+
+`dagster dev -f definitions.py` (or workspace.yaml) loads `defs`; tests call
+`build_definitions(settings)` with their own settings.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_dlt import DagsterDltResource
+
+from assets.asterisk_raw import build_asterisk_raw_assets
+from assets.automation import (
+    asterisk_refresh,
+    automation_sensor,
+    build_daily_schedule,
+    build_queue_log_sensor,
+    refresh_everything,
+)
+from assets.quality import build_quality_checks
+from assets.serving import build_serving_asset
+from assets.transform import build_dbt_assets, dbt_resource
+from resources.dbt import ensure_manifest
+from resources.warehouse import WarehouseResource
+from switchboard.settings import Settings, load_settings
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    ensure_manifest()
+    raw = build_asterisk_raw_assets(settings)
+    dbt = build_dbt_assets(settings)
+    mart_keys = sorted((k for k in dbt.keys if k.path[0] == "marts"), key=lambda k: k.to_user_string())
+    return dg.Definitions(
+        assets=[raw, dbt, build_serving_asset(mart_keys)],
+        asset_checks=build_quality_checks(),
+        jobs=[refresh_everything, asterisk_refresh],
+        sensors=[build_queue_log_sensor(settings), automation_sensor],
+        schedules=[build_daily_schedule(settings)],
+        resources={
+            "dlt": DagsterDltResource(),
+            "dbt": dbt_resource(),
+            "warehouse": WarehouseResource(url=settings.warehouse_url),
+            "settings": dg.ResourceDefinition.hardcoded_resource(settings),
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(load_settings())

@@ -1,0 +1,44 @@
+"""The dbt project and how dbt reaches the warehouse chosen by SWITCHBOARD_WAREHOUSE_URL."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from dagster_dbt import DbtProject
+
+from switchboard.paths import DBT_PROJECT_DIR
+from switchboard.settings import Settings
+
+
+@cache
+def dbt_project() -> DbtProject:
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()  # `dbt parse` under `dagster dev`; elsewhere ensure_manifest() does it
+    return project
+
+
+def ensure_manifest() -> None:
+    """Build target/manifest.json when it is missing (fresh clone, CI, the CLI)."""
+    project = dbt_project()
+    if not project.manifest_path.exists():
+        project.preparer.prepare(project)
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """Environment for the dbt process: which profile target and where it connects (profiles.yml)."""
+    wh = settings.warehouse
+    if wh.is_duckdb:
+        return {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(wh.duckdb_path)}
+    return {
+        "SWITCHBOARD_DBT_TARGET": "postgres",
+        "SWITCHBOARD_DBT_PG_HOST": wh.host,
+        "SWITCHBOARD_DBT_PG_PORT": str(wh.port),
+        "SWITCHBOARD_DBT_PG_USER": wh.user,
+        "SWITCHBOARD_DBT_PG_PASSWORD": wh.password,
+        "SWITCHBOARD_DBT_PG_DBNAME": wh.database,
+    }
+
+
+def dbt_vars_arg(settings: Settings) -> list[str]:
+    return ["--vars", json.dumps(settings.dbt_vars(), sort_keys=True)]

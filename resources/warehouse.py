@@ -1,0 +1,71 @@
+"""The warehouse resource: one object that knows whether it is DuckDB or Postgres.
+
+dlt's destination, dbt's target and every reader are derived from SWITCHBOARD_WAREHOUSE_URL here,
+so switching to Postgres is one setting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from switchboard.warehouse_url import WarehouseURL, parse_warehouse_url
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Connections to the warehouse for readers and the publishing step."""
+
+    url: str
+
+    @property
+    def location(self) -> WarehouseURL:
+        return parse_warehouse_url(self.url, base_dir=Path.cwd())
+
+    def dlt_destination(self):
+        return dlt_destination(self.location)
+
+    @contextmanager
+    def duckdb(self, *, read_only: bool = False) -> Iterator[object]:
+        import duckdb
+
+        path = self.location.duckdb_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def postgres(self) -> Iterator[object]:
+        import psycopg2
+
+        con = psycopg2.connect(self.location.postgres_dsn())
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: list | tuple | None = None) -> pl.DataFrame:
+        """Run a read query and return a Polars frame, on either engine."""
+        if self.location.is_duckdb:
+            with self.duckdb() as con:
+                return con.execute(sql, params or []).pl()
+        with self.postgres() as con, con.cursor() as cur:
+            cur.execute(sql.replace("?", "%s"), params or None)
+            cols = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None)
+
+
+def dlt_destination(location: WarehouseURL):
+    import dlt
+
+    if location.is_duckdb:
+        Path(location.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(credentials=str(location.duckdb_path))
+    return dlt.destinations.postgres(credentials=location.postgres_dsn())
