@@ -1,0 +1,523 @@
+"""Data access and KPI math for the analysts' app — plain functions, no Streamlit.
+
+Every function takes the path of the published serving copy (a DuckDB file) plus filters,
+opens a short-lived read-only connection, and returns polars frames or small dataclasses.
+Connections are never kept: the pipeline replaces the file atomically, and a held
+connection would pin the old file and block writers (see DESIGN.md, Storage).
+
+KPIs over a selection are recomputed from counts and sums of `marts.fct_queue_visits`
+(never averaged ratios), with the project's metric definitions:
+
+* service level = answered within SL ÷ (offered − short abandons)
+* ASA           = mean wait of answered visits
+* AHT           = mean talk of answered visits whose conversation has ended
+                  (fct_queue_visits carries talk only; hold/wrap-up are not in it)
+* abandon rate  = (abandoned − short abandons) ÷ (offered − short abandons)
+* occupancy     = talk ÷ (logged in − paused)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import polars as pl
+
+NO_DATA_MESSAGE = "No data published yet — run `switchboard materialize`"
+
+FCT = "marts.fct_queue_visits"
+AGENT_DAILY = "marts.agg_agent_daily"
+AGENT_PAUSE_DAILY = "marts.agg_agent_pause_daily"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ServingError(Exception):
+    """The serving copy cannot be read; the message is meant for the app's user."""
+
+
+class NoServingData(ServingError):
+    """The serving copy does not exist (yet) or holds no queue visits."""
+
+    def __init__(self, message: str = NO_DATA_MESSAGE) -> None:
+        super().__init__(message)
+
+
+class ServingBusy(ServingError):
+    """Another process holds a write lock on the serving copy."""
+
+
+# --------------------------------------------------------------------------- connection
+
+
+def serving_version(path: str | Path) -> tuple[int, int, int] | None:
+    """Identity of the file now at `path` (inode, mtime ns, size), or None if it is missing.
+
+    Used as part of every cache key: an atomic replace gives a new inode and mtime, so
+    results cached for the old file are never served for the new one.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@contextmanager
+def read_only(
+    path: str | Path, timezone: str | None = None, *, retries: int = 5, backoff: float = 0.2
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived read-only connection to the serving copy, closed on exit.
+
+    A missing file raises NoServingData; a write lock held elsewhere is retried a few
+    times (the publisher normally replaces the file atomically, so this is rare), then
+    raises ServingBusy.
+    """
+    path = str(path)
+    for attempt in range(retries + 1):
+        try:
+            con = duckdb.connect(path, read_only=True)
+            break
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "does not exist" in text:
+                raise NoServingData() from None
+            if "not a valid DuckDB database" in text:
+                raise ServingError(
+                    f"The serving copy at {path} is not a DuckDB database file."
+                ) from None
+            if "lock" not in text.lower():
+                raise
+            if attempt == retries:
+                raise ServingBusy(
+                    "The serving copy is locked by another process (is something writing to it "
+                    "in place instead of publishing a copy?). Try again in a moment."
+                ) from None
+            time.sleep(backoff * (attempt + 1))
+    try:
+        if timezone:
+            con.execute(f"SET TimeZone = '{_sql_str(timezone)}'")
+        yield con
+    finally:
+        con.close()
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+# --------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True, order=True)
+class QueueRef:
+    platform: str
+    queue: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user selected. `queues=None` means every queue (no queue predicate)."""
+
+    start: date
+    end: date
+    queues: tuple[QueueRef, ...] | None = None
+
+    @property
+    def nothing_selected(self) -> bool:
+        return self.queues is not None and len(self.queues) == 0
+
+
+def _visit_where(filters: Filters, date_col: str = "entered_date") -> tuple[str, dict[str, object]]:
+    """WHERE clause (without the keyword) and parameters for a filtered fct_queue_visits scan."""
+    params: dict[str, object] = {"start": filters.start, "end": filters.end}
+    clause = f"{date_col} BETWEEN $start AND $end"
+    if filters.queues is not None:
+        params["sel"] = [{"platform": q.platform, "queue": q.queue} for q in filters.queues]
+        clause += (
+            " AND (platform, queue) IN "
+            "(SELECT (s.platform, s.queue) FROM (SELECT unnest($sel, recursive := true)) s)"
+        )
+    return clause, params
+
+
+# --------------------------------------------------------------------------- overview
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the serving copy holds: bounds for the filters and when it was published."""
+
+    min_date: date
+    max_date: date
+    queues: tuple[QueueRef, ...]
+    visits: int
+    latest_entry: datetime | None  # latest queue entry, in the reporting time zone
+    published_at: datetime  # file modification time, in the reporting time zone
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return tuple(sorted({q.platform for q in self.queues}))
+
+
+def load_overview(path: str | Path, timezone: str) -> Overview | None:
+    """Date bounds and queue list of the serving copy; None when nothing is published yet."""
+    version = serving_version(path)
+    if version is None:
+        return None
+    try:
+        with read_only(path, timezone) as con:
+            exists = con.sql(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = 'marts' AND table_name = 'fct_queue_visits'"
+            ).fetchall()[0][0]
+            if not exists:
+                return None
+            row = con.sql(
+                f"SELECT min(entered_date), max(entered_date), count(*), max(entered_at) FROM {FCT}"
+            ).fetchall()[0]
+            queues = con.sql(
+                f"SELECT DISTINCT platform, queue FROM {FCT} ORDER BY platform, queue"
+            ).fetchall()
+    except NoServingData:
+        return None
+    min_date, max_date, visits, latest = row
+    if not visits or min_date is None:
+        return None
+    zone = ZoneInfo(timezone)
+    return Overview(
+        min_date=min_date,
+        max_date=max_date,
+        queues=tuple(QueueRef(p, q) for p, q in queues),
+        visits=visits,
+        latest_entry=latest.astimezone(zone) if latest is not None else None,
+        published_at=datetime.fromtimestamp(version[1] / 1e9, zone),
+    )
+
+
+# --------------------------------------------------------------------------- queue KPIs
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """Additive counts and sums over a selection of visits (the inputs of every KPI)."""
+
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    short_abandons: int = 0
+    timeouts: int = 0
+    other_unanswered: int = 0
+    open_visits: int = 0
+    answered_within_sl: int = 0
+    answered_wait_seconds: float = 0.0
+    ended_answered: int = 0
+    ended_talk_seconds: float = 0.0
+    max_wait_seconds: float | None = None
+    transfers: int = 0
+
+
+@dataclass(frozen=True)
+class QueueKpis:
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandons: int
+    open_visits: int
+    answered_within_sl: int
+    service_level: float | None  # 0..1
+    asa_seconds: float | None
+    aht_seconds: float | None
+    abandon_rate: float | None  # 0..1
+    max_wait_seconds: float | None
+    timeouts: int
+    other_unanswered: int
+    transfers: int
+
+
+def _ratio(numerator: float, denominator: float) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def kpis_from_counts(c: QueueCounts) -> QueueKpis:
+    """The KPI definitions, applied to summed counts (never to averaged ratios)."""
+    base = c.offered - c.short_abandons
+    return QueueKpis(
+        offered=c.offered,
+        answered=c.answered,
+        abandoned=c.abandoned,
+        short_abandons=c.short_abandons,
+        open_visits=c.open_visits,
+        answered_within_sl=c.answered_within_sl,
+        service_level=_ratio(c.answered_within_sl, base),
+        asa_seconds=_ratio(c.answered_wait_seconds, c.answered),
+        aht_seconds=_ratio(c.ended_talk_seconds, c.ended_answered),
+        abandon_rate=_ratio(c.abandoned - c.short_abandons, base),
+        max_wait_seconds=c.max_wait_seconds,
+        timeouts=c.timeouts,
+        other_unanswered=c.other_unanswered,
+        transfers=c.transfers,
+    )
+
+
+def queue_counts(path: str | Path, filters: Filters, sl_seconds: int) -> QueueCounts:
+    """Counts and sums of the selected visits (answered within SL uses wait ≤ sl_seconds)."""
+    if filters.nothing_selected:
+        return QueueCounts()
+    where, params = _visit_where(filters)
+    params["sl"] = sl_seconds
+    sql = f"""
+        SELECT
+            count(*)                                                            AS offered,
+            count(*) FILTER (WHERE outcome = 'answered')                        AS answered,
+            count(*) FILTER (WHERE outcome = 'abandoned')                       AS abandoned,
+            count(*) FILTER (WHERE outcome = 'abandoned' AND is_short_abandon)  AS short_abandons,
+            count(*) FILTER (WHERE outcome = 'timeout')                         AS timeouts,
+            count(*) FILTER (WHERE outcome IN ('exit_key', 'exit_empty', 'join_empty', 'other'))
+                                                                                AS other_unanswered,
+            count(*) FILTER (WHERE outcome = 'open')                            AS open_visits,
+            count(*) FILTER (WHERE outcome = 'answered' AND wait_seconds <= $sl)
+                                                                                AS answered_within_sl,
+            coalesce(sum(wait_seconds) FILTER (WHERE outcome = 'answered'), 0)  AS answered_wait_seconds,
+            count(*) FILTER (WHERE outcome = 'answered' AND talk_seconds IS NOT NULL)
+                                                                                AS ended_answered,
+            coalesce(sum(talk_seconds) FILTER (WHERE outcome = 'answered'), 0)  AS ended_talk_seconds,
+            max(wait_seconds) FILTER (WHERE outcome <> 'open')                  AS max_wait_seconds,
+            count(*) FILTER (WHERE transferred)                                 AS transfers
+        FROM {FCT}
+        WHERE {where}
+    """
+    with read_only(path) as con:
+        rel = con.sql(sql, params=params)
+        names = rel.columns
+        row = rel.fetchall()[0]
+    values = dict(zip(names, row, strict=True))
+    values["answered_wait_seconds"] = float(values["answered_wait_seconds"])
+    values["ended_talk_seconds"] = float(values["ended_talk_seconds"])
+    if values["max_wait_seconds"] is not None:
+        values["max_wait_seconds"] = float(values["max_wait_seconds"])
+    return QueueCounts(**values)
+
+
+def queue_kpis(path: str | Path, filters: Filters, sl_seconds: int) -> QueueKpis:
+    return kpis_from_counts(queue_counts(path, filters, sl_seconds))
+
+
+# --------------------------------------------------------------------------- intervals
+
+INTERVAL_MEASURES = ("offered", "answered", "abandoned")
+
+
+def interval_counts(path: str | Path, filters: Filters) -> pl.DataFrame:
+    """Offered/answered/abandoned per 15-minute interval (local time), every interval of
+    the selected days present (zeros where nothing happened) so charts show quiet periods."""
+    where, params = _visit_where(filters)
+    if filters.nothing_selected:
+        where = "false"
+    sql = f"""
+        WITH grid AS (
+            SELECT unnest(generate_series(
+                $start::TIMESTAMP,
+                ($end::DATE + 1)::TIMESTAMP - INTERVAL 15 MINUTE,
+                INTERVAL 15 MINUTE)) AS interval_start
+        ), v AS (
+            SELECT entered_interval_start AS interval_start,
+                   count(*)                                       AS offered,
+                   count(*) FILTER (WHERE outcome = 'answered')   AS answered,
+                   count(*) FILTER (WHERE outcome = 'abandoned')  AS abandoned
+            FROM {FCT}
+            WHERE {where}
+            GROUP BY 1
+        )
+        SELECT g.interval_start,
+               coalesce(v.offered, 0)::BIGINT   AS offered,
+               coalesce(v.answered, 0)::BIGINT  AS answered,
+               coalesce(v.abandoned, 0)::BIGINT AS abandoned
+        FROM grid g LEFT JOIN v USING (interval_start)
+        ORDER BY g.interval_start
+    """
+    with read_only(path) as con:
+        return con.sql(sql, params=params).pl()
+
+
+def time_of_day_profile(intervals: pl.DataFrame) -> pl.DataFrame:
+    """Sum the interval counts of all selected days by time of day.
+
+    `interval_start` becomes that time on 2000-01-01 (a plain datetime that charts can put
+    on a time axis)."""
+    tod = pl.lit(datetime(2000, 1, 1)) + (
+        pl.col("interval_start") - pl.col("interval_start").dt.truncate("1d")
+    )
+    return (
+        intervals.with_columns(tod.alias("interval_start"))
+        .group_by("interval_start")
+        .agg(pl.col(m).sum() for m in INTERVAL_MEASURES)
+        .sort("interval_start")
+    )
+
+
+# --------------------------------------------------------------------------- agents
+
+
+def _agent_scope(filters: Filters) -> tuple[str, bool, dict[str, object]]:
+    """A `scope` CTE listing the agents who answered in the selected queues and range
+    (empty string when all queues are selected: then every agent is in scope)."""
+    where, params = _visit_where(filters)
+    if filters.queues is None:
+        return "", False, params
+    cte = f""", scope AS (
+            SELECT platform, agent, count(*) AS answered_in_selection
+            FROM {FCT}
+            WHERE outcome = 'answered' AND agent IS NOT NULL AND {where}
+            GROUP BY ALL
+        )"""
+    return cte, True, params
+
+
+def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
+    """One row per agent over the date range (all queues: logged-in and pause time are not
+    per queue). With a queue selection, only agents who answered in those queues are listed,
+    with an extra `answered_in_selection` column.
+
+    AHT is mean talk of the agent's answered visits that have ended (from fct_queue_visits);
+    occupancy = talk ÷ (logged in − paused)."""
+    if filters.nothing_selected:
+        return _empty_agents(with_selection=True)
+    scope_cte, restricted, params = _agent_scope(filters)
+    extra = ", scope.answered_in_selection" if restricted else ""
+    scope_join = "JOIN scope USING (platform, agent)" if restricted else ""
+    sql = f"""
+        WITH a AS (
+            SELECT platform, agent,
+                   sum(answered)::BIGINT          AS answered,
+                   sum(talk_seconds)::DOUBLE      AS talk_seconds,
+                   sum(ring_no_answer)::BIGINT    AS ring_no_answer,
+                   sum(transfers)::BIGINT         AS transfers,
+                   sum(logged_in_seconds)::DOUBLE AS logged_in_seconds,
+                   sum(paused_seconds)::DOUBLE    AS paused_seconds
+            FROM {AGENT_DAILY}
+            WHERE day BETWEEN $start AND $end
+            GROUP BY ALL
+        ), ended AS (
+            SELECT platform, agent, count(*) AS ended_calls, sum(talk_seconds) AS ended_talk
+            FROM {FCT}
+            WHERE outcome = 'answered' AND talk_seconds IS NOT NULL AND agent IS NOT NULL
+              AND entered_date BETWEEN $start AND $end
+            GROUP BY ALL
+        ){scope_cte}
+        SELECT a.platform, a.agent, a.answered{extra},
+               a.talk_seconds,
+               ended.ended_talk / nullif(ended.ended_calls, 0)              AS aht_seconds,
+               a.ring_no_answer, a.transfers,
+               a.logged_in_seconds, a.paused_seconds,
+               a.talk_seconds / nullif(a.logged_in_seconds - a.paused_seconds, 0) AS occupancy
+        FROM a
+        LEFT JOIN ended USING (platform, agent)
+        {scope_join}
+        ORDER BY a.answered DESC, a.agent
+    """
+    with read_only(path) as con:
+        df = con.sql(sql, params=params).pl()
+    # a non-positive available time gives no meaningful occupancy
+    return df.with_columns(
+        pl.when(pl.col("logged_in_seconds") - pl.col("paused_seconds") > 0)
+        .then(pl.col("occupancy"))
+        .otherwise(None)
+        .alias("occupancy")
+    )
+
+
+def _empty_agents(with_selection: bool) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {
+        "platform": pl.String(),
+        "agent": pl.String(),
+        "answered": pl.Int64(),
+    }
+    if with_selection:
+        schema["answered_in_selection"] = pl.Int64()
+    for col in ("talk_seconds", "aht_seconds"):
+        schema[col] = pl.Float64()
+    schema["ring_no_answer"] = pl.Int64()
+    schema["transfers"] = pl.Int64()
+    for col in ("logged_in_seconds", "paused_seconds", "occupancy"):
+        schema[col] = pl.Float64()
+    return pl.DataFrame(schema=schema)
+
+
+def pause_breakdown(path: str | Path, filters: Filters) -> pl.DataFrame:
+    """Pauses and paused time per reason over the range (same agents as agent_table),
+    with each reason's share of all paused time."""
+    if filters.nothing_selected:
+        return pl.DataFrame(
+            schema={
+                "reason": pl.String(),
+                "pauses": pl.Int64(),
+                "paused_seconds": pl.Float64(),
+                "share": pl.Float64(),
+            }
+        )
+    scope_cte, restricted, params = _agent_scope(filters)
+    scope_join = "SEMI JOIN scope USING (platform, agent)" if restricted else ""
+    sql = f"""
+        WITH p AS (
+            SELECT platform, agent, coalesce(reason, '(no reason)') AS reason, pauses, paused_seconds
+            FROM {AGENT_PAUSE_DAILY}
+            WHERE day BETWEEN $start AND $end
+        ){scope_cte}
+        SELECT reason,
+               sum(pauses)::BIGINT          AS pauses,
+               sum(paused_seconds)::DOUBLE  AS paused_seconds,
+               sum(paused_seconds) / nullif(sum(sum(paused_seconds)) OVER (), 0) AS share
+        FROM p
+        {scope_join}
+        GROUP BY reason
+        ORDER BY paused_seconds DESC, reason
+    """
+    with read_only(path) as con:
+        return con.sql(sql, params=params).pl()
+
+
+def pauses_by_agent(path: str | Path, filters: Filters) -> pl.DataFrame:
+    """Paused time per agent and reason over the range (same agents as agent_table)."""
+    if filters.nothing_selected:
+        return pl.DataFrame(
+            schema={
+                "platform": pl.String(),
+                "agent": pl.String(),
+                "reason": pl.String(),
+                "pauses": pl.Int64(),
+                "paused_seconds": pl.Float64(),
+            }
+        )
+    scope_cte, restricted, params = _agent_scope(filters)
+    scope_join = "SEMI JOIN scope USING (platform, agent)" if restricted else ""
+    sql = f"""
+        WITH p AS (
+            SELECT platform, agent, coalesce(reason, '(no reason)') AS reason, pauses, paused_seconds
+            FROM {AGENT_PAUSE_DAILY}
+            WHERE day BETWEEN $start AND $end
+        ){scope_cte}
+        SELECT platform, agent, reason,
+               sum(pauses)::BIGINT AS pauses, sum(paused_seconds)::DOUBLE AS paused_seconds
+        FROM p
+        {scope_join}
+        GROUP BY ALL
+        ORDER BY agent, platform, paused_seconds DESC
+    """
+    with read_only(path) as con:
+        return con.sql(sql, params=params).pl()
+
+
+def queue_labels(queues: Sequence[QueueRef]) -> dict[str, QueueRef]:
+    """User-facing labels for the queue picker: the queue name, plus its platform when more
+    than one platform is published (two platforms may both have a queue called 'sales')."""
+    several = len({q.platform for q in queues}) > 1
+    return {(f"{q.queue} ({q.platform})" if several else q.queue): q for q in queues}
