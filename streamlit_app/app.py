@@ -1,0 +1,29 @@
+"""Switchboard analysts' app — entry point (`streamlit run streamlit_app/app.py`).
+
+Reads only the published serving copy (SWITCHBOARD_SERVING_PATH), never the live warehouse.
+Pages are registered here; each page's logic lives in `streamlit_app/views/`, its data
+access and KPI math in `streamlit_app/queries.py`.
+"""
+
+import streamlit as st
+
+from streamlit_app.views import queues_agents
+
+st.set_page_config(
+    page_title="Switchboard",
+    page_icon="📞",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+pages = [
+    st.Page(
+        queues_agents.render,
+        title=queues_agents.TITLE,
+        icon=":material/support_agent:",
+        url_path="queues",
+        default=True,
+    ),
+]
+
+st.navigation(pages).run()

@@ -1,0 +1,376 @@
+"""Page "Queues & agents": queue KPIs, 15-minute traffic, agent table, pause reasons.
+
+All numbers come from `streamlit_app.queries` (through the cached wrappers); this module
+only lays them out. Phone numbers are never queried for this page.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import altair as alt
+import duckdb
+import pandas as pd
+import polars as pl
+import streamlit as st
+
+from streamlit_app import cached
+from streamlit_app import queries as q
+from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct, fmt_timestamp
+from switchboard.settings import Settings, SettingsError, load_settings
+
+TITLE = "Queues & agents"
+DEFAULT_DAYS = 7
+MEASURE_COLORS = {"offered": "#4C78A8", "answered": "#54A24B", "abandoned": "#E45756"}
+
+
+def render() -> None:
+    st.title(TITLE)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        st.error(str(exc))
+        return
+
+    path = str(settings.serving_path)
+    try:
+        _render(settings, path)
+    except q.NoServingData as exc:
+        _no_data(str(exc), path)
+    except q.ServingBusy as exc:
+        st.warning(str(exc), icon=":material/lock_clock:")
+    except q.ServingError as exc:
+        st.error(str(exc))
+    except duckdb.Error as exc:
+        st.error(
+            "The serving copy does not match the `marts` contract this page expects "
+            f"(tables/columns of fct_queue_visits, agg_agent_daily, agg_agent_pause_daily).\n\n`{exc}`"
+        )
+
+
+def _no_data(message: str, path: str) -> None:
+    st.info(message, icon=":material/hourglass_empty:")
+    st.caption(f"Looked for the serving copy at `{path}` (SWITCHBOARD_SERVING_PATH).")
+
+
+def _render(settings: Settings, path: str) -> None:
+    version = q.serving_version(path)
+    overview = cached.overview(path, version, settings.timezone) if version else None
+    if overview is None:
+        _no_data(q.NO_DATA_MESSAGE, path)
+        return
+
+    start, end, queue_key, picked_labels = _sidebar(overview, settings)
+    st.caption(
+        f"{start:%a %d %b %Y} – {end:%a %d %b %Y} · "
+        f"{_queue_summary(picked_labels, len(overview.queues))} · "
+        f"times in **{settings.timezone}** · published {fmt_timestamp(overview.published_at)}, "
+        f"latest queue entry {fmt_timestamp(overview.latest_entry)}"
+    )
+    if queue_key == ():
+        st.warning("Select at least one queue in the sidebar.")
+        return
+
+    kpis = cached.queue_kpis(path, version, start, end, queue_key, settings.sl_seconds)
+    _kpi_tiles(kpis, settings)
+
+    st.subheader("Calls per 15 minutes")
+    intervals = cached.interval_counts(path, version, start, end, queue_key)
+    _interval_chart(intervals, settings.timezone, several_days=start != end)
+
+    several_platforms = len(overview.platforms) > 1
+    st.subheader("Agents")
+    agents = cached.agent_table(path, version, start, end, queue_key)
+    _agent_table(agents, several_platforms, restricted=queue_key is not None)
+
+    st.subheader("Pause reasons")
+    pauses = cached.pause_breakdown(path, version, start, end, queue_key)
+    per_agent = cached.pauses_by_agent(path, version, start, end, queue_key)
+    _pause_breakdown(pauses, per_agent, several_platforms)
+
+
+# --------------------------------------------------------------------------- sidebar
+
+
+def _sidebar(overview: q.Overview, settings: Settings):
+    sb = st.sidebar
+    sb.header("Filters")
+    default_start = max(overview.min_date, overview.max_date - timedelta(days=DEFAULT_DAYS - 1))
+    picked = sb.date_input(
+        "Days",
+        value=(default_start, overview.max_date),
+        min_value=overview.min_date,
+        max_value=overview.max_date,
+        help=f"Queue-entry day in {settings.timezone}. Default: the last {DEFAULT_DAYS} days with data.",
+    )
+    start, end = _date_range(picked, default_start, overview.max_date)
+
+    labels = q.queue_labels(overview.queues)
+    picked_labels = sb.multiselect(
+        "Queues", options=list(labels), default=list(labels), placeholder="Choose queues"
+    )
+    if len(picked_labels) == len(labels):
+        queue_key = None  # everything: no queue predicate at all
+    else:
+        queue_key = tuple(sorted((labels[x].platform, labels[x].queue) for x in picked_labels))
+    sb.caption(
+        f"Service level threshold {settings.sl_seconds} s · short abandon ≤ "
+        f"{settings.short_abandon_seconds} s"
+    )
+    return start, end, queue_key, picked_labels
+
+
+def _date_range(picked, default_start: date, default_end: date) -> tuple[date, date]:
+    """date_input returns a 1-tuple while the user is between the two clicks of a range."""
+    if isinstance(picked, date):
+        return picked, picked
+    values = [d for d in (picked or ()) if d is not None]
+    if not values:
+        return default_start, default_end
+    return min(values), max(values)
+
+
+def _queue_summary(picked: list[str], total: int) -> str:
+    if len(picked) == total:
+        return f"all {total} queues"
+    if len(picked) <= 3:
+        return ", ".join(picked) or "no queue"
+    return f"{len(picked)} of {total} queues"
+
+
+# --------------------------------------------------------------------------- KPI tiles
+
+
+def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
+    base = k.offered - k.short_abandons
+    row1 = st.columns(4)
+    row1[0].metric(
+        "Offered",
+        fmt_count(k.offered),
+        border=True,
+        help="Queue visits that entered in the selected days and queues "
+        "(a call that visits two queues counts in each).",
+    )
+    row1[1].metric(
+        "Answered",
+        fmt_count(k.answered),
+        border=True,
+        help="Visits connected to an agent, including conversations still going on.",
+    )
+    row1[2].metric(
+        "Abandoned",
+        fmt_count(k.abandoned),
+        border=True,
+        help=f"Caller hung up while waiting. Short abandons among them (wait ≤ "
+        f"{settings.short_abandon_seconds} s): {k.short_abandons:,}. Counted apart, not here: "
+        f"timeouts {k.timeouts:,}, other exits (exit key, empty queue) {k.other_unanswered:,}.",
+    )
+    row1[3].metric(
+        "Open now",
+        fmt_count(k.open_visits),
+        border=True,
+        help="Visits still waiting — neither connected nor ended — when this copy was published.",
+    )
+    row2 = st.columns(4)
+    row2[0].metric(
+        "Service level",
+        fmt_pct(k.service_level),
+        border=True,
+        help=f"Answered within {settings.sl_seconds} s ÷ (offered − short abandons) = "
+        f"{k.answered_within_sl:,} ÷ {base:,}.",
+    )
+    row2[1].metric(
+        "ASA",
+        fmt_duration(k.asa_seconds),
+        border=True,
+        help=f"Average speed of answer: mean wait of answered visits (mm:ss). "
+        f"Longest wait: {fmt_duration(k.max_wait_seconds)}.",
+    )
+    row2[2].metric(
+        "AHT",
+        fmt_duration(k.aht_seconds),
+        border=True,
+        help="Average handle time: mean talk of answered visits whose conversation has ended "
+        "(mm:ss). Hold and wrap-up are not in the published visit data.",
+    )
+    row2[3].metric(
+        "Abandon rate",
+        fmt_pct(k.abandon_rate),
+        border=True,
+        help=f"(abandoned − short abandons) ÷ (offered − short abandons) = "
+        f"{k.abandoned - k.short_abandons:,} ÷ {base:,}.",
+    )
+
+
+# --------------------------------------------------------------------------- 15-minute chart
+
+
+def _interval_chart(intervals: pl.DataFrame, timezone: str, several_days: bool) -> None:
+    view = "Timeline"
+    if several_days:
+        view = st.radio(
+            "View",
+            ["Timeline", "By time of day"],
+            horizontal=True,
+            label_visibility="collapsed",
+            help="By time of day adds up the selected days per 15-minute slot.",
+        )
+    data = q.time_of_day_profile(intervals) if view == "By time of day" else intervals
+    if int(data["offered"].sum()) == 0:
+        st.caption("No calls in this selection.")
+    axis_format = "%H:%M" if (view == "By time of day" or not several_days) else "%a %d %H:%M"
+    tooltip_format = "%H:%M" if view == "By time of day" else "%a %d %b %H:%M"
+    long = data.unpivot(
+        index="interval_start",
+        on=list(q.INTERVAL_MEASURES),
+        variable_name="measure",
+        value_name="visits",
+    ).to_pandas()
+    # interval_start is a naive local (reporting-zone) timestamp; Streamlit draws naive
+    # times as wall-clock time, so the axis shows the reporting zone whatever the browser's.
+    chart = (
+        alt.Chart(long)
+        .mark_line(interpolate="step-after", strokeWidth=1.6)
+        .encode(
+            x=alt.X(
+                "interval_start:T",
+                title=f"Queue entry ({timezone})",
+                axis=alt.Axis(format=axis_format),
+            ),
+            y=alt.Y("visits:Q", title="Visits per 15 min"),
+            color=alt.Color(
+                "measure:N",
+                title=None,
+                scale=alt.Scale(domain=list(MEASURE_COLORS), range=list(MEASURE_COLORS.values())),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("interval_start:T", title="Interval start", format=tooltip_format),
+                alt.Tooltip("measure:N", title="Measure"),
+                alt.Tooltip("visits:Q", title="Visits"),
+            ],
+        )
+        .properties(height=300)
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+# --------------------------------------------------------------------------- agents
+
+
+def _seconds_to_timedelta(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    for col in cols:
+        df[col] = pd.to_timedelta(df[col].astype("float64").round(0), unit="s")
+    return df
+
+
+def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool) -> None:
+    if restricted:
+        st.caption(
+            "Agents who answered in the selected queues. Their figures cover all queues: "
+            "logged-in and pause time are not kept per queue."
+        )
+    else:
+        st.caption("All agents with activity in the selected days, over all queues.")
+    if agents.is_empty():
+        st.info("No agent activity in this selection.")
+        return
+    df = agents.to_pandas()
+    df = _seconds_to_timedelta(
+        df, ["talk_seconds", "aht_seconds", "logged_in_seconds", "paused_seconds"]
+    )
+    df["occupancy"] = df["occupancy"] * 100
+    if not several_platforms:
+        df = df.drop(columns=["platform"])
+    clock = "compact"  # elapsed-time clock (h:mm:ss) for timedelta columns
+    st.dataframe(
+        df,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "platform": st.column_config.TextColumn("Platform"),
+            "agent": st.column_config.TextColumn("Agent"),
+            "answered": st.column_config.NumberColumn(
+                "Answered", format="%d", help="Calls answered (all queues)."
+            ),
+            "answered_in_selection": st.column_config.NumberColumn(
+                "Answered (selected queues)", format="%d"
+            ),
+            "talk_seconds": st.column_config.NumberColumn("Talk", format=clock),
+            "aht_seconds": st.column_config.NumberColumn(
+                "AHT", format=clock, help="Mean talk of answered calls that have ended."
+            ),
+            "ring_no_answer": st.column_config.NumberColumn(
+                "Ring, no answer",
+                format="%d",
+                help="Times a call rang this agent without being picked up.",
+            ),
+            "transfers": st.column_config.NumberColumn("Transfers", format="%d"),
+            "logged_in_seconds": st.column_config.NumberColumn("Logged in", format=clock),
+            "paused_seconds": st.column_config.NumberColumn("Paused", format=clock),
+            "occupancy": st.column_config.NumberColumn(
+                "Occupancy", format="%.1f%%", help="Talk ÷ (logged in − paused)."
+            ),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- pauses
+
+
+def _pause_breakdown(
+    pauses: pl.DataFrame, per_agent: pl.DataFrame, several_platforms: bool
+) -> None:
+    if pauses.is_empty():
+        st.info("No pauses recorded in this selection.")
+        return
+    chart_col, table_col = st.columns([3, 2])
+    chart_data = pauses.with_columns(
+        (pl.col("paused_seconds") / 3600).alias("paused_hours"),
+        pl.col("paused_seconds").map_elements(fmt_duration, return_dtype=pl.String).alias("paused"),
+        pl.col("share").map_elements(fmt_pct, return_dtype=pl.String).alias("share_pct"),
+    ).to_pandas()
+    chart = (
+        alt.Chart(chart_data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("reason:N", title=None, sort="-x"),
+            x=alt.X("paused_hours:Q", title="Paused hours"),
+            tooltip=[
+                alt.Tooltip("reason:N", title="Reason"),
+                alt.Tooltip("pauses:Q", title="Pauses"),
+                alt.Tooltip("paused:N", title="Paused (h:mm:ss)"),
+                alt.Tooltip("share_pct:N", title="Share of paused time"),
+            ],
+        )
+        .properties(height=max(120, 32 * len(chart_data)))
+    )
+    chart_col.altair_chart(chart, width="stretch")
+
+    table = _seconds_to_timedelta(pauses.to_pandas(), ["paused_seconds"])
+    table["share"] = table["share"] * 100
+    table_col.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "reason": st.column_config.TextColumn("Reason"),
+            "pauses": st.column_config.NumberColumn("Pauses", format="%d"),
+            "paused_seconds": st.column_config.NumberColumn("Paused", format="compact"),
+            "share": st.column_config.NumberColumn("Share", format="%.1f%%"),
+        },
+    )
+
+    with st.expander("Paused time per agent and reason"):
+        index = ["platform", "agent"] if several_platforms else ["agent"]
+        wide = per_agent.pivot(
+            on="reason", index=index, values="paused_seconds", aggregate_function="sum"
+        )
+        reasons = [c for c in wide.columns if c not in index]
+        wide_pd = _seconds_to_timedelta(wide.to_pandas(), reasons)
+        st.dataframe(
+            wide_pd,
+            hide_index=True,
+            width="stretch",
+            column_config={r: st.column_config.NumberColumn(r, format="compact") for r in reasons},
+        )
