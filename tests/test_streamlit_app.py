@@ -1,0 +1,549 @@
+"""The analysts' app: query functions on a hand-built serving copy, and the page via AppTest.
+
+Expected numbers are worked out by hand from the rows below (SL threshold 20 s, short
+abandon ≤ 5 s), not recomputed with the code under test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from streamlit_app import queries as q
+from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct
+
+APP = str(Path(__file__).resolve().parents[1] / "streamlit_app" / "app.py")
+TZ = "America/Bogota"  # UTC-5, no DST
+
+FCT_COLUMNS = {
+    "visit_id": "VARCHAR",
+    "platform": "VARCHAR",
+    "pbx": "VARCHAR",
+    "call_id": "VARCHAR",
+    "queue": "VARCHAR",
+    "entered_at": "TIMESTAMPTZ",
+    "connected_at": "TIMESTAMPTZ",
+    "ended_at": "TIMESTAMPTZ",
+    "caller_number": "VARCHAR",
+    "did": "VARCHAR",
+    "outcome": "VARCHAR",
+    "is_short_abandon": "BOOLEAN",
+    "agent": "VARCHAR",
+    "wait_seconds": "DOUBLE",
+    "talk_seconds": "DOUBLE",
+    "ring_attempts": "INTEGER",
+    "ring_no_answer_count": "INTEGER",
+    "transferred": "BOOLEAN",
+    "position_at_entry": "INTEGER",
+    "entered_date": "DATE",
+    "entered_interval_start": "TIMESTAMP",
+}
+QUEUE_AGG_MEASURES = {
+    "offered": "BIGINT",
+    "answered": "BIGINT",
+    "abandoned": "BIGINT",
+    "short_abandons": "BIGINT",
+    "timeouts": "BIGINT",
+    "other_unanswered": "BIGINT",
+    "open_visits": "BIGINT",
+    "answered_within_sl": "BIGINT",
+    "service_level": "DOUBLE",
+    "asa_seconds": "DOUBLE",
+    "avg_wait_seconds": "DOUBLE",
+    "max_wait_seconds": "DOUBLE",
+    "avg_talk_seconds": "DOUBLE",
+    "aht_seconds": "DOUBLE",
+    "transfers": "BIGINT",
+    "abandon_rate": "DOUBLE",
+}
+AGENT_DAILY_COLUMNS = {
+    "platform": "VARCHAR",
+    "agent": "VARCHAR",
+    "day": "DATE",
+    "answered": "BIGINT",
+    "talk_seconds": "DOUBLE",
+    "ring_no_answer": "BIGINT",
+    "transfers": "BIGINT",
+    "logged_in_seconds": "DOUBLE",
+    "paused_seconds": "DOUBLE",
+    "occupancy": "DOUBLE",
+}
+PAUSE_COLUMNS = {
+    "platform": "VARCHAR",
+    "agent": "VARCHAR",
+    "day": "DATE",
+    "reason": "VARCHAR",
+    "pauses": "BIGINT",
+    "paused_seconds": "DOUBLE",
+}
+
+
+def visit(
+    vid, queue, local_entry, outcome, wait, talk=None, agent=None, short=False, transferred=False
+):
+    """One fct_queue_visits row; `local_entry` is wall-clock time in Bogotá (UTC-5)."""
+    entered_local = datetime.fromisoformat(local_entry)
+    minute = entered_local.minute - entered_local.minute % 15
+    return {
+        "visit_id": vid,
+        "platform": "asterisk",
+        "pbx": "pbx1",
+        "call_id": f"c{vid}",
+        "queue": queue,
+        "entered_at": local_entry + "-05:00",
+        "connected_at": None,
+        "ended_at": None,
+        "caller_number": "+573001234567",
+        "did": "+5716000000",
+        "outcome": outcome,
+        "is_short_abandon": short,
+        "agent": agent,
+        "wait_seconds": wait,
+        "talk_seconds": talk,
+        "ring_attempts": 1,
+        "ring_no_answer_count": 0,
+        "transferred": transferred,
+        "position_at_entry": 1,
+        "entered_date": entered_local.date(),
+        "entered_interval_start": entered_local.replace(minute=minute, second=0),
+    }
+
+
+# Default range is the last 7 days with data: 2025-03-06 … 2025-03-12. Visit 10 is older.
+VISITS = [
+    visit("1", "sales", "2025-03-12 09:05:00", "answered", 10, 100, "alice"),
+    visit("2", "sales", "2025-03-12 09:10:00", "answered", 30, 200, "alice", transferred=True),
+    visit("3", "sales", "2025-03-12 09:20:00", "abandoned", 3, short=True),
+    visit("4", "sales", "2025-03-12 10:05:00", "abandoned", 40),
+    visit("5", "sales", "2025-03-12 10:07:00", "open", None),
+    visit("6", "sales", "2025-03-12 10:08:00", "answered", 20, None, "carol"),  # still talking
+    visit("7", "support", "2025-03-11 14:00:00", "answered", 5, 300, "bob"),
+    visit("8", "support", "2025-03-11 14:20:00", "timeout", 60),
+    visit("9", "support", "2025-03-11 14:25:00", "abandoned", 15),
+    visit("10", "sales", "2025-03-01 09:00:00", "answered", 50, 60, "alice"),
+]
+
+AGENT_DAILY = [
+    # platform, agent, day, answered, talk, rna, transfers, logged_in, paused, occupancy
+    ("asterisk", "alice", date(2025, 3, 12), 2, 300.0, 1, 1, 3600.0, 600.0, 0.1),
+    ("asterisk", "carol", date(2025, 3, 12), 1, 0.0, 0, 0, 1200.0, 200.0, 0.0),
+    ("asterisk", "bob", date(2025, 3, 11), 1, 300.0, 2, 0, 1800.0, 0.0, 300 / 1800),
+    ("asterisk", "alice", date(2025, 3, 1), 1, 60.0, 0, 0, 1000.0, 0.0, 0.06),
+]
+PAUSES = [
+    ("asterisk", "alice", date(2025, 3, 12), "lunch", 1, 400.0),
+    ("asterisk", "alice", date(2025, 3, 12), "training", 1, 200.0),
+    ("asterisk", "carol", date(2025, 3, 12), "lunch", 1, 200.0),
+    ("asterisk", "alice", date(2025, 3, 1), "lunch", 3, 999.0),  # outside the default range
+]
+
+
+def _create(con, table: str, columns: dict[str, str]) -> None:
+    con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
+
+
+def build_serving(path: Path, visits=VISITS, agents=AGENT_DAILY, pauses=PAUSES) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA marts")
+        _create(con, "marts.fct_queue_visits", FCT_COLUMNS)
+        _create(
+            con,
+            "marts.agg_queue_daily",
+            {"platform": "VARCHAR", "queue": "VARCHAR", "day": "DATE", **QUEUE_AGG_MEASURES},
+        )
+        _create(
+            con,
+            "marts.agg_queue_interval",
+            {
+                "platform": "VARCHAR",
+                "queue": "VARCHAR",
+                "interval_start": "TIMESTAMP",
+                **QUEUE_AGG_MEASURES,
+            },
+        )
+        _create(con, "marts.agg_agent_daily", AGENT_DAILY_COLUMNS)
+        _create(con, "marts.agg_agent_pause_daily", PAUSE_COLUMNS)
+        cols = list(FCT_COLUMNS)
+        marks = ", ".join("?" for _ in cols)
+        if visits:
+            con.executemany(
+                f"INSERT INTO marts.fct_queue_visits VALUES ({marks})",
+                [[v[c] for c in cols] for v in visits],
+            )
+        if agents:
+            con.executemany(
+                "INSERT INTO marts.agg_agent_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", agents
+            )
+        if pauses:
+            con.executemany(
+                "INSERT INTO marts.agg_agent_pause_daily VALUES (?, ?, ?, ?, ?, ?)", pauses
+            )
+    return path
+
+
+@pytest.fixture
+def serving(tmp_path) -> Path:
+    return build_serving(tmp_path / "serving.duckdb")
+
+
+@pytest.fixture
+def app_env(monkeypatch, serving):
+    monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(serving))
+    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", TZ)
+    monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "20")
+    monkeypatch.setenv("SWITCHBOARD_SHORT_ABANDON_SECONDS", "5")
+    st.cache_data.clear()
+    return serving
+
+
+SALES = q.QueueRef("asterisk", "sales")
+SUPPORT = q.QueueRef("asterisk", "support")
+WEEK = (date(2025, 3, 6), date(2025, 3, 12))
+
+
+def assert_no_lock(path: Path) -> None:
+    """Another process, and this one, can open the file read-write: no reader holds it."""
+    code = (
+        "import duckdb, sys\n"
+        "with duckdb.connect(sys.argv[1]) as con:\n"
+        "    con.execute('CREATE TABLE marts.lock_probe AS SELECT 1 AS x')\n"
+        "    con.execute('DROP TABLE marts.lock_probe')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    with duckdb.connect(str(path)) as con:  # same process, different configuration than read_only
+        con.execute("CREATE TABLE marts.lock_probe AS SELECT 1 AS x")
+        con.execute("DROP TABLE marts.lock_probe")
+
+
+# =========================================================================== query functions
+
+
+def test_overview_bounds_and_queues(serving):
+    ov = q.load_overview(serving, TZ)
+    assert ov is not None
+    assert (ov.min_date, ov.max_date) == (date(2025, 3, 1), date(2025, 3, 12))
+    assert ov.queues == (SALES, SUPPORT)
+    assert ov.visits == 10
+    # latest entry 10:08 Bogotá = 15:08 UTC, shown back in the reporting zone
+    assert ov.latest_entry.strftime("%Y-%m-%d %H:%M %z") == "2025-03-12 10:08 -0500"
+    assert ov.published_at.utcoffset().total_seconds() == -5 * 3600
+
+
+def test_overview_missing_empty_and_schemaless(tmp_path):
+    assert q.load_overview(tmp_path / "nope.duckdb", TZ) is None
+    empty = build_serving(tmp_path / "empty.duckdb", visits=[], agents=[], pauses=[])
+    assert q.load_overview(empty, TZ) is None
+    with duckdb.connect(str(tmp_path / "bare.duckdb")):
+        pass
+    assert q.load_overview(tmp_path / "bare.duckdb", TZ) is None
+
+
+def test_kpis_all_queues_default_week(serving):
+    k = q.queue_kpis(serving, q.Filters(*WEEK), sl_seconds=20)
+    # visits 1–9: answered 1,2,6,7; abandoned 3(short),4,9; open 5; timeout 8
+    assert (k.offered, k.answered, k.abandoned, k.short_abandons, k.open_visits) == (9, 4, 3, 1, 1)
+    assert k.timeouts == 1 and k.other_unanswered == 0 and k.transfers == 1
+    assert k.answered_within_sl == 3  # waits 10, 20 (≤ 20 counts), 5; not 30
+    assert k.service_level == pytest.approx(3 / 8)
+    assert k.asa_seconds == pytest.approx((10 + 30 + 20 + 5) / 4)
+    assert k.aht_seconds == pytest.approx((100 + 200 + 300) / 3)  # visit 6 still talking
+    assert k.abandon_rate == pytest.approx(2 / 8)
+    assert k.max_wait_seconds == 60
+
+
+def test_kpis_follow_queue_and_date_filters(serving):
+    sales = q.queue_kpis(serving, q.Filters(*WEEK, queues=(SALES,)), 20)
+    assert (sales.offered, sales.answered, sales.abandoned, sales.open_visits) == (6, 3, 2, 1)
+    assert sales.service_level == pytest.approx(2 / 5)
+    assert sales.asa_seconds == pytest.approx(20)
+    assert sales.aht_seconds == pytest.approx(150)
+    assert sales.abandon_rate == pytest.approx(1 / 5)
+
+    support = q.queue_kpis(serving, q.Filters(*WEEK, queues=(SUPPORT,)), 20)
+    assert (support.offered, support.answered, support.abandoned) == (3, 1, 1)
+    assert support.service_level == pytest.approx(1 / 3)
+    assert support.abandon_rate == pytest.approx(1 / 3)
+
+    everything = q.queue_kpis(serving, q.Filters(date(2025, 3, 1), date(2025, 3, 12)), 20)
+    assert everything.offered == 10
+    assert everything.service_level == pytest.approx(3 / 9)  # visit 10 waited 50 s
+    assert everything.asa_seconds == pytest.approx((65 + 50) / 5)
+
+    # a stricter threshold changes only the SL numerator
+    strict = q.queue_kpis(serving, q.Filters(*WEEK), sl_seconds=9)
+    assert strict.service_level == pytest.approx(1 / 8)
+
+    none = q.queue_kpis(serving, q.Filters(*WEEK, queues=()), 20)
+    assert none.offered == 0 and none.service_level is None and none.asa_seconds is None
+
+
+def test_selection_kpis_are_not_averaged_ratios(serving):
+    # Per-queue service levels 2/5 and 1/3 average to 36.7 %; the selection's is 3/8.
+    both = q.queue_kpis(serving, q.Filters(*WEEK, queues=(SALES, SUPPORT)), 20)
+    assert both.service_level == pytest.approx(3 / 8)
+    assert both == q.queue_kpis(serving, q.Filters(*WEEK), 20)
+
+
+def test_kpis_from_counts_zero_denominators():
+    k = q.kpis_from_counts(q.QueueCounts(offered=2, abandoned=2, short_abandons=2))
+    assert k.service_level is None and k.abandon_rate is None
+    assert k.asa_seconds is None and k.aht_seconds is None
+
+
+def test_interval_counts_fill_every_15_minutes(serving):
+    df = q.interval_counts(serving, q.Filters(date(2025, 3, 12), date(2025, 3, 12)))
+    assert df.height == 96
+    assert df["interval_start"][0] == datetime(2025, 3, 12, 0, 0)
+    busy = df.filter(pl.col("offered") > 0)
+    assert busy.rows() == [
+        (datetime(2025, 3, 12, 9, 0), 2, 2, 0),
+        (datetime(2025, 3, 12, 9, 15), 1, 0, 1),
+        (datetime(2025, 3, 12, 10, 0), 3, 1, 1),
+    ]
+    week = q.interval_counts(serving, q.Filters(*WEEK, queues=(SUPPORT,)))
+    assert week.height == 7 * 96
+    assert week["offered"].sum() == 3 and week["abandoned"].sum() == 1
+
+    profile = q.time_of_day_profile(
+        q.interval_counts(serving, q.Filters(date(2025, 3, 1), date(2025, 3, 12)))
+    )
+    assert profile.height == 96
+    nine = profile.filter(pl.col("interval_start") == datetime(2000, 1, 1, 9, 0))
+    assert nine.rows() == [(datetime(2000, 1, 1, 9, 0), 3, 3, 0)]  # visits 1, 2 and 10
+
+
+def test_agent_table(serving):
+    df = q.agent_table(serving, q.Filters(*WEEK))
+    rows = {r["agent"]: r for r in df.iter_rows(named=True)}
+    assert set(rows) == {"alice", "bob", "carol"}
+    alice = rows["alice"]
+    assert (
+        alice["answered"],
+        alice["talk_seconds"],
+        alice["ring_no_answer"],
+        alice["transfers"],
+    ) == (2, 300, 1, 1)
+    assert (alice["logged_in_seconds"], alice["paused_seconds"]) == (3600, 600)
+    assert alice["aht_seconds"] == pytest.approx(150)
+    assert alice["occupancy"] == pytest.approx(300 / 3000)
+    assert rows["bob"]["occupancy"] == pytest.approx(300 / 1800)
+    assert rows["carol"]["aht_seconds"] is None  # her only call has not ended
+    assert rows["carol"]["occupancy"] == 0
+    assert "answered_in_selection" not in df.columns
+
+    support = q.agent_table(serving, q.Filters(*WEEK, queues=(SUPPORT,)))
+    assert support["agent"].to_list() == ["bob"]
+    assert support["answered_in_selection"].to_list() == [1]
+
+    month = q.agent_table(serving, q.Filters(date(2025, 3, 1), date(2025, 3, 12)))
+    alice_month = month.filter(pl.col("agent") == "alice").row(0, named=True)
+    assert alice_month["answered"] == 3
+    assert alice_month["occupancy"] == pytest.approx(360 / 4000)
+    assert alice_month["aht_seconds"] == pytest.approx(120)
+
+
+def test_pause_breakdown(serving):
+    df = q.pause_breakdown(serving, q.Filters(*WEEK))
+    assert df.rows() == [("lunch", 2, 600.0, 0.75), ("training", 1, 200.0, 0.25)]
+    support = q.pause_breakdown(serving, q.Filters(*WEEK, queues=(SUPPORT,)))
+    assert support.is_empty()  # bob took no pauses
+    per_agent = q.pauses_by_agent(serving, q.Filters(*WEEK, queues=(SALES,)))
+    assert sorted(per_agent.select("agent", "reason", "paused_seconds").rows()) == [
+        ("alice", "lunch", 400.0),
+        ("alice", "training", 200.0),
+        ("carol", "lunch", 200.0),
+    ]
+
+
+def test_queries_leave_no_lock(serving):
+    q.load_overview(serving, TZ)
+    q.queue_kpis(serving, q.Filters(*WEEK), 20)
+    q.agent_table(serving, q.Filters(*WEEK))
+    assert_no_lock(serving)
+
+
+def test_busy_serving_copy_is_reported(serving):
+    with duckdb.connect(str(serving)) as writer:  # noqa: F841 - holds the write lock
+        code = (
+            "import sys; from streamlit_app import queries as q\n"
+            "try:\n"
+            "    with q.read_only(sys.argv[1], retries=1, backoff=0.01): pass\n"
+            "except q.ServingBusy: print('busy')\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(serving)], capture_output=True, text=True, timeout=60
+        )
+    assert done.stdout.strip() == "busy", done.stderr
+
+
+def test_formatting():
+    assert fmt_pct(0.375) == "37.5%"
+    assert fmt_pct(None) == "—"
+    assert fmt_duration(16.25) == "00:16"
+    assert fmt_duration(200) == "03:20"
+    assert fmt_duration(3725) == "1:02:05"
+    assert fmt_duration(None) == "—"
+    assert fmt_count(12345) == "12,345"
+
+
+def test_queue_labels_name_platform_only_when_needed():
+    assert list(q.queue_labels([SALES, SUPPORT])) == ["sales", "support"]
+    two = q.queue_labels([SALES, q.QueueRef("webex", "sales")])
+    assert list(two) == ["sales (asterisk)", "sales (webex)"]
+
+
+# =========================================================================== the page (AppTest)
+
+
+def run_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_page_kpis_default_range(app_env):
+    at = run_app()
+    assert metrics(at) == {
+        "Offered": "9",
+        "Answered": "4",
+        "Abandoned": "3",
+        "Open now": "1",
+        "Service level": "37.5%",  # 3 ÷ (9 − 1)
+        "ASA": "00:16",  # 65 s ÷ 4 = 16.25 s
+        "AHT": "03:20",  # (100 + 200 + 300) ÷ 3
+        "Abandon rate": "25.0%",  # (3 − 1) ÷ (9 − 1)
+    }
+    assert at.date_input[0].value == WEEK
+    assert at.multiselect[0].value == ["sales", "support"]
+    # times in the reporting zone: the latest entry, 15:08 UTC, is shown as 10:08
+    caption = " ".join(c.value for c in at.caption)
+    assert "America/Bogota" in caption and "2025-03-12 10:08" in caption
+    # no phone numbers anywhere on the page
+    page_text = caption + " ".join(str(df.value.to_dict()) for df in at.dataframe)
+    assert "+57300" not in page_text and "caller_number" not in page_text
+    agents = at.dataframe[0].value
+    assert sorted(agents["agent"]) == ["alice", "bob", "carol"]
+    assert "platform" not in agents.columns  # one platform only
+
+
+def chart_data(at: AppTest, index: int):
+    """The rows Streamlit sends to the browser for the index-th Vega-Lite chart."""
+    import pyarrow as pa
+
+    chart = at.get("vega_lite_chart")[index]
+    (dataset,) = chart.proto.datasets
+    return pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
+
+
+def test_page_interval_chart(app_env):
+    at = run_app()
+    assert len(at.get("vega_lite_chart")) == 2  # 15-minute traffic, pause reasons
+    data = chart_data(at, 0)
+    assert len(data) == 3 * 7 * 96  # three measures, every interval of the week
+    totals = data.groupby("measure")["visits"].sum().to_dict()
+    assert totals == {"offered": 9, "answered": 4, "abandoned": 3}
+    # naive local times: 09:05 Bogotá lands in the 09:00 bucket, not 14:00 UTC
+    offered = data[(data.measure == "offered") & (data.visits > 0)]
+    assert str(offered.interval_start.min()) == "2025-03-11 14:00:00"  # visit 7, 14:00 local
+    assert "2025-03-12 09:00:00" in set(offered.interval_start.astype(str))
+
+    at.radio[0].set_value("By time of day").run()
+    assert not at.exception
+    profile = chart_data(at, 0)
+    assert len(profile) == 3 * 96
+    assert profile.groupby("measure")["visits"].sum().to_dict()["offered"] == 9
+
+
+def test_page_queue_filter_changes_kpis(app_env):
+    at = run_app()
+    at.multiselect[0].set_value(["sales"]).run()
+    assert not at.exception
+    assert metrics(at) == {
+        "Offered": "6",
+        "Answered": "3",
+        "Abandoned": "2",
+        "Open now": "1",
+        "Service level": "40.0%",  # 2 ÷ (6 − 1)
+        "ASA": "00:20",  # (10 + 30 + 20) ÷ 3
+        "AHT": "02:30",  # (100 + 200) ÷ 2
+        "Abandon rate": "20.0%",  # (2 − 1) ÷ (6 − 1)
+    }
+    assert sorted(at.dataframe[0].value["agent"]) == ["alice", "carol"]
+
+    at.multiselect[0].set_value(["support"]).run()
+    assert metrics(at)["Offered"] == "3"
+    assert metrics(at)["Service level"] == "33.3%"
+    assert list(at.dataframe[0].value["agent"]) == ["bob"]
+
+    at.multiselect[0].set_value([]).run()
+    assert not at.exception
+    assert any("Select at least one queue" in w.value for w in at.warning)
+
+
+def test_page_date_range_changes_kpis(app_env):
+    at = run_app()
+    at.date_input[0].set_value((date(2025, 3, 1), date(2025, 3, 12))).run()
+    assert not at.exception
+    m = metrics(at)
+    assert (m["Offered"], m["Service level"], m["ASA"]) == ("10", "33.3%", "00:23")
+    at.date_input[0].set_value((date(2025, 3, 11), date(2025, 3, 11))).run()
+    m = metrics(at)
+    assert (m["Offered"], m["Answered"], m["Open now"]) == ("3", "1", "0")
+
+
+def test_page_missing_serving_copy(monkeypatch, tmp_path):
+    monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(tmp_path / "not-yet.duckdb"))
+    st.cache_data.clear()
+    at = run_app()
+    assert [i.value for i in at.info] == [q.NO_DATA_MESSAGE]
+    assert "switchboard materialize" in q.NO_DATA_MESSAGE
+    assert not at.metric
+    assert not (tmp_path / "not-yet.duckdb").exists()  # reading never creates the file
+
+
+def test_page_empty_serving_copy(monkeypatch, tmp_path):
+    empty = build_serving(tmp_path / "serving.duckdb", visits=[], agents=[], pauses=[])
+    monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(empty))
+    st.cache_data.clear()
+    at = run_app()
+    assert [i.value for i in at.info] == [q.NO_DATA_MESSAGE]
+    assert not at.metric
+
+
+def test_page_releases_the_file_and_sees_a_replaced_copy(app_env, tmp_path):
+    serving = app_env
+    at = run_app()
+    assert metrics(at)["Offered"] == "9"
+    assert_no_lock(serving)
+
+    # The pipeline publishes a new copy by atomic replace; the next run must read it,
+    # not serve results cached for the old file.
+    staged = build_serving(tmp_path / "serving.duckdb.tmp", visits=VISITS[:2] + VISITS[6:7])
+    os.replace(staged, serving)
+    at.run()
+    assert not at.exception
+    m = metrics(at)
+    assert (m["Offered"], m["Answered"], m["Service level"]) == ("3", "3", "66.7%")
+    assert_no_lock(serving)
+
+
+def test_page_bad_settings_show_an_error(monkeypatch, app_env):
+    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", "Mars/Olympus_Mons")
+    at = run_app()
+    assert at.error and "SWITCHBOARD_TIMEZONE" in at.error[0].value
