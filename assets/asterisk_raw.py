@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 
 import dagster as dg
-import dlt
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from pipelines.asterisk.pipeline import asterisk_pipeline
 from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
-from resources.warehouse import dlt_destination
 from switchboard.settings import Settings
 
 WAREHOUSE_POOL = "warehouse_writer"
@@ -38,17 +37,6 @@ class RawTranslator(DagsterDltTranslator):
             description=_RAW_DESCRIPTIONS.get(data.resource.name, spec.description),
             kinds={"dlt", "duckdb" if "duckdb" in str(type(data.destination)).lower() else "postgres"},
         )
-
-
-def asterisk_pipeline(settings: Settings) -> dlt.Pipeline:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    return dlt.pipeline(
-        pipeline_name="asterisk",
-        destination=dlt_destination(settings.warehouse),
-        dataset_name="raw_asterisk",
-        pipelines_dir=str(settings.state_dir / "dlt"),
-        progress="log",
-    )
 
 
 def build_asterisk_raw_assets(settings: Settings) -> dg.AssetsDefinition:

@@ -1,0 +1,40 @@
+# Switchboard — the two commands a fresh machine needs: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV  := .venv
+BIN   := $(VENV)/bin
+# dbt must be on PATH for dagster-dbt; the venv is never "activated" by hand.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export GX_ANALYTICS_ENABLED := false
+export DAGSTER_DISABLE_TELEMETRY := true
+STAMP := $(VENV)/.installed
+
+.PHONY: install manifest demo test test-fast bench lint clean
+
+$(STAMP): requirements.lock pyproject.toml scripts/bootstrap.sh
+	scripts/bootstrap.sh
+	touch $(STAMP)
+
+install: $(STAMP)
+
+manifest: install
+	$(BIN)/python -c "from resources.dbt import ensure_manifest; ensure_manifest()"
+
+demo: install manifest
+	$(BIN)/switchboard demo
+
+test: install manifest
+	scripts/ensure-postgres.sh
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+test-fast: install manifest
+	$(BIN)/python -m pytest -q -m "not slow and not postgres"
+
+bench: install manifest
+	$(BIN)/python -m bench.run_bench
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m dagster definitions validate -f definitions.py
+
+clean:
+	rm -rf data dbt_project/target dbt_project/logs .pytest_cache

@@ -1,0 +1,168 @@
+"""The `switchboard` command.
+
+    switchboard materialize [--select SELECTION]   materialize the asset graph in-process
+    switchboard demo [--agents N --days D]         simulated site → full materialization → UIs
+    switchboard settings                           every setting, its default and meaning
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT, STREAMLIT_APP
+from switchboard.settings import SettingsError, load_settings, setting_docs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard contact-center data platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    mat = sub.add_parser("materialize", help="materialize assets in-process with the environment's settings")
+    mat.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'key:raw/asterisk/*' (default: all)")
+
+    demo = sub.add_parser("demo", help="simulate a contact center, materialize everything, start the UIs")
+    demo.add_argument("--agents", type=int, default=50)
+    demo.add_argument("--days", type=int, default=7)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--no-ui", action="store_true", help="stop after the materialization")
+    demo.add_argument("--dagster-port", type=int, default=3000)
+    demo.add_argument("--streamlit-port", type=int, default=8501)
+
+    sub.add_parser("settings", help="list every setting with its default")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "materialize":
+            return materialize(args.select)
+        if args.command == "demo":
+            return demo_command(args)
+        if args.command == "settings":
+            for name, default, description in setting_docs():
+                print(f"{name}={default}\n    {description}")
+            return 0
+    except SettingsError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # a setting whose value is well-formed but wrong (e.g. a missing folder)
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+    return 1
+
+
+def materialize(selection: str = "*") -> int:
+    """Run the selected assets (and their checks) in this process; non-zero exit on any failure."""
+    import dagster as dg
+
+    from definitions import build_definitions
+
+    settings = load_settings()
+    defs = build_definitions(settings)
+    graph = defs.resolve_asset_graph()
+    keys = _select(selection, graph)
+    if not keys:
+        print(f"switchboard: the selection {selection!r} matches no asset", file=sys.stderr)
+        return 2
+    job = defs.resolve_implicit_global_asset_job_def()
+    started = time.monotonic()
+    with _instance() as instance:
+        result = job.execute_in_process(instance=instance, asset_selection=list(keys), raise_on_error=False)
+    elapsed = time.monotonic() - started
+    failed_checks = [
+        e.event_specific_data.asset_check_evaluation
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.asset_check_evaluation.passed
+    ]
+    print(f"materialized {len(keys)} assets in {elapsed:.1f} s into {settings.warehouse.redacted()}")
+    for check in failed_checks:
+        print(f"  check failed: {check.asset_key.to_user_string()} {check.check_name}")
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"  step failed: {event.step_key}: {event.event_specific_data.error.message.strip()}",
+                      file=sys.stderr)
+        return 1
+    return 0
+
+
+def _select(selection: str, graph) -> set:
+    import dagster as dg
+
+    if selection.strip() in ("", "*"):
+        return set(graph.materializable_asset_keys)
+    return set(dg.AssetSelection.from_string(selection).resolve(graph)) & set(graph.materializable_asset_keys)
+
+
+def _instance():
+    """The DAGSTER_HOME instance when there is one (runs show in the UI), else a throw-away one."""
+    from dagster import DagsterInstance
+
+    if os.environ.get("DAGSTER_HOME"):
+        return DagsterInstance.get()
+    return DagsterInstance.ephemeral()
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from simulator.asterisk_queue_log import generate
+
+    demo_dir = DEFAULT_DATA_DIR / "demo"
+    site = demo_dir / "asterisk"
+    if demo_dir.exists():
+        shutil.rmtree(demo_dir)
+    for path in (DEFAULT_DATA_DIR / "warehouse.duckdb", DEFAULT_DATA_DIR / "serving.duckdb"):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(DEFAULT_DATA_DIR / "state", ignore_errors=True)
+    print(f"simulating {args.agents} agents × {args.days} days into {site} …", flush=True)
+    generated = generate(site, agents=args.agents, days=args.days, seed=args.seed, rotate=True,
+                         truth_dir=demo_dir / "truth")
+    print(f"  {generated}")
+
+    os.environ.setdefault("SWITCHBOARD_QUEUE_LOG_DIRS", f"demo={site}")
+    os.environ.setdefault("SWITCHBOARD_ASTERISK_CDR_DIRS", f"demo={site}")
+    home = DEFAULT_DATA_DIR / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    os.environ["DAGSTER_HOME"] = str(home)
+
+    code = materialize("*")
+    if code != 0 or args.no_ui:
+        return code
+    return _serve_uis(args.dagster_port, args.streamlit_port)
+
+
+def _serve_uis(dagster_port: int, streamlit_port: int) -> int:
+    bin_dir = Path(sys.executable).parent
+    procs = [
+        subprocess.Popen([str(bin_dir / "dagster"), "dev", "-f", str(PROJECT_ROOT / "definitions.py"),
+                          "-h", "127.0.0.1", "-p", str(dagster_port)], cwd=PROJECT_ROOT),
+        subprocess.Popen([str(bin_dir / "streamlit"), "run", str(STREAMLIT_APP), "--server.address", "127.0.0.1",
+                          "--server.port", str(streamlit_port), "--server.headless", "true",
+                          "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT),
+    ]
+    print(f"\nDagster UI:    http://127.0.0.1:{dagster_port}\nStreamlit app: http://127.0.0.1:{streamlit_port}\n"
+          "Ctrl-C stops both.", flush=True)
+    try:
+        while all(p.poll() is None for p in procs):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

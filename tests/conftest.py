@@ -1,0 +1,121 @@
+"""Shared fixtures: isolated settings per test, the dbt manifest, and a real PostgreSQL server.
+
+PostgreSQL is Debian's server package (scripts/ensure-postgres.sh installs it when missing),
+started here on a free loopback port in a throw-away data directory and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from switchboard.paths import DBT_PROJECT_DIR
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+os.environ.pop("DAGSTER_HOME", None)
+# dagster-dbt looks for the dbt executable on PATH.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """Parse the dbt project once (xdist workers share it through a file lock)."""
+    from resources.dbt import dbt_project, ensure_manifest
+
+    lock_path = DBT_PROJECT_DIR / "target" / ".manifest.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ensure_manifest()
+    return dbt_project().manifest_path
+
+
+@pytest.fixture
+def make_settings(tmp_path, monkeypatch):
+    """Settings pointing every path into tmp_path; keyword arguments override environment values."""
+    from switchboard.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+
+    def _make(**env: str):
+        values = {
+            "SWITCHBOARD_WAREHOUSE_URL": f"duckdb:///{tmp_path}/warehouse.duckdb",
+            "SWITCHBOARD_SERVING_PATH": str(tmp_path / "serving.duckdb"),
+            "SWITCHBOARD_STATE_DIR": str(tmp_path / "state"),
+            "SWITCHBOARD_LANDING_DIR": str(tmp_path / "landing"),
+            "SWITCHBOARD_TIMEZONE": "UTC",
+            "SWITCHBOARD_QUEUE_LOG_DIRS": "",
+            "SWITCHBOARD_ASTERISK_CDR_DIRS": "",
+        }
+        values.update(env)
+        for key, value in values.items():
+            monkeypatch.setenv(key, value)
+        return load_settings()
+
+    return _make
+
+
+def _pg_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
+    return candidates[0] if candidates else None
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL on 127.0.0.1 for this test session; yields connection facts."""
+    initdb, pg_ctl = _pg_binary("initdb"), _pg_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail("PostgreSQL server binaries not found; run scripts/ensure-postgres.sh (make test does)")
+    base = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(base, user="postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    data = base / "data"
+    port = _free_port()
+    subprocess.run([*as_postgres, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-N", "-E", "UTF8"],
+                   check=True, capture_output=True)
+    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off -c full_page_writes=off"
+    subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield {"host": "127.0.0.1", "port": port, "user": "postgres"}
+    finally:
+        subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """A fresh, empty database for one test."""
+    import psycopg2
+
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    con = psycopg2.connect(host=postgres_server["host"], port=postgres_server["port"],
+                           user=postgres_server["user"], dbname="postgres")
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute(f'drop database if exists "{name}"')
+        cur.execute(f'create database "{name}"')
+    con.close()
+    return f"postgresql://{postgres_server['user']}:trust-ignores-this@{postgres_server['host']}:{postgres_server['port']}/{name}"
