@@ -1,0 +1,57 @@
+{#
+  Asterisk queue_log vocabulary, in one place (reference: asterisk-queue-log.md §2, §6.1).
+  Each macro renders a SQL list literal: ('A', 'B', ...).
+#}
+
+{% macro sql_list(values) -%}
+    ({%- for v in values -%}'{{ v }}'{%- if not loop.last %}, {% endif -%}{%- endfor -%})
+{%- endmacro %}
+
+{# Terminal events whose call was answered (a member talked to the caller). #}
+{% macro asterisk_answered_terminal_events() -%}
+    {{ sql_list(['COMPLETEAGENT', 'COMPLETECALLER', 'TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER']) }}
+{%- endmacro %}
+
+{# Terminal events of calls that left the queue unanswered (Asterisk + Wazo/QueueMetrics verbs). #}
+{% macro asterisk_unanswered_terminal_events() -%}
+    {{ sql_list(['ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY', 'WITHDRAW',
+                 'FULL', 'CLOSED', 'JOINEMPTY', 'JOINUNAVAIL', 'LEAVEEMPTY']) }}
+{%- endmacro %}
+
+{# Every event that can close a queue visit. #}
+{% macro asterisk_terminal_events() -%}
+    {{ sql_list(['COMPLETEAGENT', 'COMPLETECALLER', 'TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER',
+                 'ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY', 'WITHDRAW',
+                 'FULL', 'CLOSED', 'JOINEMPTY', 'JOINUNAVAIL', 'LEAVEEMPTY']) }}
+{%- endmacro %}
+
+{# Events that belong to a call inside a queue (the visit reconstruction reads only these). #}
+{% macro asterisk_visit_events() -%}
+    {{ sql_list(['ENTERQUEUE', 'CONNECT', 'RINGNOANSWER', 'RINGCANCELED',
+                 'COMPLETEAGENT', 'COMPLETECALLER', 'TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER',
+                 'ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY', 'WITHDRAW',
+                 'FULL', 'CLOSED', 'JOINEMPTY', 'JOINUNAVAIL', 'LEAVEEMPTY']) }}
+{%- endmacro %}
+
+{# Events that describe an agent's state (membership, login, pause). #}
+{% macro asterisk_agent_state_events() -%}
+    {{ sql_list(['ADDMEMBER', 'REMOVEMEMBER', 'PAUSE', 'UNPAUSE', 'PAUSEALL', 'UNPAUSEALL',
+                 'AGENTLOGIN', 'AGENTLOGOFF', 'AGENTCALLBACKLOGIN', 'AGENTCALLBACKLOGOFF']) }}
+{%- endmacro %}
+
+{#
+  True when an agent field holds a channel interface (SIP/1001, PJSIP/400,
+  Local/2004@from-queue/n, Agent/1001, ...) rather than a member name. Member names in real
+  logs ("Sathish", "Frolova K.", "Tania Lissete Flores Zavala") never contain '/'.
+#}
+{% macro asterisk_is_interface(expr) -%}
+    ({{ expr }} like '%/%')
+{%- endmacro %}
+
+{#
+  Identity of an agent across spellings: names change case over time (karthik -> Karthik),
+  so one agent is one lower-cased, trimmed name. The spelling as logged is kept elsewhere.
+#}
+{% macro agent_key(expr) -%}
+    lower(trim({{ expr }}))
+{%- endmacro %}

@@ -1,0 +1,100 @@
+{#
+  Small portability layer. Every macro that differs between DuckDB and Postgres goes through
+  adapter.dispatch, with a default__ implementation (Postgres syntax) and a duckdb__ override.
+#}
+
+{# Text -> bigint that never fails: null for empty, non-numeric or absurdly long values. #}
+{% macro safe_to_bigint(expr) -%}
+    {{ return(adapter.dispatch('safe_to_bigint', 'switchboard')(expr)) }}
+{%- endmacro %}
+
+{% macro default__safe_to_bigint(expr) -%}
+    (case when trim({{ expr }}) ~ '^[+-]?[0-9]{1,18}$' then cast(trim({{ expr }}) as bigint) end)
+{%- endmacro %}
+
+{% macro duckdb__safe_to_bigint(expr) -%}
+    (case when regexp_full_match(trim({{ expr }}), '[+-]?[0-9]{1,18}') then cast(trim({{ expr }}) as bigint) end)
+{%- endmacro %}
+
+
+{# UTC epoch seconds (bigint) -> timestamp with time zone. Same in both engines. #}
+{% macro epoch_to_timestamptz(expr) -%}
+    to_timestamp({{ expr }})
+{%- endmacro %}
+
+
+{# timestamp with time zone -> wall-clock timestamp (no zone) in the given IANA zone. #}
+{% macro to_local_timestamp(ts_expr, tz=none) -%}
+    {{ return(adapter.dispatch('to_local_timestamp', 'switchboard')(ts_expr, tz or var('reporting_timezone'))) }}
+{%- endmacro %}
+
+{% macro default__to_local_timestamp(ts_expr, tz) -%}
+    ({{ ts_expr }} at time zone '{{ tz }}')
+{%- endmacro %}
+
+{% macro duckdb__to_local_timestamp(ts_expr, tz) -%}
+    timezone('{{ tz }}', {{ ts_expr }})
+{%- endmacro %}
+
+
+{# UTC epoch seconds -> local wall-clock timestamp (no zone). #}
+{% macro epoch_to_local_timestamp(epoch_expr, tz=none) -%}
+    {{ to_local_timestamp(epoch_to_timestamptz(epoch_expr), tz) }}
+{%- endmacro %}
+
+
+{# Local calendar date -> UTC epoch seconds of that date's local midnight. #}
+{% macro local_midnight_epoch(date_expr, tz=none) -%}
+    {{ return(adapter.dispatch('local_midnight_epoch', 'switchboard')(date_expr, tz or var('reporting_timezone'))) }}
+{%- endmacro %}
+
+{% macro default__local_midnight_epoch(date_expr, tz) -%}
+    cast(extract(epoch from (cast({{ date_expr }} as timestamp) at time zone '{{ tz }}')) as bigint)
+{%- endmacro %}
+
+{% macro duckdb__local_midnight_epoch(date_expr, tz) -%}
+    cast(extract(epoch from timezone('{{ tz }}', cast({{ date_expr }} as timestamp))) as bigint)
+{%- endmacro %}
+
+
+{# 15-minute bucket start of a local wall-clock timestamp. #}
+{% macro quarter_hour_start(local_ts_expr) -%}
+    {{ dbt.dateadd('minute',
+        '15 * cast(floor(extract(minute from ' ~ local_ts_expr ~ ') / 15) as integer)',
+        dbt.date_trunc('hour', local_ts_expr)) }}
+{%- endmacro %}
+
+
+{#
+  Select-list expression that fans one row out into one row per integer start..stop
+  (inclusive). Postgres: a set-returning function in the select list; DuckDB: unnest of
+  the list that generate_series returns as a scalar function.
+#}
+{% macro fan_out_series(start_expr, stop_expr) -%}
+    {{ return(adapter.dispatch('fan_out_series', 'switchboard')(start_expr, stop_expr)) }}
+{%- endmacro %}
+
+{% macro default__fan_out_series(start_expr, stop_expr) -%}
+    generate_series(cast({{ start_expr }} as bigint), cast({{ stop_expr }} as bigint))
+{%- endmacro %}
+
+{% macro duckdb__fan_out_series(start_expr, stop_expr) -%}
+    unnest(generate_series(cast({{ start_expr }} as bigint), cast({{ stop_expr }} as bigint)))
+{%- endmacro %}
+
+
+{# md5 over '|'-joined parts; nulls become empty strings so the key is never null. #}
+{% macro hash_key(parts) -%}
+    md5(
+    {%- for p in parts -%}
+        coalesce(cast({{ p }} as {{ dbt.type_string() }}), '')
+        {%- if not loop.last %} || '|' || {% endif -%}
+    {%- endfor -%}
+    )
+{%- endmacro %}
+
+
+{# Float division that yields null instead of an error when the denominator is 0 or null. #}
+{% macro ratio(numerator, denominator) -%}
+    (cast({{ numerator }} as double precision) / nullif(cast({{ denominator }} as double precision), 0))
+{%- endmacro %}
