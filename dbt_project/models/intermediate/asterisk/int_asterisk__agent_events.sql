@@ -1,0 +1,51 @@
+{#
+  Agent-state lines (membership, login, pause) with the agent resolved to a member name:
+  interfaces (SIP/1001, ...) go through int_asterisk__member_names as of the event; names
+  (and interfaces without any mapping) are kept as logged. agent_key is the case-insensitive
+  identity used to union an agent's intervals.
+#}
+
+with
+
+events as (
+
+    select * from {{ ref('int_asterisk__queue_events') }}
+    where event in {{ asterisk_agent_state_events() }}
+        and agent is not null
+
+),
+
+member_names as (
+
+    select * from {{ ref('int_asterisk__member_names') }}
+
+),
+
+resolved as (
+
+    select
+        events.event_id,
+        events.pbx,
+        events.boot_no,
+        events.event_seq,
+        events.event_epoch,
+        events.event_at,
+        events.callid,
+        events.queue,
+        events.event,
+        events.agent as logged_agent,
+        coalesce(member_names.member_name, events.agent) as agent,
+        {{ agent_key('coalesce(member_names.member_name, events.agent)') }} as agent_key,
+        member_names.mapping_id,
+        events.data1,
+        events.data2
+    from events
+    left join member_names
+        on events.pbx = member_names.pbx
+        and events.agent = member_names.interface
+        and events.event_seq >= member_names.lookup_from_seq
+        and (member_names.valid_to_seq is null or events.event_seq < member_names.valid_to_seq)
+
+)
+
+select * from resolved

@@ -1,0 +1,130 @@
+{#
+  Every PAUSE / PAUSEALL line with the line that ended it, as logged (before any union):
+    * PAUSE (one queue) ends at the next UNPAUSE / PAUSE / REMOVEMEMBER of the same agent and
+      queue, or at the agent's next UNPAUSEALL / AGENTLOGOFF;
+    * PAUSEALL ends at the agent's next UNPAUSEALL / PAUSEALL / REMOVEMEMBER / AGENTLOGOFF;
+    * otherwise at the PBX's next QUEUESTART (restart) or the end of that PBX's data.
+  A PAUSE with a new reason while paused closes the previous pause (reason change).
+  reason = data1 of the PAUSE/PAUSEALL line. A PAUSEALL is followed by one PAUSE per queue
+  (cascade): int_asterisk__agent_pauses unions these rows so that time is counted once.
+#}
+
+with
+
+agent_events as (
+
+    select * from {{ ref('int_asterisk__agent_events') }}
+
+),
+
+boots as (
+
+    select * from {{ ref('int_asterisk__boots') }}
+
+),
+
+closers as (
+
+    select
+        agent_events.*,
+        min(case when event in ('AGENTLOGOFF', 'AGENTCALLBACKLOGOFF', 'UNPAUSEALL') then event_seq end) over (
+            partition by pbx, boot_no, agent_key
+            order by event_seq
+            rows between 1 following and unbounded following
+        ) as next_agent_wide_seq,
+        min(case when event in ('PAUSEALL', 'REMOVEMEMBER') then event_seq end) over (
+            partition by pbx, boot_no, agent_key
+            order by event_seq
+            rows between 1 following and unbounded following
+        ) as next_pauseall_closer_seq,
+        min(case when event in ('PAUSE', 'UNPAUSE', 'REMOVEMEMBER') then event_seq end) over (
+            partition by pbx, boot_no, agent_key, queue
+            order by event_seq
+            rows between 1 following and unbounded following
+        ) as next_queue_closer_seq
+    from agent_events
+
+),
+
+starts as (
+
+    select
+        closers.*,
+        case
+            when event = 'PAUSEALL' then least(
+                coalesce(next_agent_wide_seq, next_pauseall_closer_seq),
+                coalesce(next_pauseall_closer_seq, next_agent_wide_seq)
+            )
+            else least(
+                coalesce(next_agent_wide_seq, next_queue_closer_seq),
+                coalesce(next_queue_closer_seq, next_agent_wide_seq)
+            )
+        end as end_seq
+    from closers
+    where event in ('PAUSE', 'PAUSEALL')
+
+),
+
+ended as (
+
+    select
+        starts.event_id,
+        starts.pbx,
+        starts.boot_no,
+        starts.event as pause_event,
+        starts.queue,
+        starts.logged_agent,
+        starts.agent,
+        starts.agent_key,
+        starts.data1 as reason,
+        starts.event_seq as start_seq,
+        starts.event_epoch as start_epoch,
+        end_events.event_epoch as end_event_epoch,
+        lower(end_events.event) as end_event
+    from starts
+    left join agent_events as end_events
+        on starts.pbx = end_events.pbx
+        and starts.end_seq = end_events.event_seq
+
+),
+
+closed as (
+
+    select
+        ended.*,
+        coalesce(ended.end_event_epoch, boots.restarted_epoch, boots.data_end_epoch) as end_epoch,
+        coalesce(
+            ended.end_event,
+            case when boots.restarted_epoch is not null then 'restart' else 'data_end' end
+        ) as end_reason
+    from ended
+    inner join boots
+        on ended.pbx = boots.pbx
+        and ended.boot_no = boots.boot_no
+
+),
+
+final as (
+
+    select
+        event_id as pause_interval_id,
+        pbx,
+        boot_no,
+        case when pause_event = 'PAUSEALL' then 'all_queues' else 'queue' end as pause_scope,
+        queue,
+        logged_agent,
+        agent,
+        agent_key,
+        reason,
+        start_seq,
+        start_epoch as started_epoch,
+        {{ epoch_to_timestamptz('start_epoch') }} as started_at,
+        end_epoch as ended_epoch,
+        {{ epoch_to_timestamptz('end_epoch') }} as ended_at,
+        end_reason,
+        end_epoch - start_epoch as duration_seconds
+    from closed
+
+)
+
+select * from final

@@ -1,0 +1,44 @@
+{#
+  The de-duplicated event stream, segmented by PBX boot. Asterisk writes QUEUESTART when it
+  (re)starts; every event belongs to the boot that precedes it (boot 0 = events before the
+  first QUEUESTART in the data). Nothing survives a restart, so calls, sessions and pauses are
+  reconstructed within one boot.
+#}
+
+with
+
+events as (
+
+    select * from {{ ref('stg_asterisk__queue_events') }}
+    where not is_duplicate
+
+),
+
+booted as (
+
+    select
+        event_id,
+        pbx,
+        sum(case when event = 'QUEUESTART' then 1 else 0 end) over (
+            partition by pbx
+            order by event_seq
+            rows between unbounded preceding and current row
+        ) as boot_no,
+        event_seq,
+        event_epoch,
+        event_at,
+        callid,
+        queue,
+        agent,
+        event,
+        data1,
+        data2,
+        data3,
+        data4,
+        data5,
+        data6
+    from events
+
+)
+
+select * from booted

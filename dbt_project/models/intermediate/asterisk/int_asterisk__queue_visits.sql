@@ -1,0 +1,411 @@
+{#
+  One row per queue visit: one (pbx, boot, callid, queue) from ENTERQUEUE to its first
+  terminal event (asterisk-queue-log.md §6.1). The rules, in order:
+
+  * Segments. Within (pbx, boot, callid, queue), every ENTERQUEUE starts a new visit
+    (multi-stint calls re-enter the same queue). Events before the first ENTERQUEUE form
+    segment 0; it becomes an "orphan" visit only if it holds a terminal event (the file
+    started mid-call, or a Wazo FULL/CLOSED/JOINEMPTY logged without ENTERQUEUE).
+  * The first terminal event closes the visit; later events of the segment are ignored,
+    except after IssabelPBX's custom one-field TRANSFER (data1 = target, no calltime): if the
+    next terminal is a COMPLETE*, that COMPLETE* gives the end time and talk time.
+  * No terminal: answered-and-talking if there was a CONNECT, else 'other' when the PBX
+    restarted after entry (ended_at = the restart), else 'open' (still waiting).
+#}
+
+with
+
+events as (
+
+    select * from {{ ref('int_asterisk__queue_events') }}
+    where event in {{ asterisk_visit_events() }}
+        and callid is not null
+        and queue is not null
+
+),
+
+boots as (
+
+    select * from {{ ref('int_asterisk__boots') }}
+
+),
+
+segmented as (
+
+    select
+        events.*,
+        sum(case when event = 'ENTERQUEUE' then 1 else 0 end) over (
+            partition by pbx, boot_no, callid, queue
+            order by event_seq
+            rows between unbounded preceding and current row
+        ) as visit_no,
+        -- IssabelPBX's own TRANSFER line carries only the target; Asterisk's always has a context
+        (event = 'TRANSFER' and data2 is null) as is_soft_transfer
+    from events
+
+),
+
+marked as (
+
+    select
+        segmented.*,
+        min(event_seq) over visit_window as first_seq,
+        max(event_seq) over visit_window as last_seq,
+        min(case when event = 'CONNECT' then event_seq end) over visit_window as first_connect_seq,
+        min(case when is_soft_transfer then event_seq end) over visit_window as soft_transfer_seq,
+        min(
+            case when event in {{ asterisk_terminal_events() }} and not is_soft_transfer then event_seq end
+        ) over visit_window as hard_terminal_seq,
+        min(
+            case when event in ('COMPLETEAGENT', 'COMPLETECALLER') then event_seq end
+        ) over visit_window as first_complete_seq
+    from segmented
+    window visit_window as (partition by pbx, boot_no, callid, queue, visit_no)
+
+),
+
+bounded as (
+
+    select
+        marked.*,
+        -- first terminal event of the visit (the soft transfer counts as one)
+        case
+            when soft_transfer_seq is not null
+                and (hard_terminal_seq is null or soft_transfer_seq < hard_terminal_seq)
+                then soft_transfer_seq
+            else hard_terminal_seq
+        end as terminal_seq,
+        -- event that supplies end time / talk time: a COMPLETE* right after a soft transfer
+        case
+            when soft_transfer_seq is not null
+                and (hard_terminal_seq is null or soft_transfer_seq < hard_terminal_seq)
+                then case
+                    when first_complete_seq = hard_terminal_seq then hard_terminal_seq
+                    else soft_transfer_seq
+                end
+            else hard_terminal_seq
+        end as end_seq
+    from marked
+
+),
+
+scoped as (
+
+    select
+        bounded.*,
+        coalesce(terminal_seq, last_seq) as scope_last_seq,
+        case
+            when first_connect_seq <= coalesce(terminal_seq, last_seq) then first_connect_seq
+        end as connect_seq
+    from bounded
+
+),
+
+collapsed as (
+
+    select
+        pbx,
+        boot_no,
+        callid,
+        queue,
+        visit_no,
+        first_seq,
+        scope_last_seq,
+        terminal_seq,
+        end_seq,
+        connect_seq,
+        max(case when event_seq = first_seq then event_id end) as anchor_event_id,
+        max(case when event_seq = first_seq and event = 'ENTERQUEUE' then event_epoch end) as enter_epoch,
+        max(case when event_seq = first_seq and event = 'ENTERQUEUE' then data2 end) as caller_number,
+        max(case when event_seq = first_seq and event = 'ENTERQUEUE' then data3 end) as position_text,
+        max(case when event_seq = connect_seq then event_epoch end) as connect_epoch,
+        max(case when event_seq = connect_seq then agent end) as connect_agent,
+        max(case when event_seq = connect_seq then data1 end) as connect_holdtime_text,
+        max(case when event_seq = terminal_seq then event end) as terminal_event,
+        max(case when event_seq = terminal_seq then agent end) as terminal_agent,
+        max(case when event_seq = end_seq then event end) as end_event,
+        max(case when event_seq = end_seq then event_epoch end) as end_epoch,
+        max(case when event_seq = end_seq then data1 end) as end_data1,
+        max(case when event_seq = end_seq then data2 end) as end_data2,
+        max(case when event_seq = end_seq then data3 end) as end_data3,
+        max(case when event_seq = end_seq then data4 end) as end_data4,
+        max(case when event_seq = end_seq then data5 end) as end_data5,
+        sum(
+            case
+                when event = 'RINGNOANSWER' and event_seq <= scope_last_seq
+                    and coalesce(data1, '') not in ('0', '1000') then 1
+                else 0
+            end
+        ) as ring_no_answer_count,
+        sum(
+            case when event = 'RINGCANCELED' and event_seq <= scope_last_seq then 1 else 0 end
+        ) as ring_canceled_count
+    from scoped
+    group by
+        pbx, boot_no, callid, queue, visit_no,
+        first_seq, scope_last_seq, terminal_seq, end_seq, connect_seq
+
+),
+
+-- segment 0 without a terminal event is not a visit (only stray ringing/connect lines)
+visits as (
+
+    select * from collapsed
+    where visit_no > 0 or terminal_seq is not null
+
+),
+
+fields as (
+
+    select
+        visits.*,
+        {{ safe_to_bigint('connect_holdtime_text') }} as connect_holdtime,
+        -- waiting time written by the event that ended the visit
+        case
+            when end_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_bigint('end_data1') }}
+            when end_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_bigint('end_data3') }}
+            when end_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_bigint('end_data3') }}
+            when end_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_bigint('end_data4') }}
+            when end_event in ('ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY', 'LEAVEEMPTY', 'WITHDRAW')
+                then {{ safe_to_bigint('end_data3') }}
+            when end_event = 'EXITWITHKEY' then {{ safe_to_bigint('end_data4') }}
+        end as end_wait_field,
+        -- talk time written by the event that ended the visit
+        case
+            when end_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_bigint('end_data2') }}
+            when end_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_bigint('end_data4') }}
+            when end_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_bigint('end_data4') }}
+            when end_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_bigint('end_data5') }}
+        end as end_talk_field,
+        (
+            connect_seq is not null
+            or terminal_event in {{ asterisk_answered_terminal_events() }}
+        ) as is_answered
+    from visits
+
+),
+
+with_boot as (
+
+    select
+        fields.*,
+        boots.restarted_epoch
+    from fields
+    inner join boots
+        on fields.pbx = boots.pbx
+        and fields.boot_no = boots.boot_no
+
+),
+
+timed as (
+
+    select
+        with_boot.*,
+        case
+            when enter_epoch is not null then enter_epoch
+            -- orphan visit: reconstruct the entry as end - talk - wait (Wazo's partial calls)
+            else end_epoch
+                - coalesce(case when is_answered then end_talk_field end, 0)
+                - coalesce(connect_holdtime, end_wait_field, 0)
+        end as entered_epoch,
+        case
+            when end_epoch is not null then end_epoch
+            when restarted_epoch is not null then restarted_epoch
+        end as ended_epoch,
+        (end_epoch is null and restarted_epoch is not null) as is_closed_by_restart
+    from with_boot
+
+),
+
+measured as (
+
+    select
+        timed.*,
+        case
+            when is_answered then coalesce(connect_holdtime, end_wait_field, connect_epoch - entered_epoch)
+            when end_epoch is not null then coalesce(end_wait_field, end_epoch - entered_epoch)
+        end as wait_seconds,
+        case
+            when is_answered and end_epoch is not null
+                then coalesce(end_talk_field, end_epoch - connect_epoch)
+        end as talk_seconds,
+        case
+            when is_answered then 'answered'
+            when terminal_event = 'ABANDON' then 'abandoned'
+            when terminal_event = 'EXITWITHTIMEOUT' then 'timeout'
+            when terminal_event = 'EXITWITHKEY' then 'exit_key'
+            when terminal_event in ('EXITEMPTY', 'LEAVEEMPTY') then 'exit_empty'
+            when terminal_event in ('JOINEMPTY', 'JOINUNAVAIL') then 'join_empty'
+            when terminal_event in ('WITHDRAW', 'FULL', 'CLOSED') then 'other'
+            when is_closed_by_restart then 'other'
+            else 'open'
+        end as outcome
+    from timed
+
+),
+
+-- DID: the latest DID line of the same call (pbx, callid) at or before the visit's first event
+did_timeline as (
+
+    select pbx, callid, event_seq as seq, 1 as is_did, data1 as did, cast(null as {{ dbt.type_string() }}) as visit_anchor
+    from {{ ref('int_asterisk__queue_events') }}
+    where event = 'DID' and callid is not null
+
+    union all
+
+    select pbx, callid, first_seq as seq, 0 as is_did, cast(null as {{ dbt.type_string() }}) as did, anchor_event_id as visit_anchor
+    from visits
+
+),
+
+did_grouped as (
+
+    select
+        did_timeline.*,
+        sum(is_did) over (
+            partition by pbx, callid
+            order by seq, is_did desc
+            rows between unbounded preceding and current row
+        ) as did_group
+    from did_timeline
+
+),
+
+did_resolved as (
+
+    select
+        visit_anchor,
+        max(case when is_did = 1 then did end) over (partition by pbx, callid, did_group) as did,
+        did_group
+    from did_grouped
+
+),
+
+visit_dids as (
+
+    select visit_anchor, case when did_group > 0 then did end as did
+    from did_resolved
+    where visit_anchor is not null
+
+),
+
+-- wrap-up (Wazo WRAPUPSTART, data1 = seconds): attributed to the agent's latest answered visit
+-- that ended before it in the same boot
+wrapup_timeline as (
+
+    select
+        pbx, boot_no, {{ agent_key('agent') }} as agent_key, event_seq as seq,
+        cast(null as {{ dbt.type_string() }}) as visit_anchor,
+        {{ safe_to_bigint('data1') }} as wrapup_seconds
+    from {{ ref('int_asterisk__queue_events') }}
+    where event = 'WRAPUPSTART' and agent is not null
+
+    union all
+
+    select
+        pbx, boot_no, {{ agent_key('coalesce(connect_agent, terminal_agent)') }} as agent_key, end_seq as seq,
+        anchor_event_id as visit_anchor,
+        cast(null as bigint) as wrapup_seconds
+    from measured
+    where is_answered and end_seq is not null and coalesce(connect_agent, terminal_agent) is not null
+
+),
+
+wrapup_grouped as (
+
+    select
+        wrapup_timeline.*,
+        count(visit_anchor) over (
+            partition by pbx, boot_no, agent_key
+            order by seq
+            rows between unbounded preceding and current row
+        ) as visit_group
+    from wrapup_timeline
+
+),
+
+wrapup_assigned as (
+
+    select
+        max(visit_anchor) over (partition by pbx, boot_no, agent_key, visit_group) as visit_anchor,
+        visit_anchor as own_anchor,
+        wrapup_seconds,
+        seq,
+        visit_group
+    from wrapup_grouped
+
+),
+
+visit_wrapups as (
+
+    select
+        visit_anchor,
+        -- only the first WRAPUPSTART after the call counts
+        min(case when wrapup_seconds is not null then seq end) as first_wrapup_seq,
+        max(wrapup_seconds) as max_wrapup_seconds,
+        count(wrapup_seconds) as wrapup_count
+    from wrapup_assigned
+    where own_anchor is null and visit_group > 0
+    group by visit_anchor
+
+),
+
+first_wrapups as (
+
+    select
+        wrapup_assigned.visit_anchor,
+        max(wrapup_assigned.wrapup_seconds) as wrapup_seconds
+    from wrapup_assigned
+    inner join visit_wrapups
+        on wrapup_assigned.visit_anchor = visit_wrapups.visit_anchor
+        and wrapup_assigned.seq = visit_wrapups.first_wrapup_seq
+    group by wrapup_assigned.visit_anchor
+
+),
+
+final as (
+
+    select
+        measured.anchor_event_id as visit_id,
+        measured.pbx,
+        measured.boot_no,
+        measured.callid,
+        measured.queue,
+        measured.visit_no,
+        measured.visit_no = 0 as is_orphan,
+        measured.first_seq as first_event_seq,
+        measured.scope_last_seq as last_event_seq,
+        measured.entered_epoch,
+        {{ epoch_to_timestamptz('measured.entered_epoch') }} as entered_at,
+        measured.connect_epoch as connected_epoch,
+        {{ epoch_to_timestamptz('measured.connect_epoch') }} as connected_at,
+        measured.ended_epoch,
+        {{ epoch_to_timestamptz('measured.ended_epoch') }} as ended_at,
+        measured.terminal_event,
+        measured.end_event,
+        measured.is_closed_by_restart,
+        measured.caller_number,
+        visit_dids.did,
+        {{ safe_to_bigint('measured.position_text') }} as position_at_entry,
+        measured.outcome,
+        coalesce(measured.outcome = 'abandoned' and measured.wait_seconds <= {{ var('short_abandon_seconds') }}, false)
+            as is_short_abandon,
+        coalesce(measured.connect_agent, measured.terminal_agent) as agent,
+        {{ agent_key('coalesce(measured.connect_agent, measured.terminal_agent)') }} as agent_key,
+        measured.wait_seconds,
+        measured.talk_seconds,
+        first_wrapups.wrapup_seconds,
+        measured.ring_no_answer_count,
+        measured.ring_canceled_count,
+        measured.ring_no_answer_count + measured.ring_canceled_count
+            + case when measured.connect_seq is not null then 1 else 0 end as ring_attempts,
+        coalesce(measured.terminal_event in ('TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER'), false) as transferred
+    from measured
+    left join visit_dids
+        on measured.anchor_event_id = visit_dids.visit_anchor
+    left join first_wrapups
+        on measured.anchor_event_id = first_wrapups.visit_anchor
+
+)
+
+select * from final
