@@ -1,0 +1,393 @@
+"""The dbt project end to end: `dbt build` (models, data tests and unit tests) on real warehouses.
+
+* an EMPTY warehouse (raw tables exist, no rows) must build and test green;
+* a hand-written queue_log (every scenario the visit and agent logic must handle, see
+  FIXTURE_LINES) must give the figures worked out by hand below, on DuckDB and on Postgres.
+
+The lines are the project's own fixtures, written for these tests (not copied from any log).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from switchboard.paths import DBT_PROJECT_DIR
+
+pytestmark = pytest.mark.slow
+
+T0 = 1_700_053_200  # 2023-11-15 13:00:00 UTC = 08:00 in America/Bogota (UTC-5, no DST)
+DAY = date(2023, 11, 15)
+TZ = "America/Bogota"
+
+RAW_DDL = """
+create schema if not exists raw_asterisk;
+create table raw_asterisk.queue_log (
+    pbx varchar, source_stream varchar, source_file varchar, line_no bigint, event_epoch bigint,
+    callid varchar, queuename varchar, agent varchar, event varchar,
+    data1 varchar, data2 varchar, data3 varchar, data4 varchar, data5 varchar, data6 varchar,
+    loaded_at timestamptz);
+create table raw_asterisk.queue_log_table (
+    pbx varchar, row_key varchar, source_file varchar, row_no bigint, event_time_text varchar,
+    event_epoch bigint, callid varchar, queuename varchar, agent varchar, event varchar,
+    data1 varchar, data2 varchar, data3 varchar, data4 varchar, data5 varchar, data6 varchar,
+    loaded_at timestamptz);
+create table raw_asterisk.queue_log_rejects (
+    pbx varchar, source_stream varchar, source_file varchar, line_no bigint, byte_offset bigint,
+    reason varchar, raw_text varchar, loaded_at timestamptz);
+create table raw_asterisk.cdr (
+    pbx varchar, cdr_key varchar, source_file varchar, accountcode varchar, src varchar, dst varchar,
+    dcontext varchar, clid varchar, channel varchar, dstchannel varchar, lastapp varchar,
+    lastdata varchar, start_at timestamptz, answer_at timestamptz, end_at timestamptz,
+    duration bigint, billsec bigint, disposition varchar, amaflags varchar, uniqueid varchar,
+    userfield varchar, linkedid varchar, loaded_at timestamptz);
+"""
+
+# (seconds after T0, "callid|queue|agent|EVENT|data1|data2|...") on PBX "lab", one file stream.
+FIXTURE_LINES: list[tuple[int, str]] = [
+    (0, "NONE|NONE|NONE|QUEUESTART|"),
+    # logins: interfaces on ADDMEMBER, names on the UNPAUSE lines of the same second
+    (10, "MANAGER|sales|SIP/2001|ADDMEMBER|"),
+    (10, "NONE|NONE|Ana Ruiz|UNPAUSEALL|"),
+    (10, "NONE|sales|Ana Ruiz|UNPAUSE|"),
+    (12, "MANAGER|support|SIP/2001|ADDMEMBER|"),
+    (12, "NONE|support|Ana Ruiz|UNPAUSE|"),
+    (15, "MANAGER|sales|SIP/2002|ADDMEMBER|"),
+    (15, "NONE|NONE|ben|UNPAUSEALL|"),
+    (15, "NONE|sales|ben|UNPAUSE|"),
+    # c1 answered; RINGNOANSWER 0 / 1000 are noise, 14000 is a real no-answer
+    (100, "9001.1|sales|NONE|DID|6015550100"),
+    (100, "9001.1|sales|NONE|ENTERQUEUE||3001112222|1"),
+    (101, "9001.1|sales|Ben|RINGNOANSWER|0"),
+    (101, "9001.1|sales|Cara|RINGNOANSWER|1000"),
+    (115, "9001.1|sales|Ben|RINGNOANSWER|14000"),
+    (118, "9001.1|sales|Ana Ruiz|CONNECT|18|9001.5|3"),
+    (218, "9001.1|sales|Ana Ruiz|COMPLETECALLER|18|100|1"),
+    (218, "9001.1|sales|Ana Ruiz|COMPLETECALLER|18|100|1"),  # exact duplicate line
+    # c2 short abandon (4 s); its ENTERQUEUE is duplicated
+    (300, "9002.1|sales|NONE|ENTERQUEUE||3002223333|1"),
+    (300, "9002.1|sales|NONE|ENTERQUEUE||3002223333|1"),
+    (304, "9002.1|sales|NONE|ABANDON|1|1|4"),
+    # c3 abandon after 30 s
+    (400, "9003.1|sales|NONE|ENTERQUEUE||3003334444|2"),
+    (430, "9003.1|sales|NONE|ABANDON|1|2|30"),
+    # c4 timeout, old one-field variant (no waittime): wait falls back to end - enter
+    (500, "9004.1|sales|NONE|ENTERQUEUE||3004445555|1"),
+    (560, "9004.1|sales|NONE|EXITWITHTIMEOUT|1"),
+    # c5 exit with key after 12 s
+    (600, "9005.1|sales|NONE|ENTERQUEUE||3005556666|1"),
+    (612, "9005.1|sales|NONE|EXITWITHKEY|1|1|1|12"),
+    # c6 Wazo-style JOINEMPTY without ENTERQUEUE
+    (700, "9006.1|support|NONE|JOINEMPTY|"),
+    # c7 IssabelPBX custom one-field TRANSFER, then COMPLETEAGENT gives end and talk
+    (800, "9007.1|support|NONE|ENTERQUEUE||3007778888|1"),
+    (810, "9007.1|support|Ana Ruiz|CONNECT|10|9007.4|2"),
+    (850, "9007.1|support|Ana Ruiz|TRANSFER|2005"),
+    (900, "9007.1|support|Ana Ruiz|COMPLETEAGENT|10|90|1"),
+    # c8 COMPLETECALLER whose ENTERQUEUE is before the data: entered = 950 - 60 - 20
+    (950, "9008.1|sales|ben|COMPLETECALLER|20|60|1"),
+    # c9 multi-stint: exit with key, re-enters the same queue, answered
+    (1000, "9009.1|sales|NONE|ENTERQUEUE||3009990000|1"),
+    (1030, "9009.1|sales|NONE|EXITWITHKEY|2|1|1|30"),
+    (1040, "9009.1|sales|NONE|ENTERQUEUE||3009990000|1"),
+    (1045, "9009.1|sales|ben|CONNECT|5|9009.7|2"),
+    (1105, "9009.1|sales|ben|COMPLETEAGENT|5|60|1"),
+    # ben pauses for lunch: PAUSEALL + per-queue PAUSE cascade, 600 s once
+    (1300, "NONE|NONE|ben|PAUSEALL|lunch"),
+    (1300, "NONE|sales|ben|PAUSE|lunch"),
+    (1900, "NONE|NONE|ben|UNPAUSEALL|"),
+    (1900, "NONE|sales|ben|UNPAUSE|"),
+    # c11 waits, then Asterisk restarts: 'other', ended at the restart
+    (2000, "9011.1|sales|NONE|ENTERQUEUE||3001111111|1"),
+    (2500, "MANAGER|support|SIP/2001|REMOVEMEMBER|"),
+    (3000, "NONE|NONE|NONE|QUEUESTART|"),
+    # boot 2: ben logs in again, now spelled "Ben"
+    (3010, "MANAGER|sales|SIP/2002|ADDMEMBER|"),
+    (3010, "NONE|NONE|Ben|UNPAUSEALL|"),
+    (3010, "NONE|sales|Ben|UNPAUSE|"),
+    # c12 still waiting when the data ends: open
+    (3100, "9012.1|sales|NONE|ENTERQUEUE||3001212121|1"),
+    # c10 answered, conversation still going on when the data ends
+    (3120, "9010.1|support|NONE|ENTERQUEUE||3001010101|1"),
+    (3128, "9010.1|support|Ana Ruiz|CONNECT|8|9010.2|4"),
+    (3200, "NONE|NONE|NONE|CONFIGRELOAD|"),
+]
+
+# A realtime-table PBX whose export lists rows newest first: the numeric id restores the order.
+TABLE_ROWS: list[tuple[int, int, str]] = [  # (id, seconds after T0, fields)
+    (3, 140, "7001.1|billing|Dan|COMPLETEAGENT|15|25|1"),
+    (2, 115, "7001.1|billing|Dan|CONNECT|15|7001.2|1"),
+    (1, 100, "7001.1|billing|NONE|ENTERQUEUE||3005550000|1"),
+]
+
+
+def _fields(text: str) -> list[str | None]:
+    parts = text.split("|")
+    head, data = parts[:4], parts[4:]
+    data = data[:5] + (["|".join(data[5:])] if len(data) > 5 else [])
+    data += [""] * (6 - len(data))
+    return [p if p != "" else None for p in head + data]
+
+
+def _file_rows() -> list[tuple]:
+    rows = []
+    for line_no, (offset, text) in enumerate(FIXTURE_LINES):
+        callid, queue, agent, event, *data = _fields(text)
+        rows.append(("lab", "lab-stream-1", "/logs/lab/queue_log", line_no, T0 + offset,
+                     callid, queue, agent, event, *data))
+    return rows
+
+
+def _table_rows() -> list[tuple]:
+    rows = []
+    for row_no, (row_id, offset, text) in enumerate(TABLE_ROWS):
+        callid, queue, agent, event, *data = _fields(text)
+        rows.append(("rt", str(row_id), "/exports/queue_log.sql", row_no, f"t+{offset}", T0 + offset,
+                     callid, queue, agent, event, *data))
+    return rows
+
+
+FILE_INSERT = ("insert into raw_asterisk.queue_log (pbx, source_stream, source_file, line_no, event_epoch, "
+               "callid, queuename, agent, event, data1, data2, data3, data4, data5, data6) values "
+               "({})".format(", ".join(["{p}"] * 15)))
+TABLE_INSERT = ("insert into raw_asterisk.queue_log_table (pbx, row_key, source_file, row_no, event_time_text, "
+                "event_epoch, callid, queuename, agent, event, data1, data2, data3, data4, data5, data6) values "
+                "({})".format(", ".join(["{p}"] * 16)))
+
+
+def _load(cur, placeholder: str) -> None:
+    cur.executemany(FILE_INSERT.format(p=placeholder), _file_rows())
+    cur.executemany(TABLE_INSERT.format(p=placeholder), _table_rows())
+
+
+def _dbt(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    dbt = str(Path(sys.executable).parent / "dbt")
+    cmd = [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+           "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
+           "--vars", json.dumps({"reporting_timezone": TZ, "sl_seconds": 20, "short_abandon_seconds": 5})]
+    return subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, cwd=tmp_path)
+
+
+def _assert_ok(result: subprocess.CompletedProcess) -> None:
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def _duckdb_warehouse(path: Path, *, with_rows: bool) -> dict[str, str]:
+    with duckdb.connect(str(path)) as con:
+        con.execute(RAW_DDL)
+        if with_rows:
+            _load(con.cursor(), "?")
+    return {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(path)}
+
+
+@pytest.fixture(scope="module")
+def built_duckdb(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("dbt_fixture")
+    path = tmp / "warehouse.duckdb"
+    env = _duckdb_warehouse(path, with_rows=True)
+    _assert_ok(_dbt(tmp, env, "build"))
+    return path
+
+
+def _rows(path: Path, sql: str) -> list[dict]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        cur = con.execute(sql)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+# --------------------------------------------------------------------------- empty warehouse
+
+
+def test_build_passes_on_an_empty_duckdb_warehouse(tmp_path):
+    env = _duckdb_warehouse(tmp_path / "empty.duckdb", with_rows=False)
+    _assert_ok(_dbt(tmp_path, env, "build"))
+    rows = _rows(tmp_path / "empty.duckdb",
+                 "select table_schema, count(*) as n from information_schema.tables "
+                 "where table_schema in ('staging', 'intermediate', 'marts') group by 1 order by 1")
+    assert {r["table_schema"] for r in rows} == {"staging", "intermediate", "marts"}
+    assert _rows(tmp_path / "empty.duckdb", "select count(*) as n from marts.fct_queue_visits") == [{"n": 0}]
+
+
+# --------------------------------------------------------------------------- visits
+
+
+def _visits(path: Path) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in _rows(path, "select * from marts.fct_queue_visits order by pbx, call_id, entered_at"):
+        out.setdefault(r["call_id"], []).append(r)
+    return out
+
+
+def test_visit_outcomes_and_durations(built_duckdb):
+    v = _visits(built_duckdb)
+    expected = {  # call: [(outcome, wait, talk, ring_no_answer_count, ring_attempts, transferred)]
+        "9001.1": [("answered", 18, 100, 1, 2, False)],
+        "9002.1": [("abandoned", 4, None, 0, 0, False)],
+        "9003.1": [("abandoned", 30, None, 0, 0, False)],
+        "9004.1": [("timeout", 60, None, 0, 0, False)],
+        "9005.1": [("exit_key", 12, None, 0, 0, False)],
+        "9006.1": [("join_empty", 0, None, 0, 0, False)],
+        "9007.1": [("answered", 10, 90, 0, 1, True)],
+        "9008.1": [("answered", 20, 60, 0, 0, False)],
+        "9009.1": [("exit_key", 30, None, 0, 0, False), ("answered", 5, 60, 0, 1, False)],
+        "9010.1": [("answered", 8, None, 0, 1, False)],
+        "9011.1": [("other", None, None, 0, 0, False)],
+        "9012.1": [("open", None, None, 0, 0, False)],
+        "7001.1": [("answered", 15, 25, 0, 1, False)],
+    }
+    got = {call: [(r["outcome"], r["wait_seconds"], r["talk_seconds"], r["ring_no_answer_count"],
+                   r["ring_attempts"], r["transferred"]) for r in rows] for call, rows in v.items()}
+    assert got == expected
+
+
+def test_visit_times_identity_and_buckets(built_duckdb):
+    v = _visits(built_duckdb)
+    c1 = v["9001.1"][0]
+    assert (c1["caller_number"], c1["did"], c1["position_at_entry"], c1["agent"]) == \
+        ("3001112222", "6015550100", 1, "Ana Ruiz")
+    assert c1["is_short_abandon"] is False and v["9002.1"][0]["is_short_abandon"] is True
+    assert v["9003.1"][0]["is_short_abandon"] is False
+    assert int(c1["entered_at"].timestamp()) == T0 + 100
+    assert int(c1["ended_at"].timestamp()) == T0 + 218
+    assert c1["entered_date"] == DAY
+    assert str(c1["entered_interval_start"]) == "2023-11-15 08:00:00"
+    # transferred call: one visit, ended by the COMPLETEAGENT after Issabel's TRANSFER
+    assert int(v["9007.1"][0]["ended_at"].timestamp()) == T0 + 900
+    # orphan COMPLETECALLER: entry rebuilt as end - talk - wait; agent shown with its latest spelling
+    c8 = v["9008.1"][0]
+    assert int(c8["entered_at"].timestamp()) == T0 + 870 and c8["is_entry_reconstructed"] is True
+    assert c8["agent"] == "Ben" and c8["agent_as_logged"] == "ben"
+    # ongoing answered call: no end, no talk yet
+    assert v["9010.1"][0]["ended_at"] is None and v["9010.1"][0]["connected_at"] is not None
+    # waiting through a restart: closed at the QUEUESTART
+    assert int(v["9011.1"][0]["ended_at"].timestamp()) == T0 + 3000
+    assert v["9011.1"][0]["is_closed_by_restart"] is True
+    assert v["9012.1"][0]["ended_at"] is None
+
+
+# --------------------------------------------------------------------------- queue aggregates
+
+
+def test_agg_queue_daily_figures(built_duckdb):
+    rows = {r["queue"]: r for r in _rows(built_duckdb, "select * from marts.agg_queue_daily")}
+    sales = rows["sales"]
+    assert sales["day"] == DAY
+    assert {k: sales[k] for k in ("offered", "answered", "abandoned", "short_abandons", "timeouts",
+                                  "other_unanswered", "open_visits", "answered_within_sl",
+                                  "max_wait_seconds", "transfers")} == {
+        "offered": 10, "answered": 3, "abandoned": 2, "short_abandons": 1, "timeouts": 1,
+        "other_unanswered": 3, "open_visits": 1, "answered_within_sl": 3,
+        "max_wait_seconds": 60, "transfers": 0}
+    assert sales["service_level"] == pytest.approx(3 / 9)
+    assert sales["abandon_rate"] == pytest.approx(1 / 9)
+    assert sales["asa_seconds"] == pytest.approx((18 + 20 + 5) / 3)
+    assert sales["avg_wait_seconds"] == pytest.approx((18 + 4 + 30 + 60 + 12 + 20 + 30 + 5) / 8)
+    assert sales["avg_talk_seconds"] == pytest.approx((100 + 60 + 60) / 3)
+    assert sales["aht_seconds"] == pytest.approx((100 + 60 + 60) / 3)
+    support = rows["support"]
+    assert (support["offered"], support["answered"], support["other_unanswered"], support["transfers"]) == (3, 2, 1, 1)
+    assert support["service_level"] == pytest.approx(2 / 3)
+    assert support["avg_talk_seconds"] == pytest.approx(90)
+    daily = _rows(built_duckdb, "select queue, sum(offered) as n from marts.agg_queue_interval group by 1 order by 1")
+    assert daily == [{"queue": "billing", "n": 1}, {"queue": "sales", "n": 10}, {"queue": "support", "n": 3}]
+
+
+# --------------------------------------------------------------------------- agents
+
+
+def test_member_names_map_interfaces_to_names(built_duckdb):
+    rows = _rows(built_duckdb, "select interface, member_name, member_key, mapping_source "
+                               "from intermediate.int_asterisk__member_names order by interface, valid_from_seq")
+    assert rows == [
+        {"interface": "SIP/2001", "member_name": "Ana Ruiz", "member_key": "ana ruiz",
+         "mapping_source": "same_second_unpause"},
+        {"interface": "SIP/2002", "member_name": "ben", "member_key": "ben", "mapping_source": "same_second_unpause"},
+        {"interface": "SIP/2002", "member_name": "Ben", "member_key": "ben", "mapping_source": "same_second_unpause"},
+    ]
+
+
+def test_agg_agent_daily(built_duckdb):
+    rows = {r["agent"]: r for r in _rows(built_duckdb, "select * from marts.agg_agent_daily")}
+    assert set(rows) == {"Ana Ruiz", "Ben", "Dan"}  # Cara only rang with 1000 ms noise
+    ana, ben = rows["Ana Ruiz"], rows["Ben"]
+    # Ana: sales 10..3000 (restart) and support 12..2500 -> union 2990 s
+    assert (ana["answered"], ana["talk_seconds"], ana["transfers"], ana["logged_in_seconds"],
+            ana["paused_seconds"]) == (3, 190, 1, 2990, 0)
+    assert ana["occupancy"] == pytest.approx(190 / 2990)
+    # ben/Ben is one agent: 15..3000 (restart) + 3010..3200 (end of data); one 600 s pause
+    assert (ben["answered"], ben["talk_seconds"], ben["ring_no_answer"], ben["logged_in_seconds"],
+            ben["paused_seconds"]) == (2, 120, 1, 2985 + 190, 600)
+    assert ben["occupancy"] == pytest.approx(120 / (3175 - 600))
+    pauses = _rows(built_duckdb, "select agent, day, reason, pauses, paused_seconds from marts.agg_agent_pause_daily")
+    assert pauses == [{"agent": "Ben", "day": DAY, "reason": "lunch", "pauses": 1, "paused_seconds": 600}]
+
+
+# --------------------------------------------------------------------------- postgres
+
+
+@pytest.mark.postgres
+def test_build_on_postgres_gives_the_same_figures(tmp_path, postgres_server, built_duckdb):
+    import psycopg2
+
+    con = psycopg2.connect(host=postgres_server["host"], port=postgres_server["port"],
+                           user=postgres_server["user"], dbname="postgres")
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute("drop database if exists dbt_fixture")
+        cur.execute("create database dbt_fixture")
+    con.close()
+    con = psycopg2.connect(host=postgres_server["host"], port=postgres_server["port"],
+                           user=postgres_server["user"], dbname="dbt_fixture")
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute(RAW_DDL)
+        _load(cur, "%s")
+    env = {"SWITCHBOARD_DBT_TARGET": "postgres", "SWITCHBOARD_DBT_PG_HOST": postgres_server["host"],
+           "SWITCHBOARD_DBT_PG_PORT": str(postgres_server["port"]), "SWITCHBOARD_DBT_PG_USER": postgres_server["user"],
+           "SWITCHBOARD_DBT_PG_PASSWORD": "", "SWITCHBOARD_DBT_PG_DBNAME": "dbt_fixture"}
+    _assert_ok(_dbt(tmp_path, env, "build"))
+
+    def figures(fetch) -> list[tuple]:
+        return fetch(
+            "select queue, cast(day as varchar), offered, answered, abandoned, short_abandons, timeouts, "
+            "other_unanswered, open_visits, answered_within_sl, service_level, abandon_rate, asa_seconds, "
+            "avg_wait_seconds, max_wait_seconds, avg_talk_seconds, aht_seconds, transfers "
+            "from marts.agg_queue_daily order by queue")
+
+    def agents(fetch) -> list[tuple]:
+        return fetch("select agent, cast(day as varchar), answered, talk_seconds, ring_no_answer, transfers, "
+                     "logged_in_seconds, paused_seconds, occupancy from marts.agg_agent_daily order by agent")
+
+    def same(rows: list[tuple]) -> list[tuple]:  # numeric types differ by engine; values must not
+        return [tuple(round(float(x), 9) if isinstance(x, (float, Decimal)) else x for x in r) for r in rows]
+
+    def pg_fetch(sql: str) -> list[tuple]:
+        with con.cursor() as cur:
+            cur.execute(sql)
+            return same(cur.fetchall())
+
+    def duck_fetch(sql: str) -> list[tuple]:
+        with duckdb.connect(str(built_duckdb), read_only=True) as dcon:
+            return same(dcon.execute(sql).fetchall())
+
+    def visits(fetch) -> list[tuple]:
+        return fetch("select pbx, call_id, queue, outcome, wait_seconds, talk_seconds, agent, did, "
+                     "cast(extract(epoch from entered_at) as bigint), cast(extract(epoch from ended_at) as bigint), "
+                     "cast(entered_date as varchar), cast(entered_interval_start as varchar), ring_attempts "
+                     "from marts.fct_queue_visits order by pbx, call_id, entered_at")
+
+    try:
+        assert visits(pg_fetch) == visits(duck_fetch)
+        assert figures(pg_fetch) == figures(duck_fetch)
+        assert agents(pg_fetch) == agents(duck_fetch)
+    finally:
+        con.close()
