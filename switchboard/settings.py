@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT
@@ -84,8 +84,9 @@ class Settings(BaseSettings):
 
     @field_validator("timezone", "queue_log_db_timezone", "cdr_timezone")
     @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value:
+    def _known_zone(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # The reporting zone cannot be empty; the source zones fall back to it when empty.
+        if value or info.field_name == "timezone":
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 
 @dataclass(frozen=True)
@@ -21,20 +21,25 @@ class WarehouseURL:
     def is_duckdb(self) -> bool:
         return self.kind == "duckdb"
 
+    @property
+    def _credentials(self) -> str:
+        # Re-encode: a password with '@', '/' or ':' would otherwise change the host it points at.
+        return f"{quote(self.user, safe='')}:{quote(self.password, safe='')}"
+
     def postgres_dsn(self) -> str:
         """libpq DSN (psycopg2, dlt)."""
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.database}"
+        return f"postgresql://{self._credentials}@{self.host}:{self.port}/{self.database}"
 
     def sqlalchemy_url(self) -> str:
         # SQLAlchemy 2.1 maps bare postgresql:// to psycopg 3, which is not installed.
         if self.is_duckdb:
             return f"duckdb:///{self.duckdb_path}"
-        return f"postgresql+psycopg2://{self.user}:{self.password}@{self.host}:{self.port}/{self.database}"
+        return f"postgresql+psycopg2://{self._credentials}@{self.host}:{self.port}/{self.database}"
 
     def redacted(self) -> str:
         if self.is_duckdb:
             return f"duckdb:///{self.duckdb_path}"
-        return f"postgresql://{self.user}:***@{self.host}:{self.port}/{self.database}"
+        return f"postgresql://{quote(self.user, safe='')}:***@{self.host}:{self.port}/{self.database}"
 
 
 def parse_warehouse_url(url: str, base_dir: Path) -> WarehouseURL:

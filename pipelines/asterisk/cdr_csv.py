@@ -14,14 +14,16 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
-from pipelines.asterisk.queue_log_parser import count_lines
+from pipelines.asterisk.queue_log_parser import _rejects_with_text, count_lines
 
 CDR_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
     "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield",
     "peeraccount", "linkedid", "sequence",
 )
-_REQUIRED = 17  # through uniqueid
+# Every cdr_csv configuration writes at least accountcode..amaflags; uniqueid and userfield are
+# optional (cdr_csv.conf loguniqueid / loguserfield), newcdrcolumns appends three more.
+_REQUIRED = 16  # through amaflags
 
 CDR_SCHEMA: dict[str, pl.DataType] = {
     "cdr_key": pl.String(),
@@ -55,8 +57,11 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
     lines_read = count_lines(data)
     if lines_read == 0:
         return ParsedCdr(pl.DataFrame(schema=CDR_SCHEMA), pl.DataFrame(schema=CDR_REJECT_SCHEMA), 0, 0)
+    clean = data.replace(b"\x00", b"")
+    if not data.endswith(b"\n"):
+        clean += b"\n"  # an unterminated last line of only NULs is still a (blank) line
     raw = pl.read_csv(
-        data.replace(b"\x00", b""),
+        clean,
         has_header=False,
         new_columns=list(CDR_COLUMNS),
         missing_columns="insert",
@@ -85,20 +90,15 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
         pl.col("billsec").str.strip_chars().cast(pl.Int64, strict=False),
     )
     reason = (
-        pl.when(pl.col(CDR_COLUMNS[_REQUIRED - 1]).is_null() & pl.col("start").is_null()).then(pl.lit("too_few_fields"))
+        pl.when(pl.col(CDR_COLUMNS[_REQUIRED - 1]).is_null()).then(pl.lit("too_few_fields"))
         .when(pl.col("start_at").is_null()).then(pl.lit("bad_start_time"))
         .when(pl.col("duration").is_null() | pl.col("billsec").is_null()).then(pl.lit("bad_duration"))
     )
     typed = typed.with_columns(pl.when(~pl.col("_blank")).then(reason).alias("_reason"))
     good = typed.filter(~pl.col("_blank") & pl.col("_reason").is_null())
-    rows = _with_keys(good).select(list(CDR_SCHEMA))
-    bad = typed.filter(pl.col("_reason").is_not_null())
-    rejects = bad.select(
-        "line_no",
-        pl.lit(None, pl.Int64).alias("byte_offset"),
-        pl.col("_reason").alias("reason"),
-        pl.concat_str([pl.col(c).fill_null("") for c in CDR_COLUMNS[:18]], separator=",").alias("raw_text"),
-    )
+    rows = _with_keys(good).select(list(CDR_SCHEMA)).cast(CDR_SCHEMA)  # DuckDB hands back Etc/UTC
+    bad = typed.filter(pl.col("_reason").is_not_null()).select("line_no", "_reason")
+    rejects = _rejects_with_text(data, bad, first_line_no, base_offset)  # the line as written, and where
     return ParsedCdr(rows=rows, rejects=rejects, lines_read=lines_read, skipped_blank=int(typed["_blank"].sum()))
 
 

@@ -33,7 +33,8 @@ CHUNK_BYTES = 64 << 20
 
 @dataclass(frozen=True)
 class Location:
-    """One entry of SWITCHBOARD_QUEUE_LOG_DIRS: a folder, glob or file, and the PBX it belongs to."""
+    """One entry of SWITCHBOARD_QUEUE_LOG_DIRS: a folder, glob or file, and the PBX it belongs to
+    (empty for an unnamed glob: each file is then named after its own folder)."""
 
     pbx: str
     pattern: str
@@ -76,7 +77,8 @@ class Position:
 
 
 def parse_locations(value: str) -> list[Location]:
-    """`NAME=path, path2, /var/log/*/queue_log*` → locations; the PBX name defaults to the folder name.
+    """`NAME=path, path2, /var/log/*/queue_log*` → locations; the PBX name defaults to the folder name
+    (for an unnamed glob, the folder of each file it matches).
 
     Raises ValueError for an entry that names nothing that exists (a typo should not look like
     "no calls today").
@@ -89,7 +91,7 @@ def parse_locations(value: str) -> list[Location]:
         if not sep:
             name, pattern = "", entry
         pattern = os.path.expanduser(pattern.strip())
-        if not name:
+        if not name and not glob.has_magic(pattern):
             base = Path(pattern)
             folder = base if base.is_dir() else base.parent
             name = folder.name or "asterisk"
@@ -112,7 +114,8 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
             st = path.stat()
             compressed = path.suffix in (".gz", ".bz2")
             size = _decompressed_size(path) if compressed else st.st_size
-            seen[real] = LogFile(path=path, pbx=loc.pbx, compressed=compressed, size=size, mtime_ns=st.st_mtime_ns)
+            pbx = loc.pbx or path.parent.name or "asterisk"
+            seen[real] = LogFile(path=path, pbx=pbx, compressed=compressed, size=size, mtime_ns=st.st_mtime_ns)
     return sorted(seen.values(), key=lambda f: (f.pbx, str(f.path)))
 
 
@@ -223,7 +226,9 @@ def _expand(pattern: str) -> list[Path]:
     path = Path(pattern)
     if path.is_dir():
         return sorted(path.iterdir())
-    return sorted(Path(p) for p in glob.glob(pattern))
+    # A glob may name files or PBX folders (/srv/pbx-*); a matched folder contributes its files.
+    found = [Path(p) for p in sorted(glob.glob(pattern))]
+    return [f for p in found for f in (sorted(p.iterdir()) if p.is_dir() else [p])]
 
 
 def _explicit_file(pattern: str, path: Path) -> bool:

@@ -21,9 +21,10 @@ import polars as pl
 
 BASE_FIELDS = ("event_epoch", "callid", "queuename", "agent", "event")
 DATA_FIELDS = tuple(f"data{i}" for i in range(1, 7))
-# Data fields beyond data6 are folded into data6 ('|' rejoined). Read this many columns; a line
-# that fills the last one may have been cut by the reader, so it is rejected whole instead.
-READ_DATA_COLUMNS = 12
+# Data fields beyond data6 are folded into data6 ('|' rejoined). Lines of up to 17 fields (12 data
+# fields) are kept. One more column is read: a line that fills it has more than 17 fields and was
+# cut by the reader, so it is rejected whole instead.
+READ_DATA_COLUMNS = 13
 _READ_COLUMNS = [f"f{i}" for i in range(len(BASE_FIELDS) + READ_DATA_COLUMNS)]
 
 # Plausible epoch range: 2000-01-01 .. 2100-01-01. Anything else is a damaged line.
@@ -83,13 +84,18 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     if lines_read == 0:
         return ParsedChunk(_empty(EVENT_SCHEMA), _empty(REJECT_SCHEMA), 0, 0)
 
-    raw = _read_fields(clean_bytes(data))
+    clean = clean_bytes(data)
+    if not data.endswith(b"\n"):
+        # The unterminated last line may have been only NULs/CR; keep it as a (blank) row.
+        clean += b"\n"
+    raw = _read_fields(clean)
     if raw.height != lines_read:  # pragma: no cover - guards a reader regression, see test
         raise ValueError(f"queue_log reader returned {raw.height} rows for {lines_read} lines")
 
     f = [pl.col(c) for c in _READ_COLUMNS]
-    # A blank line has no '|' at all; NUL-only lines are blank once NULs are gone.
-    blank = f[1].is_null() & (f[0].is_null() | (f[0].str.strip_chars() == ""))
+    # A blank line has no content: every field empty, the first at most whitespace (NUL-only lines
+    # are blank once NULs are gone). A line that lost its epoch but kept other fields is a reject.
+    blank = pl.all_horizontal([c.is_null() for c in f[1:]]) & (f[0].is_null() | (f[0].str.strip_chars() == ""))
     epoch = f[0].cast(pl.Int64, strict=False)
     reason = (
         pl.when(blank).then(pl.lit(None, pl.String))
@@ -130,6 +136,7 @@ def _read_fields(clean: bytes) -> pl.DataFrame:
         missing_columns="insert",
         schema={c: pl.String for c in _READ_COLUMNS},
         truncate_ragged_lines=True,
+        extra_columns="ignore",  # a first line longer than the read columns must not fail the chunk
         encoding="utf8-lossy",
         raise_if_empty=False,  # empty and absent fields both read as null
     )

@@ -21,6 +21,11 @@ _VALUE = r"'(?:[^'\\]|\\.|'')*'|NULL|null|[-+0-9.eE]+"
 _INSERT = re.compile(r"INSERT\s+INTO\s+[`\"]?(?:\w+[`\"]?\.[`\"]?)?(\w+)[`\"]?\s*(\(([^)]*)\))?\s*VALUES\s*", re.I)
 _CREATE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[`\"]?(\w+)[`\"]?\s*\((.*?)\)\s*(?:ENGINE|;|WITH|TABLESPACE)", re.I | re.S)
 _COLUMN_DEF = re.compile(r"^\s*[`\"]?(\w+)[`\"]?\s+\w+", re.M)
+# MySQL string escapes (mysqldump writes \\ \' \" \n \r \0 \Z); '' is a quote in standard SQL.
+_SQL_ESCAPES = {
+    "\\0": "\x00", "\\'": "'", '\\"': '"', "\\b": "\b", "\\n": "\n", "\\r": "\r", "\\t": "\t",
+    "\\Z": "\x1a", "\\\\": "\\", "''": "'",
+}
 
 TABLE_SCHEMA: dict[str, pl.DataType] = {
     "row_key": pl.String(),
@@ -62,12 +67,23 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
 
 
 def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
-    """A CSV export with a header naming the table's columns (time, callid, ..., data or data1..)."""
-    frame = pl.read_csv(data, infer_schema=False, encoding="utf8-lossy", truncate_ragged_lines=True)
-    frame = frame.rename({c: c.strip().lower() for c in frame.columns})
-    cols = frame.columns
-    raw_text = pl.concat_str([pl.col(c).fill_null("") for c in cols], separator=",")
-    values = pl.concat_list([pl.col(c) for c in cols])
+    """A CSV export with a header naming the table's columns (time, callid, ..., data or data1..).
+
+    A row with more fields than the header, or cut before its event, is a bad row (rejected).
+    """
+    header = pl.read_csv(data, n_rows=0, infer_schema=False, encoding="utf8-lossy").columns
+    cols = [c.strip().lower() for c in header]
+    extra = "_extra_field"  # one spare column: content there means the row is longer than the header
+    frame = pl.read_csv(
+        data, has_header=False, skip_rows=1, new_columns=[*cols, extra], schema={c: pl.String for c in [*cols, extra]},
+        missing_columns="insert", extra_columns="ignore", truncate_ragged_lines=True, encoding="utf8-lossy",
+        raise_if_empty=False,
+    )
+    ragged = pl.col(extra).is_not_null() | (pl.col("event").is_null() if "event" in cols else pl.lit(False))
+    raw_text = pl.concat_str([*(pl.col(c).fill_null("") for c in cols), pl.col(extra)], separator=",", ignore_nulls=True)
+    # A ragged row gets one value too many, so that _normalise rejects it as bad_row.
+    values = pl.when(ragged).then(pl.concat_list([pl.col(c) for c in [*cols, extra]])).otherwise(
+        pl.concat_list([pl.col(c) for c in cols]))
     prepared = frame.select(raw_text.alias("raw_text"), values.alias("values"))
     return _normalise([(cols, prepared)], timezone, quoted=False)
 
@@ -135,8 +151,10 @@ def _content_keys(frame: pl.DataFrame) -> pl.DataFrame:
     with duckdb.connect() as con:
         con.register("frame", frame.to_arrow())
         return con.sql(
-            "select * replace (md5(concat_ws('|', event_time_text, callid, queuename, agent, event, "
-            "data1, data2, data3, data4, data5, data6)) as row_key) from frame"
+            # coalesce: concat_ws skips NULLs, which would let a value shift into a neighbouring field
+            "select * replace (md5(concat_ws('|', " + ", ".join(
+                f"coalesce({c}, '')" for c in ("event_time_text", "callid", "queuename", "agent", "event", *DATA_FIELDS)
+            ) + ")) as row_key) from frame"
         ).pl()
 
 
@@ -146,13 +164,10 @@ def _unquote(expr: pl.Expr, quoted: bool) -> pl.Expr:
     is_null = expr.str.to_uppercase() == "NULL"
     is_string = expr.str.starts_with("'")
     inner = expr.str.slice(1, expr.str.len_chars() - 2)
-    unescaped = (
-        inner.str.replace_all("''", "'", literal=True)
-        .str.replace_all(r"\\'", "'", literal=True)
-        .str.replace_all(r'\\"', '"', literal=True)
-        .str.replace_all(r"\\n", "\n", literal=True)
-        .str.replace_all(r"\\\\", "\\", literal=True)
-    )
+    # Split into escape sequences and plain runs, then decode each sequence once (left to right, so
+    # that an escaped backslash followed by 'n' stays a backslash and an 'n').
+    tokens = inner.str.extract_all(r"\\.|''|[^\\']+|[\\']")
+    unescaped = tokens.list.eval(pl.element().replace(_SQL_ESCAPES)).list.join("")
     return pl.when(is_null).then(None).when(is_string).then(unescaped).otherwise(expr)
 
 

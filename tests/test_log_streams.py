@@ -1,0 +1,352 @@
+"""Unit tests of rotated-log discovery, stream identity and incremental reading
+(pipelines/asterisk/log_streams.py), asterisk-queue-log.md §1.1 and §1.3.
+
+All files are written into tmp_path by the tests themselves.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from pipelines.asterisk import log_streams
+from pipelines.asterisk.log_streams import (
+    CDR_CSV_NAMES,
+    QUEUE_LOG_NAMES,
+    Location,
+    LogFile,
+    Position,
+    discover,
+    group_streams,
+    parse_locations,
+    plan_read,
+    read_first_line,
+    read_new_bytes,
+    stream_identity,
+)
+
+T = 1_718_900_000
+WEEK1 = (
+    f"{T}|NONE|NONE|NONE|QUEUESTART|\n"
+    f"{T + 5}|1718900001.7|ventas|NONE|ENTERQUEUE||3001234567|1\n"
+    f"{T + 9}|1718900001.7|ventas|Lucía Gómez|CONNECT|4|1718900005.8|3\n"
+    f"{T + 70}|1718900001.7|ventas|Lucía Gómez|COMPLETECALLER|4|61|1\n"
+).encode()
+WEEK2 = (
+    f"{T + 604_800}|NONE|NONE|NONE|CONFIGRELOAD|\n"
+    f"{T + 604_805}|1719504801.2|soporte|NONE|ENTERQUEUE||3109876543|1\n"
+).encode()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def write_gz(path: Path, data: bytes) -> Path:
+    with gzip.open(path, "wb") as fh:
+        fh.write(data)
+    return path
+
+
+def files_in(folder: Path, pbx: str = "lab", names=QUEUE_LOG_NAMES) -> list[LogFile]:
+    return discover([Location(pbx=pbx, pattern=str(folder))], names)
+
+
+def one(folder: Path, name: str, pbx: str = "lab") -> LogFile:
+    (f,) = [f for f in files_in(folder, pbx, names=re.compile(".*")) if f.path.name == name]
+    return f
+
+
+def read_all(f: LogFile, start: int = 0, chunk_bytes: int = log_streams.CHUNK_BYTES) -> list[tuple[int, bytes]]:
+    return list(read_new_bytes(f, start, chunk_bytes))
+
+
+# --- discovery (§1.3) ------------------------------------------------------------------------
+
+
+def test_discover_accepts_every_rotation_name_and_ignores_the_rest(tmp_path):
+    """queue_log, .N, .N.gz, .N.bz2, -YYYYMMDD(.gz), .<epoch> are logs; exports and strangers are not."""
+    logs = ["queue_log", "queue_log.0", "queue_log.1", "queue_log.2.gz", "queue_log.3.bz2",
+            "queue_log-20240101", "queue_log-20240108.gz", "queue_log.1718900000"]
+    others = ["queue_log.sql", "queue_log-20240101.csv", "queue_log.csv.gz", "queue_log.bak",
+              "queue_log.old", "queue_log_backup", "Master.csv", "messages", "full.1", "xqueue_log"]
+    for name in logs + others:
+        if name.endswith(".gz"):
+            write_gz(tmp_path / name, WEEK1)
+        elif name.endswith(".bz2"):
+            (tmp_path / name).write_bytes(bz2.compress(WEEK1))
+        else:
+            write(tmp_path / name, WEEK1)
+    (tmp_path / "queue_log.9").mkdir()  # a folder with a log's name is not a file
+    found = files_in(tmp_path)
+    assert sorted(f.path.name for f in found) == sorted(logs)
+    assert all(f.pbx == "lab" for f in found)
+    assert {f.path.name for f in found if f.compressed} == {"queue_log.2.gz", "queue_log.3.bz2", "queue_log-20240108.gz"}
+
+
+def test_discover_cdr_names(tmp_path):
+    for name in ["Master.csv", "Master.csv.1", "Master.csv-20240101.gz", "queue_log", "cdr.csv", "Master.sql"]:
+        write(tmp_path / name, b"x\n") if not name.endswith(".gz") else write_gz(tmp_path / name, b"x\n")
+    assert sorted(f.path.name for f in files_in(tmp_path, names=CDR_CSV_NAMES)) == [
+        "Master.csv", "Master.csv-20240101.gz", "Master.csv.1"]
+
+
+def test_explicit_file_is_taken_whatever_its_name_but_not_an_export(tmp_path):
+    """A file named explicitly is read even with an unusual name; a .sql/.csv export never is."""
+    log = write(tmp_path / "pbx-norte.log", WEEK1)
+    export = write(tmp_path / "queue_log_dump.sql", b"INSERT INTO queue_log VALUES (1);\n")
+    assert [f.path for f in discover([Location("norte", str(log))], QUEUE_LOG_NAMES)] == [log]
+    assert discover([Location("norte", str(export))], QUEUE_LOG_NAMES) == []
+
+
+def test_discover_glob_only_keeps_log_names(tmp_path):
+    write(tmp_path / "queue_log", WEEK1)
+    write(tmp_path / "queue_log.sql", b"--\n")
+    found = discover([Location("lab", str(tmp_path / "queue_log*"))], QUEUE_LOG_NAMES)
+    assert [f.path.name for f in found] == ["queue_log"]
+
+
+def test_discover_lists_a_file_once_across_overlapping_locations(tmp_path):
+    write(tmp_path / "queue_log", WEEK1)
+    found = discover([Location("lab", str(tmp_path)), Location("lab", str(tmp_path / "queue_log*"))], QUEUE_LOG_NAMES)
+    assert len(found) == 1
+
+
+def test_gzip_size_is_the_decompressed_size(tmp_path):
+    """Positions are offsets into decompressed content, so a .gz copy reports its decompressed size."""
+    data = WEEK1 * 50
+    write_gz(tmp_path / "queue_log-20240101.gz", data)
+    (tmp_path / "queue_log.2.bz2").write_bytes(bz2.compress(data))
+    sizes = {f.path.name: f.size for f in files_in(tmp_path)}
+    assert sizes == {"queue_log-20240101.gz": len(data), "queue_log.2.bz2": len(data)}
+    assert os.path.getsize(tmp_path / "queue_log-20240101.gz") < len(data)
+
+
+# --- stream identity (§1.3) ------------------------------------------------------------------
+
+
+def test_identity_survives_rename_and_gzip(tmp_path):
+    """queue_log → queue_log-20240101 → queue_log-20240101.gz is one stream (PBX + first line)."""
+    live = files_in(write(tmp_path / "queue_log", WEEK1).parent)[0]
+    id_live = stream_identity(live.pbx, read_first_line(live))
+
+    (tmp_path / "queue_log").rename(tmp_path / "queue_log-20240101")
+    renamed = files_in(tmp_path)[0]
+    id_renamed = stream_identity(renamed.pbx, read_first_line(renamed))
+
+    write_gz(tmp_path / "queue_log-20240101.gz", (tmp_path / "queue_log-20240101").read_bytes())
+    (tmp_path / "queue_log-20240101").unlink()
+    gz = files_in(tmp_path)[0]
+    assert gz.compressed
+    id_gz = stream_identity(gz.pbx, read_first_line(gz))
+
+    assert id_live == id_renamed == id_gz
+    assert read_first_line(gz) == WEEK1.split(b"\n")[0] + b"\n"
+
+
+def test_identity_differs_per_pbx_and_per_first_line():
+    first = WEEK1.split(b"\n")[0] + b"\n"
+    assert stream_identity("norte", first) != stream_identity("sur", first)
+    assert stream_identity("norte", first) != stream_identity("norte", WEEK2.split(b"\n")[0] + b"\n")
+
+
+def test_rotated_copies_of_one_log_are_one_stream_read_from_the_most_complete(tmp_path):
+    """queue_log.1 beside its gzip'd copy and an older partial snapshot: one stream, best = largest."""
+    write(tmp_path / "queue_log.1", WEEK1)
+    write_gz(tmp_path / "queue_log.1.gz", WEEK1)
+    write(tmp_path / "queue_log-partial-copy", WEEK1[:60])  # not a log name: ignored
+    write_gz(tmp_path / "queue_log.2.gz", WEEK1[: WEEK1.index(b"\n", 60) + 1])  # older, shorter copy
+    write(tmp_path / "queue_log", WEEK2)
+    streams, waiting = group_streams(files_in(tmp_path))
+    assert waiting == []
+    assert len(streams) == 2
+    week1 = next(s for s in streams if s.first_line == WEEK1.split(b"\n")[0] + b"\n")
+    assert sorted(f.path.name for f in week1.files) == ["queue_log.1", "queue_log.1.gz", "queue_log.2.gz"]
+    assert week1.best.path.name == "queue_log.1"  # equal size: the plain copy wins over the .gz
+    week2 = next(s for s in streams if s is not week1)
+    assert [f.path.name for f in week2.files] == ["queue_log"]
+
+
+def test_best_copy_is_the_larger_one_even_if_compressed(tmp_path):
+    write(tmp_path / "queue_log.1", WEEK1[: WEEK1.index(b"\n") + 1])
+    write_gz(tmp_path / "queue_log.1.gz", WEEK1)
+    (stream,), _ = group_streams(files_in(tmp_path))
+    assert stream.best.path.name == "queue_log.1.gz"
+    assert stream.best.size == len(WEEK1)
+
+
+def test_live_file_without_a_complete_first_line_waits(tmp_path):
+    """A brand-new live log with only a partial first line has no identity yet: it waits."""
+    write(tmp_path / "queue_log", f"{T}|NONE|NONE|NONE|QUEUE".encode())
+    write(tmp_path / "queue_log.1", f"{T - 10}|NONE|NONE|NONE|QUEUESTART|".encode())  # final: identified anyway
+    write(tmp_path / "queue_log.2", b"")  # empty: nothing to identify
+    streams, waiting = group_streams(files_in(tmp_path))
+    assert sorted(f.path.name for f in waiting) == ["queue_log", "queue_log.2"]
+    assert [s.files[0].path.name for s in streams] == ["queue_log.1"]
+
+
+def test_same_first_line_on_two_pbxs_gives_two_streams(tmp_path):
+    for pbx in ("norte", "sur"):
+        (tmp_path / pbx).mkdir()
+        write(tmp_path / pbx / "queue_log", WEEK1)
+    files = discover([Location("norte", str(tmp_path / "norte")), Location("sur", str(tmp_path / "sur"))], QUEUE_LOG_NAMES)
+    streams, _ = group_streams(files)
+    assert sorted(s.pbx for s in streams) == ["norte", "sur"]
+
+
+# --- positions and truncation ----------------------------------------------------------------
+
+
+def test_plan_read_resets_when_the_stored_offset_is_past_the_end(tmp_path):
+    """Stored offset beyond every copy's size ⇒ the log was truncated and rewritten: restart at 0."""
+    write(tmp_path / "queue_log", WEEK1)
+    (stream,), _ = group_streams(files_in(tmp_path))
+    assert plan_read(stream, Position(len(WEEK1) + 1, 9)) == (Position(0, 0), True)
+
+
+@pytest.mark.parametrize("offset", [0, 40, len(WEEK1)])
+def test_plan_read_keeps_a_position_within_the_file(tmp_path, offset):
+    write(tmp_path / "queue_log", WEEK1)
+    (stream,), _ = group_streams(files_in(tmp_path))
+    assert plan_read(stream, Position(offset, 3)) == (Position(offset, 3), False)
+
+
+def test_plan_read_uses_the_decompressed_size_of_gzip_copies(tmp_path):
+    write_gz(tmp_path / "queue_log-20240101.gz", WEEK1 * 20)
+    (stream,), _ = group_streams(files_in(tmp_path))
+    assert plan_read(stream, Position(len(WEEK1) * 20, 80)) == (Position(len(WEEK1) * 20, 80), False)
+
+
+# --- reading new bytes (§1.1, §4.12) ---------------------------------------------------------
+
+
+def test_live_partial_last_line_is_left_then_read_once_completed(tmp_path):
+    """The live queue_log's unterminated last line is not consumed until Asterisk finishes it."""
+    partial = f"{T + 80}|1718900001.9|ventas|NONE|ENTERQ".encode()
+    write(tmp_path / "queue_log", WEEK1 + partial)
+    live = one(tmp_path, "queue_log")
+    assert not live.is_final
+    assert read_all(live) == [(0, WEEK1)]
+
+    with open(tmp_path / "queue_log", "ab") as fh:
+        fh.write(b"UEUE||3001234567|1\n")
+    live = one(tmp_path, "queue_log")
+    assert read_all(live, len(WEEK1)) == [(len(WEEK1), partial + b"UEUE||3001234567|1\n")]
+
+
+def test_live_file_without_any_complete_new_line_yields_nothing(tmp_path):
+    write(tmp_path / "queue_log", WEEK1 + b"1718900")
+    assert read_all(one(tmp_path, "queue_log"), len(WEEK1)) == []
+
+
+@pytest.mark.parametrize("name", ["queue_log-20240101", "queue_log.1", "queue_log.1718900000"])
+def test_rotated_plain_file_last_line_is_consumed_without_newline(tmp_path, name):
+    """A rotated copy is final: its unterminated last line will never be finished, so read it."""
+    tail = f"{T + 90}|1718900001.9|ventas|NONE|ABANDON|1|1|8".encode()
+    write(tmp_path / name, WEEK1 + tail)
+    f = one(tmp_path, name)
+    assert f.is_final
+    assert b"".join(c for _, c in read_all(f)) == WEEK1 + tail
+    assert read_all(f, len(WEEK1)) == [(len(WEEK1), tail)]
+
+
+def test_gzip_copy_is_read_from_a_decompressed_offset(tmp_path):
+    tail = f"{T + 90}|1718900001.9|ventas|NONE|ABANDON|1|1|8".encode()
+    write_gz(tmp_path / "queue_log.2.gz", WEEK1 + tail)
+    f = one(tmp_path, "queue_log.2.gz")
+    assert f.is_final
+    assert read_all(f, len(WEEK1)) == [(len(WEEK1), tail)]
+    assert read_all(f, len(WEEK1) + len(tail)) == []
+
+
+@pytest.mark.parametrize("name", ["queue_log", "queue_log-20240101", "queue_log.3.gz"])
+@pytest.mark.parametrize("chunk_bytes", [1, 7, 64, 10_000])
+def test_small_chunks_yield_whole_lines_that_concatenate_to_the_file(tmp_path, name, chunk_bytes):
+    """Whatever chunk_bytes, chunks end at a newline, offsets are contiguous, and together they are
+    exactly the file from the start offset (the live file minus its unterminated tail)."""
+    body = (WEEK1 + WEEK2) * 3 + b"\n" + f"{T + 999}|NONE|NONE|NONE|CONFIGRELOAD|\n".encode()
+    tail = f"{T + 1000}|NONE|NONE".encode()
+    content = body + tail
+    if name.endswith(".gz"):
+        write_gz(tmp_path / name, content)
+    else:
+        write(tmp_path / name, content)
+    f = one(tmp_path, name)
+    expected = body if name == "queue_log" else content
+    for start in (0, len(WEEK1)):
+        chunks = read_all(f, start, chunk_bytes)
+        assert b"".join(c for _, c in chunks) == expected[start:]
+        offset = start
+        for i, (at, chunk) in enumerate(chunks):
+            assert at == offset
+            assert chunk.endswith(b"\n") or (i == len(chunks) - 1 and f.is_final)
+            offset += len(chunk)
+    if chunk_bytes == 1:
+        assert len(read_all(f, 0, chunk_bytes)) >= body.count(b"\n")
+
+
+# --- SWITCHBOARD_QUEUE_LOG_DIRS parsing --------------------------------------------------------
+
+
+def test_parse_locations_names_and_defaults(tmp_path):
+    """NAME=path names the PBX; without a name it is the folder's name (a file's parent folder)."""
+    (tmp_path / "norte").mkdir()
+    (tmp_path / "sur").mkdir()
+    write(tmp_path / "sur" / "queue_log", WEEK1)
+    value = f"principal={tmp_path / 'norte'}, {tmp_path / 'sur' / 'queue_log'} ,{tmp_path / 'norte'}"
+    assert parse_locations(value) == [
+        Location("principal", str(tmp_path / "norte")),
+        Location("sur", str(tmp_path / "sur" / "queue_log")),
+        Location("norte", str(tmp_path / "norte")),
+    ]
+
+
+def test_parse_locations_empty_value_is_no_location():
+    assert parse_locations("") == []
+    assert parse_locations(" , ") == []
+
+
+def test_parse_locations_rejects_a_missing_path(tmp_path):
+    """A typo must fail loudly instead of looking like a day without calls."""
+    with pytest.raises(ValueError, match="no-such-folder"):
+        parse_locations(f"lab={tmp_path / 'no-such-folder'}")
+    with pytest.raises(ValueError, match="no-such-folder"):
+        parse_locations(f"{tmp_path}, {tmp_path / 'no-such-folder'}")
+
+
+def test_parse_locations_accepts_a_glob_that_matches_nothing_yet(tmp_path):
+    (loc,) = parse_locations(f"lab={tmp_path}/queue_log*")
+    assert loc == Location("lab", f"{tmp_path}/queue_log*")
+
+
+def test_parse_locations_expands_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "pbx").mkdir()
+    assert parse_locations("lab=~/pbx") == [Location("lab", str(tmp_path / "pbx"))]
+
+
+def test_unnamed_glob_over_pbx_folders_names_each_file_by_its_folder(tmp_path):
+    """`/var/log/*/queue_log*` without NAME=: each PBX is named after its own folder, never '*'
+    (the realtime table's merge key is (pbx, row_key), so one shared name would mix PBXs)."""
+    for pbx in ("norte", "sur"):
+        (tmp_path / pbx).mkdir()
+        write(tmp_path / pbx / "queue_log", WEEK1)
+    locations = parse_locations(f"{tmp_path}/*/queue_log*")
+    found = discover(locations, QUEUE_LOG_NAMES)
+    assert sorted((f.pbx, f.path.parent.name) for f in found) == [("norte", "norte"), ("sur", "sur")]
+
+
+def test_glob_matching_folders_reads_the_logs_inside_them(tmp_path):
+    """A glob naming PBX folders (`/srv/pbx*`) reads the logs inside each folder."""
+    for pbx in ("pbx-norte", "pbx-sur"):
+        (tmp_path / pbx).mkdir()
+        write(tmp_path / pbx / "queue_log", WEEK1)
+        write(tmp_path / pbx / "messages", b"log\n")
+    found = discover(parse_locations(f"{tmp_path}/pbx-*"), QUEUE_LOG_NAMES)
+    assert sorted((f.pbx, f.path.name) for f in found) == [("pbx-norte", "queue_log"), ("pbx-sur", "queue_log")]

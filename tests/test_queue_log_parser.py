@@ -1,0 +1,395 @@
+"""Unit tests of the vectorised queue_log line parser (pipelines/asterisk/queue_log_parser.py).
+
+Every fixture line is written here by hand (own callids, queues, members and numbers) after the
+shapes described in asterisk-queue-log.md §1–§4. Each test names the rule it protects.
+"""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+import pytest
+
+from pipelines.asterisk.queue_log_parser import (
+    EVENT_SCHEMA,
+    REJECT_SCHEMA,
+    ParsedChunk,
+    count_lines,
+    parse_chunk,
+)
+
+T = 1_718_900_000  # 2024-06-20 16:13:20 UTC
+CALL = "1718899990.101"
+AGENT = "Lucía Gómez"
+
+
+def ql(*lines: str, end: str = "\n") -> bytes:
+    """Join text lines into queue_log bytes (UTF-8, '\n' after each line unless `end` says otherwise)."""
+    return ("\n".join(lines) + end).encode("utf-8")
+
+
+def parse(data: bytes, **kw) -> ParsedChunk:
+    """parse_chunk plus the invariant every result must satisfy, checked on every single case."""
+    out = parse_chunk(data, **kw)
+    assert out.lines_read == out.events.height + out.rejects.height + out.skipped_blank
+    assert out.lines_read == count_lines(data)
+    assert dict(out.events.schema) == EVENT_SCHEMA
+    assert dict(out.rejects.schema) == REJECT_SCHEMA
+    return out
+
+
+def rows(out: ParsedChunk, *cols: str) -> list[tuple]:
+    return out.events.select(cols or list(EVENT_SCHEMA)).rows()
+
+
+def data_fields(out: ParsedChunk) -> list[tuple]:
+    return rows(out, "data1", "data2", "data3", "data4", "data5", "data6")
+
+
+# --- the plain format (§1.1) -----------------------------------------------------------------
+
+
+def test_fields_map_to_columns_and_empty_fields_are_null():
+    """epoch|callid|queue|agent|event|data1..; empty and absent data fields are both null."""
+    out = parse(ql(
+        f"{T}|NONE|NONE|NONE|QUEUESTART|",
+        f"{T + 5}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1",
+        f"{T + 9}|{CALL}|ventas|{AGENT}|CONNECT|4|1718900005.102|3",
+        f"{T + 70}|{CALL}|ventas|{AGENT}|COMPLETECALLER|4|61|1",
+    ))
+    assert rows(out) == [
+        (0, T, "NONE", "NONE", "NONE", "QUEUESTART", None, None, None, None, None, None),
+        (1, T + 5, CALL, "ventas", "NONE", "ENTERQUEUE", None, "3001234567", "1", None, None, None),
+        (2, T + 9, CALL, "ventas", AGENT, "CONNECT", "4", "1718900005.102", "3", None, None, None),
+        (3, T + 70, CALL, "ventas", AGENT, "COMPLETECALLER", "4", "61", "1", None, None, None),
+    ]
+    assert out.rejects.is_empty() and out.skipped_blank == 0
+
+
+def test_empty_input_gives_typed_empty_frames():
+    """No bytes → no lines, but frames still carry the full schema (loaders need the columns)."""
+    out = parse(b"")
+    assert (out.lines_read, out.events.height, out.rejects.height, out.skipped_blank) == (0, 0, 0, 0)
+
+
+def test_unterminated_last_line_is_parsed_when_handed_over():
+    """A final line without '\n' (consumed from a rotated file) counts as a line and is parsed."""
+    out = parse(ql(f"{T}|NONE|NONE|NONE|QUEUESTART|", f"{T + 1}|NONE|NONE|NONE|CONFIGRELOAD|", end=""))
+    assert out.lines_read == 2
+    assert rows(out, "line_no", "event") == [(0, "QUEUESTART"), (1, "CONFIGRELOAD")]
+
+
+def test_first_line_no_numbers_lines_in_the_stream():
+    """Line numbers continue from first_line_no so a chunk keeps its place in the stream."""
+    out = parse(ql(f"{T}|NONE|NONE|NONE|QUEUESTART|", f"{T + 1}|NONE|NONE|NONE|CONFIGRELOAD|"), first_line_no=500)
+    assert rows(out, "line_no") == [(500,), (501,)]
+
+
+def test_parsing_in_chunks_equals_parsing_whole():
+    """Two chunks placed with first_line_no/base_offset give the same rows and reject positions."""
+    data = ql(
+        f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1",
+        "roto sin separadores",
+        "",
+        f"{T + 2}|{CALL}|ventas|{AGENT}|RINGNOANSWER|15000",
+        "xyz|1.1|ventas|NONE|ABANDON|1|1|7",
+        f"{T + 8}|{CALL}|ventas|NONE|ABANDON|1|1|8",
+    )
+    whole = parse(data)
+    cut = data.index(b"\n", data.index(b"roto")) + 2  # after the blank line
+    first, second = data[:cut], data[cut:]
+    a = parse(first)
+    b = parse(second, first_line_no=a.lines_read, base_offset=len(first))
+    assert pl.concat([a.events, b.events]).equals(whole.events)
+    assert pl.concat([a.rejects, b.rejects]).equals(whole.rejects)
+    assert a.skipped_blank + b.skipped_blank == whole.skipped_blank == 1
+
+
+# --- physical quirks (§1.1, §4.12) -----------------------------------------------------------
+
+
+def test_nul_run_before_queuestart_is_dropped():
+    """An unclean shutdown leaves NUL runs right before the next QUEUESTART; the line survives."""
+    data = ql(f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1") + b"\x00" * 312 + ql(f"{T + 600}|NONE|NONE|NONE|QUEUESTART|")
+    out = parse(data)
+    assert rows(out, "line_no", "event_epoch", "callid", "event") == [
+        (0, T, CALL, "ENTERQUEUE"),
+        (1, T + 600, "NONE", "QUEUESTART"),
+    ]
+    assert out.rejects.is_empty()
+
+
+def test_nul_only_lines_are_blank():
+    """A line made only of NULs carries nothing: it is skipped as blank, not rejected."""
+    data = ql(f"{T}|NONE|NONE|NONE|QUEUESTART|") + b"\x00" * 40 + b"\n" + ql(f"{T + 1}|NONE|NONE|NONE|CONFIGRELOAD|")
+    out = parse(data)
+    assert (out.lines_read, out.skipped_blank) == (3, 1)
+    assert rows(out, "line_no", "event") == [(0, "QUEUESTART"), (2, "CONFIGRELOAD")]
+
+
+@pytest.mark.parametrize("tail", [b"\x00" * 16, b"\r", b"\x00\r\x00"])
+def test_final_unterminated_line_of_only_nuls_or_cr_is_blank(tail):
+    """A rotated file may end in a NUL run without '\n'; that last line is blank, never a crash."""
+    out = parse(ql(f"{T}|NONE|NONE|NONE|QUEUESTART|") + tail)
+    assert (out.lines_read, out.events.height, out.skipped_blank) == (2, 1, 1)
+
+
+def test_nul_only_chunk_is_one_blank_line():
+    out = parse(b"\x00" * 64)
+    assert (out.lines_read, out.skipped_blank, out.events.height) == (1, 1, 0)
+
+
+def test_crlf_line_ends_leave_no_carriage_return_in_values():
+    """CRLF files (edited on Windows) parse like LF files; no '\r' remains in the last field."""
+    crlf = ql(f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1", f"{T + 3}|{CALL}|ventas|NONE|ABANDON|1|1|3").replace(b"\n", b"\r\n")
+    lf = ql(f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1", f"{T + 3}|{CALL}|ventas|NONE|ABANDON|1|1|3")
+    assert parse(crlf).events.equals(parse(lf).events)
+    assert rows(parse(crlf), "data3") == [("1",), ("3",)]
+
+
+def test_invalid_utf8_is_replaced_and_the_line_kept():
+    """Latin-1 bytes in a member name become U+FFFD; the event itself is not lost."""
+    data = f"{T}|{CALL}|ventas|".encode() + b"Luc\xeda G\xf3mez" + b"|CONNECT|4|1718900005.102|3\n"
+    out = parse(data)
+    assert rows(out, "agent", "event", "data1") == [("Luc\ufffda G\ufffdmez", "CONNECT", "4")]
+    assert out.rejects.is_empty()
+
+
+def test_utf8_member_names_are_kept_verbatim():
+    out = parse(ql(f"{T}|NONE|ventas|{AGENT}|PAUSE|Almuerzo"))
+    assert rows(out, "agent", "data1") == [(AGENT, "Almuerzo")]
+
+
+def test_blank_lines_are_skipped_but_keep_their_line_numbers():
+    """Blank (and whitespace-only) lines count as skipped; the lines after them keep file numbering."""
+    out = parse(b"\n" + ql(f"{T}|NONE|NONE|NONE|QUEUESTART|", "   ", "", f"{T + 1}|NONE|NONE|NONE|CONFIGRELOAD|") + b"\n")
+    assert (out.lines_read, out.skipped_blank) == (6, 4)
+    assert rows(out, "line_no", "event") == [(1, "QUEUESTART"), (4, "CONFIGRELOAD")]
+
+
+def test_line_with_empty_epoch_and_callid_is_rejected_not_skipped_as_blank():
+    """A damaged line that lost its epoch and callid still has content: it must reach the rejects."""
+    line = "||ventas|NONE|ABANDON|1|1|9"
+    out = parse(ql(line))
+    assert out.skipped_blank == 0
+    assert out.rejects.select("reason", "raw_text").rows() == [("bad_epoch", line)]
+
+
+@pytest.mark.parametrize("line", ["|||||", "  |", "|"])
+def test_line_of_empty_fields_only_is_blank(line):
+    """Blank means no content: separators and whitespace alone carry nothing and are skipped."""
+    out = parse(ql(line))
+    assert (out.skipped_blank, out.rejects.height, out.events.height) == (1, 0, 0)
+
+
+@pytest.mark.parametrize("line", ["|x", "||||ABANDON", " |NONE"])
+def test_any_non_empty_field_makes_a_line_a_reject_not_blank(line):
+    out = parse(ql(line))
+    assert out.skipped_blank == 0
+    assert out.rejects.select("raw_text").rows() == [(line,)]
+
+
+# --- interpretation is left to dbt (§4.9, §4.10, §4.14) ---------------------------------------
+
+
+def test_exact_duplicate_lines_are_both_kept():
+    """The parser never de-duplicates: both copies arrive with their own line numbers (dbt dedups)."""
+    line = f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1"
+    out = parse(ql(line, line, line))
+    assert out.events.height == 3
+    assert rows(out, "line_no") == [(0,), (1,), (2,)]
+    assert out.events.drop("line_no").unique().height == 1
+
+
+def test_out_of_order_lines_are_kept_in_file_order_with_line_numbers():
+    """Lines whose epochs go backwards are kept as written; line_no preserves file order."""
+    out = parse(ql(
+        f"{T + 50}|{CALL}|ventas|{AGENT}|COMPLETEAGENT|4|40|1",
+        f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1",
+        f"{T + 4}|{CALL}|ventas|{AGENT}|CONNECT|4|1718900005.102|2",
+    ))
+    assert rows(out, "line_no", "event_epoch", "event") == [
+        (0, T + 50, "COMPLETEAGENT"),
+        (1, T, "ENTERQUEUE"),
+        (2, T + 4, "CONNECT"),
+    ]
+
+
+@pytest.mark.parametrize("ms", ["0", "1000", "15000"])
+def test_ringnoanswer_values_are_kept_as_data(ms):
+    """RINGNOANSWER 0/1000 ms are busy-member noise, but filtering them is a model decision."""
+    out = parse(ql(f"{T}|{CALL}|ventas|{AGENT}|RINGNOANSWER|{ms}"))
+    assert rows(out, "event", "data1", "data2") == [("RINGNOANSWER", ms, None)]
+
+
+# --- version-dependent field layouts (§2, §3) ------------------------------------------------
+
+
+def test_asterisk_14_short_connect_and_enterqueue_without_position():
+    """1.4 layout: ENTERQUEUE url|callerid (no position), CONNECT holdtime|uniqueid (no ringtime)."""
+    out = parse(ql(
+        f"{T}|{CALL}|soporte|NONE|ENTERQUEUE||3001234567",
+        f"{T + 6}|{CALL}|soporte|Local/2001@from-internal/n|CONNECT|6|1718900006.55",
+    ))
+    assert data_fields(out) == [
+        (None, "3001234567", None, None, None, None),
+        ("6", "1718900006.55", None, None, None, None),
+    ]
+
+
+def test_enterqueue_with_caller_name_in_data4():
+    """log-caller-id-name=yes adds the caller-ID name as data4."""
+    out = parse(ql(f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|2|María José Rincón"))
+    assert data_fields(out) == [(None, "3001234567", "2", "María José Rincón", None, None)]
+
+
+def test_attended_transfer_link_has_six_data_fields():
+    """ATTENDEDTRANSFER LINK: LINK|chan1|chan2|holdtime|calltime|origposition → data1..data6."""
+    out = parse(ql(
+        f"{T}|{CALL}|ventas|{AGENT}|ATTENDEDTRANSFER|LINK|PJSIP/2001-0000001a|PJSIP/2002-0000001b|5|88|1"
+    ))
+    assert data_fields(out) == [("LINK", "PJSIP/2001-0000001a", "PJSIP/2002-0000001b", "5", "88", "1")]
+
+
+def test_blindtransfer_five_fields():
+    out = parse(ql(f"{T}|{CALL}|ventas|{AGENT}|BLINDTRANSFER|2002|from-internal|5|30|1"))
+    assert data_fields(out) == [("2002", "from-internal", "5", "30", "1", None)]
+
+
+def test_value_with_extra_pipes_is_joined_in_data6_keeping_interior_empties():
+    """No escaping exists: fields beyond data6 are rejoined with '|' in data6, interior empties kept."""
+    out = parse(ql(f"{T}|{CALL}|ventas|NONE|NOTA|a|b|c|d|e|f||g"))
+    assert data_fields(out) == [("a", "b", "c", "d", "e", "f||g")]
+
+
+def test_overflow_with_empty_data6_keeps_leading_separator():
+    out = parse(ql(f"{T}|{CALL}|ventas|NONE|NOTA|a|b|c|d|e||x"))
+    assert data_fields(out)[0][5] == "|x"
+
+
+def test_trailing_empty_fields_after_data6_are_dropped():
+    out = parse(ql(f"{T}|{CALL}|ventas|NONE|NOTA|a|b|c|d|e|f|g||"))
+    assert data_fields(out)[0][5] == "f|g"
+
+
+def test_seventeen_fields_are_kept():
+    """Up to 17 fields (12 data) are accepted; data6 holds data6..data12 joined."""
+    extra = "|".join(f"v{i}" for i in range(6, 13))
+    out = parse(ql(f"{T}|{CALL}|ventas|NONE|NOTA|v1|v2|v3|v4|v5|{extra}"))
+    assert out.rejects.is_empty()
+    assert data_fields(out) == [("v1", "v2", "v3", "v4", "v5", extra)]
+
+
+@pytest.mark.parametrize("n_fields", [18, 19, 40])
+def test_more_than_seventeen_fields_is_too_many_fields(n_fields):
+    """A line with more than 17 fields is rejected whole (a reader cut it), text intact."""
+    line = f"{T}|{CALL}|ventas|NONE|NOTA|" + "|".join(f"v{i}" for i in range(1, n_fields - 4))
+    assert line.count("|") == n_fields - 1
+    out = parse(ql(line))
+    assert out.events.is_empty()
+    assert out.rejects.rows() == [(0, 0, "too_many_fields", line)]
+
+
+# --- rejects (§4) ----------------------------------------------------------------------------
+
+
+def test_rejects_carry_reason_exact_text_byte_offset_and_line_number():
+    """Each damaged line is quarantined with its line number, byte offset in the stream and raw text."""
+    good = f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1"
+    bad = [
+        ("missing_event", f"{T}|{CALL}|ventas|NONE"),  # too few fields
+        ("missing_event", f"{T}|{CALL}|ventas|NONE||3|1"),  # empty event name
+        ("missing_event", "sin separadores en absoluto"),
+        ("bad_epoch", f"17189x0000|{CALL}|ventas|NONE|ABANDON|1|1|3"),  # non-numeric epoch
+        ("bad_epoch", f"1.5|{CALL}|ventas|NONE|ABANDON|1|1|3"),
+        ("bad_epoch", f"946684799|{CALL}|ventas|NONE|ABANDON|1|1|3"),  # 1999-12-31: out of range
+        ("bad_epoch", f"4102444801|{CALL}|ventas|NONE|ABANDON|1|1|3"),  # after 2100-01-01
+        ("bad_epoch", f"{T}000|{CALL}|ventas|NONE|ABANDON|1|1|3"),  # milliseconds
+    ]
+    lines = [good]
+    for _, text in bad:
+        lines += [text, good]
+    data = ql(*lines)
+    base_offset, first_line_no = 10_000, 200
+    out = parse(data, first_line_no=first_line_no, base_offset=base_offset)
+
+    expected, offset = [], 0
+    for i, text in enumerate(lines):
+        if i % 2 == 1:
+            expected.append((first_line_no + i, base_offset + offset, bad[i // 2][0], text))
+        offset += len(text.encode()) + 1
+    assert out.rejects.rows() == expected
+    assert out.events.height == len(bad) + 1
+    for _, byte_offset, _, text in out.rejects.rows():  # offsets point at the line itself
+        start = byte_offset - base_offset
+        assert data[start:start + len(text.encode())].decode() == text
+        assert start == 0 or data[start - 1:start] == b"\n"
+
+
+def test_epoch_range_bounds_are_inclusive():
+    """2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z are the first and last plausible epochs."""
+    out = parse(ql("946684800|NONE|NONE|NONE|QUEUESTART|", "4102444800|NONE|NONE|NONE|QUEUESTART|"))
+    assert rows(out, "event_epoch") == [(946_684_800,), (4_102_444_800,)]
+
+
+def test_reject_text_of_crlf_and_nul_line_is_cleaned_and_offset_counts_raw_bytes():
+    """Reject text drops NULs and the trailing CR; the byte offset still counts the raw bytes."""
+    first = b"\x00\x00" + ql(f"{T}|NONE|NONE|NONE|QUEUESTART|", end="\r\n")
+    bad = b"\x00basura|x\r\n"
+    out = parse(first + bad + ql(f"{T + 1}|NONE|NONE|NONE|CONFIGRELOAD|", end="\r\n"))
+    assert out.rejects.rows() == [(1, len(first), "missing_event", "basura|x")]
+
+
+def test_reject_text_keeps_invalid_utf8_as_replacement_character():
+    out = parse(b"abc|\xff\xfe|ventas\n")
+    assert out.rejects.rows() == [(0, 0, "missing_event", "abc|\ufffd\ufffd|ventas")]
+
+
+# --- property: every line is accounted for exactly once --------------------------------------
+
+
+_VALID = [
+    f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1",
+    f"{T}|NONE|NONE|NONE|QUEUESTART|",
+    f"{T}|{CALL}|ventas|{AGENT}|ATTENDEDTRANSFER|LINK|a|b|1|2|3",
+]
+
+
+def _random_chunk(rng: random.Random) -> bytes:
+    alphabet = [b"|", b"|", b"|", b"\x00", b"\r", b"\n", b" ", b"1", b"7", b"9", b"a", b"Z", b"\xc3", b"\xff", b"\xe9"]
+    parts = []
+    for _ in range(rng.randint(0, 25)):
+        kind = rng.random()
+        if kind < 0.35:
+            line = rng.choice(_VALID).encode()
+            if rng.random() < 0.3:  # damage a valid line somewhere
+                pos = rng.randrange(len(line))
+                line = line[:pos] + rng.choice(alphabet) + line[pos + 1:]
+            parts.append(line + b"\n")
+        elif kind < 0.45:
+            parts.append(b"\x00" * rng.randint(1, 40))
+        else:
+            parts.append(b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))))
+        if rng.random() < 0.5:
+            parts.append(b"\n")
+    return b"".join(parts)
+
+
+def test_random_garbage_every_line_is_event_reject_or_blank():
+    """Whatever the bytes, lines_read == events + rejects + skipped_blank, line numbers are unique
+    and in range, and each reject's offset points at the start of its line."""
+    rng = random.Random(20240620)
+    for _ in range(300):
+        data = _random_chunk(rng)
+        first_line_no, base_offset = rng.randint(0, 1000), rng.randint(0, 10**6)
+        out = parse(data, first_line_no=first_line_no, base_offset=base_offset)
+        numbers = out.events["line_no"].to_list() + out.rejects["line_no"].to_list()
+        assert len(numbers) == len(set(numbers))
+        assert all(first_line_no <= n < first_line_no + out.lines_read for n in numbers)
+        assert out.events["event"].null_count() == 0
+        assert out.events["event_epoch"].is_between(946_684_800, 4_102_444_800).all()
+        starts = [0] + [i + 1 for i, b in enumerate(data) if b == 10]
+        for line_no, byte_offset, reason, _ in out.rejects.iter_rows():
+            assert byte_offset - base_offset == starts[line_no - first_line_no]
+            assert reason in {"missing_event", "bad_epoch", "too_many_fields"}

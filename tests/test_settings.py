@@ -1,0 +1,232 @@
+"""Unit tests of configuration loading (switchboard/settings.py) and SWITCHBOARD_WAREHOUSE_URL parsing
+(switchboard/warehouse_url.py). Every test runs in an empty working directory with no SWITCHBOARD_*
+variables, so neither the developer's shell nor a checkout's .env leaks in.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from switchboard.paths import DEFAULT_DATA_DIR
+from switchboard.settings import Settings, SettingsError, load_settings
+from switchboard.warehouse_url import WarehouseURL, parse_warehouse_url
+
+
+@pytest.fixture(autouse=True)
+def clean_env(tmp_path, monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("SWITCHBOARD_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def settings_error(monkeypatch, **env: str) -> str:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    return str(info.value)
+
+
+# --- defaults --------------------------------------------------------------------------------
+
+
+def test_defaults():
+    """Without any configuration: DuckDB under data/, Bogotá reporting zone, SL 20 s, short abandon 5 s."""
+    s = load_settings()
+    assert s.timezone == "America/Bogota"
+    assert (s.sl_seconds, s.short_abandon_seconds) == (20, 5)
+    assert s.queue_log_dirs == "" and s.asterisk_cdr_dirs == ""
+    assert s.warehouse.is_duckdb
+    assert s.warehouse.duckdb_path == (DEFAULT_DATA_DIR / "warehouse.duckdb").resolve()
+    assert s.serving_path == DEFAULT_DATA_DIR / "serving.duckdb"
+    assert s.state_dir == DEFAULT_DATA_DIR / "state"
+
+
+def test_source_zones_fall_back_to_the_reporting_zone():
+    """Realtime-table and CDR times are read in SWITCHBOARD_TIMEZONE unless their own zone is set."""
+    s = load_settings()
+    assert s.queue_log_db_zone == s.cdr_zone == "America/Bogota"
+
+
+def test_source_zones_can_be_set_separately(monkeypatch):
+    monkeypatch.setenv("SWITCHBOARD_QUEUE_LOG_DB_TIMEZONE", "UTC")
+    monkeypatch.setenv("SWITCHBOARD_ASTERISK_CDR_TIMEZONE", "America/Lima")
+    s = load_settings()
+    assert (s.queue_log_db_zone, s.cdr_zone, s.timezone) == ("UTC", "America/Lima", "America/Bogota")
+
+
+def test_environment_values_are_typed(monkeypatch):
+    monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "30")
+    monkeypatch.setenv("SWITCHBOARD_SHORT_ABANDON_SECONDS", "0")
+    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", "Europe/Madrid")
+    s = load_settings()
+    assert (s.sl_seconds, s.short_abandon_seconds, s.timezone) == (30, 0, "Europe/Madrid")
+    assert s.dbt_vars() == {"reporting_timezone": "Europe/Madrid", "sl_seconds": 30, "short_abandon_seconds": 0}
+
+
+def test_keyword_overrides_use_the_variable_names():
+    s = load_settings(SWITCHBOARD_SL_SECONDS=15)
+    assert s.sl_seconds == 15
+
+
+# --- every invalid value names its variable --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SWITCHBOARD_SL_SECONDS", "abc"),
+        ("SWITCHBOARD_SL_SECONDS", "-1"),
+        ("SWITCHBOARD_SHORT_ABANDON_SECONDS", "5.5"),
+        ("SWITCHBOARD_TIMEZONE", "Mars/Base"),
+        ("SWITCHBOARD_TIMEZONE", ""),
+        ("SWITCHBOARD_QUEUE_LOG_DB_TIMEZONE", "Bogota"),
+        ("SWITCHBOARD_ASTERISK_CDR_TIMEZONE", "GMT-5h"),
+        ("SWITCHBOARD_WAREHOUSE_URL", "mysql://x"),
+        ("SWITCHBOARD_WAREHOUSE_URL", "duckdb:///"),
+        ("SWITCHBOARD_WAREHOUSE_URL", "postgresql://user@host-only"),
+        ("SWITCHBOARD_WAREHOUSE_URL", "postgresql://user@db:port/switchboard"),
+    ],
+)
+def test_invalid_value_fails_naming_the_variable_and_value(monkeypatch, name, value):
+    message = settings_error(monkeypatch, **{name: value})
+    assert name in message
+    assert repr(value) in message
+
+
+def test_settings_error_is_a_value_error(monkeypatch):
+    monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "abc")
+    with pytest.raises(ValueError, match="SWITCHBOARD_SL_SECONDS"):
+        load_settings()
+
+
+def test_unknown_zone_message_suggests_an_iana_name(monkeypatch):
+    assert "IANA" in settings_error(monkeypatch, SWITCHBOARD_TIMEZONE="Mars/Base")
+
+
+def test_several_bad_values_are_all_reported(monkeypatch):
+    message = settings_error(monkeypatch, SWITCHBOARD_SL_SECONDS="abc", SWITCHBOARD_TIMEZONE="Mars/Base",
+                             SWITCHBOARD_WAREHOUSE_URL="mysql://x")
+    for name in ("SWITCHBOARD_SL_SECONDS", "SWITCHBOARD_TIMEZONE", "SWITCHBOARD_WAREHOUSE_URL"):
+        assert name in message
+
+
+# --- .env ------------------------------------------------------------------------------------
+
+
+def test_dotenv_in_the_working_directory_is_read(clean_env):
+    (clean_env / ".env").write_text(
+        "SWITCHBOARD_SL_SECONDS=45\nSWITCHBOARD_TIMEZONE=America/Mexico_City\n"
+        "SWITCHBOARD_WAREHOUSE_URL=duckdb:///dw/warehouse.duckdb\nUNRELATED_VARIABLE=1\n",
+        encoding="utf-8",
+    )
+    s = load_settings()
+    assert (s.sl_seconds, s.timezone) == (45, "America/Mexico_City")
+    assert s.warehouse.duckdb_path == clean_env.resolve() / "dw" / "warehouse.duckdb"
+
+
+def test_environment_wins_over_dotenv(clean_env, monkeypatch):
+    (clean_env / ".env").write_text("SWITCHBOARD_SL_SECONDS=45\n", encoding="utf-8")
+    monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "25")
+    assert load_settings().sl_seconds == 25
+
+
+def test_bad_value_from_dotenv_names_the_variable(clean_env):
+    (clean_env / ".env").write_text("SWITCHBOARD_SL_SECONDS=veinte\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="SWITCHBOARD_SL_SECONDS") as info:
+        load_settings()
+    assert "'veinte'" in str(info.value)
+
+
+# --- SWITCHBOARD_WAREHOUSE_URL: DuckDB ---------------------------------------------------------
+
+
+def test_duckdb_relative_path_is_relative_to_base_dir(tmp_path):
+    """duckdb:///file.duckdb and duckdb:///<dir that is not a root folder>/file are relative to base_dir."""
+    assert parse_warehouse_url("duckdb:///warehouse.duckdb", tmp_path).duckdb_path == tmp_path.resolve() / "warehouse.duckdb"
+    missing_root = "switchboard_no_such_root_dir"
+    assert not Path("/", missing_root).exists()
+    url = parse_warehouse_url(f"duckdb:///{missing_root}/w.duckdb", tmp_path)
+    assert url.duckdb_path == tmp_path.resolve() / missing_root / "w.duckdb"
+
+
+def test_duckdb_path_under_an_existing_root_folder_is_absolute(tmp_path):
+    """duckdb:///tmp/x.duckdb means /tmp/x.duckdb when /tmp exists (three-slash absolute form)."""
+    assert parse_warehouse_url("duckdb:///tmp/x.duckdb", tmp_path).duckdb_path == Path("/tmp/x.duckdb").resolve()
+
+
+def test_duckdb_four_slashes_are_always_absolute(tmp_path):
+    url = parse_warehouse_url("duckdb:////switchboard_no_such_root_dir/w.duckdb", tmp_path)
+    assert url.duckdb_path == Path("/switchboard_no_such_root_dir/w.duckdb")
+    assert url.kind == "duckdb" and url.is_duckdb
+
+
+def test_duckdb_url_is_stripped_and_rendered(tmp_path):
+    url = parse_warehouse_url("  duckdb:///w.duckdb\n", tmp_path)
+    assert url.sqlalchemy_url() == f"duckdb:///{tmp_path.resolve() / 'w.duckdb'}"
+    assert url.redacted() == url.sqlalchemy_url()
+
+
+def test_settings_resolve_relative_duckdb_against_the_working_directory(clean_env, monkeypatch):
+    monkeypatch.setenv("SWITCHBOARD_WAREHOUSE_URL", "duckdb:///local.duckdb")
+    assert load_settings().warehouse.duckdb_path == clean_env.resolve() / "local.duckdb"
+
+
+@pytest.mark.parametrize("url", ["duckdb:///", "duckdb://w.duckdb", "sqlite:///w.db", "mysql://x", "", "w.duckdb"])
+def test_unsupported_urls_are_rejected(tmp_path, url):
+    with pytest.raises(ValueError):
+        parse_warehouse_url(url, tmp_path)
+
+
+# --- SWITCHBOARD_WAREHOUSE_URL: PostgreSQL -----------------------------------------------------
+
+
+def test_postgres_url_fields(tmp_path):
+    url = parse_warehouse_url("postgresql://ana:s3cr3t@db.example.org:6543/switchboard", tmp_path)
+    assert url == WarehouseURL(kind="postgres", host="db.example.org", port=6543, user="ana", password="s3cr3t",
+                               database="switchboard")
+    assert not url.is_duckdb
+    assert url.postgres_dsn() == "postgresql://ana:s3cr3t@db.example.org:6543/switchboard"
+    assert url.sqlalchemy_url() == "postgresql+psycopg2://ana:s3cr3t@db.example.org:6543/switchboard"
+    assert url.redacted() == "postgresql://ana:***@db.example.org:6543/switchboard"
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+psycopg2"])
+def test_postgres_schemes_and_default_port(tmp_path, scheme):
+    url = parse_warehouse_url(f"{scheme}://ana@db/switchboard", tmp_path)
+    assert (url.kind, url.host, url.port, url.user, url.password, url.database) == ("postgres", "db", 5432, "ana", "", "switchboard")
+
+
+def test_postgres_percent_encoded_credentials_are_decoded(tmp_path):
+    url = parse_warehouse_url("postgresql://ana%40corp:p%40ss%2Fw%3Ard@db:5432/switchboard", tmp_path)
+    assert (url.user, url.password) == ("ana@corp", "p@ss/w:rd")
+
+
+def test_postgres_dsn_round_trips_special_characters(tmp_path):
+    """A password with '@', '/' or ':' must be re-encoded, or the DSN points at the wrong host."""
+    url = parse_warehouse_url("postgresql://ana%40corp:p%40ss%2Fw%3Ard%25@db.example.org:6543/switchboard", tmp_path)
+    for rendered in (url.postgres_dsn(), url.sqlalchemy_url()):
+        assert parse_warehouse_url(rendered, tmp_path) == url
+        assert urlsplit(rendered).hostname == "db.example.org"
+    assert "p@ss" not in url.redacted()
+
+
+@pytest.mark.parametrize("url", ["postgresql://db", "postgresql://ana@db/", "postgresql:///switchboard"])
+def test_postgres_needs_host_and_database(tmp_path, url):
+    with pytest.raises(ValueError, match="host and database"):
+        parse_warehouse_url(url, tmp_path)
+
+
+def test_setting_docs_cover_every_variable():
+    """Every setting has a SWITCHBOARD_* variable name and a description (the README table uses them)."""
+    from switchboard.settings import setting_docs
+
+    rows = setting_docs()
+    assert len(rows) == len(Settings.model_fields)
+    assert all(name.startswith("SWITCHBOARD_") and description for name, _, description in rows)
