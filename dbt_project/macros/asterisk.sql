@@ -40,6 +40,20 @@
 {%- endmacro %}
 
 {#
+  Every event the intermediate models read: queue visits, DID, wrap-up, agent state and the
+  QUEUESTART restart marker. Others (CONFIGRELOAD, PENALTY, custom verbs, ...) stay in staging.
+#}
+{% macro asterisk_modelled_events() -%}
+    {{ sql_list(['QUEUESTART', 'DID', 'WRAPUPSTART',
+                 'ENTERQUEUE', 'CONNECT', 'RINGNOANSWER', 'RINGCANCELED',
+                 'COMPLETEAGENT', 'COMPLETECALLER', 'TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER',
+                 'ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY', 'WITHDRAW',
+                 'FULL', 'CLOSED', 'JOINEMPTY', 'JOINUNAVAIL', 'LEAVEEMPTY',
+                 'ADDMEMBER', 'REMOVEMEMBER', 'PAUSE', 'UNPAUSE', 'PAUSEALL', 'UNPAUSEALL',
+                 'AGENTLOGIN', 'AGENTLOGOFF', 'AGENTCALLBACKLOGIN', 'AGENTCALLBACKLOGOFF']) }}
+{%- endmacro %}
+
+{#
   True when an agent field holds a channel interface (SIP/1001, PJSIP/400,
   Local/2004@from-queue/n, Agent/1001, ...) rather than a member name. Member names in real
   logs ("Sathish", "Frolova K.", "Tania Lissete Flores Zavala") never contain '/'.

@@ -2,7 +2,8 @@
   The de-duplicated event stream, segmented by PBX boot. Asterisk writes QUEUESTART when it
   (re)starts; every event belongs to the boot that precedes it (boot 0 = events before the
   first QUEUESTART in the data). Nothing survives a restart, so calls, sessions and pauses are
-  reconstructed within one boot.
+  reconstructed within one boot. Only the events the intermediate models read are kept
+  (asterisk_modelled_events: CONFIGRELOAD and other noise stay in staging).
 #}
 
 with
@@ -11,6 +12,7 @@ events as (
 
     select * from {{ ref('stg_asterisk__queue_events') }}
     where not is_duplicate
+        and event in {{ asterisk_modelled_events() }}
 
 ),
 

@@ -91,34 +91,11 @@ streams as (
 
 ),
 
-normalized as (
+sourced as (
 
     select
-        unioned.pbx,
-        unioned.source_kind,
-        unioned.source_rank,
-        unioned.source_stream,
-        unioned.source_file,
-        unioned.source_position,
-        streams.stream_first_epoch,
-        unioned.event_epoch,
-        nullif(trim(unioned.callid), '') as callid,
-        case
-            when upper(trim(unioned.queuename)) in ('NONE', '') then null
-            else trim(unioned.queuename)
-        end as queue,
-        case
-            when upper(trim(unioned.agent)) in ('NONE', '') then null
-            else trim(unioned.agent)
-        end as agent,
-        upper(trim(unioned.event)) as event,
-        nullif(trim(unioned.data1), '') as data1,
-        nullif(trim(unioned.data2), '') as data2,
-        nullif(trim(unioned.data3), '') as data3,
-        nullif(trim(unioned.data4), '') as data4,
-        nullif(trim(unioned.data5), '') as data5,
-        nullif(trim(unioned.data6), '') as data6,
-        unioned.loaded_at
+        unioned.*,
+        streams.stream_first_epoch
     from unioned
     left join streams
         on unioned.pbx = streams.pbx
@@ -128,28 +105,23 @@ normalized as (
 
 ),
 
-sequenced as (
-
-    select
-        normalized.*,
-        row_number() over (
-            partition by pbx
-            order by event_epoch, source_rank, stream_first_epoch, source_stream, source_position
-        ) as event_seq
-    from normalized
-
-),
-
+-- Both windows in one pass, over the columns as loaded (cheaper to sort than derived strings):
+-- the order of events, and the exact-duplicate flag (2nd+ copy of a line identical in every
+-- field, in that order).
 flagged as (
 
     select
-        sequenced.*,
+        sourced.*,
         row_number() over (
-            partition by pbx, event_epoch, callid, queue, agent, event,
+            partition by pbx
+            order by event_epoch, source_rank, stream_first_epoch, source_stream, source_position
+        ) as event_seq,
+        row_number() over (
+            partition by pbx, event_epoch, callid, queuename, agent, event,
                 data1, data2, data3, data4, data5, data6
-            order by event_seq
+            order by source_rank, stream_first_epoch, source_stream, source_position
         ) > 1 as is_duplicate
-    from sequenced
+    from sourced
 
 ),
 
@@ -165,16 +137,16 @@ renamed as (
         event_seq,
         event_epoch,
         {{ epoch_to_timestamptz('event_epoch') }} as event_at,
-        callid,
-        queue,
-        agent,
-        event,
-        data1,
-        data2,
-        data3,
-        data4,
-        data5,
-        data6,
+        nullif(trim(callid), '') as callid,
+        case when upper(trim(queuename)) in ('NONE', '') then null else trim(queuename) end as queue,
+        case when upper(trim(agent)) in ('NONE', '') then null else trim(agent) end as agent,
+        upper(trim(event)) as event,
+        nullif(trim(data1), '') as data1,
+        nullif(trim(data2), '') as data2,
+        nullif(trim(data3), '') as data3,
+        nullif(trim(data4), '') as data4,
+        nullif(trim(data5), '') as data5,
+        nullif(trim(data6), '') as data6,
         is_duplicate,
         loaded_at
     from flagged
