@@ -1,6 +1,5 @@
 """Raw Asterisk assets: dlt loads queue_log files, realtime exports and cdr-csv into raw_asterisk."""
 
-from __future__ import annotations
 
 import logging
 

@@ -1,6 +1,5 @@
 """Jobs, the queue_log sensor, the daily schedule and declarative automation."""
 
-from __future__ import annotations
 
 import hashlib
 import json

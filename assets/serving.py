@@ -4,7 +4,6 @@ DuckDB allows one writer or many readers, never both; Streamlit and BI tools the
 copy, never the live warehouse, and keep working while the pipeline writes (DESIGN.md Storage).
 """
 
-from __future__ import annotations
 
 import os
 from pathlib import Path
@@ -31,13 +30,15 @@ def publish_duckdb(source_path: Path, target: Path, tables: list[str]) -> dict[s
     tmp = target.with_name(target.name + ".tmp")
     tmp.unlink(missing_ok=True)
     counts = {}
-    with duckdb.connect(str(source_path), read_only=True) as con:
+    with duckdb.connect() as con:
+        con.execute("attach ? as warehouse (read_only)", [str(source_path)])
         con.execute("attach ? as serving", [str(tmp)])
         con.execute("create schema serving.marts")
         for table in tables:
-            con.execute(f'create table serving.marts."{table}" as select * from marts."{table}"')
+            con.execute(f'create table serving.marts."{table}" as select * from warehouse.marts."{table}"')
             counts[table] = con.execute(f'select count(*) from serving.marts."{table}"').fetchall()[0][0]
         con.execute("detach serving")
+        con.execute("detach warehouse")
     os.replace(tmp, target)
     return counts
 

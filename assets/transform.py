@@ -1,6 +1,5 @@
 """dbt models as Dagster assets: staging/*, intermediate/*, marts/*; dbt tests become asset checks."""
 
-from __future__ import annotations
 
 import os
 from collections.abc import Mapping

@@ -19,10 +19,18 @@ def dbt_project() -> DbtProject:
 
 
 def ensure_manifest() -> None:
-    """Build target/manifest.json when it is missing (fresh clone, CI, the CLI)."""
+    """(Re)build target/manifest.json when it is missing or older than any dbt project file."""
     project = dbt_project()
-    if not project.manifest_path.exists():
+    manifest = project.manifest_path
+    if not manifest.exists() or manifest.stat().st_mtime < _newest_project_file_mtime():
         project.preparer.prepare(project)
+
+
+def _newest_project_file_mtime() -> float:
+    files = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests", "seeds", "snapshots"):
+        files.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    return max((p.stat().st_mtime for p in files if p.exists()), default=0.0)
 
 
 def dbt_environment(settings: Settings) -> dict[str, str]:

@@ -58,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def materialize(selection: str = "*") -> int:
     """Run the selected assets (and their checks) in this process; non-zero exit on any failure."""
-    import dagster as dg
 
     from definitions import build_definitions
 
@@ -75,9 +74,9 @@ def materialize(selection: str = "*") -> int:
         result = job.execute_in_process(instance=instance, asset_selection=list(keys), raise_on_error=False)
     elapsed = time.monotonic() - started
     failed_checks = [
-        e.event_specific_data.asset_check_evaluation
+        e.event_specific_data
         for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.asset_check_evaluation.passed
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
     ]
     print(f"materialized {len(keys)} assets in {elapsed:.1f} s into {settings.warehouse.redacted()}")
     for check in failed_checks:
