@@ -1,0 +1,144 @@
+"""`make bench`: 10-million-line queue_log → raw → marts, against DuckDB's own read_csv.
+
+Every phase runs in its own process so that its peak memory (ru_maxrss from wait4) is its own:
+
+  reference   DuckDB read_csv of the same file into a table (the yardstick)
+  raw_load    dlt load of the file into raw_asterisk (what the raw asset runs)
+  marts       dbt build of every model and test (what the dbt asset runs)
+  append      100k more lines appended, then raw load + dbt build again (end to end)
+
+Targets (issue #2): raw load ≤ 2× reference; raw + marts ≤ 60 s; append ≤ 5 s; peak ≤ 4 GB.
+Results go to bench/results/latest.json and are printed as a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from switchboard.paths import DBT_PROJECT_DIR, DEFAULT_DATA_DIR, PROJECT_ROOT
+
+BENCH_DIR = DEFAULT_DATA_DIR / "bench"
+RESULTS = PROJECT_ROOT / "bench" / "results"
+
+REFERENCE_SQL = """
+create table q as select * from read_csv(?, delim='|', header=false, quote='', escape='',
+    null_padding=true, strict_mode=false, auto_detect=false,
+    columns={'epoch':'BIGINT','callid':'VARCHAR','queuename':'VARCHAR','agent':'VARCHAR','event':'VARCHAR',
+             'data1':'VARCHAR','data2':'VARCHAR','data3':'VARCHAR','data4':'VARCHAR','data5':'VARCHAR',
+             'data6':'VARCHAR'})
+"""
+
+
+def run_phase(name: str, argv: list[str], env: dict[str, str]) -> dict:
+    """Run one phase as a child process; wall time and its peak RSS."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    output = proc.stdout.read() if proc.stdout else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(output[-4000:], file=sys.stderr)
+        raise SystemExit(f"bench phase {name} failed with exit code {code}")
+    return {"seconds": round(elapsed, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=10_000_000)
+    parser.add_argument("--append-lines", type=int, default=100_000)
+    parser.add_argument("--regenerate", action="store_true")
+    args = parser.parse_args()
+
+    site = BENCH_DIR / f"site-{args.lines}"
+    log = site / "queue_log"
+    results: dict = {"lines_target": args.lines, "machine": {"cpus": os.cpu_count()}}
+
+    if args.regenerate or not log.exists():
+        shutil.rmtree(site, ignore_errors=True)
+        print(f"generating a {args.lines:,}-line queue_log …", flush=True)
+        results["generate"] = run_phase("generate", python(
+            "from pathlib import Path; from simulator.asterisk_queue_log import generate; "
+            f"generate(Path({str(site)!r}), agents=400, target_lines={args.lines}, seed=11, "
+            f"truth_dir=Path({str(site / 'truth')!r}))"), dict(os.environ))
+    pristine = site / "queue_log.pristine"
+    if not pristine.exists():
+        shutil.copy(log, pristine)
+    shutil.copy(pristine, log)  # every run starts from the same 10M lines
+    results["file_mb"] = round(log.stat().st_size / 2**20, 1)
+    with open(log, "rb") as fh:
+        results["lines"] = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
+
+    work = BENCH_DIR / "run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SWITCHBOARD_WAREHOUSE_URL": f"duckdb:///{work / 'warehouse.duckdb'}",
+        "SWITCHBOARD_SERVING_PATH": str(work / "serving.duckdb"),
+        "SWITCHBOARD_STATE_DIR": str(work / "state"),
+        "SWITCHBOARD_QUEUE_LOG_DIRS": f"bench={site}",
+        "SWITCHBOARD_ASTERISK_CDR_DIRS": "",
+        "SWITCHBOARD_TIMEZONE": "America/Bogota",
+    }
+    from resources.dbt import dbt_environment, dbt_vars_arg
+    from switchboard.settings import Settings
+
+    settings = Settings(SWITCHBOARD_WAREHOUSE_URL=env["SWITCHBOARD_WAREHOUSE_URL"])
+    dbt_env = {**env, **dbt_environment(settings)}
+    dbt_build = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_PROJECT_DIR),
+                 "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(work / "dbt-target"),
+                 "--log-path", str(work / "dbt-logs"), *dbt_vars_arg(Settings(SWITCHBOARD_TIMEZONE="America/Bogota"))]
+    raw_load = python("from switchboard.settings import load_settings; from pipelines.asterisk.pipeline import run_load; "
+                      "r = run_load(load_settings()).counts('queue_log'); print(r.as_metadata())")
+
+    print("reference: DuckDB read_csv …", flush=True)
+    results["reference"] = run_phase("reference", python(
+        f"import duckdb; con = duckdb.connect({str(work / 'reference.duckdb')!r}); "
+        f"con.execute({REFERENCE_SQL!r}, [{str(log)!r}]); con.close()"), env)
+    print("raw load (dlt) …", flush=True)
+    results["raw_load"] = run_phase("raw_load", raw_load, env)
+    print("marts (dbt build) …", flush=True)
+    results["marts"] = run_phase("marts", dbt_build, dbt_env)
+
+    print(f"append {args.append_lines:,} lines …", flush=True)
+    extra = BENCH_DIR / f"append-{args.append_lines}"
+    if not (extra / "queue_log").exists():
+        run_phase("generate_append", python(
+            "from pathlib import Path; from datetime import date; from simulator.asterisk_queue_log import generate; "
+            f"generate(Path({str(extra)!r}), agents=400, target_lines={args.append_lines}, seed=12, "
+            f"start=date(2031, 1, 6), truth_dir=Path({str(extra / 'truth')!r}))"), dict(os.environ))
+    with open(log, "ab") as out, open(extra / "queue_log", "rb") as src:
+        shutil.copyfileobj(src, out)
+    results["append_raw"] = run_phase("append_raw", raw_load, env)
+    results["append_marts"] = run_phase("append_marts", dbt_build, dbt_env)
+
+    ref = results["reference"]["seconds"]
+    results["summary"] = {
+        "raw_load_vs_reference": round(results["raw_load"]["seconds"] / ref, 2),
+        "raw_plus_marts_seconds": round(results["raw_load"]["seconds"] + results["marts"]["seconds"], 1),
+        "append_end_to_end_seconds": round(results["append_raw"]["seconds"] + results["append_marts"]["seconds"], 1),
+        "peak_rss_mb": max(results[p]["peak_rss_mb"] for p in ("raw_load", "marts", "append_raw", "append_marts")),
+    }
+    results["date"] = date.today().isoformat()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
