@@ -1,11 +1,12 @@
 {#
   Interval union ("gaps and islands"): returns every row of `relation` with an `island_no`
-  that numbers, per `partition_by`, the groups of overlapping or touching [start, end]
-  intervals. Grouping by (partition_by, island_no) and taking min(start)/max(end) gives the
-  union, so time covered twice (an agent in three queues, a PAUSEALL and its per-queue PAUSE
-  cascade) is counted once.
+  that numbers, per `partition_by`, the groups of overlapping [start, end] intervals
+  (with merge_touching, also intervals that merely touch: one ends when the next starts).
+  Grouping by (partition_by, island_no) and taking min(start)/max(end) gives the union, so
+  time covered twice (an agent in three queues, a PAUSEALL and its per-queue PAUSE cascade)
+  is counted once.
 #}
-{% macro interval_islands(relation, partition_by, start_col, end_col, tiebreak) -%}
+{% macro interval_islands(relation, partition_by, start_col, end_col, tiebreak, merge_touching=true) -%}
     select
         flagged.*,
         sum(starts_island) over (
@@ -17,7 +18,8 @@
         select
             ordered.*,
             case
-                when ordered.previous_max_end is null or ordered.{{ start_col }} > ordered.previous_max_end then 1
+                when ordered.previous_max_end is null
+                    or ordered.{{ start_col }} {{ '>' if merge_touching else '>=' }} ordered.previous_max_end then 1
                 else 0
             end as starts_island
         from (

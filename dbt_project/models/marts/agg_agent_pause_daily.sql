@@ -6,12 +6,18 @@
 
 with
 
+agent_pauses as (
+
+    select * from {{ ref('int_asterisk__agent_pauses') }}
+
+),
+
 pauses as (
 
     select
-        int_asterisk__agent_pauses.*,
+        agent_pauses.*,
         coalesce(reason, '(no reason)') as reason_label
-    from {{ ref('int_asterisk__agent_pauses') }}
+    from agent_pauses
 
 ),
 

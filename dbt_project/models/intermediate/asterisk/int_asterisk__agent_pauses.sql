@@ -2,23 +2,32 @@
   Agent-level pauses: the union of an agent's pause intervals (all queues, all PBXs), so the
   PAUSEALL + per-queue PAUSE cascade, or pauses in several queues at once, count once.
   One row per continuous paused span. Its reason is the reason of the span's earliest
-  interval (a PAUSEALL wins a tie with its own cascade).
+  interval (a PAUSEALL wins a tie with its own cascade). Overlapping intervals merge; a pause
+  that starts exactly when the previous one ends (reason change) stays a separate span, so
+  each reason keeps its own time.
 #}
 
 with
 
+pause_intervals as (
+
+    select * from {{ ref('int_asterisk__agent_pause_intervals') }}
+
+),
+
 intervals as (
 
     select
-        int_asterisk__agent_pause_intervals.*,
+        pause_intervals.*,
         case when pause_scope = 'all_queues' then 0 else 1 end as scope_rank
-    from {{ ref('int_asterisk__agent_pause_intervals') }}
+    from pause_intervals
 
 ),
 
 islands as (
 
-    {{ interval_islands('intervals', 'agent_key', 'started_epoch', 'ended_epoch', 'scope_rank, start_seq, pause_interval_id') }}
+    {{ interval_islands('intervals', 'agent_key', 'started_epoch', 'ended_epoch',
+                        'scope_rank, start_seq, pause_interval_id', merge_touching=false) }}
 
 ),
 
