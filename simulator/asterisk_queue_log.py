@@ -202,6 +202,8 @@ _EXIT_EVENT = {
 _END_EVENT = (EV_COMPLETECALLER, EV_COMPLETEAGENT, EV_BLINDTRANSFER, EV_ATTENDEDTRANSFER)
 
 SHORT_ABANDON_S = 5
+P_IMPATIENT = 0.10  # callers who hang up within 1-8 s if not answered at once
+PATIENCE_MEDIAN_S = 140.0  # the others: lognormal patience
 SERVICE_LEVEL_S = 20
 DEFAULT_START = date(2025, 3, 3)  # a Monday
 RNA_RING_S = 15  # member ring timeout
@@ -434,7 +436,7 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
         working[int(rng.integers(0, A))] = True
     tmpl_pick = np.where(rng.random(A) < 0.1, rng.integers(0, 3, A), np.array(spec.home_shift))
     jit_in = np.where(rng.random(A) < 0.1, rng.integers(240, 900, A), rng.integers(-360, 240, A))
-    jit_out = rng.integers(0, 240, A)
+    jit_out = rng.integers(-150, 200, A)  # some leave a little early, most a little late
     a_start = [0] * A
     a_end = [0] * A
     a_pl: list[list[tuple[int, int, int, bool]]] = [[] for _ in range(A)]
@@ -504,9 +506,12 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
     )
     day_noise = float(rng.lognormal(0.0, 0.08))
     hour_noise = rng.lognormal(0.0, 0.15, size=(nq, (nb * bin_s) // 3600 + 1))
-    # demand follows the staffing plan; a small floor brings callers to unstaffed queues too
-    # (they find the queue empty: join-empty)
-    lam = (staffed + 0.25) * (spec.cph / 3600.0) * vol * day_noise * wiggle
+    # demand follows the staffing plan, like a WFM forecast: small groups are planned with more
+    # slack (square-root staffing), so every site size gets a similar service level. A small
+    # floor brings callers to unstaffed queues too (they find the queue empty: join-empty).
+    n_eff = staffed + 0.25
+    slack = np.clip((1.0 - 0.9 / np.sqrt(n_eff)) / (1.0 - 0.9 / math.sqrt(40.0)), 0.3, 1.0)
+    lam = n_eff * slack * (spec.cph / 3600.0) * vol * day_noise * wiggle
     lam = lam * hour_noise[:, (np.arange(nb) * bin_s) // 3600]
     counts = rng.poisson(lam * bin_s)
     qs_arr = np.repeat(np.repeat(np.arange(nq), nb), counts.ravel())
@@ -563,9 +568,8 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
     a_on = [False] * A
     heaps: list[list[tuple[int, int, int]]] = [[] for _ in range(nq)]
     members: list[list[int]] = [[] for _ in range(nq)]
-    active = [0] * nq
     lastoff = [-1] * nq
-    first_on = [INF] * nq
+    a_off = [INF] * A
     g_t: list[int] = []
     g_a: list[int] = []
     g_k: list[int] = []
@@ -588,9 +592,6 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
         for q in a_q[a]:
             hpush(heaps[q], (st, a, 0))
             members[q].append(a)
-            active[q] += 1
-            if st < first_on[q]:
-                first_on[q] = st
 
     def set_free(a: int, f: int, top_of: int = -1) -> None:
         """New availability of ``a``; ``top_of`` = a queue whose heap top is ``a`` right now."""
@@ -637,8 +638,8 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
         g_r.append(-1)
         a_ver[a] += 1
         a_on[a] = False
+        a_off[a] = off
         for qq in a_q[a]:
-            active[qq] -= 1
             if off > lastoff[qq]:
                 lastoff[qq] = off
 
@@ -660,6 +661,34 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
             return a, s
         return -1, 0
 
+    # membership clock: who is logged in when a caller arrives (joinempty / leavewhenempty)
+    shift_starts = sorted((a_start[a], a) for a in range(A) if working[a])
+    shift_ends = sorted((a_end[a], a) for a in range(A) if working[a])
+    clock = [0, 0]  # next index in shift_starts / shift_ends
+    n_sched = [0] * nq  # members inside their shift
+    finishing: list[list[int]] = [[] for _ in range(nq)]  # log-out times of members past shift end
+
+    def advance(t: int) -> None:
+        """Apply shift starts/ends up to ``t``. Callers arrive in time order, so a member whose
+        shift ended can no longer be given a call: its pauses and log-out are final now."""
+        i0, i1 = clock
+        while i0 < len(shift_starts) and shift_starts[i0][0] <= t:
+            for qq in a_q[shift_starts[i0][1]]:
+                n_sched[qq] += 1
+            i0 += 1
+        while i1 < len(shift_ends) and shift_ends[i1][0] <= t:
+            a = shift_ends[i1][1]
+            i1 += 1
+            if a_on[a]:
+                while a_np[a] < a_end[a]:
+                    start_pause(a)
+                logoff(a)
+            for qq in a_q[a]:
+                n_sched[qq] -= 1
+                if a_off[a] > t:
+                    finishing[qq].append(a_off[a])
+        clock[0], clock[1] = i0, i1
+
     # outputs
     calls: list[tuple[int, int, int, int]] = []  # create, caller, did, trunk
     V: list[tuple] = []
@@ -676,6 +705,24 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
     rand = pyr.random
     randint = pyr.randint
     p_noise = 0.08
+
+    def gap_start(q: int, a: int, t: int) -> int:
+        """When the queue became empty before member ``a`` logs in (INF if it never did)."""
+        last = -1
+        for b in members[q]:
+            if b == a or a_start[b] >= a_start[a]:
+                continue
+            if a_on[b]:  # still logged in, and busy until after ``a`` logs in
+                return INF
+            if a_off[b] > last:
+                last = a_off[b]
+        return last if last > t else t
+
+    def ring_ms(secs: int) -> int:
+        """Elapsed ring time in ms (second-resolution clock around it); never exactly 0 or
+        1000, the values busy/unavailable members produce."""
+        ms = max(1, secs * 1000 + randint(-499, 499))
+        return ms + 1 if ms == 1000 else ms
 
     while True:
         if dyn and (i >= n or dyn[0] < pre[i]):
@@ -697,11 +744,19 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
         if j:
             del L[:j]
         pos = len(L) + 1
-        a, s = pick(q, t_in)
-        if t_in < first_on[q] or (a < 0 and lastoff[q] <= t_in):
-            # joinempty: Queue() refuses the caller; only Issabel's DID line is logged
+        advance(t_in)
+        fin = finishing[q]
+        if fin:
+            fin[:] = [x for x in fin if x > t_in]
+        if n_sched[q] == 0 and not fin:
+            # joinempty: no member logged in, Queue() refuses the caller; only Issabel's DID
+            # line (written by the dialplan before Queue()) is logged
             V.append((call, q, t_in, -1, O_JOINEMPTY, -1, -1, -1, -1, -1, t_in, -1, -1, -1, -1))
             continue
+        # leavewhenempty: when the members still logged in are all past their shift end, the
+        # queue empties once the last of them logs out
+        empty_at = INF if n_sched[q] else max(fin)
+        a, s = pick(q, t_in)
         dl_ab = t_in + pat_s
         dl = dl_ab
         kind = O_ABANDONED
@@ -722,6 +777,14 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
                 xe = lastoff[q] if lastoff[q] > t else t
                 res = (kind, dl) if dl <= xe else (O_EXITEMPTY, xe)
                 break
+            if s >= empty_at and empty_at < dl:
+                res = (O_EXITEMPTY, empty_at)
+                break
+            if a_start[a] > t:  # only a member not yet logged in can take the caller
+                gap = gap_start(q, a, t)
+                if gap < dl and gap < s:
+                    res = (O_EXITEMPTY, gap)
+                    break
             if s >= dl:
                 res = (kind, dl)
                 break
@@ -730,9 +793,9 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
                 re_ = r + RNA_RING_S
                 if dl < re_:
                     if kind == O_ABANDONED:
-                        at_add((vi, a, r, dl, AT_CANCEL, (dl - r) * 1000 + randint(0, 999)))
+                        at_add((vi, a, r, dl, AT_CANCEL, ring_ms(dl - r)))
                     elif kind == O_TIMEOUT:
-                        at_add((vi, a, r, dl, AT_RNA, (dl - r) * 1000))
+                        at_add((vi, a, r, dl, AT_RNA, ring_ms(dl - r)))
                     set_free(a, dl, q)
                     res = (kind, dl)
                     break
@@ -743,9 +806,9 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
             c = r + rt_s
             if dl < c:
                 if kind == O_ABANDONED:
-                    at_add((vi, a, r, dl, AT_CANCEL, (dl - r) * 1000 + randint(0, 999)))
+                    at_add((vi, a, r, dl, AT_CANCEL, ring_ms(dl - r)))
                 elif kind == O_TIMEOUT:
-                    at_add((vi, a, r, dl, AT_RNA, (dl - r) * 1000))
+                    at_add((vi, a, r, dl, AT_RNA, ring_ms(dl - r)))
                 set_free(a, dl, q)
                 res = (kind, dl)
                 break
@@ -920,11 +983,11 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
 def _visit_draws(
     rng: np.random.Generator, n: int, qs: np.ndarray, qt: list[dict]
 ) -> tuple[np.ndarray, ...]:
-    impatient = rng.random(n) < 0.14
+    impatient = rng.random(n) < P_IMPATIENT
     pat = np.where(
         impatient,
         rng.integers(1, 9, n),
-        np.exp(rng.normal(math.log(140.0), 0.9, n)).astype(np.int64),
+        np.exp(rng.normal(math.log(PATIENCE_MEDIAN_S), 0.9, n)).astype(np.int64),
     )
     pat = np.maximum(pat, 1)
     haskey = rng.random(n) < 0.025
@@ -945,8 +1008,8 @@ def _visit_draws(
 def _dyn_draws(pyr: random.Random, t: dict) -> tuple:
     pat = (
         pyr.randint(1, 8)
-        if pyr.random() < 0.14
-        else max(1, int(pyr.lognormvariate(math.log(140.0), 0.9)))
+        if pyr.random() < P_IMPATIENT
+        else max(1, int(pyr.lognormvariate(math.log(PATIENCE_MEDIAN_S), 0.9)))
     )
     keyt = pyr.randint(25, 239) if pyr.random() < 0.025 else 0
     key = 0 if pyr.random() < 0.6 else 1
@@ -2050,18 +2113,28 @@ def generate(
 
     n_days: int | None = days
     if target_lines is not None:
-        pilot = _simulate_day(spec, 0)
-        per_day = max(pilot.lines, 1) * 0.7  # the weekly average is below a (Monday) pilot day
-        need = target_lines / per_day
+        # size the site: a weekly average day should have ~target/max_days lines at most
         max_days = max(days, 28)
-        if need > max_days:
-            agents = max(agents, int(math.ceil(agents * need / max_days)))
+
+        def weight(d: date) -> float:  # relative volume of a weekday (arrivals follow staffing)
+            _, _, work_p, vol, _ = _day_profile(d)
+            return work_p * vol
+
+        week = sum(weight(start + timedelta(days=i)) for i in range(7)) / 7
+        for step in range(2):  # pilot, rescale, pilot again (lines per agent grow with size)
+            pilot = _simulate_day(spec, 0)
+            days_needed = target_lines / (max(pilot.lines, 1) * week / weight(start))
+            if step == 0 and days_needed <= max_days:
+                break  # the requested site is big enough: only the number of days grows
+            n_agents = max(agents, math.ceil(len(spec.names) * days_needed / max_days))
+            if n_agents == len(spec.names):
+                break
             spec = _make_site(
-                seed, agents, tuple(queues), timezone, start, float(calls_per_agent_hour)
+                seed, n_agents, tuple(queues), timezone, start, float(calls_per_agent_hour)
             )
         n_days = None
     if workers is None:  # one helper process simulates while this one formats and writes
-        big = (target_lines or 0) > 1_500_000 or agents * days > 3000
+        big = (target_lines or 0) > 1_500_000 or len(spec.names) * days > 3000
         workers = 1 if big and (os.cpu_count() or 1) >= 2 else 0
 
     out_dir.mkdir(parents=True, exist_ok=True)
