@@ -9,7 +9,7 @@
 {% macro interval_islands(relation, partition_by, start_col, end_col, tiebreak, merge_touching=true) -%}
     select
         flagged.*,
-        sum(starts_island) over (
+        count(case when starts_island = 1 then 1 end) over (
             partition by {{ partition_by }}
             order by {{ start_col }}, {{ end_col }} desc, {{ tiebreak }}
             rows between unbounded preceding and current row

@@ -5,18 +5,18 @@
 #}
 {% macro queue_metric_columns() -%}
         count(*) as offered,
-        sum(case when outcome = 'answered' then 1 else 0 end) as answered,
-        sum(case when outcome = 'abandoned' then 1 else 0 end) as abandoned,
-        sum(case when is_short_abandon then 1 else 0 end) as short_abandons,
-        sum(case when outcome = 'timeout' then 1 else 0 end) as timeouts,
-        sum(case when outcome = 'exit_key' then 1 else 0 end) as exit_key,
-        sum(case when outcome = 'exit_empty' then 1 else 0 end) as exit_empty,
-        sum(case when outcome = 'join_empty' then 1 else 0 end) as join_empty,
-        sum(case when outcome = 'other' then 1 else 0 end) as other,
-        sum(case when outcome in ('exit_key', 'exit_empty', 'join_empty', 'other') then 1 else 0 end)
+        count(case when outcome = 'answered' then 1 end) as answered,
+        count(case when outcome = 'abandoned' then 1 end) as abandoned,
+        count(case when is_short_abandon then 1 end) as short_abandons,
+        count(case when outcome = 'timeout' then 1 end) as timeouts,
+        count(case when outcome = 'exit_key' then 1 end) as exit_key,
+        count(case when outcome = 'exit_empty' then 1 end) as exit_empty,
+        count(case when outcome = 'join_empty' then 1 end) as join_empty,
+        count(case when outcome = 'other' then 1 end) as other,
+        count(case when outcome in ('exit_key', 'exit_empty', 'join_empty', 'other') then 1 end)
             as other_unanswered,
-        sum(case when outcome = 'open' then 1 else 0 end) as open_visits,
-        sum(case when outcome = 'answered' and wait_seconds <= {{ var('sl_seconds') }} then 1 else 0 end)
+        count(case when outcome = 'open' then 1 end) as open_visits,
+        count(case when outcome = 'answered' and wait_seconds <= {{ var('sl_seconds') }} then 1 end)
             as answered_within_sl,
         cast(avg(case when outcome = 'answered' then wait_seconds end) as double precision) as asa_seconds,
         cast(avg(wait_seconds) as double precision) as avg_wait_seconds,
@@ -27,7 +27,7 @@
                 then talk_seconds + coalesce(wrapup_seconds, 0) end)
             as double precision
         ) as aht_seconds,
-        sum(case when transferred then 1 else 0 end) as transfers
+        count(case when transferred then 1 end) as transfers
 {%- endmacro %}
 
 {# Ratios computed from the counts above (column names as produced by queue_metric_columns). #}

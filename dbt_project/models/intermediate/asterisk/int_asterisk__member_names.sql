@@ -127,7 +127,7 @@ islands as (
 
     select
         flagged.*,
-        sum(is_new_name) over (
+        count(case when is_new_name = 1 then 1 end) over (
             partition by pbx, interface
             order by event_seq
             rows between unbounded preceding and current row
@@ -154,7 +154,7 @@ collapsed as (
         min(event_seq) as valid_from_seq,
         min(event_epoch) as valid_from_epoch,
         count(*) as add_member_count,
-        sum(case when mapping_source in ('self', 'same_second_unpause') then 1 else 0 end) as evidence_count,
+        count(case when mapping_source in ('self', 'same_second_unpause') then 1 end) as evidence_count,
         -- strongest evidence seen in the row: self > same_second_unpause > carried_* > interface
         min(
             case mapping_source

@@ -21,7 +21,7 @@ booted as (
     select
         event_id,
         pbx,
-        sum(case when event = 'QUEUESTART' then 1 else 0 end) over (
+        count(case when event = 'QUEUESTART' then 1 end) over (
             partition by pbx
             order by event_seq
             rows between unbounded preceding and current row

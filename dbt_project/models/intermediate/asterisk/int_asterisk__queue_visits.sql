@@ -34,7 +34,7 @@ segmented as (
 
     select
         events.*,
-        sum(case when event = 'ENTERQUEUE' then 1 else 0 end) over (
+        count(case when event = 'ENTERQUEUE' then 1 end) over (
             partition by pbx, boot_no, callid, queue
             order by event_seq
             rows between unbounded preceding and current row
@@ -130,15 +130,14 @@ collapsed as (
         max(case when event_seq = end_seq then data3 end) as end_data3,
         max(case when event_seq = end_seq then data4 end) as end_data4,
         max(case when event_seq = end_seq then data5 end) as end_data5,
-        sum(
+        count(
             case
                 when event = 'RINGNOANSWER' and event_seq <= scope_last_seq
                     and coalesce(data1, '') not in ('0', '1000') then 1
-                else 0
             end
         ) as ring_no_answer_count,
-        sum(
-            case when event = 'RINGCANCELED' and event_seq <= scope_last_seq then 1 else 0 end
+        count(
+            case when event = 'RINGCANCELED' and event_seq <= scope_last_seq then 1 end
         ) as ring_canceled_count
     from scoped
     group by
@@ -262,7 +261,7 @@ did_grouped as (
 
     select
         did_timeline.*,
-        sum(is_did) over (
+        count(case when is_did = 1 then 1 end) over (
             partition by pbx, callid
             order by seq, is_did desc
             rows between unbounded preceding and current row
