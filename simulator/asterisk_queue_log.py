@@ -40,14 +40,31 @@ What the simulation models (see ``/work/shared/reference/asterisk-queue-log.md``
   callers waiting, and join-empty calls (a ``DID`` line without ``ENTERQUEUE``: stock Asterisk
   logs nothing when ``joinempty`` refuses a caller, but Issabel's dialplan writes the ``DID``
   line before ``Queue()``). Callers who abandoned often call back.
+* Demand follows the staffing plan (like a WFM forecast) with day/hour noise; small groups
+  get square-root-staffing slack so service levels are alike at every size; Saturdays and
+  Sundays are shorter and quieter. Callers' numbers are Colombian (mobiles ``3xx``, landlines
+  ``60x``, some empty or ``anonymous``, a pool of frequent callers); DIDs are per queue.
 * The log ends while one or two calls are still waiting / talking (their truth outcome is
-  ``open`` or ``answered`` with ``talk_seconds`` null).
+  ``open`` or ``answered`` with ``talk_seconds`` null); CDR rows of those calls are not written
+  yet (cdr_csv writes at hang-up).
 
-Determinism: output depends only on the arguments (each day has its own seeded RNG streams).
-
-Speed: the per-call simulation is a Python loop over callers in arrival order with one
-lazily-updated heap of member availability per queue (O(log n) per call); formatting is
-vectorised per day with Polars and lines are streamed to disk day by day.
+Ground truth (the pipeline must never read it)
+----------------------------------------------
+``visits.parquet``: one row per (callid, queue) visit, ``outcome`` in :data:`OUTCOMES`
+(``other`` is never produced). ``wait_seconds`` = CONNECT holdtime (answered) or the exit
+event's waittime; null for ``open`` and ``join_empty``. ``talk_seconds`` = calltime of the
+terminal event, null while still talking. ``ring_no_answer_count`` counts every
+``RINGNOANSWER`` line of the visit, the 0/1000 ms noise included (``ring_no_answer_noise``
+counts the noise alone). ``transferred`` = ended by BLIND/ATTENDEDTRANSFER. ``caller_number``
+and ``did`` are the strings as logged ("" when empty). ``local_day`` = date of queue entry in
+``timezone``. Extra columns: ``channel_epoch``, ``connect_epoch``, ``end_epoch``,
+``end_event``, ``exit_position``, ``ring_canceled``.
+``queue_daily.parquet``: see :func:`queue_daily_from_visits` (join-empty visits are offered:
+in the file they are a ``DID`` line with no ``ENTERQUEUE``).
+``agent_daily.parquet``: per member name and local day: answered visits (by entry day), their
+talk seconds (ended calls), logged-in seconds (``ADDMEMBER`` → ``REMOVEMEMBER``, lunch
+log-outs excluded) and paused seconds (``PAUSEALL`` → ``UNPAUSEALL``); sessions and pauses
+still open at the end of the log are counted up to its last line.
 """
 
 from __future__ import annotations
@@ -71,7 +88,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
@@ -87,6 +104,7 @@ __all__ = [
     "GeneratedSite",
     "generate",
     "main",
+    "queue_daily_from_visits",
 ]
 
 # ---------------------------------------------------------------------------------------------
@@ -705,6 +723,7 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
     rand = pyr.random
     randint = pyr.randint
     p_noise = 0.08
+    n_did = len(spec.dids[0])
 
     def gap_start(q: int, a: int, t: int) -> int:
         """When the queue became empty before member ``a`` logs in (INF if it never did)."""
@@ -738,7 +757,8 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
         vi = len(V)
         if call < 0:
             call = len(calls)
-            calls.append((t_in - ivr_s, cnum, did, trk))
+            # FROM_DID belongs to the call (an overflow keeps the DID it came in on)
+            calls.append((t_in - ivr_s, cnum, q * n_did + did if did >= 0 else -1, trk))
         L = inq[q]
         j = bisect.bisect_right(L, t_in)
         if j:
@@ -1142,7 +1162,7 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
         )
 
     # DID + ENTERQUEUE
-    did_flat, did_idx = _did_lookup(spec, v["q"], sim.c_did[call])
+    did_flat, did_idx = _did_lookup(spec, sim.c_did[call])
     m_in = v["enter"] <= T
     add(
         m_in,
@@ -1502,11 +1522,10 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
     )
 
 
-def _did_lookup(spec: _SiteSpec, q: np.ndarray, did: np.ndarray) -> tuple[pl.Series, np.ndarray]:
-    """Flat DID table + per-visit index into it (the last entry is the empty DID)."""
-    width = len(spec.dids[0])
+def _did_lookup(spec: _SiteSpec, did: np.ndarray) -> tuple[pl.Series, np.ndarray]:
+    """Flat DID table + index into it of the calls' DIDs (the last entry is the empty DID)."""
     flat = pl.Series([x for row in spec.dids for x in row] + [""], dtype=pl.String)
-    return flat, np.where(did >= 0, q * width + did, len(flat) - 1)
+    return flat, np.where(did >= 0, did, len(flat) - 1)
 
 
 def _bridge_ids(x: np.ndarray) -> list[str]:
@@ -1771,7 +1790,7 @@ def _truth_visits(
     noise = np.bincount(at["visit"][am & (at["kind"] == AT_NOISE)], minlength=nv)
     canc = np.bincount(at["visit"][am & (at["kind"] == AT_CANCEL)], minlength=nv)
     call = v["call"][idx]
-    did_flat, did_idx = _did_lookup(spec, v["q"][idx], sim.c_did[call])
+    did_flat, did_idx = _did_lookup(spec, sim.c_did[call])
     evn = pl.Series([EVENT_NAMES.get(i, "") for i in range(21)], dtype=pl.String)
     df = pl.DataFrame(
         {
@@ -1918,8 +1937,10 @@ def _truth_agents(sim: _DaySim, spec: _SiteSpec, T: int, visits: pl.DataFrame) -
 def queue_daily_from_visits(visits: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     """Daily queue KPIs from a visits table (the truth definition, DESIGN.md "Metric definitions").
 
-    ``offered`` counts the visits that entered the queue (join-empty callers never did: they are
-    reported in ``join_empty``). Short abandons: wait <= 5 s; answered within SL: wait <= 20 s.
+    ``offered`` counts every visit, join-empty ones included (Wazo's "received" = answered +
+    abandoned + blocked); the outcome columns are counted apart, so ``offered`` = answered +
+    abandoned + timeouts + exit_key + exit_empty + join_empty + open_visits. Short abandons:
+    wait <= 5 s; answered within SL: wait <= 20 s (both inclusive).
     """
     lf = visits.lazy()
     o = pl.col("outcome")
@@ -1927,7 +1948,7 @@ def queue_daily_from_visits(visits: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame
     return (
         lf.group_by("queue", "local_day")
         .agg(
-            (o != "join_empty").sum().cast(pl.Int64).alias("offered"),
+            pl.len().cast(pl.Int64).alias("offered"),
             (o == "answered").sum().cast(pl.Int64).alias("answered"),
             (o == "abandoned").sum().cast(pl.Int64).alias("abandoned"),
             ((o == "abandoned") & (w <= SHORT_ABANDON_S))
@@ -1942,7 +1963,7 @@ def queue_daily_from_visits(visits: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame
             (o == "exit_key").sum().cast(pl.Int64).alias("exit_key"),
             (o == "exit_empty").sum().cast(pl.Int64).alias("exit_empty"),
             (o == "join_empty").sum().cast(pl.Int64).alias("join_empty"),
-            (o == "open").sum().cast(pl.Int64).alias("open"),
+            (o == "open").sum().cast(pl.Int64).alias("open_visits"),
         )
         .sort("local_day", "queue")
         .collect()
@@ -1981,7 +2002,6 @@ class GeneratedSite:
     open_visits: int  #: still waiting when the log ends
     talking_visits: int  #: answered, conversation still going when the log ends
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
         d = asdict(self)
