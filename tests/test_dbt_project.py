@@ -22,7 +22,8 @@ import pytest
 
 from switchboard.paths import DBT_PROJECT_DIR
 
-pytestmark = pytest.mark.slow
+# one worker builds the fixture warehouse once for the whole module (pytest -n 2 --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt_project")]
 
 T0 = 1_700_053_200  # 2023-11-15 13:00:00 UTC = 08:00 in America/Bogota (UTC-5, no DST)
 DAY = date(2023, 11, 15)
@@ -141,8 +142,20 @@ def _file_rows() -> list[tuple]:
     rows = []
     for line_no, (offset, text) in enumerate(FIXTURE_LINES):
         callid, queue, agent, event, *data = _fields(text)
-        rows.append(("lab", "lab-stream-1", "/logs/lab/queue_log", line_no, T0 + offset,
-                     callid, queue, agent, event, *data))
+        rows.append(
+            (
+                "lab",
+                "lab-stream-1",
+                "/logs/lab/queue_log",
+                line_no,
+                T0 + offset,
+                callid,
+                queue,
+                agent,
+                event,
+                *data,
+            )
+        )
     return rows
 
 
@@ -150,17 +163,34 @@ def _table_rows() -> list[tuple]:
     rows = []
     for row_no, (row_id, offset, text) in enumerate(TABLE_ROWS):
         callid, queue, agent, event, *data = _fields(text)
-        rows.append(("rt", str(row_id), "/exports/queue_log.sql", row_no, f"t+{offset}", T0 + offset,
-                     callid, queue, agent, event, *data))
+        rows.append(
+            (
+                "rt",
+                str(row_id),
+                "/exports/queue_log.sql",
+                row_no,
+                f"t+{offset}",
+                T0 + offset,
+                callid,
+                queue,
+                agent,
+                event,
+                *data,
+            )
+        )
     return rows
 
 
-FILE_INSERT = ("insert into raw_asterisk.queue_log (pbx, source_stream, source_file, line_no, event_epoch, "
-               "callid, queuename, agent, event, data1, data2, data3, data4, data5, data6) values "
-               "({})".format(", ".join(["{p}"] * 15)))
-TABLE_INSERT = ("insert into raw_asterisk.queue_log_table (pbx, row_key, source_file, row_no, event_time_text, "
-                "event_epoch, callid, queuename, agent, event, data1, data2, data3, data4, data5, data6) values "
-                "({})".format(", ".join(["{p}"] * 16)))
+FILE_INSERT = (
+    "insert into raw_asterisk.queue_log (pbx, source_stream, source_file, line_no, event_epoch, "
+    "callid, queuename, agent, event, data1, data2, data3, data4, data5, data6) values "
+    "({})".format(", ".join(["{p}"] * 15))
+)
+TABLE_INSERT = (
+    "insert into raw_asterisk.queue_log_table (pbx, row_key, source_file, row_no, event_time_text, "
+    "event_epoch, callid, queuename, agent, event, data1, data2, data3, data4, data5, data6) values "
+    "({})".format(", ".join(["{p}"] * 16))
+)
 
 
 def _load(cur, placeholder: str) -> None:
@@ -170,10 +200,23 @@ def _load(cur, placeholder: str) -> None:
 
 def _dbt(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     dbt = str(Path(sys.executable).parent / "dbt")
-    cmd = [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-           "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs"),
-           "--vars", json.dumps({"reporting_timezone": TZ, "sl_seconds": 20, "short_abandon_seconds": 5})]
-    return subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True, cwd=tmp_path)
+    cmd = [
+        dbt,
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+        "--target-path",
+        str(tmp_path / "target"),
+        "--log-path",
+        str(tmp_path / "logs"),
+        "--vars",
+        json.dumps({"reporting_timezone": TZ, "sl_seconds": 20, "short_abandon_seconds": 5}),
+    ]
+    return subprocess.run(
+        cmd, env={**os.environ, **env}, capture_output=True, text=True, cwd=tmp_path
+    )
 
 
 def _assert_ok(result: subprocess.CompletedProcess) -> None:
@@ -210,11 +253,15 @@ def _rows(path: Path, sql: str) -> list[dict]:
 def test_build_passes_on_an_empty_duckdb_warehouse(tmp_path):
     env = _duckdb_warehouse(tmp_path / "empty.duckdb", with_rows=False)
     _assert_ok(_dbt(tmp_path, env, "build"))
-    rows = _rows(tmp_path / "empty.duckdb",
-                 "select table_schema, count(*) as n from information_schema.tables "
-                 "where table_schema in ('staging', 'intermediate', 'marts') group by 1 order by 1")
+    rows = _rows(
+        tmp_path / "empty.duckdb",
+        "select table_schema, count(*) as n from information_schema.tables "
+        "where table_schema in ('staging', 'intermediate', 'marts') group by 1 order by 1",
+    )
     assert {r["table_schema"] for r in rows} == {"staging", "intermediate", "marts"}
-    assert _rows(tmp_path / "empty.duckdb", "select count(*) as n from marts.fct_queue_visits") == [{"n": 0}]
+    assert _rows(tmp_path / "empty.duckdb", "select count(*) as n from marts.fct_queue_visits") == [
+        {"n": 0}
+    ]
 
 
 # --------------------------------------------------------------------------- visits
@@ -244,16 +291,32 @@ def test_visit_outcomes_and_durations(built_duckdb):
         "9012.1": [("open", None, None, 0, 0, False)],
         "7001.1": [("answered", 15, 25, 0, 1, False)],
     }
-    got = {call: [(r["outcome"], r["wait_seconds"], r["talk_seconds"], r["ring_no_answer_count"],
-                   r["ring_attempts"], r["transferred"]) for r in rows] for call, rows in v.items()}
+    got = {
+        call: [
+            (
+                r["outcome"],
+                r["wait_seconds"],
+                r["talk_seconds"],
+                r["ring_no_answer_count"],
+                r["ring_attempts"],
+                r["transferred"],
+            )
+            for r in rows
+        ]
+        for call, rows in v.items()
+    }
     assert got == expected
 
 
 def test_visit_times_identity_and_buckets(built_duckdb):
     v = _visits(built_duckdb)
     c1 = v["9001.1"][0]
-    assert (c1["caller_number"], c1["did"], c1["position_at_entry"], c1["agent"]) == \
-        ("3001112222", "6015550100", 1, "Ana Ruiz")
+    assert (c1["caller_number"], c1["did"], c1["position_at_entry"], c1["agent"]) == (
+        "3001112222",
+        "6015550100",
+        1,
+        "Ana Ruiz",
+    )
     assert c1["is_short_abandon"] is False and v["9002.1"][0]["is_short_abandon"] is True
     assert v["9003.1"][0]["is_short_abandon"] is False
     assert int(c1["entered_at"].timestamp()) == T0 + 100
@@ -281,12 +344,32 @@ def test_agg_queue_daily_figures(built_duckdb):
     rows = {r["queue"]: r for r in _rows(built_duckdb, "select * from marts.agg_queue_daily")}
     sales = rows["sales"]
     assert sales["day"] == DAY
-    assert {k: sales[k] for k in ("offered", "answered", "abandoned", "short_abandons", "timeouts",
-                                  "other_unanswered", "open_visits", "answered_within_sl",
-                                  "max_wait_seconds", "transfers")} == {
-        "offered": 10, "answered": 3, "abandoned": 2, "short_abandons": 1, "timeouts": 1,
-        "other_unanswered": 3, "open_visits": 1, "answered_within_sl": 3,
-        "max_wait_seconds": 60, "transfers": 0}
+    assert {
+        k: sales[k]
+        for k in (
+            "offered",
+            "answered",
+            "abandoned",
+            "short_abandons",
+            "timeouts",
+            "other_unanswered",
+            "open_visits",
+            "answered_within_sl",
+            "max_wait_seconds",
+            "transfers",
+        )
+    } == {
+        "offered": 10,
+        "answered": 3,
+        "abandoned": 2,
+        "short_abandons": 1,
+        "timeouts": 1,
+        "other_unanswered": 3,
+        "open_visits": 1,
+        "answered_within_sl": 3,
+        "max_wait_seconds": 60,
+        "transfers": 0,
+    }
     assert sales["service_level"] == pytest.approx(3 / 9)
     assert sales["abandon_rate"] == pytest.approx(1 / 9)
     assert sales["asa_seconds"] == pytest.approx((18 + 20 + 5) / 3)
@@ -294,24 +377,53 @@ def test_agg_queue_daily_figures(built_duckdb):
     assert sales["avg_talk_seconds"] == pytest.approx((100 + 60 + 60) / 3)
     assert sales["aht_seconds"] == pytest.approx((100 + 60 + 60) / 3)
     support = rows["support"]
-    assert (support["offered"], support["answered"], support["other_unanswered"], support["transfers"]) == (3, 2, 1, 1)
+    assert (
+        support["offered"],
+        support["answered"],
+        support["other_unanswered"],
+        support["transfers"],
+    ) == (3, 2, 1, 1)
     assert support["service_level"] == pytest.approx(2 / 3)
     assert support["avg_talk_seconds"] == pytest.approx(90)
-    daily = _rows(built_duckdb, "select queue, sum(offered) as n from marts.agg_queue_interval group by 1 order by 1")
-    assert daily == [{"queue": "billing", "n": 1}, {"queue": "sales", "n": 10}, {"queue": "support", "n": 3}]
+    daily = _rows(
+        built_duckdb,
+        "select queue, sum(offered) as n from marts.agg_queue_interval group by 1 order by 1",
+    )
+    assert daily == [
+        {"queue": "billing", "n": 1},
+        {"queue": "sales", "n": 10},
+        {"queue": "support", "n": 3},
+    ]
 
 
 # --------------------------------------------------------------------------- agents
 
 
 def test_member_names_map_interfaces_to_names(built_duckdb):
-    rows = _rows(built_duckdb, "select interface, member_name, member_key, mapping_source "
-                               "from intermediate.int_asterisk__member_names order by interface, valid_from_seq")
+    rows = _rows(
+        built_duckdb,
+        "select interface, member_name, member_key, mapping_source "
+        "from intermediate.int_asterisk__member_names order by interface, valid_from_seq",
+    )
     assert rows == [
-        {"interface": "SIP/2001", "member_name": "Ana Ruiz", "member_key": "ana ruiz",
-         "mapping_source": "same_second_unpause"},
-        {"interface": "SIP/2002", "member_name": "ben", "member_key": "ben", "mapping_source": "same_second_unpause"},
-        {"interface": "SIP/2002", "member_name": "Ben", "member_key": "ben", "mapping_source": "same_second_unpause"},
+        {
+            "interface": "SIP/2001",
+            "member_name": "Ana Ruiz",
+            "member_key": "ana ruiz",
+            "mapping_source": "same_second_unpause",
+        },
+        {
+            "interface": "SIP/2002",
+            "member_name": "ben",
+            "member_key": "ben",
+            "mapping_source": "same_second_unpause",
+        },
+        {
+            "interface": "SIP/2002",
+            "member_name": "Ben",
+            "member_key": "ben",
+            "mapping_source": "same_second_unpause",
+        },
     ]
 
 
@@ -320,15 +432,30 @@ def test_agg_agent_daily(built_duckdb):
     assert set(rows) == {"Ana Ruiz", "Ben", "Dan"}  # Cara only rang with 1000 ms noise
     ana, ben = rows["Ana Ruiz"], rows["Ben"]
     # Ana: sales 10..3000 (restart) and support 12..2500 -> union 2990 s
-    assert (ana["answered"], ana["talk_seconds"], ana["transfers"], ana["logged_in_seconds"],
-            ana["paused_seconds"]) == (3, 190, 1, 2990, 0)
+    assert (
+        ana["answered"],
+        ana["talk_seconds"],
+        ana["transfers"],
+        ana["logged_in_seconds"],
+        ana["paused_seconds"],
+    ) == (3, 190, 1, 2990, 0)
     assert ana["occupancy"] == pytest.approx(190 / 2990)
     # ben/Ben is one agent: 15..3000 (restart) + 3010..3200 (end of data); one 600 s pause
-    assert (ben["answered"], ben["talk_seconds"], ben["ring_no_answer"], ben["logged_in_seconds"],
-            ben["paused_seconds"]) == (2, 120, 1, 2985 + 190, 600)
+    assert (
+        ben["answered"],
+        ben["talk_seconds"],
+        ben["ring_no_answer"],
+        ben["logged_in_seconds"],
+        ben["paused_seconds"],
+    ) == (2, 120, 1, 2985 + 190, 600)
     assert ben["occupancy"] == pytest.approx(120 / (3175 - 600))
-    pauses = _rows(built_duckdb, "select agent, day, reason, pauses, paused_seconds from marts.agg_agent_pause_daily")
-    assert pauses == [{"agent": "Ben", "day": DAY, "reason": "lunch", "pauses": 1, "paused_seconds": 600}]
+    pauses = _rows(
+        built_duckdb,
+        "select agent, day, reason, pauses, paused_seconds from marts.agg_agent_pause_daily",
+    )
+    assert pauses == [
+        {"agent": "Ben", "day": DAY, "reason": "lunch", "pauses": 1, "paused_seconds": 600}
+    ]
 
 
 # --------------------------------------------------------------------------- postgres
@@ -338,22 +465,35 @@ def test_agg_agent_daily(built_duckdb):
 def test_build_on_postgres_gives_the_same_figures(tmp_path, postgres_server, built_duckdb):
     import psycopg2
 
-    con = psycopg2.connect(host=postgres_server["host"], port=postgres_server["port"],
-                           user=postgres_server["user"], dbname="postgres")
+    con = psycopg2.connect(
+        host=postgres_server["host"],
+        port=postgres_server["port"],
+        user=postgres_server["user"],
+        dbname="postgres",
+    )
     con.autocommit = True
     with con.cursor() as cur:
         cur.execute("drop database if exists dbt_fixture")
         cur.execute("create database dbt_fixture")
     con.close()
-    con = psycopg2.connect(host=postgres_server["host"], port=postgres_server["port"],
-                           user=postgres_server["user"], dbname="dbt_fixture")
+    con = psycopg2.connect(
+        host=postgres_server["host"],
+        port=postgres_server["port"],
+        user=postgres_server["user"],
+        dbname="dbt_fixture",
+    )
     con.autocommit = True
     with con.cursor() as cur:
         cur.execute(RAW_DDL)
         _load(cur, "%s")
-    env = {"SWITCHBOARD_DBT_TARGET": "postgres", "SWITCHBOARD_DBT_PG_HOST": postgres_server["host"],
-           "SWITCHBOARD_DBT_PG_PORT": str(postgres_server["port"]), "SWITCHBOARD_DBT_PG_USER": postgres_server["user"],
-           "SWITCHBOARD_DBT_PG_PASSWORD": "", "SWITCHBOARD_DBT_PG_DBNAME": "dbt_fixture"}
+    env = {
+        "SWITCHBOARD_DBT_TARGET": "postgres",
+        "SWITCHBOARD_DBT_PG_HOST": postgres_server["host"],
+        "SWITCHBOARD_DBT_PG_PORT": str(postgres_server["port"]),
+        "SWITCHBOARD_DBT_PG_USER": postgres_server["user"],
+        "SWITCHBOARD_DBT_PG_PASSWORD": "",
+        "SWITCHBOARD_DBT_PG_DBNAME": "dbt_fixture",
+    }
     _assert_ok(_dbt(tmp_path, env, "build"))
 
     def figures(fetch) -> list[tuple]:
@@ -361,14 +501,20 @@ def test_build_on_postgres_gives_the_same_figures(tmp_path, postgres_server, bui
             "select queue, cast(day as varchar), offered, answered, abandoned, short_abandons, timeouts, "
             "other_unanswered, open_visits, answered_within_sl, service_level, abandon_rate, asa_seconds, "
             "avg_wait_seconds, max_wait_seconds, avg_talk_seconds, aht_seconds, transfers "
-            "from marts.agg_queue_daily order by queue")
+            "from marts.agg_queue_daily order by queue"
+        )
 
     def agents(fetch) -> list[tuple]:
-        return fetch("select agent, cast(day as varchar), answered, talk_seconds, ring_no_answer, transfers, "
-                     "logged_in_seconds, paused_seconds, occupancy from marts.agg_agent_daily order by agent")
+        return fetch(
+            "select agent, cast(day as varchar), answered, talk_seconds, ring_no_answer, transfers, "
+            "logged_in_seconds, paused_seconds, occupancy from marts.agg_agent_daily order by agent"
+        )
 
     def same(rows: list[tuple]) -> list[tuple]:  # numeric types differ by engine; values must not
-        return [tuple(round(float(x), 9) if isinstance(x, (float, Decimal)) else x for x in r) for r in rows]
+        return [
+            tuple(round(float(x), 9) if isinstance(x, (float, Decimal)) else x for x in r)
+            for r in rows
+        ]
 
     def pg_fetch(sql: str) -> list[tuple]:
         with con.cursor() as cur:
@@ -380,10 +526,12 @@ def test_build_on_postgres_gives_the_same_figures(tmp_path, postgres_server, bui
             return same(dcon.execute(sql).fetchall())
 
     def visits(fetch) -> list[tuple]:
-        return fetch("select pbx, call_id, queue, outcome, wait_seconds, talk_seconds, agent, did, "
-                     "cast(extract(epoch from entered_at) as bigint), cast(extract(epoch from ended_at) as bigint), "
-                     "cast(entered_date as varchar), cast(entered_interval_start as varchar), ring_attempts "
-                     "from marts.fct_queue_visits order by pbx, call_id, entered_at")
+        return fetch(
+            "select pbx, call_id, queue, outcome, wait_seconds, talk_seconds, agent, did, "
+            "cast(extract(epoch from entered_at) as bigint), cast(extract(epoch from ended_at) as bigint), "
+            "cast(entered_date as varchar), cast(entered_interval_start as varchar), ring_attempts "
+            "from marts.fct_queue_visits order by pbx, call_id, entered_at"
+        )
 
     try:
         assert visits(pg_fetch) == visits(duck_fetch)
