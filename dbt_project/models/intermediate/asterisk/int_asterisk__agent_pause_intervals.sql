@@ -5,7 +5,8 @@
     * PAUSEALL ends at the agent's next UNPAUSEALL / PAUSEALL / REMOVEMEMBER / AGENTLOGOFF;
     * otherwise at the PBX's next QUEUESTART (restart) or the end of that PBX's data.
   A PAUSE with a new reason while paused closes the previous pause (reason change).
-  reason = data1 of the PAUSE/PAUSEALL line. A PAUSEALL is followed by one PAUSE per queue
+  An ADDMEMBER logged with data1 = PAUSED (member added paused) starts a pause in that queue.
+  reason = data1 of the PAUSE/PAUSEALL line (null for a member added paused). A PAUSEALL is followed by one PAUSE per queue
   (cascade): int_asterisk__agent_pauses unions these rows so that time is counted once.
 #}
 
@@ -62,6 +63,7 @@ starts as (
         end as end_seq
     from closers
     where event in ('PAUSE', 'PAUSEALL')
+        or (event = 'ADDMEMBER' and upper(data1) = 'PAUSED')
 
 ),
 
@@ -76,7 +78,7 @@ ended as (
         starts.logged_agent,
         starts.agent,
         starts.agent_key,
-        starts.data1 as reason,
+        case when starts.event = 'ADDMEMBER' then null else starts.data1 end as reason,
         starts.event_seq as start_seq,
         starts.event_epoch as start_epoch,
         end_events.event_epoch as end_event_epoch,
