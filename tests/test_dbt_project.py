@@ -88,6 +88,8 @@ FIXTURE_LINES: list[tuple[int, str]] = [
     (612, "9005.1|sales|NONE|EXITWITHKEY|1|1|1|12"),
     # c6 Wazo-style JOINEMPTY without ENTERQUEUE
     (700, "9006.1|support|NONE|JOINEMPTY|"),
+    # c13 Issabel DID line never followed by ENTERQUEUE: the queue refused the caller
+    (750, "9013.1|support|NONE|DID|6015550177"),
     # c7 IssabelPBX custom one-field TRANSFER, then COMPLETEAGENT gives end and talk
     (800, "9007.1|support|NONE|ENTERQUEUE||3007778888|1"),
     (810, "9007.1|support|Ana Ruiz|CONNECT|10|9007.4|2"),
@@ -282,7 +284,8 @@ def test_visit_outcomes_and_durations(built_duckdb):
         "9003.1": [("abandoned", 30, None, 0, 0, False)],
         "9004.1": [("timeout", 60, None, 0, 0, False)],
         "9005.1": [("exit_key", 12, None, 0, 0, False)],
-        "9006.1": [("join_empty", 0, None, 0, 0, False)],
+        "9006.1": [("join_empty", None, None, 0, 0, False)],
+        "9013.1": [("join_empty", None, None, 0, 0, False)],
         "9007.1": [("answered", 10, 90, 0, 1, True)],
         "9008.1": [("answered", 20, 60, 0, 0, False)],
         "9009.1": [("exit_key", 30, None, 0, 0, False), ("answered", 5, 60, 0, 1, False)],
@@ -335,6 +338,10 @@ def test_visit_times_identity_and_buckets(built_duckdb):
     assert int(v["9011.1"][0]["ended_at"].timestamp()) == T0 + 3000
     assert v["9011.1"][0]["is_closed_by_restart"] is True
     assert v["9012.1"][0]["ended_at"] is None
+    # DID line without ENTERQUEUE: refused at join, still offered
+    c13 = v["9013.1"][0]
+    assert (c13["is_refused_at_join"], c13["did"], c13["queue"]) == (True, "6015550177", "support")
+    assert c1["is_refused_at_join"] is False
 
 
 # --------------------------------------------------------------------------- queue aggregates
@@ -382,8 +389,8 @@ def test_agg_queue_daily_figures(built_duckdb):
         support["answered"],
         support["other_unanswered"],
         support["transfers"],
-    ) == (3, 2, 1, 1)
-    assert support["service_level"] == pytest.approx(2 / 3)
+    ) == (4, 2, 2, 1)
+    assert support["service_level"] == pytest.approx(2 / 4)
     assert support["avg_talk_seconds"] == pytest.approx(90)
     daily = _rows(
         built_duckdb,
@@ -392,7 +399,7 @@ def test_agg_queue_daily_figures(built_duckdb):
     assert daily == [
         {"queue": "billing", "n": 1},
         {"queue": "sales", "n": 10},
-        {"queue": "support", "n": 3},
+        {"queue": "support", "n": 4},
     ]
 
 

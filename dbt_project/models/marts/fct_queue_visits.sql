@@ -39,6 +39,7 @@ final as (
         transferred,
         position_at_entry,
         is_orphan as is_entry_reconstructed,
+        is_refused_at_join,
         is_closed_by_restart,
         terminal_event,
         cast({{ epoch_to_local_timestamp('entered_epoch') }} as date) as entered_date,

@@ -11,6 +11,10 @@
     next terminal is a COMPLETE*, that COMPLETE* gives the end time and talk time.
   * No terminal: answered-and-talking if there was a CONNECT, else 'other' when the PBX
     restarted after entry (ended_at = the restart), else 'open' (still waiting).
+  * Refused at join: IssabelPBX/FreePBX write a DID line (callid, queue) right before Queue(),
+    and stock Asterisk logs nothing when the queue refuses the caller (joinempty, full). A DID
+    line not followed by an ENTERQUEUE of the same call and queue is such a visit: outcome
+    'join_empty', entered and ended at the DID line, no wait (is_refused_at_join).
 #}
 
 with
@@ -18,7 +22,7 @@ with
 events as (
 
     select * from {{ ref('int_asterisk__queue_events') }}
-    where event in {{ asterisk_visit_events() }}
+    where (event in {{ asterisk_visit_events() }} or event = 'DID')
         and callid is not null
         and queue is not null
 
@@ -39,16 +43,29 @@ segmented as (
             order by event_seq
             rows between unbounded preceding and current row
         ) as visit_no,
+        -- a DID line must be followed by the ENTERQUEUE of the same call and queue
+        lead(event) over (
+            partition by pbx, boot_no, callid, queue
+            order by event_seq
+        ) as next_event,
         -- IssabelPBX's own TRANSFER line carries only the target; Asterisk's always has a context
         (event = 'TRANSFER' and data2 is null) as is_soft_transfer
     from events
 
 ),
 
+-- DID lines play no part in a visit's own events (the DID of a visit is looked up below)
+call_events as (
+
+    select * from segmented
+    where event <> 'DID'
+
+),
+
 marked as (
 
     select
-        segmented.*,
+        call_events.*,
         min(event_seq) over visit_window as first_seq,
         max(event_seq) over visit_window as last_seq,
         min(case when event = 'CONNECT' then event_seq end) over visit_window as first_connect_seq,
@@ -59,7 +76,7 @@ marked as (
         min(
             case when event in ('COMPLETEAGENT', 'COMPLETECALLER') then event_seq end
         ) over visit_window as first_complete_seq
-    from segmented
+    from call_events
     window visit_window as (partition by pbx, boot_no, callid, queue, visit_no)
 
 ),
@@ -222,7 +239,10 @@ measured as (
         timed.*,
         case
             when is_answered then coalesce(connect_holdtime, end_wait_field, connect_epoch - entered_epoch)
-            when end_epoch is not null then coalesce(end_wait_field, end_epoch - entered_epoch)
+            -- the end - enter fallback needs a logged entry: an orphan without a waittime field
+            -- (Wazo's JOINEMPTY / FULL / CLOSED, refused before queueing) has no known wait
+            when end_epoch is not null
+                then coalesce(end_wait_field, case when enter_epoch is not null then end_epoch - entered_epoch end)
         end as wait_seconds,
         case
             when is_answered and end_epoch is not null
@@ -362,6 +382,49 @@ first_wrapups as (
 
 ),
 
+-- DID lines whose call never entered that queue: refused at join (see header)
+refused as (
+
+    select
+        event_id as visit_id,
+        pbx,
+        boot_no,
+        callid,
+        queue,
+        0 as visit_no,
+        false as is_orphan,
+        true as is_refused_at_join,
+        event_seq as first_event_seq,
+        event_seq as last_event_seq,
+        event_epoch as entered_epoch,
+        {{ epoch_to_timestamptz('event_epoch') }} as entered_at,
+        cast(null as bigint) as connected_epoch,
+        {{ epoch_to_timestamptz('cast(null as bigint)') }} as connected_at,
+        event_epoch as ended_epoch,
+        {{ epoch_to_timestamptz('event_epoch') }} as ended_at,
+        cast(null as {{ dbt.type_string() }}) as terminal_event,
+        cast(null as {{ dbt.type_string() }}) as end_event,
+        false as is_closed_by_restart,
+        cast(null as {{ dbt.type_string() }}) as caller_number,
+        data1 as did,
+        cast(null as bigint) as position_at_entry,
+        'join_empty' as outcome,
+        false as is_short_abandon,
+        cast(null as {{ dbt.type_string() }}) as agent,
+        cast(null as {{ dbt.type_string() }}) as agent_key,
+        cast(null as bigint) as wait_seconds,
+        cast(null as bigint) as talk_seconds,
+        cast(null as bigint) as wrapup_seconds,
+        cast(0 as bigint) as ring_no_answer_count,
+        cast(0 as bigint) as ring_canceled_count,
+        cast(0 as bigint) as ring_attempts,
+        false as transferred
+    from segmented
+    where event = 'DID'
+        and (next_event is null or next_event <> 'ENTERQUEUE')
+
+),
+
 final as (
 
     select
@@ -372,6 +435,7 @@ final as (
         measured.queue,
         measured.visit_no,
         measured.visit_no = 0 as is_orphan,
+        false as is_refused_at_join,
         measured.first_seq as first_event_seq,
         measured.scope_last_seq as last_event_seq,
         measured.entered_epoch,
@@ -408,3 +472,5 @@ final as (
 )
 
 select * from final
+union all
+select * from refused
