@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource
 
 from assets.asterisk_raw import build_asterisk_raw_assets
 from assets.automation import (
@@ -37,7 +36,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         sensors=[build_queue_log_sensor(settings), automation_sensor],
         schedules=[build_daily_schedule(settings)],
         resources={
-            "dlt": DagsterDltResource(),
             "dbt": dbt_resource(),
             "warehouse": WarehouseResource(url=settings.warehouse_url),
             "settings": dg.ResourceDefinition.hardcoded_resource(settings),

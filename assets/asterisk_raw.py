@@ -1,69 +1,57 @@
-"""Raw Asterisk assets: dlt loads queue_log files, realtime exports and cdr-csv into raw_asterisk."""
+"""Raw Asterisk assets: one dlt load writes raw_asterisk's tables, one asset per table.
 
+A single read pass over a log produces its lines *and* its rejects, so the tables of the Asterisk
+source are materialized together (not subsettable): selecting any `raw/asterisk/*` key loads the
+source. Each table's materialization carries the load's counts (lines read = loaded + rejected +
+skipped) and dlt's load id.
+"""
 
 import logging
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
-from dagster_dlt.translator import DltResourceTranslatorData
 
-from pipelines.asterisk.pipeline import asterisk_pipeline
-from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
+from pipelines.asterisk.pipeline import run_load
+from pipelines.asterisk.source import AsteriskConfig, IngestReport
 from switchboard.settings import Settings
 
 WAREHOUSE_POOL = "warehouse_writer"
 
-_RAW_DESCRIPTIONS = {
-    "queue_log": "Asterisk queue_log file lines (raw_asterisk.queue_log), their rejects and per-stream read positions.",
-    "queue_log_table": "Realtime queue_log table exports (MySQL dump / CSV) normalised to the file layout.",
-    "cdr": "Asterisk cdr-csv Master.csv rows, typed and deduplicated, with rejects.",
+# table → (the dlt resource whose counts describe it, description)
+RAW_ASTERISK_TABLES = {
+    "queue_log": ("queue_log", "Asterisk queue_log file lines, one row per well-formed line, in file order."),
+    "queue_log_rejects": ("queue_log", "queue_log lines (file and realtime exports) that could not be read, "
+                                       "with the reason, position and exact text."),
+    "queue_log_table": ("queue_log_table", "Realtime queue_log table exports (MySQL dump / CSV) in the file layout."),
+    "cdr": ("cdr", "Asterisk cdr-csv Master.csv rows, typed and deduplicated."),
+    "cdr_rejects": ("cdr", "Master.csv rows that could not be read, with the reason and exact text."),
 }
 
 
-class RawTranslator(DagsterDltTranslator):
-    """Keys follow the layers: raw/<source>/<resource>; no phantom upstream assets."""
-
-    def __init__(self, source: str):
-        super().__init__()
-        self.source = source
-
-    def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
-        spec = super().get_asset_spec(data)
-        return spec.replace_attributes(
-            key=dg.AssetKey(["raw", self.source, data.resource.name]),
-            deps=[],
-            group_name="raw",
-            description=_RAW_DESCRIPTIONS.get(data.resource.name, spec.description),
-            kinds={"dlt", "duckdb" if "duckdb" in str(type(data.destination)).lower() else "postgres"},
-        )
+def raw_asterisk_key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", "asterisk", table])
 
 
 def build_asterisk_raw_assets(settings: Settings) -> dg.AssetsDefinition:
-    config = AsteriskConfig.from_settings(settings)  # fails fast, naming the setting, on a bad location
+    AsteriskConfig.from_settings(settings)  # fail fast, naming the setting, on a bad location
     _quiet_dlt_arrow_hints()
+    kind = "duckdb" if settings.warehouse.is_duckdb else "postgres"
+    specs = [
+        dg.AssetSpec(raw_asterisk_key(table), description=description, group_name="raw", kinds={"dlt", kind},
+                     metadata={"table": f"raw_asterisk.{table}"})
+        for table, (_resource, description) in RAW_ASTERISK_TABLES.items()
+    ]
 
-    @dlt_assets(
-        dlt_source=asterisk_source(config),
-        dlt_pipeline=asterisk_pipeline(settings),
-        name="asterisk_raw",
-        dagster_dlt_translator=RawTranslator("asterisk"),
-        pool=WAREHOUSE_POOL,
-    )
-    def asterisk_raw(context: dg.AssetExecutionContext, dlt: DagsterDltResource):
-        report = IngestReport()
-        results = list(
-            dlt.run(context=context, dlt_source=asterisk_source(config, report), loader_file_format="parquet")
-        )
-        for result in results:
-            resource = result.asset_key.path[-1]
+    @dg.multi_asset(specs=specs, name="asterisk_raw", can_subset=False, pool=WAREHOUSE_POOL)
+    def asterisk_raw(context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]):
+        report = run_load(settings, IngestReport())
+        for table, (resource, _description) in RAW_ASTERISK_TABLES.items():
             counts = report.counts(resource)
             if not counts.balanced:  # cannot happen by construction; never hide it if it does
                 raise RuntimeError(f"{resource}: lines read do not add up: {counts.as_metadata()}")
-            context.log.info(f"{resource}: {counts.as_metadata()}")
-            yield dg.MaterializeResult(
-                asset_key=result.asset_key,
-                metadata={**(result.metadata or {}), **counts.as_metadata()},
-            )
+            if table == resource:
+                context.log.info(f"{resource}: {counts.as_metadata()}")
+            yield dg.MaterializeResult(asset_key=raw_asterisk_key(table), metadata={
+                "load_id": report.load_id or "", "source_resource": resource, **counts.as_metadata()})
 
     return asterisk_raw
 

@@ -30,5 +30,6 @@ def run_load(settings: Settings, report: IngestReport | None = None) -> IngestRe
     report = report or IngestReport()
     pipeline = asterisk_pipeline(settings)
     pipeline.drop()
-    pipeline.run(asterisk_source(AsteriskConfig.from_settings(settings), report), loader_file_format="parquet")
+    info = pipeline.run(asterisk_source(AsteriskConfig.from_settings(settings), report), loader_file_format="parquet")
+    report.load_id = info.loads_ids[-1] if info.loads_ids else None
     return report

@@ -111,6 +111,7 @@ class IngestReport:
     """Per-resource counts of one run; the resource name is the key."""
 
     by_resource: dict[str, IngestCounts] = field(default_factory=dict)
+    load_id: str | None = None
 
     def counts(self, resource: str) -> IngestCounts:
         return self.by_resource.setdefault(resource, IngestCounts())
