@@ -34,12 +34,14 @@ from pipelines.asterisk.queue_log_table import TABLE_SCHEMA, parse_csv_export, p
 
 QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
 
-_META = {"pbx": pl.String(), "source_stream": pl.String(), "source_file": pl.String()}
+# Per-chunk constants travel as dictionary-encoded (Categorical) columns: one value, not millions of
+# copied strings, through Arrow and parquet (the warehouse stores plain text).
+_META = {"pbx": pl.Categorical(), "source_stream": pl.Categorical(), "source_file": pl.Categorical()}
 _LOADED = {"loaded_at": pl.Datetime("us", "UTC")}
 QUEUE_LOG_COLUMNS = {**{k: v for k, v in _META.items()}, **EVENT_SCHEMA, **_LOADED}
 QUEUE_LOG_REJECT_COLUMNS = {**_META, **REJECT_SCHEMA, **_LOADED}
-QUEUE_LOG_TABLE_COLUMNS = {"pbx": pl.String(), "source_file": pl.String(), **TABLE_SCHEMA, **_LOADED}
-CDR_COLUMNS = {"pbx": pl.String(), "source_stream": pl.String(), "source_file": pl.String(), **CDR_SCHEMA, **_LOADED}
+QUEUE_LOG_TABLE_COLUMNS = {"pbx": pl.Categorical(), "source_file": pl.Categorical(), **TABLE_SCHEMA, **_LOADED}
+CDR_COLUMNS = {**_META, **CDR_SCHEMA, **_LOADED}
 CDR_REJECT_COLUMNS = {**_META, **CDR_REJECT_SCHEMA, **_LOADED}
 TABLE_KEY = ["pbx", "row_key"]
 CDR_KEY = ["pbx", "cdr_key"]
@@ -262,10 +264,11 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
 
 
 def _meta_columns(stream: Stream, source: LogFile, loaded_at: datetime) -> list[pl.Expr]:
+    # Categorical: one dictionary entry instead of millions of copied strings on the way to parquet.
     return [
-        pl.lit(stream.pbx).alias("pbx"),
-        pl.lit(stream.stream_id).alias("source_stream"),
-        pl.lit(str(source.path)).alias("source_file"),
+        pl.lit(stream.pbx).cast(pl.Categorical).alias("pbx"),
+        pl.lit(stream.stream_id).cast(pl.Categorical).alias("source_stream"),
+        pl.lit(str(source.path)).cast(pl.Categorical).alias("source_file"),
         pl.lit(loaded_at, pl.Datetime("us", "UTC")).alias("loaded_at"),
     ]
 
