@@ -8,9 +8,11 @@ Files written
 -------------
 ``out_dir/queue_log``
     Asterisk 16 flat queue log, ``epoch|callid|queue|agent|EVENT|data…``, lines in file
-    (= time) order, epoch in UTC. With ``rotate=True`` every finished day goes into a
-    logrotate ``dateext`` file ``queue_log-YYYYMMDD`` (named after the rotation date, i.e. the
-    next morning; the oldest one gzip-compressed) and the current day stays in ``queue_log``.
+    (= time) order, the events of one second in causal order (a log-in before a pause that
+    starts in its second, a pause end before a log-out, …), epoch in UTC. With
+    ``rotate=True`` every finished day goes into a logrotate ``dateext`` file
+    ``queue_log-YYYYMMDD`` (named after the rotation date, i.e. the next morning; the oldest
+    one gzip-compressed) and the current day stays in ``queue_log``.
 ``out_dir/Master.csv``
     cdr_csv rows (Asterisk's default 18 columns, quoted like ``cdr_csv`` does, local times),
     one per call leg, written at hang-up time.
@@ -201,12 +203,31 @@ R_BREAK, R_LUNCH, R_BANO, R_TRAINING = range(4)
 # agent-event kinds produced by the simulation (expanded to per-queue lines when formatting)
 G_LOGIN, G_LOGOFF, G_PAUSE, G_UNPAUSE = range(4)
 
-# ordering phases of events sharing one second (file order is the only order inside a second):
-# callers leave the queue (exit events, CONNECT) before newcomers' ENTERQUEUE of the same second,
-# so the ENTERQUEUE position always equals 1 + the callers still waiting in file order
-PH_SYSTEM, PH_CALLEND, PH_CONNECT, PH_UNPAUSE, PH_PAUSE, PH_LOGOFF, PH_LOGIN, PH_ENTER, PH_NOISE = (
-    range(9)
-)
+# ordering phases of events sharing one second (file order is the only order inside a second),
+# in causal order, so that a reader replaying the file in line order sees what the truth counts:
+# * callers leave the queue (exit events, CONNECT) before newcomers' ENTERQUEUE of the same
+#   second, so the ENTERQUEUE position always equals 1 + the callers still waiting in file order;
+# * a ring that ends (RINGNOANSWER / RINGCANCELED) frees the member, who may pause or log out
+#   in that second: call ends come before the member's pause / log-out;
+# * a pause that ends (UNPAUSEALL) lets the member pause again or log out in the same second;
+# * EXITEMPTY is caused by the REMOVEMEMBER of the queue's last member: it follows the log-outs;
+# * a log-in (ADDMEMBER + its UNPAUSEALL/UNPAUSE) comes before a pause that starts in the same
+#   second (back from a log-out lunch straight into a pause: the log-in's UNPAUSE lines must
+#   not end that pause), and after the log-outs (a member replacing the last one does not
+#   prevent the EXITEMPTY the simulation decided); members logged in at ENTERQUEUE count for
+#   joinempty.
+(
+    PH_SYSTEM,
+    PH_CALLEND,
+    PH_CONNECT,
+    PH_UNPAUSE,
+    PH_LOGOFF,
+    PH_EXITEMPTY,
+    PH_LOGIN,
+    PH_PAUSE,
+    PH_ENTER,
+    PH_NOISE,
+) = range(10)
 
 # attempt kinds
 AT_CONNECT, AT_RNA, AT_CANCEL, AT_NOISE = range(4)
@@ -1265,7 +1286,8 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
     # terminal events
     talk = v["end"] - v["connect"]
     m_end = (v["endev"] >= 0) & (v["end"] <= T)
-    endkey = _key(v["end"], M, PH_CALLEND, vid, 1)
+    end_phase = np.where(v["endev"] == EV_EXITEMPTY, PH_EXITEMPTY, PH_CALLEND)
+    endkey = _key(v["end"], M, end_phase, vid, 1)
     common = {
         "key": endkey,
         "t": v["end"],
@@ -1511,7 +1533,7 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
 
     # ---- truth
     visits = _truth_visits(sim, spec, T, cid_e, cid_s)
-    agent_daily = _truth_agents(sim, spec, T, visits)
+    agent_daily = _truth_agents(sim, spec, T, last_epoch, visits)
     return _DayOut(
         lines=lines,
         cdr=cdr,
@@ -1869,7 +1891,10 @@ def _truth_visits(
     return df.select([pl.col(c).cast(t) for c, t in _VISIT_SCHEMA.items()])
 
 
-def _truth_agents(sim: _DaySim, spec: _SiteSpec, T: int, visits: pl.DataFrame) -> pl.DataFrame:
+def _truth_agents(
+    sim: _DaySim, spec: _SiteSpec, T: int, last_epoch: int, visits: pl.DataFrame
+) -> pl.DataFrame:
+    """Per member and day; ``T`` = the cut (INF: none), ``last_epoch`` = the day's last line."""
     g = sim.g
     A = len(spec.names)
     logged = np.zeros(A, np.int64)
@@ -1894,12 +1919,12 @@ def _truth_agents(sim: _DaySim, spec: _SiteSpec, T: int, visits: pl.DataFrame) -
         elif t_pause[a] >= 0:
             paused[a] += t - t_pause[a]
             t_pause[a] = -1
-    if T < INF:  # sessions and pauses still open when the log ends
+    if T < INF:  # sessions and pauses still open when the log ends: up to its last line
         for a in range(A):
             if t_login[a] >= 0:
-                logged[a] += T - t_login[a]
+                logged[a] += last_epoch - t_login[a]
             if t_pause[a] >= 0:
-                paused[a] += T - t_pause[a]
+                paused[a] += last_epoch - t_pause[a]
     worked = np.zeros(A, bool)
     worked[np.unique(g["agent"][g["t"] <= T])] = True
     base = (

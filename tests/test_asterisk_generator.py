@@ -9,8 +9,9 @@ from __future__ import annotations
 import csv
 import gzip
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -240,6 +241,132 @@ def test_agents_take_one_call_at_a_time_and_only_when_available(site):
         elif ev == "RINGNOANSWER" and f[5] in ("0", "1000"):
             assert in_call[who] is not None, "0/1000 ms ring noise comes from busy members"
     assert calls > 500
+
+
+def _replay_member_seconds(rows: list[list[str]], tz: str) -> tuple[dict, dict]:
+    """Logged-in and paused seconds per (member name, local day), replaying the ADDMEMBER /
+    REMOVEMEMBER / PAUSEALL / PAUSE / UNPAUSEALL / UNPAUSE lines in file order, as a reader of
+    the file would (DESIGN: logged in = ADDMEMBER -> REMOVEMEMBER, paused = PAUSEALL ->
+    UNPAUSEALL; what is still open at the end of the log counts up to its last line).
+
+    Per-queue PAUSE/UNPAUSE and ADDMEMBER/REMOVEMEMBER must give the same seconds as the
+    member-level lines. Returns ``({(name, day): [logged, paused]}, coverage counters)``.
+    """
+    zone = ZoneInfo(tz)
+    alias = _agent_alias(rows)
+    last = int(rows[-1][0])
+    member: dict[tuple[str, str], int] = {}  # (name, queue) -> ADDMEMBER epoch
+    session: dict[str, int] = {}  # name -> first ADDMEMBER of the session
+    pause_all: dict[str, int] = {}  # name -> PAUSEALL epoch
+    pause_q: dict[tuple[str, str], int] = {}  # (name, queue) -> PAUSE epoch
+    login_second: dict[str, int] = {}
+    total: dict[tuple[str, date], list[int]] = defaultdict(lambda: [0, 0])
+    per_queue: dict[tuple[str, str, date], list[int]] = defaultdict(lambda: [0, 0])
+    queues_of: dict[str, set[str]] = defaultdict(set)
+    sessions: dict[tuple[str, date], int] = defaultdict(int)
+    seen = {"pause_at_login_second": 0, "lunch_logouts": 0}
+
+    def day(t: int) -> date:
+        return datetime.fromtimestamp(t, zone).date()
+
+    def credit(table: dict, key: tuple, i: int, start: int, end: int) -> None:
+        assert day(start) == day(max(start, end - 1)), f"{key} spans midnight"
+        table[(*key, day(start))][i] += end - start
+
+    for f in rows:
+        t, q, ev = int(f[0]), f[2], f[4]
+        if ev == "ADDMEMBER":
+            name = alias[f[3]]
+            assert (name, q) not in member, f"{f}: already a member"
+            if not any((name, qq) in member for qq in queues_of[name]):
+                session[name] = t
+                sessions[(name, day(t))] += 1
+            queues_of[name].add(q)
+            member[(name, q)] = t
+            login_second[name] = t
+        elif ev == "REMOVEMEMBER":
+            name = alias[f[3]]
+            assert (name, q) in member, f"{f}: not a member"
+            assert name not in pause_all and (name, q) not in pause_q, f"{f}: logged out paused"
+            credit(per_queue, (name, q), 0, member.pop((name, q)), t)
+            if not any((name, qq) in member for qq in queues_of[name]):
+                credit(total, (name,), 0, session.pop(name), t)
+        elif ev == "PAUSEALL":
+            name = f[3]
+            assert any((name, qq) in member for qq in queues_of[name]), f"{f}: not logged in"
+            assert name not in pause_all, f"{f}: already paused"
+            pause_all[name] = t
+            seen["pause_at_login_second"] += login_second.get(name) == t
+        elif ev == "PAUSE":
+            name = f[3]
+            assert (name, q) in member and name in pause_all, f"{f}: PAUSE without PAUSEALL"
+            pause_q[(name, q)] = t
+        elif ev == "UNPAUSEALL":
+            name = f[3]
+            assert any((name, qq) in member for qq in queues_of[name]), f"{f}: not logged in"
+            if name in pause_all:
+                credit(total, (name,), 1, pause_all.pop(name), t)
+        elif ev == "UNPAUSE":
+            name = f[3]
+            assert (name, q) in member, f"{f}: not a member"
+            assert name not in pause_all, f"{f}: UNPAUSE before UNPAUSEALL"
+            if (name, q) in pause_q:
+                credit(per_queue, (name, q), 1, pause_q.pop((name, q)), t)
+    for (name, q), t in member.items():
+        credit(per_queue, (name, q), 0, t, last)
+    for name, t in session.items():
+        credit(total, (name,), 0, t, last)
+    for name, t in pause_all.items():
+        credit(total, (name,), 1, t, last)
+    for (name, q), t in pause_q.items():
+        credit(per_queue, (name, q), 1, t, last)
+    for (name, d), secs in total.items():
+        for q in queues_of[name]:
+            assert per_queue[(name, q, d)] == secs, (name, q, d)
+    seen["lunch_logouts"] = sum(n - 1 for n in sessions.values())
+    return dict(total), seen
+
+
+def test_member_lines_replayed_in_file_order_give_the_truth_seconds(tmp_path):
+    """Logged-in and paused seconds of every agent-day, read back from the file in line order,
+    equal the truth. Events of one member sharing a second are written in causal order: a log-in
+    back from a log-out lunch (ADDMEMBER, UNPAUSEALL, UNPAUSE) precedes a pause starting in that
+    second, a pause end precedes a new pause or a log-out of that second."""
+    tz = "America/Bogota"
+    seen_total = {"pause_at_login_second": 0, "lunch_logouts": 0}
+    for agents, days, seed, start in (
+        (12, 3, 5, date(2025, 3, 3)),  # the end-to-end ground-truth test's site
+        (6, 2, 5, date(2025, 3, 3)),
+        (12, 3, 86, date(2025, 3, 3)),
+        (40, 2, 3, date(2025, 3, 4)),
+        (25, 3, 7, date(2025, 3, 6)),  # Thu..Sat
+        (3, 3, 3, date(2025, 3, 6)),  # the log ends on a quiet Saturday, after its last call
+    ):
+        s = generate(
+            tmp_path / f"{agents}-{seed}" / "pbx",
+            agents=agents,
+            days=days,
+            seed=seed,
+            start=start,
+            rotate=True,
+            timezone=tz,
+        )
+        rows = read_lines(list(s.queue_log_files))
+        replayed, seen = _replay_member_seconds(rows, tz)
+        assert seen["lunch_logouts"] > 0, "every site has log-out lunches"
+        for k in seen_total:
+            seen_total[k] += seen[k]
+        truth = {
+            (r["agent"], r["local_day"]): [r["logged_in_seconds"], r["paused_seconds"]]
+            for r in pl.read_parquet(s.agent_daily_path).iter_rows(named=True)
+        }
+        wrong = {
+            k: (replayed.get(k, [0, 0]), truth.get(k, [0, 0]))
+            for k in replayed.keys() | truth.keys()
+            if replayed.get(k, [0, 0]) != truth.get(k, [0, 0])
+        }
+        assert not wrong, f"{(agents, days, seed, start)}: file [logged, paused] != truth: {wrong}"
+    assert seen_total["pause_at_login_second"] > 0, "no pause starts in a log-in's second any more"
 
 
 def test_callers_are_served_fifo_per_queue(site):
