@@ -120,7 +120,8 @@ def demo_command(args: argparse.Namespace) -> int:
     print(f"simulating {args.agents} agents × {args.days} days into {site} …", flush=True)
     generated = generate(site, agents=args.agents, days=args.days, seed=args.seed, rotate=True,
                          truth_dir=demo_dir / "truth")
-    print(f"  {generated}")
+    print(f"  {generated.lines:,} queue_log lines in {len(generated.queue_log_files)} rotated files, "
+          f"{generated.visits:,} queue visits, {generated.cdr_rows:,} CDR rows ({generated.seconds:.1f} s)")
 
     os.environ.setdefault("SWITCHBOARD_QUEUE_LOG_DIRS", f"demo={site}")
     os.environ.setdefault("SWITCHBOARD_ASTERISK_CDR_DIRS", f"demo={site}")

@@ -88,9 +88,12 @@ def postgres_server():
         pytest.fail("PostgreSQL server binaries not found; run scripts/ensure-postgres.sh (make test does)")
     base = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
     as_postgres: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
+    if os.geteuid() == 0:  # initdb refuses to run as root: run the server as Debian's postgres user
+        runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+        if not runuser:
+            pytest.fail("running as root and runuser(8) is missing: cannot start PostgreSQL as user postgres")
         shutil.chown(base, user="postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
+        as_postgres = [runuser, "-u", "postgres", "--"]
     data = base / "data"
     port = _free_port()
     subprocess.run([*as_postgres, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-N", "-E", "UTF8"],
