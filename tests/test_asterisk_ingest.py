@@ -221,3 +221,42 @@ def test_incremental_load_on_postgres(make_settings, site, postgres_url):
     with psycopg2.connect(settings.warehouse.postgres_dsn()) as con, con.cursor() as cur:
         cur.execute("select count(*), count(distinct (source_stream, line_no)) from raw_asterisk.queue_log")
         assert cur.fetchone() == (12, 12)
+
+
+def _cdr_line(n: int, start: str = "2024-03-04 10:00:00") -> str:
+    return (f'"","300111{n:04d}","500","from-pstn","""Cliente"" <300111{n:04d}>","SIP/trunk-{n:08x}",'
+            f'"Local/1001@from-queue-{n:08x};1","Queue","500,t","{start}","{start}","2024-03-04 10:05:00",'
+            f'300,300,"ANSWERED","DOCUMENTATION","1709546400.{n}",""')
+
+
+def test_master_csv_appends_load_once_and_exact_duplicates_are_skipped(make_settings, site):
+    settings = make_settings(SWITCHBOARD_ASTERISK_CDR_DIRS=f"lab={site}")
+    first = [_cdr_line(i) for i in range(5)]
+    write(site / "Master.csv", first + [first[0]])  # a row written twice
+    c1 = load(settings).counts("cdr")
+    assert (c1.lines_read, c1.loaded, c1.skipped_duplicate, c1.rejected) == (6, 5, 1, 0)
+    write(site / "Master.csv", [_cdr_line(i) for i in range(5, 8)] + ["not,a,cdr"], mode="a")
+    c2 = load(settings).counts("cdr")
+    assert (c2.lines_read, c2.loaded, c2.rejected) == (4, 3, 1) and c2.balanced
+    load(settings)
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select count(*), count(distinct uniqueid) from raw_asterisk.cdr").fetchall() == [(8, 8)]
+        assert con.sql("select reason from raw_asterisk.cdr_rejects").fetchall() == [("too_few_fields",)]
+
+
+def test_realtime_export_is_merged_on_its_id_when_exported_again(make_settings, site):
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    rows = ",".join(
+        f"({i},'2024-03-04 10:00:0{i}','1709546400.{i}','ventas','NONE','ENTERQUEUE','','300111000{i}','1','','')"
+        for i in range(1, 4))
+    header = "CREATE TABLE `queue_log` (\n  `id` bigint NOT NULL,\n  `time` datetime,\n  `callid` varchar(80),\n" \
+             "  `queuename` varchar(256),\n  `agent` varchar(80),\n  `event` varchar(32),\n  `data1` varchar(100),\n" \
+             "  `data2` varchar(100),\n  `data3` varchar(100),\n  `data4` varchar(100),\n  `data5` varchar(100)\n) ENGINE=InnoDB;\n"
+    (site / "queue_log.sql").write_text(header + f"INSERT INTO `queue_log` VALUES {rows};\n")
+    assert load(settings).counts("queue_log_table").loaded == 3
+    # Exported again a day later with one more row: the old ids merge, nothing doubles.
+    more = rows + ",(4,'2024-03-04 10:00:09','1709546400.4','ventas','NONE','ABANDON','1','1','5','','')"
+    (site / "queue_log.sql").write_text(header + f"INSERT INTO `queue_log` VALUES {more};\n")
+    load(settings)
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select count(*) from raw_asterisk.queue_log_table").fetchall() == [(4,)]

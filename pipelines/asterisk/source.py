@@ -29,7 +29,12 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from pipelines.asterisk import log_streams
 from pipelines.asterisk.cdr_csv import CDR_REJECT_SCHEMA, CDR_SCHEMA, parse_master_csv
 from pipelines.asterisk.log_streams import Location, LogFile, Position, Stream
-from pipelines.asterisk.queue_log_parser import EVENT_SCHEMA, REJECT_SCHEMA, parse_chunk
+from pipelines.asterisk.queue_log_parser import (
+    EVENT_SCHEMA,
+    REJECT_SCHEMA,
+    count_lines,
+    parse_chunk,
+)
 from pipelines.asterisk.queue_log_table import TABLE_SCHEMA, parse_csv_export, parse_sql_dump
 
 QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
@@ -139,40 +144,52 @@ def asterisk_source(config: AsteriskConfig, report: IngestReport | None = None):
 
 
 def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
-    loaded_at = _now()
     yield _to_table("queue_log", pl.DataFrame(schema=QUEUE_LOG_COLUMNS))
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
+    def parse(chunk: bytes, line_no: int, offset: int, meta: list[pl.Expr]) -> Iterator[object]:
+        parsed = parse_chunk(chunk, first_line_no=line_no, base_offset=offset)
+        if parsed.events.height:
+            yield _to_table("queue_log", parsed.events.with_columns(meta), columns=QUEUE_LOG_COLUMNS)
+        if parsed.rejects.height:
+            counts.add_rejects(parsed.rejects["reason"])
+            yield _to_table("queue_log_rejects", parsed.rejects.with_columns(meta), columns=QUEUE_LOG_REJECT_COLUMNS)
+        counts.lines_read += parsed.lines_read
+        counts.loaded += parsed.events.height
+        counts.rejected += parsed.rejects.height
+        counts.skipped_blank += parsed.skipped_blank
+
+    yield from _read_log_streams(
+        "queue_log", config.queue_log_locations, log_streams.QUEUE_LOG_NAMES, ("queue_log", "queue_log_rejects"),
+        config.chunk_bytes, counts, parse,
+    )
+
+
+def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, counts, parse) -> Iterator[object]:
+    """New bytes of every stream of one kind of append-only log, handed to `parse` chunk by chunk.
+
+    `parse(chunk, first_line_no, offset, meta_columns)` yields tables and updates `counts`; each
+    stream's position advances in resource state once all its chunks are yielded.
+    """
+    loaded_at = _now()
     positions = dlt.current.resource_state().setdefault("streams", {})
-    files = log_streams.discover(list(config.queue_log_locations), log_streams.QUEUE_LOG_NAMES)
-    streams, waiting = log_streams.group_streams(files)
+    streams, waiting = log_streams.group_streams(log_streams.discover(list(locations), names))
     counts.files_waiting += len(waiting)
     for stream in streams:
         source = stream.best
         start, _reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
         if source.size <= start.offset:
             continue
-        _remove_uncommitted(("queue_log", "queue_log_rejects"), stream.stream_id, start.line_no)
+        _remove_uncommitted(appended_tables, stream.stream_id, start.line_no)
         counts.streams_read += 1
         line_no, end = start.line_no, start.offset
-        for offset, chunk in log_streams.read_new_bytes(source, start.offset, config.chunk_bytes):
-            parsed = parse_chunk(chunk, first_line_no=line_no, base_offset=offset)
-            meta = _meta_columns(stream, source, loaded_at)
-            if parsed.events.height:
-                yield _to_table("queue_log", parsed.events.with_columns(meta), columns=QUEUE_LOG_COLUMNS)
-            if parsed.rejects.height:
-                counts.add_rejects(parsed.rejects["reason"])
-                yield _to_table("queue_log_rejects", parsed.rejects.with_columns(meta),
-                                columns=QUEUE_LOG_REJECT_COLUMNS)
-            counts.lines_read += parsed.lines_read
-            counts.loaded += parsed.events.height
-            counts.rejected += parsed.rejects.height
-            counts.skipped_blank += parsed.skipped_blank
-            line_no += parsed.lines_read
+        for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes):
+            yield from parse(chunk, line_no, offset, _meta_columns(stream, source, loaded_at))
+            line_no += count_lines(chunk)
             end = offset + len(chunk)
         positions[stream.stream_id] = {"offset": end, "line_no": line_no}
-        yield _stream_row(stream, source, "queue_log", end, line_no)
+        yield _stream_row(stream, source, kind, end, line_no)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,40 +240,27 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
 
 
 def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
-    loaded_at = _now()
     yield _to_table("cdr", pl.DataFrame(schema=CDR_COLUMNS), merge_key=CDR_KEY)
     yield _to_table("cdr_rejects", pl.DataFrame(schema=CDR_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
-    positions = dlt.current.resource_state().setdefault("streams", {})
-    files = log_streams.discover(list(config.cdr_locations), log_streams.CDR_CSV_NAMES)
-    streams, waiting = log_streams.group_streams(files)
-    counts.files_waiting += len(waiting)
-    for stream in streams:
-        source = stream.best
-        start, _reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
-        if source.size <= start.offset:
-            continue
-        _remove_uncommitted(("cdr_rejects",), stream.stream_id, start.line_no)
-        counts.streams_read += 1
-        line_no, end = start.line_no, start.offset
-        for offset, chunk in log_streams.read_new_bytes(source, start.offset, config.chunk_bytes):
-            parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=line_no, base_offset=offset)
-            meta = _meta_columns(stream, source, loaded_at)
-            unique = parsed.rows.unique(subset=["cdr_key"], keep="first", maintain_order=True)
-            if unique.height:
-                yield _to_table("cdr", unique.with_columns(meta), columns=CDR_COLUMNS, merge_key=CDR_KEY)
-            if parsed.rejects.height:
-                counts.add_rejects(parsed.rejects["reason"])
-                yield _to_table("cdr_rejects", parsed.rejects.with_columns(meta), columns=CDR_REJECT_COLUMNS)
-            counts.lines_read += parsed.lines_read
-            counts.loaded += unique.height
-            counts.skipped_duplicate += parsed.rows.height - unique.height
-            counts.rejected += parsed.rejects.height
-            counts.skipped_blank += parsed.skipped_blank
-            line_no += parsed.lines_read
-            end = offset + len(chunk)
-        positions[stream.stream_id] = {"offset": end, "line_no": line_no}
-        yield _stream_row(stream, source, "cdr", end, line_no)
+
+    def parse(chunk: bytes, line_no: int, offset: int, meta: list[pl.Expr]) -> Iterator[object]:
+        parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=line_no, base_offset=offset)
+        unique = parsed.rows.unique(subset=["cdr_key"], keep="first", maintain_order=True)
+        if unique.height:
+            yield _to_table("cdr", unique.with_columns(meta), columns=CDR_COLUMNS, merge_key=CDR_KEY)
+        if parsed.rejects.height:
+            counts.add_rejects(parsed.rejects["reason"])
+            yield _to_table("cdr_rejects", parsed.rejects.with_columns(meta), columns=CDR_REJECT_COLUMNS)
+        counts.lines_read += parsed.lines_read
+        counts.loaded += unique.height
+        counts.skipped_duplicate += parsed.rows.height - unique.height
+        counts.rejected += parsed.rejects.height
+        counts.skipped_blank += parsed.skipped_blank
+
+    yield from _read_log_streams(
+        "cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES, ("cdr_rejects",), config.chunk_bytes, counts, parse,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
