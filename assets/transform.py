@@ -2,7 +2,9 @@
 
 
 import os
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -50,4 +52,7 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project())
+    # The venv's dbt, found next to this interpreter, so `.venv/bin/switchboard` works without an
+    # activated virtual environment (DbtCliResource otherwise looks on PATH only).
+    bundled = Path(sys.executable).parent / "dbt"
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=str(bundled) if bundled.exists() else "dbt")

@@ -71,11 +71,14 @@ def read_all(f: LogFile, start: int = 0, chunk_bytes: int = log_streams.CHUNK_BY
 
 
 def test_discover_accepts_every_rotation_name_and_ignores_the_rest(tmp_path):
-    """queue_log, .N, .N.gz, .N.bz2, -YYYYMMDD(.gz), .<epoch> are logs; exports and strangers are not."""
+    """Any name with queue_log in it is a log (rotations, and the names copies get in the wild:
+    copies of one log share a stream and are read once); table exports, documents and other
+    logs are not."""
     logs = ["queue_log", "queue_log.0", "queue_log.1", "queue_log.2.gz", "queue_log.3.bz2",
-            "queue_log-20240101", "queue_log-20240108.gz", "queue_log.1718900000"]
-    others = ["queue_log.sql", "queue_log-20240101.csv", "queue_log.csv.gz", "queue_log.bak",
-              "queue_log.old", "queue_log_backup", "Master.csv", "messages", "full.1", "xqueue_log"]
+            "queue_log-20240101", "queue_log-20240108.gz", "queue_log.1718900000", "queue_log.bak",
+            "queue_log.old", "queue_log_backup", "pbx2.queue_log", "QUEUE_LOG.txt"]
+    others = ["queue_log.sql", "queue_log-20240101.csv", "queue_log.csv.gz", "queue_log.rst", "queue_log.md",
+              "Master.csv", "messages", "full.1"]
     for name in logs + others:
         if name.endswith(".gz"):
             write_gz(tmp_path / name, WEEK1)
@@ -160,14 +163,15 @@ def test_rotated_copies_of_one_log_are_one_stream_read_from_the_most_complete(tm
     """queue_log.1 beside its gzip'd copy and an older partial snapshot: one stream, best = largest."""
     write(tmp_path / "queue_log.1", WEEK1)
     write_gz(tmp_path / "queue_log.1.gz", WEEK1)
-    write(tmp_path / "queue_log-partial-copy", WEEK1[:60])  # not a log name: ignored
+    write(tmp_path / "queue_log-partial-copy", WEEK1[:60])  # a partial snapshot of the same log
     write_gz(tmp_path / "queue_log.2.gz", WEEK1[: WEEK1.index(b"\n", 60) + 1])  # older, shorter copy
     write(tmp_path / "queue_log", WEEK2)
     streams, waiting = group_streams(files_in(tmp_path))
     assert waiting == []
     assert len(streams) == 2
     week1 = next(s for s in streams if s.first_line == WEEK1.split(b"\n")[0] + b"\n")
-    assert sorted(f.path.name for f in week1.files) == ["queue_log.1", "queue_log.1.gz", "queue_log.2.gz"]
+    assert sorted(f.path.name for f in week1.files) == [
+        "queue_log-partial-copy", "queue_log.1", "queue_log.1.gz", "queue_log.2.gz"]
     assert week1.best.path.name == "queue_log.1"  # equal size: the plain copy wins over the .gz
     week2 = next(s for s in streams if s is not week1)
     assert [f.path.name for f in week2.files] == ["queue_log"]

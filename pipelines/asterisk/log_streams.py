@@ -21,8 +21,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# queue_log, queue_log.3, queue_log.3.gz, queue_log-20220707(.gz), queue_log.1655366541 (timestamp strategy)
-QUEUE_LOG_NAMES = re.compile(r"^queue_log(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
+# Any name containing "queue_log": queue_log, queue_log.3(.gz), queue_log-20220707(.gz), queue_log.<epoch>,
+# and the names copies get in the wild (pbx1.queue_log, queue_log__backup) — but not realtime table
+# exports (.sql/.csv, read by their own reader) or documents about queue_logs.
+QUEUE_LOG_NAMES = re.compile(r"^(?!.*\.(?:sql|csv|rst|md|html?|json|ya?ml)(?:\.gz|\.bz2)?$).*queue_log.*$", re.I)
 # Master.csv and its rotations (Master.csv.1, Master.csv-20220707.gz)
 CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
 # The names Asterisk is still appending to; every other name is a finished, rotated copy.
