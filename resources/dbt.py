@@ -37,7 +37,11 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     """Environment for the dbt process: which profile target and where it connects (profiles.yml)."""
     wh = settings.warehouse
     if wh.is_duckdb:
-        return {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(wh.duckdb_path)}
+        return {
+            "SWITCHBOARD_DBT_TARGET": "duckdb",
+            "SWITCHBOARD_DBT_DUCKDB_PATH": str(wh.duckdb_path),
+            "SWITCHBOARD_DBT_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        }
     return {
         "SWITCHBOARD_DBT_TARGET": "postgres",
         "SWITCHBOARD_DBT_PG_HOST": wh.host,

@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         alias="SWITCHBOARD_STATE_DIR",
         description="Working files of dlt pipelines (their durable state lives in the warehouse).",
     )
+    duckdb_memory_limit: str = Field(
+        default="3GB",
+        alias="SWITCHBOARD_DUCKDB_MEMORY_LIMIT",
+        pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$",
+        description="DuckDB's memory cap for dbt builds (e.g. 3GB, 8GB, 75%); above it DuckDB spills to disk.",
+    )
     timezone: str = Field(
         default="America/Bogota",
         alias="SWITCHBOARD_TIMEZONE",
