@@ -1,8 +1,52 @@
+{#
+  Incremental: rebuilds, per PBX, the boots whose visits were rebuilt since this table's newest
+  row (macros/asterisk_refresh.sql: boot_plan_sql), plus every visit of an agent whose display
+  name (latest spelling) changed, so `agent` stays the same across the whole table.
+#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='visit_id',
+    on_schema_change='fail',
+    pre_hook="{{ boot_plan_pre_hook(ref('int_asterisk__queue_visits'), with_event=false) }}",
+) }}
+
+{% set incremental = is_incremental() %}
+
 with
+
+{% if incremental %}
+plan as (
+
+    select pbx, first_boot from {{ plan_relation('fct_queue_visits__plan') }}
+
+),
+
+-- agents shown under another name than their latest spelling (older visits keep the old name)
+renamed_agents as (
+
+    select agents.agent_key
+    from {{ ref('int_asterisk__agents') }} as agents
+    inner join (
+        select distinct agent_key, agent from {{ this }} where agent_key is not null
+    ) as shown
+        on agents.agent_key = shown.agent_key
+    where shown.agent <> agents.agent
+
+),
+{% endif %}
 
 visits as (
 
-    select * from {{ ref('int_asterisk__queue_visits') }}
+    select visits.*
+    from {{ ref('int_asterisk__queue_visits') }} as visits
+    {% if incremental -%}
+    where exists (
+            select 1 from plan
+            where plan.pbx = visits.pbx and visits.boot_no >= plan.first_boot
+        )
+        or visits.agent_key in (select agent_key from renamed_agents)
+    {%- endif %}
 
 ),
 
@@ -18,6 +62,7 @@ final as (
         visits.visit_id,
         'asterisk' as platform,
         pbx,
+        boot_no,
         callid as call_id,
         queue,
         entered_at,
@@ -43,7 +88,8 @@ final as (
         is_closed_by_restart,
         terminal_event,
         cast({{ epoch_to_local_timestamp('entered_epoch') }} as date) as entered_date,
-        {{ quarter_hour_start(epoch_to_local_timestamp('entered_epoch')) }} as entered_interval_start
+        {{ quarter_hour_start(epoch_to_local_timestamp('entered_epoch')) }} as entered_interval_start,
+        {{ run_started_at_literal() }} as dbt_refreshed_at
     from visits
     left join agents
         on visits.agent_key = agents.agent_key

@@ -15,16 +15,43 @@
     and stock Asterisk logs nothing when the queue refuses the caller (joinempty, full). A DID
     line not followed by an ENTERQUEUE of the same call and queue is such a visit: outcome
     'join_empty', entered and ended at the DID line, no wait (is_refused_at_join).
+
+  Incremental: a visit depends only on the events of its boot (and on DID lines of the same
+  call), so a run rebuilds, per PBX, the boots from the first one with new or re-sequenced
+  events on (macros/asterisk_refresh.sql: boot_plan_sql); older boots are kept as they are.
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='visit_id',
+    on_schema_change='fail',
+    pre_hook="{{ boot_plan_pre_hook(ref('int_asterisk__queue_events')) }}",
+) }}
+
+{% set incremental = is_incremental() %}
 
 with
 
+{% if incremental %}
+plan as (
+
+    select pbx, first_boot from {{ plan_relation('int_asterisk__queue_visits__plan') }}
+
+),
+{% endif %}
+
 events as (
 
-    select * from {{ ref('int_asterisk__queue_events') }}
-    where (event in {{ asterisk_visit_events() }} or event = 'DID')
-        and callid is not null
-        and queue is not null
+    select events.*
+    from {{ ref('int_asterisk__queue_events') }} as events
+    {% if incremental -%}
+    inner join plan
+        on events.pbx = plan.pbx
+        and events.boot_no >= plan.first_boot
+    {%- endif %}
+    where (events.event in {{ asterisk_visit_events() }} or events.event = 'DID')
+        and events.callid is not null
+        and events.queue is not null
 
 ),
 
@@ -266,9 +293,14 @@ measured as (
 -- DID: the latest DID line of the same call (pbx, callid) at or before the visit's first event
 did_timeline as (
 
-    select pbx, callid, event_seq as seq, 1 as is_did, data1 as did, cast(null as {{ dbt.type_string() }}) as visit_anchor
-    from {{ ref('int_asterisk__queue_events') }}
-    where event = 'DID' and callid is not null
+    select dids.pbx, dids.callid, dids.event_seq as seq, 1 as is_did, dids.data1 as did,
+        cast(null as {{ dbt.type_string() }}) as visit_anchor
+    from {{ ref('int_asterisk__queue_events') }} as dids
+    where dids.event = 'DID' and dids.callid is not null
+    {%- if incremental %}
+        -- every DID line of the calls being rebuilt, also from older boots
+        and exists (select 1 from visits where visits.pbx = dids.pbx and visits.callid = dids.callid)
+    {%- endif %}
 
     union all
 
@@ -313,11 +345,16 @@ visit_dids as (
 wrapup_timeline as (
 
     select
-        pbx, boot_no, {{ agent_key('agent') }} as agent_key, event_seq as seq,
+        wrapups.pbx, wrapups.boot_no, {{ agent_key('wrapups.agent') }} as agent_key, wrapups.event_seq as seq,
         cast(null as {{ dbt.type_string() }}) as visit_anchor,
-        {{ safe_to_bigint('data1') }} as wrapup_seconds
-    from {{ ref('int_asterisk__queue_events') }}
-    where event = 'WRAPUPSTART' and agent is not null
+        {{ safe_to_bigint('wrapups.data1') }} as wrapup_seconds
+    from {{ ref('int_asterisk__queue_events') }} as wrapups
+    {% if incremental -%}
+    inner join plan
+        on wrapups.pbx = plan.pbx
+        and wrapups.boot_no >= plan.first_boot
+    {%- endif %}
+    where wrapups.event = 'WRAPUPSTART' and wrapups.agent is not null
 
     union all
 
@@ -418,7 +455,8 @@ refused as (
         cast(0 as bigint) as ring_no_answer_count,
         cast(0 as bigint) as ring_canceled_count,
         cast(0 as bigint) as ring_attempts,
-        false as transferred
+        false as transferred,
+        {{ run_started_at_literal() }} as dbt_refreshed_at
     from segmented
     where event = 'DID'
         and (next_event is null or next_event <> 'ENTERQUEUE')
@@ -462,7 +500,8 @@ final as (
         measured.ring_canceled_count,
         measured.ring_no_answer_count + measured.ring_canceled_count
             + case when measured.connect_seq is not null then 1 else 0 end as ring_attempts,
-        coalesce(measured.terminal_event in ('TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER'), false) as transferred
+        coalesce(measured.terminal_event in ('TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER'), false) as transferred,
+        {{ run_started_at_literal() }} as dbt_refreshed_at
     from measured
     left join visit_dids
         on measured.anchor_event_id = visit_dids.visit_anchor

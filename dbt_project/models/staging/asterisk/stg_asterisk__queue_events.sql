@@ -1,155 +1,255 @@
 {#
-  Materialized as a table (not the staging default view): the duplicate flag and the event
-  sequence are window functions over the whole log, and every intermediate model reads this
-  relation, so computing it once is much cheaper than recomputing a view several times.
+  Incremental table (not the staging default view): the order, the duplicate flag and the boot
+  number are window functions over the whole log and every intermediate model reads this
+  relation. A run after new lines were loaded rebuilds, per PBX, only the lines from the
+  earliest new epoch on (macros/asterisk_refresh.sql: stg_queue_events_plan_sql); lines before
+  it keep their event_seq, is_duplicate and boot_no. `dbt build --full-refresh` rebuilds all.
+
+  Cost shape (10M lines): one narrow sort for the order, duplicates found through a fingerprint
+  (only lines sharing pbx, epoch and fingerprint are compared field by field), and one join
+  back to the full rows.
 #}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='fail',
+    pre_hook="{{ stg_queue_events_pre_hooks() }}",
+) }}
+
+{% set incremental = is_incremental() %}
 
 with
 
-file_lines as (
+{% if incremental %}
+-- the region to rebuild (written and deleted from this table by the pre-hook)
+plan as (
 
-    select * from {{ source('raw_asterisk', 'queue_log') }}
-
-),
-
-table_rows as (
-
-    select * from {{ source('raw_asterisk', 'queue_log_table') }}
+    select pbx, cutoff_epoch from {{ plan_relation('stg_asterisk__queue_events__plan') }}
 
 ),
 
-file_renamed as (
+-- what stays: every line before the region (numbering continues after it)
+kept as (
+
+    select pbx, max(event_seq) as base_seq, max(boot_no) as base_boot
+    from {{ this }}
+    group by pbx
+
+),
+{% endif %}
+
+file_lines as not materialized (
+
+    select file_lines.*
+    from {{ source('raw_asterisk', 'queue_log') }} as file_lines
+    {% if incremental -%}
+    inner join plan
+        on file_lines.pbx = plan.pbx
+        and file_lines.event_epoch >= plan.cutoff_epoch
+    {%- endif %}
+
+),
+
+table_rows as not materialized (
+
+    select table_rows.*
+    from {{ source('raw_asterisk', 'queue_log_table') }} as table_rows
+    {% if incremental -%}
+    inner join plan
+        on table_rows.pbx = plan.pbx
+        and table_rows.event_epoch >= plan.cutoff_epoch
+    {%- endif %}
+
+),
+
+-- rotated copies of one file are separate streams: order streams of one PBX by their first
+-- event (over all of raw, also in an incremental run); the realtime table is one stream per PBX
+file_streams as not materialized (
+
+    select pbx, source_stream, min(event_epoch) as stream_first_epoch
+    from {{ source('raw_asterisk', 'queue_log') }}
+    group by pbx, source_stream
+
+),
+
+table_streams as not materialized (
+
+    select pbx, min(event_epoch) as stream_first_epoch
+    from {{ source('raw_asterisk', 'queue_log_table') }}
+    group by pbx
+
+),
+
+unioned as not materialized (
 
     select
-        pbx,
+        file_lines.pbx,
         'file' as source_kind,
         0 as source_rank,
-        source_stream,
-        source_file,
-        line_no as source_position,
-        event_epoch,
-        callid,
-        queuename,
-        agent,
-        event,
-        data1,
-        data2,
-        data3,
-        data4,
-        data5,
-        data6,
-        loaded_at
+        file_lines.source_stream,
+        file_lines.source_file,
+        file_lines.line_no as source_position,
+        file_streams.stream_first_epoch,
+        file_lines.event_epoch,
+        file_lines.callid,
+        file_lines.queuename,
+        file_lines.agent,
+        file_lines.event,
+        file_lines.data1,
+        file_lines.data2,
+        file_lines.data3,
+        file_lines.data4,
+        file_lines.data5,
+        file_lines.data6,
+        file_lines.loaded_at
     from file_lines
+    left join file_streams
+        on file_lines.pbx = file_streams.pbx
+        and file_lines.source_stream = file_streams.source_stream
 
-),
-
-table_renamed as (
+    union all
 
     select
-        pbx,
+        table_rows.pbx,
         'table' as source_kind,
         1 as source_rank,
-        row_key as source_stream,
-        source_file,
+        table_rows.row_key as source_stream,
+        table_rows.source_file,
         -- rows of the realtime table are ordered by their numeric id when exported, else by export position
-        coalesce({{ safe_to_bigint('row_key') }}, row_no) as source_position,
-        event_epoch,
-        callid,
-        queuename,
-        agent,
-        event,
-        data1,
-        data2,
-        data3,
-        data4,
-        data5,
-        data6,
-        loaded_at
+        coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no) as source_position,
+        table_streams.stream_first_epoch,
+        table_rows.event_epoch,
+        table_rows.callid,
+        table_rows.queuename,
+        table_rows.agent,
+        table_rows.event,
+        table_rows.data1,
+        table_rows.data2,
+        table_rows.data3,
+        table_rows.data4,
+        table_rows.data5,
+        table_rows.data6,
+        table_rows.loaded_at
     from table_rows
+    left join table_streams
+        on table_rows.pbx = table_streams.pbx
 
 ),
 
-unioned as (
-
-    select * from file_renamed
-    union all
-    select * from table_renamed
-
-),
-
--- rotated copies of one file are separate streams: order streams of one PBX by their first event
-streams as (
-
-    select
-        pbx,
-        source_kind,
-        case when source_kind = 'file' then source_stream end as stream_key,
-        min(event_epoch) as stream_first_epoch
-    from unioned
-    group by 1, 2, 3
-
-),
-
-sourced as (
+sourced as not materialized (
 
     select
         unioned.*,
-        streams.stream_first_epoch
+        {{ row_fingerprint(['callid', 'queuename', 'agent', 'event',
+                            'data1', 'data2', 'data3', 'data4', 'data5', 'data6']) }} as fingerprint
     from unioned
-    left join streams
-        on unioned.pbx = streams.pbx
-        and unioned.source_kind = streams.source_kind
-        and coalesce(case when unioned.source_kind = 'file' then unioned.source_stream end, '')
-            = coalesce(streams.stream_key, '')
 
 ),
 
--- Both windows in one pass, over the columns as loaded (cheaper to sort than derived strings):
--- the order of events, and the exact-duplicate flag (2nd+ copy of a line identical in every
--- field, in that order).
-flagged as (
+-- Exact duplicates (2nd+ copy, in event order, of a line identical in every field). Copies
+-- share pbx, epoch and fingerprint; only such groups are compared field by field.
+candidate_groups as not materialized (
+
+    select pbx, event_epoch, fingerprint
+    from sourced
+    group by pbx, event_epoch, fingerprint
+    having count(*) > 1
+
+),
+
+duplicates as not materialized (
+
+    select pbx, source_kind, source_stream, source_position
+    from (
+        select
+            sourced.pbx,
+            sourced.source_kind,
+            sourced.source_stream,
+            sourced.source_position,
+            row_number() over (
+                partition by sourced.pbx, sourced.event_epoch, sourced.callid, sourced.queuename,
+                    sourced.agent, sourced.event, sourced.data1, sourced.data2, sourced.data3,
+                    sourced.data4, sourced.data5, sourced.data6
+                order by sourced.source_rank, sourced.stream_first_epoch, sourced.source_stream,
+                    sourced.source_position
+            ) as copy_no
+        from sourced
+        inner join candidate_groups
+            on sourced.pbx = candidate_groups.pbx
+            and sourced.event_epoch = candidate_groups.event_epoch
+            and sourced.fingerprint = candidate_groups.fingerprint
+    ) as copies
+    where copy_no > 1
+
+),
+
+-- The order of events and the boot number, on the line identities only (a narrow sort): a
+-- QUEUESTART (Asterisk (re)start) that is not a duplicate opens the next boot.
+ordered as not materialized (
 
     select
-        sourced.*,
-        row_number() over (
-            partition by pbx
-            order by event_epoch, source_rank, stream_first_epoch, source_stream, source_position
-        ) as event_seq,
-        row_number() over (
-            partition by pbx, event_epoch, callid, queuename, agent, event,
-                data1, data2, data3, data4, data5, data6
-            order by source_rank, stream_first_epoch, source_stream, source_position
-        ) > 1 as is_duplicate
+        sourced.pbx,
+        sourced.source_kind,
+        sourced.source_stream,
+        sourced.source_position,
+        duplicates.pbx is not null as is_duplicate,
+        {% if incremental %}coalesce(kept.base_seq, 0) + {% endif -%}
+        row_number() over event_order as event_seq,
+        {% if incremental %}coalesce(kept.base_boot, 0) + {% endif -%}
+        count(
+            case when upper(trim(sourced.event)) = 'QUEUESTART' and duplicates.pbx is null then 1 end
+        ) over (event_order rows between unbounded preceding and current row) as boot_no
     from sourced
+    left join duplicates
+        on sourced.pbx = duplicates.pbx
+        and sourced.source_kind = duplicates.source_kind
+        and sourced.source_stream = duplicates.source_stream
+        and sourced.source_position = duplicates.source_position
+    {% if incremental -%}
+    left join kept
+        on sourced.pbx = kept.pbx
+    {%- endif %}
+    window event_order as (
+        partition by sourced.pbx
+        order by sourced.event_epoch, sourced.source_rank, sourced.stream_first_epoch,
+            sourced.source_stream, sourced.source_position
+    )
 
 ),
 
 renamed as (
 
     select
-        {{ hash_key(['pbx', 'source_kind', 'source_stream', 'source_position']) }} as event_id,
-        pbx,
-        source_kind,
-        source_stream,
-        source_file,
-        source_position,
-        event_seq,
-        event_epoch,
-        {{ epoch_to_timestamptz('event_epoch') }} as event_at,
-        nullif(trim(callid), '') as callid,
-        case when upper(trim(queuename)) in ('NONE', '') then null else trim(queuename) end as queue,
-        case when upper(trim(agent)) in ('NONE', '') then null else trim(agent) end as agent,
-        upper(trim(event)) as event,
-        nullif(trim(data1), '') as data1,
-        nullif(trim(data2), '') as data2,
-        nullif(trim(data3), '') as data3,
-        nullif(trim(data4), '') as data4,
-        nullif(trim(data5), '') as data5,
-        nullif(trim(data6), '') as data6,
-        is_duplicate,
-        loaded_at
-    from flagged
+        {{ hash_key(['unioned.pbx', 'unioned.source_kind', 'unioned.source_stream', 'unioned.source_position']) }} as event_id,
+        unioned.pbx,
+        unioned.source_kind,
+        unioned.source_stream,
+        unioned.source_file,
+        unioned.source_position,
+        ordered.event_seq,
+        ordered.boot_no,
+        unioned.event_epoch,
+        {{ epoch_to_timestamptz('unioned.event_epoch') }} as event_at,
+        nullif(trim(unioned.callid), '') as callid,
+        case when upper(trim(unioned.queuename)) in ('NONE', '') then null else trim(unioned.queuename) end as queue,
+        case when upper(trim(unioned.agent)) in ('NONE', '') then null else trim(unioned.agent) end as agent,
+        upper(trim(unioned.event)) as event,
+        nullif(trim(unioned.data1), '') as data1,
+        nullif(trim(unioned.data2), '') as data2,
+        nullif(trim(unioned.data3), '') as data3,
+        nullif(trim(unioned.data4), '') as data4,
+        nullif(trim(unioned.data5), '') as data5,
+        nullif(trim(unioned.data6), '') as data6,
+        ordered.is_duplicate,
+        unioned.loaded_at,
+        {{ run_started_at_literal() }} as dbt_refreshed_at
+    from unioned
+    inner join ordered
+        on unioned.pbx = ordered.pbx
+        and unioned.source_kind = ordered.source_kind
+        and unioned.source_stream = ordered.source_stream
+        and unioned.source_position = ordered.source_position
 
 )
 

@@ -1,0 +1,155 @@
+{#
+  Refresh plans of the Asterisk incremental models (macros/incremental.sql explains the scheme).
+#}
+
+{#
+  stg_asterisk__queue_events: which raw lines are new since the last run, and from which epoch
+  each PBX must be re-sequenced.
+
+  * arrived  - raw lines loaded after the newest line staging holds (loaded_at later than its
+               max(loaded_at); lines without loaded_at are always taken as new);
+  * replaced - staged lines that arrived again (a line reloaded after a crash, a realtime table
+               row re-exported): their old epoch is re-sequenced too;
+  * region   - per PBX, every line at or after the earliest epoch of those. Order (event_seq),
+               the duplicate flag and the boot number of every line before that epoch cannot change:
+               the order is by epoch first, copies of a line share its epoch, and boots are counted
+               in order.
+  If any staged line is no longer in raw (raw was truncated or rewritten), the counts disagree
+  and every PBX is rebuilt from its first line.
+#}
+{% macro stg_queue_events_plan_sql() %}
+with
+
+prior as (
+
+    select max(loaded_at) as loaded_to from {{ this }}
+
+),
+
+arrived as (
+
+    select q.pbx, 'file' as source_kind, q.source_stream, q.line_no as source_position, q.event_epoch
+    from {{ source('raw_asterisk', 'queue_log') }} as q
+    cross join prior
+    where q.loaded_at is null or prior.loaded_to is null or q.loaded_at > prior.loaded_to
+
+    union all
+
+    select t.pbx, 'table' as source_kind, t.row_key as source_stream, cast(null as bigint) as source_position, t.event_epoch
+    from {{ source('raw_asterisk', 'queue_log_table') }} as t
+    cross join prior
+    where t.loaded_at is null or prior.loaded_to is null or t.loaded_at > prior.loaded_to
+
+),
+
+replaced as (
+
+    select staged.pbx, staged.event_epoch, staged.loaded_at
+    from {{ this }} as staged
+    inner join arrived
+        on staged.pbx = arrived.pbx
+        and staged.source_stream = arrived.source_stream
+        and staged.source_position = arrived.source_position
+    where staged.source_kind = 'file' and arrived.source_kind = 'file'
+
+    union all
+
+    select staged.pbx, staged.event_epoch, staged.loaded_at
+    from {{ this }} as staged
+    inner join arrived
+        on staged.pbx = arrived.pbx
+        and staged.source_stream = arrived.source_stream
+    where staged.source_kind = 'table' and arrived.source_kind = 'table'
+
+),
+
+counts as (
+
+    select
+        (select count(*) from {{ source('raw_asterisk', 'queue_log') }} as q cross join prior where q.loaded_at <= prior.loaded_to)
+        + (select count(*) from {{ source('raw_asterisk', 'queue_log_table') }} as t cross join prior where t.loaded_at <= prior.loaded_to)
+            as raw_kept,
+        (select count(*) from {{ this }} as s cross join prior where s.loaded_at <= prior.loaded_to)
+        - (select count(*) from replaced cross join prior where replaced.loaded_at <= prior.loaded_to)
+            as staged_kept
+
+),
+
+all_pbx as (
+
+    select pbx from {{ this }}
+    union
+    select pbx from {{ source('raw_asterisk', 'queue_log') }}
+    union
+    select pbx from {{ source('raw_asterisk', 'queue_log_table') }}
+
+),
+
+starts as (
+
+    select pbx, event_epoch from arrived
+    union all
+    select pbx, event_epoch from replaced
+    union all
+    select all_pbx.pbx, {{ epoch_floor() }} as event_epoch
+    from all_pbx
+    cross join counts
+    where counts.raw_kept <> counts.staged_kept
+
+)
+
+select pbx, min(event_epoch) as cutoff_epoch
+from starts
+group by pbx
+{% endmacro %}
+
+
+{% macro stg_queue_events_pre_hooks() %}
+    {%- if is_incremental() -%}
+        {{ create_plan_table('stg_asterisk__queue_events__plan', stg_queue_events_plan_sql()) }};
+        delete from {{ this }} as target
+        where exists (
+            select 1 from {{ plan_relation('stg_asterisk__queue_events__plan') }} as plan
+            where plan.pbx = target.pbx and target.event_epoch >= plan.cutoff_epoch
+        )
+    {%- endif -%}
+{% endmacro %}
+
+
+{#
+  Boot-level plan of an intermediate or mart model: per PBX, the first boot whose rows in
+  `changed` (a relation with pbx, boot_no, dbt_refreshed_at and, optionally, event) were
+  rewritten after this model's own newest row. Everything from that boot on is rebuilt. A
+  changed QUEUESTART also reopens the boot before it: that boot now ends at a restart instead of
+  at the end of the data. When this model is empty (or lost its newest rows) the plan only grows,
+  never shrinks, so a failed or skipped run is caught up by the next one.
+#}
+{% macro boot_plan_sql(changed, with_event=true) %}
+select
+    changed.pbx,
+    min(
+        {%- if with_event %}
+        case when changed.event = 'QUEUESTART' and changed.boot_no > 0 then changed.boot_no - 1 else changed.boot_no end
+        {%- else %}
+        changed.boot_no
+        {%- endif %}
+    ) as first_boot
+from {{ changed }} as changed
+where changed.dbt_refreshed_at > (
+    select coalesce(max(own.dbt_refreshed_at), cast('1900-01-01 00:00:00' as timestamp)) from {{ this }} as own
+)
+group by changed.pbx
+{% endmacro %}
+
+
+{# Pre-hook of a boot-level incremental model: write its plan, delete the planned boots. #}
+{% macro boot_plan_pre_hook(changed, with_event=true) %}
+    {%- if is_incremental() -%}
+        {{ create_plan_table(this.identifier ~ '__plan', boot_plan_sql(changed, with_event)) }};
+        delete from {{ this }} as target
+        where exists (
+            select 1 from {{ plan_relation(this.identifier ~ '__plan') }} as plan
+            where plan.pbx = target.pbx and target.boot_no >= plan.first_boot
+        )
+    {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,230 @@
+"""Incremental dbt runs give the same warehouse as a full refresh of the same raw data.
+
+The hand-written queue_log of test_dbt_project arrives in five loads, cut where the incremental
+models are easiest to get wrong:
+
+1. ends on a DID line whose ENTERQUEUE is in the next load (a "refused at join" visit that must
+   disappear), with a realtime-table call whose terminal row comes later;
+2. ends while ben is paused (PAUSEALL + cascade open at the data end) and calls are waiting;
+3. brings the rest of boot 1, a rotated copy of the file that repeats an old line exactly (an
+   exact duplicate arriving later), a line that belongs in the middle of history (out of order)
+   and a re-export of a realtime row already loaded (same row key, new load);
+4. brings the restart (QUEUESTART: what was open is now closed by the restart, not by the data
+   end) and boot 2 with a new spelling of an agent (every older visit of that agent is renamed);
+5. brings an older rotated file whose copy of an already-loaded line now comes first (the old
+   line becomes the duplicate, so the visit's identity moves) and a line before the first
+   QUEUESTART: every boot is rebuilt.
+
+After each incremental `dbt build` (models and tests) every staging, intermediate and mart
+relation must equal, row for row, what `dbt run --full-refresh` builds from the same raw data.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.test_dbt_project import (
+    FILE_INSERT,
+    FIXTURE_LINES,
+    RAW_DDL,
+    T0,
+    TABLE_INSERT,
+    TABLE_ROWS,
+    _assert_ok,
+    _dbt,
+    _fields,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt_incremental")]
+
+LOADED = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _index(fragment: str) -> int:
+    return next(i for i, (_, text) in enumerate(FIXTURE_LINES) if fragment in text)
+
+
+CUT_1 = (
+    _index("9001.1|sales|NONE|DID") + 1
+)  # the DID line ends load 1, its ENTERQUEUE starts load 2
+CUT_2 = _index("ben|PAUSE|lunch") + 1  # ben paused at the end of load 2
+CUT_3 = next(
+    i for i, (_, text) in enumerate(FIXTURE_LINES) if "QUEUESTART" in text and i > 0
+)  # restart: load 4
+
+# lines of other file streams (rotated copies), (seconds after T0, fields)
+ROTATED_LATE = [  # read in load 3: first line at +400, so it sorts after stream 1 within a second
+    (400, "9003.1|sales|NONE|ENTERQUEUE||3003334444|2"),  # exact copy of a stream-1 line: duplicate
+    (410, "9003.1|sales|Ben|RINGNOANSWER|9000"),  # out of order: inside call 9003.1 of boot 1
+]
+ROTATED_EARLY = [  # read in load 4: starts before everything else, so its copy comes first
+    (-50, "NONE|NONE|NONE|CONFIGRELOAD|"),
+    (
+        600,
+        "9005.1|sales|NONE|ENTERQUEUE||3005556666|1",
+    ),  # copy of a stream-1 line, now the original
+]
+
+
+def _file_row(stream: str, line_no: int, offset: int, text: str, loaded_at: datetime) -> tuple:
+    callid, queue, agent, event, *data = _fields(text)
+    return (
+        "lab",
+        stream,
+        f"/logs/lab/{stream}",
+        line_no,
+        T0 + offset,
+        callid,
+        queue,
+        agent,
+        event,
+        *data,
+        loaded_at,
+    )
+
+
+def _table_row(row_no: int, row_id: int, offset: int, text: str, loaded_at: datetime) -> tuple:
+    callid, queue, agent, event, *data = _fields(text)
+    return (
+        "rt",
+        str(row_id),
+        "/exports/queue_log.sql",
+        row_no,
+        f"t+{offset}",
+        T0 + offset,
+        callid,
+        queue,
+        agent,
+        event,
+        *data,
+        loaded_at,
+    )
+
+
+# the inserts of test_dbt_project plus loaded_at (what the incremental staging keys on)
+FILE_INSERT_LOADED = FILE_INSERT.replace("data6) values", "data6, loaded_at) values").replace(
+    "{p})", "{p}, {p})"
+)
+TABLE_INSERT_LOADED = TABLE_INSERT.replace("data6) values", "data6, loaded_at) values").replace(
+    "{p})", "{p}, {p})"
+)
+
+
+def _loads() -> list[tuple[list[tuple], list[tuple]]]:
+    """(file rows, table rows) of each load, with loaded_at one hour apart."""
+    at = [LOADED + timedelta(hours=h) for h in range(5)]
+    main = [(i, off, text) for i, (off, text) in enumerate(FIXTURE_LINES)]
+
+    def stream1(lo: int, hi: int, when: datetime) -> list[tuple]:
+        return [_file_row("lab-stream-1", i, off, text, when) for i, off, text in main[lo:hi]]
+
+    table = [(row_no, row_id, off, text) for row_no, (row_id, off, text) in enumerate(TABLE_ROWS)]
+    # the export lists rows newest first: ids 1 and 2 (ENTERQUEUE, CONNECT) come in load 1, id 3 later
+    early_table = [r for r in table if r[1] in (1, 2)]
+    late_table = [r for r in table if r[1] == 3]
+    return [
+        (stream1(0, CUT_1, at[0]), [_table_row(*r, at[0]) for r in early_table]),
+        (stream1(CUT_1, CUT_2, at[1]), [_table_row(*r, at[1]) for r in late_table]),
+        (
+            stream1(CUT_2, CUT_3, at[2])
+            + [
+                _file_row("lab-stream-2", i, off, text, at[2])
+                for i, (off, text) in enumerate(ROTATED_LATE)
+            ],
+            # row id 2 exported again (the loader merges on the row key): same line, new load
+            [_table_row(r[0], r[1], r[2], r[3], at[2]) for r in early_table if r[1] == 2],
+        ),
+        (stream1(CUT_3, len(main), at[3]), []),
+        (
+            [
+                _file_row("lab-stream-0", i, off, text, at[4])
+                for i, (off, text) in enumerate(ROTATED_EARLY)
+            ],
+            [],
+        ),
+    ]
+
+
+def _apply(path: Path, file_rows: list[tuple], table_rows: list[tuple]) -> None:
+    with duckdb.connect(str(path)) as con:
+        if file_rows:
+            con.executemany(FILE_INSERT_LOADED.format(p="?"), file_rows)
+        for row in table_rows:  # merge on (pbx, row_key), as the loader does
+            con.execute(
+                "delete from raw_asterisk.queue_log_table where pbx = ? and row_key = ?",
+                [row[0], row[1]],
+            )
+            con.execute(TABLE_INSERT_LOADED.format(p="?"), list(row))
+
+
+def _relations(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select schema_name, table_name from duckdb_tables() where database_name = ? "
+        "and schema_name in ('staging', 'intermediate', 'marts') "
+        "union select schema_name, view_name from duckdb_views() where database_name = ? "
+        "and schema_name in ('staging', 'intermediate', 'marts') order by 1, 2",
+        [db, db],
+    ).fetchall()
+
+
+def _differences(incremental: Path, full: Path) -> dict[str, tuple[int, int]]:
+    """Per relation, rows only in the incremental build and rows only in the full build."""
+    out = {}
+    with duckdb.connect() as con:
+        con.execute(f"attach '{incremental}' as inc (read_only)")
+        con.execute(f"attach '{full}' as ref (read_only)")
+        relations = _relations(con, "ref")
+        assert relations == _relations(con, "inc")
+        for schema, name in relations:
+            columns = [
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns where table_catalog = 'ref' "
+                    "and table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, name],
+                ).fetchall()
+                if r[0] != "dbt_refreshed_at"  # when a row was written differs by construction
+            ]
+            cols = ", ".join(f'"{c}"' for c in columns)
+            only_inc = con.execute(
+                f"select count(*) from (select {cols} from inc.{schema}.{name} except all "
+                f"select {cols} from ref.{schema}.{name})"
+            ).fetchone()[0]
+            only_ref = con.execute(
+                f"select count(*) from (select {cols} from ref.{schema}.{name} except all "
+                f"select {cols} from inc.{schema}.{name})"
+            ).fetchone()[0]
+            if only_inc or only_ref:
+                out[f"{schema}.{name}"] = (only_inc, only_ref)
+    return out
+
+
+def _stamps(path: Path) -> int:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            "select count(distinct dbt_refreshed_at) from staging.stg_asterisk__queue_events"
+        ).fetchone()[0]
+
+
+def test_incremental_runs_equal_a_full_refresh(tmp_path):
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(RAW_DDL)
+    env = {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(warehouse)}
+    for n, (file_rows, table_rows) in enumerate(_loads(), start=1):
+        _apply(warehouse, file_rows, table_rows)
+        _assert_ok(_dbt(tmp_path, env, "build"))
+        if n == 1:
+            continue
+        # the run was incremental: lines before the first new one were not rewritten
+        assert _stamps(warehouse) >= 2 or n == 5
+        reference = tmp_path / f"full-{n}.duckdb"
+        shutil.copy(warehouse, reference)
+        ref_env = {**env, "SWITCHBOARD_DBT_DUCKDB_PATH": str(reference)}
+        _assert_ok(_dbt(tmp_path, ref_env, "run", "--full-refresh"))
+        assert _differences(warehouse, reference) == {}, f"after load {n}"
