@@ -105,7 +105,7 @@ group by pbx
 
 
 {% macro stg_queue_events_pre_hooks() %}
-    {%- if is_incremental() -%}
+    {%- if incremental_ready() -%}
         {{ create_plan_table('stg_asterisk__queue_events__plan', stg_queue_events_plan_sql()) }};
         delete from {{ this }} as target
         where exists (
@@ -144,7 +144,7 @@ group by changed.pbx
 
 {# Pre-hook of a boot-level incremental model: write its plan, delete the planned boots. #}
 {% macro boot_plan_pre_hook(changed, with_event=true) %}
-    {%- if is_incremental() -%}
+    {%- if incremental_ready() -%}
         {{ create_plan_table(this.identifier ~ '__plan', boot_plan_sql(changed, with_event)) }};
         delete from {{ this }} as target
         where exists (

@@ -70,3 +70,17 @@
 {% macro epoch_floor() -%}
     cast(-9000000000000000000 as bigint)
 {%- endmacro %}
+
+
+{#
+  True when this run updates the model in place: dbt's is_incremental() and the existing table
+  already carries dbt_refreshed_at. A table built by an older version of the project (without
+  it) is rebuilt in full once; on_schema_change='append_new_columns' adds the new columns to it.
+#}
+{% macro incremental_ready() -%}
+    {%- if not is_incremental() or not execute -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {{ return('dbt_refreshed_at' in names) }}
+{%- endmacro %}

@@ -24,11 +24,11 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='visit_id',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ boot_plan_pre_hook(ref('int_asterisk__queue_events')) }}",
 ) }}
 
-{% set incremental = is_incremental() %}
+{% set incremental = incremental_ready() %}
 
 with
 

@@ -13,11 +13,11 @@
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='event_id',
-    on_schema_change='fail',
+    on_schema_change='append_new_columns',
     pre_hook="{{ stg_queue_events_pre_hooks() }}",
 ) }}
 
-{% set incremental = is_incremental() %}
+{% set incremental = incremental_ready() %}
 
 with
 
