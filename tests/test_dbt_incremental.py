@@ -1,6 +1,6 @@
 """Incremental dbt runs give the same warehouse as a full refresh of the same raw data.
 
-The hand-written queue_log of test_dbt_project arrives in five loads, cut where the incremental
+The hand-written queue_log of test_dbt_project arrives in five loads, then loses a PBX, cut where the incremental
 models are easiest to get wrong:
 
 1. ends on a DID line whose ENTERQUEUE is in the next load (a "refused at join" visit that must
@@ -13,7 +13,9 @@ models are easiest to get wrong:
    end) and boot 2 with a new spelling of an agent (every older visit of that agent is renamed);
 5. brings an older rotated file whose copy of an already-loaded line now comes first (the old
    line becomes the duplicate, so the visit's identity moves) and a line before the first
-   QUEUESTART: every boot is rebuilt.
+   QUEUESTART: every boot is rebuilt;
+6. removes the realtime export of PBX rt from raw altogether (staged lines vanish: staging is
+   rebuilt from raw, and every model drops that PBX).
 
 After each incremental `dbt build` (models and tests) every staging, intermediate and mart
 relation must equal, row for row, what `dbt run --full-refresh` builds from the same raw data.
@@ -148,11 +150,18 @@ def _loads() -> list[tuple[list[tuple], list[tuple]]]:
             ],
             [],
         ),
+        ([], []),  # load 6 only removes PBX rt (see REMOVED_AT)
     ]
 
 
-def _apply(path: Path, file_rows: list[tuple], table_rows: list[tuple]) -> None:
+REMOVED_AT = 6  # before this build, every raw row of PBX "rt" is deleted
+REMOVE_RT = "delete from raw_asterisk.queue_log_table where pbx = 'rt'"
+
+
+def _apply(path: Path, file_rows: list[tuple], table_rows: list[tuple], n: int) -> None:
     with duckdb.connect(str(path)) as con:
+        if n == REMOVED_AT:
+            con.execute(REMOVE_RT)
         if file_rows:
             con.executemany(FILE_INSERT_LOADED.format(p="?"), file_rows)
         for row in table_rows:  # merge on (pbx, row_key), as the loader does
@@ -218,12 +227,12 @@ def test_incremental_runs_equal_a_full_refresh(tmp_path):
         con.execute(RAW_DDL)
     env = {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(warehouse)}
     for n, (file_rows, table_rows) in enumerate(_loads(), start=1):
-        _apply(warehouse, file_rows, table_rows)
+        _apply(warehouse, file_rows, table_rows, n)
         _assert_ok(_dbt(tmp_path, env, "build"))
         if n == 1:
             continue
         # the run was incremental: lines before the first new one were not rewritten
-        assert _stamps(warehouse) >= 2 or n == 5
+        assert _stamps(warehouse) >= 2 or n >= 5
         reference = tmp_path / f"full-{n}.duckdb"
         shutil.copy(warehouse, reference)
         ref_env = {**env, "SWITCHBOARD_DBT_DUCKDB_PATH": str(reference)}
@@ -293,6 +302,8 @@ def test_incremental_runs_equal_a_full_refresh_on_postgres(tmp_path, postgres_se
         for n, (file_rows, table_rows) in enumerate(_loads(), start=1):
             for con in cons.values():
                 with con.cursor() as cur:
+                    if n == REMOVED_AT:
+                        cur.execute(REMOVE_RT)
                     if file_rows:
                         cur.executemany(FILE_INSERT_LOADED.format(p="%s"), file_rows)
                     for row in table_rows:

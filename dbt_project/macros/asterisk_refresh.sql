@@ -122,7 +122,8 @@ group by pbx
   rewritten after this model's own newest row. Everything from that boot on is rebuilt. A
   changed QUEUESTART also reopens the boot before it: that boot now ends at a restart instead of
   at the end of the data. When this model is empty (or lost its newest rows) the plan only grows,
-  never shrinks, so a failed or skipped run is caught up by the next one.
+  never shrinks, so a failed or skipped run is caught up by the next one. A PBX that is no longer
+  upstream at all is removed.
 #}
 {% macro boot_plan_sql(changed, with_event=true) %}
 select
@@ -139,6 +140,13 @@ where changed.dbt_refreshed_at > (
     select coalesce(max(own.dbt_refreshed_at), cast('1900-01-01 00:00:00' as timestamp)) from {{ this }} as own
 )
 group by changed.pbx
+
+union all
+
+-- a PBX gone from upstream altogether (its raw lines were removed): all of it goes
+select gone.pbx, 0 as first_boot
+from (select distinct pbx from {{ this }}) as gone
+where not exists (select 1 from {{ changed }} as still where still.pbx = gone.pbx)
 {% endmacro %}
 
 

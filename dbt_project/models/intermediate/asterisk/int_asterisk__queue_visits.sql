@@ -291,10 +291,9 @@ measured as (
 ),
 
 -- DID: the latest DID line of the same call (pbx, callid) at or before the visit's first event
-did_timeline as (
+did_lines as (
 
-    select dids.pbx, dids.callid, dids.event_seq as seq, 1 as is_did, dids.data1 as did,
-        cast(null as {{ dbt.type_string() }}) as visit_anchor
+    select dids.pbx, dids.callid, dids.event_seq as seq, dids.data1 as did
     from {{ ref('int_asterisk__queue_events') }} as dids
     where dids.event = 'DID' and dids.callid is not null
     {%- if incremental %}
@@ -302,51 +301,37 @@ did_timeline as (
         and exists (select 1 from visits where visits.pbx = dids.pbx and visits.callid = dids.callid)
     {%- endif %}
 
-    union all
+),
 
-    select pbx, callid, first_seq as seq, 0 as is_did, cast(null as {{ dbt.type_string() }}) as did, anchor_event_id as visit_anchor
+-- (a call has one or a few DID lines and visits: this join stays about as long as its inputs)
+visit_did_seqs as (
+
+    select visits.pbx, visits.anchor_event_id as visit_anchor, max(did_lines.seq) as did_seq
     from visits
-
-),
-
-did_grouped as (
-
-    select
-        did_timeline.*,
-        count(case when is_did = 1 then 1 end) over (
-            partition by pbx, callid
-            order by seq, is_did desc
-            rows between unbounded preceding and current row
-        ) as did_group
-    from did_timeline
-
-),
-
-did_resolved as (
-
-    select
-        visit_anchor,
-        max(case when is_did = 1 then did end) over (partition by pbx, callid, did_group) as did,
-        did_group
-    from did_grouped
+    inner join did_lines
+        on visits.pbx = did_lines.pbx
+        and visits.callid = did_lines.callid
+        and did_lines.seq <= visits.first_seq
+    group by visits.pbx, visits.anchor_event_id
 
 ),
 
 visit_dids as (
 
-    select visit_anchor, case when did_group > 0 then did end as did
-    from did_resolved
-    where visit_anchor is not null
+    select visit_did_seqs.visit_anchor, did_lines.did
+    from visit_did_seqs
+    inner join did_lines
+        on visit_did_seqs.pbx = did_lines.pbx
+        and visit_did_seqs.did_seq = did_lines.seq
 
 ),
 
 -- wrap-up (Wazo WRAPUPSTART, data1 = seconds): attributed to the agent's latest answered visit
 -- that ended before it in the same boot
-wrapup_timeline as (
+wrapup_lines as (
 
     select
         wrapups.pbx, wrapups.boot_no, {{ agent_key('wrapups.agent') }} as agent_key, wrapups.event_seq as seq,
-        cast(null as {{ dbt.type_string() }}) as visit_anchor,
         {{ safe_to_bigint('wrapups.data1') }} as wrapup_seconds
     from {{ ref('int_asterisk__queue_events') }} as wrapups
     {% if incremental -%}
@@ -356,14 +341,31 @@ wrapup_timeline as (
     {%- endif %}
     where wrapups.event = 'WRAPUPSTART' and wrapups.agent is not null
 
+),
+
+wrapup_timeline as (
+
+    select
+        pbx, boot_no, agent_key, seq,
+        cast(null as {{ dbt.type_string() }}) as visit_anchor,
+        wrapup_seconds
+    from wrapup_lines
+
     union all
 
+    -- only agents (per boot) that logged wrap-ups at all (plain Asterisk logs none)
     select
         pbx, boot_no, {{ agent_key('coalesce(connect_agent, terminal_agent)') }} as agent_key, end_seq as seq,
         anchor_event_id as visit_anchor,
         cast(null as bigint) as wrapup_seconds
     from measured
     where is_answered and end_seq is not null and coalesce(connect_agent, terminal_agent) is not null
+        and exists (
+            select 1 from wrapup_lines
+            where wrapup_lines.pbx = measured.pbx
+                and wrapup_lines.boot_no = measured.boot_no
+                and wrapup_lines.agent_key = {{ agent_key('coalesce(measured.connect_agent, measured.terminal_agent)') }}
+        )
 
 ),
 
