@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import signal
@@ -20,9 +21,16 @@ from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT, STREAMLIT_APP
 from switchboard.settings import SettingsError, load_settings, setting_docs
 
 
+# Subcommands that live beside their code. Each module has `add_command(subparsers)`, which
+# registers one subcommand and sets `run=<callable(args) -> int>` as its default.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard contact-center data platform")
     sub = parser.add_subparsers(dest="command", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).add_command(sub)
 
     mat = sub.add_parser("materialize", help="materialize assets in-process with the environment's settings")
     mat.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'key:raw/asterisk/*' (default: all)")
@@ -39,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
+        if getattr(args, "run", None) is not None:
+            return args.run(args)
         if args.command == "materialize":
             return materialize(args.select)
         if args.command == "demo":
