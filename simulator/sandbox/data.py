@@ -1,0 +1,214 @@
+"""Loading and indexing a simulator output folder for serving (layout: simulator/README.md).
+
+The Webex CDR files can hold a million records, so they are indexed once and never
+re-serialized: each record's raw JSON bytes stay in the (memory-mapped) file, the index keeps
+where they are plus the few times the API filters on, and a page body is the records' bytes
+joined. Everything else is small and loaded as Python objects.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+NOT_A_TIME = np.iinfo(np.int64).min  # epoch-ms sentinel for "" / "NA" times
+
+_START_TIME = re.compile(rb'"start time"\s*:\s*"([^"]*)"', re.IGNORECASE)
+_LOCATION = re.compile(rb'"location"\s*:\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+_INSERTED_AT = re.compile(rb'^\{\s*"inserted_at"\s*:\s*"([^"]*)"\s*,\s*"record"\s*:\s*')
+
+
+def iso_strings_to_epoch_ms(values: list[str]) -> np.ndarray:
+    """Epoch ms of ISO-8601 UTC strings (`…Z`, `T` or space, any fraction); NOT_A_TIME for
+    blanks and non-times. Vectorised through numpy; odd strings fall back one by one."""
+    from simulator.sandbox.rules import parse_lenient_iso
+
+    cleaned = [v[:-1] if v.endswith("Z") else v for v in values]
+    cleaned = [v if v and v[0].isdigit() else "NaT" for v in cleaned]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy only warns on offsets: take the exact path instead
+            parsed = np.array(cleaned, dtype="datetime64[ms]").astype(np.int64)
+    except (ValueError, UserWarning, DeprecationWarning):
+        parsed = np.array([(parse_lenient_iso(v) if v != "NaT" else None) or NOT_A_TIME for v in values],
+                          dtype=np.int64)
+    else:
+        parsed[parsed == np.datetime64("NaT").astype(np.int64)] = NOT_A_TIME
+    return parsed
+
+
+@dataclass
+class CdrIndex:
+    """Where each CDR's raw bytes are and the times/location the CDR API filters on."""
+
+    buffers: list  # mmap objects (one per file) + one bytes buffer for re-serialized oddities
+    buffer_of: np.ndarray  # int32, per record
+    begin: np.ndarray  # int64 byte offsets of the record object within its buffer
+    end: np.ndarray
+    start_ms: np.ndarray  # `Start time` (cdr_feed filter), NOT_A_TIME when blank
+    inserted_ms: np.ndarray  # `inserted_at` (cdr_stream filter)
+    location_code: np.ndarray  # int32 code of the `Location` name
+    location_names: list[str]
+    by_start: np.ndarray = field(init=False)  # record numbers sorted by start time (blank ones left out)
+    by_inserted: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        has_start = np.flatnonzero(self.start_ms != NOT_A_TIME)
+        self.by_start = has_start[np.argsort(self.start_ms[has_start], kind="stable")]
+        self.by_inserted = np.argsort(self.inserted_ms, kind="stable")
+        self._sorted_start = self.start_ms[self.by_start]
+        self._sorted_inserted = self.inserted_ms[self.by_inserted]
+        self._code_of = {name: code for code, name in enumerate(self.location_names)}
+
+    def __len__(self) -> int:
+        return len(self.begin)
+
+    def select(self, column: str, start_ms: int, end_ms: int, locations: list[str] | None = None):
+        """(record numbers, their times) with start_ms ≤ time < end_ms in time order."""
+        order, times = ((self.by_start, self._sorted_start) if column == "start"
+                        else (self.by_inserted, self._sorted_inserted))
+        lo, hi = np.searchsorted(times, [start_ms, end_ms], side="left")
+        rows, row_times = order[lo:hi], times[lo:hi]
+        if locations:
+            codes = [self._code_of[name] for name in locations if name in self._code_of]
+            keep = np.isin(self.location_code[rows], codes)
+            rows, row_times = rows[keep], row_times[keep]
+        return rows, row_times
+
+    def body(self, rows: np.ndarray) -> bytes:
+        """`{"items":[...]}` from the records' own bytes."""
+        buffers, buffer_of, begin, end = self.buffers, self.buffer_of, self.begin, self.end
+        parts = [buffers[b][s:e] for b, s, e in zip(buffer_of[rows].tolist(), begin[rows].tolist(),
+                                                    end[rows].tolist())]
+        return b'{"items":[' + b",".join(parts) + b"]}"
+
+    def close(self) -> None:
+        for buffer in self.buffers:
+            if isinstance(buffer, mmap.mmap):
+                buffer.close()
+
+
+def index_cdr_files(paths: list[Path]) -> CdrIndex:
+    buffers: list = []
+    buffer_of: list[int] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    start_texts: list[str] = []
+    inserted_texts: list[str] = []
+    location_texts: list[bytes] = []
+    reserialized = bytearray()
+    reserialized_number = len(paths)  # index of the side buffer, after the files' mmaps
+
+    for number, path in enumerate(paths):
+        with open(path, "rb") as handle:
+            if path.stat().st_size == 0:
+                buffers.append(b"")
+                continue
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        buffers.append(mapped)
+        offset = 0
+        data = mapped
+        size = len(mapped)
+        while offset < size:
+            newline = data.find(b"\n", offset)
+            line_end = size if newline < 0 else newline
+            line = data[offset:line_end].rstrip()
+            if line:
+                head = _INSERTED_AT.match(line)
+                if head and line.endswith(b"}"):
+                    # The contract's layout: the record is the rest of the line minus the wrapper's
+                    # closing brace, so its bytes can be served as they are.
+                    inserted, record_begin = head.group(1), head.end()
+                    record = line[record_begin:-1].rstrip()
+                    buffer_of.append(number)
+                    begins.append(offset + record_begin)
+                    ends.append(offset + record_begin + len(record))
+                else:
+                    # Any other key order: parse once and keep a compact copy of the record.
+                    wrapper = orjson.loads(line)
+                    inserted = str(wrapper.get("inserted_at", "")).encode()
+                    record = orjson.dumps(wrapper["record"])
+                    buffer_of.append(reserialized_number)
+                    begins.append(len(reserialized))
+                    reserialized += record
+                    ends.append(len(reserialized))
+                start = _START_TIME.search(record)
+                location = _LOCATION.search(record)
+                inserted_texts.append(inserted.decode())
+                start_texts.append(start.group(1).decode() if start else "")
+                location_texts.append(location.group(1) if location else b"")
+            offset = line_end + 1
+
+    buffers.append(bytes(reserialized))
+    names: dict[bytes, int] = {}
+    codes = np.fromiter((names.setdefault(text, len(names)) for text in location_texts), dtype=np.int32,
+                        count=len(location_texts))
+    location_names = [json.loads(b'"' + text + b'"') for text in names]
+    return CdrIndex(
+        buffers=buffers,
+        buffer_of=np.array(buffer_of, dtype=np.int32),
+        begin=np.array(begins, dtype=np.int64),
+        end=np.array(ends, dtype=np.int64),
+        start_ms=iso_strings_to_epoch_ms(start_texts),
+        inserted_ms=iso_strings_to_epoch_ms(inserted_texts),
+        location_code=codes,
+        location_names=location_names,
+    )
+
+
+def _read_json_items(path: Path) -> list[dict]:
+    """A JSON file holding either a list or a `{"items": [...]}` page."""
+    if not path.exists():
+        return []
+    document = orjson.loads(path.read_bytes())
+    return document["items"] if isinstance(document, dict) else list(document)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, "rb") as handle:
+        return [orjson.loads(line) for line in handle if line.strip()]
+
+
+@dataclass
+class SandboxData:
+    root: Path
+    manifest: dict
+    cdr: CdrIndex
+    people: list[dict]
+    locations: list[dict]
+    recordings: list[dict]
+    recording_files: Path
+    conversations: list[dict]
+    conversation_audio: Path
+    messages: list[dict]
+
+    def close(self) -> None:
+        self.cdr.close()
+
+
+def load_sandbox_data(root: str | Path) -> SandboxData:
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"sandbox data folder {root} does not exist")
+    manifest_path = root / "manifest.json"
+    return SandboxData(
+        root=root,
+        manifest=orjson.loads(manifest_path.read_bytes()) if manifest_path.exists() else {},
+        cdr=index_cdr_files(sorted((root / "webex" / "cdr").glob("*.jsonl"))),
+        people=_read_json_items(root / "webex" / "people.json"),
+        locations=_read_json_items(root / "webex" / "locations.json"),
+        recordings=_read_jsonl(root / "webex" / "recordings" / "recordings.jsonl"),
+        recording_files=root / "webex" / "recordings" / "files",
+        conversations=_read_jsonl(root / "elevenlabs" / "conversations.jsonl"),
+        conversation_audio=root / "elevenlabs" / "audio",
+        messages=_read_jsonl(root / "twilio" / "messages.jsonl"),
+    )
