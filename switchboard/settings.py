@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT
@@ -88,6 +88,45 @@ class Settings(BaseSettings):
         description="Time zone of Master.csv start/answer/end (default: SWITCHBOARD_TIMEZONE).",
     )
 
+    webex_api_base_url: str = Field(
+        default="https://webexapis.com/v1",
+        alias="WEBEX_API_BASE_URL",
+        description="Webex public API base URL (people, locations, access_token).",
+    )
+    webex_analytics_base_url: str = Field(
+        default="https://analytics-calling.webexapis.com/v1",
+        alias="WEBEX_ANALYTICS_BASE_URL",
+        description="Webex Calling CDR API base URL (cdr_feed, cdr_stream); regional hosts differ "
+        "(e.g. analytics-calling-eu); a 451 answer switches to the host it names.",
+    )
+    webex_client_id: str = Field(
+        default="", alias="WEBEX_CLIENT_ID",
+        description="OAuth client id of the Webex integration (empty: Webex API not used).",
+    )
+    webex_client_secret: SecretStr = Field(
+        default=SecretStr(""), alias="WEBEX_CLIENT_SECRET",
+        description="OAuth client secret of the Webex integration.",
+    )
+    webex_refresh_token: SecretStr = Field(
+        default=SecretStr(""), alias="WEBEX_REFRESH_TOKEN",
+        description="The first refresh token (scope spark-admin:calling_cdr_read, people and locations read); "
+        "rotated tokens are kept in WEBEX_TOKEN_FILE. Set a new one here after re-authorising.",
+    )
+    webex_token_file: Path = Field(
+        default=DEFAULT_DATA_DIR / "secrets" / "webex_tokens.json",
+        alias="WEBEX_TOKEN_FILE",
+        description="Where the rotated Webex tokens are kept (written atomically, owner-only 0600).",
+    )
+    webex_control_hub_dir: str = Field(
+        default="", alias="WEBEX_CONTROL_HUB_DIR",
+        description="Folder where Control Hub 'Detailed Call History' CSV exports are dropped (empty: none).",
+    )
+    webex_rate_window_seconds: float = Field(
+        default=60.0, alias="WEBEX_CDR_RATE_WINDOW_SECONDS", gt=0,
+        description="Length of the CDR API's rate-limit minute (1 initial + 10 page requests per window); "
+        "only a sandbox with a time scale needs another value.",
+    )
+
     @field_validator("timezone", "queue_log_db_timezone", "cdr_timezone")
     @classmethod
     def _known_zone(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -116,6 +155,30 @@ class Settings(BaseSettings):
     @property
     def cdr_zone(self) -> str:
         return self.cdr_timezone or self.timezone
+
+    @property
+    def webex_api_configured(self) -> bool:
+        """True when the Webex API credentials are set; raises SettingsError naming what is missing
+        when only some are (Webex is optional: none set means no Webex API)."""
+        values = {
+            "WEBEX_CLIENT_ID": self.webex_client_id.strip(),
+            "WEBEX_CLIENT_SECRET": self.webex_client_secret.get_secret_value().strip(),
+        }
+        if not any(values.values()):
+            return False
+        missing = [name for name, value in values.items() if not value]
+        if missing:
+            raise SettingsError(f"{', '.join(missing)} must be set too when Webex is configured "
+                                "(or unset every WEBEX_CLIENT_* to run without the Webex API)")
+        if not self.webex_refresh_token.get_secret_value().strip() and not self.webex_token_file.exists():
+            raise SettingsError(f"WEBEX_REFRESH_TOKEN is empty and no rotated token is stored in "
+                                f"WEBEX_TOKEN_FILE ({self.webex_token_file}): set WEBEX_REFRESH_TOKEN to the refresh "
+                                "token of the authorised Webex integration")
+        for name, url in (("WEBEX_API_BASE_URL", self.webex_api_base_url),
+                          ("WEBEX_ANALYTICS_BASE_URL", self.webex_analytics_base_url)):
+            if not url.startswith(("https://", "http://")):
+                raise SettingsError(f"{name} must be an http(s) URL, got {url!r}")
+        return True
 
     def dbt_vars(self) -> dict[str, object]:
         """Metric definitions handed to dbt, so SQL and Python share one source of truth."""

@@ -1,0 +1,298 @@
+"""Webex Calling CDR records → one typed, columnar batch — pure, vectorised.
+
+The API sends every record as a JSON object whose keys are human-readable strings ("Answer time",
+"Local SessionID") whose spelling changes case between spec and payload and which grows new keys
+every year. Values are mostly strings: "" / "NA" / "na" for missing, "true"/"false" for booleans,
+numbers sometimes as strings ("Ring duration": "8"), timestamps ISO-8601 with `Z` or with a space
+and no zone ("2023-10-12 21:22:32.621").
+
+What happens here:
+- keys are normalised once per distinct key *set* (not per record): lower case, `SessionID`-style
+  suffixes split (`local_session_id`), every run of non-alphanumerics → `_`; two spellings of one
+  key in the same record are coalesced;
+- values: "", "NA", "na", "N/A" → null; the known typed keys are parsed (timestamps → UTC,
+  `answered` → boolean, durations and offsets → integers, the reputation score → double);
+  a non-empty value that does not parse sends its record to the rejects with the reason;
+- keys never seen before are kept as text columns (schema evolution; a type guessed from one page
+  could be contradicted by the next, and the raw record keeps the original anyway);
+- every record keeps its original JSON text in `raw_record`;
+- `calling_number`/`called_number` get E.164, country and number type (pipelines/phone_numbers.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from operator import itemgetter
+
+import orjson
+import polars as pl
+
+from pipelines.phone_numbers import with_number_columns
+
+# Every key of a 2026 cdr_feed record, normalised, in the API's order. Typed keys are listed in
+# the type maps below; all others are text.
+KNOWN_KEYS: tuple[str, ...] = (
+    "answer_time", "answered", "direction", "called_line_id", "call_id", "calling_line_id", "start_time",
+    "call_type", "client_type", "client_version", "correlation_id", "international_country", "device_mac",
+    "duration", "inbound_trunk", "org_uuid", "original_reason", "os_type", "outbound_trunk", "redirect_reason",
+    "related_reason", "report_id", "report_time", "route_group", "site_main_number", "site_timezone",
+    "sub_client_type", "user_uuid", "user_type", "user", "called_number", "calling_number", "location",
+    "dialed_digits", "releasing_party", "redirecting_number", "site_uuid", "department_id",
+    "transfer_related_call_id", "authorization_code", "model", "local_session_id", "remote_session_id",
+    "call_transfer_time", "local_call_id", "remote_call_id", "network_call_id", "related_call_id", "user_number",
+    "call_outcome", "call_outcome_reason", "ring_duration", "answer_indicator", "release_time",
+    "final_local_session_id", "final_remote_session_id", "pstn_legal_entity", "pstn_vendor_org_id",
+    "pstn_vendor_name", "pstn_provider_id", "external_customer_id", "redirecting_party_uuid",
+    "public_calling_ip_address", "public_called_ip_address", "caller_id_number", "external_caller_id_number",
+    "device_owner_uuid", "call_recording_platform_name", "call_recording_result", "call_recording_trigger",
+    "original_called_party_uuid", "recall_type", "auto_attendant_key_pressed", "queue_type", "answered_elsewhere",
+    "hold_duration", "route_list_calls_overage", "caller_reputation_score", "caller_reputation_service_result",
+    "caller_reputation_score_reason", "interaction_id", "wxcc_consult_merge_status", "elin",
+    "emergency_number_source", "transfer_type", "transfer_type_context", "answer_reason",
+)
+TIMESTAMP_KEYS = frozenset({"answer_time", "start_time", "report_time", "release_time", "call_transfer_time"})
+BOOLEAN_KEYS = frozenset({"answered"})
+INTEGER_KEYS = frozenset({"duration", "ring_duration", "hold_duration", "site_timezone", "route_list_calls_overage"})
+FLOAT_KEYS = frozenset({"caller_reputation_score"})
+
+UTC_TS = pl.Datetime("us", "UTC")
+
+
+def _key_type(key: str) -> pl.DataType:
+    if key in TIMESTAMP_KEYS:
+        return UTC_TS
+    if key in BOOLEAN_KEYS:
+        return pl.Boolean()
+    if key in INTEGER_KEYS:
+        return pl.Int64()
+    if key in FLOAT_KEYS:
+        return pl.Float64()
+    return pl.String()
+
+
+PHONE_COLUMNS = ("calling_number", "called_number")
+DERIVED_COLUMNS: dict[str, pl.DataType] = {
+    f"{c}_{suffix}": pl.String() for c in PHONE_COLUMNS for suffix in ("e164", "country", "type")
+}
+META_COLUMNS: dict[str, pl.DataType] = {
+    "_source": pl.String(),  # cdr_feed | cdr_stream | control_hub_csv
+    "_window_start": UTC_TS,  # API window (None for files)
+    "_window_end": UTC_TS,
+    "_source_file": pl.String(),  # Control Hub CSV file (None for the API)
+    "_loaded_at": UTC_TS,
+}
+CDR_COLUMNS: dict[str, pl.DataType] = {
+    **{k: _key_type(k) for k in KNOWN_KEYS},
+    "raw_record": pl.String(),
+    **DERIVED_COLUMNS,
+    **META_COLUMNS,
+}
+REJECT_COLUMNS: dict[str, pl.DataType] = {
+    "reject_key": pl.String(),  # md5 of source + raw text: a re-read window replaces, not doubles
+    "reason": pl.String(),
+    "raw_text": pl.String(),
+    "_source": pl.String(),
+    "_window_start": UTC_TS,
+    "_window_end": UTC_TS,
+    "_source_file": pl.String(),
+    "_page": pl.String(),  # page URL or file row number
+    "_loaded_at": UTC_TS,
+}
+
+_MISSING = ["", "NA", "na", "N/A", "n/a", "Na"]
+_ID_SUFFIX = re.compile(r"([a-z])ID\b")
+_NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+
+
+def normalize_key(key: str) -> str:
+    """"Local SessionID" → "local_session_id", "Call transfer Time" → "call_transfer_time"."""
+    text = _ID_SUFFIX.sub(r"\1_ID", key.strip())
+    text = _NON_ALNUM.sub("_", text).strip("_").lower()
+    return text or "blank_key"
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """Where a batch came from; stamped on every row and reject."""
+
+    source: str
+    loaded_at: datetime
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    source_file: str | None = None
+    page: str | None = None
+
+
+@dataclass(frozen=True)
+class NormalizedBatch:
+    rows: pl.DataFrame  # CDR_COLUMNS plus any new keys (text), one row per good record
+    rejects: pl.DataFrame  # REJECT_COLUMNS
+    records_read: int
+
+
+def empty_rows() -> pl.DataFrame:
+    return pl.DataFrame(schema=CDR_COLUMNS)
+
+
+def empty_rejects() -> pl.DataFrame:
+    return pl.DataFrame(schema=REJECT_COLUMNS)
+
+
+def normalize_records(records: Sequence[object], ctx: BatchContext) -> NormalizedBatch:
+    """Records as decoded from one API page (`items`)."""
+    groups: dict[tuple, list[int]] = {}
+    bad: list[tuple[str, str]] = []
+    for i, record in enumerate(records):
+        if isinstance(record, dict):
+            groups.setdefault(tuple(record), []).append(i)
+        else:
+            bad.append(("record is not a JSON object", orjson.dumps(record).decode()))
+    frames = []
+    for keys, positions in groups.items():
+        members = [records[i] for i in positions] if len(positions) != len(records) else records
+        frames.append(_columns_of(keys, members))
+    text = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema={"raw_record": pl.String})
+    rows, rejects = normalize_text_frame(text, ctx)
+    if bad:
+        rejects = pl.concat([rejects, _reject_frame([b[0] for b in bad], [b[1] for b in bad], ctx)])
+    return NormalizedBatch(rows, rejects, len(records))
+
+
+def _columns_of(keys: tuple, records: Sequence[dict]) -> pl.DataFrame:
+    """Text columns (normalised names) + raw_record of records that share one key tuple."""
+    raw = pl.Series("raw_record", [orjson.dumps(r).decode() for r in records], dtype=pl.String)
+    if not keys:
+        return pl.DataFrame([raw])
+    if len(keys) == 1:
+        columns = [[r[keys[0]] for r in records]]
+    else:
+        columns = list(zip(*map(itemgetter(*keys), records), strict=True))
+    by_name: dict[str, list[pl.Series]] = {}
+    for key, values in zip(keys, columns, strict=True):
+        by_name.setdefault(normalize_key(key), []).append(_text_series(key, values))
+    out = []
+    for name, series in by_name.items():
+        if len(series) == 1:
+            out.append(series[0].alias(name))
+        else:  # the same key spelled twice in one record: first non-missing wins
+            frame = pl.DataFrame({f"_{i}": _nullify(s) for i, s in enumerate(series)})
+            out.append(frame.select(pl.coalesce(pl.all()).alias(name)).to_series())
+    return pl.DataFrame([*out, raw])
+
+
+def _text_series(key: str, values: Sequence[object]) -> pl.Series:
+    try:
+        return pl.Series(key, values, dtype=pl.String, strict=False)
+    except (TypeError, ValueError, pl.exceptions.PolarsError):
+        # nested objects/arrays in a value: keep their JSON text
+        return pl.Series(key, [v if isinstance(v, str) or v is None else orjson.dumps(v).decode() for v in values],
+                         dtype=pl.String)
+
+
+def _nullify(series: pl.Series) -> pl.Series:
+    stripped = series.str.strip_chars()
+    return stripped.set(stripped.is_in(_MISSING), None)
+
+
+def normalize_text_frame(text: pl.DataFrame, ctx: BatchContext) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Text columns with normalised names + `raw_record` → (typed rows, rejects)."""
+    n = text.height
+    if n == 0:
+        return empty_rows(), empty_rejects()
+    text = text.with_columns(
+        pl.col(c).str.strip_chars().replace(_MISSING, None) for c in text.columns if c != "raw_record"
+    )
+    typed_exprs = []
+    problems = []
+    for name in text.columns:
+        if name == "raw_record":
+            continue
+        dtype = _key_type(name)
+        if dtype == pl.String():
+            continue
+        parsed = _parse(pl.col(name), dtype)
+        typed_exprs.append(parsed.alias(name))
+        problems.append(
+            pl.when(pl.col(name).is_not_null() & parsed.is_null())
+            .then(pl.format("{}: not a {}: {}", pl.lit(name), pl.lit(_type_word(dtype)), pl.col(name)))
+        )
+    if "report_id" in text.columns:
+        problems.insert(0, pl.when(pl.col("report_id").is_null()).then(pl.lit("missing Report ID")))
+    else:
+        problems.insert(0, pl.lit("missing Report ID"))
+    checked = text.with_columns(pl.coalesce(problems).alias("_problem") if problems else pl.lit(None, pl.String).alias("_problem"))
+    good = checked.filter(pl.col("_problem").is_null()).drop("_problem")
+    bad = checked.filter(pl.col("_problem").is_not_null())
+    rows = good.with_columns(typed_exprs) if typed_exprs else good
+    for name, dtype in CDR_COLUMNS.items():
+        if name not in rows.columns and name not in DERIVED_COLUMNS and name not in META_COLUMNS:
+            rows = rows.with_columns(pl.lit(None, dtype).alias(name))
+    for column in PHONE_COLUMNS:
+        rows = with_number_columns(rows, column)
+    rows = rows.with_columns(
+        pl.lit(ctx.source, pl.String).alias("_source"),
+        pl.lit(ctx.window_start, UTC_TS).alias("_window_start"),
+        pl.lit(ctx.window_end, UTC_TS).alias("_window_end"),
+        pl.lit(ctx.source_file, pl.String).alias("_source_file"),
+        pl.lit(ctx.loaded_at, UTC_TS).alias("_loaded_at"),
+    )
+    known = [pl.col(c).cast(t) for c, t in CDR_COLUMNS.items()]
+    new_keys = sorted(c for c in rows.columns if c not in CDR_COLUMNS)
+    rows = rows.select(*known, *[pl.col(c).cast(pl.String) for c in new_keys])
+    rejects = _reject_frame(bad.get_column("_problem").to_list(), bad.get_column("raw_record").to_list(), ctx)
+    return rows, rejects
+
+
+def _type_word(dtype: pl.DataType) -> str:
+    return {pl.Boolean(): "boolean", pl.Int64(): "integer", pl.Float64(): "number"}.get(dtype, "timestamp")
+
+
+def _parse(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == UTC_TS:
+        return parse_timestamp(col)
+    if dtype == pl.Boolean():
+        lowered = col.str.to_lowercase()
+        return pl.when(lowered == "true").then(True).when(lowered == "false").then(False).otherwise(None)
+    if dtype == pl.Int64():
+        as_float = col.cast(pl.Float64, strict=False)
+        # "8", "8.0" are integers; "8.5" is not silently truncated
+        return pl.when(as_float == as_float.floor()).then(as_float.cast(pl.Int64, strict=False)).otherwise(None)
+    return col.cast(pl.Float64, strict=False)
+
+
+def parse_timestamp(col: pl.Expr) -> pl.Expr:
+    """ISO-8601 with `Z`, an offset, `T` or a space, optional fraction; naive times are UTC."""
+    text = col.str.strip_chars().str.replace(r"(?i)\s*(?:Z|UTC)$", "").str.replace("T", " ", literal=True)
+    naive = text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone("UTC")
+    offset = text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f%z", strict=False, time_unit="us").dt.convert_time_zone("UTC")
+    minutes = text.str.to_datetime("%Y-%m-%d %H:%M", strict=False, time_unit="us").dt.replace_time_zone("UTC")
+    return pl.coalesce(naive, offset, minutes)
+
+
+def _reject_frame(reasons: Iterable[str], raw_texts: Iterable[str], ctx: BatchContext) -> pl.DataFrame:
+    frame = pl.DataFrame({"reason": list(reasons), "raw_text": list(raw_texts)},
+                         schema={"reason": pl.String, "raw_text": pl.String})
+    return frame.with_columns(
+        pl.concat_str([pl.lit(ctx.source), pl.col("raw_text")], separator="\x1f")
+        .map_batches(_md5, return_dtype=pl.String)
+        .alias("reject_key"),
+        pl.lit(ctx.source, pl.String).alias("_source"),
+        pl.lit(ctx.window_start, UTC_TS).alias("_window_start"),
+        pl.lit(ctx.window_end, UTC_TS).alias("_window_end"),
+        pl.lit(ctx.source_file, pl.String).alias("_source_file"),
+        pl.lit(ctx.page, pl.String).alias("_page"),
+        pl.lit(ctx.loaded_at, UTC_TS).alias("_loaded_at"),
+    ).select([pl.col(c).cast(t) for c, t in REJECT_COLUMNS.items()])
+
+
+def _md5(values: pl.Series) -> pl.Series:
+    return pl.Series([hashlib.md5(v.encode()).hexdigest() for v in values.to_list()], dtype=pl.String)
+
+
+def reject_rows(reason: str, raw_text: str, ctx: BatchContext) -> pl.DataFrame:
+    """One reject (e.g. a page whose body is not `{"items": [...]}`)."""
+    return _reject_frame([reason], [raw_text], ctx)

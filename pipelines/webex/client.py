@@ -1,0 +1,309 @@
+"""HTTP client for the Webex APIs under their documented rules (webex.md §1.4, §1.5, §5).
+
+- Paging: the `Link` header's rel="next" URL is followed verbatim; the header is parsed
+  leniently (the spec's own example doubles the `<`). `max=5000` on the CDR endpoints.
+- CDR requests take a slot from the shared `RequestBudget` first (initial vs page requests).
+- 404 on a CDR endpoint = an empty window. 429 = wait `Retry-After` (and make every other run
+  wait too). 451 = wrong region: switch to the base URL the body names and repeat. 5xx, 423,
+  timeouts, broken connections and truncated/unparseable bodies are retried with exponential
+  backoff. 401 = refresh the access token once, then repeat; a second 401 stops with a message.
+- Tokens are sent only in the Authorization header and never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import orjson
+
+from pipelines.webex.oauth import TokenManager
+from pipelines.webex.request_budget import INITIAL, PAGE, RequestBudget
+from pipelines.webex.windows import Window
+
+log = logging.getLogger(__name__)
+
+CDR_PAGE_SIZE = 5000
+_NEXT = re.compile(r"<+\s*([^<>\s]+)\s*>+\s*;(?:[^,]*?;)?\s*rel\s*=\s*\"?next\"?", re.IGNORECASE)
+_URL = re.compile(r"https?://[^\s\"'<>,;)]+")
+
+
+class WebexApiError(RuntimeError):
+    """The API refused a request in a way retrying cannot fix; the message says why."""
+
+
+def next_link(headers: httpx.Headers | dict) -> str | None:
+    """The rel="next" URL of a response's Link header(s), or None."""
+    values = headers.get_list("link") if isinstance(headers, httpx.Headers) else [
+        v for k, v in headers.items() if k.lower() == "link"]
+    for value in values:
+        match = _NEXT.search(value)
+        if match:
+            return match.group(1)
+    return None
+
+
+def region_base_url(message: str, current_base: str) -> str | None:
+    """The base URL a 451 body names. A bare host keeps the current base's path (`/v1`)."""
+    match = _URL.search(message or "")
+    if not match:
+        return None
+    named = urlsplit(match.group(0).rstrip("./"))
+    current = urlsplit(current_base)
+    path = named.path.rstrip("/") or current.path.rstrip("/")
+    for endpoint in ("/cdr_feed", "/cdr_stream"):
+        path = path.removesuffix(endpoint)
+    return urlunsplit((named.scheme, named.netloc, path, "", ""))
+
+
+@dataclass
+class Page:
+    url: str
+    number: int  # 1 = the window's initial request
+    items: list  # decoded `items` ([] for an empty window)
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    pages: int = 0
+    empty_windows: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    token_refreshes_after_401: int = 0
+    region_switches: int = 0
+    repeated_pages: int = 0
+    statuses: Counter = field(default_factory=Counter)
+
+    def as_metadata(self) -> dict[str, object]:
+        return {
+            "requests": self.requests, "pages": self.pages, "empty_windows": self.empty_windows,
+            "retries": self.retries, "rate_limited_429": self.rate_limited,
+            "token_refreshes_after_401": self.token_refreshes_after_401, "region_switches": self.region_switches,
+            "repeated_pages": self.repeated_pages,
+        }
+
+
+class WebexClient:
+    def __init__(
+        self,
+        *,
+        api_base_url: str,
+        analytics_base_url: str,
+        tokens: TokenManager,
+        budget: RequestBudget | None,
+        http: httpx.Client,
+        max_attempts: int = 8,
+        backoff_seconds: float = 1.0,
+        max_backoff_seconds: float = 60.0,
+        max_retry_after_seconds: float = 300.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.api_base_url = api_base_url.rstrip("/")
+        self.analytics_base_url = analytics_base_url.rstrip("/")
+        self.tokens = tokens
+        self.budget = budget
+        self.http = http
+        self.max_attempts = max_attempts
+        self.backoff = backoff_seconds
+        self.max_backoff = max_backoff_seconds
+        self.max_retry_after = max_retry_after_seconds
+        self.sleep = sleep
+        self.stats = ClientStats()
+
+    # -- CDRs ------------------------------------------------------------------------------
+
+    def cdr_pages(self, window: Window, *, max_records: int = CDR_PAGE_SIZE) -> Iterator[Page]:
+        """Every page of one CDR window, in order. Pages may repeat records (a repeated page or an
+        overlapping window): the load deduplicates on Report ID."""
+        url: str | None = f"{self.analytics_base_url}/{window.endpoint}"
+        params: dict | None = {**window.params(), "max": str(max_records)}
+        visits: Counter = Counter()
+        number = 0
+        while url:
+            number += 1
+            visits[url] += 1
+            if visits[url] > 1:
+                self.stats.repeated_pages += 1
+                if visits[url] > 5:
+                    raise WebexApiError(f"{window.endpoint}: the next link keeps leading back to {_redact(url)}")
+            kind = INITIAL if number == 1 else PAGE
+            response, url_used = self._get(url, params, budget_kind=kind, cdr=True)
+            if response is None:  # 404: no CDRs in this window
+                self.stats.empty_windows += 1
+                return
+            self.stats.pages += 1
+            items = _items(response)
+            yield Page(url_used, number, items)
+            url, params = next_link(response.headers), None
+
+    # -- people / locations ----------------------------------------------------------------
+
+    def list_items(self, path: str, params: dict[str, str]) -> Iterator[Page]:
+        """Pages of a Webex list endpoint (people, locations) under the API base URL."""
+        url: str | None = f"{self.api_base_url}/{path}"
+        query: dict | None = dict(params)
+        visits: Counter = Counter()
+        number = 0
+        while url:
+            number += 1
+            visits[url] += 1
+            if visits[url] > 1:
+                self.stats.repeated_pages += 1
+                if visits[url] > 5:
+                    raise WebexApiError(f"{path}: the next link keeps leading back to {_redact(url)}")
+            response, used = self._get(url, query, budget_kind=None, cdr=False)
+            if response is None:
+                return
+            self.stats.pages += 1
+            yield Page(used, number, _items(response))
+            url, query = next_link(response.headers), None
+
+    # -- one request, with every rule ------------------------------------------------------
+
+    def _get(self, url: str, params: dict | None, *, budget_kind: str | None, cdr: bool):
+        """(response, url) of a 200, or (None, url) of a CDR 404; raises WebexApiError."""
+        failures = 0
+        refreshed = False
+        switches = 0
+        rate_limited = 0
+        while True:
+            if budget_kind and self.budget is not None:
+                self.budget.acquire(budget_kind)
+            token = self.tokens.access_token()
+            self.stats.requests += 1
+            try:
+                response = self.http.get(url, params=params, headers={
+                    "Authorization": f"Bearer {token}", "Accept": "application/json"})
+                response.read()
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                failures = self._backoff(failures, url, type(exc).__name__)
+                continue
+            status = response.status_code
+            self.stats.statuses[status] += 1
+            if status == 200:
+                if _decodes(response):
+                    return response, str(response.url)
+                failures = self._backoff(failures, url, "truncated or unreadable body")
+                continue
+            if status == 404 and cdr:
+                return None, str(response.url)
+            if status == 429:
+                rate_limited += 1
+                self.stats.rate_limited += 1
+                if rate_limited > 100:
+                    raise WebexApiError(f"{_redact(url)}: still rate limited after 100 waits")
+                wait = min(_retry_after(response, default=5.0), self.max_retry_after)
+                log.info("Webex rate limit (429): waiting %.1f s as Retry-After asks", wait)
+                if self.budget is not None:
+                    self.budget.pause(wait)
+                if budget_kind is None or self.budget is None:
+                    self.sleep(wait)
+                continue
+            if status == 401:
+                if refreshed:
+                    raise WebexApiError(
+                        f"Webex answered 401 to {_redact(url)} even with a freshly refreshed token: check that the "
+                        "integration has the scopes it needs (spark-admin:calling_cdr_read, spark-admin:people_read, "
+                        "spark-admin:locations_read) and that the authorising admin holds the 'Webex Calling "
+                        "Detailed Call History API access' role"
+                    )
+                refreshed = True
+                self.stats.token_refreshes_after_401 += 1
+                log.info("Webex answered 401: refreshing the access token once and repeating the request")
+                self.tokens.refresh(rejected=token)
+                continue
+            if status == 451:
+                message = _message(response)
+                new_base = region_base_url(message, self.analytics_base_url if cdr else self.api_base_url)
+                switches += 1
+                if new_base is None or switches > 3:
+                    raise WebexApiError(f"Webex answered 451 (wrong region) without a usable host: {message!r}; "
+                                        "set WEBEX_ANALYTICS_BASE_URL to your organisation's regional host")
+                old_base = self.analytics_base_url if cdr else self.api_base_url
+                url = _rebase(url, old_base, new_base)
+                if cdr:
+                    self.analytics_base_url = new_base
+                else:
+                    self.api_base_url = new_base
+                self.stats.region_switches += 1
+                log.warning("Webex answered 451 (data in another region): using %s from now on; set "
+                            "WEBEX_ANALYTICS_BASE_URL to it to skip this detour", new_base)
+                continue
+            if status >= 500 or status in (408, 423):
+                failures = self._backoff(failures, url, f"HTTP {status}", _retry_after(response, default=None))
+                continue
+            if status == 403:
+                raise WebexApiError(
+                    f"Webex answered 403 to {_redact(url)}: {_message(response)} — the token lacks a scope or the "
+                    "admin lacks the 'Webex Calling Detailed Call History API access' role"
+                )
+            raise WebexApiError(f"Webex answered HTTP {status} to {_redact(url)}: {_message(response)}")
+
+    def _backoff(self, failures: int, url: str, what: str, retry_after: float | None = None) -> int:
+        failures += 1
+        if failures >= self.max_attempts:
+            raise WebexApiError(f"{_redact(url)}: gave up after {failures} attempts (last: {what})")
+        self.stats.retries += 1
+        delay = retry_after if retry_after is not None else min(
+            self.backoff * 2 ** (failures - 1) * (1 + random.random() / 4), self.max_backoff)
+        log.info("Webex request failed (%s); retry %d in %.2f s", what, failures, delay)
+        self.sleep(delay)
+        return failures
+
+
+def _decodes(response: httpx.Response) -> bool:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return False
+    if not isinstance(body, dict) or not isinstance(body.get("items", []), list):
+        return False
+    response._decoded = body  # parsed once
+    return True
+
+
+def _items(response: httpx.Response) -> list:
+    body = getattr(response, "_decoded", None)
+    if body is None:
+        body = orjson.loads(response.content)
+    return body.get("items", [])
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text[:300]
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("errors") or "")[:500]
+    return ""
+
+
+def _retry_after(response: httpx.Response, *, default: float | None) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return default
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return default
+
+
+def _rebase(url: str, old_base: str, new_base: str) -> str:
+    if url.startswith(old_base):
+        return new_base + url[len(old_base):]
+    parts, base = urlsplit(url), urlsplit(new_base)
+    return urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+
+
+def _redact(url: str) -> str:
+    """URLs carry no secrets, but keep logs short: drop the query string."""
+    return url.split("?", 1)[0]

@@ -1,0 +1,195 @@
+"""Pure parts of the Webex ingestion: key/value normalisation, CSV, Link parsing, ids."""
+
+from datetime import UTC, datetime
+
+import httpx
+import orjson
+import polars as pl
+import pytest
+
+from pipelines.webex.cdr_normalize import (
+    CDR_COLUMNS,
+    KNOWN_KEYS,
+    BatchContext,
+    normalize_key,
+    normalize_records,
+)
+from pipelines.webex.client import next_link, region_base_url
+from pipelines.webex.control_hub_csv import read_control_hub_csv
+from pipelines.webex.directory import location_rows, people_rows, webex_id_to_uuid
+
+CTX = BatchContext("cdr_feed", datetime(2026, 11, 30, 12, tzinfo=UTC),
+                   datetime(2026, 11, 29, tzinfo=UTC), datetime(2026, 11, 29, 12, tzinfo=UTC), page="p1")
+
+
+@pytest.mark.parametrize(
+    ("key", "normalised"),
+    [
+        ("Answer time", "answer_time"),
+        ("Call transfer Time", "call_transfer_time"),
+        ("Local SessionID", "local_session_id"),
+        ("Final remote SessionID", "final_remote_session_id"),
+        ("Called line ID", "called_line_id"),
+        ("PSTN Vendor Org ID", "pstn_vendor_org_id"),
+        ("Call Recording Platform Name", "call_recording_platform_name"),
+        ("WxCC consult merge status", "wxcc_consult_merge_status"),
+        ("Public Calling IP Address", "public_calling_ip_address"),
+        ("  Auto Attendant Key Pressed ", "auto_attendant_key_pressed"),
+        ("User", "user"),
+    ],
+)
+def test_normalize_key(key, normalised):
+    assert normalize_key(key) == normalised
+
+
+def test_known_keys_are_unique_and_typed():
+    assert len(KNOWN_KEYS) == 87 and len(set(KNOWN_KEYS)) == 87
+    assert CDR_COLUMNS["answer_time"] == pl.Datetime("us", "UTC")
+    assert CDR_COLUMNS["answered"] == pl.Boolean
+    assert CDR_COLUMNS["ring_duration"] == pl.Int64
+    assert CDR_COLUMNS["site_timezone"] == pl.Int64
+
+
+def _record(**overrides):
+    base = {
+        "Report ID": "r1", "Report time": "2026-11-29T10:05:00.000Z", "Answered": "true", "Duration": 42,
+        "Ring duration": "8", "Start time": "2026-11-29T10:00:00.123Z", "Release time": "2026-11-29 10:04:30.500",
+        "Called line ID": "NA", "OS type": "na", "Interaction ID": "", "Site timezone": "-300",
+        "Local SessionID": "abc", "Calling number": "3001234567", "Called number": "1001",
+        "Caller Reputation Score": "4.5",
+    }
+    base.update(overrides)
+    return base
+
+
+def test_values_are_typed_and_missing_markers_become_null():
+    batch = normalize_records([_record()], CTX)
+    row = batch.rows.row(0, named=True)
+    assert row["report_id"] == "r1"
+    assert row["answered"] is True
+    assert row["duration"] == 42 and row["ring_duration"] == 8 and row["site_timezone"] == -300
+    assert row["start_time"] == datetime(2026, 11, 29, 10, 0, 0, 123000, tzinfo=UTC)
+    assert row["release_time"] == datetime(2026, 11, 29, 10, 4, 30, 500000, tzinfo=UTC)  # space, no zone
+    assert row["called_line_id"] is None and row["os_type"] is None and row["interaction_id"] is None
+    assert row["caller_reputation_score"] == 4.5
+    assert row["local_session_id"] == "abc"
+    assert row["calling_number_e164"] == "+573001234567" and row["calling_number_type"] == "mobile"
+    assert row["called_number_type"] == "internal"
+    assert row["_source"] == "cdr_feed" and row["_window_start"] == CTX.window_start
+    assert orjson.loads(row["raw_record"]) == _record()  # the raw record, exactly
+    assert batch.rejects.height == 0 and batch.records_read == 1
+
+
+def test_every_contract_column_exists_even_for_a_sparse_record():
+    batch = normalize_records([{"Report ID": "only-id"}], CTX)
+    assert list(CDR_COLUMNS) == batch.rows.columns
+    assert batch.rows.schema == pl.Schema(CDR_COLUMNS)
+
+
+def test_case_variants_of_a_key_share_one_column_and_new_keys_are_kept():
+    records = [
+        _record(**{"Report ID": "a", "Call transfer time": "2026-11-29T10:01:00.000Z"}),
+        {**{k: v for k, v in _record(**{"Report ID": "b"}).items()}, "Call transfer Time": "2026-11-29T10:02:00Z",
+         "Hold Duration": 7, "Brand New Key": "x"},
+    ]
+    rows = normalize_records(records, CTX).rows.sort("report_id")
+    assert rows.get_column("call_transfer_time").to_list() == [
+        datetime(2026, 11, 29, 10, 1, tzinfo=UTC), datetime(2026, 11, 29, 10, 2, tzinfo=UTC)]
+    assert rows.get_column("hold_duration").to_list() == [None, 7]
+    assert rows.get_column("brand_new_key").to_list() == [None, "x"]
+
+
+def test_bad_records_are_rejected_with_reason_and_exact_text():
+    records = [_record(), _record(**{"Report ID": ""}), "not an object", _record(**{"Report ID": "r9", "Answered": "maybe"}),
+               _record(**{"Report ID": "r10", "Start time": "yesterday"})]
+    batch = normalize_records(records, CTX)
+    assert batch.rows.get_column("report_id").to_list() == ["r1"]
+    reasons = sorted(batch.rejects.get_column("reason").to_list())
+    assert reasons == ["answered: not a boolean: maybe", "missing Report ID", "record is not a JSON object",
+                       "start_time: not a timestamp: yesterday"]
+    assert batch.rejects.filter(pl.col("reason") == "record is not a JSON object")["raw_text"][0] == '"not an object"'
+    assert batch.rejects.get_column("_page").unique().to_list() == ["p1"]
+    assert batch.rejects.get_column("reject_key").n_unique() == 4
+    assert batch.records_read == 5
+
+
+def test_control_hub_csv_loads_into_the_same_columns():
+    csv = ("\ufeffReport ID,Report time,Start time,Answered,Duration,Ring duration,Calling number,Local SessionID,"
+           "Call transfer Time,New column\n"
+           "c1,2026-11-29T10:05:00.000Z,2026-11-29 10:00:00,true,12,3,+12125550147,s1,,v\n"
+           "c2,2026-11-29T11:05:00.000Z,2026-11-29T11:00:00Z,false,0,NA,,,2026-11-29T11:01:00Z,\n"
+           ",2026-11-29T11:05:00.000Z,2026-11-29T11:00:00Z,false,0,,,,,\n").encode()
+    batch = read_control_hub_csv(csv, BatchContext("control_hub_csv", CTX.loaded_at, source_file="export.csv"))
+    assert batch.records_read == 3 and batch.rows.height == 2 and batch.rejects.height == 1
+    rows = batch.rows.sort("report_id")
+    assert rows["answered"].to_list() == [True, False]
+    assert rows["ring_duration"].to_list() == [3, None]
+    assert rows["calling_number_type"].to_list() == ["international", "unknown"]
+    assert rows["call_transfer_time"].to_list()[1] == datetime(2026, 11, 29, 11, 1, tzinfo=UTC)
+    assert rows["new_column"].to_list() == ["v", None]
+    assert orjson.loads(rows["raw_record"][0])["Report ID"] == "c1"
+    assert set(rows["_source_file"].to_list()) == {"export.csv"}
+    assert list(CDR_COLUMNS) == rows.columns[: len(CDR_COLUMNS)]
+
+
+def test_garbage_csv_is_one_reject():
+    batch = read_control_hub_csv(b"just,some\nother,file\n", BatchContext("control_hub_csv", CTX.loaded_at))
+    assert batch.rows.height == 0 and batch.rejects["reason"].to_list() == ["CSV header has no Report ID column"]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ('<https://a.example/v1/cdr_feed?startTime=x&max=5000&orgId=o>; rel="next"',
+         "https://a.example/v1/cdr_feed?startTime=x&max=5000&orgId=o"),
+        ('<<https://a.example/v1/cdr_feed?x=1>;rel="next"', "https://a.example/v1/cdr_feed?x=1"),  # the spec's typo
+        ('<https://a/prev>; rel="prev", <https://a/next>; rel=next', "https://a/next"),
+        ('<https://a/first>; rel="first"', None),
+        ("", None),
+    ],
+)
+def test_next_link(header, expected):
+    assert next_link(httpx.Headers({"Link": header})) == expected
+
+
+def test_region_base_url_from_a_451_message():
+    msg = "The organization's data is located in a different region. Please use http://127.0.0.1:5555/webex-analytics/eu/v1"
+    assert region_base_url(msg, "http://127.0.0.1:5555/webex-analytics/us/v1") == "http://127.0.0.1:5555/webex-analytics/eu/v1"
+    assert region_base_url("use https://analytics-calling-eu.webexapis.com.", "https://analytics-calling.webexapis.com/v1") \
+        == "https://analytics-calling-eu.webexapis.com/v1"
+    assert region_base_url("no host here", "https://x/v1") is None
+
+
+def test_webex_ids_decode_to_the_uuids_cdrs_use():
+    uuid = "5f2dd97f-1cfb-10f6-2827-688de6a16a3b"
+    import base64
+
+    encoded = base64.b64encode(f"ciscospark://us/PEOPLE/{uuid}".encode()).decode()
+    assert webex_id_to_uuid(encoded) == uuid
+    assert webex_id_to_uuid(encoded.rstrip("=")) == uuid
+    assert webex_id_to_uuid(base64.urlsafe_b64encode(f"ciscospark://eu/LOCATION/{uuid}".encode()).decode()) == uuid
+    assert webex_id_to_uuid(uuid.upper()) == uuid
+    assert webex_id_to_uuid("garbage!") is None and webex_id_to_uuid(None) is None
+
+
+def test_people_and_location_rows():
+    import base64
+
+    pid = base64.b64encode(b"ciscospark://us/PEOPLE/11111111-2222-3333-4444-555555555555").decode()
+    lid = base64.b64encode(b"ciscospark://us/LOCATION/aaaaaaaa-2222-3333-4444-555555555555").decode()
+    people, rejects = people_rows([
+        {"id": pid, "emails": ["ana@bank.example"], "displayName": "Ana Pérez", "extension": "2001", "locationId": lid,
+         "phoneNumbers": [{"type": "work", "value": "+576015550100"}], "created": "2026-01-01T00:00:00.000Z"},
+        {"id": "not-base64!", "displayName": "Broken"},
+        {"id": pid, "displayName": "Ana again (repeated page)"},
+    ], CTX)
+    assert people.height == 1 and rejects.height == 1
+    row = people.row(0, named=True)
+    assert row["person_uuid"] == "11111111-2222-3333-4444-555555555555"
+    assert row["location_uuid"] == "aaaaaaaa-2222-3333-4444-555555555555"
+    assert row["email"] == "ana@bank.example" and row["work_number"] == "+576015550100"
+    assert row["created"] == datetime(2026, 1, 1, tzinfo=UTC)
+    locations, _ = location_rows([{"id": lid, "name": "Bogotá", "timeZone": "America/Bogota",
+                                   "address": {"city": "Bogotá"}, "latitude": "4.6"}], CTX)
+    assert locations.row(0, named=True)["location_uuid"] == "aaaaaaaa-2222-3333-4444-555555555555"
+    assert locations.row(0, named=True)["latitude"] == 4.6
