@@ -284,7 +284,7 @@ def build_queues(seed: int, locations: tuple[Location, ...]) -> tuple[Queue, ...
     return (
         Queue("tarjetas", "Tarjetas", uuid_from(r), "+576017460101", "1101", bog, "1", False, "es", 15, 600, None),
         Queue("creditos", "Créditos", uuid_from(r), "+576017460102", "1102", bog, "2", False, "es", 15, 600, "cuentas"),
-        Queue("cuentas", "Cuentas", uuid_from(r), "+576046040103", "1103", med, "3", False, "es", 15, 600, None),
+        Queue("cuentas", "Cuentas", uuid_from(r), "+576046040103", "1103", med, "0", False, "es", 15, 600, None),
         Queue("fraude", "Fraude", uuid_from(r), "+576017460104", "1104", bog, "4", False, "es", 12, 300, "bloqueo"),
         Queue("bloqueo", "Bloqueo 24/7", uuid_from(r), "+576017460105", "1105", bog, "5", True, "es", 12, 900, None),
         Queue("english", "English Service", uuid_from(r), "+576017460109", "1109", med, "9", False, "en", 15, 480, "cuentas"),
@@ -374,7 +374,7 @@ def build_agents(
     )
     agents: list[Agent] = []
     base_created = datetime(2023, 1, 9, 14, 0, tzinfo=UTC)
-    night_seen = 0
+    seen: dict[str, int] = {}  # agents per primary skill so far: shifts alternate within a queue
     for i, role in enumerate(roles):
         name, first, last = _name(r, used)
         uid = uuid_from(r)
@@ -388,14 +388,14 @@ def build_agents(
                 skills.append(r.choice([s for s in _SECOND_SKILL[p] if s in qkeys] or [p]))
             skills = list(dict.fromkeys(skills))
             languages = ("es", "en") if "english" in skills or r.random() < 0.06 else ("es",)
-            if p in ("bloqueo",):
-                # the 24/7 line: a third nights, a third evenings, a third days
-                shift = ("night", "evening", "morning", "afternoon")[night_seen % 4]
-                night_seen += 1
-            elif p == "fraude" and r.random() < 0.3:
-                shift = "evening"
+            k = seen.get(p, 0)
+            seen[p] = k + 1
+            if p == "bloqueo":  # the 24/7 line: days, evenings and nights
+                shift = ("morning", "evening", "afternoon", "night")[k % 4]
+            elif p == "fraude":
+                shift = ("morning", "afternoon", "evening", "morning", "afternoon")[k % 5]
             else:
-                shift = "morning" if r.random() < 0.5 else "afternoon"
+                shift = ("morning", "afternoon")[k % 2]
             phone = None
         elif role == "collections":
             skills, languages, phone = [], ("es",), None
