@@ -1,0 +1,114 @@
+"""Smoke test: the sandbox serves what `simulator.contact_center.simulate` writes (a small
+center, yesterday in Bogota, so the data ends shortly before now as in a demo)."""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import orjson
+import pytest
+from elevenlabs import ElevenLabs
+from twilio.rest import Client
+
+from simulator.sandbox import run_sandbox
+from tests.sandbox_fixtures import iso_ms
+
+LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    from simulator.contact_center import simulate
+
+    out = tmp_path_factory.mktemp("sandbox_simulated")
+    simulate(out, agents=3, days=1, end=datetime.now(timezone.utc).date(), seed=11, asterisk=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def sandbox(simulated):
+    with run_sandbox(simulated, time_scale=60, limits=False) as running:
+        yield running
+
+
+def written_cdrs(root):
+    lines = []
+    for path in sorted((root / "webex" / "cdr").glob("*.jsonl")):
+        lines += [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    return lines
+
+
+def walk(client, url, params, headers):
+    items = []
+    response = client.get(url, params=params, headers=headers)
+    if response.status_code == 404:
+        return items
+    while True:
+        assert response.status_code == 200, response.text
+        items += response.json()["items"]
+        match = LINK_NEXT.search(response.headers.get("link", ""))
+        if not match:
+            return items
+        response = client.get(match.group(1), headers=headers)
+
+
+def test_cdr_feed_serves_every_simulated_record_once(sandbox, simulated):
+    lines = written_cdrs(simulated)
+    starts = sorted(line["record"]["Start time"] for line in lines if line["record"].get("Start time"))
+    first = datetime.strptime(starts[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    last_allowed = datetime.now(timezone.utc) - timedelta(minutes=6)
+    headers = {"Authorization": f"Bearer {sandbox.tokens.issue_access_token()}"}
+    served, cursor = [], first.replace(microsecond=0)
+    with httpx.Client(timeout=30) as client:
+        while cursor < last_allowed:
+            end = min(cursor + timedelta(hours=12), last_allowed)
+            served += walk(client, f"{sandbox.base_urls.webex_analytics}/cdr_feed",
+                           {"startTime": iso_ms(cursor), "endTime": iso_ms(end), "max": "500"}, headers)
+            cursor = end
+    expected = [line["record"] for line in lines
+                if line["record"].get("Start time") and line["record"]["Start time"] < iso_ms(last_allowed)]
+    assert len(served) == len(expected) > 100
+    assert sorted(orjson.dumps(r) for r in served) == sorted(orjson.dumps(r) for r in expected)
+
+
+def test_people_ids_decode_to_cdr_user_uuids(sandbox, simulated):
+    headers = {"Authorization": f"Bearer {sandbox.tokens.issue_access_token()}"}
+    people = walk(httpx.Client(), f"{sandbox.base_urls.webex_api}/people", {"max": "2"}, headers)
+    uuids = {base64.b64decode(p["id"] + "==").decode().rsplit("/", 1)[1] for p in people}
+    agents_in_cdrs = {line["record"]["User UUID"] for line in written_cdrs(simulated)
+                      if line["record"].get("User type") == "User"}
+    assert agents_in_cdrs and agents_in_cdrs <= uuids
+
+
+def test_recordings_conversations_and_messages_are_served(sandbox, simulated):
+    headers = {"Authorization": f"Bearer {sandbox.tokens.issue_access_token()}"}
+    written = [orjson.loads(line) for line in (simulated / "webex/recordings/recordings.jsonl").read_bytes().splitlines()]
+    now = datetime.now(timezone.utc)
+    listed = walk(httpx.Client(), f"{sandbox.base_urls.webex_api}/admin/convergedRecordings",
+                  {"from": iso_ms(now - timedelta(days=3)), "to": iso_ms(now), "max": "100"}, headers)
+    assert {r["id"] for r in listed} == {r["id"] for r in written if r["status"] == "available"}
+    details = httpx.get(f"{sandbox.base_urls.webex_api}/convergedRecordings/{written[0]['id']}", headers=headers).json()
+    audio = httpx.get(details["temporaryDirectDownloadLinks"]["audioDownloadLink"])
+    assert audio.status_code == 200 and audio.content[:4] == b"RIFF"
+
+    env = sandbox.env()
+    eleven = ElevenLabs(api_key=env["ELEVENLABS_API_KEY"], base_url=env["ELEVENLABS_BASE_URL"])
+    conversations = [orjson.loads(line) for line in (simulated / "elevenlabs/conversations.jsonl").read_bytes().splitlines()]
+    seen, cursor = [], None
+    while True:
+        page = eleven.conversational_ai.conversations.list(page_size=100, cursor=cursor)
+        seen += [c.conversation_id for c in page.conversations]
+        if not page.has_more:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen) == sorted(c["conversation_id"] for c in conversations)
+    detail = eleven.conversational_ai.conversations.get(conversations[0]["conversation_id"])
+    assert len(detail.transcript) == len(conversations[0]["transcript"])
+
+    twilio = Client(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"])
+    twilio.api.base_url = env["TWILIO_BASE_URL"]
+    messages = [orjson.loads(line) for line in (simulated / "twilio/messages.jsonl").read_bytes().splitlines()]
+    assert sorted(m.sid for m in twilio.messages.list(page_size=1000)) == sorted(m["sid"] for m in messages)
