@@ -142,9 +142,12 @@ def test_every_request_is_accepted_by_the_official_validators_and_rejected_when_
 
 
 def test_duplicates_are_exact_repeats_of_delivered_requests(data_dir):
+    events = list(read_events(data_dir, ("twilio", "builderbot", "elevenlabs")))
+    # BuilderBot payloads carry no id or time: two customers' identical "ok" are the same bytes
+    alike = len(events) - len({e.body for e in events})
     with Receiver() as receiver:
         sender = WebhookSender(receiver.url, SECRETS, duplicates=0.3, seed=3)
-        report = sender.send(read_events(data_dir, ("twilio", "builderbot", "elevenlabs")))
+        report = sender.send(events)
         sender.close()
     assert report.duplicates > 0
     assert len(receiver.requests) == report.events + report.duplicates
@@ -159,7 +162,7 @@ def test_duplicates_are_exact_repeats_of_delivered_requests(data_dir):
             repeats += 1
         else:
             seen[body] = (path, headers)
-    assert repeats == report.duplicates
+    assert repeats == report.duplicates + alike
 
 
 def test_elevenlabs_retries_transcriptions_on_5xx_and_twilio_only_as_its_overrides_say(data_dir):

@@ -24,8 +24,9 @@ the call curve of the simulated center, and some of it belongs to the journey's 
 call): the cross-channel identity the pipeline must rebuild.
 
 ``journeys`` may be an iterable of :class:`~simulator.model.CallJourney` or of day batches
-(lists) of them. They must come in start-time order, give or take :data:`LATENESS` (lines are
-held in a heap that long so every output file is written in time order).
+(lists) of them. They must come in start-time order give or take 4 hours (end-time order is
+fine): lines are held in a heap for :data:`LATENESS` so every output file is written in time
+order; a journey further out of order stops the run with an error rather than an unsorted file.
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ from simulator.model import BANK_NAME, TOPICS, CallJourney, Customer, Population
 
 __all__ = ["LATENESS", "ChannelRates", "render_channels"]
 
-#: how far before the latest journey's start a line may still be produced (WhatsApp chats start
-#: up to 2 h before the call they lead to) plus tolerance for journeys slightly out of order
-LATENESS = timedelta(hours=4)
+#: how far before the latest journey's start a line may still be produced: WhatsApp chats start
+#: up to 2 h before the call they lead to, and journeys may come up to 4 h out of start order
+#: (the call simulator hands them over in the order they *ended*)
+LATENESS = timedelta(hours=6)
 PRE_CALL_WHATSAPP_MAX = timedelta(hours=2)
 BACKGROUND_WINDOW = timedelta(minutes=60)
 
@@ -71,8 +73,8 @@ MERCHANTS = ("SUPERMERCADO EL ROBLE", "DROGUERIA SALUD 24", "ESTACION TERPEL NOR
 class ChannelRates:
     """Expected channel objects drawn per journey (Poisson means)."""
 
-    purchase_alerts = 0.9
-    app_otps = 0.6
+    purchase_alerts = 0.6
+    app_otps = 0.4
     saldo_keyword = 0.06
     whatsapp_background = 0.25
     ai_reminders = 0.04
@@ -127,7 +129,7 @@ class _Truth:
 
     def _flush(self) -> None:
         if self._rows["channel"]:
-            self._writer.write_table(pa.table(self._rows, schema=self.SCHEMA))
+            self._writer.write_table(pa.Table.from_pydict(self._rows, schema=self.SCHEMA))
             self._rows = {c: [] for c in self.COLUMNS}
 
     def close(self, population: Population) -> None:
@@ -143,7 +145,7 @@ class _Truth:
                 rows["is_primary"].append(i == 0)
                 rows["whatsapp_id"].append(c.whatsapp_id if i == 0 else None)
                 rows["match_key"].append(match_key(p.e164))
-        pq.write_table(pa.table(rows), self.dir / "customer_identities.parquet")
+        pq.write_table(pa.Table.from_pydict(rows), self.dir / "customer_identities.parquet")
 
 
 def _sms_texts(kind: str, customer: Customer, rng: random.Random) -> str:
@@ -178,6 +180,7 @@ def render_channels(out_dir: Path | str, population: Population, journeys: Itera
     on_whatsapp = [c for c in population.customers if c.whatsapp_id]
     ai_line = next((s.number for s in population.services if s.key == "ai_agent"), "+576017460900")
     counts = {"journeys": 0, "whatsapp_conversations": 0}
+    latest_start = start
 
     def send_sms(to: str, country: str, body: str, at: datetime, key: str, *, customer_id: str | None,
                  journey_id: str | None, kind: str, linked: str | None = None) -> SentSms:
@@ -206,9 +209,9 @@ def render_channels(out_dir: Path | str, population: Population, journeys: Itera
         if journey.started_at > end:
             continue
         counts["journeys"] += 1
-        watermark = journey.started_at - LATENESS
+        latest_start = max(latest_start, journey.started_at)
         for writer in (sms, eleven, builderbot, recordings):
-            writer.advance(watermark)
+            writer.advance(latest_start - LATENESS)
         jid = journey.journey_id
         rng = rng_for(seed, "journey_channels", jid)
         customer = population.customer(journey.customer_id) if journey.customer_id else None

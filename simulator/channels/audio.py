@@ -23,6 +23,8 @@ import shutil
 import wave
 from pathlib import Path
 
+import numpy as np
+
 # MPEG-2 (LSF) Layer III, no CRC | bitrate index 1 (8 kbit/s) + 16 kHz | mono
 _MP3_HEADER = bytes((0xFF, 0xF3, 0x18, 0xC0))
 _MP3_SAMPLES_PER_FRAME = 576
@@ -89,31 +91,31 @@ def tone_wav(seconds: float, variant: int) -> bytes:
     rng = random.Random(f"tone_wav:{variant}")
     n = max(1, int(seconds * WAV_RATE))
     pitches = (rng.uniform(170, 260), rng.uniform(300, 420))
-    samples = bytearray(n)
+    samples = np.full(n, 128.0)
     i = 0
     speaker = 0
     while i < n:
         turn = int(rng.uniform(0.35, 0.9) * WAV_RATE)
         gap = int(rng.uniform(0.08, 0.25) * WAV_RATE)
         f = pitches[speaker]
-        for k in range(min(turn, n - i)):
-            envelope = min(1.0, k / 200, (turn - k) / 200)  # no clicks at the edges
-            # a fundamental plus one harmonic, wobbling a little like a voice
-            x = math.sin(2 * math.pi * f * k / WAV_RATE) + 0.4 * math.sin(
-                4 * math.pi * f * k / WAV_RATE + 0.3 * math.sin(2 * math.pi * 3 * k / WAV_RATE)
-            )
-            samples[i + k] = 128 + int(envelope * 60 * x / 1.4)
+        k = np.arange(min(turn, n - i))
+        envelope = np.minimum(1.0, np.minimum(k / 200, (turn - k) / 200))  # no clicks at the edges
+        # a fundamental plus one harmonic, wobbling a little like a voice
+        x = np.sin(2 * np.pi * f * k / WAV_RATE) + 0.4 * np.sin(
+            4 * np.pi * f * k / WAV_RATE + 0.3 * np.sin(2 * np.pi * 3 * k / WAV_RATE))
+        samples[i:i + len(k)] = 128 + envelope * 60 * x / 1.4
         i += turn
-        for _ in range(min(gap, max(0, n - i))):
-            samples[i] = 128 + rng.randrange(-3, 4)
-            i += 1
+        g = max(0, min(gap, n - i))
+        noise = np.array([rng.randrange(-3, 4) for _ in range(g)], dtype=float)
+        samples[i:i + g] = 128 + noise
+        i += gap
         speaker ^= 1
     buf = io.BytesIO()
     with wave.open(buf, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(1)  # 8-bit unsigned PCM
         w.setframerate(WAV_RATE)
-        w.writeframes(bytes(samples[:n]))
+        w.writeframes(np.clip(np.rint(samples), 0, 255).astype(np.uint8).tobytes())
     return buf.getvalue()
 
 

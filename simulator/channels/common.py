@@ -7,7 +7,6 @@ before it: the output is the same for a seed whatever the iteration or batching.
 
 from __future__ import annotations
 
-import email.utils
 import heapq
 import random
 import string
@@ -45,14 +44,21 @@ def alnum_id(rng: random.Random, n: int) -> str:
 def iso_z(dt: datetime, ms: bool = True) -> str:
     """UTC ISO-8601 with a ``Z``; with milliseconds by default so strings sort as times do."""
     dt = dt.astimezone(UTC)
-    if ms:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # formatted by hand: strftime is the slowest step when millions of lines are written
+    text = f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}"
+    return f"{text}.{dt.microsecond // 1000:03d}Z" if ms else f"{text}Z"
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def rfc2822(dt: datetime) -> str:
-    """Twilio's date format, ``Mon, 15 Sep 2025 15:33:10 +0000`` (locale-independent)."""
-    return email.utils.format_datetime(dt.astimezone(UTC).replace(microsecond=0))
+    """Twilio's date format, ``Mon, 15 Sep 2025 15:33:10 +0000`` (English names whatever the
+    locale, as ``email.utils.format_datetime`` writes them)."""
+    dt = dt.astimezone(UTC)
+    return (f"{_DAYS[dt.weekday()]}, {dt.day:02d} {_MONTHS[dt.month - 1]} {dt.year:04d} "
+            f"{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d} +0000")
 
 
 def unix(dt: datetime) -> int:

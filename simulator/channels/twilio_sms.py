@@ -21,6 +21,7 @@ its initial status when none was written yet): the rule a pipeline must use to m
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,19 +57,21 @@ INTERNATIONAL_BLOCKED = (21408, "Permission to send an SMS has not been enabled 
 PRICE_PER_SEGMENT = {"CO": 0.0458, "MX": 0.0415, "AR": 0.0702, "US": 0.0083}
 INBOUND_PRICE = 0.0083
 
-_GSM7 = set(
+_GSM7_BASIC = (
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
-_GSM7_EXTENDED = set("^{}\\[~]|€")
+_GSM7_EXTENDED = "^{}\\[~]|€"
+_NOT_GSM7 = re.compile("[^" + re.escape(_GSM7_BASIC + _GSM7_EXTENDED) + "]")
+_GSM7_EXTENDED_RE = re.compile("[" + re.escape(_GSM7_EXTENDED) + "]")
 
 
 def sms_segments(body: str) -> int:
     """Segments Twilio bills: GSM-7 160/153 characters, else UCS-2 70/67 (``ó`` is UCS-2)."""
-    if all(ch in _GSM7 or ch in _GSM7_EXTENDED for ch in body):
-        units = sum(2 if ch in _GSM7_EXTENDED else 1 for ch in body)
+    if _NOT_GSM7.search(body) is None:
+        units = len(body) + len(_GSM7_EXTENDED_RE.findall(body))  # extended characters take two
         return 1 if units <= 160 else -(-units // 153)
-    units = sum(2 if ord(ch) > 0xFFFF else 1 for ch in body)
+    units = len(body) + sum(1 for ch in body if ord(ch) > 0xFFFF)  # astral characters: 2 units
     return 1 if units <= 70 else -(-units // 67)
 
 
