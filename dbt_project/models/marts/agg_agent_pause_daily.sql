@@ -6,9 +6,21 @@
 
 with
 
+asterisk_identities as (
+
+    select platform_agent_key, agent_key, agent from {{ ref('int_agents') }} where platform = 'asterisk'
+
+),
+
 agent_pauses as (
 
-    select * from {{ ref('int_asterisk__agent_pauses') }}
+    -- one person across platforms: the agent directory's identity when the member is listed
+    select
+        pauses.*,
+        coalesce(asterisk_identities.agent_key, pauses.agent_key) as identity_key
+    from {{ ref('int_asterisk__agent_pauses') }} as pauses
+    left join asterisk_identities
+        on pauses.agent_key = asterisk_identities.platform_agent_key
 
 ),
 
@@ -23,7 +35,7 @@ pauses as (
 
 agents as (
 
-    select * from {{ ref('int_asterisk__agents') }}
+    select agent_key, max(agent) as agent from asterisk_identities group by agent_key
 
 ),
 
@@ -36,7 +48,7 @@ pause_days as (
 started as (
 
     select
-        agent_key,
+        identity_key as agent_key,
         cast({{ epoch_to_local_timestamp('started_epoch') }} as date) as day,
         reason_label,
         count(*) as pauses,
@@ -49,13 +61,13 @@ started as (
 seconds as (
 
     select
-        agent_key,
+        identity_key as agent_key,
         day,
         reason_label,
         0 as pauses,
         sum(seconds_in_day) as paused_seconds
     from pause_days
-    group by agent_key, day, reason_label
+    group by identity_key, day, reason_label
 
 ),
 

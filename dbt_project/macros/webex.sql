@@ -1,0 +1,143 @@
+{#
+  Webex Calling vocabulary and helpers (reference: webex.md §1.6–1.9).
+#}
+
+{#
+  `select <columns> from <relation>` where every listed column is cast to its type, or is a
+  typed null when the relation lacks it; when the relation does not exist at all, an empty
+  result with the same columns. Webex (like every source) is optional, and dlt creates a
+  column only once a value for it has arrived, so staging must not depend on either.
+  columns: list of [name, sql_type].
+#}
+{% macro select_optional_columns(relation, columns) -%}
+    {%- set existing = [] -%}
+    {%- set found = {'relation': none} -%}
+    {%- if execute -%}
+        {%- set rel = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
+        {%- if rel is not none -%}
+            {%- do found.update({'relation': rel}) -%}
+            {%- for col in adapter.get_columns_in_relation(rel) -%}
+                {%- do existing.append(col.name | lower) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endif -%}
+    select
+    {%- for name, sql_type in columns %}
+        {% if name in existing -%}
+        cast({{ adapter.quote(name) }} as {{ sql_type }})
+        {%- else -%}
+        cast(null as {{ sql_type }})
+        {%- endif %} as {{ adapter.quote(name) }}{{ ',' if not loop.last }}
+    {%- endfor %}
+    {% if found.relation is not none -%}
+    from {{ relation }}
+    {%- else -%}
+    where 1 = 0
+    {%- endif %}
+{%- endmacro %}
+
+
+{% macro type_timestamptz() -%}
+    timestamp with time zone
+{%- endmacro %}
+
+
+{# Record roles, from the CDR's User type (webex.md §1.8). #}
+{% macro webex_auto_attendant_user_types() -%}
+    {{ sql_list(['AutomatedAttendantVideo', 'AutomatedAttendant', 'AutoAttendant']) }}
+{%- endmacro %}
+
+{% macro webex_queue_user_types() -%}
+    {{ sql_list(['CallCenterStandard', 'CallCenterPremium', 'CallCenterBasic', 'HuntGroup']) }}
+{%- endmacro %}
+
+{% macro webex_person_user_types() -%}
+    {{ sql_list(['User', 'Place']) }}
+{%- endmacro %}
+
+{# Redirect reasons that mean "offered to an agent by a queue or hunt group". #}
+{% macro webex_queue_redirect_reasons() -%}
+    {{ sql_list(['CallQueue', 'HuntGroup']) }}
+{%- endmacro %}
+
+{# Call outcome reasons of an offer the agent could not take (busy, refused): not real ringing. #}
+{% macro webex_busy_outcome_reasons() -%}
+    {{ sql_list(['UserBusy', 'CallRejected', 'TemporarilyUnavailable', 'UserAbsent', 'Unreachable',
+                 'DestinationOutOfOrder', 'SIP480', 'SIP408']) }}
+{%- endmacro %}
+
+{#
+  number_type (pipelines/phone_numbers.py vocabulary) -> call_type of marts.fct_calls:
+  internal, national, mobile, international, premium, toll_free, emergency, unknown.
+#}
+{% macro call_type_from_number_type(expr) -%}
+    (case {{ expr }}
+        when 'internal' then 'internal'
+        when 'fixed_line' then 'national'
+        when 'mobile' then 'mobile'
+        when 'international' then 'international'
+        when 'premium_rate' then 'premium'
+        when 'toll_free' then 'toll_free'
+        when 'emergency' then 'emergency'
+        else 'unknown'
+    end)
+{%- endmacro %}
+
+{#
+  The same classification for a raw number in SQL only, for platforms whose raw tables carry no
+  phonenumbers columns (the Asterisk CDR). Colombian numbering (the bank's home country, region
+  CO as in pipelines/phone_numbers.py): extensions are up to 6 digits; 123/112 emergency;
+  01 8000 toll free; 01 900 premium; 10-digit numbers starting with 3 are mobile, with 60
+  fixed lines; 00 / 009 and a leading + with another country code are international.
+#}
+{% macro sql_number_type(expr) -%}
+    {{ return(adapter.dispatch('sql_number_type', 'switchboard')(expr)) }}
+{%- endmacro %}
+
+{% macro default__sql_number_type(expr) -%}
+    {%- set n = "regexp_replace(coalesce(" ~ expr ~ ", ''), '[^0-9+]', '', 'g')" -%}
+    (case
+        when {{ n }} = '' then 'unknown'
+        when {{ n }} in ('123', '112', '119', '132') then 'emergency'
+        when {{ n }} ~ '^[0-9]{1,6}$' then 'internal'
+        when {{ n }} ~ '^(\+57|57)?0?18000?[0-9]+$' then 'toll_free'
+        when {{ n }} ~ '^(\+57|57)?0?1900[0-9]+$' then 'premium_rate'
+        when {{ n }} ~ '^(\+57|57)?3[0-9]{9}$' then 'mobile'
+        when {{ n }} ~ '^(\+57|57)?60[0-9]{8}$' then 'fixed_line'
+        when {{ n }} ~ '^(\+|00|009)[1-9][0-9]{6,}$' and {{ n }} !~ '^(\+|00|009)57' then 'international'
+        else 'unknown'
+    end)
+{%- endmacro %}
+
+{% macro duckdb__sql_number_type(expr) -%}
+    {%- set n = "regexp_replace(coalesce(" ~ expr ~ ", ''), '[^0-9+]', '', 'g')" -%}
+    (case
+        when {{ n }} = '' then 'unknown'
+        when {{ n }} in ('123', '112', '119', '132') then 'emergency'
+        when regexp_full_match({{ n }}, '[0-9]{1,6}') then 'internal'
+        when regexp_full_match({{ n }}, '(\+57|57)?0?18000?[0-9]+') then 'toll_free'
+        when regexp_full_match({{ n }}, '(\+57|57)?0?1900[0-9]+') then 'premium_rate'
+        when regexp_full_match({{ n }}, '(\+57|57)?3[0-9]{9}') then 'mobile'
+        when regexp_full_match({{ n }}, '(\+57|57)?60[0-9]{8}') then 'fixed_line'
+        when regexp_full_match({{ n }}, '(\+|00|009)[1-9][0-9]{6,}')
+            and not regexp_full_match({{ n }}, '(\+|00|009)57.*') then 'international'
+        else 'unknown'
+    end)
+{%- endmacro %}
+
+
+{# Seconds between two timestamptz values (b - a), as a bigint; null when either is null. #}
+{% macro seconds_between(a, b) -%}
+    cast(floor(extract(epoch from {{ b }}) - extract(epoch from {{ a }})) as bigint)
+{%- endmacro %}
+
+
+{#
+  Pre-hook of a mart that mixes platforms: on an incremental run, delete every row of one
+  platform (its rows are then inserted again in full by the model's SQL).
+#}
+{% macro platform_replace_pre_hook(platform) %}
+    {%- if incremental_ready() -%}
+        delete from {{ this }} where platform = '{{ platform }}'
+    {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,210 @@
+{#
+  One row per Webex CDR record, with the journey (customer call) it belongs to and its place in
+  it. Journeys are the connected components of the records over the link keys of
+  int_webex__leg_links (webex.md §1.9), found set-based by label propagation: every record
+  starts labelled with its own report_id, and each pass gives every link key the smallest label
+  of its records, then every record the smallest label of its keys. After n passes, records up
+  to n links apart share a label. var('webex_journey_link_passes') passes (default 8) cover any
+  real journey (AA, queues, offers, transfers and consults are 1-3 links apart); the
+  data test assert_webex_journeys_are_closed fails if two linked records still differ.
+
+  Link keys, prefixed by kind so values of different fields never meet:
+    c: Correlation ID  - the legs of one call session
+    i: Interaction ID  - calls tied by a service interaction (consult + transfer)
+    n: Network call ID - both halves of one leg, the AA -> queue redirect of one PSTN dialog
+    l: a Local call ID - the record's own, and the ones it points to: Remote call ID (its peer
+       half), Related call ID (the call its service created), Transfer related call ID (the
+       other call of a transfer). A pointer and its target then share the key 'l:<id>'.
+
+  hop_type: auto_attendant | virtual_agent | queue | service | caller (the person who placed an
+  internal or outbound call) | consult (an agent's own call to consult or transfer, inside a
+  journey) | agent (a person leg that answered) | agent_offer (a person leg that rang and was
+  not answered: no answer, busy, answered elsewhere).
+#}
+
+{% set passes = var('webex_journey_link_passes', 8) %}
+
+with
+
+cdr as (
+
+    select * from {{ ref('stg_webex__cdr') }}
+
+),
+
+link_fields as (
+
+    select report_id, correlation_id, interaction_id, network_call_id,
+        local_call_id, remote_call_id, related_call_id, transfer_related_call_id
+    from cdr
+
+),
+
+all_links as (
+
+    select report_id, 'c:' || correlation_id as link_key from link_fields where correlation_id is not null
+    union all
+    select report_id, 'i:' || interaction_id from link_fields where interaction_id is not null
+    union all
+    select report_id, 'n:' || network_call_id from link_fields where network_call_id is not null
+    union all
+    select report_id, 'l:' || local_call_id from link_fields where local_call_id is not null
+    union all
+    select report_id, 'l:' || remote_call_id from link_fields where remote_call_id is not null
+    union all
+    select report_id, 'l:' || related_call_id from link_fields where related_call_id is not null
+    union all
+    select report_id, 'l:' || transfer_related_call_id from link_fields where transfer_related_call_id is not null
+
+),
+
+distinct_links as (
+
+    -- a record pointing at its own local call id (or two fields with one value) links once
+    select distinct report_id, link_key from all_links
+
+),
+
+counted as (
+
+    select
+        report_id,
+        link_key,
+        count(*) over (partition by link_key) as records_with_key
+    from distinct_links
+
+),
+
+links as (
+
+    -- a key only one record holds links nothing (a PSTN far end, a pointer to a record not loaded)
+    select report_id, link_key
+    from counted
+    where records_with_key > 1
+
+),
+
+key_labels_1 as (
+
+    select link_key, min(report_id) as label
+    from links
+    group by link_key
+
+),
+
+labels_1 as (
+
+    select links.report_id, min(key_labels_1.label) as label
+    from links
+    inner join key_labels_1
+        on links.link_key = key_labels_1.link_key
+    group by links.report_id
+
+),
+
+{% for n in range(2, passes + 1) %}
+key_labels_{{ n }} as (
+
+    select links.link_key, min(labels_{{ n - 1 }}.label) as label
+    from links
+    inner join labels_{{ n - 1 }}
+        on links.report_id = labels_{{ n - 1 }}.report_id
+    group by links.link_key
+
+),
+
+labels_{{ n }} as (
+
+    select links.report_id, min(key_labels_{{ n }}.label) as label
+    from links
+    inner join key_labels_{{ n }}
+        on links.link_key = key_labels_{{ n }}.link_key
+    group by links.report_id
+
+),
+{% endfor %}
+
+labelled as (
+
+    select
+        cdr.*,
+        -- records without any shared key are journeys of their own
+        coalesce(labels_{{ passes }}.label, cdr.report_id) as journey_label
+    from cdr
+    left join labels_{{ passes }}
+        on cdr.report_id = labels_{{ passes }}.report_id
+
+),
+
+ordered as (
+
+    select
+        labelled.*,
+        row_number() over (
+            partition by journey_label
+            order by
+                started_at,
+                -- the originating half of a leg comes before its terminating half
+                case when direction = 'ORIGINATING' then 0 else 1 end,
+                case leg_role
+                    when 'auto_attendant' then 1 when 'virtual_agent' then 2 when 'queue' then 3
+                    when 'person' then 4 else 5
+                end,
+                report_id
+        ) as leg_seq
+    from labelled
+
+),
+
+journey_ids as (
+
+    -- named after the call session it starts with (or the record, when it has none)
+    select journey_label, coalesce(correlation_id, report_id) as journey_id
+    from ordered
+    where leg_seq = 1
+
+),
+
+queue_services as (
+
+    select distinct journey_label, user_uuid
+    from ordered
+    where leg_role = 'queue' and user_uuid is not null
+
+),
+
+final as (
+
+    select
+        journey_ids.journey_id,
+        ordered.*,
+        (
+            ordered.leg_role = 'person'
+            and (
+                coalesce(ordered.redirect_reason, '') in {{ webex_queue_redirect_reasons() }}
+                or queue_services.user_uuid is not null
+            )
+        ) as is_queue_offer,
+        queue_services.user_uuid as offering_queue_uuid,
+        case
+            when ordered.leg_role <> 'person' then ordered.leg_role
+            when ordered.direction = 'ORIGINATING' and ordered.leg_seq = 1 then 'caller'
+            when ordered.direction = 'ORIGINATING' then 'consult'
+            when ordered.is_answered and not ordered.is_answered_elsewhere then 'agent'
+            else 'agent_offer'
+        end as hop_type,
+        (
+            ordered.transferred_at is not null
+            or ordered.transfer_related_call_id is not null
+            or coalesce(ordered.related_reason, '') in ('Deflection', 'ConsultativeTransfer')
+        ) as is_transferring
+    from ordered
+    inner join journey_ids
+        on ordered.journey_label = journey_ids.journey_label
+    left join queue_services
+        on ordered.journey_label = queue_services.journey_label
+        and ordered.redirecting_party_uuid = queue_services.user_uuid
+
+)
+
+select * from final

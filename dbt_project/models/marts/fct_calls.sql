@@ -1,0 +1,279 @@
+{#
+  One row per customer call on any platform.
+
+  * Webex: one row per journey (int_webex__journeys): every CDR record linked into one call.
+  * Asterisk: one row per call of the CDR (Master.csv rows grouped by linkedid when the PBX
+    writes it, else by the caller channel's uniqueid) and per queue_log call that has no CDR
+    row yet (cdr-csv writes a row when the leg hangs up). Queue figures come from
+    fct_queue_visits (visits whose call id is the uniqueid of one of the call's CDR rows).
+    The raw Asterisk CDR has no phonenumbers columns, so its numbers are classified in SQL
+    (macros/webex.sql: sql_number_type, Colombian numbering); Master.csv holds neither hold
+    time nor recording results (null), and ring_seconds is the CDR's duration − billsec of
+    answered rows.
+#}
+
+with
+
+webex as (
+
+    select
+        journey_id as call_id,
+        'webex' as platform,
+        cast(null as {{ dbt.type_string() }}) as pbx,
+        journey_id as source_call_id,
+        direction,
+        started_at,
+        ended_at,
+        caller_number,
+        callee_number,
+        call_type,
+        country,
+        first_queue,
+        final_agent,
+        final_agent_key,
+        outcome,
+        route,
+        ring_seconds,
+        auto_attendant_seconds,
+        queue_seconds,
+        virtual_agent_seconds,
+        talk_seconds,
+        hold_seconds,
+        recorded,
+        transferred,
+        queue_count
+    from {{ ref('int_webex__journeys') }}
+
+),
+
+cdr as (
+
+    select
+        cdr.*,
+        coalesce(linked_id, unique_id) as call_key
+    from {{ ref('stg_asterisk__cdr') }} as cdr
+    where unique_id is not null
+
+),
+
+cdr_first as (
+
+    select pbx, call_key, source_number, destination
+    from (
+        select
+            pbx, call_key, source_number, destination,
+            row_number() over (partition by pbx, call_key order by started_at, cdr_id) as row_rank
+        from cdr
+    ) as ranked
+    where row_rank = 1
+
+),
+
+cdr_calls as (
+
+    select
+        pbx,
+        call_key,
+        min(started_at) as started_at,
+        max(ended_at) as ended_at,
+        sum(case when is_answered then ring_seconds end) as ring_seconds,
+        sum(case when is_answered and destination_channel is not null then billable_seconds end) as talk_seconds,
+        max(case when is_answered and destination_channel is not null then 1 else 0 end) as any_answered,
+        max(case when disposition in ('FAILED', 'CONGESTION') then 1 else 0 end) as any_failed
+    from cdr
+    group by pbx, call_key
+
+),
+
+uniqueid_calls as (
+
+    select pbx, unique_id, min(call_key) as call_key
+    from cdr
+    group by pbx, unique_id
+
+),
+
+asterisk_visits as (
+
+    select
+        visits.*,
+        coalesce(uniqueid_calls.call_key, visits.call_id) as call_key
+    from {{ ref('fct_queue_visits') }} as visits
+    left join uniqueid_calls
+        on visits.pbx = uniqueid_calls.pbx
+        and visits.call_id = uniqueid_calls.unique_id
+    where visits.platform = 'asterisk'
+
+),
+
+visit_ranks as (
+
+    select
+        asterisk_visits.*,
+        row_number() over (partition by pbx, call_key order by entered_at, visit_id) as first_rank,
+        row_number() over (partition by pbx, call_key order by entered_at desc, visit_id desc) as last_rank,
+        row_number() over (
+            partition by pbx, call_key
+            order by case when outcome = 'answered' then 0 else 1 end, connected_at desc, visit_id desc
+        ) as agent_rank
+    from asterisk_visits
+
+),
+
+visit_calls as (
+
+    select
+        pbx,
+        call_key,
+        min(entered_at) as entered_at,
+        max(ended_at) as ended_at,
+        count(case when ended_at is null then 1 end) as unended,
+        sum(wait_seconds) as queue_seconds,
+        sum(talk_seconds) as talk_seconds,
+        count(*) as queue_count,
+        max(case when transferred then 1 else 0 end) as any_transfer,
+        max(case when first_rank = 1 then queue end) as first_queue,
+        max(case when first_rank = 1 then caller_number end) as caller_number,
+        max(case when first_rank = 1 then did end) as did,
+        max(case when last_rank = 1 then outcome end) as last_outcome,
+        max(case when agent_rank = 1 and outcome = 'answered' then agent end) as final_agent,
+        max(case when agent_rank = 1 and outcome = 'answered' then agent_key end) as final_agent_key,
+        max(case when outcome = 'answered' then 1 else 0 end) as any_answered
+    from visit_ranks
+    group by pbx, call_key
+
+),
+
+asterisk_keys as (
+
+    select pbx, call_key from cdr_calls
+    union
+    select pbx, call_key from visit_calls
+
+),
+
+asterisk_joined as (
+
+    select
+        asterisk_keys.pbx,
+        asterisk_keys.call_key,
+        cdr_calls.started_at as cdr_started_at,
+        cdr_calls.ended_at as cdr_ended_at,
+        cdr_calls.ring_seconds,
+        cdr_calls.talk_seconds as cdr_talk_seconds,
+        cdr_calls.any_answered as cdr_answered,
+        cdr_calls.any_failed,
+        cdr_first.source_number,
+        cdr_first.destination,
+        visit_calls.entered_at,
+        visit_calls.ended_at as visits_ended_at,
+        visit_calls.unended,
+        visit_calls.queue_seconds,
+        visit_calls.talk_seconds as visit_talk_seconds,
+        visit_calls.queue_count,
+        visit_calls.any_transfer,
+        visit_calls.first_queue,
+        visit_calls.caller_number as visit_caller_number,
+        visit_calls.did,
+        visit_calls.last_outcome,
+        visit_calls.final_agent,
+        visit_calls.final_agent_key,
+        visit_calls.any_answered as visit_answered,
+        {{ sql_number_type('coalesce(cdr_first.source_number, visit_calls.caller_number)') }} as caller_type,
+        {{ sql_number_type('coalesce(cdr_first.destination, visit_calls.did)') }} as callee_type
+    from asterisk_keys
+    left join cdr_calls
+        on asterisk_keys.pbx = cdr_calls.pbx and asterisk_keys.call_key = cdr_calls.call_key
+    left join cdr_first
+        on asterisk_keys.pbx = cdr_first.pbx and asterisk_keys.call_key = cdr_first.call_key
+    left join visit_calls
+        on asterisk_keys.pbx = visit_calls.pbx and asterisk_keys.call_key = visit_calls.call_key
+
+),
+
+asterisk_directed as (
+
+    select
+        asterisk_joined.*,
+        case
+            when visit_calls_present then 'inbound'
+            when caller_type = 'internal' and callee_type = 'internal' then 'internal'
+            when caller_type = 'internal' then 'outbound'
+            else 'inbound'
+        end as direction
+    from (
+        select asterisk_joined.*, entered_at is not null as visit_calls_present
+        from asterisk_joined
+    ) as asterisk_joined
+
+),
+
+asterisk as (
+
+    select
+        pbx || ':' || call_key as call_id,
+        'asterisk' as platform,
+        pbx,
+        call_key as source_call_id,
+        direction,
+        case
+            when cdr_started_at is null then entered_at
+            when entered_at is null then cdr_started_at
+            else least(cdr_started_at, entered_at)
+        end as started_at,
+        case
+            when coalesce(unended, 0) > 0 and cdr_ended_at is null then null
+            when cdr_ended_at is null then visits_ended_at
+            when visits_ended_at is null then cdr_ended_at
+            else greatest(cdr_ended_at, visits_ended_at)
+        end as ended_at,
+        coalesce(source_number, visit_caller_number) as caller_number,
+        coalesce(destination, did) as callee_number,
+        case
+            when direction = 'internal' then 'internal'
+            when direction = 'inbound' then {{ call_type_from_number_type('caller_type') }}
+            else {{ call_type_from_number_type('callee_type') }}
+        end as call_type,
+        case
+            when (case when direction = 'inbound' then caller_type else callee_type end)
+                in ('fixed_line', 'mobile', 'toll_free', 'premium_rate') and direction <> 'internal'
+                then 'CO'
+        end as country,
+        first_queue,
+        final_agent,
+        final_agent_key,
+        case
+            when coalesce(visit_answered, 0) = 1 or (entered_at is null and cdr_answered = 1) then 'answered'
+            when last_outcome = 'open' then 'open'
+            when last_outcome = 'abandoned' then 'abandoned'
+            when last_outcome = 'timeout' then 'timeout'
+            when any_failed = 1 then 'failed'
+            else 'unanswered'
+        end as outcome,
+        cast(null as {{ dbt.type_string() }}) as route,
+        ring_seconds,
+        cast(null as {{ dbt.type_bigint() }}) as auto_attendant_seconds,
+        coalesce(queue_seconds, 0) as queue_seconds,
+        cast(null as {{ dbt.type_bigint() }}) as virtual_agent_seconds,
+        case when entered_at is not null then coalesce(visit_talk_seconds, 0) else coalesce(cdr_talk_seconds, 0) end
+            as talk_seconds,
+        cast(null as {{ dbt.type_bigint() }}) as hold_seconds,
+        cast(null as {{ dbt.type_boolean() }}) as recorded,
+        coalesce(any_transfer, 0) = 1 as transferred,
+        coalesce(queue_count, 0) as queue_count
+    from asterisk_directed
+
+),
+
+unioned as (
+
+    select * from webex
+    union all
+    select * from asterisk
+
+)
+
+select
+    unioned.*,
+    cast({{ to_local_timestamp('started_at') }} as date) as started_date
+from unioned
