@@ -94,14 +94,15 @@ def main() -> int:
         "SWITCHBOARD_ASTERISK_CDR_DIRS": "",
         "SWITCHBOARD_TIMEZONE": "America/Bogota",
     }
-    from resources.dbt import dbt_environment, dbt_vars_arg
+    from resources.dbt import dbt_build_args, dbt_environment
     from switchboard.settings import Settings
 
     settings = Settings(SWITCHBOARD_WAREHOUSE_URL=env["SWITCHBOARD_WAREHOUSE_URL"])
     dbt_env = {**env, **dbt_environment(settings)}
-    dbt_build = [str(Path(sys.executable).parent / "dbt"), "build", "--project-dir", str(DBT_PROJECT_DIR),
+    dbt_build = [str(Path(sys.executable).parent / "dbt"), *dbt_build_args(Settings(SWITCHBOARD_TIMEZONE="America/Bogota")),
+                 "--project-dir", str(DBT_PROJECT_DIR),
                  "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(work / "dbt-target"),
-                 "--log-path", str(work / "dbt-logs"), *dbt_vars_arg(Settings(SWITCHBOARD_TIMEZONE="America/Bogota"))]
+                 "--log-path", str(work / "dbt-logs")]
     raw_load = python("from switchboard.settings import load_settings; from pipelines.asterisk.pipeline import run_load; "
                       "r = run_load(load_settings()).counts('queue_log'); print(r.as_metadata())")
 
