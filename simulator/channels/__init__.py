@@ -24,9 +24,10 @@ the call curve of the simulated center, and some of it belongs to the journey's 
 call): the cross-channel identity the pipeline must rebuild.
 
 ``journeys`` may be an iterable of :class:`~simulator.model.CallJourney` or of day batches
-(lists) of them. They must come in start-time order give or take 4 hours (end-time order is
-fine): lines are held in a heap for :data:`LATENESS` so every output file is written in time
-order; a journey further out of order stops the run with an error rather than an unsorted file.
+(lists) of them. They must come in start-time order give or take :data:`JOURNEY_DISORDER`
+(end-time order is fine): lines wait in a heap that long so every output file is written in
+time order, and memory holds about an hour and a half of output, not the period. A journey
+further out of order stops the run with an error rather than an unsorted file.
 """
 
 from __future__ import annotations
@@ -56,11 +57,15 @@ from simulator.model import BANK_NAME, TOPICS, CallJourney, Customer, Population
 
 __all__ = ["LATENESS", "ChannelRates", "render_channels"]
 
-#: how far before the latest journey's start a line may still be produced: WhatsApp chats start
-#: up to 2 h before the call they lead to, and journeys may come up to 4 h out of start order
-#: (the call simulator hands them over in the order they *ended*)
-LATENESS = timedelta(hours=6)
+#: how far out of start order journeys may come: the call simulator hands them over in the
+#: order they *ended*, so by up to the longest call (well under an hour)
+JOURNEY_DISORDER = timedelta(minutes=90)
+#: WhatsApp chats that lead to a call start up to this long before it
 PRE_CALL_WHATSAPP_MAX = timedelta(hours=2)
+#: how long a line may wait in a writer's heap: everything a journey produces is at or after its
+#: start, except the WhatsApp chat before it (so BuilderBot's window is longer)
+LATENESS = JOURNEY_DISORDER
+BUILDERBOT_LATENESS = JOURNEY_DISORDER + PRE_CALL_WHATSAPP_MAX
 BACKGROUND_WINDOW = timedelta(minutes=60)
 
 AI_REMINDER_NUMBER = "+576017460950"  # the assistant's outbound caller id (a Twilio number)
@@ -82,6 +87,8 @@ class ChannelRates:
     whatsapp_before_call = 0.12
     otp_during_human_call = 0.15
     payment_link_after_collections = 0.5
+    #: the ElevenLabs workspace sends ``post_call_audio`` too (each is a base64 copy of the clip)
+    elevenlabs_audio_webhooks = True
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -210,8 +217,9 @@ def render_channels(out_dir: Path | str, population: Population, journeys: Itera
             continue
         counts["journeys"] += 1
         latest_start = max(latest_start, journey.started_at)
-        for writer in (sms, eleven, builderbot, recordings):
+        for writer in (sms, eleven, recordings):
             writer.advance(latest_start - LATENESS)
+        builderbot.advance(latest_start - BUILDERBOT_LATENESS)
         jid = journey.journey_id
         rng = rng_for(seed, "journey_channels", jid)
         customer = population.customer(journey.customer_id) if journey.customer_id else None
@@ -228,7 +236,8 @@ def render_channels(out_dir: Path | str, population: Population, journeys: Itera
                 journey, customer, seed, end, agents,
                 lambda to, country, body, at, key, j=journey: send_sms(
                     to, country, body, at, key, customer_id=j.customer_id, journey_id=j.journey_id,
-                    kind="otp"))
+                    kind="otp"),
+                audio_webhooks=rates.elevenlabs_audio_webhooks)
             if conv is not None:
                 add_conversation(conv, journey.topic)
 

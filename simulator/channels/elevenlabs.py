@@ -49,7 +49,7 @@ from simulator.channels.twilio_sms import SentSms
 from simulator.model import BANK_NAME, CallJourney, Customer
 
 API_BASE = "https://api.bancoandino.example/asistente/v1"
-AUDIO_CLIP_SECONDS = 4.0  # audio files are clips of the call's start (disk stays small)
+AUDIO_CLIP_SECONDS = 2.0  # audio files are clips of the call's start (disk stays small)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +180,13 @@ SendSms = Callable[[str, str, str, datetime, str], SentSms]
 
 
 def render_inbound(journey: CallJourney, customer: Customer | None, seed: int, end: datetime,
-                   agents: dict[str, VoiceAgent], send_sms: SendSms) -> Conversation | None:
+                   agents: dict[str, VoiceAgent], send_sms: SendSms,
+                   audio_webhooks: bool = True) -> Conversation | None:
     """The conversation of an ``ai_agent`` journey (None when it started after ``end``).
 
     ``send_sms(to, country, body, at, key)`` sends the OTP through the Twilio renderer and
-    returns a :class:`SentSms`.
+    returns a :class:`SentSms`. ``audio_webhooks``: the workspace also sends
+    ``post_call_audio`` (a separate setting at ElevenLabs; off saves a base64 copy of each clip).
     """
     start = journey.ai_started_at or journey.started_at
     stop = journey.ai_ended_at or journey.ended_at
@@ -380,7 +382,7 @@ def render_inbound(journey: CallJourney, customer: Customer | None, seed: int, e
         conv.webhooks.append((analysed_at, "post_call_transcription", {
             "type": "post_call_transcription", "event_timestamp": unix(analysed_at), "data": detail}))
         audio_at = analysed_at + timedelta(seconds=rng.uniform(0.5, 6))
-        if has_audio and audio_at <= end:
+        if audio_webhooks and has_audio and audio_at <= end:
             conv.webhooks.append((audio_at, "post_call_audio", {
                 "type": "post_call_audio", "event_timestamp": unix(audio_at),
                 "data": {"agent_id": agent.agent_id, "conversation_id": conversation_id,
