@@ -165,9 +165,7 @@ _TS_COLS = {"entered_at", "answered_at", "ended_at", "offered_at", "started_at",
 class _TableWriter:
     """Buffers truth rows and appends them to one parquet file in row groups."""
 
-    def __init__(
-        self, path: Path, schema: dict, tz: str, day_col: str | None, batch: int = 100_000
-    ):
+    def __init__(self, path: Path, schema: dict, tz: str, day_col: str | None, batch: int = 25_000):
         import pyarrow.parquet as pq
 
         self.path = path
@@ -627,7 +625,7 @@ def _write_people_truth(pop: Population, truth: Path) -> None:
                     "match_key": match_key(p.e164),
                 }
             )  # fmt: skip
-    pl.DataFrame(rows).write_parquet(truth / "customers.parquet")
+    pl.DataFrame(rows, infer_schema_length=None).write_parquet(truth / "customers.parquet")
     pl.DataFrame(
         [
             {
@@ -636,5 +634,6 @@ def _write_people_truth(pop: Population, truth: Path) -> None:
                 "role": a.role, "shift": a.shift, "skills": list(a.skills), "phone_number": a.phone_number,
             }
             for a in pop.agents
-        ]
+        ],
+        infer_schema_length=None,
     ).write_parquet(truth / "agents.parquet")  # fmt: skip

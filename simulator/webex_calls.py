@@ -917,7 +917,7 @@ class WebexCallCenter:
         if key == "hangup":
             dur = _lognorm(r, 9, 0.5)
             j.pending = ("hangup", None)
-        elif key == "closed" or not menu_open:
+        elif key == "closed" or (not menu_open and key != "5"):
             if r.random() < 0.3:
                 key = "5"
                 j.call_type = "card_block"

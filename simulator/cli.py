@@ -1,0 +1,104 @@
+"""``switchboard simulate``: write a simulated bank contact center (see ``simulator/README.md``).
+
+    switchboard simulate --agents 200 --days 7 --seed 7 --out data/sim
+    switchboard simulate --agents 50 --start 2026-03-02 --end 2026-03-09 --out data/sim
+
+Also runnable as ``python -m simulator.cli …``. Prints the summary (also in ``manifest.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+__all__ = ["add_command", "main", "run"]
+
+
+def _arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--out", type=Path, required=True, help="output folder (webex/, asterisk/, truth/, …)"
+    )
+    p.add_argument(
+        "--agents", type=int, default=50, help="call-handling agents (inbound + collections)"
+    )
+    p.add_argument(
+        "--days",
+        type=int,
+        default=7,
+        help="local days to simulate (ignored with --start and --end)",
+    )
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--start", type=date.fromisoformat, default=None, help="first local day (YYYY-MM-DD)"
+    )
+    p.add_argument(
+        "--end", type=date.fromisoformat, default=None, help="end day, exclusive (YYYY-MM-DD)"
+    )
+    p.add_argument(
+        "--customers",
+        type=int,
+        default=None,
+        help="customers (default: 60 per agent, at least 2000)",
+    )
+    p.add_argument(
+        "--timezone",
+        default=None,
+        help="time zone of the truth's days (default: SWITCHBOARD_TIMEZONE or America/Bogota)",
+    )
+    p.add_argument("--no-asterisk", action="store_true", help="skip the Issabel/Asterisk site")
+    p.add_argument(
+        "--no-channels", action="store_true", help="skip ElevenLabs/recordings/WhatsApp/SMS"
+    )
+    p.add_argument(
+        "--control-hub-days", type=int, default=1, help="days in the Control Hub CSV export"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from simulator.contact_center import simulate
+
+    if args.agents < 1 or args.days < 1:
+        print("switchboard simulate: --agents and --days must be >= 1", file=sys.stderr)
+        return 2
+    if args.start and args.end and args.end <= args.start:
+        print("switchboard simulate: --end must be after --start", file=sys.stderr)
+        return 2
+    summary = simulate(
+        args.out,
+        agents=args.agents,
+        days=args.days,
+        seed=args.seed,
+        start=args.start,
+        end=args.end,
+        customers=args.customers,
+        timezone=args.timezone,
+        asterisk=not args.no_asterisk,
+        channels=not args.no_channels,
+        control_hub_days=args.control_hub_days,
+    )
+    json.dump(summary, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
+def add_command(subparsers) -> None:
+    p = subparsers.add_parser(
+        "simulate",
+        help="write a simulated contact center (Webex, Asterisk, channels) with its truth",
+    )
+    _arguments(p)
+    p.set_defaults(run=run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m simulator.cli", description=__doc__.splitlines()[0])
+    _arguments(p)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
