@@ -1,0 +1,60 @@
+"""`switchboard backfill webex-cdr --since … --until …`: load a range of Webex CDRs from cdr_feed.
+
+Times are ISO-8601 (`2026-11-01`, `2026-11-01T06:00`, `2026-11-01T06:00:00-05:00`); without a
+zone they are UTC. The feed keeps 30 days and needs records at least 5 minutes old: the part of
+the range it cannot serve is reported (older data: drop Control Hub CSV exports in
+WEBEX_CONTROL_HUB_DIR). Windows wait for the shared request budget, so a 30-day range takes
+about an hour, as Webex's rate limit dictates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 date or time (e.g. 2026-11-01T06:00)") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def add_command(subparsers) -> None:
+    backfill = subparsers.choices.get("backfill")
+    if backfill is None:
+        backfill = subparsers.add_parser("backfill", help="load a past time range of a source")
+        backfill.set_defaults(run=lambda args: (backfill.print_help(), 2)[1])
+        backfill._switchboard_targets = backfill.add_subparsers(dest="backfill_target", metavar="SOURCE")
+    targets = backfill._switchboard_targets
+    cdr = targets.add_parser("webex-cdr", help="Webex Calling CDRs from cdr_feed (≤30 days back)")
+    cdr.add_argument("--since", type=parse_time, required=True, help="start (inclusive), ISO-8601; UTC if no zone")
+    cdr.add_argument("--until", type=parse_time, default=None, help="end (exclusive), ISO-8601; default: now")
+    cdr.set_defaults(run=run_backfill_command)
+
+
+def run_backfill_command(args) -> int:
+    from pipelines.webex.oauth import WebexAuthError
+    from pipelines.webex.pipeline import run_backfill
+    from switchboard.settings import load_settings
+
+    settings = load_settings()
+    if not settings.webex_api_configured:
+        print("switchboard: the Webex API is not configured: set WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET and "
+              "WEBEX_REFRESH_TOKEN", file=sys.stderr)
+        return 2
+    until = args.until or datetime.now(UTC)
+    try:
+        report = run_backfill(settings, args.since, until)
+    except WebexAuthError as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 3
+    counts = report.cdr
+    print(f"webex-cdr backfill {args.since.isoformat()} – {until.isoformat()}: {counts.windows} windows, "
+          f"{counts.records_read} records read, {counts.loaded} loaded, {counts.rejected} rejected, "
+          f"{counts.skipped_duplicate} skipped (duplicates or not newer)")
+    for part in counts.unavailable:
+        print(f"  not available: {part}")
+    return 0

@@ -1,0 +1,434 @@
+"""dlt source for Webex Calling: CDRs (API and Control Hub CSV), people and locations.
+
+Tables in `raw_webex` (the contract, see simulator/README.md "raw tables"):
+- `cdr`: one row per `report_id` (merge; the latest `report_time` wins, also across runs),
+  every CDR key normalised and typed, new keys kept as text, `raw_record`, derived phone columns,
+  `_source`/`_window_*`/`_source_file`/`_loaded_at`;
+- `cdr_rejects`: records (and pages/files/directory items) that could not be read, with the reason
+  and the exact text (merge on a hash of source + text, so re-reading a window never doubles them);
+- `people`, `locations`: the directory, merged on the decoded UUIDs.
+
+Modes: `poll` (steady state: Control Hub CSV drops, then cdr_stream from the stored cursor — with
+cdr_feed for a gap older than the stream keeps — then the directory when due) and `backfill`
+(cdr_feed windows of a given range only). The stream cursor and the CSV files already read live in
+dlt resource state, which dlt stores in the warehouse and commits only with the load: a run killed
+at any point is repeated by the next one, and merging on Report ID makes that harmless.
+
+Every table is created with its full column set even when Webex is not configured.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dlt
+import httpx
+import polars as pl
+import pyarrow as pa
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+from pipelines.webex import directory
+from pipelines.webex.cdr_normalize import (
+    CDR_COLUMNS,
+    REJECT_COLUMNS,
+    BatchContext,
+    NormalizedBatch,
+    empty_rejects,
+    empty_rows,
+    normalize_records,
+)
+from pipelines.webex.client import WebexClient
+from pipelines.webex.control_hub_csv import csv_files, read_control_hub_csv
+from pipelines.webex.oauth import TokenManager, TokenStore
+from pipelines.webex.request_budget import RequestBudget
+from pipelines.webex.windows import FEED, STREAM, Plan, Window, plan_feed, plan_stream
+
+log = logging.getLogger(__name__)
+
+POLL, BACKFILL = "poll", "backfill"
+CDR_KEY = ["report_id"]
+REJECT_KEY = ["reject_key"]
+DIRECTORY_REFRESH = timedelta(hours=1)
+MAX_STREAM_WINDOWS_PER_RUN = 12  # a poll catches up at most 24 h of stream per run; the next run goes on
+
+
+@dataclass(frozen=True)
+class WebexConfig:
+    """What the Webex source needs; built from Settings (see `from_settings`)."""
+
+    api_configured: bool = False
+    api_base_url: str = "https://webexapis.com/v1"
+    analytics_base_url: str = "https://analytics-calling.webexapis.com/v1"
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    token_file: Path = Path("webex_tokens.json")
+    budget_file: Path = Path("webex_cdr_budget.sqlite")
+    control_hub_dir: Path | None = None
+    rate_window_seconds: float = 60.0
+    backoff_seconds: float = 1.0
+    http_timeout_seconds: float = 60.0
+    cdr_page_size: int = 5000  # `max`; the API serves 500–5000
+
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> WebexConfig:
+        folder = settings.webex_control_hub_dir.strip()
+        if folder and not Path(folder).is_dir():
+            raise ValueError(f"WEBEX_CONTROL_HUB_DIR: {folder} is not a folder")
+        return cls(
+            api_configured=settings.webex_api_configured,
+            api_base_url=settings.webex_api_base_url,
+            analytics_base_url=settings.webex_analytics_base_url,
+            client_id=settings.webex_client_id.strip(),
+            client_secret=settings.webex_client_secret.get_secret_value().strip(),
+            refresh_token=settings.webex_refresh_token.get_secret_value().strip(),
+            token_file=Path(settings.webex_token_file),
+            budget_file=Path(settings.state_dir) / "webex_cdr_budget.sqlite",
+            control_hub_dir=Path(folder) if folder else None,
+            rate_window_seconds=settings.webex_rate_window_seconds,
+            **overrides,
+        )
+
+    def build_client(self, http: httpx.Client) -> WebexClient:
+        tokens = TokenManager(
+            token_url=f"{self.api_base_url.rstrip('/')}/access_token", client_id=self.client_id,
+            client_secret=self.client_secret, refresh_token=self.refresh_token,
+            store=TokenStore(self.token_file), http=http,
+        )
+        budget = RequestBudget(self.budget_file, window_seconds=self.rate_window_seconds)
+        return WebexClient(api_base_url=self.api_base_url, analytics_base_url=self.analytics_base_url,
+                           tokens=tokens, budget=budget, http=http, backoff_seconds=self.backoff_seconds)
+
+
+@dataclass
+class CdrCounts:
+    """records read = loaded + rejected + skipped (duplicates and versions no newer than stored)."""
+
+    records_read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    skipped_duplicate: int = 0
+    read_by_source: dict[str, int] = field(default_factory=dict)
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    windows: int = 0
+    files: int = 0
+    unavailable: list[str] = field(default_factory=list)
+
+    @property
+    def balanced(self) -> bool:
+        return self.records_read == self.loaded + self.rejected + self.skipped_duplicate
+
+    def as_metadata(self) -> dict[str, object]:
+        return {
+            "records_read": self.records_read, "loaded": self.loaded, "rejected": self.rejected,
+            "skipped_duplicate": self.skipped_duplicate, "counts_balance": self.balanced,
+            "read_by_source": dict(self.read_by_source), "rejects_by_reason": dict(self.rejects_by_reason),
+            "windows": self.windows, "files": self.files, "unavailable": list(self.unavailable),
+        }
+
+
+@dataclass
+class WebexReport:
+    cdr: CdrCounts = field(default_factory=CdrCounts)
+    people: CdrCounts = field(default_factory=CdrCounts)
+    locations: CdrCounts = field(default_factory=CdrCounts)
+    client: dict[str, object] = field(default_factory=dict)
+    stream_cursor: str | None = None
+    load_id: str | None = None
+
+
+@dlt.source(name="webex", max_table_nesting=0)
+def webex_source(
+    config: WebexConfig,
+    report: WebexReport | None = None,
+    *,
+    mode: str = POLL,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    http: httpx.Client | None = None,
+):
+    if mode not in (POLL, BACKFILL):
+        raise ValueError(f"mode must be {POLL!r} or {BACKFILL!r}")
+    if mode == BACKFILL and (since is None or until is None):
+        raise ValueError("a backfill needs --since and --until")
+    report = report or WebexReport()
+    shared = _Shared(config, report, http)
+    return (
+        dlt.resource(_cdr(shared, mode, since, until, now), name="cdr", table_name="cdr", write_disposition="merge",
+                     primary_key=CDR_KEY),
+        dlt.resource(_directory(shared, "people", mode, now), name="people", table_name="people",
+                     write_disposition="merge", primary_key=["person_uuid"]),
+        dlt.resource(_directory(shared, "locations", mode, now), name="locations", table_name="locations",
+                     write_disposition="merge", primary_key=["location_uuid"]),
+    )
+
+
+class _Shared:
+    """One HTTP client and one token manager for every resource of a run."""
+
+    def __init__(self, config: WebexConfig, report: WebexReport, http: httpx.Client | None):
+        self.config, self.report = config, report
+        self._http = http
+        self._client: WebexClient | None = None
+
+    def client(self) -> WebexClient:
+        if self._client is None:
+            http = self._http or httpx.Client(timeout=self.config.http_timeout_seconds, follow_redirects=False)
+            self._client = self.config.build_client(http)
+        return self._client
+
+    def record_client_stats(self) -> None:
+        if self._client is not None:
+            self.report.client = self._client.stats.as_metadata()
+
+
+# ---------------------------------------------------------------------------------------------
+# CDRs
+
+
+def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
+    config, counts = shared.config, shared.report.cdr
+    yield _cdr_table(empty_rows())
+    yield _rejects_table(empty_rejects())
+    loaded_at = now()
+    dedupe = _Deduper(_existing_versions_query())
+    state = dlt.current.resource_state()
+
+    def emit(batch: NormalizedBatch, source: str) -> Iterator[object]:
+        counts.records_read += batch.records_read
+        counts.read_by_source[source] = counts.read_by_source.get(source, 0) + batch.records_read
+        if batch.rejects.height:
+            counts.rejected += batch.rejects.height
+            for reason, n in batch.rejects.get_column("reason").value_counts().iter_rows():
+                key = reason.split(":", 1)[0]
+                counts.rejects_by_reason[key] = counts.rejects_by_reason.get(key, 0) + n
+            yield _rejects_table(batch.rejects)
+        rows = dedupe.keep(batch.rows)
+        if rows.height:
+            yield _cdr_table(rows)
+
+    if mode == POLL and config.control_hub_dir is not None:
+        seen = state.setdefault("control_hub_files", {})
+        for path in csv_files(config.control_hub_dir):
+            st = path.stat()
+            version = [st.st_size, st.st_mtime_ns]
+            if seen.get(path.name) == version:
+                continue
+            ctx = BatchContext("control_hub_csv", loaded_at, source_file=path.name)
+            yield from emit(read_control_hub_csv(path.read_bytes(), ctx), "control_hub_csv")
+            counts.files += 1
+            seen[path.name] = version
+
+    if config.api_configured:
+        if mode == BACKFILL:
+            plan = plan_feed(since, until, now())
+        else:
+            cursor = state.get("stream_cursor")
+            plan = plan_stream(datetime.fromisoformat(cursor) if cursor else None, now())
+            plan = _limit_stream(plan)
+        counts.unavailable += [f"{s.isoformat()}–{e.isoformat()}: {why}" for s, e, why in plan.unavailable]
+        for start, end, why in plan.unavailable:
+            log.warning("Webex CDRs %s – %s cannot be fetched: %s", start.isoformat(), end.isoformat(), why)
+        client = shared.client()
+        try:
+            for window in plan.windows:
+                yield from _window_batches(client, window, loaded_at, emit, config.cdr_page_size)
+                counts.windows += 1
+                if mode == POLL and window.endpoint == STREAM:
+                    state["stream_cursor"] = window.end.isoformat()
+                    shared.report.stream_cursor = state["stream_cursor"]
+                elif mode == POLL and window.endpoint == FEED and "stream_cursor" in state:
+                    pass  # the gap fill ends where the stream windows begin; they advance the cursor
+        finally:
+            shared.record_client_stats()
+    counts.loaded = dedupe.unique_loaded
+    counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
+
+
+def _limit_stream(plan: Plan) -> Plan:
+    stream = [w for w in plan.windows if w.endpoint == STREAM]
+    if len(stream) <= MAX_STREAM_WINDOWS_PER_RUN:
+        return plan
+    keep = set(stream[:MAX_STREAM_WINDOWS_PER_RUN])
+    return Plan(tuple(w for w in plan.windows if w.endpoint == FEED or w in keep), plan.unavailable)
+
+
+def _window_batches(client: WebexClient, window: Window, loaded_at: datetime, emit, page_size: int):
+    for page in client.cdr_pages(window, max_records=page_size):
+        ctx = BatchContext(window.endpoint, loaded_at, window.start, window.end, page=page.url)
+        yield from emit(normalize_records(page.items, ctx), window.endpoint)
+
+
+class _Deduper:
+    """Keeps only the newest version of each Report ID, against this run and the warehouse.
+
+    Versions of one record share their Report ID and differ in Report time; a version is written
+    only when it is newer than every version seen in this run and stored before. Stored versions
+    are fetched lazily, only those with a report time at or after the oldest one in the batch
+    (or with none): an older stored version can never beat a batch row.
+    """
+
+    def __init__(self, query: Callable[[datetime | None, datetime | None], pl.DataFrame] | None):
+        self.query = query
+        self.seen: dict[str, object] = {}
+        self.stored = pl.DataFrame(schema={"report_id": pl.String, "stored_time": CDR_COLUMNS["report_time"]})
+        self.stored_from: datetime | None = None  # stored versions at or after this are cached
+        self.fetched_nulls = False
+
+    @property
+    def unique_loaded(self) -> int:
+        return len(self.seen)
+
+    def keep(self, rows: pl.DataFrame) -> pl.DataFrame:
+        if rows.height == 0:
+            return rows
+        rows = rows.sort("report_time", descending=True, nulls_last=True).unique(
+            subset=["report_id"], keep="first", maintain_order=True)
+        if self.query is not None:
+            rows = self._against_stored(rows)
+        ids = rows.get_column("report_id").to_list()
+        times = rows.get_column("report_time").to_list()
+        seen = self.seen
+        keep_mask = []
+        for report_id, time in zip(ids, times, strict=True):
+            if report_id in seen:
+                before = seen[report_id]
+                newer = time is not None and (before is None or time > before)
+                keep_mask.append(newer)
+                if newer:
+                    seen[report_id] = time
+            else:
+                seen[report_id] = time
+                keep_mask.append(True)
+        return rows.filter(pl.Series(keep_mask, dtype=pl.Boolean))
+
+    def _against_stored(self, rows: pl.DataFrame) -> pl.DataFrame:
+        oldest = rows.get_column("report_time").min()
+        if not self.fetched_nulls:
+            first = self.query(None, None)  # versions without a report time, once
+            if first is None:
+                self.query = None
+                return rows
+            self.stored = pl.concat([self.stored, first])
+            self.fetched_nulls = True
+        if oldest is not None and (self.stored_from is None or oldest < self.stored_from):
+            more = self.query(oldest, self.stored_from)
+            if more is None:
+                self.query = None
+                return rows
+            self.stored = pl.concat([self.stored, more])
+            self.stored_from = oldest
+        if self.stored.height == 0:
+            return rows
+        joined = rows.join(self.stored.unique(subset=["report_id"], keep="first"), on="report_id", how="left")
+        stale = pl.col("stored_time").is_not_null() & (
+            pl.col("report_time").is_null() | (pl.col("report_time") <= pl.col("stored_time")))
+        stored_null = self.stored.filter(pl.col("stored_time").is_null()).get_column("report_id")
+        both_null = pl.col("report_time").is_null() & pl.col("report_id").is_in(stored_null.implode())
+        return joined.filter(~(stale | both_null)).drop("stored_time")
+
+
+def _existing_versions_query() -> Callable[[datetime | None, datetime | None], pl.DataFrame | None]:
+    """(from, to) → stored (report_id, stored_time) with from ≤ report_time < to (both None: the
+    versions without a report time); None when the table does not exist yet."""
+    pipeline = dlt.current.pipeline()
+
+    def query(start: datetime | None, end: datetime | None) -> pl.DataFrame | None:
+        try:
+            with pipeline.sql_client() as client:
+                table = client.make_qualified_table_name("cdr")
+                if start is None:
+                    sql, args = f"select report_id, report_time from {table} where report_time is null", ()
+                elif end is None:
+                    sql, args = f"select report_id, report_time from {table} where report_time >= %s", (start,)
+                else:
+                    sql = f"select report_id, report_time from {table} where report_time >= %s and report_time < %s"
+                    args = (start, end)
+                with client.execute_query(sql, *args) as cursor:
+                    rows = cursor.fetchall()
+        except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+            return None
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        micros = [None if t is None else (_as_utc(t) - epoch) // timedelta(microseconds=1) for _, t in rows]
+        return pl.DataFrame({
+            "report_id": pl.Series([r[0] for r in rows], dtype=pl.String),
+            "stored_time": pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
+        })
+
+    return query
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# ---------------------------------------------------------------------------------------------
+# people and locations
+
+
+def _directory(shared: _Shared, kind: str, mode: str, now) -> Iterator[object]:
+    columns = directory.PEOPLE_COLUMNS if kind == "people" else directory.LOCATION_COLUMNS
+    key = ["person_uuid"] if kind == "people" else ["location_uuid"]
+    yield _to_table(kind, pl.DataFrame(schema=columns), key)
+    yield _rejects_table(empty_rejects())
+    config = shared.config
+    if mode != POLL or not config.api_configured:
+        return
+    state = dlt.current.resource_state()
+    moment = now()
+    last = state.get("loaded_at")
+    if last and moment - datetime.fromisoformat(last) < DIRECTORY_REFRESH:
+        return
+    counts = shared.report.people if kind == "people" else shared.report.locations
+    path, params = (directory.PEOPLE_PATH, directory.PEOPLE_PARAMS) if kind == "people" else (
+        directory.LOCATIONS_PATH, directory.LOCATIONS_PARAMS)
+    convert = directory.people_rows if kind == "people" else directory.location_rows
+    ids: set[str] = set()
+    try:
+        for page in shared.client().list_items(path, params):
+            ctx = BatchContext(f"webex_{kind}", moment, page=page.url)
+            rows, rejects = convert(page.items, ctx)
+            counts.records_read += len(page.items)
+            counts.rejected += rejects.height
+            if rejects.height:
+                yield _rejects_table(rejects)
+            fresh = rows.filter(~pl.col(key[0]).is_in(list(ids)))
+            ids.update(fresh.get_column(key[0]).to_list())
+            if fresh.height:
+                yield _to_table(kind, fresh, key)
+    finally:
+        shared.record_client_stats()
+    counts.loaded = len(ids)
+    counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
+    state["loaded_at"] = moment.isoformat()
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _cdr_table(frame: pl.DataFrame) -> object:
+    return _to_table("cdr", frame, CDR_KEY, columns={"report_time": {"dedup_sort": "desc"}})
+
+
+def _rejects_table(frame: pl.DataFrame) -> object:
+    return _to_table("cdr_rejects", frame.select([pl.col(c).cast(t) for c, t in REJECT_COLUMNS.items()]), REJECT_KEY)
+
+
+def _to_table(table: str, frame: pl.DataFrame, key: list[str], columns: dict | None = None) -> object:
+    arrow: pa.Table = frame.to_arrow()
+    # Literal columns come out NOT NULL; batches of one table must share one (nullable) schema.
+    # Plain 32-bit-offset strings: the type Arrow gives the null column it adds when a batch
+    # lacks a key another batch of the run has, so merged batches agree on every type.
+    arrow = arrow.cast(pa.schema([
+        (f.with_type(pa.string()) if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type) else f)
+        .with_nullable(True) for f in arrow.schema]))
+    hints = dlt.mark.make_hints(table_name=table, write_disposition="merge", primary_key=key,
+                                columns=columns or None)
+    return dlt.mark.with_hints(arrow, hints, create_table_variant=True)

@@ -1,0 +1,283 @@
+"""Webex CDR / directory ingestion against the sandbox API (real HTTP on loopback, rules on).
+
+Every scenario compares the warehouse with the hand-built fixture the sandbox serves: each
+record loaded exactly once (one row per Report ID, raw record intact) whatever the API does —
+429s, a token expiring mid-backfill, 5xx bursts, timeouts, truncated bodies, repeated pages,
+empty windows, the wrong region.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+import httpx
+import orjson
+import pytest
+
+from pipelines.webex.cdr_normalize import CDR_COLUMNS
+from pipelines.webex.directory import LOCATION_COLUMNS, PEOPLE_COLUMNS, webex_id_to_uuid
+from pipelines.webex.oauth import WebexAuthError
+from pipelines.webex.pipeline import run_backfill, run_poll
+from pipelines.webex.source import WebexConfig
+from simulator.sandbox import run_sandbox
+from tests.webex_fixtures import cdr_fixture, cdr_record, iso, write_cdr_files, write_directory
+
+TIME_SCALE = 60.0  # the sandbox's rate-limit minute lasts one real second
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    d = tmp_path / "sim"
+    d.mkdir()
+    return d
+
+
+def webex_settings(make_settings, sandbox, tmp_path, **extra):
+    env = {k: v for k, v in sandbox.env().items() if k.startswith("WEBEX_")}
+    env["WEBEX_TOKEN_FILE"] = str(tmp_path / "secrets" / "webex_tokens.json")
+    env["WEBEX_CDR_RATE_WINDOW_SECONDS"] = str(60 / TIME_SCALE)
+    env.update(extra)
+    return make_settings(**env)
+
+
+def fast(settings, **overrides):
+    """Short backoff and 500-record pages, so a small fixture still spans several pages."""
+    return WebexConfig.from_settings(settings, **{"backoff_seconds": 0.05, "cdr_page_size": 500, **overrides})
+
+
+def stored(settings) -> dict[str, dict]:
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        rows = con.sql("select report_id, raw_record from raw_webex.cdr").fetchall()
+    return {rid: orjson.loads(raw) for rid, raw in rows}
+
+
+def assert_exactly_once(settings, records: list[dict]):
+    expected = {r["Report ID"]: r for r in records}
+    got = stored(settings)
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        total = con.execute("select count(*) from raw_webex.cdr").fetchall()[0][0]
+    assert total == len(got) == len(expected)
+    assert got == expected
+
+
+def test_backfill_exactly_once_under_5xx_timeouts_truncation_repeats_and_token_expiry(make_settings, data_dir, tmp_path):
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 1300, oldest=timedelta(hours=30), newest=timedelta(minutes=30))
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        sandbox.faults.set("webex.cdr_feed", "server_error", count=3)
+        sandbox.faults.set("webex.cdr_feed", "truncate", count=1, framing="close")
+        sandbox.faults.set("webex.cdr_*", "truncate", count=1, framing="complete")
+        sandbox.faults.set("webex.cdr_feed", "repeat_page", count=1)
+        sandbox.faults.set("webex.cdr_feed", "slow", count=1, delay_seconds=1.5)
+        served = {"n": 0}
+
+        def expire_midway(response: httpx.Response) -> None:
+            if response.request.url.path.endswith("/cdr_feed") and response.status_code == 200:
+                served["n"] += 1
+                if served["n"] == 3:  # the access token dies in the middle of the backfill
+                    sandbox.expire_access_tokens()
+
+        http = httpx.Client(timeout=httpx.Timeout(1.0), event_hooks={"response": [expire_midway]})
+        report = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings), http=http)
+        stats = sandbox.stats.snapshot()["responses"]
+        fired = dict(sandbox.faults.fired)
+
+    assert fired == {("webex.cdr_feed", "server_error"): 3, ("webex.cdr_feed", "truncate"): 2,
+                     ("webex.cdr_feed", "repeat_page"): 1, ("webex.cdr_feed", "slow"): 1}
+    assert_exactly_once(settings, [r for _, r in rows])
+    c = report.cdr
+    assert c.balanced and c.loaded == 1300 and c.rejected == 0
+    assert c.records_read == c.loaded + c.skipped_duplicate and c.skipped_duplicate > 0  # overlap + repeated page
+    assert stats.get("webex.cdr_feed 503") == 3
+    assert stats.get("webex.cdr_feed 401", 0) >= 1
+    assert report.client["token_refreshes_after_401"] >= 1
+    assert report.client["retries"] >= 5  # 3 × 503, 2 truncated bodies, 1 timeout (two may hit one request)
+
+    # The same range again: nothing doubles, nothing rewritten.
+    with run_sandbox(data_dir, time_scale=TIME_SCALE,
+                     credentials={"webex_client_id": settings.webex_client_id,
+                                  "webex_client_secret": settings.webex_client_secret.get_secret_value(),
+                                  "webex_refresh_token": orjson.loads(settings.webex_token_file.read_bytes())["refresh_token"]}) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        again = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings))
+    assert again.cdr.loaded == 0 and again.cdr.skipped_duplicate == again.cdr.records_read > 0
+    assert_exactly_once(settings, [r for _, r in rows])
+
+
+def test_429s_wait_retry_after_and_the_shared_budget_avoids_them(make_settings, data_dir, tmp_path):
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 1600, oldest=timedelta(hours=20), newest=timedelta(hours=1), seed=2)
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        # A budget far faster than Webex allows: the API answers 429 and the client must wait.
+        greedy = webex_settings(make_settings, sandbox, tmp_path, WEBEX_CDR_RATE_WINDOW_SECONDS="0.01")
+        report = run_backfill(greedy, now - timedelta(hours=21), now, config=fast(greedy))
+        assert report.client["rate_limited_429"] >= 1
+        assert sum(sandbox.stats.snapshot()["rate_limited"].values()) == report.client["rate_limited_429"]
+        assert_exactly_once(greedy, [r for _, r in rows])
+
+        # The real budget (1 initial + 10 pages per minute): no 429 at all.
+        sandbox.reset_rate_limits()
+        before = sum(sandbox.stats.snapshot()["rate_limited"].values())
+        polite = webex_settings(make_settings, sandbox, tmp_path,
+                                SWITCHBOARD_WAREHOUSE_URL=f"duckdb:///{tmp_path}/polite.duckdb",
+                                SWITCHBOARD_STATE_DIR=str(tmp_path / "polite_state"))
+        report = run_backfill(polite, now - timedelta(hours=21), now, config=fast(polite))
+        assert report.client["rate_limited_429"] == 0
+        assert sum(sandbox.stats.snapshot()["rate_limited"].values()) == before
+        assert report.client["pages"] >= 4
+    assert_exactly_once(polite, [r for _, r in rows])
+
+
+def test_wrong_region_451_switches_to_the_named_host_once(make_settings, data_dir, tmp_path):
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 400, oldest=timedelta(hours=20), newest=timedelta(hours=1), seed=3)
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path,
+                                  WEBEX_ANALYTICS_BASE_URL=sandbox.base_urls.webex_analytics_other_region)
+        report = run_backfill(settings, now - timedelta(hours=25), now, config=fast(settings))
+        responses = sandbox.stats.snapshot()["responses"]
+    assert report.client["region_switches"] == 1
+    assert responses.get("webex.cdr_feed 451") == 1  # later windows go straight to the right host
+    assert_exactly_once(settings, [r for _, r in rows])
+
+
+def test_stream_polls_empty_windows_new_records_and_newer_versions(make_settings, data_dir, tmp_path):
+    import random
+
+    now0 = datetime.now(UTC)
+    rng = random.Random(9)
+    first = cdr_fixture(now0, 300, oldest=timedelta(hours=5), newest=timedelta(hours=4), seed=4,
+                        insert_delay=timedelta(minutes=30))
+    # Inserted just after the first poll's cursor (now0 - 65 s): only the second poll sees them.
+    late = now0 - timedelta(seconds=64)
+    second = [(late, r) for _, r in cdr_fixture(now0, 200, oldest=timedelta(minutes=100),
+                                                newest=timedelta(minutes=20), seed=5)]
+    updated = [(late, {**r, "Report time": iso(now0 - timedelta(minutes=30)), "Duration": 999})
+               for _, r in first[:10]]  # Webex re-reports 10 records with a newer Report time
+    stale = []
+    for _, record in first[10:15]:  # and 5 older versions arrive late: they must not win
+        start = datetime.fromisoformat(record["Start time"].replace("Z", "+00:00"))
+        reported = datetime.fromisoformat(record["Report time"].replace("Z", "+00:00"))
+        stale.append((late, cdr_record(rng, start, report_id=record["Report ID"],
+                                       report_time=reported - timedelta(minutes=1))))
+    write_cdr_files(data_dir, first + second + updated + stale)
+    write_directory(data_dir)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        r1 = run_poll(settings, config=fast(settings), now=lambda: now0)
+        assert r1.cdr.loaded == 300 and r1.client["empty_windows"] >= 3  # 12 h of stream, data in 2 h of it
+        assert r1.people.loaded == 7 and r1.locations.loaded == 2
+        assert_exactly_once(settings, [r for _, r in first])
+
+        while datetime.now(UTC) < now0 + timedelta(seconds=3):
+            __import__("time").sleep(0.2)
+        r2 = run_poll(settings, config=fast(settings))
+    # Only what was inserted after the cursor is read; the directory is not polled again within the hour.
+    assert r2.cdr.records_read == 200 + 10 + 5
+    assert r2.cdr.loaded == 210 and r2.cdr.skipped_duplicate == 5
+    assert r2.people.records_read == 0
+    expected = [r for _, r in first[10:] + second + updated]
+    assert_exactly_once(settings, expected)
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.execute("select count(*) from raw_webex.cdr where duration = 999").fetchall()[0][0] == 10
+        people = con.sql("select person_uuid, id, location_uuid from raw_webex.people").fetchall()
+    assert all(p[0] == webex_id_to_uuid(p[1]) and len(p[0]) == 36 and p[2] for p in people)
+
+
+def test_dead_refresh_token_stops_with_what_to_do_and_tokens_are_never_logged(make_settings, data_dir, tmp_path, caplog):
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 50, oldest=timedelta(hours=3), newest=timedelta(hours=1), seed=6)
+    write_cdr_files(data_dir, rows)
+    caplog.set_level(logging.DEBUG)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        first_refresh_token = sandbox.credentials.webex_refresh_token
+        run_backfill(settings, now - timedelta(hours=4), now, config=fast(settings))
+        token_file = settings.webex_token_file
+        assert stat.S_IMODE(os.stat(token_file).st_mode) == 0o600
+        saved = orjson.loads(token_file.read_bytes())
+        assert saved["refresh_token"] != first_refresh_token  # the rotated token was persisted
+        secrets = {first_refresh_token, saved["refresh_token"], saved["access_token"],
+                   sandbox.credentials.webex_client_secret}
+
+        sandbox.tokens.expire_refresh_token()
+        sandbox.expire_access_tokens()
+        with pytest.raises(WebexAuthError) as error:
+            run_backfill(settings, now - timedelta(hours=4), now, config=fast(settings))
+    message = str(error.value)
+    assert "WEBEX_REFRESH_TOKEN" in message and "authorised again" in message
+    text = caplog.text + message + repr(error.value)
+    assert caplog.text  # something was logged (requests, refreshes, dlt)
+    for secret in secrets:
+        assert secret not in text
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p != token_file
+                and any(s.encode() in p.read_bytes() for s in secrets if p.stat().st_size < 5_000_000)]
+
+
+def test_unconfigured_webex_gives_empty_typed_tables_and_control_hub_csv_still_loads(make_settings, tmp_path):
+    drop = tmp_path / "control_hub"
+    drop.mkdir()
+    settings = make_settings(WEBEX_CONTROL_HUB_DIR=str(drop), WEBEX_CLIENT_ID="", WEBEX_CLIENT_SECRET="",
+                             WEBEX_REFRESH_TOKEN="")
+    report = run_poll(settings)
+    assert report.cdr.records_read == 0
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        def columns(table):
+            return [r[0] for r in con.sql(f"describe raw_webex.{table}").fetchall()]
+        assert set(CDR_COLUMNS) <= set(columns("cdr"))
+        assert set(PEOPLE_COLUMNS) <= set(columns("people"))
+        assert set(LOCATION_COLUMNS) <= set(columns("locations"))
+        assert {"reason", "raw_text", "_source"} <= set(columns("cdr_rejects"))
+        types = dict(con.sql("select column_name, data_type from information_schema.columns "
+                             "where table_schema = 'raw_webex' and table_name = 'cdr'").fetchall())
+    assert types["start_time"] == "TIMESTAMP WITH TIME ZONE" and types["answered"] == "BOOLEAN"
+    assert types["duration"] == "BIGINT"
+
+    (drop / "export-1.csv").write_text(
+        "Report ID,Report time,Start time,Answered,Duration,Calling number\n"
+        "h1,2026-10-01T10:05:00.000Z,2026-10-01T10:00:00.000Z,true,30,3001234567\n"
+        "h2,2026-10-01T11:05:00.000Z,2026-10-01T11:00:00.000Z,false,0,NA\n"
+        ",2026-10-01T11:05:00.000Z,2026-10-01T11:00:00.000Z,false,0,\n", encoding="utf-8")
+    report = run_poll(settings)
+    assert (report.cdr.records_read, report.cdr.loaded, report.cdr.rejected) == (3, 2, 1)
+    assert run_poll(settings).cdr.records_read == 0  # a file already read is not read again
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select report_id, _source, _source_file from raw_webex.cdr order by 1").fetchall() == [
+            ("h1", "control_hub_csv", "export-1.csv"), ("h2", "control_hub_csv", "export-1.csv")]
+        assert con.sql("select reason from raw_webex.cdr_rejects").fetchall() == [("missing Report ID",)]
+
+
+def test_partial_webex_configuration_names_the_missing_setting(make_settings):
+    from switchboard.settings import SettingsError
+
+    settings = make_settings(WEBEX_CLIENT_ID="abc", WEBEX_CLIENT_SECRET="", WEBEX_REFRESH_TOKEN="")
+    with pytest.raises(SettingsError, match="WEBEX_CLIENT_SECRET"):
+        WebexConfig.from_settings(settings)
+
+
+@pytest.mark.postgres
+def test_backfill_into_postgres(make_settings, data_dir, tmp_path, postgres_url):
+    import psycopg2
+
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 700, oldest=timedelta(hours=10), newest=timedelta(hours=1), seed=8)
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path, SWITCHBOARD_WAREHOUSE_URL=postgres_url)
+        report = run_backfill(settings, now - timedelta(hours=11), now, config=fast(settings))
+        sandbox.reset_rate_limits()
+        again = run_backfill(settings, now - timedelta(hours=11), now, config=fast(settings))
+    assert report.cdr.loaded == 700 and again.cdr.loaded == 0
+    with psycopg2.connect(settings.warehouse.postgres_dsn()) as con, con.cursor() as cur:
+        cur.execute("select report_id, raw_record, start_time from raw_webex.cdr")
+        got = cur.fetchall()
+    assert {r[0]: orjson.loads(r[1]) for r in got} == {r["Report ID"]: r for _, r in rows}
+    assert all(r[2].tzinfo is not None for r in got)
