@@ -23,7 +23,7 @@ from switchboard.settings import SettingsError, load_settings, setting_docs
 
 # Subcommands that live beside their code. Each module has `add_command(subparsers)`, which
 # registers one subcommand and sets `run=<callable(args) -> int>` as its default.
-COMMAND_MODULES: tuple[str, ...] = ("simulator.sandbox.cli", "simulator.webhook_sender", "simulator.cli")
+COMMAND_MODULES: tuple[str, ...] = ("simulator.sandbox.cli", "simulator.webhook_sender", "simulator.cli", "pipelines.webex.cli")
 
 
 def main(argv: list[str] | None = None) -> int:
