@@ -56,17 +56,17 @@ def test_server_error_burst_hits_the_next_n_requests_of_that_endpoint_only(sandb
 
 
 def test_slow_responses_delay_by_real_seconds(sandbox):
-    sandbox.faults.set("elevenlabs.conversations", "slow", count=2, delay_seconds=0.4)
+    sandbox.faults.set("elevenlabs.conversations", "slow", count=2, delay_seconds=0.8)
     url = f"{sandbox.base_urls.elevenlabs}/v1/convai/conversations"
     headers = {"xi-api-key": sandbox.credentials.elevenlabs_api_key}
     with pytest.raises(httpx.ReadTimeout):
         httpx.get(url, headers=headers, timeout=0.1)
     started = time.monotonic()
     assert httpx.get(url, headers=headers).status_code == 200
-    assert time.monotonic() - started >= 0.4
+    assert time.monotonic() - started >= 0.8
     started = time.monotonic()
     assert httpx.get(url, headers=headers).status_code == 200
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - started < 0.8
 
 
 def test_truncated_body_promises_the_full_length_then_closes(sandbox):

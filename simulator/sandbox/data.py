@@ -25,6 +25,25 @@ _LOCATION = re.compile(rb'"location"\s*:\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
 _INSERTED_AT = re.compile(rb'^\{\s*"inserted_at"\s*:\s*"([^"]*)"\s*,\s*"record"\s*:\s*')
 
 
+_START_TIME_KEYS = (b'"Start time":"', b'"Start time": "')
+_LOCATION_KEYS = (b'"Location":"', b'"Location": "')
+
+
+def _string_field(record: bytes, exact_keys: tuple[bytes, ...], pattern: re.Pattern) -> bytes:
+    """The raw (still JSON-escaped) string value of a key: a plain `find` for the usual
+    spellings, the case-insensitive regex only for other spellings or escaped quotes."""
+    for key in exact_keys:
+        at = record.find(key)
+        if at >= 0:
+            value_begin = at + len(key)
+            value_end = record.find(b'"', value_begin)
+            if value_end > 0 and record[value_end - 1] != 0x5C:  # not an escaped quote
+                return record[value_begin:value_end]
+            break
+    match = pattern.search(record)
+    return match.group(1) if match else b""
+
+
 def iso_strings_to_epoch_ms(values: list[str]) -> np.ndarray:
     """Epoch ms of ISO-8601 UTC strings (`…Z`, `T` or space, any fraction); NOT_A_TIME for
     blanks and non-times. Vectorised through numpy; odd strings fall back one by one."""
@@ -66,6 +85,7 @@ class CdrIndex:
         self._sorted_start = self.start_ms[self.by_start]
         self._sorted_inserted = self.inserted_ms[self.by_inserted]
         self._code_of = {name: code for code, name in enumerate(self.location_names)}
+        self._views = [memoryview(buffer) for buffer in self.buffers]
 
     def __len__(self) -> int:
         return len(self.begin)
@@ -83,13 +103,21 @@ class CdrIndex:
         return rows, row_times
 
     def body(self, rows: np.ndarray) -> bytes:
-        """`{"items":[...]}` from the records' own bytes."""
-        buffers, buffer_of, begin, end = self.buffers, self.buffer_of, self.begin, self.end
-        parts = [buffers[b][s:e] for b, s, e in zip(buffer_of[rows].tolist(), begin[rows].tolist(),
-                                                    end[rows].tolist())]
-        return b'{"items":[' + b",".join(parts) + b"]}"
+        """`{"items":[...]}` from the records' own bytes: memoryview slices (no copy) joined
+        once, so a 5000-record page costs one pass over its ~13 MB."""
+        if not len(rows):
+            return b'{"items":[]}'
+        views = self._views
+        parts = [views[b][s:e] for b, s, e in zip(self.buffer_of[rows].tolist(), self.begin[rows].tolist(),
+                                                  self.end[rows].tolist())]
+        parts[0] = b'{"items":[' + bytes(parts[0])
+        parts[-1] = bytes(parts[-1]) + b"]}"
+        return b",".join(parts)
 
     def close(self) -> None:
+        for view in self._views:
+            view.release()  # an mmap cannot close while views of it exist
+        self._views = []
         for buffer in self.buffers:
             if isinstance(buffer, mmap.mmap):
                 buffer.close()
@@ -126,7 +154,7 @@ def index_cdr_files(paths: list[Path]) -> CdrIndex:
                     # The contract's layout: the record is the rest of the line minus the wrapper's
                     # closing brace, so its bytes can be served as they are.
                     inserted, record_begin = head.group(1), head.end()
-                    record = line[record_begin:-1].rstrip()
+                    record = line[record_begin:-1].rstrip()  # a copy, but one pass of C
                     buffer_of.append(number)
                     begins.append(offset + record_begin)
                     ends.append(offset + record_begin + len(record))
@@ -139,11 +167,9 @@ def index_cdr_files(paths: list[Path]) -> CdrIndex:
                     begins.append(len(reserialized))
                     reserialized += record
                     ends.append(len(reserialized))
-                start = _START_TIME.search(record)
-                location = _LOCATION.search(record)
                 inserted_texts.append(inserted.decode())
-                start_texts.append(start.group(1).decode() if start else "")
-                location_texts.append(location.group(1) if location else b"")
+                start_texts.append(_string_field(record, _START_TIME_KEYS, _START_TIME).decode())
+                location_texts.append(_string_field(record, _LOCATION_KEYS, _LOCATION))
             offset = line_end + 1
 
     buffers.append(bytes(reserialized))
