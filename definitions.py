@@ -19,6 +19,12 @@ from assets.automation import (
 from assets.quality import build_quality_checks
 from assets.serving import build_serving_asset
 from assets.transform import build_dbt_assets, dbt_resource
+from assets.webex_raw import (
+    build_webex_backfill_job,
+    build_webex_poll_sensor,
+    build_webex_raw_assets,
+    webex_poll,
+)
 from resources.dbt import ensure_manifest
 from resources.warehouse import WarehouseResource
 from switchboard.settings import Settings, load_settings
@@ -30,10 +36,10 @@ def build_definitions(settings: Settings) -> dg.Definitions:
     dbt = build_dbt_assets(settings)
     mart_keys = sorted((k for k in dbt.keys if k.path[0] == "marts"), key=lambda k: k.to_user_string())
     return dg.Definitions(
-        assets=[raw, dbt, build_serving_asset(mart_keys)],
+        assets=[raw, build_webex_raw_assets(settings), dbt, build_serving_asset(mart_keys)],
         asset_checks=build_quality_checks(),
-        jobs=[refresh_everything, asterisk_refresh],
-        sensors=[build_queue_log_sensor(settings), automation_sensor],
+        jobs=[refresh_everything, asterisk_refresh, webex_poll, build_webex_backfill_job()],
+        sensors=[build_queue_log_sensor(settings), build_webex_poll_sensor(settings), automation_sensor],
         schedules=[build_daily_schedule(settings)],
         resources={
             "dbt": dbt_resource(),
