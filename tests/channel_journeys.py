@@ -78,21 +78,23 @@ def make_journeys(population: Population, seed: int, start: datetime, days: int,
                 agent = rng.choice(collectors)
                 talk = int(rng.uniform(40, 300))
                 ended = began + timedelta(seconds=15 + talk)
+                legs = _legs(rng, n, agent, customer.primary_phone.e164, began + timedelta(seconds=15), talk,
+                             personality="originator")
                 batch.append(CallJourney(
                     journey_id=f"J{seed:02d}{n:07d}", customer_id=customer.customer_id,
                     caller_number="+576017460300", callee_number=customer.primary_phone.e164,
                     direction="outbound", call_type="collections", started_at=began, ended_at=ended,
                     channel_entry="pstn", ai_outcome=None, ai_started_at=None, ai_ended_at=None,
                     ai_line_number=None, hops=("Dialer", customer.primary_phone.e164), queue=None, queues=(),
-                    agent_id=agent.agent_id, agent_ids=(agent.agent_id,), talk_seconds=talk, recorded=False,
-                    recordings=(), language="es", topic="cobranza", outcome="answered",
+                    agent_id=agent.agent_id, agent_ids=(agent.agent_id,), talk_seconds=talk, recorded=bool(legs),
+                    recordings=legs, language="es", topic="cobranza", outcome="answered",
                 ))
         out.append(batch)
     return out
 
 
 def _legs(rng: random.Random, n: int, agent, caller: str, answered: datetime, talk: int,
-          transfer_to=None) -> tuple[RecordedLeg, ...]:
+          transfer_to=None, personality: str = "terminator") -> tuple[RecordedLeg, ...]:
     if rng.random() < 0.2:
         return ()
     first_talk = talk if transfer_to is None else talk // 2
@@ -100,7 +102,7 @@ def _legs(rng: random.Random, n: int, agent, caller: str, answered: datetime, ta
         recording_id=f"{rng.getrandbits(128):032x}", owner_agent_id=agent.agent_id, owner_uuid=agent.user_uuid,
         owner_email=agent.email, location_uuid=agent.location_uuid,
         correlation_id=f"{rng.getrandbits(128):032x}", local_call_id=str(rng.randrange(10**8, 10**9)),
-        remote_party=caller, personality="terminator", started_at=answered,
+        remote_party=caller, personality=personality, started_at=answered,
         ended_at=answered + timedelta(seconds=first_talk), trigger="always",
         result=rng.choices(("successful", "failed"), (0.97, 0.03))[0],
     )]

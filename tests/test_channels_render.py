@@ -18,7 +18,7 @@ import polars as pl
 import pytest
 import webvtt
 
-from simulator.channels import render_channels
+from simulator.channels import ChannelRates, render_channels
 from simulator.channels.audio import mp3_frames
 from simulator.channels.twilio_sms import STATUS_RANK, sms_segments
 from simulator.model import match_key
@@ -32,8 +32,12 @@ START = datetime(2026, 3, 2, tzinfo=UTC)
 def _render(out: Path, seed: int = SEED):
     population = build_population(seed, 400, 30)
     days = make_journeys(population, seed, START, 2, 130)
-    end = days[-1][-1].started_at + timedelta(seconds=90)  # the last calls are still going on
-    counts = render_channels(out, population, iter(days), seed, START, end)
+    # the period ends 20 s into the last call the assistant took: it is still going on
+    last_ai = max(j.ai_started_at for j in days[-1] if j.channel_entry == "ai_agent")
+    end = last_ai + timedelta(seconds=20)
+    rates = ChannelRates()
+    rates.ai_reminders = 0.15  # enough outbound reminders in a small sample to see every outcome
+    counts = render_channels(out, population, iter(days), seed, START, end, rates)
     return population, end, counts
 
 
@@ -209,6 +213,7 @@ def test_recordings_have_list_metadata_fields_and_valid_vtt_and_wav(rendered):
     lines = _jsonl(out / "webex/recordings/recordings.jsonl")
     styles = set()
     languages = set()
+    outbound = 0
     for r in lines:
         for key in ("id", "topic", "createTime", "timeRecorded", "ownerId", "ownerEmail", "ownerType",
                     "format", "durationSeconds", "sizeBytes", "serviceType", "storageRegion", "status",
@@ -216,6 +221,10 @@ def test_recordings_have_list_metadata_fields_and_valid_vtt_and_wav(rendered):
             assert key in r
         assert r["topic"].startswith("Call with ")
         meta = r["metadata"]
+        sd = meta["serviceData"]
+        # the remote party is the called party when the agent dialled (webex.md §2)
+        remote = sd["calledParty"] if sd["personality"] == "originator" else sd["callingParty"]
+        assert "actor" not in remote and remote["number"].startswith("sip:+")
         assert meta["id"] == r["id"] and meta["ownerId"] == r["ownerId"]
         assert meta["serviceData"]["callId"].startswith("callhalf-")
         assert meta["serviceData"]["callSessionId"] == r["serviceData"]["callSessionId"]
@@ -239,8 +248,12 @@ def test_recordings_have_list_metadata_fields_and_valid_vtt_and_wav(rendered):
             styles.add("cue_id")
         text = " ".join(c.text for c in vtt.captions)
         languages.add("en" if " the " in f" {text} " else "es")
+        if sd["personality"] == "originator":  # an outbound call: the agent opens by naming the customer
+            outbound += 1
+            assert "?" in vtt.captions[0].text and "Banco Andino" in vtt.captions[0].text
     assert styles == {"voice", "cue_id"}
     assert languages == {"es", "en"}
+    assert outbound > 0
 
 
 # ---------------------------------------------------------------------------------- WhatsApp

@@ -227,6 +227,28 @@ WANT_HUMAN = {"es": ("Prefiero hablar con un asesor.",), "en": ("I'd rather talk
 HANGUP = {"es": ("Eh… mejor llamo después.", "¿Aló? No le escucho bien."), "en": ("Sorry, I'll call back later.",)}
 HOLD = {"es": ("Permítame un momento mientras reviso.",), "en": ("Let me check that, one moment please.",)}
 
+OUTBOUND_OPENING = {
+    "es": (f"Buenos días, ¿hablo con {{customer}}? Le habla {{agent}}, de {BANK_NAME}.",
+           f"Buenas tardes, le llamo de {BANK_NAME}, habla {{agent}}. ¿Me comunica con {{customer}}?"),
+    "en": (f"Good morning, am I speaking with {{customer}}? This is {{agent}} from {BANK_NAME}.",),
+}
+OUTBOUND_ANSWER = {"es": ("Sí, soy yo.", "Sí, soy yo. ¿Qué pasó?", "Sí, dígame."),
+                   "en": ("Yes, speaking.",)}
+OUTBOUND_ASK_ID = {"es": ("Antes de seguir, ¿me confirma su número de documento?",),
+                   "en": ("Before we go on, could you confirm your ID number?",)}
+OUTBOUND_BYE_CUSTOMER = {"es": ("Listo, de acuerdo.", "Bueno, gracias."), "en": ("Alright, thanks.",)}
+OUTBOUND_BYE_AGENT = {"es": ("Gracias por su tiempo. Que tenga un buen día.",),
+                      "en": ("Thank you for your time. Have a good day.",)}
+#: why the agent calls, per topic ("_" for any other)
+OUTBOUND_REASON = {
+    "es": {"cobranza": "Le llamo porque su crédito tiene una cuota vencida de {amount} pesos.",
+           "devolucion_llamada": "Le devuelvo la llamada que nos hizo hace un rato.",
+           "_": "Le llamo por su solicitud de {label}."},
+    "en": {"cobranza": "I'm calling because your loan has an overdue instalment of {amount} pesos.",
+           "devolucion_llamada": "I'm returning the call you made to us earlier.",
+           "_": "I'm calling about your request: {label}."},
+}
+
 WHATSAPP_BOT_GREETING = {
     "es": (f"¡Hola {{name}}! Soy el asistente de {BANK_NAME} en WhatsApp. Ya reviso tu solicitud.",),
     "en": (f"Hi {{name}}! I'm {BANK_NAME}'s WhatsApp assistant. Let me look into it.",),

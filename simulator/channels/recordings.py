@@ -63,6 +63,21 @@ def dialogue_lines(journey: CallJourney, customer: Customer | None, agent_name: 
     slots.update(agent=agent_name.split()[0], customer=customer.name if customer else "")
     pick = rng.choice
     out: list[tuple[str, str]] = []
+    if journey.direction == "outbound" and not transferred_in:
+        # the agent dialled: they open, name the customer and say why they call
+        who = customer.first_name if customer else ""
+        out.append(("agent", d.fill(pick(d.OUTBOUND_OPENING[language]), {**slots, "customer": who})))
+        out.append(("customer", pick(d.OUTBOUND_ANSWER[language])))
+        reason = d.OUTBOUND_REASON[language].get(journey.topic) or d.OUTBOUND_REASON[language]["_"]
+        out.append(("agent", d.fill(reason, {**slots, "label": d.topic_label(journey.topic, language).lower()})))
+        out.append(("agent", pick(d.OUTBOUND_ASK_ID[language])))
+        doc = customer.document_number if customer else str(rng.randrange(10**7, 10**9))
+        out.append(("customer", d.fill(pick(d.GIVE_ID[language]),
+                                       {"document_spoken": d.spoken_digits(doc, language)})))
+        out.append(("agent", d.fill(pick(sc.answer), slots)))
+        out.append(("customer", pick(d.OUTBOUND_BYE_CUSTOMER[language])))
+        out.append(("agent", pick(d.OUTBOUND_BYE_AGENT[language])))
+        return out
     if transferred_in:
         out.append(("agent", d.fill("Buenas, le habla {agent}, me transfirieron su llamada. ¿Me confirma el motivo?"
                                     if language == "es" else
