@@ -174,6 +174,10 @@ def test_elevenlabs_list_page_cursor_walks_ties_without_loss_or_repeat():
     assert [c["conversation_id"] for c in body["conversations"]] == ["c6", "c7", "c8"]
     assert body["conversations"][0]["transcript_summary"] == "s"
     assert elevenlabs.list_page(summaries, {"page_size": "101"})[0] == 422
+    for i, summary in enumerate(summaries):
+        summary["call_duration_secs"] = 10 * i
+    _, body = elevenlabs.list_page(summaries, {"call_duration_min_secs": "20", "call_duration_max_secs": "40"})
+    assert sorted(c["conversation_id"] for c in body["conversations"]) == ["c2", "c3", "c4"]
 
 
 def test_recording_metadata_hides_detail_types_unless_asked():

@@ -24,7 +24,7 @@ def simulated(tmp_path_factory):
     from simulator.contact_center import simulate
 
     out = tmp_path_factory.mktemp("sandbox_simulated")
-    simulate(out, agents=3, days=1, end=datetime.now(timezone.utc).date(), seed=11, asterisk=False)
+    simulate(out, agents=6, days=1, end=datetime.now(timezone.utc).date(), seed=11, asterisk=False)
     return out
 
 
@@ -68,6 +68,14 @@ def test_cdr_feed_serves_every_simulated_record_once(sandbox, simulated):
             served += walk(client, f"{sandbox.base_urls.webex_analytics}/cdr_feed",
                            {"startTime": iso_ms(cursor), "endTime": iso_ms(end), "max": "500"}, headers)
             cursor = end
+        # the server-added orgId is the org's raw UUID, as the CDRs carry it
+        busiest = max(starts[len(starts) // 2:len(starts) // 2 + 1])
+        probe = datetime.strptime(busiest, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        page = client.get(f"{sandbox.base_urls.webex_analytics}/cdr_feed", headers=headers, params={
+            "startTime": iso_ms(probe - timedelta(hours=6)), "endTime": iso_ms(min(probe + timedelta(hours=6), last_allowed)),
+            "max": "500"})
+        assert page.status_code == 200 and "link" in page.headers
+        assert f"orgId={lines[0]['record']['Org UUID']}" in page.headers["link"]
     expected = [line["record"] for line in lines
                 if line["record"].get("Start time") and line["record"]["Start time"] < iso_ms(last_allowed)]
     assert len(served) == len(expected) > 100

@@ -44,6 +44,8 @@ def summarize(detail: dict) -> dict:
     summary.update({
         "start_time_unix_secs": metadata.get("start_time_unix_secs"),
         "call_duration_secs": metadata.get("call_duration_secs", 0),
+        "cost": metadata.get("cost"),
+        "tag_ids": detail.get("tag_ids"),
         "message_count": sum(1 for turn in transcript if turn.get("message")),
         "status": detail.get("status"),
         "call_successful": analysis.get("call_successful", "unknown"),
@@ -76,14 +78,18 @@ def list_page(summaries: list[dict], query, repeat: bool = False) -> tuple[int, 
         page_size = int(query.get("page_size", PAGE_SIZE_DEFAULT))
         after = int(query["call_start_after_unix"]) if query.get("call_start_after_unix") else None
         before = int(query["call_start_before_unix"]) if query.get("call_start_before_unix") else None
+        shortest = int(query["call_duration_min_secs"]) if query.get("call_duration_min_secs") else None
+        longest = int(query["call_duration_max_secs"]) if query.get("call_duration_max_secs") else None
     except ValueError:
-        return 422, "page_size, call_start_after_unix and call_start_before_unix must be integers"
+        return 422, "page_size, call_start_*_unix and call_duration_*_secs must be integers"
     if not 1 <= page_size <= PAGE_SIZE_MAX:
         return 422, f"page_size must be between 1 and {PAGE_SIZE_MAX}"
     descending = query.get("sort_direction", "desc") != "asc"
     selected = [s for s in summaries
                 if (after is None or s["start_time_unix_secs"] > after)
                 and (before is None or s["start_time_unix_secs"] <= before)
+                and (shortest is None or s["call_duration_secs"] >= shortest)
+                and (longest is None or s["call_duration_secs"] <= longest)
                 and (not query.get("agent_id") or s.get("agent_id") == query["agent_id"])
                 and (not query.get("call_successful") or s.get("call_successful") == query["call_successful"])
                 and (not query.get("user_id") or s.get("user_id") == query["user_id"])]

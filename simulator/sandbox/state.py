@@ -110,9 +110,18 @@ class SandboxState:
 
     @property
     def org_id(self) -> str:
-        return str(self.data.manifest.get("webex_org_id") or self._org_from_data())
+        """The org's raw UUID for the CDR `orgId` link parameter: the manifest's, else the CDRs'
+        `Org UUID`, else the people/locations `orgId`."""
+        if not hasattr(self, "_org_id"):
+            self._org_id = str(self.data.manifest.get("webex_org_id") or self._org_from_data())
+        return self._org_id
 
     def _org_from_data(self) -> str:
+        cdr = self.data.cdr
+        if len(cdr):
+            first = orjson.loads(cdr.body(cdr.by_inserted[:1]))["items"][0]
+            if first.get("Org UUID"):
+                return first["Org UUID"]
         for item in self.data.people + self.data.locations:
             if item.get("orgId"):
                 return item["orgId"]
