@@ -13,6 +13,7 @@ import orjson
 import pytest
 
 from simulator.sandbox import run_sandbox
+from simulator.sandbox.data import load_sandbox_data
 from tests.sandbox_fixtures import build_fixture, iso_ms
 
 LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
@@ -189,11 +190,14 @@ def test_rate_limit_429_with_retry_after_then_budget_resets(fixture):
         assert sandbox.stats.snapshot()["rate_limited"] == {"webex.cdr_stream": 1, "webex.cdr_feed": 1}
 
 
-def test_limits_off_serves_any_number_of_requests(fixture):
-    with run_sandbox(fixture.root, time_scale=1, limits=False) as quiet:
-        headers = auth(quiet)
-        params = window(datetime.now(timezone.utc), timedelta(hours=1), timedelta(minutes=6))
-        assert {httpx.get(feed_url(quiet), params=params, headers=headers).status_code for _ in range(5)} == {200}
+def test_limits_off_serves_any_number_of_requests_from_data_loaded_once(fixture):
+    data = load_sandbox_data(fixture.root)
+    for _ in range(2):  # a loaded folder can back several sandboxes in turn
+        with run_sandbox(data, time_scale=1, limits=False) as quiet:
+            headers = auth(quiet)
+            params = window(datetime.now(timezone.utc), timedelta(hours=1), timedelta(minutes=6))
+            assert {httpx.get(feed_url(quiet), params=params, headers=headers).status_code for _ in range(5)} == {200}
+    data.close()
 
 
 def test_wrong_region_answers_451_naming_the_right_base_url(sandbox):

@@ -133,7 +133,9 @@ class _Server(uvicorn.Server):
 def run_sandbox(data_dir: SandboxData | str | Path, time_scale: float = 60.0, limits: bool = True,
                 faults: list[Fault] | None = None, credentials: dict | Credentials | None = None,
                 *, port: int = 0, webex_region: str = "us", log_level: str = "warning") -> Iterator[Sandbox]:
-    """Serve `data_dir` on loopback from a background thread for the duration of the block."""
+    """Serve `data_dir` on loopback from a background thread for the duration of the block.
+    Data passed already loaded (`SandboxData`) stays open for the caller to reuse."""
+    owns_data = not isinstance(data_dir, SandboxData)
     state = make_state(data_dir, time_scale=time_scale, limits=limits, faults=faults, credentials=credentials,
                        webex_region=webex_region)
     sock = bind_loopback(port)
@@ -153,4 +155,5 @@ def run_sandbox(data_dir: SandboxData | str | Path, time_scale: float = 60.0, li
         server.should_exit = True
         thread.join(10)
         sock.close()
-        state.data.close()
+        if owns_data:
+            state.data.close()
