@@ -22,6 +22,7 @@ Writes the layout of ``simulator/README.md`` under ``out_dir``:
 
 from __future__ import annotations
 
+import gc
 import heapq
 import importlib
 import importlib.util
@@ -494,7 +495,17 @@ def simulate(
 
     cfg = SimConfig(start=start, days=days, seed=seed, site_tz=SITE_TZ)
     sim = WebexCallCenter(pop, cfg, sink, tw["agent_states"].add, on_advance=advance)
-    totals = sim.run()
+    # the population lives for the whole run: keep it out of the cyclic GC's scans, and collect
+    # less often (a run allocates millions of short-lived dicts; ~10 % faster)
+    gc.collect()
+    gc.freeze()
+    old_threshold = gc.get_threshold()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        totals = sim.run()
+    finally:
+        gc.set_threshold(*old_threshold)
+        gc.unfreeze()
     cdr.close()
     for w in tw.values():
         w.close()
