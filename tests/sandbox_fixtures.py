@@ -9,7 +9,7 @@ import base64
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -24,7 +24,7 @@ def webex_id(kind: str, raw_uuid: str) -> str:
 
 
 def iso_ms(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 @dataclass
@@ -66,7 +66,7 @@ def build_fixture(root: Path, *, cdr_count: int = 1300, now: datetime | None = N
     """A folder with every provider's files. CDRs: `cdr_count` records whose start times step
     back 2 s from 10 minutes ago (pairs share a millisecond, a few have a blank Start time),
     inserted 90 s after they start; a few lines use another key order."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     fixture = Fixture(root=root, now=now)
     (root / "webex" / "cdr").mkdir(parents=True)
 

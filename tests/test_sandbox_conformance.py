@@ -11,7 +11,7 @@ Pointing the clients at the sandbox:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -67,13 +67,13 @@ def test_twilio_client_date_sent_filters(sandbox, fixture):
     high = min(sent) + 2 * (max(sent) - min(sent)) / 3
     # the SDK sends datetimes as YYYY-MM-DDTHH:MM:SSZ: an inclusive instant on both sides
     between = client.messages.list(date_sent_after=low, date_sent_before=high, page_size=7)
-    expected = [m for m, t in zip(fixture.messages, sent)
+    expected = [m for m, t in zip(fixture.messages, sent, strict=True)
                 if low.replace(microsecond=0) <= t <= high.replace(microsecond=0)]
     assert [m.sid for m in between] == [m["sid"] for m in newest_first(expected)] and len(expected) > 10
     # a date-only string (GMT day) is compared by day
     day = sent[20].strftime("%Y-%m-%d")
     on_day = client.messages.list(date_sent_after=day, date_sent_before=day)
-    assert {m.sid for m in on_day} == {m["sid"] for m, t in zip(fixture.messages, sent)
+    assert {m.sid for m in on_day} == {m["sid"] for m, t in zip(fixture.messages, sent, strict=True)
                                        if t.strftime("%Y-%m-%d") == day}
     to_one = client.messages.list(to=fixture.messages[5]["to"])
     assert [m.sid for m in to_one] == [fixture.messages[5]["sid"]]
@@ -111,7 +111,7 @@ def test_elevenlabs_client_walks_cursor_pages(sandbox, fixture):
     expected = sorted(fixture.conversations, key=lambda c: (c["metadata"]["start_time_unix_secs"],
                                                             c["conversation_id"]), reverse=True)
     assert [c.conversation_id for c in seen] == [c["conversation_id"] for c in expected] and pages == 4
-    for summary, detail in zip(seen, expected):
+    for summary, detail in zip(seen, expected, strict=True):
         assert summary.start_time_unix_secs == detail["metadata"]["start_time_unix_secs"]
         assert summary.call_successful == detail["analysis"]["call_successful"]
         assert summary.status == detail["status"] and summary.message_count == 2
@@ -151,7 +151,7 @@ def test_elevenlabs_client_needs_the_api_key(sandbox):
 
 def test_official_clients_on_a_fresh_day_window(sandbox, fixture):
     """The clients' first request of a day-window ingestion: yesterday's messages only."""
-    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).strftime("%Y-%m-%d")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     listed = twilio_client(sandbox).messages.list(date_sent_after=yesterday, date_sent_before=yesterday)
     expected = [m for m in fixture.messages
                 if parsedate_to_datetime(m["date_sent"]).strftime("%Y-%m-%d") == yesterday]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import socket
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -71,7 +71,7 @@ def test_slow_responses_delay_by_real_seconds(sandbox):
 
 def test_truncated_body_promises_the_full_length_then_closes(sandbox):
     sandbox.faults.set("webex.cdr_stream", "truncate", count=1, keep_fraction=0.3)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     params = {"startTime": iso_ms(now - timedelta(hours=2)), "endTime": iso_ms(now - timedelta(minutes=1))}
     url = f"{sandbox.base_urls.webex_analytics}/cdr_stream"
     headers = bearer(sandbox)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import orjson
@@ -11,8 +11,18 @@ import pytest
 from simulator.sandbox import elevenlabs, twilio
 from simulator.sandbox.data import NOT_A_TIME, index_cdr_files, iso_strings_to_epoch_ms
 from simulator.sandbox.faults import FaultPlan, parse_fault_spec
-from simulator.sandbox.rules import (CDR_FEED_RULES, CDR_STREAM_RULES, DAY_MS, HOUR_MS, MINUTE_MS, Clock,
-                                     SlidingWindowLimiter, check_window, format_webex_time, parse_webex_time)
+from simulator.sandbox.rules import (
+    CDR_FEED_RULES,
+    CDR_STREAM_RULES,
+    DAY_MS,
+    HOUR_MS,
+    MINUTE_MS,
+    Clock,
+    SlidingWindowLimiter,
+    check_window,
+    format_webex_time,
+    parse_webex_time,
+)
 from simulator.sandbox.webex_cdr import page_bounds
 from simulator.sandbox.webex_recordings import hide_detail_types
 
@@ -77,7 +87,7 @@ def test_retry_after_header_is_a_whole_second_at_least():
 def test_clock_scales_durations_only():
     clock = Clock(60)
     assert clock.real_seconds(60) == 1.0
-    assert abs(clock.now() - datetime.now(timezone.utc).timestamp()) < 1
+    assert abs(clock.now() - datetime.now(UTC).timestamp()) < 1
     with pytest.raises(ValueError):
         Clock(0)
 
@@ -140,7 +150,7 @@ def test_fault_spec_and_plan_counts():
 
 def test_twilio_date_filters_are_inclusive_by_day_or_instant():
     def at(text):
-        return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
     on_and_after = twilio.date_filter({"DateSent>": "2025-09-15"})
     assert on_and_after(at("2025-09-15T00:00:00")) and not on_and_after(at("2025-09-14T23:59:59"))

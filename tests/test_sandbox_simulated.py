@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -24,7 +24,7 @@ def simulated(tmp_path_factory):
     from simulator.contact_center import simulate
 
     out = tmp_path_factory.mktemp("sandbox_simulated")
-    simulate(out, agents=6, days=1, end=datetime.now(timezone.utc).date(), seed=11, asterisk=False)
+    simulate(out, agents=6, days=1, end=datetime.now(UTC).date(), seed=11, asterisk=False)
     return out
 
 
@@ -58,8 +58,8 @@ def walk(client, url, params, headers):
 def test_cdr_feed_serves_every_simulated_record_once(sandbox, simulated):
     lines = written_cdrs(simulated)
     starts = sorted(line["record"]["Start time"] for line in lines if line["record"].get("Start time"))
-    first = datetime.strptime(starts[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-    last_allowed = datetime.now(timezone.utc) - timedelta(minutes=6)
+    first = datetime.strptime(starts[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    last_allowed = datetime.now(UTC) - timedelta(minutes=6)
     headers = {"Authorization": f"Bearer {sandbox.tokens.issue_access_token()}"}
     served, cursor = [], first.replace(microsecond=0)
     with httpx.Client(timeout=30) as client:
@@ -70,7 +70,7 @@ def test_cdr_feed_serves_every_simulated_record_once(sandbox, simulated):
             cursor = end
         # the server-added orgId is the org's raw UUID, as the CDRs carry it
         busiest = max(starts[len(starts) // 2:len(starts) // 2 + 1])
-        probe = datetime.strptime(busiest, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        probe = datetime.strptime(busiest, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         page = client.get(f"{sandbox.base_urls.webex_analytics}/cdr_feed", headers=headers, params={
             "startTime": iso_ms(probe - timedelta(hours=6)), "endTime": iso_ms(min(probe + timedelta(hours=6), last_allowed)),
             "max": "500"})
@@ -94,7 +94,7 @@ def test_people_ids_decode_to_cdr_user_uuids(sandbox, simulated):
 def test_recordings_conversations_and_messages_are_served(sandbox, simulated):
     headers = {"Authorization": f"Bearer {sandbox.tokens.issue_access_token()}"}
     written = [orjson.loads(line) for line in (simulated / "webex/recordings/recordings.jsonl").read_bytes().splitlines()]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     listed = walk(httpx.Client(), f"{sandbox.base_urls.webex_api}/admin/convergedRecordings",
                   {"from": iso_ms(now - timedelta(days=3)), "to": iso_ms(now), "max": "100"}, headers)
     assert {r["id"] for r in listed} == {r["id"] for r in written if r["status"] == "available"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -78,7 +78,7 @@ def expected_feed(fixture, start: datetime, end: datetime, locations=None):
     ("eleven_locations", "At most 10 locations"),
 ])
 def test_cdr_feed_refuses_broken_windows_with_400(sandbox, params, message):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     named = {
         "end_before_start": window(now, timedelta(hours=1), timedelta(hours=2)),
         "thirteen_hours": window(now, timedelta(hours=14), timedelta(hours=1)),
@@ -102,13 +102,13 @@ def test_cdr_feed_refuses_broken_windows_with_400(sandbox, params, message):
     ((timedelta(hours=13), timedelta(hours=12, minutes=30)), "12 hours"),
 ])
 def test_cdr_stream_refuses_broken_windows_with_400(sandbox, delta, message):
-    params = window(datetime.now(timezone.utc), *delta)
+    params = window(datetime.now(UTC), *delta)
     response = httpx.get(feed_url(sandbox, "cdr_stream"), params=params, headers=auth(sandbox))
     assert response.status_code == 400 and message in response.json()["message"]
 
 
 def test_empty_window_is_404_with_the_documented_message(sandbox):
-    params = window(datetime.now(timezone.utc), timedelta(days=3), timedelta(days=2, hours=20))
+    params = window(datetime.now(UTC), timedelta(days=3), timedelta(days=2, hours=20))
     response = httpx.get(feed_url(sandbox), params=params, headers=auth(sandbox))
     assert response.status_code == 404
     assert response.json()["message"] == "No CDRs for requested time range and filters"
@@ -124,7 +124,7 @@ def test_cdr_feed_pages_follow_link_verbatim_and_return_exact_records(sandbox, f
     assert items == expected  # same records, same bytes decoded, start-time order, none twice
     pages = [r.json()["items"] for r in responses]
     assert len(pages) == 3 and all(500 <= len(page) <= 502 for page in pages[:2])
-    for page, following in zip(pages, pages[1:]):  # a page grows rather than split one millisecond
+    for page, following in zip(pages, pages[1:], strict=False):  # a page grows rather than split one millisecond
         assert page[-1]["Start time"] < following[0]["Start time"]
     assert len(pages[0]) == 501  # the fixture puts a tie on the 500th/501st record
     next_link = LINK_NEXT.search(responses[0].headers["link"]).group(1)
@@ -153,7 +153,7 @@ def test_cdr_feed_filters_location_names(sandbox, fixture):
 
 
 def test_cdr_stream_filters_on_insertion_time(sandbox, fixture):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     start, end = now - timedelta(hours=2), now - timedelta(minutes=1)
     with httpx.Client() as client:
         items, _ = fetch_all(client, feed_url(sandbox, "cdr_stream"),
@@ -172,7 +172,7 @@ def test_rate_limit_429_with_retry_after_then_budget_resets(fixture):
         with httpx.Client() as client:
             first = client.get(feed_url(sandbox), params=params, headers=headers)
             assert first.status_code == 200
-            refused = client.get(feed_url(sandbox, "cdr_stream"), params=window(datetime.now(timezone.utc),
+            refused = client.get(feed_url(sandbox, "cdr_stream"), params=window(datetime.now(UTC),
                                  timedelta(hours=1), timedelta(minutes=2)), headers=headers)  # budget shared by both
             assert refused.status_code == 429
             assert refused.json()["message"] == "Request rate exceeds threshold"
@@ -195,13 +195,13 @@ def test_limits_off_serves_any_number_of_requests_from_data_loaded_once(fixture)
     for _ in range(2):  # a loaded folder can back several sandboxes in turn
         with run_sandbox(data, time_scale=1, limits=False) as quiet:
             headers = auth(quiet)
-            params = window(datetime.now(timezone.utc), timedelta(hours=1), timedelta(minutes=6))
+            params = window(datetime.now(UTC), timedelta(hours=1), timedelta(minutes=6))
             assert {httpx.get(feed_url(quiet), params=params, headers=headers).status_code for _ in range(5)} == {200}
     data.close()
 
 
 def test_wrong_region_answers_451_naming_the_right_base_url(sandbox):
-    params = window(datetime.now(timezone.utc), timedelta(hours=1), timedelta(minutes=6))
+    params = window(datetime.now(UTC), timedelta(hours=1), timedelta(minutes=6))
     response = httpx.get(f"{sandbox.base_urls.webex_analytics_other_region}/cdr_feed", params=params,
                          headers=auth(sandbox))
     assert response.status_code == 451
@@ -210,7 +210,7 @@ def test_wrong_region_answers_451_naming_the_right_base_url(sandbox):
 
 
 def test_every_webex_api_needs_a_valid_token(sandbox):
-    params = window(datetime.now(timezone.utc), timedelta(hours=1), timedelta(minutes=6))
+    params = window(datetime.now(UTC), timedelta(hours=1), timedelta(minutes=6))
     for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic eDp5"}):
         assert httpx.get(feed_url(sandbox), params=params, headers=headers).status_code == 401
         assert httpx.get(f"{sandbox.base_urls.webex_api}/people", headers=headers).status_code == 401
@@ -323,7 +323,7 @@ def test_recording_details_links_download_then_expire(fixture):
     with run_sandbox(fixture.root, time_scale=3 * 3600 / 3) as sandbox:  # links live 3 s instead of 3 h
         recording = fixture.recordings[0]
         headers = auth(sandbox)
-        asked = datetime.now(timezone.utc)
+        asked = datetime.now(UTC)
         details = httpx.get(f"{sandbox.base_urls.webex_api}/convergedRecordings/{recording['id']}", headers=headers)
         assert details.status_code == 200
         body = details.json()
@@ -336,9 +336,9 @@ def test_recording_details_links_download_then_expire(fixture):
         assert transcript.headers["content-type"].startswith("text/vtt") and transcript.text.startswith("WEBVTT")
         tampered = httpx.get(links["audioDownloadLink"].replace("/audio?", "/transcript?"))
         assert tampered.status_code == 403
-        expiration = datetime.strptime(links["expiration"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-        assert asked + timedelta(seconds=2.9) <= expiration <= datetime.now(timezone.utc) + timedelta(seconds=3)
-        time.sleep(max(0.0, (expiration - datetime.now(timezone.utc)).total_seconds()) + 0.05)
+        expiration = datetime.strptime(links["expiration"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        assert asked + timedelta(seconds=2.9) <= expiration <= datetime.now(UTC) + timedelta(seconds=3)
+        time.sleep(max(0.0, (expiration - datetime.now(UTC)).total_seconds()) + 0.05)
         expired = httpx.get(links["audioDownloadLink"])
         assert expired.status_code == 403 and "expired" in expired.json()["message"]
         fresh = httpx.get(f"{sandbox.base_urls.webex_api}/convergedRecordings/{recording['id']}", headers=headers)

@@ -7,14 +7,21 @@ import contextlib
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import uvicorn
 from starlette.applications import Starlette
 
-from simulator.sandbox import elevenlabs, twilio, webex_cdr, webex_directory, webex_oauth, webex_recordings
+from simulator.sandbox import (
+    elevenlabs,
+    twilio,
+    webex_cdr,
+    webex_directory,
+    webex_oauth,
+    webex_recordings,
+)
 from simulator.sandbox.data import SandboxData, load_sandbox_data
 from simulator.sandbox.faults import Fault, FaultPlan
 from simulator.sandbox.rules import Clock

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import numpy as np
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.perf_counter() - started
     print(f"served {records:,} records ({size / 1e9:.2f} GB) in {elapsed:.1f} s = "
           f"{records / max(elapsed, 1e-9):,.0f} records/s{' (parsed)' if args.parse else ''}; "
-          f"at {datetime.now(timezone.utc):%H:%M} UTC")
+          f"at {datetime.now(UTC):%H:%M} UTC")
     return 0
 
 

@@ -109,7 +109,7 @@ class CdrIndex:
             return b'{"items":[]}'
         views = self._views
         parts = [views[b][s:e] for b, s, e in zip(self.buffer_of[rows].tolist(), self.begin[rows].tolist(),
-                                                  self.end[rows].tolist())]
+                                                  self.end[rows].tolist(), strict=True)]
         parts[0] = b'{"items":[' + bytes(parts[0])
         parts[-1] = bytes(parts[-1]) + b"]}"
         return b",".join(parts)

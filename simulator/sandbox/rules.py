@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class Clock:
@@ -47,12 +47,12 @@ def parse_webex_time(text: str) -> int:
     """Epoch milliseconds of a strict CDR-API time; ValueError names the expected format."""
     if not WEBEX_TIME_PATTERN.match(text or ""):
         raise ValueError(f"{text!r} is not in the format YYYY-MM-DDTHH:MM:SS.mmmZ")
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     return round(moment.timestamp() * 1000)
 
 
 def format_webex_time(epoch_ms: int) -> str:
-    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
@@ -67,7 +67,7 @@ def parse_lenient_iso(text: str) -> int | None:
     except ValueError:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return round(moment.timestamp() * 1000)
 
 
@@ -159,5 +159,5 @@ class SlidingWindowLimiter:
 
 
 def seconds_from_now_iso(seconds: float) -> str:
-    moment = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    moment = datetime.now(UTC) + timedelta(seconds=seconds)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

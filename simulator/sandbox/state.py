@@ -8,8 +8,8 @@ import secrets
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
-from typing import Awaitable, Callable
 
 import orjson
 from starlette.requests import Request

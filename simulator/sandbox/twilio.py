@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlencode
 
@@ -41,15 +41,15 @@ def twilio_error(status: int, message: str, code: int | None = None) -> Response
 
 def message_time(message: dict) -> datetime:
     text = message.get("date_sent") or message.get("date_created")
-    return parsedate_to_datetime(text).astimezone(timezone.utc) if text else datetime.min.replace(tzinfo=timezone.utc)
+    return parsedate_to_datetime(text).astimezone(UTC) if text else datetime.min.replace(tzinfo=UTC)
 
 
 def parse_date_bound(text: str) -> tuple[datetime, bool]:
     """(moment, is_date_only) of a DateSent filter value; ValueError when neither form."""
     text = text.strip()
     if len(text) == 10:
-        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc), True
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc), False
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC), True
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC), False
 
 
 def date_filter(query) -> callable:
@@ -103,7 +103,7 @@ def routes(state: SandboxState) -> list[Route]:
             return twilio_error(400, f"Invalid paging or DateSent parameter: {exc}", 20001)
         if page_size < 1 or page_number < 0:
             return twilio_error(400, "PageSize must be ≥ 1 and Page ≥ 0", 20001)
-        selected = [m for m, t in zip(ordered, times)
+        selected = [m for m, t in zip(ordered, times, strict=True)
                     if keep_time(t)
                     and (not query.get("To") or m.get("to") == query["To"])
                     and (not query.get("From") or m.get("from") == query["From"])]

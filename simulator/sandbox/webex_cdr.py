@@ -24,8 +24,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulator.sandbox.rules import (CDR_FEED_RULES, CDR_STREAM_RULES, WindowRules, check_window, clamp,
-                                     format_webex_time, parse_webex_time)
+from simulator.sandbox.rules import (
+    CDR_FEED_RULES,
+    CDR_STREAM_RULES,
+    WindowRules,
+    check_window,
+    clamp,
+    format_webex_time,
+    parse_webex_time,
+)
 from simulator.sandbox.state import SandboxState, endpoint
 from simulator.sandbox.webex_oauth import require_webex_token, webex_error, webex_json
 
