@@ -62,6 +62,7 @@ SECRET_ENV = {
 
 ELEVENLABS_RETRY_DELAYS = (0.0, 30.0, 120.0, 480.0, 1800.0)  # before attempts 1..5
 ELEVENLABS_RETRY_STATUSES = frozenset({408, 429})  # and every 5xx
+MAX_LOGGED_FAILURES = 10
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,8 +366,11 @@ class WebhookSender:
             delay = self._retry_delay(pending, outcome)
             if delay is None:
                 self.report.gave_up += 1
-                self.log(f"gave up {event.provider} {event.event_type} {event.event_id} after "
-                         f"{pending.attempt} attempt(s): {outcome}")
+                if self.report.gave_up <= MAX_LOGGED_FAILURES:  # a dead receiver must not flood the log
+                    self.log(f"gave up {event.provider} {event.event_type} {event.event_id} after "
+                             f"{pending.attempt} attempt(s): {outcome}")
+                if self.report.gave_up == MAX_LOGGED_FAILURES:
+                    self.log("… further events given up are only counted")
                 continue
             self.report.retries += 1
             seq += 1

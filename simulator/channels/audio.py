@@ -124,7 +124,7 @@ class AudioStore:
     file system has no hard links), so thousands of recordings cost a handful of files' space."""
 
     def __init__(self) -> None:
-        self._first_path: dict[tuple[str, object], Path] = {}
+        self._first_path: dict[tuple[str, object], tuple[Path, int]] = {}
         self.files = 0
         self.bytes_written = 0
 
@@ -134,17 +134,16 @@ class AudioStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         first = self._first_path.get((kind, key))
         if first is not None:
-            if path.exists():
-                path.unlink()
+            path.unlink(missing_ok=True)  # a rerun into the same folder replaces the file
             try:
-                os.link(first, path)
+                os.link(first[0], path)
             except OSError:
-                shutil.copyfile(first, path)
+                shutil.copyfile(first[0], path)
             self.files += 1
-            return first.stat().st_size
+            return first[1]
         data = make()
         path.write_bytes(data)
-        self._first_path[(kind, key)] = path
+        self._first_path[(kind, key)] = (path, len(data))
         self.files += 1
         self.bytes_written += len(data)
         return len(data)

@@ -64,6 +64,7 @@ _GSM7_BASIC = (
 _GSM7_EXTENDED = "^{}\\[~]|€"
 _NOT_GSM7 = re.compile("[^" + re.escape(_GSM7_BASIC + _GSM7_EXTENDED) + "]")
 _GSM7_EXTENDED_RE = re.compile("[" + re.escape(_GSM7_EXTENDED) + "]")
+_ASTRAL = re.compile("[\U00010000-\U0010FFFF]")  # emoji etc.: two UCS-2 units each
 
 
 def sms_segments(body: str) -> int:
@@ -71,7 +72,7 @@ def sms_segments(body: str) -> int:
     if _NOT_GSM7.search(body) is None:
         units = len(body) + len(_GSM7_EXTENDED_RE.findall(body))  # extended characters take two
         return 1 if units <= 160 else -(-units // 153)
-    units = len(body) + sum(1 for ch in body if ord(ch) > 0xFFFF)  # astral characters: 2 units
+    units = len(body) + len(_ASTRAL.findall(body))
     return 1 if units <= 70 else -(-units // 67)
 
 
