@@ -1,0 +1,70 @@
+"""Dagster wiring of the Webex slice: the raw multi-asset, the day-partitioned backfill job, the poll sensor."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import duckdb
+
+from assets.webex_raw import (
+    backfill_partitions,
+    build_webex_backfill_job,
+    build_webex_poll_sensor,
+    build_webex_raw_assets,
+    raw_webex_key,
+)
+from simulator.sandbox import run_sandbox
+from tests.webex_fixtures import cdr_fixture, write_cdr_files
+
+
+def test_unconfigured_webex_materializes_four_empty_tables(make_settings):
+    settings = make_settings()
+    result = dg.materialize([build_webex_raw_assets(settings)], resources={"settings": settings})
+    assert result.success
+    keys = {m.asset_key for m in result.get_asset_materialization_events() for m in [m.materialization]}
+    assert keys == {raw_webex_key(t) for t in ("cdr", "cdr_rejects", "people", "locations")}
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        tables = {r[0] for r in con.sql("select table_name from information_schema.tables "
+                                        "where table_schema = 'raw_webex'").fetchall()}
+    assert {"cdr", "cdr_rejects", "people", "locations"} <= tables
+
+
+def test_backfill_partition_loads_the_records_that_started_that_day(make_settings, tmp_path):
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 600, oldest=timedelta(hours=40), newest=timedelta(hours=1), seed=21)
+    data = tmp_path / "sim"
+    write_cdr_files(data, rows)
+    day = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    expected = {r["Report ID"] for _, r in rows if r["Start time"].startswith(day)}
+    with run_sandbox(data, time_scale=60.0) as sandbox:
+        env = {k: v for k, v in sandbox.env().items() if k.startswith("WEBEX_")}
+        settings = make_settings(**env, WEBEX_TOKEN_FILE=str(tmp_path / "tokens.json"),
+                                 WEBEX_CDR_RATE_WINDOW_SECONDS="1")
+        job = build_webex_backfill_job(backfill_partitions(now))
+        result = job.execute_in_process(partition_key=day, resources={"settings": settings})
+    assert result.success
+    events = [e.event_specific_data.materialization for e in result.all_events
+              if e.event_type_value == "ASSET_MATERIALIZATION"]
+    cdr = next(m for m in events if m.asset_key == raw_webex_key("cdr"))
+    assert cdr.metadata["loaded"].value == len(expected) > 0
+    assert cdr.metadata["counts_balance"].value is True
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert {r[0] for r in con.sql("select report_id from raw_webex.cdr").fetchall()} == expected
+
+
+def test_backfill_partitions_cover_the_30_days_cdr_feed_keeps():
+    now = datetime(2026, 12, 1, 15, tzinfo=UTC)
+    keys = backfill_partitions(now).get_partition_keys(current_time=now)
+    assert keys[0] == "2026-11-01" and keys[-1] == "2026-12-01"
+
+
+def test_poll_sensor_skips_unconfigured_webex_and_requests_one_run_per_interval(make_settings, tmp_path):
+    with dg.instance_for_test() as instance:
+        idle = build_webex_poll_sensor(make_settings())(dg.build_sensor_context(instance=instance))
+        assert not idle.run_requests and "not configured" in str(idle.skip_reason)
+        drop = tmp_path / "drop"
+        drop.mkdir()
+        sensor = build_webex_poll_sensor(make_settings(WEBEX_CONTROL_HUB_DIR=str(drop)))
+        first = sensor(dg.build_sensor_context(instance=instance))
+        second = sensor(dg.build_sensor_context(instance=instance))
+    assert len(first.run_requests) == 1
+    assert first.run_requests[0].run_key == second.run_requests[0].run_key  # same 5-minute bucket: one run
