@@ -546,7 +546,9 @@ class WebexCallCenter:
         self.en_customers = [c for c in cs if c.language == "en"] or list(cs)
         k = max(1, len(cs) // 12)
         cr = rng_for(cfg.seed, "collections-portfolio")
-        self.portfolio = cr.sample(list(cs), min(k, len(cs))) if cs else []
+        # the collections portfolio: customers with a Colombian number (the dialer never calls abroad)
+        dialable = [c for c in cs if any(p.country == "CO" for p in c.phones)]
+        self.portfolio = cr.sample(dialable, min(k, len(dialable))) if dialable else []
         self.day_plan: dict = {}
 
     # -------------------------------------------------------------------- time helpers
@@ -1318,7 +1320,13 @@ class WebexCallCenter:
         wait = (t - v.entered) / 1000
         if wait > 5 and r.random() < 0.42:
             self._retry(j, t + int(r.uniform(60, 1500) * 1000), None)
-        elif wait > 20 and r.random() < 0.3 and v.qr.q.key != "bloqueo" and j.cust is not None:
+        elif (
+            wait > 20
+            and r.random() < 0.3
+            and v.qr.q.key != "bloqueo"
+            and j.cust is not None
+            and j.caller.startswith("+57")  # agents may not dial abroad
+        ):
             self.push(
                 t + int(r.uniform(600, 3600) * 1000),
                 E_CALLBACK,
@@ -1697,7 +1705,8 @@ class WebexCallCenter:
         if not self.portfolio:
             return
         c = self.portfolio[_rr(r, len(self.portfolio))]
-        dest = c.phones[0].e164 if r.random() < 0.85 or len(c.phones) == 1 else c.phones[-1].e164
+        co = [p.e164 for p in c.phones if p.country == "CO"]
+        dest = co[0] if r.random() < 0.85 or len(co) == 1 else co[-1]
         j = self._new_journey(
             t, "outbound", "collections", "pstn", c, x.a.user_number, dest, c.language, "cobranza"
         )

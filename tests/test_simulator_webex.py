@@ -505,3 +505,22 @@ def test_switchboard_simulate_command(tmp_path, capsys):
     assert printed["webex"]["records"] == manifest["webex"]["records"] > 0
     assert manifest["start"] == "2026-03-16" and manifest["days"] == 1
     assert main(["simulate", "--out", str(tmp_path / "p"), "--agents", "0"]) == 2
+
+
+def test_outbound_traffic_mix_is_normal_behaviour(site):
+    """The dialer calls Colombian numbers only; international calls are few and from few users."""
+    _, _, recs, _, journeys, _ = site
+    out = [
+        r for r in recs if r["Direction"] == "ORIGINATING" and r["Call type"] != "SIP_ENTERPRISE"
+    ]
+    dialer = [r for r in out if r["Caller ID number"] == "+576017460300"]
+    assert len(dialer) > len(out) / 2
+    assert {r["Call type"] for r in dialer} <= {"SIP_MOBILE", "SIP_NATIONAL"}
+    intl = [r for r in out if r["Call type"] == "SIP_INTERNATIONAL"]
+    assert len(intl) <= 0.01 * len(out)
+    assert all(r["International country"] and r["Dialed digits"].startswith("00") for r in intl)
+    assert len({r["User UUID"] for r in intl}) <= 8
+    assert not any(
+        r["Called number"].startswith(("+57190", "+979")) for r in out
+    )  # no premium rate
+    assert journeys.filter(pl.col("call_type") == "international").height == len(intl)
