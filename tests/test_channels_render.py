@@ -161,7 +161,8 @@ def test_conversations_are_complete_detail_objects_linked_to_sms_and_webhooks(re
     ids = [c["conversation_id"] for c in conversations]
     assert len(ids) == len(set(ids))
     seen_status = set()
-    otp_links = 0
+    otp_links = transfers = 0
+    queue_numbers = {q.number for q in population.queues}
     for c in conversations:
         seen_status.add(c["status"])
         for key in ("agent_id", "conversation_id", "status", "transcript", "metadata", "analysis",
@@ -190,6 +191,10 @@ def test_conversations_are_complete_detail_objects_linked_to_sms_and_webhooks(re
                 assert set(data) == {"agent_id", "conversation_id", "full_audio"}
                 assert base64.b64decode(data["full_audio"]) == audio.read_bytes()
         for turn in c["transcript"]:
+            for call in turn["tool_calls"]:
+                if call["tool_name"] == "transfer_to_number":  # escalations go back to a queue's DID
+                    assert json.loads(call["params_as_json"])["transfer_number"] in queue_numbers
+                    transfers += 1
             for result in turn["tool_results"]:
                 if result["tool_name"] in ("enviar_otp", "enviar_link_pago"):
                     sid = json.loads(result["result_value"])["twilio_message_sid"]
@@ -198,7 +203,7 @@ def test_conversations_are_complete_detail_objects_linked_to_sms_and_webhooks(re
                     otp_links += 1
     assert {"done", "failed"} <= seen_status
     assert seen_status & {"processing", "in-progress"}, "the period ends while calls are still analysed"
-    assert otp_links > 5
+    assert otp_links > 5 and transfers > 5
     for w in webhooks:
         assert _iso(w["send_at"]) <= end
         assert w["payload"]["type"] == w["type"]

@@ -186,6 +186,7 @@ def render_channels(out_dir: Path | str, population: Population, journeys: Itera
     reachable = [c for c in population.customers if c.mobile is not None]
     on_whatsapp = [c for c in population.customers if c.whatsapp_id]
     ai_line = next((s.number for s in population.services if s.key == "ai_agent"), "+576017460900")
+    queue_numbers = {q.key: q.number for q in population.queues}
     counts = {"journeys": 0, "whatsapp_conversations": 0}
     latest_start = start
 
@@ -237,7 +238,7 @@ def render_channels(out_dir: Path | str, population: Population, journeys: Itera
                 lambda to, country, body, at, key, j=journey: send_sms(
                     to, country, body, at, key, customer_id=j.customer_id, journey_id=j.journey_id,
                     kind="otp"),
-                audio_webhooks=rates.elevenlabs_audio_webhooks)
+                audio_webhooks=rates.elevenlabs_audio_webhooks, queue_numbers=queue_numbers)
             if conv is not None:
                 add_conversation(conv, journey.topic)
 

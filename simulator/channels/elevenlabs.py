@@ -181,7 +181,8 @@ SendSms = Callable[[str, str, str, datetime, str], SentSms]
 
 def render_inbound(journey: CallJourney, customer: Customer | None, seed: int, end: datetime,
                    agents: dict[str, VoiceAgent], send_sms: SendSms,
-                   audio_webhooks: bool = True) -> Conversation | None:
+                   audio_webhooks: bool = True, queue_numbers: dict[str, str] | None = None,
+                   ) -> Conversation | None:
     """The conversation of an ``ai_agent`` journey (None when it started after ``end``).
 
     ``send_sms(to, country, body, at, key)`` sends the OTP through the Twilio renderer and
@@ -192,6 +193,7 @@ def render_inbound(journey: CallJourney, customer: Customer | None, seed: int, e
     stop = journey.ai_ended_at or journey.ended_at
     if start > end:
         return None
+    queue_numbers = queue_numbers or {}
     rng = rng_for(seed, "elevenlabs", journey.journey_id)
     language = journey.language if journey.language in ("es", "en") else "es"
     agent = agents["en" if language == "en" else "es"]
@@ -282,7 +284,8 @@ def render_inbound(journey: CallJourney, customer: Customer | None, seed: int, e
             if rng.random() < 0.4:
                 lines.append(("user", pick(d.WANT_HUMAN[language]), {}))
             lines.append(("agent", pick(d.TRANSFER[language]), {}))
-            target = journey.queues[0] if journey.queues else (journey.queue or "cuentas")
+            queue = journey.queues[0] if journey.queues else (journey.queue or "cuentas")
+            target = queue_numbers.get(queue, queue)  # the queue's DID the call goes back to
             call, res = _system_tool(rng, "transfer_to_number",
                                      {"transfer_number": target, "reason": journey.topic},
                                      {"result_type": "transfer_to_number_success", "status": "success",
