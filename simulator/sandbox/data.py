@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import mmap
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,45 +21,50 @@ NOT_A_TIME = np.iinfo(np.int64).min  # epoch-ms sentinel for "" / "NA" times
 
 _START_TIME = re.compile(rb'"start time"\s*:\s*"([^"]*)"', re.IGNORECASE)
 _LOCATION = re.compile(rb'"location"\s*:\s*"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
-_INSERTED_AT = re.compile(rb'^\{\s*"inserted_at"\s*:\s*"([^"]*)"\s*,\s*"record"\s*:\s*')
+_INSERTED_AT = re.compile(rb'\{\s*"inserted_at"\s*:\s*"([^"]*)"\s*,\s*"record"\s*:\s*')
 
 
 _START_TIME_KEYS = (b'"Start time":"', b'"Start time": "')
 _LOCATION_KEYS = (b'"Location":"', b'"Location": "')
 
 
-def _string_field(record: bytes, exact_keys: tuple[bytes, ...], pattern: re.Pattern) -> bytes:
-    """The raw (still JSON-escaped) string value of a key: a plain `find` for the usual
-    spellings, the case-insensitive regex only for other spellings or escaped quotes."""
+def _string_field(buffer, begin: int, end: int, exact_keys: tuple[bytes, ...], pattern: re.Pattern) -> bytes:
+    """The raw (still JSON-escaped) string value of a key within buffer[begin:end]: a bounded
+    `find` for the usual spellings (no copy of the record), the case-insensitive regex only for
+    other spellings or values with escaped quotes."""
     for key in exact_keys:
-        at = record.find(key)
+        at = buffer.find(key, begin, end)
         if at >= 0:
             value_begin = at + len(key)
-            value_end = record.find(b'"', value_begin)
-            if value_end > 0 and record[value_end - 1] != 0x5C:  # not an escaped quote
-                return record[value_begin:value_end]
+            value_end = buffer.find(b'"', value_begin, end)
+            if value_end > 0 and buffer[value_end - 1] != 0x5C:  # not an escaped quote
+                return bytes(buffer[value_begin:value_end])
             break
-    match = pattern.search(record)
-    return match.group(1) if match else b""
+    match = pattern.search(buffer, begin, end)
+    return bytes(match.group(1)) if match else b""
 
 
-def iso_strings_to_epoch_ms(values: list[str]) -> np.ndarray:
+def iso_strings_to_epoch_ms(values: list[bytes] | list[str]) -> np.ndarray:
     """Epoch ms of ISO-8601 UTC strings (`…Z`, `T` or space, any fraction); NOT_A_TIME for
-    blanks and non-times. Vectorised through numpy; odd strings fall back one by one."""
+    blanks and non-times. The usual `YYYY-MM-DDTHH:MM:SS.mmmZ` (or blank) is converted by numpy
+    in one go; anything else goes through the lenient parser one by one."""
     from simulator.sandbox.rules import parse_lenient_iso
 
-    cleaned = [v[:-1] if v.endswith("Z") else v for v in values]
-    cleaned = [v if v and v[0].isdigit() else "NaT" for v in cleaned]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # numpy only warns on offsets: take the exact path instead
-            parsed = np.array(cleaned, dtype="datetime64[ms]").astype(np.int64)
-    except (ValueError, UserWarning, DeprecationWarning):
-        parsed = np.array([(parse_lenient_iso(v) if v != "NaT" else None) or NOT_A_TIME for v in values],
-                          dtype=np.int64)
-    else:
-        parsed[parsed == np.datetime64("NaT").astype(np.int64)] = NOT_A_TIME
-    return parsed
+    encoded = [v.encode() if isinstance(v, str) else v for v in values]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    fixed = np.array(encoded, dtype="S24") if len(encoded) else np.zeros(0, dtype="S24")
+    zulu = fixed.view(np.uint8).reshape(-1, 24)[:, 23] == ord("Z")
+    if np.all((lengths == 0) | ((lengths == 24) & zulu)):
+        try:
+            # dropping the 24th byte (`Z`) leaves what numpy parses as a UTC time
+            parsed = fixed.astype("S23").astype("datetime64[ms]").astype(np.int64)
+        except ValueError:
+            parsed = None
+        if parsed is not None:
+            parsed[parsed == np.datetime64("NaT").astype(np.int64)] = NOT_A_TIME
+            return parsed
+    slow = [parse_lenient_iso(v.decode(errors="replace")) for v in encoded]
+    return np.array([NOT_A_TIME if ms is None else ms for ms in slow], dtype=np.int64)
 
 
 @dataclass
@@ -128,8 +132,8 @@ def index_cdr_files(paths: list[Path]) -> CdrIndex:
     buffer_of: list[int] = []
     begins: list[int] = []
     ends: list[int] = []
-    start_texts: list[str] = []
-    inserted_texts: list[str] = []
+    start_texts: list[bytes] = []
+    inserted_texts: list[bytes] = []
     location_texts: list[bytes] = []
     reserialized = bytearray()
     reserialized_number = len(paths)  # index of the side buffer, after the files' mmaps
@@ -142,34 +146,37 @@ def index_cdr_files(paths: list[Path]) -> CdrIndex:
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
         buffers.append(mapped)
         offset = 0
-        data = mapped
         size = len(mapped)
         while offset < size:
-            newline = data.find(b"\n", offset)
+            newline = mapped.find(b"\n", offset)
             line_end = size if newline < 0 else newline
-            line = data[offset:line_end].rstrip()
-            if line:
-                head = _INSERTED_AT.match(line)
-                if head and line.endswith(b"}"):
-                    # The contract's layout: the record is the rest of the line minus the wrapper's
-                    # closing brace, so its bytes can be served as they are.
-                    inserted, record_begin = head.group(1), head.end()
-                    record = line[record_begin:-1].rstrip()  # a copy, but one pass of C
-                    buffer_of.append(number)
-                    begins.append(offset + record_begin)
-                    ends.append(offset + record_begin + len(record))
+            last = line_end - 1  # the line's last non-blank byte
+            while last >= offset and mapped[last] in b" \t\r":
+                last -= 1
+            if last >= offset:
+                head = _INSERTED_AT.match(mapped, offset, line_end)
+                if head and mapped[last] == 0x7D:  # "}"
+                    # The contract's layout: the record runs from after `"record":` to before the
+                    # wrapper's closing brace, so its bytes can be served as they are.
+                    inserted = head.group(1)  # match() anchors at `offset`: no `^` needed
+                    record_begin, record_end = head.end(), last
+                    while mapped[record_end - 1] in b" \t\r":
+                        record_end -= 1
+                    buffer, number_of_buffer = mapped, number
                 else:
                     # Any other key order: parse once and keep a compact copy of the record.
-                    wrapper = orjson.loads(line)
+                    wrapper = orjson.loads(mapped[offset:line_end])
                     inserted = str(wrapper.get("inserted_at", "")).encode()
-                    record = orjson.dumps(wrapper["record"])
-                    buffer_of.append(reserialized_number)
-                    begins.append(len(reserialized))
-                    reserialized += record
-                    ends.append(len(reserialized))
-                inserted_texts.append(inserted.decode())
-                start_texts.append(_string_field(record, _START_TIME_KEYS, _START_TIME).decode())
-                location_texts.append(_string_field(record, _LOCATION_KEYS, _LOCATION))
+                    record_begin = len(reserialized)
+                    reserialized += orjson.dumps(wrapper["record"])
+                    record_end = len(reserialized)
+                    buffer, number_of_buffer = reserialized, reserialized_number
+                buffer_of.append(number_of_buffer)
+                begins.append(record_begin)
+                ends.append(record_end)
+                inserted_texts.append(bytes(inserted))
+                start_texts.append(_string_field(buffer, record_begin, record_end, _START_TIME_KEYS, _START_TIME))
+                location_texts.append(_string_field(buffer, record_begin, record_end, _LOCATION_KEYS, _LOCATION))
             offset = line_end + 1
 
     buffers.append(bytes(reserialized))
