@@ -101,7 +101,7 @@ def _legs(rng: random.Random, n: int, agent, caller: str, answered: datetime, ta
     legs = [RecordedLeg(
         recording_id=f"{rng.getrandbits(128):032x}", owner_agent_id=agent.agent_id, owner_uuid=agent.user_uuid,
         owner_email=agent.email, location_uuid=agent.location_uuid,
-        correlation_id=f"{rng.getrandbits(128):032x}", local_call_id=str(rng.randrange(10**8, 10**9)),
+        correlation_id=f"{rng.getrandbits(128):032x}", local_call_id=f"{rng.randrange(10**8, 10**9)}:0",
         remote_party=caller, personality=personality, started_at=answered,
         ended_at=answered + timedelta(seconds=first_talk), trigger="always",
         result=rng.choices(("successful", "failed"), (0.97, 0.03))[0],
@@ -111,7 +111,7 @@ def _legs(rng: random.Random, n: int, agent, caller: str, answered: datetime, ta
         legs.append(RecordedLeg(
             recording_id=f"{rng.getrandbits(128):032x}", owner_agent_id=transfer_to.agent_id,
             owner_uuid=transfer_to.user_uuid, owner_email=transfer_to.email, location_uuid=transfer_to.location_uuid,
-            correlation_id=legs[0].correlation_id, local_call_id=str(rng.randrange(10**8, 10**9)),
+            correlation_id=legs[0].correlation_id, local_call_id=f"{rng.randrange(10**8, 10**9)}:0",
             remote_party=caller, personality="terminator", started_at=t2,
             ended_at=t2 + timedelta(seconds=talk - first_talk), trigger="always", result="successful",
         ))

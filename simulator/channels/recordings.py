@@ -5,7 +5,8 @@ list item's fields (= the details without ``temporaryDirectDownloadLinks``) plus
 the ``GET …/metadata?showAllTypes=true`` document (``reference/webex.md`` §2). The sandbox adds ``temporaryDirectDownloadLinks`` on a details
 request and hides ``callActivity[].mediaStreams/participants`` unless ``showAllTypes=true``.
 ``ownerId`` is the agent's raw UUID (CDR ``User UUID``), ``serviceData.callSessionId`` the leg's
-CDR ``Correlation ID`` and metadata ``callId`` = ``callhalf-<CDR Local call ID>:0``, which is
+CDR ``Correlation ID`` and metadata ``callId`` = ``callhalf-<CDR Local call ID>`` (that id
+already ends in ``:0``), which is
 how the pipeline can join recordings to CDR legs. ``sizeBytes`` and ``format: "MP3"`` describe
 the provider's file of the whole call; the file here is a short WAV clip ``files/<id>.wav`` made
 by :func:`simulator.channels.audio.tone_wav`.
@@ -197,7 +198,9 @@ def render_recording(journey: CallJourney, leg: RecordedLeg, leg_index: int, pop
             "personality": leg.personality,
             "callingParty": agent_party if originator else remote_party,
             "calledParty": remote_party if originator else agent_party,
-            "callId": f"callhalf-{leg.local_call_id}:0",
+            # CDR "Local call ID" is already "<n>:0"; the metadata calls it "callhalf-<n>:0"
+            "callId": f"callhalf-{leg.local_call_id}" if ":" in leg.local_call_id
+            else f"callhalf-{leg.local_call_id}:0",
             "session": {"startTime": iso_z(leg.started_at, ms=False), "stopTime": iso_z(leg.ended_at, ms=False)},
             "recordingType": "alwaysON" if leg.trigger == "always" else "onDemand",
             "answererInfo": agent_party if not originator else remote_party,
