@@ -354,3 +354,34 @@ def test_recording_metadata_and_unknown_recording(sandbox, fixture):
     assert full == orjson.loads(orjson.dumps(recording["metadata"]))
     missing = httpx.get(f"{sandbox.base_urls.webex_api}/convergedRecordings/nope", headers=auth(sandbox))
     assert missing.status_code == 404
+
+
+def test_scopes_gate_apis_and_recording_download_links(sandbox, fixture):
+    api = sandbox.base_urls.webex_api
+    admin_only = {"Authorization": "Bearer " + sandbox.tokens.issue_access_token(
+        "spark-admin:recordings_read spark-admin:people_read")}
+    assert httpx.get(f"{api}/people", headers=admin_only).status_code == 200
+    listed = httpx.get(f"{api}/admin/convergedRecordings", headers=admin_only)
+    assert listed.status_code == 200 and listed.json()["items"]
+    someone_else = next(r for r in fixture.recordings if r["ownerId"] != sandbox.credentials.webex_user_id)
+    details = httpx.get(f"{api}/convergedRecordings/{someone_else['id']}", headers=admin_only)
+    assert details.status_code == 200 and "temporaryDirectDownloadLinks" not in details.json()
+    params = window(datetime.now(UTC), timedelta(hours=1), timedelta(minutes=6))
+    refused = httpx.get(feed_url(sandbox), params=params, headers=admin_only)
+    assert refused.status_code == 403 and "spark-admin:calling_cdr_read" in refused.json()["message"]
+
+    user = {"Authorization": "Bearer " + sandbox.tokens.issue_access_token("spark:recordings_read")}
+    assert httpx.get(f"{api}/admin/convergedRecordings", headers=user).status_code == 403
+    own = next(r for r in fixture.recordings if r["ownerId"] == sandbox.credentials.webex_user_id)
+    assert "temporaryDirectDownloadLinks" in httpx.get(f"{api}/convergedRecordings/{own['id']}", headers=user).json()
+    assert "temporaryDirectDownloadLinks" not in httpx.get(f"{api}/convergedRecordings/{someone_else['id']}",
+                                                           headers=user).json()
+
+
+def test_oauth_client_scopes_come_from_the_credentials(fixture):
+    with run_sandbox(fixture.root, credentials={"webex_scopes": "spark-admin:people_read"}) as narrow:
+        body = refresh(narrow, narrow.credentials.webex_refresh_token).json()
+        assert body["scope"] == "spark-admin:people_read"
+        headers = {"Authorization": f"Bearer {body['access_token']}"}
+        assert httpx.get(f"{narrow.base_urls.webex_api}/people", headers=headers).status_code == 200
+        assert httpx.get(f"{narrow.base_urls.webex_api}/admin/convergedRecordings", headers=headers).status_code == 403

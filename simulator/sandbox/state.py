@@ -28,6 +28,7 @@ class Credentials:
     webex_client_secret: str = ""
     webex_refresh_token: str = ""  # the first refresh token; it rotates on use
     webex_user_id: str = ""  # whose recordings the user-scope list shows (default: first owner in the data)
+    webex_scopes: str = ""  # space-separated scopes the OAuth client was granted (default: all it needs)
     elevenlabs_api_key: str = ""
     twilio_account_sid: str = ""  # default: the account_sid of the simulated messages
     twilio_auth_token: str = ""

@@ -34,7 +34,7 @@ from simulator.sandbox.rules import (
     parse_webex_time,
 )
 from simulator.sandbox.state import SandboxState, endpoint
-from simulator.sandbox.webex_oauth import require_webex_token, webex_error, webex_json
+from simulator.sandbox.webex_oauth import CDR_SCOPES, require_webex_token, webex_error, webex_json
 
 REGIONS = ("us", "eu")
 MAX_DEFAULT, MAX_LOW, MAX_HIGH = 5000, 500, 5000
@@ -74,7 +74,7 @@ def routes(state: SandboxState) -> list[Route]:
     def make(region: str, name: str, rules: WindowRules, column: str):
         @endpoint(state, f"webex.{name}", webex_error)
         async def handler(request: Request) -> Response:
-            token, denied = require_webex_token(state, request)
+            token, denied = require_webex_token(state, request, CDR_SCOPES)
             if denied:
                 return denied
             if region != state.webex_region:

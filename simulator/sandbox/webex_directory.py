@@ -14,7 +14,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator.sandbox.state import SandboxState, endpoint
-from simulator.sandbox.webex_oauth import require_webex_token, webex_error, webex_json
+from simulator.sandbox.webex_oauth import (
+    LOCATION_SCOPES,
+    PEOPLE_SCOPES,
+    require_webex_token,
+    webex_error,
+    webex_json,
+)
 
 MAX_IDS = 85
 
@@ -62,7 +68,7 @@ def parse_max(request: Request, default: int, ceiling: int) -> int:
 def routes(state: SandboxState) -> list[Route]:
     @endpoint(state, "webex.people", webex_error)
     async def people(request: Request) -> Response:
-        _, denied = require_webex_token(state, request)
+        _, denied = require_webex_token(state, request, PEOPLE_SCOPES)
         if denied:
             return denied
         query = request.query_params
@@ -92,7 +98,7 @@ def routes(state: SandboxState) -> list[Route]:
 
     @endpoint(state, "webex.locations", webex_error)
     async def locations(request: Request) -> Response:
-        _, denied = require_webex_token(state, request)
+        _, denied = require_webex_token(state, request, LOCATION_SCOPES)
         if denied:
             return denied
         query = request.query_params

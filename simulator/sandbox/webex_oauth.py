@@ -17,6 +17,16 @@ from simulator.sandbox.state import Credentials, SandboxState, _webex_token, end
 
 ACCESS_TOKEN_SECONDS = 1_209_599  # ≈ 14 days, the usual Webex `expires_in`
 REFRESH_TOKEN_SECONDS = 7_775_999  # ≈ 90 days
+# What the sandbox's OAuth client was granted unless `Credentials.webex_scopes` says otherwise:
+# everything the pipeline reads, with the compliance-officer scope that recording downloads need.
+DEFAULT_SCOPES = ("spark:kms spark-admin:calling_cdr_read spark-admin:people_read spark-admin:locations_read "
+                  "spark:recordings_read spark-admin:recordings_read spark-compliance:recordings_read")
+CDR_SCOPES = ("spark-admin:calling_cdr_read",)
+PEOPLE_SCOPES = ("spark-admin:people_read", "spark:people_read")
+LOCATION_SCOPES = ("spark-admin:locations_read", "spark-admin:people_read", "spark-admin:device_read")
+ADMIN_RECORDING_SCOPES = ("spark-admin:recordings_read", "spark-compliance:recordings_read")
+USER_RECORDING_SCOPES = ("spark:recordings_read",)
+ANY_RECORDING_SCOPES = ADMIN_RECORDING_SCOPES + USER_RECORDING_SCOPES
 
 
 def webex_error(status: int, message: str, headers: dict | None = None, **extra) -> Response:
@@ -54,6 +64,8 @@ class TokenStore:
         self._refresh = _Token(credentials.webex_refresh_token,
                                clock.monotonic() + clock.real_seconds(refresh_seconds))
         self._access: dict[str, float] = {}
+        self._scopes: dict[str, frozenset[str]] = {}
+        self.granted_scopes = frozenset((credentials.webex_scopes or DEFAULT_SCOPES).split())
         self.refreshes = 0
 
     @property
@@ -74,6 +86,7 @@ class TokenStore:
             access_real = self.clock.real_seconds(self.access_seconds)
             refresh_real = self.clock.real_seconds(self.refresh_seconds)
             self._access[access] = now + access_real
+            self._scopes[access] = self.granted_scopes
             self._refresh = _Token(_webex_token(), now + refresh_real)
             self.refreshes += 1
             return 200, {
@@ -84,16 +97,20 @@ class TokenStore:
                 "refresh_token": self._refresh.value,
                 "refresh_token_expires_in": max(1, int(refresh_real)),
                 "token_type": "Bearer",
-                "scope": "spark:kms spark-admin:calling_cdr_read spark-admin:people_read "
-                         "spark-admin:locations_read spark-compliance:recordings_read",
+                "scope": " ".join(sorted(self.granted_scopes)),
             }
 
-    def issue_access_token(self) -> str:
-        """A valid access token without the refresh dance (for tests of other rules)."""
+    def issue_access_token(self, scopes: str | None = None) -> str:
+        """A valid access token without the refresh dance (for tests of other rules); `scopes`
+        (space-separated) narrows it, e.g. to an admin without the compliance scope."""
         token = _webex_token()
         with self._lock:
             self._access[token] = self.clock.monotonic() + self.clock.real_seconds(self.access_seconds)
+            self._scopes[token] = frozenset(scopes.split()) if scopes is not None else self.granted_scopes
         return token
+
+    def has_scope(self, access_token: str, any_of: tuple[str, ...]) -> bool:
+        return bool(self._scopes.get(access_token, frozenset()) & set(any_of))
 
     def is_valid(self, access_token: str) -> bool:
         expires_at = self._access.get(access_token)
@@ -121,12 +138,17 @@ def bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def require_webex_token(state: SandboxState, request: Request) -> tuple[str | None, Response | None]:
-    """(token, None) when the bearer token is valid, else (None, 401 response)."""
+def require_webex_token(state: SandboxState, request: Request,
+                        scopes: tuple[str, ...] = ()) -> tuple[str | None, Response | None]:
+    """(token, None) when the bearer token is valid and holds one of `scopes` (if given), else
+    (None, 401 for a missing/unknown/expired token or 403 for a missing scope)."""
     token = bearer_token(request)
     if token is None or not state.tokens.is_valid(token):
         return None, webex_error(401, "The request requires a valid access token set in the Authorization "
                                       "request header.")
+    if scopes and not state.tokens.has_scope(token, scopes):
+        return None, webex_error(403, "The server understood the request, but refused to fulfill it because "
+                                      f"the access token is missing required scopes: one of {', '.join(scopes)}.")
     return token, None
 
 

@@ -5,7 +5,10 @@ Each line of `webex/recordings/recordings.jsonl` is one recording: the list fiel
 detail-only fields, and optionally `metadata` (the metadata document). The list shows the
 object without `metadata`/`temporaryDirectDownloadLinks`; the details add fresh links to
 `files/<id>.vtt` and `files/<id>.<wav|mp3>`. The sandbox token acts as a compliance officer
-(links are always returned); scopes are not modelled.
+(its client is granted every scope unless `Credentials.webex_scopes` narrows it): links come
+only to a token with `spark-compliance:recordings_read`, or with `spark:recordings_read` for
+the token user's own recordings — an admin token with only `spark-admin:recordings_read` gets
+details without `temporaryDirectDownloadLinks`.
 
 List filters: `from` (inclusive) / `to` (exclusive) on `createTime`, defaults 7 days, at most 30
 days apart; `status` (default available), `serviceType`, `format`, `ownerType`, `storageRegion`,
@@ -27,7 +30,14 @@ from starlette.routing import Route
 from simulator.sandbox.rules import DAY_MS, format_webex_time, parse_lenient_iso
 from simulator.sandbox.state import SandboxState, endpoint
 from simulator.sandbox.webex_directory import parse_max, webex_page
-from simulator.sandbox.webex_oauth import require_webex_token, webex_error, webex_json
+from simulator.sandbox.webex_oauth import (
+    ADMIN_RECORDING_SCOPES,
+    ANY_RECORDING_SCOPES,
+    USER_RECORDING_SCOPES,
+    require_webex_token,
+    webex_error,
+    webex_json,
+)
 
 LINK_SECONDS = 3 * 3600  # links expire 3 h after the details request
 HIDDEN_UNLESS_ALL_TYPES = ("mediaStreams", "participants", "redirectInfo", "redirectedCall")
@@ -113,7 +123,7 @@ def routes(state: SandboxState) -> list[Route]:
     def make_list(name: str, admin: bool):
         @endpoint(state, name, webex_error)
         async def handler(request: Request) -> Response:
-            _, denied = require_webex_token(state, request)
+            _, denied = require_webex_token(state, request, ADMIN_RECORDING_SCOPES if admin else ANY_RECORDING_SCOPES)
             if denied:
                 return denied
             try:
@@ -129,12 +139,17 @@ def routes(state: SandboxState) -> list[Route]:
 
     @endpoint(state, "webex.recording_details", webex_error)
     async def details(request: Request) -> Response:
-        _, denied = require_webex_token(state, request)
+        token, denied = require_webex_token(state, request, ANY_RECORDING_SCOPES)
         if denied:
             return denied
         recording = by_id.get(request.path_params["recording_id"])
         if recording is None:
             return webex_error(404, "The requested resource could not be found.")
+        own = (recording.get("ownerId") == state.credentials.webex_user_id
+               and state.tokens.has_scope(token, USER_RECORDING_SCOPES))
+        if not own and not state.tokens.has_scope(token, ("spark-compliance:recordings_read",)):
+            # webex.md §2: no links for an admin token with only spark-admin:recordings_read
+            return webex_json(list_view(recording))
         real_seconds = state.clock.real_seconds(LINK_SECONDS)
         expires_ms = round((time.time() + real_seconds) * 1000)
         links = {}
@@ -148,7 +163,7 @@ def routes(state: SandboxState) -> list[Route]:
 
     @endpoint(state, "webex.recording_metadata", webex_error)
     async def metadata(request: Request) -> Response:
-        _, denied = require_webex_token(state, request)
+        _, denied = require_webex_token(state, request, ANY_RECORDING_SCOPES)
         if denied:
             return denied
         recording = by_id.get(request.path_params["recording_id"])
