@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import orjson
@@ -24,7 +25,9 @@ def simulated(tmp_path_factory):
     from simulator.contact_center import simulate
 
     out = tmp_path_factory.mktemp("sandbox_simulated")
-    simulate(out, agents=6, days=1, end=datetime.now(UTC).date(), seed=11, asterisk=False)
+    # yesterday in Bogota: it ends at local midnight, which is always in the past
+    today_in_bogota = datetime.now(ZoneInfo("America/Bogota")).date()
+    simulate(out, agents=6, days=1, end=today_in_bogota, seed=11, asterisk=False)
     return out
 
 
