@@ -15,11 +15,13 @@ is joined back onto the column.
   unknown       anything else: empty, letters, invalid or unassigned ranges, other home services
 `e164` is set for every number `phonenumbers` finds possible (even when not valid for a range),
 `country` is the ISO 3166 region of the number (home region for extensions).
+Results are cached per process: a contact center's numbers repeat across batches and runs.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 import polars as pl
@@ -58,6 +60,7 @@ _DIAL_NOISE = re.compile(r"[\s\-().]")
 _EMPTY = {"", "na", "n/a", "null", "none", "unknown", "anonymous", "restricted", "private"}
 
 
+@lru_cache(maxsize=1_000_000)
 def classify_number(
     raw: str | None,
     *,

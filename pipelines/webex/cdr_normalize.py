@@ -204,9 +204,9 @@ def normalize_text_frame(text: pl.DataFrame, ctx: BatchContext) -> tuple[pl.Data
     if n == 0:
         return empty_rows(), empty_rejects()
     text = text.with_columns(
-        pl.col(c).str.strip_chars().replace(_MISSING, None) for c in text.columns if c != "raw_record"
+        pl.col(c).replace(_MISSING, None) for c in text.columns if c != "raw_record"
     )
-    typed_exprs = []
+    typed_columns = []
     problems = []
     for name in text.columns:
         if name == "raw_record":
@@ -214,10 +214,10 @@ def normalize_text_frame(text: pl.DataFrame, ctx: BatchContext) -> tuple[pl.Data
         dtype = _key_type(name)
         if dtype == pl.String():
             continue
-        parsed = _parse(pl.col(name), dtype)
-        typed_exprs.append(parsed.alias(name))
+        parsed = _parse_column(text.get_column(name), dtype).alias(name)
+        typed_columns.append(parsed)
         problems.append(
-            pl.when(pl.col(name).is_not_null() & parsed.is_null())
+            pl.when(pl.col(name).is_not_null() & pl.lit(parsed).is_null())
             .then(pl.format("{}: not a {}: {}", pl.lit(name), pl.lit(_type_word(dtype)), pl.col(name)))
         )
     if "report_id" in text.columns:
@@ -227,7 +227,10 @@ def normalize_text_frame(text: pl.DataFrame, ctx: BatchContext) -> tuple[pl.Data
     checked = text.with_columns(pl.coalesce(problems).alias("_problem") if problems else pl.lit(None, pl.String).alias("_problem"))
     good = checked.filter(pl.col("_problem").is_null()).drop("_problem")
     bad = checked.filter(pl.col("_problem").is_not_null())
-    rows = good.with_columns(typed_exprs) if typed_exprs else good
+    if typed_columns:
+        keep = checked.get_column("_problem").is_null()
+        good = good.with_columns(column.filter(keep) for column in typed_columns)
+    rows = good
     for name, dtype in CDR_COLUMNS.items():
         if name not in rows.columns and name not in DERIVED_COLUMNS and name not in META_COLUMNS:
             rows = rows.with_columns(pl.lit(None, dtype).alias(name))
@@ -262,6 +265,19 @@ def _parse(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         # "8", "8.0" are integers; "8.5" is not silently truncated
         return pl.when(as_float == as_float.floor()).then(as_float.cast(pl.Int64, strict=False)).otherwise(None)
     return col.cast(pl.Float64, strict=False)
+
+
+def _parse_column(values: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """Eager typing of one column; timestamps try the API's own form first and the lenient
+    forms only when some value did not parse (most pages never need them)."""
+    if dtype != UTC_TS:
+        return pl.select(_parse(pl.lit(values), dtype)).to_series()
+    text = values.str.replace("T", " ", literal=True).str.strip_suffix("Z")
+    fast = text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone("UTC")
+    if (fast.is_null() & values.is_not_null()).any():
+        slow = pl.select(parse_timestamp(pl.lit(values))).to_series()
+        fast = fast.fill_null(slow)
+    return fast
 
 
 def parse_timestamp(col: pl.Expr) -> pl.Expr:

@@ -1,0 +1,107 @@
+"""Webex CDR ingest benchmark: a simulator folder served by the sandbox (limits off) → raw_webex.cdr.
+
+    python -m bench.webex_ingest --data DIR [--workdir DIR] [--warehouse duckdb|URL]
+
+The sandbox runs in its own process (as the real API would be elsewhere); the load runs in
+another, as `switchboard backfill webex-cdr` does it, over every day the folder's CDRs cover
+(cdr_feed, 12 h windows, max=5000). Our own request budget is shortened to match a sandbox
+without limits. Prints and returns: records read/loaded, seconds inside the load, records/s,
+the load process's wall time (with imports) and its peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT
+
+LOAD = """
+import json, sys, time
+from datetime import UTC, datetime, timedelta
+from switchboard.settings import load_settings
+from pipelines.webex.pipeline import run_backfill
+settings = load_settings()
+now = datetime.now(UTC)
+since = datetime.fromisoformat(sys.argv[1])
+started = time.perf_counter()
+report = run_backfill(settings, since, now)
+seconds = time.perf_counter() - started
+print("RESULT " + json.dumps({"records_read": report.cdr.records_read, "loaded": report.cdr.loaded,
+      "rejected": report.cdr.rejected, "windows": report.cdr.windows, "pages": report.client.get("pages"),
+      "load_seconds": round(seconds, 2), "records_per_second": round(report.cdr.records_read / seconds)}))
+"""
+
+
+def start_sandbox(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen, dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "switchboard.cli", "sandbox", "serve", "--data", str(data), "--port", "0",
+         "--limits", "off", "--time-scale", "60"],
+        env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served: dict[str, str] = {}
+    for line in proc.stdout:
+        if line.startswith("#"):
+            print(line.strip(), flush=True)
+            break
+        name, _, value = line.strip().partition("=")
+        if name:
+            served[name] = value
+    else:
+        raise SystemExit("the sandbox did not start")
+    return proc, served
+
+
+def run(data: Path, workdir: Path, warehouse: str | None = None) -> dict:
+    from simulator.sandbox.data import iso_strings_to_epoch_ms  # noqa: F401  (fail early without the sandbox)
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("WEBEX_")}
+    base_env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base_env.get('PATH', '')}"
+    sandbox, served = start_sandbox(data, base_env)
+    try:
+        env = {
+            **base_env, **{k: v for k, v in served.items() if k.startswith("WEBEX_")},
+            "SWITCHBOARD_WAREHOUSE_URL": warehouse or f"duckdb:///{workdir / 'warehouse.duckdb'}",
+            "SWITCHBOARD_STATE_DIR": str(workdir / "state"),
+            "WEBEX_TOKEN_FILE": str(workdir / "secrets" / "webex_tokens.json"),
+            "WEBEX_CDR_RATE_WINDOW_SECONDS": "0.001",  # the sandbox runs without limits
+        }
+        days = sorted(p.stem for p in (data / "webex" / "cdr").glob("*.jsonl"))
+        since = f"{days[0]}T00:00:00+00:00" if days else "1970-01-01T00:00:00+00:00"
+        started = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-c", LOAD, since], env=env, cwd=PROJECT_ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        output = proc.stdout.read()
+        if os.waitstatus_to_exitcode(status) != 0:
+            print(output[-4000:], file=sys.stderr)
+            raise SystemExit("the Webex load failed")
+        result = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
+        result.update({"process_seconds": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)})
+        return result
+    finally:
+        sandbox.terminate()
+        sandbox.wait(30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", type=Path, required=True, help="simulator output folder (switchboard simulate)")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_DATA_DIR / "bench" / "webex")
+    parser.add_argument("--warehouse", default=None, help="warehouse URL (default: a DuckDB file in --workdir)")
+    args = parser.parse_args()
+    result = run(args.data, args.workdir, args.warehouse)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
