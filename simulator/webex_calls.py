@@ -1931,6 +1931,14 @@ class WebexCallCenter:
             "aa_key": j.aa_key, "recorded": journey.recorded, "language": j.lang, "topic": j.topic,
         }  # fmt: skip
         self.sink(JourneyOutput(journey, records, visits, j.offers, row))
+        # break the journey <-> visit cycles so the journey is freed by reference counting now,
+        # not by a (rare, full) cyclic collection: memory stays flat however many days run
+        for v in j.visits:
+            v.j = None
+            v.ring = []
+            v.agent_leg = None
+        j.visits = []
+        j.legs = []
 
 
 def _dt(ms: int) -> datetime:
