@@ -159,6 +159,7 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
         counts.loaded += parsed.events.height
         counts.rejected += parsed.rejects.height
         counts.skipped_blank += parsed.skipped_blank
+        return parsed.lines_read
 
     yield from _read_log_streams(
         "queue_log", config.queue_log_locations, log_streams.QUEUE_LOG_NAMES, ("queue_log", "queue_log_rejects"),
@@ -169,8 +170,9 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
 def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, counts, parse) -> Iterator[object]:
     """New bytes of every stream of one kind of append-only log, handed to `parse` chunk by chunk.
 
-    `parse(chunk, first_line_no, offset, meta_columns)` yields tables and updates `counts`; each
-    stream's position advances in resource state once all its chunks are yielded.
+    `parse(chunk, first_line_no, offset, meta_columns)` yields tables and updates `counts`, and may
+    return the chunk's line count (saves counting the chunk's newlines twice); each stream's
+    position advances in resource state once all its chunks are yielded.
     """
     loaded_at = _now()
     positions = dlt.current.resource_state().setdefault("streams", {})
@@ -185,8 +187,8 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
         counts.streams_read += 1
         line_no, end = start.line_no, start.offset
         for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes):
-            yield from parse(chunk, line_no, offset, _meta_columns(stream, source, loaded_at))
-            line_no += count_lines(chunk)
+            lines = yield from parse(chunk, line_no, offset, _meta_columns(stream, source, loaded_at))
+            line_no += lines if lines is not None else count_lines(chunk)
             end = offset + len(chunk)
         positions[stream.stream_id] = {"offset": end, "line_no": line_no}
         yield _stream_row(stream, source, kind, end, line_no)
