@@ -37,7 +37,7 @@ create table q as select * from read_csv(?, delim='|', header=false, quote='', e
 """
 
 
-def run_phase(name: str, argv: list[str], env: dict[str, str]) -> dict:
+def run_phase(name: str, argv: list[str], env: dict[str, str], *, check: bool = True) -> dict:
     """Run one phase as a child process; wall time and its peak RSS."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -45,7 +45,7 @@ def run_phase(name: str, argv: list[str], env: dict[str, str]) -> dict:
     elapsed = time.perf_counter() - started
     output = proc.stdout.read() if proc.stdout else ""
     code = os.waitstatus_to_exitcode(status)
-    if code != 0:
+    if code != 0 and check:
         print(output[-4000:], file=sys.stderr)
         raise SystemExit(f"bench phase {name} failed with exit code {code}")
     return {"seconds": round(elapsed, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
@@ -84,8 +84,26 @@ def main() -> int:
     work = BENCH_DIR / "run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    # Bytecode: the venv is installed by uv, which (unlike pip) compiles no .pyc, and the machine
+    # sets PYTHONDONTWRITEBYTECODE, so every phase would compile dlt, dbt, dagster, ... from source
+    # on each start (measured: ~60% of a 100k-line append load). An installed deployment has its
+    # bytecode; the benchmark compiles it once into a cache of its own and keeps it between runs.
+    pycache = BENCH_DIR / "pycache"
+    base_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    base_env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    stamp = pycache / ".compiled"
+    if not stamp.exists():
+        print("compiling bytecode once (cached in data/bench/pycache) …", flush=True)
+        results["compile_bytecode"] = run_phase("compile_bytecode", [
+            sys.executable, "-m", "compileall", "-q", "-j", "0",
+            *sorted({p for p in sys.path if p.endswith("site-packages")}), str(PROJECT_ROOT / "pipelines"),
+            str(PROJECT_ROOT / "switchboard"), str(PROJECT_ROOT / "resources"),
+        ], base_env, check=False)
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.touch()
+
     env = {
-        **os.environ,
+        **base_env,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "SWITCHBOARD_WAREHOUSE_URL": f"duckdb:///{work / 'warehouse.duckdb'}",
         "SWITCHBOARD_SERVING_PATH": str(work / "serving.duckdb"),
