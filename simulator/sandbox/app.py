@@ -128,6 +128,9 @@ def bind_loopback(port: int = 0, host: str = LOOPBACK) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    # Listening now (not when uvicorn starts) lets clients that read the printed settings
+    # connect at once: their connections wait in the backlog instead of being refused.
+    sock.listen(2048)
     return sock
 
 
