@@ -26,7 +26,7 @@ LOAD = """
 import json, sys, time
 from datetime import UTC, datetime, timedelta
 from switchboard.settings import load_settings
-from pipelines.webex.pipeline import run_backfill
+from pipelines.webex.pipeline import run_backfill, webex_pipeline
 settings = load_settings()
 now = datetime.now(UTC)
 since = datetime.fromisoformat(sys.argv[1])
@@ -35,7 +35,9 @@ report = run_backfill(settings, since, now)
 seconds = time.perf_counter() - started
 print("RESULT " + json.dumps({"records_read": report.cdr.records_read, "loaded": report.cdr.loaded,
       "rejected": report.cdr.rejected, "windows": report.cdr.windows, "pages": report.client.get("pages"),
-      "load_seconds": round(seconds, 2), "records_per_second": round(report.cdr.records_read / seconds)}))
+      "load_seconds": round(seconds, 2), "records_per_second": round(report.cdr.records_read / seconds),
+      "dlt_steps": {s.step: round((s.finished_at - s.started_at).total_seconds(), 1)
+                    for s in webex_pipeline(settings, "webex_backfill").last_trace.steps}}))
 """
 
 
