@@ -134,6 +134,20 @@ def bind_loopback(port: int = 0, host: str = LOOPBACK) -> socket.socket:
     return sock
 
 
+class _DropTruncationNotice(logging.Filter):
+    """A truncated-body fault makes uvicorn log "ASGI callable returned without completing
+    response." — that is the fault working, not an error; everything else still logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
+
+
+def quiet_expected_truncation_errors() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropTruncationNotice) for f in logger.filters):
+        logger.addFilter(_DropTruncationNotice())
+
+
 class _Server(uvicorn.Server):
     def install_signal_handlers(self) -> None:  # a background thread cannot own signals
         pass
@@ -150,8 +164,7 @@ def run_sandbox(data_dir: SandboxData | str | Path, time_scale: float = 60.0, li
                        webex_region=webex_region)
     sock = bind_loopback(port)
     state.base_url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
-    # A truncated-body fault makes uvicorn log "returned without completing response" — expected.
-    logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+    quiet_expected_truncation_errors()
     server = _Server(uvicorn.Config(build_app(state), log_level=log_level, access_log=False, lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sandbox", daemon=True)
     thread.start()

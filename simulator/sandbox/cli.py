@@ -31,7 +31,14 @@ def add_command(subparsers) -> None:
 def serve_command(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from simulator.sandbox.app import LOOPBACK, Sandbox, bind_loopback, build_app, make_state
+    from simulator.sandbox.app import (
+        LOOPBACK,
+        Sandbox,
+        bind_loopback,
+        build_app,
+        make_state,
+        quiet_expected_truncation_errors,
+    )
 
     try:
         faults = parse_fault_spec(args.faults)
@@ -54,5 +61,6 @@ def serve_command(args: argparse.Namespace) -> int:
           f"time scale {args.time_scale:g}, limits {args.limits}; other Webex region (451): "
           f"{sandbox.base_urls.webex_analytics_other_region}", flush=True)
     server = uvicorn.Server(uvicorn.Config(build_app(state), log_level="warning", access_log=False, lifespan="off"))
+    quiet_expected_truncation_errors()
     server.run(sockets=[sock])
     return 0
