@@ -1,0 +1,82 @@
+"""OAuth refresh against the sandbox's token endpoint: rotation persisted owner-only, shared by
+processes through the token file, a new WEBEX_REFRESH_TOKEN wins, dead tokens say what to do."""
+
+import os
+import stat
+
+import httpx
+import orjson
+import pytest
+
+from pipelines.webex.oauth import TokenManager, TokenStore, WebexAuthError
+from simulator.sandbox import run_sandbox
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    (tmp_path / "sim" / "webex").mkdir(parents=True)
+    with run_sandbox(tmp_path / "sim", time_scale=60.0) as running:
+        yield running
+
+
+def manager(sandbox, store, refresh_token=None, **kw):
+    creds = sandbox.credentials
+    return TokenManager(token_url=f"{sandbox.base_urls.webex_api}/access_token", client_id=creds.webex_client_id,
+                        client_secret=kw.pop("client_secret", creds.webex_client_secret),
+                        refresh_token=refresh_token if refresh_token is not None else creds.webex_refresh_token,
+                        store=store, http=httpx.Client(timeout=10), **kw)
+
+
+def test_rotation_is_persisted_atomically_and_owner_only(sandbox, tmp_path):
+    store = TokenStore(tmp_path / "secrets" / "tokens.json")
+    first = manager(sandbox, store)
+    token = first.access_token()
+    assert sandbox.tokens.is_valid(token)
+    assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
+    saved = orjson.loads(store.path.read_bytes())
+    assert saved["refresh_token"] == sandbox.tokens.current_refresh_token  # the rotated one
+    assert not [p for p in store.path.parent.iterdir() if p.name.endswith(".tmp")]
+    assert first.access_token() == token and sandbox.tokens.refreshes == 1  # valid: no second refresh
+    shown = repr(store.load()) + repr(first)
+    assert saved["refresh_token"] not in shown and saved["access_token"] not in shown
+
+
+def test_a_second_process_uses_the_token_another_one_rotated(sandbox, tmp_path):
+    store = TokenStore(tmp_path / "tokens.json")
+    a, b = manager(sandbox, store), manager(sandbox, store)
+    old = a.access_token()
+    sandbox.expire_access_tokens()
+    new = a.refresh(rejected=old)  # A saw a 401 and rotated
+    # B's request with the old token was refused too: it must not rotate again (the refresh token
+    # it would use is already dead) but take A's new token from the shared file.
+    assert b.refresh(rejected=old) == new
+    assert sandbox.tokens.refreshes == 2
+
+
+def test_new_refresh_token_in_settings_wins_over_a_dead_stored_one(sandbox, tmp_path):
+    store = TokenStore(tmp_path / "tokens.json")
+    manager(sandbox, store).access_token()
+    sandbox.tokens.expire_refresh_token()
+    sandbox.expire_access_tokens()
+    with pytest.raises(WebexAuthError, match="WEBEX_REFRESH_TOKEN"):
+        manager(sandbox, store).refresh(rejected=orjson.loads(store.path.read_bytes())["access_token"])
+    # A person re-authorises; the sandbox issues a fresh refresh token, set in WEBEX_REFRESH_TOKEN.
+    with sandbox.tokens._lock:
+        from simulator.sandbox.webex_oauth import _Token
+
+        sandbox.tokens._refresh = _Token("fresh-from-admin", sandbox.clock.monotonic() + 3600)
+    assert sandbox.tokens.is_valid(manager(sandbox, store, refresh_token="fresh-from-admin").access_token())
+
+
+def test_wrong_client_secret_names_the_settings(sandbox, tmp_path):
+    with pytest.raises(WebexAuthError, match="WEBEX_CLIENT_ID and WEBEX_CLIENT_SECRET"):
+        manager(sandbox, TokenStore(tmp_path / "t.json"), client_secret="wrong").access_token()
+    assert not (tmp_path / "t.json").exists()
+
+
+def test_backfill_command_without_webex_settings_says_what_to_set(make_settings, capsys):
+    from switchboard.cli import main
+
+    make_settings()
+    assert main(["backfill", "webex-cdr", "--since", "2026-11-01"]) == 2
+    assert "WEBEX_CLIENT_ID" in capsys.readouterr().err
