@@ -66,6 +66,11 @@
                  'DestinationOutOfOrder', 'SIP480', 'SIP408']) }}
 {%- endmacro %}
 
+{# Call outcome reasons of an offer cancelled because the caller hung up while it rang. #}
+{% macro webex_cancelled_outcome_reasons() -%}
+    {{ sql_list(['SIP487']) }}
+{%- endmacro %}
+
 {#
   number_type (pipelines/phone_numbers.py vocabulary) -> call_type of marts.fct_calls:
   internal, national, mobile, international, premium, toll_free, emergency, unknown.
@@ -126,7 +131,13 @@
 {%- endmacro %}
 
 
-{# Seconds between two timestamptz values (b - a), as a bigint; null when either is null. #}
+{# Seconds between two timestamptz values (b - a), milliseconds kept (double); null when either is null. #}
+{% macro exact_seconds_between(a, b) -%}
+    cast(extract(epoch from {{ b }}) - extract(epoch from {{ a }}) as double precision)
+{%- endmacro %}
+
+
+{# Whole seconds between two timestamptz values (b - a, floored like Webex's own durations), as a bigint. #}
 {% macro seconds_between(a, b) -%}
     cast(floor(extract(epoch from {{ b }}) - extract(epoch from {{ a }})) as bigint)
 {%- endmacro %}

@@ -91,8 +91,9 @@ asterisk_visits as (
         coalesce(identities.agent, visits.agent) as agent,
         visits.agent as agent_as_logged,
         coalesce(identities.agent_key, visits.agent_key) as agent_key,
-        wait_seconds,
-        talk_seconds,
+        -- seconds as double precision on every platform (Webex measures milliseconds)
+        cast(wait_seconds as double precision) as wait_seconds,
+        cast(talk_seconds as double precision) as talk_seconds,
         wrapup_seconds,
         ring_attempts,
         ring_no_answer_count,

@@ -7,8 +7,8 @@
   duration_seconds is the hop's share of the journey's time: auto attendant - from its start to
   its end or to the next hop, whichever is first; queue - the visit's wait; agent, caller,
   consult, virtual agent - answer to release (talk); agent offer - ringing.
-  route_label is what the journey's route shows for the hop (null: not shown - offers that were
-  not answered and an agent's own consult calls).
+  route_label is what the journey's route shows for the hop (null: not shown - a queue's offers
+  that were not answered, an agent's own consult calls and the people only consulted).
 #}
 
 with
@@ -122,6 +122,11 @@ record_hops as (
                 || coalesce(' [' || journey_legs.auto_attendant_key_pressed || ']', '')
             when journey_legs.hop_type in ('queue', 'virtual_agent', 'service') then journey_legs.user_name
             when journey_legs.hop_type in ('agent', 'caller') then coalesce(agents.agent, journey_legs.user_name)
+            -- a person called directly who did not answer is where the call went; a queue's
+            -- unanswered offers are not
+            when journey_legs.hop_type = 'agent_offer' and not journey_legs.is_queue_offer
+                and not journey_legs.is_consult_target
+                then coalesce(agents.agent, journey_legs.user_name)
         end as route_label
     from journey_legs
     left join agents

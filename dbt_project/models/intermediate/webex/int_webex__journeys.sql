@@ -4,14 +4,18 @@
 
   direction  inbound (first record received from outside), outbound (placed by a user to an
              off-net number), internal (both ends on the platform).
-  outcome    answered (a person answered: an agent, or the far end of an outbound call) |
-             abandoned (never answered; the caller left while waiting in its last queue) |
-             timeout (never answered; its last queue sent it on and nobody answered there) |
+  outcome    how the journey ended: abandoned / timeout when its last queue (entered after the
+             last agent answered, e.g. after a transfer) was left unanswered - the caller hung
+             up waiting / the queue sent the call on; answered when a person answered (an
+             agent, or the far end of an outbound call) and no such queue followed;
              self_service (ended in an auto attendant or virtual agent) |
              failed (refused or failed before anyone answered) | unanswered (rang out).
   Times (seconds): auto_attendant and virtual_agent = hop durations; queue = sum of the visits'
   waits; talk and hold = agents' answered legs (for outbound calls, the caller's own leg);
   ring = ringing of the agent offers and person legs (for outbound calls, the caller's leg).
+  final_agent: the last agent who answered (outbound calls: the caller, when the far end
+  answered); a person only consulted (consult not turned into a transfer) is not an agent of
+  the call, and not in the route.
   An agent's consult call is not added again: its time is inside the agents' legs.
 #}
 
@@ -91,7 +95,9 @@ hop_totals as (
         sum(case when hops.hop_type in ('agent', 'agent_offer') or (hops.hop_type = 'caller' and entry.direction = 'outbound')
             then hops.ring_seconds end) as ring_seconds,
         max(case when hops.hop_type = 'caller' and entry.direction = 'outbound' and hops.answered_at is not null
-            then 1 else 0 end) as outbound_answered
+            then 1 else 0 end) as outbound_answered,
+        max(case when hops.hop_type = 'agent' then hops.hop_no end) as last_agent_hop_no,
+        max(case when hops.hop_type = 'queue' then hops.hop_no end) as last_queue_hop_no
     from hops
     inner join entry
         on hops.journey_id = entry.journey_id
@@ -124,7 +130,7 @@ final_agent as (
         inner join entry
             on hops.journey_id = entry.journey_id
         where hops.hop_type = 'agent'
-            or (hops.hop_type = 'caller' and entry.direction = 'outbound')
+            or (hops.hop_type = 'caller' and entry.direction = 'outbound' and hops.answered_at is not null)
     ) as ranked
     where agent_rank = 1
 
@@ -201,6 +207,9 @@ final as (
         final_agent.final_agent,
         final_agent.final_agent_key,
         case
+            -- how the journey ended: a queue entered after the last agent answered decides
+            when hop_totals.last_queue_hop_no > coalesce(hop_totals.last_agent_hop_no, 0)
+                and last_visit.last_visit_outcome in ('abandoned', 'timeout') then last_visit.last_visit_outcome
             when hop_totals.agent_count > 0 or hop_totals.outbound_answered = 1 then 'answered'
             when last_visit.last_visit_outcome = 'abandoned' then 'abandoned'
             when last_visit.last_visit_outcome = 'timeout' then 'timeout'

@@ -18,8 +18,9 @@
 
   hop_type: auto_attendant | virtual_agent | queue | service | caller (the person who placed an
   internal or outbound call) | consult (an agent's own call to consult or transfer, inside a
-  journey) | agent (a person leg that answered) | agent_offer (a person leg that rang and was
-  not answered: no answer, busy, answered elsewhere).
+  journey) | consulted (the person who answered a consult that did not become a transfer: the
+  caller never talked to them) | agent (a person leg that answered) | agent_offer (a person
+  leg that rang and was not answered: no answer, busy, answered elsewhere).
 #}
 
 {% set passes = var('webex_journey_link_passes', 8) %}
@@ -173,6 +174,18 @@ queue_services as (
 
 ),
 
+consult_calls as (
+
+    -- an agent's own call inside a journey; it became a transfer when it carries the transfer link
+    select
+        journey_label,
+        local_call_id,
+        (transfer_related_call_id is not null or transferred_at is not null) as is_transferred_consult
+    from ordered
+    where leg_role = 'person' and direction = 'ORIGINATING' and leg_seq > 1 and local_call_id is not null
+
+),
+
 final as (
 
     select
@@ -186,10 +199,13 @@ final as (
             )
         ) as is_queue_offer,
         queue_services.user_uuid as offering_queue_uuid,
+        consult_calls.local_call_id is not null as is_consult_target,
         case
             when ordered.leg_role <> 'person' then ordered.leg_role
             when ordered.direction = 'ORIGINATING' and ordered.leg_seq = 1 then 'caller'
             when ordered.direction = 'ORIGINATING' then 'consult'
+            -- answered a consult that was not turned into a transfer: never talked to the caller
+            when ordered.is_answered and consult_calls.is_transferred_consult = false then 'consulted'
             when ordered.is_answered and not ordered.is_answered_elsewhere then 'agent'
             else 'agent_offer'
         end as hop_type,
@@ -204,6 +220,10 @@ final as (
     left join queue_services
         on ordered.journey_label = queue_services.journey_label
         and ordered.redirecting_party_uuid = queue_services.user_uuid
+    left join consult_calls
+        on ordered.journey_label = consult_calls.journey_label
+        and ordered.direction = 'TERMINATING'
+        and ordered.remote_call_id = consult_calls.local_call_id
 
 )
 

@@ -6,7 +6,9 @@
   one of them).
     is_connect        - answered here (not answered elsewhere)
     is_busy           - refused without ringing (busy, rejected, unavailable): not a ring attempt
-    is_ring_no_answer - rang and nobody answered it (not busy, not answered elsewhere)
+    is_ring_no_answer - rang out: nobody answered it (not busy, not answered elsewhere, not
+                        cancelled because the caller hung up while it rang - SIP 487, as
+                        Asterisk's RINGCANCELED, which is a ring attempt but no ring-no-answer)
 #}
 
 with
@@ -82,6 +84,7 @@ final as (
             not offers.is_answered
             and not offers.is_answered_elsewhere
             and coalesce(offers.call_outcome_reason, '') not in {{ webex_busy_outcome_reasons() }}
+            and coalesce(offers.call_outcome_reason, '') not in {{ webex_cancelled_outcome_reasons() }}
         ) as is_ring_no_answer
     from candidates
     inner join offers

@@ -10,8 +10,10 @@
 
   Outcome: answered (an offer was answered) | timeout (the queue sent the call on unanswered:
   overflow or forward, a related call of its own or a record it redirected with a reason other
-  than CallQueue/HuntGroup) | abandoned (the caller hung up waiting). CDRs are written when a
-  leg ends, so there is no open visit. wait = connect − entry, or queue end − entry.
+  than CallQueue/HuntGroup; or the queue released the caller itself, Releasing party Local) |
+  abandoned (the caller hung up waiting or while an agent's phone rang). CDRs are written when a
+  leg ends, so there is no open visit. wait = connect − entry, or queue end − entry; talk =
+  the answering agent's answer → release (seconds with milliseconds).
 #}
 
 with
@@ -33,7 +35,8 @@ queues as (
         released_at as queue_released_at,
         calling_number,
         related_call_id,
-        related_reason
+        related_reason,
+        releasing_party
     from legs
     where leg_role = 'queue'
 
@@ -112,18 +115,26 @@ final as (
             when sent_on.queue_report_id is not null
                 or (queues.related_call_id is not null
                     and coalesce(queues.related_reason, '') not in {{ webex_queue_redirect_reasons() }})
+                -- the queue itself released the caller (disconnect at its maximum wait)
+                or queues.releasing_party = 'Local'
                 then 'timeout'
             else 'abandoned'
         end as outcome,
         connects.user_uuid as agent_user_uuid,
         connects.user_name as agent_user_name,
         connects.report_id as agent_report_id,
+        -- waits and talk keep the timestamps' milliseconds, so the service level and short
+        -- abandon thresholds compare the real wait (Webex's own Duration is floored)
         case
             when connects.report_id is not null
-                then {{ seconds_between('queues.entered_at', 'connects.answered_at') }}
-            else {{ seconds_between('queues.entered_at', 'queues.queue_released_at') }}
+                then {{ exact_seconds_between('queues.entered_at', 'connects.answered_at') }}
+            else {{ exact_seconds_between('queues.entered_at', 'queues.queue_released_at') }}
         end as wait_seconds,
-        case when connects.released_at is not null then connects.duration_seconds end as talk_seconds,
+        case
+            when connects.released_at is not null
+                then coalesce({{ exact_seconds_between('connects.answered_at', 'connects.released_at') }},
+                              cast(connects.duration_seconds as double precision))
+        end as talk_seconds,
         connects.hold_seconds,
         coalesce(offer_counts.ring_attempts, 0) as ring_attempts,
         coalesce(offer_counts.ring_no_answer_count, 0) as ring_no_answer_count,
