@@ -44,6 +44,8 @@ def cdr_record(number: int, start: datetime, location: str, site_uuid: str, user
     return {
         "Report ID": str(uuid.UUID(int=number + 1)),
         "Start time": iso_ms(start) if start else "",
+        # written after the call ends, so its order differs from the start order
+        "Report time": iso_ms(start + timedelta(seconds=8 + 30 + number % 200 + 5)) if start else "",
         "Answer time": iso_ms(start + timedelta(seconds=8)) if start else "",
         "Answered": "true" if number % 3 else "false",
         "Direction": "TERMINATING",

@@ -152,6 +152,18 @@ def test_cdr_feed_filters_location_names(sandbox, fixture):
     assert "locations=Bogota%20Centro,Cali%20Sur" in responses[0].headers["link"]
 
 
+def test_cdr_feed_can_filter_on_report_time_instead(fixture):
+    start, end = fixture.now - timedelta(minutes=25), fixture.now - timedelta(minutes=6)
+    with run_sandbox(fixture.root, time_scale=SCALE, cdr_feed_filter="report") as sandbox, httpx.Client() as client:
+        items, _ = fetch_all(client, feed_url(sandbox), {"startTime": iso_ms(start), "endTime": iso_ms(end),
+                                                         "max": "500"}, auth(sandbox))
+    expected = [c["record"] for c in fixture.cdrs if iso_ms(start) <= c["record"]["Report time"] < iso_ms(end)]
+    by_start = [c["record"] for c in fixture.cdrs if iso_ms(start) <= c["record"]["Start time"] < iso_ms(end)]
+    assert sorted(r["Report ID"] for r in items) == sorted(r["Report ID"] for r in expected)
+    assert {r["Report ID"] for r in expected} != {r["Report ID"] for r in by_start}  # a different selection
+    assert [r["Report time"] for r in items] == sorted(r["Report time"] for r in items)
+
+
 def test_cdr_stream_filters_on_insertion_time(sandbox, fixture):
     now = datetime.now(UTC)
     start, end = now - timedelta(hours=2), now - timedelta(minutes=1)

@@ -115,13 +115,16 @@ class Sandbox:
 
 def make_state(data: SandboxData | str | Path, *, time_scale: float = 1.0, limits: bool = True,
                faults: list[Fault] | None = None, credentials: dict | Credentials | None = None,
-               webex_region: str = "us") -> SandboxState:
+               webex_region: str = "us", cdr_feed_filter: str = "start") -> SandboxState:
+    if cdr_feed_filter not in ("start", "report"):
+        raise ValueError(f"cdr_feed_filter must be 'start' or 'report', got {cdr_feed_filter!r}")
     if webex_region not in webex_cdr.REGIONS:
         raise ValueError(f"webex region must be one of {', '.join(webex_cdr.REGIONS)}, got {webex_region!r}")
     if not isinstance(data, SandboxData):
         data = load_sandbox_data(data)
     return SandboxState(data=data, clock=Clock(time_scale), credentials=Credentials.build(credentials, data),
-                        limits=limits, webex_region=webex_region, faults=FaultPlan(faults))
+                        limits=limits, webex_region=webex_region, faults=FaultPlan(faults),
+                        cdr_feed_filter=cdr_feed_filter)
 
 
 def bind_loopback(port: int = 0, host: str = LOOPBACK) -> socket.socket:
@@ -156,12 +159,13 @@ class _Server(uvicorn.Server):
 @contextlib.contextmanager
 def run_sandbox(data_dir: SandboxData | str | Path, time_scale: float = 60.0, limits: bool = True,
                 faults: list[Fault] | None = None, credentials: dict | Credentials | None = None,
-                *, port: int = 0, webex_region: str = "us", log_level: str = "warning") -> Iterator[Sandbox]:
+                *, port: int = 0, webex_region: str = "us", cdr_feed_filter: str = "start",
+                log_level: str = "warning") -> Iterator[Sandbox]:
     """Serve `data_dir` on loopback from a background thread for the duration of the block.
     Data passed already loaded (`SandboxData`) stays open for the caller to reuse."""
     owns_data = not isinstance(data_dir, SandboxData)
     state = make_state(data_dir, time_scale=time_scale, limits=limits, faults=faults, credentials=credentials,
-                       webex_region=webex_region)
+                       webex_region=webex_region, cdr_feed_filter=cdr_feed_filter)
     sock = bind_loopback(port)
     state.base_url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
     quiet_expected_truncation_errors()

@@ -25,6 +25,8 @@ def add_command(subparsers) -> None:
                             "repeat_page, COUNT * = always; e.g. webex.cdr_feed:server_error:3")
     serve.add_argument("--limits", choices=("on", "off"), default="on", help="Webex CDR rate limits (off for benchmarks)")
     serve.add_argument("--webex-region", choices=("us", "eu"), default="us", help="region holding the org's CDRs")
+    serve.add_argument("--cdr-feed-filter", choices=("start", "report"), default="start",
+                       help="CDR time cdr_feed windows select on (the real column is uncertain)")
     serve.set_defaults(run=serve_command)
 
 
@@ -43,7 +45,7 @@ def serve_command(args: argparse.Namespace) -> int:
     try:
         faults = parse_fault_spec(args.faults)
         state = make_state(args.data, time_scale=args.time_scale, limits=args.limits == "on", faults=faults,
-                           webex_region=args.webex_region)
+                           webex_region=args.webex_region, cdr_feed_filter=args.cdr_feed_filter)
     except ValueError as exc:
         print(f"switchboard sandbox: {exc}", file=sys.stderr)
         return 2

@@ -25,6 +25,8 @@ _INSERTED_AT = re.compile(rb'\{\s*"inserted_at"\s*:\s*"([^"]*)"\s*,\s*"record"\s
 
 
 _START_TIME_KEYS = (b'"Start time":"', b'"Start time": "')
+_REPORT_TIME = re.compile(rb'"report time"\s*:\s*"([^"]*)"', re.IGNORECASE)
+_REPORT_TIME_KEYS = (b'"Report time":"', b'"Report time": "')
 _LOCATION_KEYS = (b'"Location":"', b'"Location": "')
 
 
@@ -75,7 +77,8 @@ class CdrIndex:
     buffer_of: np.ndarray  # int32, per record
     begin: np.ndarray  # int64 byte offsets of the record object within its buffer
     end: np.ndarray
-    start_ms: np.ndarray  # `Start time` (cdr_feed filter), NOT_A_TIME when blank
+    start_ms: np.ndarray  # `Start time` (cdr_feed filter by default), NOT_A_TIME when blank
+    report_ms: np.ndarray  # `Report time` (the other candidate cdr_feed filter)
     inserted_ms: np.ndarray  # `inserted_at` (cdr_stream filter)
     location_code: np.ndarray  # int32 code of the `Location` name
     location_names: list[str]
@@ -83,21 +86,29 @@ class CdrIndex:
     by_inserted: np.ndarray = field(init=False)
 
     def __post_init__(self):
-        has_start = np.flatnonzero(self.start_ms != NOT_A_TIME)
-        self.by_start = has_start[np.argsort(self.start_ms[has_start], kind="stable")]
-        self.by_inserted = np.argsort(self.inserted_ms, kind="stable")
-        self._sorted_start = self.start_ms[self.by_start]
-        self._sorted_inserted = self.inserted_ms[self.by_inserted]
+        self._orders: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.by_start = self._order("start")[0]
+        self.by_inserted = self._order("inserted")[0]
         self._code_of = {name: code for code, name in enumerate(self.location_names)}
         self._views = [memoryview(buffer) for buffer in self.buffers]
 
     def __len__(self) -> int:
         return len(self.begin)
 
+    def _order(self, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(record numbers sorted by the column's time, those times); blank times left out.
+        Sorted on first use: the `report` column only when a sandbox filters on it."""
+        if column not in self._orders:
+            values = {"start": self.start_ms, "report": self.report_ms, "inserted": self.inserted_ms}[column]
+            known = np.flatnonzero(values != NOT_A_TIME)
+            order = known[np.argsort(values[known], kind="stable")]
+            self._orders[column] = (order, values[order])
+        return self._orders[column]
+
     def select(self, column: str, start_ms: int, end_ms: int, locations: list[str] | None = None):
-        """(record numbers, their times) with start_ms ≤ time < end_ms in time order."""
-        order, times = ((self.by_start, self._sorted_start) if column == "start"
-                        else (self.by_inserted, self._sorted_inserted))
+        """(record numbers, their times) with start_ms ≤ time < end_ms in time order;
+        `column` is "start", "report" or "inserted"."""
+        order, times = self._order(column)
         lo, hi = np.searchsorted(times, [start_ms, end_ms], side="left")
         rows, row_times = order[lo:hi], times[lo:hi]
         if locations:
@@ -133,6 +144,7 @@ def index_cdr_files(paths: list[Path]) -> CdrIndex:
     begins: list[int] = []
     ends: list[int] = []
     start_texts: list[bytes] = []
+    report_texts: list[bytes] = []
     inserted_texts: list[bytes] = []
     location_texts: list[bytes] = []
     reserialized = bytearray()
@@ -176,6 +188,8 @@ def index_cdr_files(paths: list[Path]) -> CdrIndex:
                 ends.append(record_end)
                 inserted_texts.append(bytes(inserted))
                 start_texts.append(_string_field(buffer, record_begin, record_end, _START_TIME_KEYS, _START_TIME))
+                report_texts.append(_string_field(buffer, record_begin, record_end, _REPORT_TIME_KEYS,
+                                                  _REPORT_TIME))
                 location_texts.append(_string_field(buffer, record_begin, record_end, _LOCATION_KEYS, _LOCATION))
             offset = line_end + 1
 
@@ -190,6 +204,7 @@ def index_cdr_files(paths: list[Path]) -> CdrIndex:
         begin=np.array(begins, dtype=np.int64),
         end=np.array(ends, dtype=np.int64),
         start_ms=iso_strings_to_epoch_ms(start_texts),
+        report_ms=iso_strings_to_epoch_ms(report_texts),
         inserted_ms=iso_strings_to_epoch_ms(inserted_texts),
         location_code=codes,
         location_names=location_names,

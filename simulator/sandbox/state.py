@@ -94,6 +94,7 @@ class SandboxState:
     credentials: Credentials
     limits: bool = True
     webex_region: str = "us"  # the region the org's CDRs live in; the others answer 451
+    cdr_feed_filter: str = "start"  # the CDR time cdr_feed windows select on: "start" or "report"
     base_url: str = ""  # http://127.0.0.1:PORT, set once the socket is bound
     faults: FaultPlan = field(default_factory=FaultPlan)
     stats: Stats = field(default_factory=Stats)

@@ -5,6 +5,7 @@ region answers 451 with a message naming the right base URL, as the real global 
 
 - cdr_feed filters on the record's `Start time` (the reference is unsure whether the real
   filter column is `Start time` or `Report time`; the Dec-2025 Cisco blog says start time);
+  `cdr_feed_filter="report"` makes it filter on `Report time`, to test a client against both;
   cdr_stream filters on `inserted_at`. Windows are start ≤ t < end.
 - Paging: `Link: <…>; rel="next"` carrying the server-added `startTimeForNextFetch`,
   `totalCount`, `max` and `orgId`. A page never splits records of the same millisecond (it
@@ -115,7 +116,8 @@ def routes(state: SandboxState) -> list[Route]:
             if locations and len(locations) > MAX_LOCATIONS:
                 return webex_error(400, f"At most {MAX_LOCATIONS} locations may be requested")
 
-            rows, times = state.data.cdr.select(column, start_ms, end_ms, locations)
+            rows, times = state.data.cdr.select(state.cdr_feed_filter if column == "start" else column,
+                                                start_ms, end_ms, locations)
             first, stop = page_bounds(times, next_ms, page_size)
             if first >= stop:
                 return webex_error(404, NO_CDRS)
