@@ -94,8 +94,16 @@ def built(tmp_path_factory) -> Path:
         con.execute(raw_webex_ddl())
         _load_asterisk(con.cursor(), "?")
         load_webex(con.cursor(), "?")
-    _dbt(_project(tmp), tmp, {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(path)}, "build")
+    env = {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(path)}
+    project = _project(tmp)
+    # models and data tests; the unit tests of the Webex models run on the built warehouse below
+    _dbt(project, tmp, env, "build", "--exclude", "test_type:unit")
+    _dbt(project, tmp, env, "test", "--select", *UNIT_TESTED)
     return path
+
+
+# the dbt unit tests (hand-built leg sets: dbt_project/models/intermediate/webex/_int_webex__unit_tests.yml)
+UNIT_TESTED = ("test_type:unit,int_webex__legs", "test_type:unit,int_webex__queue_visits")
 
 
 def _rows(path: Path, sql: str) -> list[dict]:
@@ -282,6 +290,21 @@ def test_fct_calls_one_row_per_call_on_both_platforms(built):
     assert (pbx["started_at"], pbx["ended_at"]) == (T0 + timedelta(seconds=95), T0 + timedelta(seconds=170))
 
 
+def test_incremental_run_rewrites_webex_visits_and_keeps_asterisk_boots(built, tmp_path):
+    """fct_queue_visits is incremental: Webex rows are replaced in full, unchanged Asterisk boots are kept."""
+    sql = ("select visit_id, platform, outcome, wait_seconds, agent_key, dbt_refreshed_at "
+           "from marts.fct_queue_visits order by visit_id")
+    before = _rows(built, sql)
+    project = _project(tmp_path)
+    _dbt(project, tmp_path, {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(built)},
+         "run", "--select", "fct_queue_visits")
+    after = _rows(built, sql)
+    strip = [{k: v for k, v in r.items() if k != "dbt_refreshed_at"} for r in before]
+    assert [{k: v for k, v in r.items() if k != "dbt_refreshed_at"} for r in after] == strip
+    stamps = {(b["platform"], b["dbt_refreshed_at"] == a["dbt_refreshed_at"]) for b, a in zip(before, after, strict=True)}
+    assert stamps == {("webex", False), ("asterisk", True)}
+
+
 # --------------------------------------------------------------------------- optional columns, Postgres
 
 def test_raw_table_with_only_some_columns_still_builds(tmp_path):
@@ -299,7 +322,7 @@ def test_raw_table_with_only_some_columns_still_builds(tmp_path):
         con.executemany(f"insert into raw_webex.cdr values ({', '.join(['?'] * len(present))})",
                         [tuple(r[c] for c in present) for r in records])
     _dbt(_project(tmp_path), tmp_path, {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(path)},
-         "build")
+         "build", "--exclude", "test_type:unit")
     rows = _rows(path, "select * from marts.fct_calls")
     # no People table: Ana is not found in the directory by e-mail and keeps her CDR name; no
     # auto_attendant_key_pressed column: the AA is shown without a key
@@ -324,7 +347,9 @@ def test_postgres_gives_the_same_journeys_and_visits(tmp_path, postgres_url, bui
     env = {"SWITCHBOARD_DBT_TARGET": "postgres", "SWITCHBOARD_DBT_PG_HOST": params["host"],
            "SWITCHBOARD_DBT_PG_PORT": params["port"], "SWITCHBOARD_DBT_PG_USER": params["user"],
            "SWITCHBOARD_DBT_PG_PASSWORD": "", "SWITCHBOARD_DBT_PG_DBNAME": params["dbname"]}
-    _dbt(_project(tmp_path), tmp_path, env, "build")
+    project = _project(tmp_path)
+    _dbt(project, tmp_path, env, "build", "--exclude", "test_type:unit")
+    _dbt(project, tmp_path, env, "test", "--select", *UNIT_TESTED)
 
     queries = [
         "select call_id, platform, direction, outcome, route, call_type, country, first_queue, final_agent, "
