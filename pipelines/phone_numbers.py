@@ -25,7 +25,7 @@ from functools import lru_cache
 
 import phonenumbers
 import polars as pl
-from phonenumbers import PhoneNumberType, shortnumberinfo
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumberType, shortnumberinfo
 
 DEFAULT_REGION = "CO"
 DEFAULT_MAX_EXTENSION_DIGITS = 6
@@ -88,11 +88,16 @@ def classify_number(
     if not phonenumbers.is_possible_number(number):
         return None, None, "unknown"
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    home_code = phonenumbers.country_code_for_region(region)
+    if number.country_code == home_code and len(COUNTRY_CODE_TO_REGION_CODE.get(home_code, ())) == 1:
+        # One region behind the home country code (CO): number_type alone decides validity,
+        # a third of the work of is_valid_number + region_code_for_number + number_type.
+        kind = phonenumbers.number_type(number)
+        return e164, region, "unknown" if kind == PhoneNumberType.UNKNOWN else _HOME_TYPES.get(kind, "unknown")
     if not phonenumbers.is_valid_number(number):
         country = phonenumbers.region_code_for_country_code(number.country_code)
         return e164, (None if country == "ZZ" else country), "unknown"
     country = phonenumbers.region_code_for_number(number)
-    home_code = phonenumbers.country_code_for_region(region)
     if number.country_code != home_code:
         return e164, country, "international"
     return e164, country, _HOME_TYPES.get(phonenumbers.number_type(number), "unknown")
