@@ -20,7 +20,6 @@ from pathlib import Path
 from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT, STREAMLIT_APP
 from switchboard.settings import SettingsError, load_settings, setting_docs
 
-
 # Subcommands that live beside their code. Each module has `add_command(subparsers)`, which
 # registers one subcommand and sets `run=<callable(args) -> int>` as its default.
 COMMAND_MODULES: tuple[str, ...] = ("simulator.sandbox.cli", "simulator.webhook_sender", "simulator.cli", "pipelines.webex.cli")
@@ -118,32 +117,69 @@ def _instance():
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from simulator.asterisk_queue_log import generate
+    """Simulated bank contact center → sandbox provider APIs → full materialization → UIs.
+
+    The sandbox runs in this process (a background thread) for as long as the demo does, so the
+    Dagster UI's sensors and jobs keep reaching it; its time scale makes the Webex rate limit's
+    minute last one second."""
+    from contextlib import ExitStack
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from simulator.contact_center import simulate
+    from simulator.sandbox import run_sandbox
 
     demo_dir = DEFAULT_DATA_DIR / "demo"
-    site = demo_dir / "asterisk"
+    sim_dir = demo_dir / "simulated"
     if demo_dir.exists():
         shutil.rmtree(demo_dir)
     for path in (DEFAULT_DATA_DIR / "warehouse.duckdb", DEFAULT_DATA_DIR / "serving.duckdb"):
         path.unlink(missing_ok=True)
     shutil.rmtree(DEFAULT_DATA_DIR / "state", ignore_errors=True)
-    print(f"simulating {args.agents} agents × {args.days} days into {site} …", flush=True)
-    generated = generate(site, agents=args.agents, days=args.days, seed=args.seed, rotate=True,
-                         truth_dir=demo_dir / "truth")
-    print(f"  {generated.lines:,} queue_log lines in {len(generated.queue_log_files)} rotated files, "
-          f"{generated.visits:,} queue visits, {generated.cdr_rows:,} CDR rows ({generated.seconds:.1f} s)")
 
-    os.environ.setdefault("SWITCHBOARD_QUEUE_LOG_DIRS", f"demo={site}")
-    os.environ.setdefault("SWITCHBOARD_ASTERISK_CDR_DIRS", f"demo={site}")
-    home = DEFAULT_DATA_DIR / "dagster_home"
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-    os.environ["DAGSTER_HOME"] = str(home)
+    # The week that ended at last midnight in Bogotá: all of it is old enough for cdr_feed.
+    today = datetime.now(ZoneInfo("America/Bogota")).date()
+    start = today - timedelta(days=args.days)
+    print(f"simulating {args.agents} agents × {args.days} days ({start} – {today}) into {sim_dir} …", flush=True)
+    summary = simulate(sim_dir, agents=args.agents, days=args.days, seed=args.seed, start=start)
+    webex = summary["webex"]
+    print(f"  Webex: {webex['journeys']:,} calls, {webex['records']:,} CDRs; Asterisk site: "
+          f"{summary['asterisk']['lines']:,} queue_log lines ({summary['seconds']['total']:.0f} s)", flush=True)
 
-    code = materialize("*")
-    if code != 0 or args.no_ui:
-        return code
-    return _serve_uis(args.dagster_port, args.streamlit_port)
+    time_scale = 60.0
+    with ExitStack() as stack:
+        sandbox = stack.enter_context(run_sandbox(sim_dir, time_scale=time_scale))
+        os.environ.update(sandbox.env())
+        os.environ["WEBEX_TOKEN_FILE"] = str(demo_dir / "secrets" / "webex_tokens.json")
+        os.environ["WEBEX_CDR_RATE_WINDOW_SECONDS"] = str(60.0 / time_scale)
+        os.environ["WEBEX_CONTROL_HUB_DIR"] = str(sim_dir / "webex" / "control_hub")
+        site = Path(summary["asterisk"]["out_dir"])
+        os.environ["SWITCHBOARD_QUEUE_LOG_DIRS"] = f"{site.name}={site}"
+        os.environ["SWITCHBOARD_ASTERISK_CDR_DIRS"] = f"{site.name}={site}"
+        home = DEFAULT_DATA_DIR / "dagster_home"
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+        print(f"sandbox provider APIs on {sandbox.state.base_url} (time scale {time_scale:g})", flush=True)
+
+        code = _demo_webex_history(datetime.combine(start, datetime.min.time(), ZoneInfo("America/Bogota")),
+                                   datetime.now(UTC))
+        if code == 0:
+            code = materialize("*")
+        if code != 0 or args.no_ui:
+            return code
+        return _serve_uis(args.dagster_port, args.streamlit_port)
+
+
+def _demo_webex_history(since, until) -> int:
+    """The simulated week through cdr_feed, as `switchboard backfill webex-cdr` loads it."""
+    from pipelines.webex.pipeline import run_backfill
+
+    print(f"Webex CDR backfill {since.isoformat()} – {until.isoformat(timespec='seconds')} …", flush=True)
+    counts = run_backfill(load_settings(), since, until).cdr
+    print(f"  {counts.windows} windows, {counts.records_read:,} records read, {counts.loaded:,} loaded, "
+          f"{counts.rejected:,} rejected", flush=True)
+    return 0
 
 
 def _serve_uis(dagster_port: int, streamlit_port: int) -> int:
