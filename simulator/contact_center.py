@@ -22,6 +22,8 @@ Writes the layout of ``simulator/README.md`` under ``out_dir``:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import gc
 import heapq
 import importlib
@@ -51,6 +53,12 @@ __all__ = ["DEFAULT_START", "simulate", "iter_journeys", "queue_daily_kpis", "ag
 DEFAULT_START = date(2026, 3, 2)  # a Monday
 SITE_TZ = "America/Bogota"
 ASTERISK_SITE = "cali"
+
+
+def _malloc_trim() -> None:
+    """glibc ``malloc_trim(0)``: without it RSS creeps up with fragmentation over many days."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _peak_rss_mb() -> float:
@@ -488,8 +496,14 @@ def simulate(
         if spool is not None:
             spool.add(o.journey)
 
+    trim_day = [0]
+
     def advance(watermark: int) -> None:
         cdr.flush(watermark)
+        day = watermark // 86_400_000
+        if day != trim_day[0]:  # once a simulated day: hand freed heap pages back to the OS
+            trim_day[0] = day
+            _malloc_trim()
         if progress is not None:
             progress(watermark)
 
