@@ -3,15 +3,44 @@
   interfaces (SIP/1001, ...) go through int_asterisk__member_names as of the event; names
   (and interfaces without any mapping) are kept as logged. agent_key is the case-insensitive
   identity used to union an agent's intervals.
+
+  Incremental: per PBX, the boots from the first one with new or re-sequenced events, or with an
+  event whose member-name mapping changed, are rebuilt (macros/asterisk_agent_refresh.sql).
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='event_id',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ agent_events_pre_hook() }}",
+    post_hook="{{ agent_events_post_hook() }}",
+) }}
+
+-- depends_on: {{ ref('int_asterisk__boots') }} (refresh plan)
+
+{% set incremental = incremental_ready() %}
 
 with
 
+{% if incremental %}
+plan as (
+
+    select pbx, first_boot from {{ plan_relation('int_asterisk__agent_events__plan') }}
+
+),
+{% endif %}
+
 events as (
 
-    select * from {{ ref('int_asterisk__queue_events') }}
-    where event in {{ asterisk_agent_state_events() }}
-        and agent is not null
+    select events.*
+    from {{ ref('int_asterisk__queue_events') }} as events
+    {% if incremental -%}
+    inner join plan
+        on events.pbx = plan.pbx
+        and events.boot_no >= plan.first_boot
+    {%- endif %}
+    where events.event in {{ asterisk_agent_state_events() }}
+        and events.agent is not null
 
 ),
 
@@ -38,7 +67,8 @@ resolved as (
         {{ agent_key('coalesce(member_names.member_name, events.agent)') }} as agent_key,
         member_names.mapping_id,
         events.data1,
-        events.data2
+        events.data2,
+        {{ run_started_at_literal() }} as dbt_refreshed_at
     from events
     left join member_names
         on events.pbx = member_names.pbx

@@ -8,13 +8,42 @@
   An ADDMEMBER logged with data1 = PAUSED (member added paused) starts a pause in that queue.
   reason = data1 of the PAUSE/PAUSEALL line (null for a member added paused). A PAUSEALL is followed by one PAUSE per queue
   (cascade): int_asterisk__agent_pauses unions these rows so that time is counted once.
+
+  Incremental: a pause lies within one boot, so a run rebuilds, per PBX, the boots from the first
+  one whose events or agent events were rewritten (macros/asterisk_agent_refresh.sql).
 #}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='pause_interval_id',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ agent_boot_plan_pre_hook() }}",
+) }}
+
+-- depends_on: {{ ref('int_asterisk__queue_events') }} (refresh plan)
+
+{% set incremental = incremental_ready() %}
 
 with
 
+{% if incremental %}
+plan as (
+
+    select pbx, first_boot from {{ plan_relation('int_asterisk__agent_pause_intervals__plan') }}
+
+),
+{% endif %}
+
 agent_events as (
 
-    select * from {{ ref('int_asterisk__agent_events') }}
+    select agent_events.*
+    from {{ ref('int_asterisk__agent_events') }} as agent_events
+    {% if incremental -%}
+    inner join plan
+        on agent_events.pbx = plan.pbx
+        and agent_events.boot_no >= plan.first_boot
+    {%- endif %}
 
 ),
 
@@ -124,7 +153,8 @@ final as (
         end_epoch as ended_epoch,
         {{ epoch_to_timestamptz('end_epoch') }} as ended_at,
         end_reason,
-        end_epoch - start_epoch as duration_seconds
+        end_epoch - start_epoch as duration_seconds,
+        {{ run_started_at_literal() }} as dbt_refreshed_at
     from closed
 
 )

@@ -8,13 +8,42 @@
   is closed at the PBX's next QUEUESTART (restart) or, in the last boot, at the end of that
   PBX's data. Agent-level logged-in time is the union of these rows
   (int_asterisk__agent_login_spans), not their sum.
+
+  Incremental: a session lies within one boot, so a run rebuilds, per PBX, the boots from the first
+  one whose events or agent events were rewritten (macros/asterisk_agent_refresh.sql).
 #}
+
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='session_id',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ agent_boot_plan_pre_hook() }}",
+) }}
+
+-- depends_on: {{ ref('int_asterisk__queue_events') }} (refresh plan)
+
+{% set incremental = incremental_ready() %}
 
 with
 
+{% if incremental %}
+plan as (
+
+    select pbx, first_boot from {{ plan_relation('int_asterisk__agent_sessions__plan') }}
+
+),
+{% endif %}
+
 agent_events as (
 
-    select * from {{ ref('int_asterisk__agent_events') }}
+    select agent_events.*
+    from {{ ref('int_asterisk__agent_events') }} as agent_events
+    {% if incremental -%}
+    inner join plan
+        on agent_events.pbx = plan.pbx
+        and agent_events.boot_no >= plan.first_boot
+    {%- endif %}
 
 ),
 
@@ -167,7 +196,8 @@ final as (
         closed_epoch as ended_epoch,
         {{ epoch_to_timestamptz('closed_epoch') }} as ended_at,
         end_reason,
-        closed_epoch - start_epoch as duration_seconds
+        closed_epoch - start_epoch as duration_seconds,
+        {{ run_started_at_literal() }} as dbt_refreshed_at
     from closed
 
 )

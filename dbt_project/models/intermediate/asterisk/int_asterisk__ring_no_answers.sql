@@ -3,22 +3,55 @@
   terminal event): the member that was rung and did not answer. data1 is the ring time in
   milliseconds; '0' and '1000' come from busy/unavailable members on ring-all queues, not from
   real ringing, and are flagged is_noise (NethVoice Report deletes them).
+
+  Incremental like int_asterisk__queue_visits: a ring depends only on the events and visits of
+  its boot, so a run rebuilds, per PBX, the boots from the first one with new or re-sequenced
+  events on (the same plan as the visits, macros/asterisk_refresh.sql: boot_plan_sql).
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='ring_id',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ boot_plan_pre_hook(ref('int_asterisk__queue_events')) }}",
+) }}
+
+{% set incremental = incremental_ready() %}
 
 with
 
+{% if incremental %}
+plan as (
+
+    select pbx, first_boot from {{ plan_relation('int_asterisk__ring_no_answers__plan') }}
+
+),
+{% endif %}
+
 rings as (
 
-    select * from {{ ref('int_asterisk__queue_events') }}
-    where event = 'RINGNOANSWER'
-        and callid is not null
-        and queue is not null
+    select rings.*
+    from {{ ref('int_asterisk__queue_events') }} as rings
+    {% if incremental -%}
+    inner join plan
+        on rings.pbx = plan.pbx
+        and rings.boot_no >= plan.first_boot
+    {%- endif %}
+    where rings.event = 'RINGNOANSWER'
+        and rings.callid is not null
+        and rings.queue is not null
 
 ),
 
 visits as (
 
-    select * from {{ ref('int_asterisk__queue_visits') }}
+    select visits.*
+    from {{ ref('int_asterisk__queue_visits') }} as visits
+    {% if incremental -%}
+    inner join plan
+        on visits.pbx = plan.pbx
+        and visits.boot_no >= plan.first_boot
+    {%- endif %}
 
 ),
 
@@ -28,6 +61,7 @@ joined as (
         rings.event_id as ring_id,
         visits.visit_id,
         rings.pbx,
+        rings.boot_no,
         rings.queue,
         rings.callid,
         rings.agent,
@@ -36,7 +70,8 @@ joined as (
         rings.event_at as rang_at,
         {{ safe_to_bigint('rings.data1') }} as ring_ms,
         coalesce(rings.data1, '') in ('0', '1000') as is_noise,
-        visits.entered_epoch as visit_entered_epoch
+        visits.entered_epoch as visit_entered_epoch,
+        {{ run_started_at_literal() }} as dbt_refreshed_at
     from rings
     inner join visits
         on rings.pbx = visits.pbx
