@@ -92,6 +92,10 @@ TEMPLATE.update(
 
 _DAY_CACHE: dict[int, str] = {}
 _HMS = [f"{h:02d}:{m:02d}:{s:02d}." for h in range(24) for m in range(60) for s in range(60)]
+_HMS6 = [f"{h:02d}{m:02d}{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
+_MS3 = [f"{m:03d}" for m in range(1000)]
+_MDY: dict[int, str] = {}
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
 _MSZ = [f"{m:03d}Z" for m in range(1000)]
 
 
@@ -165,12 +169,12 @@ class IdSource:
         ]
 
     def uuid(self) -> str:
-        h = f"{self.r.getrandbits(128):032x}"
-        # version-4 / RFC 4122 variant bits
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+        """A version-4 UUID (RFC 4122 variant bits)."""
+        h = self.r.randbytes(16).hex()
+        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
     def hex32(self) -> str:
-        return f"{self.r.getrandbits(128):032x}"
+        return self.r.randbytes(16).hex()
 
     def call_half(self) -> str:
         """``Local call ID``: a BroadWorks call-half id, ``"418820711:0"`` (gaps = other orgs)."""
@@ -185,8 +189,13 @@ class IdSource:
         return f"{n}:0", f"{n + 1}:0"
 
     def _stamp(self, ms: int) -> str:
-        t = iso_ms(ms)  # 2026-03-10T14:02:05.412Z
-        return f"{t[11:13]}{t[14:16]}{t[17:19]}{t[20:23]}{t[5:7]}{t[8:10]}{t[2:4]}"
+        """``hhmmssmmm`` + ``mmddyy`` of a UTC time."""
+        s, m = divmod(ms, 1000)
+        d, sod = divmod(s, 86400)
+        mdy = _MDY.get(d)
+        if mdy is None:
+            mdy = _MDY[d] = datetime.fromtimestamp(d * 86400, UTC).strftime("%m%d%y")
+        return _HMS6[sod] + _MS3[m] + mdy
 
     def network_call_id(self, ms: int) -> str:
         """``BW<hhmmssmmm><mmddyy><10 digits>@10.x.x.x`` (the call leg's BroadWorks id)."""
@@ -199,5 +208,7 @@ class IdSource:
 
     def session_id(self, mac: str = "") -> str:
         """RFC 7206 session id: 32 hex, ``<8 random>00105000a000<12 hex of the endpoint>``."""
-        tail = mac.lower() if mac else f"{self.r.getrandbits(48):012x}"
-        return f"{self.r.getrandbits(32):08x}00105000a000{tail}"
+        if mac:
+            return self.r.randbytes(4).hex() + "00105000a000" + mac.lower()
+        b = self.r.randbytes(10).hex()
+        return b[:8] + "00105000a000" + b[8:]

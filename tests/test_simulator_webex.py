@@ -524,3 +524,14 @@ def test_outbound_traffic_mix_is_normal_behaviour(site):
         r["Called number"].startswith(("+57190", "+979")) for r in out
     )  # no premium rate
     assert journeys.filter(pl.col("call_type") == "international").height == len(intl)
+
+
+def test_colombian_numbers_are_valid_by_construction():
+    import random
+
+    from simulator.population import co_landline, co_mobile
+
+    r = random.Random(9)
+    for _ in range(5000):
+        for n in (co_mobile(r), co_landline(r)):
+            assert phonenumbers.is_valid_number(phonenumbers.parse(n)), n
