@@ -33,127 +33,132 @@ cdr as (
 
 ),
 
+-- records and link keys are numbered, so the passes below move integers, not text ids
+nodes as materialized (
+
+    -- narrow: what linking, ordering and the journey-level lookups below need
+    select
+        report_id,
+        row_number() over (order by report_id) as node,
+        started_at,
+        direction,
+        leg_role,
+        correlation_id,
+        user_uuid,
+        local_call_id,
+        transfer_related_call_id,
+        transferred_at
+    from cdr
+
+),
+
 link_fields as (
 
-    select report_id, correlation_id, interaction_id, network_call_id,
-        local_call_id, remote_call_id, related_call_id, transfer_related_call_id
+    select nodes.node, cdr.correlation_id, cdr.interaction_id, cdr.network_call_id,
+        cdr.local_call_id, cdr.remote_call_id, cdr.related_call_id, cdr.transfer_related_call_id
     from cdr
+    inner join nodes
+        on cdr.report_id = nodes.report_id
 
 ),
 
 all_links as (
 
-    select report_id, 'c:' || correlation_id as link_key from link_fields where correlation_id is not null
+    select node, 'c:' || correlation_id as link_key from link_fields where correlation_id is not null
     union all
-    select report_id, 'i:' || interaction_id from link_fields where interaction_id is not null
+    select node, 'i:' || interaction_id from link_fields where interaction_id is not null
     union all
-    select report_id, 'n:' || network_call_id from link_fields where network_call_id is not null
+    select node, 'n:' || network_call_id from link_fields where network_call_id is not null
     union all
-    select report_id, 'l:' || local_call_id from link_fields where local_call_id is not null
+    select node, 'l:' || local_call_id from link_fields where local_call_id is not null
     union all
-    select report_id, 'l:' || remote_call_id from link_fields where remote_call_id is not null
+    select node, 'l:' || remote_call_id from link_fields where remote_call_id is not null
     union all
-    select report_id, 'l:' || related_call_id from link_fields where related_call_id is not null
+    select node, 'l:' || related_call_id from link_fields where related_call_id is not null
     union all
-    select report_id, 'l:' || transfer_related_call_id from link_fields where transfer_related_call_id is not null
+    select node, 'l:' || transfer_related_call_id from link_fields where transfer_related_call_id is not null
 
 ),
 
-distinct_links as (
+distinct_links as materialized (
 
     -- a record pointing at its own local call id (or two fields with one value) links once
-    select distinct report_id, link_key from all_links
+    select distinct node, link_key from all_links
 
 ),
 
-counted as (
+shared_keys as (
 
-    select
-        report_id,
-        link_key,
-        count(*) over (partition by link_key) as records_with_key
+    -- a key only one record holds links nothing (a PSTN far end, a pointer to a record not
+    -- loaded); a shared key is numbered by the smallest record holding it
+    select link_key, min(node) as key_no
     from distinct_links
-
-),
-
-links as (
-
-    -- a key only one record holds links nothing (a PSTN far end, a pointer to a record not loaded)
-    select report_id, link_key
-    from counted
-    where records_with_key > 1
-
-),
-
-key_labels_1 as (
-
-    select link_key, min(report_id) as label
-    from links
     group by link_key
+    having count(*) > 1
 
 ),
 
+links as materialized (
+
+    select distinct_links.node, shared_keys.key_no
+    from distinct_links
+    inner join shared_keys
+        on distinct_links.link_key = shared_keys.link_key
+
+),
+
+-- pass 1: a key's smallest record is its number already
 labels_1 as (
 
-    select links.report_id, min(key_labels_1.label) as label
+    select node, min(key_no) as label
     from links
-    inner join key_labels_1
-        on links.link_key = key_labels_1.link_key
-    group by links.report_id
+    group by node
 
 ),
 
 {% for n in range(2, passes + 1) %}
 key_labels_{{ n }} as (
 
-    select links.link_key, min(labels_{{ n - 1 }}.label) as label
+    select links.key_no, min(labels_{{ n - 1 }}.label) as label
     from links
     inner join labels_{{ n - 1 }}
-        on links.report_id = labels_{{ n - 1 }}.report_id
-    group by links.link_key
+        on links.node = labels_{{ n - 1 }}.node
+    group by links.key_no
 
 ),
 
 labels_{{ n }} as (
 
-    select links.report_id, min(key_labels_{{ n }}.label) as label
+    select links.node, min(key_labels_{{ n }}.label) as label
     from links
     inner join key_labels_{{ n }}
-        on links.link_key = key_labels_{{ n }}.link_key
-    group by links.report_id
+        on links.key_no = key_labels_{{ n }}.key_no
+    group by links.node
 
 ),
 {% endfor %}
 
-labelled as (
+journey_nodes as materialized (
 
     select
-        cdr.*,
+        nodes.*,
         -- records without any shared key are journeys of their own
-        coalesce(labels_{{ passes }}.label, cdr.report_id) as journey_label
-    from cdr
-    left join labels_{{ passes }}
-        on cdr.report_id = labels_{{ passes }}.report_id
-
-),
-
-ordered as (
-
-    select
-        labelled.*,
+        coalesce(labels_{{ passes }}.label, nodes.node) as journey_label,
         row_number() over (
-            partition by journey_label
+            partition by coalesce(labels_{{ passes }}.label, nodes.node)
             order by
-                started_at,
+                nodes.started_at,
                 -- the originating half of a leg comes before its terminating half
-                case when direction = 'ORIGINATING' then 0 else 1 end,
-                case leg_role
+                case when nodes.direction = 'ORIGINATING' then 0 else 1 end,
+                case nodes.leg_role
                     when 'auto_attendant' then 1 when 'virtual_agent' then 2 when 'queue' then 3
                     when 'person' then 4 else 5
                 end,
-                report_id
+                nodes.report_id
         ) as leg_seq
-    from labelled
+    from nodes
+    left join labels_{{ passes }}
+        on nodes.node = labels_{{ passes }}.node
 
 ),
 
@@ -161,7 +166,7 @@ journey_ids as (
 
     -- named after the call session it starts with (or the record, when it has none)
     select journey_label, coalesce(correlation_id, report_id) as journey_id
-    from ordered
+    from journey_nodes
     where leg_seq = 1
 
 ),
@@ -169,7 +174,7 @@ journey_ids as (
 queue_services as (
 
     select distinct journey_label, user_uuid
-    from ordered
+    from journey_nodes
     where leg_role = 'queue' and user_uuid is not null
 
 ),
@@ -181,8 +186,17 @@ consult_calls as (
         journey_label,
         local_call_id,
         (transfer_related_call_id is not null or transferred_at is not null) as is_transferred_consult
-    from ordered
+    from journey_nodes
     where leg_role = 'person' and direction = 'ORIGINATING' and leg_seq > 1 and local_call_id is not null
+
+),
+
+ordered as (
+
+    select cdr.*, journey_nodes.node, journey_nodes.journey_label, journey_nodes.leg_seq
+    from cdr
+    inner join journey_nodes
+        on cdr.report_id = journey_nodes.report_id
 
 ),
 
