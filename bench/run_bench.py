@@ -27,6 +27,7 @@ from switchboard.paths import DBT_PROJECT_DIR, DEFAULT_DATA_DIR, PROJECT_ROOT
 
 BENCH_DIR = DEFAULT_DATA_DIR / "bench"
 RESULTS = PROJECT_ROOT / "bench" / "results"
+LOGS = BENCH_DIR / "logs"
 
 REFERENCE_SQL = """
 create table q as select * from read_csv(?, delim='|', header=false, quote='', escape='',
@@ -39,11 +40,16 @@ create table q as select * from read_csv(?, delim='|', header=false, quote='', e
 
 def run_phase(name: str, argv: list[str], env: dict[str, str], *, check: bool = True) -> dict:
     """Run one phase as a child process; wall time and its peak RSS."""
+    # Output goes to a file, not a pipe: a pipe read only after the child exits fills up (64 KiB)
+    # and blocks a talkative child (dbt build of ~330 nodes) forever.
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{name}.log"
     started = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(argv, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
-    output = proc.stdout.read() if proc.stdout else ""
+    output = log_path.read_text(errors="replace")
     code = os.waitstatus_to_exitcode(status)
     if code != 0 and check:
         print(output[-4000:], file=sys.stderr)
