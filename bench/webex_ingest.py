@@ -1,12 +1,16 @@
 """Webex CDR ingest benchmark: a simulator folder served by the sandbox (limits off) → raw_webex.cdr.
 
-    python -m bench.webex_ingest --data DIR [--workdir DIR] [--warehouse duckdb|URL]
+    python -m bench.webex_ingest --data DIR [--copies N] [--workdir DIR] [--warehouse duckdb|URL]
 
 The sandbox runs in its own process (as the real API would be elsewhere); the load runs in
 another, as `switchboard backfill webex-cdr` does it, over every day the folder's CDRs cover
 (cdr_feed, 12 h windows, max=5000). Our own request budget is shortened to match a sandbox
 without limits. Prints and returns: records read/loaded, seconds inside the load, records/s,
-the load process's wall time (with imports) and its peak RSS.
+dlt's extract/normalize/load split, the load process's wall time (with imports), its CPU
+seconds (all threads; on a shared machine the steadier figure) and its peak RSS.
+
+`--copies N` serves N copies of every record (the copy k > 0 with ` #k` appended to its Report
+ID, same times), written once to `DIR-xN/` next to DIR: e.g. a 204k-record simulation × 5 ≈ 1M.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +64,31 @@ def start_sandbox(data: Path, env: dict[str, str]) -> tuple[subprocess.Popen, di
     return proc, served
 
 
+_REPORT_ID = re.compile(rb'("Report ID"\s*:\s*")((?:[^"\\]|\\.)*)"')
+
+
+def with_copies(data: Path, copies: int) -> Path:
+    """DIR-xN: N copies of every CDR line of DIR/webex/cdr (copy k's Report ID + " #k")."""
+    if copies <= 1:
+        return data
+    out = data.parent / f"{data.name}-x{copies}"
+    target = out / "webex" / "cdr"
+    sources = sorted((data / "webex" / "cdr").glob("*.jsonl"))
+    if target.is_dir() and sorted(p.name for p in target.glob("*.jsonl")) == [p.name for p in sources]:
+        return out  # written before
+    shutil.rmtree(out, ignore_errors=True)
+    target.mkdir(parents=True)
+    for path in sources:
+        with path.open("rb") as src, (target / path.name).open("wb") as dst:
+            for line in src:
+                if not line.strip():
+                    continue
+                dst.write(line)
+                for k in range(1, copies):
+                    dst.write(_REPORT_ID.sub(lambda m, k=k: m.group(1) + m.group(2) + b" #%d\"" % k, line, count=1))
+    return out
+
+
 def run(data: Path, workdir: Path, warehouse: str | None = None) -> dict:
     from simulator.sandbox.data import iso_strings_to_epoch_ms  # noqa: F401  (fail early without the sandbox)
 
@@ -87,7 +117,10 @@ def run(data: Path, workdir: Path, warehouse: str | None = None) -> dict:
             print(output[-4000:], file=sys.stderr)
             raise SystemExit("the Webex load failed")
         result = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
-        result.update({"process_seconds": round(wall, 2), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)})
+        cpu = usage.ru_utime + usage.ru_stime
+        result.update({"process_seconds": round(wall, 2), "cpu_seconds": round(cpu, 1),
+                       "records_per_cpu_second": round(result["records_read"] / cpu),
+                       "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)})
         return result
     finally:
         sandbox.terminate()
@@ -97,10 +130,11 @@ def run(data: Path, workdir: Path, warehouse: str | None = None) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", type=Path, required=True, help="simulator output folder (switchboard simulate)")
+    parser.add_argument("--copies", type=int, default=1, help="serve N copies of every record (see above)")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_DATA_DIR / "bench" / "webex")
     parser.add_argument("--warehouse", default=None, help="warehouse URL (default: a DuckDB file in --workdir)")
     args = parser.parse_args()
-    result = run(args.data, args.workdir, args.warehouse)
+    result = run(with_copies(args.data, args.copies), args.workdir, args.warehouse)
     print(json.dumps(result, indent=2))
     return 0
 
