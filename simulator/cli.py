@@ -56,6 +56,11 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--control-hub-days", type=int, default=1, help="days in the Control Hub CSV export"
     )
+    p.add_argument(
+        "--no-fraud",
+        action="store_true",
+        help="no labelled fraud/misuse scenarios in the CDRs (simulator/fraud_scenarios.py)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         asterisk=not args.no_asterisk,
         channels=not args.no_channels,
         control_hub_days=args.control_hub_days,
+        fraud=not args.no_fraud,
     )
     json.dump(summary, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")

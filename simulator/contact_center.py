@@ -425,6 +425,7 @@ def simulate(
     asterisk_agents: int | None = None,
     channels: bool = True,
     control_hub_days: int = 1,
+    fraud: bool = False,
     progress=None,
 ) -> dict:
     """Simulate ``days`` local days (America/Bogota) from ``start`` and write ``out_dir``.
@@ -434,6 +435,8 @@ def simulate(
     America/Bogota); ``sl_seconds`` / ``short_abandon_seconds`` default to
     ``SWITCHBOARD_SL_SECONDS`` / ``SWITCHBOARD_SHORT_ABANDON_SECONDS`` (20 / 5). Existing
     ``webex/``, ``truth/`` and ``asterisk/<site>/`` content under ``out_dir`` is replaced.
+    ``fraud`` injects the labelled fraud and misuse scenarios of
+    :mod:`simulator.fraud_scenarios` into the CDR files (``truth/fraud_labels.parquet``).
     Returns the summary also written to ``manifest.json``.
     """
     t_start = time.perf_counter()
@@ -499,6 +502,8 @@ def simulate(
     trim_day = [0]
 
     def advance(watermark: int) -> None:
+        if feeder is not None:  # fraud legs enter the reorder heap before the watermark passes
+            feeder.feed(cdr.add, watermark)
         cdr.flush(watermark)
         day = watermark // 86_400_000
         if day != trim_day[0]:  # once a simulated day: hand freed heap pages back to the OS
@@ -509,6 +514,18 @@ def simulate(
 
     cfg = SimConfig(start=start, days=days, seed=seed, site_tz=SITE_TZ)
     sim = WebexCallCenter(pop, cfg, sink, tw["agent_states"].add, on_advance=advance)
+    fraud_out, feeder = None, None
+    if fraud:
+        from simulator.fraud_scenarios import FraudFeeder, build_fraud
+
+        # the simulation's own user fields and international desk, so look-alikes and fraud
+        # legs from a user's phone are consistent with that user's normal legs
+        fraud_out = build_fraud(
+            pop, start, days, seed, SITE_TZ,
+            authorised_intl=frozenset(x.a.agent_id for x in sim.people if x.intl),
+            bases={x.a.agent_id: x.base for x in sim.people},
+        )  # fmt: skip
+        feeder = FraudFeeder(fraud_out.records)
     # the population lives for the whole run: keep it out of the cyclic GC's scans, and collect
     # less often (a run allocates millions of short-lived dicts; ~10 % faster)
     gc.collect()
@@ -539,6 +556,10 @@ def simulate(
     ).with_columns(pl.lit(tz).alias("timezone"))
     ka.write_parquet(truth / "kpi_agent_daily.parquet")
     _write_people_truth(pop, truth)
+    if fraud_out is not None:
+        from simulator.fraud_scenarios import write_labels
+
+        write_labels(fraud_out.labels, truth / "fraud_labels.parquet", tz)
 
     # directory, Control Hub export
     end_dt = datetime.fromtimestamp(sim.end_ms / 1000, UTC)
@@ -617,6 +638,7 @@ def simulate(
             **directory,
         },
         "truth": {k: w.n for k, w in tw.items()},
+        "fraud": _fraud_summary(fraud_out) if fraud_out is not None else None,
         "asterisk": site_summary,
         "channels": channels_summary
         if chan is not None
@@ -633,6 +655,19 @@ def simulate(
         orjson.dumps(summary, option=orjson.OPT_INDENT_2, default=str)
     )
     return summary
+
+
+def _fraud_summary(fraud_out) -> dict:
+    by: dict[str, int] = {}
+    for row in fraud_out.labels:
+        k = f"{row['scenario']}/{row['variant']}"
+        by[k] = by.get(k, 0) + 1
+    return {
+        "records": len(fraud_out.records),
+        "incidents": sum(1 for row in fraud_out.labels if row["is_fraud"]),
+        "lookalikes": sum(1 for row in fraud_out.labels if not row["is_fraud"]),
+        "by_scenario": dict(sorted(by.items())),
+    }
 
 
 def _write_people_truth(pop: Population, truth: Path) -> None:
