@@ -110,6 +110,36 @@ def test_backfill_exactly_once_under_5xx_timeouts_truncation_repeats_and_token_e
     assert_exactly_once(settings, [r for _, r in rows])
 
 
+def test_batches_append_until_one_replaces_a_stored_row_then_the_whole_load_merges(make_settings, data_dir, tmp_path,
+                                                                                  monkeypatch):
+    import pipelines.webex.source as source
+
+    monkeypatch.setattr(source, "CDR_BATCH_ROWS", 150)  # several batches per run
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 900, oldest=timedelta(hours=30), newest=timedelta(hours=1), seed=11)
+    late = [(i, r) for i, r in rows if r["Start time"] >= iso(now - timedelta(hours=8))]
+    write_cdr_files(data_dir, late)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        first = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings))
+    assert first.cdr.loaded == len(late) > 150
+    assert_exactly_once(settings, [r for _, r in late])
+
+    # Webex re-reports 20 of the late records; the early ones are new. The run's first batches
+    # (early windows) are all new rows, the last ones replace stored rows.
+    updated = [(i, {**r, "Report time": iso(now - timedelta(minutes=20)), "Duration": 999}) for i, r in late[:20]]
+    write_cdr_files(data_dir, rows + updated)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE,
+                     credentials={"webex_client_id": settings.webex_client_id,
+                                  "webex_client_secret": settings.webex_client_secret.get_secret_value(),
+                                  "webex_refresh_token": orjson.loads(settings.webex_token_file.read_bytes())["refresh_token"]}) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        second = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings))
+    assert second.cdr.loaded == 900 - len(late) + 20
+    newest = {r["Report ID"]: r for _, r in rows} | {r["Report ID"]: r for _, r in updated}
+    assert_exactly_once(settings, list(newest.values()))
+
+
 def test_429s_wait_retry_after_and_the_shared_budget_avoids_them(make_settings, data_dir, tmp_path):
     now = datetime.now(UTC)
     rows = cdr_fixture(now, 1600, oldest=timedelta(hours=20), newest=timedelta(hours=1), seed=2)

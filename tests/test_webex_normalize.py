@@ -193,3 +193,48 @@ def test_people_and_location_rows():
                                    "address": {"city": "Bogotá"}, "latitude": "4.6"}], CTX)
     assert locations.row(0, named=True)["location_uuid"] == "aaaaaaaa-2222-3333-4444-555555555555"
     assert locations.row(0, named=True)["latitude"] == 4.6
+
+
+def _page(records) -> bytes:
+    return b'{"items":[' + b",".join(orjson.dumps(r) for r in records) + b"]}"
+
+
+def _same(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+    return a.sort("raw_record").equals(b.sort("raw_record"))
+
+
+@pytest.mark.parametrize(
+    ("records", "path"),
+    [
+        ([_record(), _record(**{"Report ID": "r2", "Duration": "7", "Answered": "false"})], "fast"),
+        # case variants in one page, a new key, a bad value and a missing Report ID: same rows and rejects
+        ([_record(**{"Call transfer time": "2026-11-29T10:01:00.000Z"}),
+          {**_record(**{"Report ID": "b"}), "Call transfer Time": "2026-11-29T10:02:00Z", "Brand New Key": 5},
+          _record(**{"Report ID": "r9", "Answered": "maybe"}), _record(**{"Report ID": "NA"})], "fast"),
+        ([_record(**{"Location": 'Sede "Norte" },{ piso 2'})], "general"),  # `},{` inside a value
+        ([_record(**{"Extra": {"nested": [1, 2]}})], "general"),
+        ([_record(), "not an object"], "general"),
+        ([], "fast"),
+    ],
+)
+def test_columnar_page_reading_equals_the_record_by_record_result(records, path):
+    from pipelines.webex.cdr_normalize import normalize_page, parse_cdr_page
+
+    body = _page(records)
+    parsed = parse_cdr_page(body)
+    assert (parsed.text is not None) == (path == "fast")
+    fast = normalize_page(parsed, CTX)
+    general = normalize_records(orjson.loads(body)["items"], CTX)
+    assert _same(fast.rows, general.rows) and fast.rows.columns == general.rows.columns
+    assert fast.rejects.sort("reject_key").equals(general.rejects.sort("reject_key"))
+    assert fast.records_read == len(records)
+    # raw_record is each record's own text, exactly as the page carried it
+    assert all(raw.encode() in body for raw in fast.rows["raw_record"])
+
+
+@pytest.mark.parametrize("body", [b'{"items":[{"Report ID":"a"},{"Rep', b'{"items":[{"Report ID":"a"}{"Report ID":"b"}]}',
+                                  b'{"items":[{"Report ID":"a"}]', b"", b'{"items": 5}'])
+def test_an_unreadable_page_body_is_none_so_the_client_asks_again(body):
+    from pipelines.webex.cdr_normalize import parse_cdr_page
+
+    assert parse_cdr_page(body) is None

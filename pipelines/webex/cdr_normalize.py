@@ -22,14 +22,17 @@ What happens here:
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 
+import numpy as np
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from pipelines.phone_numbers import with_number_columns
 
@@ -160,6 +163,123 @@ def normalize_records(records: Sequence[object], ctx: BatchContext) -> Normalize
     if bad:
         rejects = pl.concat([rejects, _reject_frame([b[0] for b in bad], [b[1] for b in bad], ctx)])
     return NormalizedBatch(rows, rejects, len(records))
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    """One CDR page body, read. `text`: the records as text columns under their API keys plus
+    `raw_record` (the fast, columnar path); `items`: the decoded records (the general path, for
+    pages the fast path does not take)."""
+
+    records: int
+    text: pl.DataFrame | None = None
+    items: list | None = None
+
+
+_PAGE_HEAD = b'{"items":['
+_PAGE_TAIL = b"]}"
+_SCALAR_TYPES = (pl.String, pl.Int64, pl.Float64, pl.Boolean, pl.Null)
+
+
+def parse_cdr_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None:
+    """A CDR page body → ParsedPage, or None when it is not a readable `{"items": [...]}` (a
+    truncated body: the client requests it again).
+
+    Fast path, no Python object per record: the API writes `{"items":[{…},{…}]}` with records on
+    one line, so the records are split at `},{` into lines and read as NDJSON by Polars (Rust,
+    threads, no GIL), every value as text; each record's raw text is its own bytes, sliced out of
+    the body. A `},{` inside a string value would cut a record in two halves that are not JSON, so
+    the read fails and the page takes the general path (orjson, one dict per record) — as does any
+    page of another shape (whitespace between records, a record that is not an object, nested
+    values).
+
+    `known_keys` (a dict kept by the caller across the pages of a run) saves Polars from inferring
+    the keys of every page: a page is first read with the keys seen so far, and that read is kept
+    only if it provably lost nothing — every `":` of the page (one per key of every record in
+    compact JSON; more if a value contains one) is matched by a non-null value read. A key not
+    in the list, a JSON null or a `":` inside a value make the counts differ, and the page's keys
+    are then inferred from all its records (and added to the list)."""
+    fast = _fast_page(body, known_keys)
+    if fast is not None:
+        return fast
+    try:
+        decoded = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("items", []), list):
+        return None
+    items = decoded.get("items", [])
+    return ParsedPage(len(items), items=items)
+
+
+def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None:
+    if not (body.startswith(_PAGE_HEAD) and body.endswith(_PAGE_TAIL)) or b"\n" in body:
+        return None
+    inner = body[len(_PAGE_HEAD): -len(_PAGE_TAIL)]
+    if not inner:
+        return ParsedPage(0, text=pl.DataFrame(schema={"raw_record": pl.String}))
+    if not (inner.startswith(b"{") and inner.endswith(b"}")):
+        return None
+    lines = inner.replace(b"},{", b"}\n{")
+    ends = np.flatnonzero(np.frombuffer(lines, np.uint8) == 10)  # end of every record but the last
+    n = len(ends) + 1
+    text = None
+    if known_keys and b'" ' not in lines and b'"\t' not in lines and b'"\r' not in lines:
+        try:  # (whitespace after a quote could hide a key from the count below)
+            text = pl.read_ndjson(io.BytesIO(lines), schema=known_keys)
+        except Exception:  # noqa: BLE001 — the inferring read below decides
+            text = None
+        if text is not None and (text.height != n or lines.count(b'":') != sum(text.count().row(0))):
+            text = None
+    if text is None:
+        try:
+            text = pl.read_ndjson(io.BytesIO(lines), infer_schema_length=None)
+        except Exception:  # noqa: BLE001 — any failure of the fast read: the general path decides
+            return None
+        if text.height != n or any(not isinstance(t, _SCALAR_TYPES) for t in text.dtypes):
+            return None
+        if known_keys is not None:
+            known_keys.update(dict.fromkeys(text.columns, pl.String))
+    if any(normalize_key(k) == "raw_record" for k in text.columns):
+        return None  # a key that would collide with the raw text: the general path's business
+    # raw_record: the lines themselves. Offsets into `lines` with each record's newline left out
+    # of the next record by starting it one byte later, then cutting the trailing newline.
+    offsets = np.empty(n + 1, np.int64)
+    offsets[0], offsets[1:-1], offsets[-1] = 0, ends + 1, len(lines) + 1
+    data = lines + b"\n"
+    raw = pl.from_arrow(pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data)))
+    text = text.with_columns(pl.all().cast(pl.String)).with_columns(
+        raw.str.strip_suffix("\n").alias("raw_record"))
+    return ParsedPage(n, text=text)
+
+
+def normalize_page(page: ParsedPage, ctx: BatchContext) -> NormalizedBatch:
+    """A parsed page → typed rows and rejects (either path; the same result)."""
+    if page.items is not None:
+        return normalize_records(page.items, ctx)
+    rows, rejects = normalize_text_frame(_renamed(page.text), ctx)
+    return NormalizedBatch(rows, rejects, page.records)
+
+
+def _renamed(text: pl.DataFrame) -> pl.DataFrame:
+    """API keys → normalised names; two spellings of one key (case variants) → one column,
+    first non-missing value wins."""
+    by_name: dict[str, list[str]] = {}
+    for key in text.columns:
+        name = "raw_record" if key == "raw_record" else normalize_key(key)
+        by_name.setdefault(name, []).append(key)
+    columns = []
+    for name, keys in by_name.items():
+        if len(keys) == 1:
+            columns.append(pl.col(keys[0]).alias(name))
+        else:
+            columns.append(pl.coalesce([_nullify_expr(pl.col(k)) for k in keys]).alias(name))
+    return text.select(columns)
+
+
+def _nullify_expr(col: pl.Expr) -> pl.Expr:
+    stripped = col.str.strip_chars()
+    return pl.when(stripped.is_in(_MISSING)).then(None).otherwise(stripped)
 
 
 def _columns_of(keys: tuple, records: Sequence[dict]) -> pl.DataFrame:

@@ -67,7 +67,8 @@ def region_base_url(message: str, current_base: str) -> str | None:
 class Page:
     url: str
     number: int  # 1 = the window's initial request
-    items: list  # decoded `items` ([] for an empty window)
+    items: list  # decoded `items` ([] for an empty window, or when a `decode` read the body)
+    parsed: object = None  # what `decode` made of the body, when one was given
 
 
 @dataclass
@@ -120,9 +121,13 @@ class WebexClient:
 
     # -- CDRs ------------------------------------------------------------------------------
 
-    def cdr_pages(self, window: Window, *, max_records: int = CDR_PAGE_SIZE) -> Iterator[Page]:
+    def cdr_pages(self, window: Window, *, max_records: int = CDR_PAGE_SIZE,
+                  decode: Callable[[bytes], object | None] | None = None) -> Iterator[Page]:
         """Every page of one CDR window, in order. Pages may repeat records (a repeated page or an
-        overlapping window): the load deduplicates on Report ID."""
+        overlapping window): the load deduplicates on Report ID.
+
+        `decode(body)` reads a page body in place of the default JSON decode (`Page.parsed`); it
+        returns None for a body it cannot read, which is then requested again like a truncated one."""
         url: str | None = f"{self.analytics_base_url}/{window.endpoint}"
         params: dict | None = {**window.params(), "max": str(max_records)}
         visits: Counter = Counter()
@@ -135,13 +140,15 @@ class WebexClient:
                 if visits[url] > 5:
                     raise WebexApiError(f"{window.endpoint}: the next link keeps leading back to {_redact(url)}")
             kind = INITIAL if number == 1 else PAGE
-            response, url_used = self._get(url, params, budget_kind=kind, cdr=True)
+            response, url_used = self._get(url, params, budget_kind=kind, cdr=True, decode=decode)
             if response is None:  # 404: no CDRs in this window
                 self.stats.empty_windows += 1
                 return
             self.stats.pages += 1
-            items = _items(response)
-            yield Page(url_used, number, items)
+            if decode is None:
+                yield Page(url_used, number, _items(response))
+            else:
+                yield Page(url_used, number, [], parsed=response._parsed)
             url, params = next_link(response.headers), None
 
     # -- people / locations ----------------------------------------------------------------
@@ -168,7 +175,8 @@ class WebexClient:
 
     # -- one request, with every rule ------------------------------------------------------
 
-    def _get(self, url: str, params: dict | None, *, budget_kind: str | None, cdr: bool):
+    def _get(self, url: str, params: dict | None, *, budget_kind: str | None, cdr: bool,
+             decode: Callable[[bytes], object | None] | None = None):
         """(response, url) of a 200, or (None, url) of a CDR 404; raises WebexApiError."""
         failures = 0
         refreshed = False
@@ -189,7 +197,11 @@ class WebexClient:
             status = response.status_code
             self.stats.statuses[status] += 1
             if status == 200:
-                if _decodes(response):
+                if decode is not None:
+                    response._parsed = decode(response.content)
+                    if response._parsed is not None:
+                        return response, str(response.url)
+                elif _decodes(response):
                     return response, str(response.url)
                 failures = self._backoff(failures, url, "truncated or unreadable body")
                 continue

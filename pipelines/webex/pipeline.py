@@ -21,6 +21,13 @@ from switchboard.settings import Settings
 
 DATASET = "raw_webex"
 
+# Load files are written once and read once, from local disk, right after: uncompressed parquet
+# costs less to write and to insert than snappy (as for Asterisk, pipelines/asterisk/pipeline.py).
+# Scoped to the two Webex pipelines' names, so other dlt pipelines keep dlt's defaults.
+for _name in ("WEBEX", "WEBEX_BACKFILL"):
+    os.environ.setdefault(f"{_name}__DATA_WRITER__COMPRESSION", "none")
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
 
 def webex_pipeline(settings: Settings, name: str = "webex") -> dlt.Pipeline:
     settings.state_dir.mkdir(parents=True, exist_ok=True)

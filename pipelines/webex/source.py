@@ -1,7 +1,9 @@
 """dlt source for Webex Calling: CDRs (API and Control Hub CSV), people and locations.
 
 Tables in `raw_webex` (the contract, see simulator/README.md "raw tables"):
-- `cdr`: one row per `report_id` (merge; the latest `report_time` wins, also across runs),
+- `cdr`: one row per `report_id` (merge; the latest `report_time` wins, also across runs; a
+  load whose rows are all new Report IDs is a plain append, which writes them once instead of
+  twice),
   every CDR key normalised and typed, new keys kept as text, `raw_record`, derived phone columns,
   `_source`/`_window_*`/`_source_file`/`_loaded_at`;
 - `cdr_rejects`: records (and pages/files/directory items) that could not be read, with the reason
@@ -20,6 +22,8 @@ Every table is created with its full column set even when Webex is not configure
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,13 +44,14 @@ from pipelines.webex.cdr_normalize import (
     NormalizedBatch,
     empty_rejects,
     empty_rows,
-    normalize_records,
+    normalize_page,
+    parse_cdr_page,
 )
 from pipelines.webex.client import WebexClient
 from pipelines.webex.control_hub_csv import csv_files, read_control_hub_csv
 from pipelines.webex.oauth import TokenManager, TokenStore
 from pipelines.webex.request_budget import RequestBudget
-from pipelines.webex.windows import FEED, STREAM, Plan, Window, plan_feed, plan_stream
+from pipelines.webex.windows import FEED, STREAM, Plan, plan_feed, plan_stream
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,8 @@ CDR_KEY = ["report_id"]
 REJECT_KEY = ["reject_key"]
 DIRECTORY_REFRESH = timedelta(hours=1)
 MAX_STREAM_WINDOWS_PER_RUN = 12  # a poll catches up at most 24 h of stream per run; the next run goes on
+CDR_BATCH_ROWS = 50_000  # CDR rows handed to dlt per Arrow table (pages are ≤ 5000): fewer, larger load files
+PREFETCH_PAGES = 2  # pages fetched and read ahead while the previous ones are normalised and written
 
 
 @dataclass(frozen=True)
@@ -176,6 +183,9 @@ class _Shared:
         self.config, self.report = config, report
         self._http = http
         self._client: WebexClient | None = None
+        # CDR pages are fetched on a thread of their own; every request of the run holds this
+        # lock, so the client (tokens, budget, region switches) is never used by two at once.
+        self.lock = threading.Lock()
 
     def client(self) -> WebexClient:
         if self._client is None:
@@ -194,11 +204,28 @@ class _Shared:
 
 def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
     config, counts = shared.config, shared.report.cdr
-    yield _cdr_table(empty_rows())
+    yield _cdr_table(empty_rows(), merge=False)
     yield _rejects_table(empty_rejects())
     loaded_at = now()
     dedupe = _Deduper(_existing_versions_query())
     state = dlt.current.resource_state()
+
+    pending: list[pl.DataFrame] = []
+    stored_ids = _stored_ids_query()
+    merge = {"needed": False}
+
+    def flush() -> Iterator[object]:
+        # Rows go in by plain append while every Report ID of the run is new — to the warehouse
+        # (one lookup per batch) and to the run (the deduper) — which writes them once; the first
+        # batch that replaces a row switches the table to merge for the whole load (dlt applies
+        # the table's final write disposition to every file of the load, so the batches
+        # already written are merged too).
+        if pending:
+            rows = pending[0] if len(pending) == 1 else pl.concat(pending, how="diagonal_relaxed")
+            pending.clear()
+            if not merge["needed"]:
+                merge["needed"] = dedupe.reemitted or stored_ids(rows.get_column("report_id"))
+            yield _cdr_table(rows, merge=merge["needed"])
 
     def emit(batch: NormalizedBatch, source: str) -> Iterator[object]:
         counts.records_read += batch.records_read
@@ -211,7 +238,9 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
             yield _rejects_table(batch.rejects)
         rows = dedupe.keep(batch.rows)
         if rows.height:
-            yield _cdr_table(rows)
+            pending.append(rows)
+            if sum(f.height for f in pending) >= CDR_BATCH_ROWS:
+                yield from flush()
 
     if mode == POLL and config.control_hub_dir is not None:
         seen = state.setdefault("control_hub_files", {})
@@ -237,18 +266,78 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
             log.warning("Webex CDRs %s – %s cannot be fetched: %s", start.isoformat(), end.isoformat(), why)
         client = shared.client()
         try:
-            for window in plan.windows:
-                yield from _window_batches(client, window, loaded_at, emit, config.cdr_page_size)
-                counts.windows += 1
+            for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size):
+                if page is not None:
+                    ctx = BatchContext(window.endpoint, loaded_at, window.start, window.end, page=page.url)
+                    yield from emit(normalize_page(page.parsed, ctx), window.endpoint)
+                    continue
+                counts.windows += 1  # the window's last page was read
                 if mode == POLL and window.endpoint == STREAM:
                     state["stream_cursor"] = window.end.isoformat()
                     shared.report.stream_cursor = state["stream_cursor"]
-                elif mode == POLL and window.endpoint == FEED and "stream_cursor" in state:
-                    pass  # the gap fill ends where the stream windows begin; they advance the cursor
         finally:
             shared.record_client_stats()
+    yield from flush()
+    yield _cdr_table(empty_rows(), merge=merge["needed"])  # the table's final write disposition
     counts.loaded = dedupe.unique_loaded
     counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
+
+
+_DONE = object()
+
+
+def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: int):
+    """(window, page) for every page of every window in order, then (window, None) once the window
+    is complete. Pages are fetched and read (parse_cdr_page) on a thread of their own, up to
+    PREFETCH_PAGES ahead, while the caller normalises and writes the previous ones; an error on
+    that thread is raised here, and closing this generator stops the thread."""
+    out: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    known_keys: dict = {}  # API keys seen in this run's pages (parse_cdr_page reads with them first)
+
+    def decode(body: bytes):
+        return parse_cdr_page(body, known_keys)
+
+    def fetch() -> None:
+        try:
+            for window in windows:
+                pages = client.cdr_pages(window, max_records=page_size, decode=decode)
+                while True:
+                    with shared.lock:
+                        page = next(pages, None)
+                    if page is None:
+                        break
+                    if not put((window, page)):
+                        return
+                if not put((window, None)):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 — handed to the consumer, raised there
+            put(exc)
+
+    thread = threading.Thread(target=fetch, name="webex-cdr-pages", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = out.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=10)  # at most one request in flight; it is not waited for beyond that
 
 
 def _limit_stream(plan: Plan) -> Plan:
@@ -257,12 +346,6 @@ def _limit_stream(plan: Plan) -> Plan:
         return plan
     keep = set(stream[:MAX_STREAM_WINDOWS_PER_RUN])
     return Plan(tuple(w for w in plan.windows if w.endpoint == FEED or w in keep), plan.unavailable)
-
-
-def _window_batches(client: WebexClient, window: Window, loaded_at: datetime, emit, page_size: int):
-    for page in client.cdr_pages(window, max_records=page_size):
-        ctx = BatchContext(window.endpoint, loaded_at, window.start, window.end, page=page.url)
-        yield from emit(normalize_records(page.items, ctx), window.endpoint)
 
 
 class _Deduper:
@@ -280,6 +363,7 @@ class _Deduper:
         self.stored = pl.DataFrame(schema={"report_id": pl.String, "stored_time": CDR_COLUMNS["report_time"]})
         self.stored_from: datetime | None = None  # stored versions at or after this are cached
         self.fetched_nulls = False
+        self.reemitted = False
 
     @property
     def unique_loaded(self) -> int:
@@ -303,6 +387,7 @@ class _Deduper:
                 keep_mask.append(newer)
                 if newer:
                     seen[report_id] = time
+                    self.reemitted = True  # a second version of one Report ID in this run
             else:
                 seen[report_id] = time
                 keep_mask.append(True)
@@ -364,6 +449,23 @@ def _existing_versions_query() -> Callable[[datetime | None, datetime | None], p
     return query
 
 
+def _stored_ids_query() -> Callable[[pl.Series], bool]:
+    """report_ids → whether any of them is stored in raw_webex.cdr already (False without the table)."""
+    pipeline = dlt.current.pipeline()
+
+    def query(ids: pl.Series) -> bool:
+        try:
+            with pipeline.sql_client() as client:
+                table = client.make_qualified_table_name("cdr")
+                sql = f"select count(*) from {table} where report_id in (select unnest(%s))"
+                with client.execute_query(sql, ids.to_list()) as cursor:
+                    return cursor.fetchall()[0][0] > 0
+        except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+            return False
+
+    return query
+
+
 def _as_utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
@@ -391,7 +493,7 @@ def _directory(shared: _Shared, kind: str, mode: str, now) -> Iterator[object]:
     convert = directory.people_rows if kind == "people" else directory.location_rows
     ids: set[str] = set()
     try:
-        for page in shared.client().list_items(path, params):
+        for page in _locked(shared, shared.client().list_items(path, params)):
             ctx = BatchContext(f"webex_{kind}", moment, page=page.url)
             rows, rejects = convert(page.items, ctx)
             counts.records_read += len(page.items)
@@ -413,15 +515,27 @@ def _directory(shared: _Shared, kind: str, mode: str, now) -> Iterator[object]:
 # helpers
 
 
-def _cdr_table(frame: pl.DataFrame) -> object:
-    return _to_table("cdr", frame, CDR_KEY, columns={"report_time": {"dedup_sort": "desc"}})
+def _locked(shared: _Shared, pages: Iterator) -> Iterator:
+    """Pages of `pages`, each fetched holding the run's client lock."""
+    while True:
+        with shared.lock:
+            page = next(pages, None)
+        if page is None:
+            return
+        yield page
+
+
+def _cdr_table(frame: pl.DataFrame, *, merge: bool) -> object:
+    return _to_table("cdr", frame, CDR_KEY, columns={"report_time": {"dedup_sort": "desc"}},
+                     write_disposition="merge" if merge else "append")
 
 
 def _rejects_table(frame: pl.DataFrame) -> object:
     return _to_table("cdr_rejects", frame.select([pl.col(c).cast(t) for c, t in REJECT_COLUMNS.items()]), REJECT_KEY)
 
 
-def _to_table(table: str, frame: pl.DataFrame, key: list[str], columns: dict | None = None) -> object:
+def _to_table(table: str, frame: pl.DataFrame, key: list[str], columns: dict | None = None,
+              write_disposition: str = "merge") -> object:
     arrow: pa.Table = frame.to_arrow()
     # Literal columns come out NOT NULL; batches of one table must share one (nullable) schema.
     # Plain 32-bit-offset strings: the type Arrow gives the null column it adds when a batch
@@ -429,6 +543,6 @@ def _to_table(table: str, frame: pl.DataFrame, key: list[str], columns: dict | N
     arrow = arrow.cast(pa.schema([
         (f.with_type(pa.string()) if pa.types.is_large_string(f.type) or pa.types.is_string_view(f.type) else f)
         .with_nullable(True) for f in arrow.schema]))
-    hints = dlt.mark.make_hints(table_name=table, write_disposition="merge", primary_key=key,
+    hints = dlt.mark.make_hints(table_name=table, write_disposition=write_disposition, primary_key=key,
                                 columns=columns or None)
     return dlt.mark.with_hints(arrow, hints, create_table_variant=True)
