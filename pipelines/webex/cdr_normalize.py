@@ -179,6 +179,9 @@ class ParsedPage:
 _PAGE_HEAD = b'{"items":['
 _PAGE_TAIL = b"]}"
 _SCALAR_TYPES = (pl.String, pl.Int64, pl.Float64, pl.Boolean, pl.Null)
+# Polars reports malformed input as exceptions, and a bug of its own as a PanicException
+# (BaseException): either way the page is read by the general path, which decides.
+_READ_ERRORS = (Exception, pl.exceptions.PanicException)
 
 
 def parse_cdr_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None:
@@ -227,14 +230,14 @@ def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None
     if known_keys and b'" ' not in lines and b'"\t' not in lines and b'"\r' not in lines:
         try:  # (whitespace after a quote could hide a key from the count below)
             text = pl.read_ndjson(io.BytesIO(lines), schema=known_keys)
-        except Exception:  # noqa: BLE001 — the inferring read below decides
+        except _READ_ERRORS:  # the inferring read below decides
             text = None
         if text is not None and (text.height != n or lines.count(b'":') != sum(text.count().row(0))):
             text = None
     if text is None:
         try:
             text = pl.read_ndjson(io.BytesIO(lines), infer_schema_length=None)
-        except Exception:  # noqa: BLE001 — any failure of the fast read: the general path decides
+        except _READ_ERRORS:  # any failure of the fast read: the general path decides
             return None
         if text.height != n or any(not isinstance(t, _SCALAR_TYPES) for t in text.dtypes):
             return None
