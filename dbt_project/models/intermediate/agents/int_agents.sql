@@ -13,6 +13,21 @@
 
 with
 
+directory_rows as (
+
+    -- the seed, or no rows when a run did not load it (`dbt run` without `dbt seed`)
+    {{ select_optional_columns(ref('agent_directory'), [
+        ['agent_id', dbt.type_string()],
+        ['display_name', dbt.type_string()],
+        ['email', dbt.type_string()],
+        ['webex_user_uuid', dbt.type_string()],
+        ['extension', dbt.type_string()],
+        ['asterisk_member', dbt.type_string()],
+        ['asterisk_interface', dbt.type_string()],
+    ]) }}
+
+),
+
 directory as (
 
     select
@@ -24,7 +39,7 @@ directory as (
         nullif(lower(trim(asterisk_member)), '') as asterisk_member_key,
         nullif(lower(trim(asterisk_interface)), '') as asterisk_interface_key,
         agent_id
-    from {{ ref('agent_directory') }}
+    from directory_rows
     where agent_id is not null and trim(agent_id) <> ''
 
 ),
