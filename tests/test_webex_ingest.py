@@ -74,7 +74,9 @@ def test_backfill_exactly_once_under_5xx_timeouts_truncation_repeats_and_token_e
         sandbox.faults.set("webex.cdr_feed", "truncate", count=1, framing="close")
         sandbox.faults.set("webex.cdr_*", "truncate", count=1, framing="complete")
         sandbox.faults.set("webex.cdr_feed", "repeat_page", count=1)
-        sandbox.faults.set("webex.cdr_feed", "slow", count=1, delay_seconds=1.5)
+        # 3 s against a 1 s read timeout: a timeout even when the page thread, busy machine, gets to
+        # read the socket late (at 1.5 s it sometimes found the whole response there already)
+        sandbox.faults.set("webex.cdr_feed", "slow", count=1, delay_seconds=3.0)
         served = {"n": 0}
 
         def expire_midway(response: httpx.Response) -> None:

@@ -452,8 +452,11 @@ def _existing_versions_query() -> Callable[[datetime | None, datetime | None], p
 def _stored_ids_query() -> Callable[[pl.Series], bool]:
     """report_ids → whether any of them is stored in raw_webex.cdr already (False without the table)."""
     pipeline = dlt.current.pipeline()
+    missing = []  # the table does not exist: it will not appear before this run's load
 
     def query(ids: pl.Series) -> bool:
+        if missing:
+            return False
         try:
             with pipeline.sql_client() as client:
                 table = client.make_qualified_table_name("cdr")
@@ -461,6 +464,7 @@ def _stored_ids_query() -> Callable[[pl.Series], bool]:
                 with client.execute_query(sql, ids.to_list()) as cursor:
                     return cursor.fetchall()[0][0] > 0
         except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+            missing.append(True)
             return False
 
     return query
