@@ -321,6 +321,8 @@ def test_incremental_runs_equal_a_full_refresh_on_postgres(tmp_path, postgres_se
                         "select count(distinct dbt_refreshed_at) from staging.stg_asterisk__queue_events"
                     )
                     assert cur.fetchone()[0] >= 2
+            # the reference database is a separate one: it needs the seeds (agent directory) too
+            _assert_ok(_dbt(tmp_path, env("dbt_incremental_ref"), "seed", "--full-refresh"))
             _assert_ok(_dbt(tmp_path, env("dbt_incremental_ref"), "run", "--full-refresh"))
             got = _pg_snapshot(cons["dbt_incremental"])
             want = _pg_snapshot(cons["dbt_incremental_ref"])
