@@ -6,12 +6,12 @@ source. Each table's materialization carries the load's counts (lines read = loa
 skipped) and dlt's load id.
 """
 
-import logging
 
 import dagster as dg
 
 from pipelines.asterisk.pipeline import run_load
 from pipelines.asterisk.source import AsteriskConfig, IngestReport
+from pipelines.dlt_logging import quiet_dlt_arrow_hints
 from switchboard.settings import Settings
 
 WAREHOUSE_POOL = "warehouse_writer"
@@ -33,7 +33,7 @@ def raw_asterisk_key(table: str) -> dg.AssetKey:
 
 def build_asterisk_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     AsteriskConfig.from_settings(settings)  # fail fast, naming the setting, on a bad location
-    _quiet_dlt_arrow_hints()
+    quiet_dlt_arrow_hints()
     kind = "duckdb" if settings.warehouse.is_duckdb else "postgres"
     specs = [
         dg.AssetSpec(raw_asterisk_key(table), description=description, group_name="raw", kinds={"dlt", kind},
@@ -54,16 +54,3 @@ def build_asterisk_raw_assets(settings: Settings) -> dg.AssetsDefinition:
                 "load_id": report.load_id or "", "source_resource": resource, **counts.as_metadata()})
 
     return asterisk_raw
-
-
-class _QuietArrowHints(logging.Filter):
-    """dlt warns on every Arrow batch whose nullability differs from its schema; it changes nothing."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "when merging arrow schema with dlt schema" not in record.getMessage()
-
-
-def _quiet_dlt_arrow_hints() -> None:
-    logger = logging.getLogger("dlt")
-    if not any(isinstance(f, _QuietArrowHints) for f in logger.filters):
-        logger.addFilter(_QuietArrowHints())

@@ -13,11 +13,11 @@ Every writer is in the warehouse pool; every CDR request, whichever run sends it
 in the one request budget (pipelines/webex/request_budget.py).
 """
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from pipelines.dlt_logging import quiet_dlt_arrow_hints
 from pipelines.webex.pipeline import run_backfill, run_poll
 from pipelines.webex.source import WebexConfig, WebexReport
 from switchboard.settings import Settings
@@ -52,7 +52,7 @@ def _metadata(report: WebexReport, table: str) -> dict:
 
 def build_webex_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     WebexConfig.from_settings(settings)  # fail fast, naming the setting, on a bad configuration
-    _quiet_dlt_arrow_hints()
+    quiet_dlt_arrow_hints()
     kind = "duckdb" if settings.warehouse.is_duckdb else "postgres"
     specs = [
         dg.AssetSpec(raw_webex_key(table), description=description, group_name="raw", kinds={"dlt", kind},
@@ -136,16 +136,3 @@ def build_webex_poll_sensor(settings: Settings) -> dg.SensorDefinition:
         return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"webex_poll:{bucket}")])
 
     return webex_poll_sensor
-
-
-class _QuietArrowHints(logging.Filter):
-    """dlt warns on every Arrow batch whose nullability differs from its schema; it changes nothing."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "when merging arrow schema with dlt schema" not in record.getMessage()
-
-
-def _quiet_dlt_arrow_hints() -> None:
-    logger = logging.getLogger("dlt")
-    if not any(isinstance(f, _QuietArrowHints) for f in logger.filters):
-        logger.addFilter(_QuietArrowHints())
