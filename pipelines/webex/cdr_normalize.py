@@ -178,7 +178,6 @@ class ParsedPage:
 
 _PAGE_HEAD = b'{"items":['
 _PAGE_TAIL = b"]}"
-_WHITESPACE = np.array([0x20, 0x09, 0x0D], np.uint8)
 _SCALAR_TYPES = (pl.String, pl.Int64, pl.Float64, pl.Boolean, pl.Null)
 # Polars reports malformed input as exceptions, and a bug of its own as a PanicException
 # (BaseException): either way the page is read by the general path, which decides.
@@ -224,28 +223,24 @@ def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None
         return ParsedPage(0, text=pl.DataFrame(schema={"raw_record": pl.String}))
     if not (inner.startswith(b"{") and inner.endswith(b"}")):
         return None
-    # one pass over the bytes finds the record boundaries and the key count, instead of a
-    # replace, a count and three searches of the whole body (~3x faster per page)
+    # record boundaries and the key count from two-byte views of the body (vectorised, no
+    # Python object per match), instead of a replace, a count and three searches of the text
     buffer = np.frombuffer(inner, np.uint8).copy()
-    commas = np.flatnonzero(buffer[1:-1] == 0x2C) + 1  # `,` with a byte on either side
-    ends = commas[(buffer[commas - 1] == 0x7D) & (buffer[commas + 1] == 0x7B)]  # `},{`
+    closes = _pair_positions(buffer, b"},")
+    ends = closes[buffer[np.minimum(closes + 2, len(buffer) - 1)] == 0x7B] + 1  # the `,` of each `},{`
     buffer[ends] = 0x0A  # -> `}\n{`: one record a line
     lines = buffer.tobytes()
     n = len(ends) + 1
     text = None
-    if known_keys:
-        # every `":` of the page (one per key of every record in compact JSON) is a quote
-        # followed by a colon; whitespace after a quote could hide a key from that count
-        after_quote = buffer[np.flatnonzero(buffer[:-1] == 0x22) + 1]
-        colons = int(np.count_nonzero(after_quote == 0x3A))
-        spaced = bool(np.isin(after_quote, _WHITESPACE).any())
-        if not spaced:
-            try:
-                text = pl.read_ndjson(io.BytesIO(lines), schema=known_keys)
-            except _READ_ERRORS:  # the inferring read below decides
-                text = None
-            if text is not None and (text.height != n or colons != sum(text.count().row(0))):
-                text = None
+    # every `":` of the page (one per key of every record in compact JSON) is a key read;
+    # whitespace after a quote could hide a key from that count
+    if known_keys and not any(_pair_count(buffer, pair) for pair in (b'" ', b'"\t', b'"\r')):
+        try:
+            text = pl.read_ndjson(io.BytesIO(lines), schema=known_keys)
+        except _READ_ERRORS:  # the inferring read below decides
+            text = None
+        if text is not None and (text.height != n or _pair_count(buffer, b'":') != sum(text.count().row(0))):
+            text = None
     if text is None:
         try:
             text = pl.read_ndjson(io.BytesIO(lines), infer_schema_length=None)
@@ -266,6 +261,27 @@ def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None
     text = text.with_columns(pl.all().cast(pl.String)).with_columns(
         raw.str.strip_suffix("\n").alias("raw_record"))
     return ParsedPage(n, text=text)
+
+
+def _pair_views(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The buffer as 16-bit values from byte 0 and from byte 1: together, every two adjacent bytes."""
+    even = buffer[: len(buffer) // 2 * 2].view("<u2")
+    odd = buffer[1: 1 + (len(buffer) - 1) // 2 * 2].view("<u2")
+    return even, odd
+
+
+def _pair_count(buffer: np.ndarray, pair: bytes) -> int:
+    """How often the two bytes `pair` occur in buffer (occurrences cannot overlap unless both bytes are equal)."""
+    value = int.from_bytes(pair, "little")
+    even, odd = _pair_views(buffer)
+    return int(np.count_nonzero(even == value)) + int(np.count_nonzero(odd == value))
+
+
+def _pair_positions(buffer: np.ndarray, pair: bytes) -> np.ndarray:
+    """Sorted start positions of the two bytes `pair` in buffer."""
+    value = int.from_bytes(pair, "little")
+    even, odd = _pair_views(buffer)
+    return np.sort(np.concatenate([np.flatnonzero(even == value) * 2, np.flatnonzero(odd == value) * 2 + 1]))
 
 
 def normalize_page(page: ParsedPage, ctx: BatchContext) -> NormalizedBatch:
