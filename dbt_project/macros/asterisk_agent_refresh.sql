@@ -88,14 +88,7 @@ group by pbx
 
 
 {% macro agent_events_pre_hook() %}
-    {%- if incremental_ready() -%}
-        {{ create_plan_table(this.identifier ~ '__plan', agent_events_plan_sql()) }};
-        delete from {{ this }} as target
-        where exists (
-            select 1 from {{ plan_relation(this.identifier ~ '__plan') }} as plan
-            where plan.pbx = target.pbx and target.boot_no >= plan.first_boot
-        )
-    {%- endif -%}
+    {{- replace_planned_boots(agent_events_plan_sql()) -}}
 {% endmacro %}
 
 
@@ -129,12 +122,5 @@ group by pbx
 
 
 {% macro agent_boot_plan_pre_hook() %}
-    {%- if incremental_ready() -%}
-        {{ create_plan_table(this.identifier ~ '__plan', agent_boot_plan_sql()) }};
-        delete from {{ this }} as target
-        where exists (
-            select 1 from {{ plan_relation(this.identifier ~ '__plan') }} as plan
-            where plan.pbx = target.pbx and target.boot_no >= plan.first_boot
-        )
-    {%- endif -%}
+    {{- replace_planned_boots(agent_boot_plan_sql()) -}}
 {% endmacro %}

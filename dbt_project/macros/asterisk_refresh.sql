@@ -151,13 +151,23 @@ where not exists (select 1 from {{ changed }} as still where still.pbx = gone.pb
 
 
 {# Pre-hook of a boot-level incremental model: write its plan, delete the planned boots. #}
-{% macro boot_plan_pre_hook(changed, with_event=true) %}
+{#
+  Pre-hook of a boot-planned model: writes the plan (pbx, first_boot) to <model>__plan, then
+  deletes the model's rows from each planned PBX's first boot on; the model's incremental
+  select rebuilds exactly those boots from the same plan.
+#}
+{% macro replace_planned_boots(plan_sql) %}
     {%- if incremental_ready() -%}
-        {{ create_plan_table(this.identifier ~ '__plan', boot_plan_sql(changed, with_event)) }};
+        {{ create_plan_table(this.identifier ~ '__plan', plan_sql) }};
         delete from {{ this }} as target
         where exists (
             select 1 from {{ plan_relation(this.identifier ~ '__plan') }} as plan
             where plan.pbx = target.pbx and target.boot_no >= plan.first_boot
         )
     {%- endif -%}
+{% endmacro %}
+
+
+{% macro boot_plan_pre_hook(changed, with_event=true) %}
+    {{- replace_planned_boots(boot_plan_sql(changed, with_event)) -}}
 {% endmacro %}

@@ -92,7 +92,8 @@ def create_duckdb_cdr_table(warehouse: WarehouseURL) -> None:
     """Creates raw_webex.cdr in a DuckDB warehouse, when missing, as dlt would (it then only adds
     the columns of new keys) but with `raw_record` compressed by zstd: the record's JSON text is
     most of a row's bytes, and DuckDB's default string compression costs three times as much to
-    write it (~45 µs a record against ~16) and takes four times the space (bench.webex_ingest)."""
+    write it (~45 µs a record against ~16) and takes four times the space (bench.webex_ingest).
+    A table that exists already is left as it is (DuckDB cannot change a column's compression)."""
     import duckdb
 
     columns = ", ".join(
