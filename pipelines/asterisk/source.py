@@ -36,6 +36,7 @@ from pipelines.asterisk.queue_log_parser import (
     parse_chunk,
 )
 from pipelines.asterisk.queue_log_table import TABLE_SCHEMA, parse_csv_export, parse_sql_dump
+from pipelines.background import ahead
 
 QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
 
@@ -148,8 +149,11 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
-    def parse(chunk: bytes, line_no: int, offset: int, meta: list[pl.Expr]) -> Iterator[object]:
+    def read(chunk: bytes, line_no: int, offset: int) -> tuple[object, int]:
         parsed = parse_chunk(chunk, first_line_no=line_no, base_offset=offset)
+        return parsed, parsed.lines_read
+
+    def emit(parsed, meta: list[pl.Expr]) -> Iterator[object]:
         if parsed.events.height:
             yield _to_table("queue_log", parsed.events.with_columns(meta), columns=QUEUE_LOG_COLUMNS)
         if parsed.rejects.height:
@@ -159,20 +163,20 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
         counts.loaded += parsed.events.height
         counts.rejected += parsed.rejects.height
         counts.skipped_blank += parsed.skipped_blank
-        return parsed.lines_read
 
     yield from _read_log_streams(
         "queue_log", config.queue_log_locations, log_streams.QUEUE_LOG_NAMES, ("queue_log", "queue_log_rejects"),
-        config.chunk_bytes, counts, parse,
+        config.chunk_bytes, counts, read, emit,
     )
 
 
-def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, counts, parse) -> Iterator[object]:
-    """New bytes of every stream of one kind of append-only log, handed to `parse` chunk by chunk.
+def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, counts, read, emit) -> Iterator[object]:
+    """New bytes of every stream of one kind of append-only log, chunk by chunk.
 
-    `parse(chunk, first_line_no, offset, meta_columns)` yields tables and updates `counts`, and may
-    return the chunk's line count (saves counting the chunk's newlines twice); each stream's
-    position advances in resource state once all its chunks are yielded.
+    `read(chunk, first_line_no, offset)` parses a chunk and returns (parsed, the chunk's line
+    count); it runs on a thread of its own one chunk ahead, so parsing the next chunk overlaps
+    with dlt writing this one. `emit(parsed, meta_columns)` yields the tables and updates
+    `counts`. Each stream's position advances in resource state once all its chunks are yielded.
     """
     loaded_at = _now()
     positions = dlt.current.resource_state().setdefault("streams", {})
@@ -185,11 +189,19 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
             continue
         _remove_uncommitted(appended_tables, stream.stream_id, start.line_no)
         counts.streams_read += 1
+
+        def parsed_chunks(source=source, start=start) -> Iterator[tuple[object, int, int]]:
+            line_no = start.line_no
+            for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes):
+                parsed, lines = read(chunk, line_no, offset)
+                line_no += lines
+                yield parsed, line_no, offset + len(chunk)
+
         line_no, end = start.line_no, start.offset
-        for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes):
-            lines = yield from parse(chunk, line_no, offset, _meta_columns(stream, source, loaded_at))
-            line_no += lines if lines is not None else count_lines(chunk)
-            end = offset + len(chunk)
+        meta = _meta_columns(stream, source, loaded_at)
+        for parsed, line_no_after, end_after in ahead(parsed_chunks(), depth=1, name=f"{kind}-chunks"):
+            yield from emit(parsed, meta)
+            line_no, end = line_no_after, end_after
         positions[stream.stream_id] = {"offset": end, "line_no": line_no}
         yield _stream_row(stream, source, kind, end, line_no)
 
@@ -246,8 +258,11 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     yield _to_table("cdr_rejects", pl.DataFrame(schema=CDR_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
-    def parse(chunk: bytes, line_no: int, offset: int, meta: list[pl.Expr]) -> Iterator[object]:
+    def read(chunk: bytes, line_no: int, offset: int) -> tuple[object, int]:
         parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=line_no, base_offset=offset)
+        return parsed, count_lines(chunk)
+
+    def emit(parsed, meta: list[pl.Expr]) -> Iterator[object]:
         unique = parsed.rows.unique(subset=["cdr_key"], keep="first", maintain_order=True)
         if unique.height:
             yield _to_table("cdr", unique.with_columns(meta), columns=CDR_COLUMNS, merge_key=CDR_KEY)
@@ -261,7 +276,7 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
         counts.skipped_blank += parsed.skipped_blank
 
     yield from _read_log_streams(
-        "cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES, ("cdr_rejects",), config.chunk_bytes, counts, parse,
+        "cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES, ("cdr_rejects",), config.chunk_bytes, counts, read, emit,
     )
 
 

@@ -1,0 +1,47 @@
+import threading
+import time
+
+import pytest
+
+from pipelines.background import ahead
+
+
+def test_items_come_in_order_from_another_thread():
+    producers = set()
+
+    def items():
+        for i in range(50):
+            producers.add(threading.current_thread().name)
+            yield i
+
+    assert list(ahead(items(), depth=3, name="producer")) == list(range(50))
+    assert producers == {"producer"}
+
+
+def test_a_producer_error_is_raised_in_its_place():
+    def items():
+        yield 1
+        yield 2
+        raise ValueError("chunk 3 is unreadable")
+
+    got = []
+    with pytest.raises(ValueError, match="chunk 3 is unreadable"):
+        for item in ahead(items(), depth=1, name="producer"):
+            got.append(item)
+    assert got == [1, 2]
+
+
+def test_closing_the_consumer_stops_the_producer():
+    produced = []
+
+    def items():
+        for i in range(1000):
+            produced.append(i)
+            yield i
+
+    consumer = ahead(items(), depth=2, name="producer")
+    assert next(consumer) == 0
+    consumer.close()
+    count = len(produced)
+    time.sleep(0.3)
+    assert len(produced) == count <= 4  # at most depth + the one in hand + the one being put
