@@ -22,7 +22,6 @@ Every table is created with its full column set even when Webex is not configure
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ import pyarrow as pa
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from pipelines.background import ahead
 from pipelines.webex import directory
 from pipelines.webex.cdr_normalize import (
     CDR_COLUMNS,
@@ -287,61 +287,28 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
     counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
 
 
-_DONE = object()
-
-
 def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: int):
     """(window, page) for every page of every window in order, then (window, None) once the window
     is complete. Pages are fetched and read (parse_cdr_page) on a thread of their own, up to
     PREFETCH_PAGES ahead, while the caller normalises and writes the previous ones; an error on
     that thread is raised here, and closing this generator stops the thread."""
-    out: queue.Queue = queue.Queue(maxsize=PREFETCH_PAGES)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     known_keys: dict = {}  # API keys seen in this run's pages (parse_cdr_page reads with them first)
 
     def decode(body: bytes):
         return parse_cdr_page(body, known_keys)
 
-    def fetch() -> None:
-        try:
-            for window in windows:
-                pages = client.cdr_pages(window, max_records=page_size, decode=decode)
-                while True:
-                    with shared.lock:
-                        page = next(pages, None)
-                    if page is None:
-                        break
-                    if not put((window, page)):
-                        return
-                if not put((window, None)):
-                    return
-            put(_DONE)
-        except BaseException as exc:  # noqa: BLE001 — handed to the consumer, raised there
-            put(exc)
+    def fetched():
+        for window in windows:
+            pages = client.cdr_pages(window, max_records=page_size, decode=decode)
+            while True:
+                with shared.lock:
+                    page = next(pages, None)
+                if page is None:
+                    break
+                yield window, page
+            yield window, None
 
-    thread = threading.Thread(target=fetch, name="webex-cdr-pages", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = out.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=10)  # at most one request in flight; it is not waited for beyond that
+    return ahead(fetched(), depth=PREFETCH_PAGES, name="webex-cdr-pages")
 
 
 def _limit_stream(plan: Plan) -> Plan:
