@@ -11,7 +11,7 @@ import dagster as dg
 
 from pipelines.asterisk.pipeline import run_load
 from pipelines.asterisk.source import AsteriskConfig, IngestReport
-from pipelines.dlt_logging import quiet_dlt_arrow_hints
+from pipelines.dlt_logging import quiet_dlt_hints
 from switchboard.settings import Settings
 
 WAREHOUSE_POOL = "warehouse_writer"
@@ -33,7 +33,7 @@ def raw_asterisk_key(table: str) -> dg.AssetKey:
 
 def build_asterisk_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     AsteriskConfig.from_settings(settings)  # fail fast, naming the setting, on a bad location
-    quiet_dlt_arrow_hints()
+    quiet_dlt_hints()
     kind = "duckdb" if settings.warehouse.is_duckdb else "postgres"
     specs = [
         dg.AssetSpec(raw_asterisk_key(table), description=description, group_name="raw", kinds={"dlt", kind},

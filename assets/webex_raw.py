@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from pipelines.dlt_logging import quiet_dlt_arrow_hints
+from pipelines.dlt_logging import quiet_dlt_hints
 from pipelines.webex.pipeline import run_backfill, run_poll
 from pipelines.webex.source import WebexConfig, WebexReport
 from switchboard.settings import Settings
@@ -52,7 +52,7 @@ def _metadata(report: WebexReport, table: str) -> dict:
 
 def build_webex_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     WebexConfig.from_settings(settings)  # fail fast, naming the setting, on a bad configuration
-    quiet_dlt_arrow_hints()
+    quiet_dlt_hints()
     kind = "duckdb" if settings.warehouse.is_duckdb else "postgres"
     specs = [
         dg.AssetSpec(raw_webex_key(table), description=description, group_name="raw", kinds={"dlt", kind},

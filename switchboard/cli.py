@@ -173,10 +173,10 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def _demo_webex_history(since, until) -> int:
     """The simulated week through cdr_feed, as `switchboard backfill webex-cdr` loads it."""
-    from pipelines.dlt_logging import quiet_dlt_arrow_hints
+    from pipelines.dlt_logging import quiet_dlt_hints
     from pipelines.webex.pipeline import run_backfill
 
-    quiet_dlt_arrow_hints()
+    quiet_dlt_hints()
     print(f"Webex CDR backfill {since.isoformat()} – {until.isoformat(timespec='seconds')} …", flush=True)
     counts = run_backfill(load_settings(), since, until).cdr
     print(f"  {counts.windows} windows, {counts.records_read:,} records read, {counts.loaded:,} loaded, "
