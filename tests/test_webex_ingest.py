@@ -44,6 +44,14 @@ def webex_settings(make_settings, sandbox, tmp_path, **extra):
     return make_settings(**env)
 
 
+def rotated_credentials(settings) -> dict[str, str]:
+    """The integration of `settings` with the refresh token it rotated to: a sandbox restarted
+    with them accepts the next run as the real API would."""
+    return {"webex_client_id": settings.webex_client_id,
+            "webex_client_secret": settings.webex_client_secret.get_secret_value(),
+            "webex_refresh_token": orjson.loads(settings.webex_token_file.read_bytes())["refresh_token"]}
+
+
 def fast(settings, **overrides):
     """Short backoff and 500-record pages, so a small fixture still spans several pages."""
     return WebexConfig.from_settings(settings, **{"backoff_seconds": 0.05, "cdr_page_size": 500, **overrides})
@@ -102,10 +110,7 @@ def test_backfill_exactly_once_under_5xx_timeouts_truncation_repeats_and_token_e
     assert report.client["retries"] >= 5  # 3 × 503, 2 truncated bodies, 1 timeout (two may hit one request)
 
     # The same range again: nothing doubles, nothing rewritten.
-    with run_sandbox(data_dir, time_scale=TIME_SCALE,
-                     credentials={"webex_client_id": settings.webex_client_id,
-                                  "webex_client_secret": settings.webex_client_secret.get_secret_value(),
-                                  "webex_refresh_token": orjson.loads(settings.webex_token_file.read_bytes())["refresh_token"]}) as sandbox:
+    with run_sandbox(data_dir, time_scale=TIME_SCALE, credentials=rotated_credentials(settings)) as sandbox:
         settings = webex_settings(make_settings, sandbox, tmp_path)
         again = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings))
     assert again.cdr.loaded == 0 and again.cdr.skipped_duplicate == again.cdr.records_read > 0
@@ -131,10 +136,7 @@ def test_batches_append_until_one_replaces_a_stored_row_then_the_whole_load_merg
     # (early windows) are all new rows, the last ones replace stored rows.
     updated = [(i, {**r, "Report time": iso(now - timedelta(minutes=20)), "Duration": 999}) for i, r in late[:20]]
     write_cdr_files(data_dir, rows + updated)
-    with run_sandbox(data_dir, time_scale=TIME_SCALE,
-                     credentials={"webex_client_id": settings.webex_client_id,
-                                  "webex_client_secret": settings.webex_client_secret.get_secret_value(),
-                                  "webex_refresh_token": orjson.loads(settings.webex_token_file.read_bytes())["refresh_token"]}) as sandbox:
+    with run_sandbox(data_dir, time_scale=TIME_SCALE, credentials=rotated_credentials(settings)) as sandbox:
         settings = webex_settings(make_settings, sandbox, tmp_path)
         second = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings))
     assert second.cdr.loaded == 900 - len(late) + 20
