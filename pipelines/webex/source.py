@@ -299,12 +299,7 @@ def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: 
 
     def fetched():
         for window in windows:
-            pages = client.cdr_pages(window, max_records=page_size, decode=decode)
-            while True:
-                with shared.lock:
-                    page = next(pages, None)
-                if page is None:
-                    break
+            for page in _locked(shared, client.cdr_pages(window, max_records=page_size, decode=decode)):
                 yield window, page
             yield window, None
 
