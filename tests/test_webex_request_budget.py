@@ -63,10 +63,18 @@ def test_429_pause_holds_every_kind(tmp_path):
 
 
 def _worker(path, window, queue):
-    budget = RequestBudget(path, window_seconds=window, safety=0)
+    # Stamp the clock reading the budget granted at, not the time after acquire() returned: on a
+    # busy machine a process can be descheduled between the two, which shortened a measured gap.
+    readings = []
+
+    def clock():
+        readings.append(time.time())
+        return readings[-1]
+
+    budget = RequestBudget(path, window_seconds=window, safety=0, clock=clock)
     for _ in range(2):
         budget.acquire(INITIAL)
-        queue.put(time.time())
+        queue.put(readings[-1])  # the granting attempt is the last one that read the clock
 
 
 def test_processes_share_the_budget_in_real_time(tmp_path):
@@ -80,4 +88,4 @@ def test_processes_share_the_budget_in_real_time(tmp_path):
         p.join(30)
     stamps = sorted(queue.get(timeout=5) for _ in range(4))
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    assert all(g >= window * 0.95 for g in gaps), gaps  # 4 initial requests, never 2 in one window
+    assert all(g >= window * 0.999 for g in gaps), gaps  # 4 initial requests, never 2 in one window
