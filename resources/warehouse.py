@@ -1,7 +1,8 @@
 """The warehouse resource: one object that knows whether it is DuckDB or Postgres.
 
-dlt's destination, dbt's target and every reader are derived from SWITCHBOARD_WAREHOUSE_URL here,
-so switching to Postgres is one setting.
+dbt's target and every reader are derived from SWITCHBOARD_WAREHOUSE_URL here (dlt's destination
+in pipelines/destination.py, which loaders import without Dagster), so switching to Postgres is
+one setting.
 """
 
 from __future__ import annotations
@@ -24,9 +25,6 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def location(self) -> WarehouseURL:
         return parse_warehouse_url(self.url, base_dir=Path.cwd())
-
-    def dlt_destination(self):
-        return dlt_destination(self.location)
 
     @contextmanager
     def duckdb(self, *, read_only: bool = False) -> Iterator[object]:
@@ -60,12 +58,3 @@ class WarehouseResource(dg.ConfigurableResource):
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
         return pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None)
-
-
-def dlt_destination(location: WarehouseURL):
-    import dlt
-
-    if location.is_duckdb:
-        Path(location.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(credentials=str(location.duckdb_path))
-    return dlt.destinations.postgres(credentials=location.postgres_dsn())

@@ -180,14 +180,16 @@ def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES) -> It
             block = fh.read(chunk_bytes)
             if not block:
                 break
-            data = carry + block
-            cut = data.rfind(b"\n")
+            cut = block.rfind(b"\n")
             if cut < 0:
-                carry = data
+                carry += block
                 continue
-            yield offset, data[: cut + 1]
-            offset += cut + 1
-            carry = data[cut + 1:]
+            # One copy of the block's whole lines (joined to the carried start of its first line),
+            # not three: a 64 MB chunk costs ~40 ms a copy.
+            chunk = b"".join((carry, memoryview(block)[: cut + 1])) if carry or cut + 1 < len(block) else block
+            yield offset, chunk
+            offset += len(chunk)
+            carry = block[cut + 1:]
         if carry and f.is_final:
             yield offset, carry
 

@@ -6,11 +6,11 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dlt
 
 from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
+from pipelines.destination import dlt_destination
 from switchboard.settings import Settings
 
 # The load files are read once, from local disk, right after being written: snappy costs more to
@@ -19,15 +19,6 @@ from switchboard.settings import Settings
 os.environ.setdefault("ASTERISK__DATA_WRITER__COMPRESSION", "none")
 # No anonymous usage events from a loader (each run would otherwise queue one).
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-
-
-def _destination(location):
-    """dlt destination of the warehouse (resources.warehouse.dlt_destination, without importing
-    Dagster: a stand-alone load would spend ~1 s of its start-up on it)."""
-    if location.is_duckdb:
-        Path(location.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(credentials=str(location.duckdb_path))
-    return dlt.destinations.postgres(credentials=location.postgres_dsn())
 
 
 @contextmanager
@@ -55,7 +46,7 @@ def asterisk_pipeline(settings: Settings) -> dlt.Pipeline:
 def _pipeline(settings: Settings) -> dlt.Pipeline:
     return dlt.pipeline(
         pipeline_name="asterisk",
-        destination=_destination(settings.warehouse),
+        destination=dlt_destination(settings.warehouse),
         dataset_name="raw_asterisk",
         pipelines_dir=str(settings.state_dir / "dlt"),
         progress="log",

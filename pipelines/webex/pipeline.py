@@ -15,11 +15,11 @@ import dlt
 import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.destination import dlt_destination
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.oauth import WebexAuthError
 from pipelines.webex.source import BACKFILL, POLL, WebexConfig, WebexReport, webex_source
-from resources.warehouse import dlt_destination
 from switchboard.settings import Settings
 from switchboard.warehouse_url import WarehouseURL
 
