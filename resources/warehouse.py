@@ -52,7 +52,7 @@ class WarehouseResource(dg.ConfigurableResource):
         """Run a read query and return a Polars frame, on either engine."""
         if self.location.is_duckdb:
             with self.duckdb() as con:
-                return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())
+                return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
         with self.postgres() as con, con.cursor() as cur:
             cur.execute(sql.replace("?", "%s"), params or None)
             cols = [d[0] for d in cur.description]

@@ -40,9 +40,13 @@ plan as (
 ),
 {% endif %}
 
+-- only the columns a visit reads: every event of a visit is held through a sort and a join
 events as (
 
-    select events.*
+    select
+        events.event_id, events.pbx, events.boot_no, events.event_seq, events.event_epoch,
+        events.callid, events.queue, events.agent, events.event,
+        events.data1, events.data2, events.data3, events.data4, events.data5
     from {{ ref('int_asterisk__queue_events') }} as events
     {% if incremental -%}
     inner join plan
@@ -82,36 +86,42 @@ segmented as (
 ),
 
 -- DID lines play no part in a visit's own events (the DID of a visit is looked up below)
-call_events as (
+call_events as not materialized (
 
     select * from segmented
     where event <> 'DID'
 
 ),
 
-marked as (
+-- The visit's landmarks, one row per visit (a grouping, not a window over every event: the
+-- partition-wide window aggregates cost ~16 s on 7M events, the grouping and join ~3 s).
+visit_bounds as (
 
     select
-        call_events.*,
-        min(event_seq) over visit_window as first_seq,
-        max(event_seq) over visit_window as last_seq,
-        min(case when event = 'CONNECT' then event_seq end) over visit_window as first_connect_seq,
-        min(case when is_soft_transfer then event_seq end) over visit_window as soft_transfer_seq,
+        pbx,
+        boot_no,
+        callid,
+        queue,
+        visit_no,
+        min(event_seq) as first_seq,
+        max(event_seq) as last_seq,
+        min(case when event = 'CONNECT' then event_seq end) as first_connect_seq,
+        min(case when is_soft_transfer then event_seq end) as soft_transfer_seq,
         min(
             case when event in {{ asterisk_terminal_events() }} and not is_soft_transfer then event_seq end
-        ) over visit_window as hard_terminal_seq,
+        ) as hard_terminal_seq,
         min(
             case when event in ('COMPLETEAGENT', 'COMPLETECALLER') then event_seq end
-        ) over visit_window as first_complete_seq
+        ) as first_complete_seq
     from call_events
-    window visit_window as (partition by pbx, boot_no, callid, queue, visit_no)
+    group by pbx, boot_no, callid, queue, visit_no
 
 ),
 
 bounded as (
 
     select
-        marked.*,
+        visit_bounds.*,
         -- first terminal event of the visit (the soft transfer counts as one)
         case
             when soft_transfer_seq is not null
@@ -129,11 +139,11 @@ bounded as (
                 end
             else hard_terminal_seq
         end as end_seq
-    from marked
+    from visit_bounds
 
 ),
 
-scoped as (
+visit_scopes as (
 
     select
         bounded.*,
@@ -145,19 +155,34 @@ scoped as (
 
 ),
 
+scoped as (
+
+    select
+        call_events.*,
+        visit_scopes.first_seq,
+        visit_scopes.scope_last_seq,
+        visit_scopes.terminal_seq,
+        visit_scopes.end_seq,
+        visit_scopes.connect_seq
+    from call_events
+    inner join visit_scopes
+        on call_events.pbx = visit_scopes.pbx
+        and call_events.boot_no = visit_scopes.boot_no
+        and call_events.callid = visit_scopes.callid
+        and call_events.queue = visit_scopes.queue
+        and call_events.visit_no = visit_scopes.visit_no
+    -- segment 0 without a terminal event is not a visit (only stray ringing/connect lines)
+    where visit_scopes.visit_no > 0 or visit_scopes.terminal_seq is not null
+
+),
+
+-- the values at the visit's landmark events; (pbx, first_seq) names a visit (event_seq is
+-- unique within a PBX), a far cheaper grouping than the ten visit columns
 collapsed as (
 
     select
         pbx,
-        boot_no,
-        callid,
-        queue,
-        visit_no,
         first_seq,
-        scope_last_seq,
-        terminal_seq,
-        end_seq,
-        connect_seq,
         max(case when event_seq = first_seq then event_id end) as anchor_event_id,
         max(case when event_seq = first_seq and event = 'ENTERQUEUE' then event_epoch end) as enter_epoch,
         max(case when event_seq = first_seq and event = 'ENTERQUEUE' then data2 end) as caller_number,
@@ -184,17 +209,26 @@ collapsed as (
             case when event = 'RINGCANCELED' and event_seq <= scope_last_seq then 1 end
         ) as ring_canceled_count
     from scoped
-    group by
-        pbx, boot_no, callid, queue, visit_no,
-        first_seq, scope_last_seq, terminal_seq, end_seq, connect_seq
+    group by pbx, first_seq
 
 ),
 
--- segment 0 without a terminal event is not a visit (only stray ringing/connect lines)
 visits as (
 
-    select * from collapsed
-    where visit_no > 0 or terminal_seq is not null
+    select
+        visit_scopes.boot_no,
+        visit_scopes.callid,
+        visit_scopes.queue,
+        visit_scopes.visit_no,
+        visit_scopes.scope_last_seq,
+        visit_scopes.terminal_seq,
+        visit_scopes.end_seq,
+        visit_scopes.connect_seq,
+        collapsed.*
+    from collapsed
+    inner join visit_scopes
+        on collapsed.pbx = visit_scopes.pbx
+        and collapsed.first_seq = visit_scopes.first_seq
 
 ),
 
