@@ -96,7 +96,20 @@ uniqueid_calls as (
 asterisk_visits as (
 
     select
-        visits.*,
+        visits.pbx,
+        visits.visit_id,
+        visits.queue,
+        visits.entered_at,
+        visits.connected_at,
+        visits.ended_at,
+        visits.caller_number,
+        visits.did,
+        visits.outcome,
+        visits.agent,
+        visits.agent_key,
+        visits.wait_seconds,
+        visits.talk_seconds,
+        visits.transferred,
         coalesce(uniqueid_calls.call_key, visits.call_id) as call_key
     from {{ ref('fct_queue_visits') }} as visits
     left join uniqueid_calls
@@ -106,17 +119,52 @@ asterisk_visits as (
 
 ),
 
+-- Nearly every call has one visit, which is its first, last and final-agent visit: only calls
+-- with several are ranked (three window sorts over every visit were most of this model's time).
+-- pbx and call_key are never null here (tests on fct_queue_visits), so equality joins hold.
+call_visit_counts as (
+
+    select pbx, call_key, count(*) as visit_count
+    from asterisk_visits
+    group by pbx, call_key
+
+),
+
 visit_ranks as (
 
     select
         asterisk_visits.*,
-        row_number() over (partition by pbx, call_key order by entered_at, visit_id) as first_rank,
-        row_number() over (partition by pbx, call_key order by entered_at desc, visit_id desc) as last_rank,
+        1 as first_rank,
+        1 as last_rank,
+        1 as agent_rank
+    from asterisk_visits
+    inner join call_visit_counts
+        on asterisk_visits.pbx = call_visit_counts.pbx
+        and asterisk_visits.call_key = call_visit_counts.call_key
+    where call_visit_counts.visit_count = 1
+
+    union all
+
+    select
+        asterisk_visits.*,
         row_number() over (
-            partition by pbx, call_key
-            order by case when outcome = 'answered' then 0 else 1 end, connected_at desc, visit_id desc
+            partition by asterisk_visits.pbx, asterisk_visits.call_key
+            order by asterisk_visits.entered_at, asterisk_visits.visit_id
+        ) as first_rank,
+        row_number() over (
+            partition by asterisk_visits.pbx, asterisk_visits.call_key
+            order by asterisk_visits.entered_at desc, asterisk_visits.visit_id desc
+        ) as last_rank,
+        row_number() over (
+            partition by asterisk_visits.pbx, asterisk_visits.call_key
+            order by case when asterisk_visits.outcome = 'answered' then 0 else 1 end,
+                asterisk_visits.connected_at desc, asterisk_visits.visit_id desc
         ) as agent_rank
     from asterisk_visits
+    inner join call_visit_counts
+        on asterisk_visits.pbx = call_visit_counts.pbx
+        and asterisk_visits.call_key = call_visit_counts.call_key
+    where call_visit_counts.visit_count > 1
 
 ),
 
