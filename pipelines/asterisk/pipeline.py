@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,15 +9,8 @@ from contextlib import contextmanager
 import dlt
 
 from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
-from pipelines.destination import dlt_destination
+from pipelines.destination import dlt_destination, use_loader_defaults
 from switchboard.settings import Settings
-
-# The load files are read once, from local disk, right after being written: snappy costs more to
-# write and read than it saves (2M lines: 4.8 s vs 3.5 s to write, 13.4 s vs 12.3 s to insert, contended).
-# Scoped to this pipeline's name so that other dlt pipelines keep dlt's defaults.
-os.environ.setdefault("ASTERISK__DATA_WRITER__COMPRESSION", "none")
-# No anonymous usage events from a loader (each run would otherwise queue one).
-os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 
 @contextmanager
@@ -44,6 +36,7 @@ def asterisk_pipeline(settings: Settings) -> dlt.Pipeline:
 
 
 def _pipeline(settings: Settings) -> dlt.Pipeline:
+    use_loader_defaults("asterisk")
     return dlt.pipeline(
         pipeline_name="asterisk",
         destination=dlt_destination(settings.warehouse),

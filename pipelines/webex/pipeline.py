@@ -15,7 +15,7 @@ import dlt
 import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.destination import dlt_destination
+from pipelines.destination import dlt_destination, use_loader_defaults
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.oauth import WebexAuthError
@@ -25,16 +25,9 @@ from switchboard.warehouse_url import WarehouseURL
 
 DATASET = "raw_webex"
 
-# Load files are written once and read once, from local disk, right after: uncompressed parquet
-# costs less to write and to insert than snappy (as for Asterisk, pipelines/asterisk/pipeline.py).
-# Scoped to the two Webex pipelines' names, so other dlt pipelines keep dlt's defaults.
-for _name in ("WEBEX", "WEBEX_BACKFILL"):
-    os.environ.setdefault(f"{_name}__DATA_WRITER__COMPRESSION", "none")
-os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-
-
 def webex_pipeline(settings: Settings, name: str = "webex") -> dlt.Pipeline:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    use_loader_defaults(name)
     return dlt.pipeline(
         pipeline_name=name,
         destination=dlt_destination(settings.warehouse),
