@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipelines.asterisk.pipeline import run_load
-from pipelines.asterisk.source import AsteriskConfig, IngestReport
+from pipelines.asterisk.pipeline import asterisk_pipeline, run_load
+from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
 
 B = 1_709_546_400  # 2024-03-04 10:00:00 UTC
 
@@ -90,6 +91,35 @@ def test_first_load_then_append_reads_only_new_bytes(make_settings, site):
     r3 = load(settings).counts("queue_log")  # nothing new: nothing read, nothing doubled
     assert r3.lines_read == 0
     assert warehouse_lines(settings) == expected(first + more)
+
+
+def test_many_chunks_of_several_streams_load_once_each(make_settings, site):
+    """A run reads each stream in many chunks (here ~100 bytes each) and, on DuckDB, writes every
+    stream's rows into one parquet file for dlt: every line arrives once, in its stream and line
+    number, and a damaged line in a middle chunk is set aside with its own line number."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    live, rotated = lines(0, 40), lines(200, 25, "1709547000")
+    live_with_damage = live[:17] + ["garbage-without-fields"] + live[17:]
+    write(site / "queue_log", live_with_damage)
+    write(site / "queue_log.1", rotated)
+    report = IngestReport()
+    pipeline = asterisk_pipeline(settings)
+    info = pipeline.run(asterisk_source(replace(AsteriskConfig.from_settings(settings), chunk_bytes=100), report),
+                        loader_file_format="parquet")
+    package = pipeline.get_load_package_info(info.loads_ids[-1])
+    queue_log_files = [j for j in package.jobs["completed_jobs"] if j.job_file_info.table_name == "queue_log"]
+    assert len(queue_log_files) == 2  # the empty file that declares the columns, and the run's rows
+    counts = report.counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected, counts.streams_read) == (66, 65, 1, 2)
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        by_stream = con.sql(
+            "select source_file, count(*), count(distinct line_no), min(line_no), max(line_no) "
+            "from raw_asterisk.queue_log group by source_file order by source_file").fetchall()
+        reject = con.sql("select line_no, raw_text from raw_asterisk.queue_log_rejects").fetchall()
+    assert [(Path(f).name, n, d, lo, hi) for f, n, d, lo, hi in by_stream] == [
+        ("queue_log", 40, 40, 0, 40), ("queue_log.1", 25, 25, 0, 24)]
+    assert reject == [(17, "garbage-without-fields")]  # line numbers count from 0
+    assert sorted(warehouse_lines(settings)) == sorted(expected(live + rotated))
 
 
 def test_partial_last_line_waits_until_completed(make_settings, site):
