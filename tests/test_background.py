@@ -45,3 +45,29 @@ def test_closing_the_consumer_stops_the_producer():
     count = len(produced)
     time.sleep(0.3)
     assert len(produced) == count <= 4  # at most depth + the one in hand + the one being put
+
+
+def test_closing_the_outer_of_two_stages_stops_both_threads():
+    """Fetch on one thread, read on another (the Webex pages): stopping early stops both."""
+    fetched, cleaned_up = [], []
+
+    def fetch():
+        try:
+            for i in range(1000):
+                fetched.append(i)
+                yield i
+        finally:
+            cleaned_up.append("fetch")
+
+    def read(items):
+        for i in items:
+            yield i * 10
+
+    consumer = ahead(read(ahead(fetch(), depth=2, name="fetch")), depth=2, name="read")
+    assert next(consumer) == 0
+    consumer.close()
+    assert cleaned_up == ["fetch"]  # the inner stage was closed when the outer one stopped
+    count = len(fetched)
+    time.sleep(0.3)
+    assert len(fetched) == count
+    assert not any(t.name in ("fetch", "read") for t in threading.enumerate())

@@ -23,6 +23,7 @@ from pipelines.webex.directory import LOCATION_COLUMNS, PEOPLE_COLUMNS, webex_id
 from pipelines.webex.oauth import WebexAuthError
 from pipelines.webex.pipeline import run_backfill, run_poll
 from pipelines.webex.source import WebexConfig
+from pipelines.webex.windows import plan_feed
 from simulator.sandbox import run_sandbox
 from tests.webex_fixtures import cdr_fixture, cdr_record, iso, write_cdr_files, write_directory
 
@@ -115,6 +116,33 @@ def test_backfill_exactly_once_under_5xx_timeouts_truncation_repeats_and_token_e
         again = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings))
     assert again.cdr.loaded == 0 and again.cdr.skipped_duplicate == again.cdr.records_read > 0
     assert_exactly_once(settings, [r for _, r in rows])
+
+
+def test_a_body_cut_right_after_a_record_is_requested_again_in_its_place(make_settings, data_dir, tmp_path, caplog):
+    """The request loop only checks that a body can be whole (it ends in '}'); a body cut right
+    after one of its records passes that check, and the thread that reads pages asks for it again."""
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 1200, oldest=timedelta(hours=10), newest=timedelta(minutes=30))
+    write_cdr_files(data_dir, rows)
+    since, until = now - timedelta(hours=11), now
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        config = fast(settings)
+        # the backfill's first page as served, to cut it just after its first record
+        with httpx.Client() as http:
+            window = plan_feed(since, until, datetime.now(UTC)).windows[0]
+            first = next(config.build_client(http).cdr_pages(window, max_records=500, decode=lambda body: body))
+        body = first.parsed
+        cut = body.index(b"},{") + 1
+        sandbox.faults.set("webex.cdr_feed", "truncate", count=1, framing="complete",
+                           keep_fraction=(cut + 0.5) / len(body))
+        with caplog.at_level(logging.INFO, logger="pipelines.webex.client"):
+            report = run_backfill(settings, since, until, config=config)
+        fired = dict(sandbox.faults.fired)
+    assert fired == {("webex.cdr_feed", "truncate"): 1}
+    assert "page 1 could not be read (cut short); requesting it again" in caplog.text
+    assert_exactly_once(settings, [r for _, r in rows])
+    assert report.cdr.balanced and report.cdr.loaded == 1200 and report.client["retries"] == 1
 
 
 def test_batches_append_until_one_replaces_a_stored_row_then_the_whole_load_merges(make_settings, data_dir, tmp_path,

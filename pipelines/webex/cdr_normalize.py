@@ -184,6 +184,13 @@ _SCALAR_TYPES = (pl.String, pl.Int64, pl.Float64, pl.Boolean, pl.Null)
 _READ_ERRORS = (Exception, pl.exceptions.PanicException)
 
 
+def whole_page(body: bytes) -> bytes | None:
+    """The body when it can be a whole `{...}` JSON object, else None (cut short: the client asks
+    again). Cheap, for the request loop; parse_cdr_page is the full read."""
+    stripped = body.strip()
+    return body if stripped.startswith(b"{") and stripped.endswith(b"}") else None
+
+
 def parse_cdr_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None:
     """A CDR page body → ParsedPage, or None when it is not a readable `{"items": [...]}` (a
     truncated body: the client requests it again).

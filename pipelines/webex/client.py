@@ -151,6 +151,16 @@ class WebexClient:
                 yield Page(url_used, number, [], parsed=response._parsed)
             url, params = next_link(response.headers), None
 
+    def cdr_page_again(self, page: Page, decode: Callable[[bytes], object | None]) -> Page:
+        """`page` requested once more because its body, accepted by a cheaper check in the request
+        loop, could not be read after all (like a truncated body, it counts as a retry)."""
+        self.stats.retries += 1
+        log.info("Webex CDR page %d could not be read (cut short); requesting it again", page.number)
+        response, url_used = self._get(page.url, None, budget_kind=PAGE, cdr=True, decode=decode)
+        if response is None:
+            raise WebexApiError(f"{_redact(page.url)}: answered 404 when requested again")
+        return Page(url_used, page.number, [], parsed=response._parsed)
+
     # -- people / locations ----------------------------------------------------------------
 
     def list_items(self, path: str, params: dict[str, str]) -> Iterator[Page]:

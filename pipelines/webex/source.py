@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from pipelines.webex.cdr_normalize import (
     empty_rows,
     normalize_page,
     parse_cdr_page,
+    whole_page,
 )
 from pipelines.webex.client import WebexClient
 from pipelines.webex.control_hub_csv import csv_files, read_control_hub_csv
@@ -289,9 +290,11 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
 
 def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: int):
     """(window, page) for every page of every window in order, then (window, None) once the window
-    is complete. Pages are fetched and read (parse_cdr_page) on a thread of their own, up to
-    PREFETCH_PAGES ahead, while the caller normalises and writes the previous ones; an error on
-    that thread is raised here, and closing this generator stops the thread."""
+    is complete. Pages are fetched on one thread and read (parse_cdr_page) on another, each up to
+    PREFETCH_PAGES ahead, while the caller normalises and writes the previous ones: the request
+    loop only checks that a body can be whole (whole_page), so the next request goes out while
+    this page is read. A body that passed that check but cannot be read is requested again in
+    its place. An error on either thread is raised here; closing this generator stops both."""
     known_keys: dict = {}  # API keys seen in this run's pages (parse_cdr_page reads with them first)
 
     def decode(body: bytes):
@@ -299,11 +302,23 @@ def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: 
 
     def fetched():
         for window in windows:
-            for page in _locked(shared, client.cdr_pages(window, max_records=page_size, decode=decode)):
+            for page in _locked(shared, client.cdr_pages(window, max_records=page_size, decode=whole_page)):
                 yield window, page
             yield window, None
 
-    return ahead(fetched(), depth=PREFETCH_PAGES, name="webex-cdr-pages")
+    def read(fetched_pages):
+        for window, page in fetched_pages:
+            if page is not None:
+                parsed = decode(page.parsed)
+                if parsed is None:
+                    with shared.lock:
+                        page = client.cdr_page_again(page, decode)
+                    parsed = page.parsed
+                page = replace(page, parsed=parsed)
+            yield window, page
+
+    pages = ahead(fetched(), depth=PREFETCH_PAGES, name="webex-cdr-pages")
+    return ahead(read(pages), depth=PREFETCH_PAGES, name="webex-cdr-page-reads")
 
 
 def _limit_stream(plan: Plan) -> Plan:
