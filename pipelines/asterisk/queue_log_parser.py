@@ -105,9 +105,10 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
         .otherwise(pl.lit(None, pl.String))
     )
     line_no = pl.int_range(first_line_no, first_line_no + raw.height, dtype=pl.Int64).alias("line_no")
-    if _all_lines_clean(raw):
+    epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
+    if _all_lines_clean(raw, epochs):
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of 18 columns.
-        events = raw.select(line_no, epoch.alias("event_epoch"), *_event_fields())
+        events = raw.select(line_no, epochs.alias("event_epoch"), *_event_fields())
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
 
     tagged = raw.with_columns(line_no, blank.alias("_blank"), reason.alias("_reason"), epoch.alias("_epoch"))
@@ -120,14 +121,13 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped)
 
 
-def _all_lines_clean(raw: pl.DataFrame) -> bool:
-    """No blank line and no reject, from null counts (kept by Polars, free) and one epoch pass:
+def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series) -> bool:
+    """No blank line and no reject, from null counts (kept by Polars, free) and the lines' epochs:
     every line has an event field (so it is not blank), none fills the extra read column, and
     every epoch is a plausible integer."""
     if raw.get_column(_READ_COLUMNS[4]).null_count() or raw.get_column(_READ_COLUMNS[-1]).null_count() < raw.height:
         return False
-    epoch = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
-    return epoch.null_count() == 0 and epoch.min() >= _MIN_EPOCH and epoch.max() <= _MAX_EPOCH
+    return epochs.null_count() == 0 and epochs.min() >= _MIN_EPOCH and epochs.max() <= _MAX_EPOCH
 
 
 def _read_fields(clean: bytes) -> pl.DataFrame:
