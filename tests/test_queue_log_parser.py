@@ -86,6 +86,13 @@ def test_first_line_no_numbers_lines_in_the_stream():
     assert rows(out, "line_no") == [(500,), (501,)]
 
 
+def test_line_numbers_past_the_32_bit_range_are_exact():
+    """A long-lived stream passes 4,294,967,295 lines; numbering must not wrap or fail there."""
+    first = 2**32 - 1
+    out = parse(ql(f"{T}|NONE|NONE|NONE|QUEUESTART|", "", f"{T + 1}|NONE|NONE|NONE|CONFIGRELOAD|"), first_line_no=first)
+    assert rows(out, "line_no") == [(first,), (first + 2,)]
+
+
 def test_parsing_in_chunks_equals_parsing_whole():
     """Two chunks placed with first_line_no/base_offset give the same rows and reject positions."""
     data = ql(
@@ -154,6 +161,17 @@ def test_invalid_utf8_is_replaced_and_the_line_kept():
     out = parse(data)
     assert rows(out, "agent", "event", "data1") == [("Luc\ufffda G\ufffdmez", "CONNECT", "4")]
     assert out.rejects.is_empty()
+
+
+def test_one_invalid_byte_among_valid_lines_keeps_every_line_and_its_number():
+    """A chunk is read strictly first and read again leniently when a byte is not UTF-8: the
+    second reading must give every line, in place, as a chunk without the byte would."""
+    good = [f"{T + i}|{CALL}|ventas|{AGENT}|RINGNOANSWER|{i}" for i in range(50)]
+    data = ql(*good[:25]) + f"{T + 99}|{CALL}|ventas|".encode() + b"G\xf3mez|PAUSE|x\n" + ql(*good[25:])
+    out = parse(data, first_line_no=10)
+    assert out.lines_read == 51 and out.rejects.is_empty()
+    assert rows(out, "line_no", "agent")[25] == (35, "G\ufffdmez")
+    assert rows(out, "line_no", "data1")[26] == (36, "25")
 
 
 def test_utf8_member_names_are_kept_verbatim():
