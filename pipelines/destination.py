@@ -21,7 +21,10 @@ def dlt_destination(location: WarehouseURL):
         from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
         Path(location.duckdb_path).parent.mkdir(parents=True, exist_ok=True)
-        credentials = DuckDbCredentials(str(location.duckdb_path), global_config=dict(DUCKDB_LOAD_CONFIG))
+        credentials = DuckDbCredentials(None, global_config=dict(DUCKDB_LOAD_CONFIG))
+        # The path is set, not passed: dlt parses a passed string as a connection URL first,
+        # which imports SQLAlchemy (a quarter of a second of a stand-alone load's start-up).
+        credentials.database = str(location.duckdb_path)
         return dlt.destinations.duckdb(credentials=credentials)
     return dlt.destinations.postgres(credentials=location.postgres_dsn())
 
