@@ -286,6 +286,24 @@ def test_overflow_with_empty_data6_keeps_leading_separator():
     assert data_fields(out)[0][5] == "|x"
 
 
+def test_one_long_line_deep_in_a_chunk_folds_its_fields_and_leaves_the_others_alone():
+    """Chunks are read as 11 columns first, refusing longer lines; one 13-field line far from the
+    chunk's start sends the whole chunk to the wide read, with the same result line by line."""
+    lines = [f"{T + i}|{CALL}|ventas|{AGENT}|RINGNOANSWER|{i}" for i in range(300)]
+    lines[200] = f"{T + 200}|{CALL}|ventas|NONE|ENTERQUEUE|a|b|c|d|e|f|g|"
+    out = parse(ql(*lines))
+    assert out.rejects.is_empty() and out.events.height == 300
+    assert data_fields(out)[200] == ("a", "b", "c", "d", "e", "f|g")
+    assert data_fields(out)[199] == ("199", None, None, None, None, None)
+    assert data_fields(out)[201] == ("201", None, None, None, None, None)
+
+
+def test_eleven_fields_and_a_trailing_separator_keep_data6():
+    """`…|data6|` has twelve fields, the last empty: read wide, data6 is kept as it is."""
+    out = parse(ql(f"{T}|{CALL}|ventas|{AGENT}|ATTENDEDTRANSFER|LINK|SIP/2001-0000|3|40|1|x|"))
+    assert data_fields(out) == [("LINK", "SIP/2001-0000", "3", "40", "1", "x")]
+
+
 def test_trailing_empty_fields_after_data6_are_dropped():
     out = parse(ql(f"{T}|{CALL}|ventas|NONE|NOTA|a|b|c|d|e|f|g||"))
     assert data_fields(out)[0][5] == "f|g"

@@ -26,6 +26,9 @@ DATA_FIELDS = tuple(f"data{i}" for i in range(1, 7))
 # cut by the reader, so it is rejected whole instead.
 READ_DATA_COLUMNS = 13
 _READ_COLUMNS = [f"f{i}" for i in range(len(BASE_FIELDS) + READ_DATA_COLUMNS)]
+# Asterisk writes at most 11 fields (ATTENDEDTRANSFER: six data fields), so a chunk is first read
+# as exactly that many columns, refusing longer lines; only a chunk that has one is read wide.
+_NARROW_COLUMNS = _READ_COLUMNS[: len(BASE_FIELDS) + len(DATA_FIELDS)]
 
 # Plausible epoch range: 2000-01-01 .. 2100-01-01. Anything else is a damaged line.
 _MIN_EPOCH, _MAX_EPOCH = 946_684_800, 4_102_444_800
@@ -96,7 +99,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
             raise ValueError(f"queue_log reader returned {raw.height} rows for {lines_read} lines")
     lines_read = raw.height
 
-    f = [pl.col(c) for c in _READ_COLUMNS]
+    wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
+    f = [pl.col(c) for c in (_READ_COLUMNS if wide else _NARROW_COLUMNS)]
     # A blank line has no content: every field empty, the first at most whitespace (NUL-only lines
     # are blank once NULs are gone). A line that lost its epoch but kept other fields is a reject.
     blank = pl.all_horizontal([c.is_null() for c in f[1:]]) & (f[0].is_null() | (f[0].str.strip_chars() == ""))
@@ -104,20 +108,20 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     reason = (
         pl.when(blank).then(pl.lit(None, pl.String))
         .when(f[4].is_null()).then(pl.lit("missing_event"))
-        .when(f[-1].is_not_null()).then(pl.lit("too_many_fields"))
+        .when(pl.lit(wide) & f[-1].is_not_null()).then(pl.lit("too_many_fields"))
         .when(epoch.is_null() | ~epoch.is_between(_MIN_EPOCH, _MAX_EPOCH)).then(pl.lit("bad_epoch"))
         .otherwise(pl.lit(None, pl.String))
     )
     line_no = pl.col("line_no")
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
-    if _all_lines_clean(raw, epochs):
-        # The usual chunk: nothing to set aside, so no per-row tags and no filtering of 18 columns.
-        events = raw.select(line_no, epochs.alias("event_epoch"), *_event_fields())
+    if _all_lines_clean(raw, epochs, wide):
+        # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
+        events = raw.select(line_no, epochs.alias("event_epoch"), *_event_fields(wide))
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
 
     tagged = raw.with_columns(line_no, blank.alias("_blank"), reason.alias("_reason"), epoch.alias("_epoch"))
     kept = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
-    events = kept.select(pl.col("line_no"), pl.col("_epoch").alias("event_epoch"), *_event_fields())
+    events = kept.select(pl.col("line_no"), pl.col("_epoch").alias("event_epoch"), *_event_fields(wide))
 
     rejected = tagged.select("line_no", "_reason").filter(pl.col("_reason").is_not_null())
     rejects = _rejects_with_text(data, rejected, first_line_no, base_offset)
@@ -125,46 +129,53 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped)
 
 
-def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series) -> bool:
+def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
     """No blank line and no reject, from null counts (kept by Polars, free) and the lines' epochs:
-    every line has an event field (so it is not blank), none fills the extra read column, and
-    every epoch is a plausible integer."""
-    if raw.get_column(_READ_COLUMNS[4]).null_count() or raw.get_column(_READ_COLUMNS[-1]).null_count() < raw.height:
+    every line has an event field (so it is not blank), none fills the extra read column of a wide
+    read, and every epoch is a plausible integer."""
+    if raw.get_column(_READ_COLUMNS[4]).null_count():
+        return False
+    if wide and raw.get_column(_READ_COLUMNS[-1]).null_count() < raw.height:
         return False
     return epochs.null_count() == 0 and epochs.min() >= _MIN_EPOCH and epochs.max() <= _MAX_EPOCH
 
 
 def _read_fields(clean: bytes, first_line_no: int) -> pl.DataFrame:
-    """The read columns, and each row's line number (from the reader, so that it comes in the
-    same pieces as the fields and the rows go to Arrow without being gathered into one piece).
+    """The fields as text columns (f0.., narrow or wide: see _NARROW_COLUMNS), and each row's
+    line number (from the reader, so that it comes in the same pieces as the fields and the rows
+    go to Arrow without being gathered into one piece).
 
-    Strict UTF-8 first: the lossy decoder copies the whole chunk even when it is valid (a fifth
-    of the reading time), and a chunk with invalid bytes is rare, so it alone is read again."""
+    The usual chunk is read narrow and as strict UTF-8 (the lossy decoder copies the whole chunk
+    even when it is valid); a chunk with a longer line or a byte that is not UTF-8 fails that
+    read and is read again wide and lossy. Narrow, the reader refuses a line with more fields
+    than columns, so no line loses a field silently."""
     options = dict(
         separator="|",
         has_header=False,
         quote_char=None,
-        new_columns=_READ_COLUMNS,
         missing_columns="insert",
-        schema={c: pl.String for c in _READ_COLUMNS},
-        truncate_ragged_lines=True,
-        extra_columns="ignore",  # a first line longer than the read columns must not fail the chunk
         raise_if_empty=False,  # empty and absent fields both read as null
         row_index_name="line_no",  # counts from 0: the reader's index is 32-bit, line numbers are not
     )
     try:
-        raw = pl.read_csv(clean, encoding="utf8", **options)
-    except pl.exceptions.ComputeError:
-        raw = pl.read_csv(clean, encoding="utf8-lossy", **options)
+        raw = pl.read_csv(clean, encoding="utf8", new_columns=_NARROW_COLUMNS,
+                          schema={c: pl.String for c in _NARROW_COLUMNS},
+                          truncate_ragged_lines=False, extra_columns="raise", **options)
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        raw = pl.read_csv(clean, encoding="utf8-lossy", new_columns=_READ_COLUMNS,
+                          schema={c: pl.String for c in _READ_COLUMNS},
+                          truncate_ragged_lines=True,
+                          extra_columns="ignore",  # a first line longer than the read columns must not fail the chunk
+                          **options)
     return raw.with_columns(pl.col("line_no").cast(pl.Int64) + first_line_no)
 
 
-def _event_fields() -> list[pl.Expr]:
-    """callid .. data6 from the read columns."""
+def _event_fields(wide: bool) -> list[pl.Expr]:
+    """callid .. data6 from the read columns (data6 with any further fields of a wide read)."""
     return [
         *[pl.col(src).alias(dst) for src, dst in zip(_READ_COLUMNS[1:5], BASE_FIELDS[1:], strict=True)],
         *[pl.col(_READ_COLUMNS[5 + i]).alias(DATA_FIELDS[i]) for i in range(5)],
-        _overflow_data6().alias("data6"),
+        (_overflow_data6() if wide else pl.col(_READ_COLUMNS[10])).alias("data6"),
     ]
 
 
