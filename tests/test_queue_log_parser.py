@@ -429,3 +429,25 @@ def test_random_garbage_every_line_is_event_reject_or_blank():
         for line_no, byte_offset, reason, _ in out.rejects.iter_rows():
             assert byte_offset - base_offset == starts[line_no - first_line_no]
             assert reason in {"missing_event", "bad_epoch", "too_many_fields"}
+
+
+def test_the_narrow_first_read_gives_what_the_wide_read_alone_gives(monkeypatch):
+    """The usual chunk is read as 11 columns that refuse longer lines, others wide: on random
+    chunks (valid, damaged, long, NUL, CR, invalid UTF-8 lines) the result must equal that of
+    the wide read alone, which a refused narrow read forces here."""
+    rng = random.Random(20261201)
+    chunks = [_random_chunk(rng) for _ in range(200)]
+    chunks += [("\n".join(rng.choice(_VALID) for _ in range(rng.randint(1, 30))) + "\n").encode() for _ in range(100)]
+    usual = [parse_chunk(c, first_line_no=9, base_offset=100) for c in chunks]
+    read_csv = pl.read_csv
+
+    def wide_only(*args, **kwargs):
+        if kwargs.get("truncate_ragged_lines") is False:  # the narrow read
+            raise pl.exceptions.ComputeError("refused for the test")
+        return read_csv(*args, **kwargs)
+
+    monkeypatch.setattr(pl, "read_csv", wide_only)
+    for chunk, got in zip(chunks, usual, strict=True):
+        wide = parse_chunk(chunk, first_line_no=9, base_offset=100)
+        assert got.events.equals(wide.events) and got.rejects.equals(wide.rejects), chunk
+        assert (got.lines_read, got.skipped_blank) == (wide.lines_read, wide.skipped_blank)
