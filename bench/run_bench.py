@@ -4,6 +4,9 @@ Every phase runs in its own process so that its peak memory (ru_maxrss from wait
 
   reference   DuckDB read_csv of the same file into a table (the yardstick)
   raw_load    dlt load of the file into raw_asterisk (what the raw asset runs)
+              These two alternate, --repeat times each (into fresh databases), and their medians
+              make the ratio: the machine's speed drifts by 10-20 % from one run to the next,
+              more than the difference being measured.
   marts       dbt build of every model and test (what the dbt asset runs)
   append      100k more lines appended, then raw load + dbt build again (end to end)
 
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -66,6 +70,7 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=10_000_000)
     parser.add_argument("--append-lines", type=int, default=100_000)
     parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--repeat", type=int, default=3, help="reference / raw load pairs (medians are reported)")
     args = parser.parse_args()
 
     site = BENCH_DIR / f"site-{args.lines}"
@@ -130,12 +135,25 @@ def main() -> int:
     raw_load = python("from switchboard.settings import load_settings; from pipelines.asterisk.pipeline import run_load; "
                       "r = run_load(load_settings()).counts('queue_log'); print(r.as_metadata())")
 
-    print("reference: DuckDB read_csv …", flush=True)
-    results["reference"] = run_phase("reference", python(
+    reference = python(
         f"import duckdb; con = duckdb.connect({str(work / 'reference.duckdb')!r}); "
-        f"con.execute({REFERENCE_SQL!r}, [{str(log)!r}]); con.close()"), env)
-    print("raw load (dlt) …", flush=True)
-    results["raw_load"] = run_phase("raw_load", raw_load, env)
+        f"con.execute({REFERENCE_SQL!r}, [{str(log)!r}]); con.close()")
+    samples: dict[str, list[dict]] = {"reference": [], "raw_load": []}
+    for i in range(args.repeat):
+        for path in (work / "reference.duckdb", work / "warehouse.duckdb", work / "warehouse.duckdb.wal"):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(work / "state", ignore_errors=True)
+        print(f"reference: DuckDB read_csv ({i + 1}/{args.repeat}) …", flush=True)
+        samples["reference"].append(run_phase("reference", reference, env))
+        print(f"raw load: dlt ({i + 1}/{args.repeat}) …", flush=True)
+        samples["raw_load"].append(run_phase("raw_load", raw_load, env))
+    (work / "reference.duckdb").unlink(missing_ok=True)
+    for phase, runs in samples.items():
+        results[phase] = {
+            "seconds": statistics.median(r["seconds"] for r in runs),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs),
+            "runs_seconds": [r["seconds"] for r in runs],
+        }
     print("marts (dbt build) …", flush=True)
     results["marts"] = run_phase("marts", dbt_build, dbt_env)
 
