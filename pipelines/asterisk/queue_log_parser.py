@@ -100,28 +100,27 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     lines_read = raw.height
 
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
-    f = [pl.col(c) for c in (_READ_COLUMNS if wide else _NARROW_COLUMNS)]
-    # A blank line has no content: every field empty, the first at most whitespace (NUL-only lines
-    # are blank once NULs are gone). A line that lost its epoch but kept other fields is a reject.
-    blank = pl.all_horizontal([c.is_null() for c in f[1:]]) & (f[0].is_null() | (f[0].str.strip_chars() == ""))
-    epoch = f[0].cast(pl.Int64, strict=False)
-    reason = (
-        pl.when(blank).then(pl.lit(None, pl.String))
-        .when(f[4].is_null()).then(pl.lit("missing_event"))
-        .when(pl.lit(wide) & f[-1].is_not_null()).then(pl.lit("too_many_fields"))
-        .when(epoch.is_null() | ~epoch.is_between(_MIN_EPOCH, _MAX_EPOCH)).then(pl.lit("bad_epoch"))
-        .otherwise(pl.lit(None, pl.String))
-    )
-    line_no = pl.col("line_no")
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
     if _all_lines_clean(raw, epochs, wide):
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
-        events = raw.select(line_no, epochs.alias("event_epoch"), *_event_fields(wide))
+        events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
 
-    tagged = raw.with_columns(line_no, blank.alias("_blank"), reason.alias("_reason"), epoch.alias("_epoch"))
+    f = [pl.col(c) for c in (_READ_COLUMNS if wide else _NARROW_COLUMNS)]
+    epoch = pl.col("_epoch")
+    # A blank line has no content: every field empty, the first at most whitespace (NUL-only lines
+    # are blank once NULs are gone). A line that lost its epoch but kept other fields is a reject.
+    blank = pl.all_horizontal([c.is_null() for c in f[1:]]) & (f[0].is_null() | (f[0].str.strip_chars() == ""))
+    reason = pl.when(blank).then(pl.lit(None, pl.String)).when(f[4].is_null()).then(pl.lit("missing_event"))
+    if wide:  # only a wide read can hold a line longer than the fields kept
+        reason = reason.when(f[-1].is_not_null()).then(pl.lit("too_many_fields"))
+    reason = (
+        reason.when(epoch.is_null() | ~epoch.is_between(_MIN_EPOCH, _MAX_EPOCH)).then(pl.lit("bad_epoch"))
+        .otherwise(pl.lit(None, pl.String))
+    )
+    tagged = raw.with_columns(epochs.alias("_epoch")).with_columns(blank.alias("_blank"), reason.alias("_reason"))
     kept = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
-    events = kept.select(pl.col("line_no"), pl.col("_epoch").alias("event_epoch"), *_event_fields(wide))
+    events = kept.select("line_no", pl.col("_epoch").alias("event_epoch"), *_event_fields(wide))
 
     rejected = tagged.select("line_no", "_reason").filter(pl.col("_reason").is_not_null())
     rejects = _rejects_with_text(data, rejected, first_line_no, base_offset)
