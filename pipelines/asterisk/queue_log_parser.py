@@ -91,13 +91,11 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
         # The unterminated last line may have been only NULs/CR; keep it as a (blank) row.
         clean += b"\n"
     raw = _read_fields(clean, first_line_no)
-    if b"\n\n" in clean or clean.startswith(b"\n"):
-        # Empty lines: check the reader kept each as a row (a skipped one would shift every
-        # line number after it). Without them every line has content and is a row.
-        lines_read = count_lines(data)
-        if raw.height != lines_read:  # pragma: no cover - guards a reader regression, see test
-            raise ValueError(f"queue_log reader returned {raw.height} rows for {lines_read} lines")
-    lines_read = raw.height
+    # Every line must be a row (a skipped empty line would shift every line number after it).
+    # Counted with NumPy: a Python search for empty lines took ~1 CPU-s per 10M lines.
+    lines_read = int(np.count_nonzero(np.frombuffer(clean, np.uint8) == 0x0A))
+    if raw.height != lines_read:  # pragma: no cover - guards a reader regression, see test
+        raise ValueError(f"queue_log reader returned {raw.height} rows for {lines_read} lines")
 
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)

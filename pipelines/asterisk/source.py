@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dlt
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -155,12 +156,13 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
         parsed = parse_chunk(chunk, first_line_no=line_no, base_offset=offset)
         return parsed, parsed.lines_read
 
-    def emit(parsed, meta: list[pl.Expr]) -> Iterator[object]:
+    def emit(parsed, meta: dict[str, object]) -> Iterator[object]:
         if parsed.events.height:
-            yield from events.write(parsed.events.with_columns(meta))
+            yield from events.write(parsed.events, meta)
         if parsed.rejects.height:
             counts.add_rejects(parsed.rejects["reason"])
-            yield _to_table("queue_log_rejects", parsed.rejects.with_columns(meta), columns=QUEUE_LOG_REJECT_COLUMNS)
+            yield _to_table("queue_log_rejects", parsed.rejects.with_columns(_meta_columns(meta)),
+                            columns=QUEUE_LOG_REJECT_COLUMNS)
         counts.lines_read += parsed.lines_read
         counts.loaded += parsed.events.height
         counts.rejected += parsed.rejects.height
@@ -179,7 +181,7 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
 
     `read(chunk, first_line_no, offset)` parses a chunk and returns (parsed, the chunk's line
     count); it runs on a thread of its own one chunk ahead, so parsing the next chunk overlaps
-    with dlt writing this one. `emit(parsed, meta_columns)` yields the tables and updates
+    with dlt writing this one. `emit(parsed, meta_values)` yields the tables and updates
     `counts`. Each stream's position advances in resource state once all its chunks are yielded.
     """
     loaded_at = _now()
@@ -202,7 +204,7 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
                 yield parsed, line_no, offset + len(chunk)
 
         line_no, end = start.line_no, start.offset
-        meta = _meta_columns(stream, source, loaded_at)
+        meta = _meta_values(stream, source, loaded_at)
         for parsed, line_no_after, end_after in ahead(parsed_chunks(), depth=1, name=f"{kind}-chunks"):
             yield from emit(parsed, meta)
             line_no, end = line_no_after, end_after
@@ -266,13 +268,13 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
         parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=line_no, base_offset=offset)
         return parsed, count_lines(chunk)
 
-    def emit(parsed, meta: list[pl.Expr]) -> Iterator[object]:
+    def emit(parsed, meta: dict[str, object]) -> Iterator[object]:
         unique = parsed.rows.unique(subset=["cdr_key"], keep="first", maintain_order=True)
         if unique.height:
-            yield _to_table("cdr", unique.with_columns(meta), columns=CDR_COLUMNS, merge_key=CDR_KEY)
+            yield _to_table("cdr", unique.with_columns(_meta_columns(meta)), columns=CDR_COLUMNS, merge_key=CDR_KEY)
         if parsed.rejects.height:
             counts.add_rejects(parsed.rejects["reason"])
-            yield _to_table("cdr_rejects", parsed.rejects.with_columns(meta), columns=CDR_REJECT_COLUMNS)
+            yield _to_table("cdr_rejects", parsed.rejects.with_columns(_meta_columns(meta)), columns=CDR_REJECT_COLUMNS)
         counts.lines_read += parsed.lines_read
         counts.loaded += unique.height
         counts.skipped_duplicate += parsed.rows.height - unique.height
@@ -288,13 +290,19 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
 # helpers
 
 
-def _meta_columns(stream: Stream, source: LogFile, loaded_at: datetime) -> list[pl.Expr]:
+def _meta_values(stream: Stream, source: LogFile, loaded_at: datetime) -> dict[str, object]:
+    """The per-stream constants every row of a chunk carries."""
+    return {"pbx": stream.pbx, "source_stream": stream.stream_id, "source_file": str(source.path),
+            "loaded_at": loaded_at}
+
+
+def _meta_columns(meta: dict[str, object]) -> list[pl.Expr]:
     # Categorical: one dictionary entry instead of millions of copied strings on the way to parquet.
+    types = {**_META, **_LOADED}
     return [
-        pl.lit(stream.pbx).cast(pl.Categorical).alias("pbx"),
-        pl.lit(stream.stream_id).cast(pl.Categorical).alias("source_stream"),
-        pl.lit(str(source.path)).cast(pl.Categorical).alias("source_file"),
-        pl.lit(loaded_at, pl.Datetime("us", "UTC")).alias("loaded_at"),
+        (pl.lit(value, pl.String).cast(types[name]) if isinstance(types[name], pl.Categorical)
+         else pl.lit(value, types[name])).alias(name)
+        for name, value in meta.items()
     ]
 
 
@@ -352,17 +360,25 @@ class _BulkParquet:
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
 
-    def write(self, frame: pl.DataFrame) -> Iterator[object]:
-        """Adds `frame` to the file; yields it as an Arrow table instead when not writing a file."""
+    def write(self, frame: pl.DataFrame, constants: dict[str, object]) -> Iterator[object]:
+        """Adds `frame` with the `constants` columns to the file; yields it as an Arrow table
+        instead when not writing a file."""
         if not self.as_file:
-            yield _to_table(self.table, frame, columns=self.columns)
+            yield _to_table(self.table, frame.with_columns(_meta_columns(constants)), columns=self.columns)
             return
-        typed = frame.select([pl.col(c).cast(t) for c, t in self.columns.items()])
+        varying = {c: t for c, t in self.columns.items() if c not in self.constants}
+        typed = frame.with_columns(_meta_columns({c: v for c, v in constants.items() if c in varying}))
         # Arrow's parquet writer takes string views but not dictionaries of them: the constants
-        # travel as dictionaries of plain strings, the rest as views.
-        views = typed.drop(self.constants).to_arrow(compat_level=pl.CompatLevel.newest())
-        dictionaries = typed.select(self.constants).to_arrow()
-        arrays = [(dictionaries if c in self.constants else views).column(c) for c in self.columns]
+        # travel as one-entry dictionaries of plain strings (built here: Polars would convert a
+        # Categorical column row by row), the rest as views.
+        views = typed.select([pl.col(c).cast(t) for c, t in varying.items()]).to_arrow(
+            compat_level=pl.CompatLevel.newest())
+        indices = pa.array(np.zeros(typed.height, np.int32))
+        arrays = [
+            pa.DictionaryArray.from_arrays(indices, pa.array([constants[c]], pa.string()))
+            if c in self.constants else views.column(c)
+            for c in self.columns
+        ]
         if self.writer is None:
             schema = pa.schema([pa.field(c, a.type) for c, a in zip(self.columns, arrays, strict=True)])
             folder = Path(dlt.current.pipeline().working_dir) / "bulk_files"
