@@ -5,9 +5,9 @@
   earliest new epoch on (macros/asterisk_refresh.sql: stg_queue_events_plan_sql); lines before
   it keep their event_seq, is_duplicate and boot_no. `dbt build --full-refresh` rebuilds all.
 
-  Cost shape (10M lines): one narrow sort for the order, duplicates found through a fingerprint
-  (only lines sharing pbx, epoch and fingerprint are compared field by field), and one join
-  back to the full rows.
+  Cost shape (10M lines): one narrow sort for the order, on integer keys (the stream's rank, not
+  its text), duplicates found through a fingerprint (only lines sharing pbx, epoch and
+  fingerprint are compared field by field), and one join back to the full rows, on the same keys.
 #}
 {{ config(
     materialized='incremental',
@@ -64,10 +64,16 @@ table_rows as not materialized (
 ),
 
 -- rotated copies of one file are separate streams: order streams of one PBX by their first
--- event (over all of raw, also in an incremental run); the realtime table is one stream per PBX
+-- event (over all of raw, also in an incremental run); the realtime table is one stream per PBX.
+-- stream_order numbers that order, so that the sorts and joins over every line below use
+-- integer keys, not the stream's text (10M lines: the ordering sort 16 -> 5 thread-seconds)
 file_streams as not materialized (
 
-    select pbx, source_stream, min(event_epoch) as stream_first_epoch
+    select
+        pbx,
+        source_stream,
+        min(event_epoch) as stream_first_epoch,
+        dense_rank() over (partition by pbx order by min(event_epoch), source_stream) as stream_order
     from {{ source('raw_asterisk', 'queue_log') }}
     group by pbx, source_stream
 
@@ -91,6 +97,7 @@ unioned as not materialized (
         file_lines.source_file,
         file_lines.line_no as source_position,
         file_streams.stream_first_epoch,
+        file_streams.stream_order,
         file_lines.event_epoch,
         file_lines.callid,
         file_lines.queuename,
@@ -119,6 +126,8 @@ unioned as not materialized (
         -- rows of the realtime table are ordered by their numeric id when exported, else by export position
         coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no) as source_position,
         table_streams.stream_first_epoch,
+        -- a table row is a stream of its own, ordered by its key (as the key text sorts)
+        dense_rank() over (partition by table_rows.pbx order by table_rows.row_key) as stream_order,
         table_rows.event_epoch,
         table_rows.callid,
         table_rows.queuename,
@@ -190,8 +199,8 @@ ordered as not materialized (
 
     select
         sourced.pbx,
-        sourced.source_kind,
-        sourced.source_stream,
+        sourced.source_rank,
+        sourced.stream_order,
         sourced.source_position,
         duplicates.pbx is not null as is_duplicate,
         {% if incremental %}coalesce(kept.base_seq, 0) + {% endif -%}
@@ -212,8 +221,7 @@ ordered as not materialized (
     {%- endif %}
     window event_order as (
         partition by sourced.pbx
-        order by sourced.event_epoch, sourced.source_rank, sourced.stream_first_epoch,
-            sourced.source_stream, sourced.source_position
+        order by sourced.event_epoch, sourced.source_rank, sourced.stream_order, sourced.source_position
     )
 
 ),
@@ -247,8 +255,8 @@ renamed as (
     from unioned
     inner join ordered
         on unioned.pbx = ordered.pbx
-        and unioned.source_kind = ordered.source_kind
-        and unioned.source_stream = ordered.source_stream
+        and unioned.source_rank = ordered.source_rank
+        and unioned.stream_order = ordered.stream_order
         and unioned.source_position = ordered.source_position
 
 )
