@@ -11,7 +11,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from assets.asterisk_raw import WAREHOUSE_POOL
-from resources.dbt import dbt_build_args, dbt_environment, dbt_project
+from resources.dbt import dbt_build_args, dbt_environment, dbt_project, keep_partial_parse
 from switchboard.settings import Settings
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -46,7 +46,9 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
     def switchboard_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         # The dbt process inherits this run worker's environment: point its profile at the warehouse.
         os.environ.update(dbt_environment(settings))
-        yield from dbt.cli(dbt_build_args(settings), context=context).stream()
+        invocation = dbt.cli(dbt_build_args(settings), context=context)
+        yield from invocation.stream()
+        keep_partial_parse(invocation.target_path, project)
 
     return switchboard_dbt
 
