@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$",
         description="DuckDB's memory cap for dbt builds (e.g. 3GB, 8GB, 75%); above it DuckDB spills to disk.",
     )
+    run_executor: str = Field(
+        default="in_process",
+        alias="SWITCHBOARD_RUN_EXECUTOR",
+        pattern=r"^(in_process|multiprocess)$",
+        description="How a Dagster run executes its steps: in_process (one process per run) or "
+        "multiprocess (a process per step).",
+    )
     timezone: str = Field(
         default="America/Bogota",
         alias="SWITCHBOARD_TIMEZONE",

@@ -49,6 +49,11 @@ def test_every_layer_key_is_where_design_says(make_settings):
     assert all(k.split("/")[0] in {"raw", "staging", "intermediate", "marts", "serving"} for k in keys)
 
 
+def test_runs_execute_in_process_unless_configured(make_settings):
+    assert build_definitions(make_settings()).executor.name == "in_process"
+    assert build_definitions(make_settings(SWITCHBOARD_RUN_EXECUTOR="multiprocess")).executor.name == "multiprocess"
+
+
 def test_writers_share_one_pool(make_settings):
     graph = build_definitions(make_settings()).resolve_asset_graph()
     for key in graph.materializable_asset_keys:

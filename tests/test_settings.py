@@ -46,6 +46,7 @@ def test_defaults():
     assert s.warehouse.duckdb_path == (DEFAULT_DATA_DIR / "warehouse.duckdb").resolve()
     assert s.serving_path == DEFAULT_DATA_DIR / "serving.duckdb"
     assert s.state_dir == DEFAULT_DATA_DIR / "state"
+    assert s.run_executor == "in_process"
 
 
 def test_source_zones_fall_back_to_the_reporting_zone():
@@ -92,6 +93,7 @@ def test_keyword_overrides_use_the_variable_names():
         ("SWITCHBOARD_WAREHOUSE_URL", "duckdb:///"),
         ("SWITCHBOARD_WAREHOUSE_URL", "postgresql://user@host-only"),
         ("SWITCHBOARD_WAREHOUSE_URL", "postgresql://user@db:port/switchboard"),
+        ("SWITCHBOARD_RUN_EXECUTOR", "threads"),
     ],
 )
 def test_invalid_value_fails_naming_the_variable_and_value(monkeypatch, name, value):
