@@ -17,9 +17,11 @@ from switchboard.settings import Settings
 
 @cache
 def dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    project.prepare_if_dev()  # `dbt parse` under `dagster dev`; elsewhere ensure_manifest() does it
-    return project
+    # Not `prepare_if_dev()`: under `dagster dev` it runs `dbt parse` at every load of the code
+    # location — every run — and replaces the runs' parse cache (keep_partial_parse) with one
+    # made without their vars, so each run parsed everything again. build_definitions() calls
+    # ensure_manifest(), which parses only when a project file changed.
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 def ensure_manifest() -> None:
