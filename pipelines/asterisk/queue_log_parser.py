@@ -92,8 +92,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
         clean += b"\n"
     raw = _read_fields(clean, first_line_no)
     # Every line must be a row (a skipped empty line would shift every line number after it).
-    # Counted with NumPy: a Python search for empty lines took ~1 CPU-s per 10M lines.
-    lines_read = int(np.count_nonzero(np.frombuffer(clean, np.uint8) == 0x0A))
+    # One count of newlines per chunk (~0.05 s per 64 MB); searching for empty lines first cost more.
+    lines_read = count_lines(clean)
     if raw.height != lines_read:  # pragma: no cover - guards a reader regression, see test
         raise ValueError(f"queue_log reader returned {raw.height} rows for {lines_read} lines")
 
