@@ -21,6 +21,8 @@ RAW_ASTERISK_TABLES = {
     "queue_log": ("queue_log", "Asterisk queue_log file lines, one row per well-formed line, in file order."),
     "queue_log_rejects": ("queue_log", "queue_log lines (file and realtime exports) that could not be read, "
                                        "with the reason, position and exact text."),
+    "log_streams": ("queue_log", "Every log stream read (queue_log and Master.csv files): its PBX, the file it was "
+                                 "last read from, its first line and how far it has been read."),
     "queue_log_table": ("queue_log_table", "Realtime queue_log table exports (MySQL dump / CSV) in the file layout."),
     "cdr": ("cdr", "Asterisk cdr-csv Master.csv rows, typed and deduplicated."),
     "cdr_rejects": ("cdr", "Master.csv rows that could not be read, with the reason and exact text."),

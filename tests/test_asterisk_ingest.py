@@ -113,8 +113,9 @@ def test_many_chunks_of_several_streams_load_once_each(make_settings, site):
     assert (counts.lines_read, counts.loaded, counts.rejected, counts.streams_read) == (66, 65, 1, 2)
     with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
         by_stream = con.sql(
-            "select source_file, count(*), count(distinct line_no), min(line_no), max(line_no) "
-            "from raw_asterisk.queue_log group by source_file order by source_file").fetchall()
+            "select streams.source_file, count(*), count(distinct line_no), min(line_no), max(line_no) "
+            "from raw_asterisk.queue_log join raw_asterisk.log_streams as streams using (source_stream) "
+            "group by streams.source_file order by streams.source_file").fetchall()
         reject = con.sql("select line_no, raw_text from raw_asterisk.queue_log_rejects").fetchall()
     assert [(Path(f).name, n, d, lo, hi) for f, n, d, lo, hi in by_stream] == [
         ("queue_log", 40, 40, 0, 40), ("queue_log.1", 25, 25, 0, 24)]

@@ -32,7 +32,6 @@ import duckdb
 import pytest
 
 from tests.test_dbt_project import (
-    FILE_INSERT,
     FIXTURE_LINES,
     RAW_DDL,
     T0,
@@ -41,6 +40,7 @@ from tests.test_dbt_project import (
     _assert_ok,
     _dbt,
     _fields,
+    insert_file_lines,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt_incremental")]
@@ -110,9 +110,6 @@ def _table_row(row_no: int, row_id: int, offset: int, text: str, loaded_at: date
 
 
 # the inserts of test_dbt_project plus loaded_at (what the incremental staging keys on)
-FILE_INSERT_LOADED = FILE_INSERT.replace("data6) values", "data6, loaded_at) values").replace(
-    "{p})", "{p}, {p})"
-)
 TABLE_INSERT_LOADED = TABLE_INSERT.replace("data6) values", "data6, loaded_at) values").replace(
     "{p})", "{p}, {p})"
 )
@@ -163,7 +160,7 @@ def _apply(path: Path, file_rows: list[tuple], table_rows: list[tuple], n: int) 
         if n == REMOVED_AT:
             con.execute(REMOVE_RT)
         if file_rows:
-            con.executemany(FILE_INSERT_LOADED.format(p="?"), file_rows)
+            insert_file_lines(con, "?", file_rows)
         for row in table_rows:  # merge on (pbx, row_key), as the loader does
             con.execute(
                 "delete from raw_asterisk.queue_log_table where pbx = ? and row_key = ?",
@@ -305,7 +302,7 @@ def test_incremental_runs_equal_a_full_refresh_on_postgres(tmp_path, postgres_se
                     if n == REMOVED_AT:
                         cur.execute(REMOVE_RT)
                     if file_rows:
-                        cur.executemany(FILE_INSERT_LOADED.format(p="%s"), file_rows)
+                        insert_file_lines(cur, "%s", file_rows)
                     for row in table_rows:
                         cur.execute(
                             "delete from raw_asterisk.queue_log_table where pbx = %s and row_key = %s",

@@ -32,10 +32,13 @@ TZ = "America/Bogota"
 RAW_DDL = """
 create schema if not exists raw_asterisk;
 create table raw_asterisk.queue_log (
-    pbx varchar, source_stream varchar, source_file varchar, line_no bigint, event_epoch bigint,
+    source_stream varchar, line_no bigint, event_epoch bigint,
     callid varchar, queuename varchar, agent varchar, event varchar,
     data1 varchar, data2 varchar, data3 varchar, data4 varchar, data5 varchar, data6 varchar,
     loaded_at timestamptz);
+create table raw_asterisk.log_streams (
+    pbx varchar, source_stream varchar, source_file varchar, kind varchar, first_line varchar,
+    bytes_read bigint, lines_read bigint, updated_at timestamptz);
 create table raw_asterisk.queue_log_table (
     pbx varchar, row_key varchar, source_file varchar, row_no bigint, event_time_text varchar,
     event_epoch bigint, callid varchar, queuename varchar, agent varchar, event varchar,
@@ -184,10 +187,28 @@ def _table_rows() -> list[tuple]:
 
 
 FILE_INSERT = (
-    "insert into raw_asterisk.queue_log (pbx, source_stream, source_file, line_no, event_epoch, "
-    "callid, queuename, agent, event, data1, data2, data3, data4, data5, data6) values "
-    "({})".format(", ".join(["{p}"] * 15))
+    "insert into raw_asterisk.queue_log (source_stream, line_no, event_epoch, "
+    "callid, queuename, agent, event, data1, data2, data3, data4, data5, data6, loaded_at) values "
+    "({})".format(", ".join(["{p}"] * 14))
 )
+STREAM_DELETE = "delete from raw_asterisk.log_streams where source_stream = {p}"
+STREAM_INSERT = (
+    "insert into raw_asterisk.log_streams (pbx, source_stream, source_file, kind) values ({p}, {p}, {p}, 'queue_log')"
+)
+
+
+def insert_file_lines(cur, placeholder: str, rows: list[tuple]) -> None:
+    """Rows (pbx, source_stream, source_file, line_no, epoch, callid, queue, agent, event,
+    data1..data6[, loaded_at]) written as the loader writes them: the lines to raw_asterisk.queue_log,
+    each stream's PBX and file to raw_asterisk.log_streams (merged on the stream)."""
+    streams = {row[1]: row[:3] for row in rows}
+    for pbx, stream, file in streams.values():
+        cur.execute(STREAM_DELETE.format(p=placeholder), [stream])
+        cur.execute(STREAM_INSERT.format(p=placeholder), [pbx, stream, file])
+    cur.executemany(
+        FILE_INSERT.format(p=placeholder),
+        [(row[1], *row[3:15], row[15] if len(row) > 15 else None) for row in rows],
+    )
 TABLE_INSERT = (
     "insert into raw_asterisk.queue_log_table (pbx, row_key, source_file, row_no, event_time_text, "
     "event_epoch, callid, queuename, agent, event, data1, data2, data3, data4, data5, data6) values "
@@ -196,7 +217,7 @@ TABLE_INSERT = (
 
 
 def _load(cur, placeholder: str) -> None:
-    cur.executemany(FILE_INSERT.format(p=placeholder), _file_rows())
+    insert_file_lines(cur, placeholder, _file_rows())
     cur.executemany(TABLE_INSERT.format(p=placeholder), _table_rows())
 
 

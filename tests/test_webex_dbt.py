@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from switchboard.paths import DBT_PROJECT_DIR
-from tests.test_dbt_project import FILE_INSERT, RAW_DDL, _fields
+from tests.test_dbt_project import RAW_DDL, _fields, insert_file_lines
 from tests.webex_dbt_fixtures import (
     CDR_COLUMNS,
     DAY,
@@ -62,7 +62,7 @@ def _load_asterisk(cur, placeholder: str) -> None:
     for line_no, (offset, text) in enumerate(ASTERISK_LINES):
         callid, queue, agent, event, *data = _fields(text)
         rows.append(("lab", "lab-1", "/logs/queue_log", line_no, E0 + offset, callid, queue, agent, event, *data))
-    cur.executemany(FILE_INSERT.format(p=placeholder), rows)
+    insert_file_lines(cur, placeholder, rows)
     cur.execute(CDR_INSERT.format(", ".join([placeholder] * len(CDR_ROW))), CDR_ROW)
 
 

@@ -28,8 +28,11 @@ prior as (
 
 arrived as (
 
-    select q.pbx, 'file' as source_kind, q.source_stream, q.line_no as source_position, q.event_epoch
+    select streams.pbx, 'file' as source_kind, q.source_stream, q.line_no as source_position, q.event_epoch
     from {{ source('raw_asterisk', 'queue_log') }} as q
+    inner join {{ source('raw_asterisk', 'log_streams') }} as streams
+        on q.source_stream = streams.source_stream
+        and streams.kind = 'queue_log'
     cross join prior
     where q.loaded_at is null or prior.loaded_to is null or q.loaded_at > prior.loaded_to
 
@@ -79,7 +82,7 @@ all_pbx as (
 
     select pbx from {{ this }}
     union
-    select pbx from {{ source('raw_asterisk', 'queue_log') }}
+    select pbx from {{ source('raw_asterisk', 'log_streams') }} where kind = 'queue_log'
     union
     select pbx from {{ source('raw_asterisk', 'queue_log_table') }}
 

@@ -39,13 +39,41 @@ kept as (
 ),
 {% endif %}
 
+-- a file line carries only its stream; the stream's PBX and file are in log_streams (a line
+-- whose stream row is missing was loaded by a run that did not complete: the next run replaces it)
+streams as (
+
+    select source_stream, pbx, source_file
+    from {{ source('raw_asterisk', 'log_streams') }}
+    where kind = 'queue_log'
+
+),
+
 file_lines as not materialized (
 
-    select file_lines.*
+    select
+        streams.pbx,
+        file_lines.source_stream,
+        streams.source_file,
+        file_lines.line_no,
+        file_lines.event_epoch,
+        file_lines.callid,
+        file_lines.queuename,
+        file_lines.agent,
+        file_lines.event,
+        file_lines.data1,
+        file_lines.data2,
+        file_lines.data3,
+        file_lines.data4,
+        file_lines.data5,
+        file_lines.data6,
+        file_lines.loaded_at
     from {{ source('raw_asterisk', 'queue_log') }} as file_lines
+    inner join streams
+        on file_lines.source_stream = streams.source_stream
     {% if incremental -%}
     inner join plan
-        on file_lines.pbx = plan.pbx
+        on streams.pbx = plan.pbx
         and file_lines.event_epoch >= plan.cutoff_epoch
     {%- endif %}
 
@@ -70,12 +98,19 @@ table_rows as not materialized (
 file_streams as not materialized (
 
     select
-        pbx,
-        source_stream,
-        min(event_epoch) as stream_first_epoch,
-        dense_rank() over (partition by pbx order by min(event_epoch), source_stream) as stream_order
-    from {{ source('raw_asterisk', 'queue_log') }}
-    group by pbx, source_stream
+        streams.pbx,
+        stream_epochs.source_stream,
+        stream_epochs.stream_first_epoch,
+        dense_rank() over (
+            partition by streams.pbx order by stream_epochs.stream_first_epoch, stream_epochs.source_stream
+        ) as stream_order
+    from (
+        select source_stream, min(event_epoch) as stream_first_epoch
+        from {{ source('raw_asterisk', 'queue_log') }}
+        group by source_stream
+    ) as stream_epochs
+    inner join streams
+        on stream_epochs.source_stream = streams.source_stream
 
 ),
 
