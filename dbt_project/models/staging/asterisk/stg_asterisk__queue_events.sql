@@ -55,7 +55,7 @@ file_lines as not materialized (
         streams.pbx,
         file_lines.source_stream,
         streams.source_file,
-        file_lines.line_no,
+        file_lines.line_no as source_position,
         file_lines.event_epoch,
         file_lines.callid,
         file_lines.queuename,
@@ -124,27 +124,13 @@ table_streams as not materialized (
 
 unioned as not materialized (
 
+    -- (columns in the order of file_lines, which lists them)
     select
-        file_lines.pbx,
+        file_lines.*,
         'file' as source_kind,
         0 as source_rank,
-        file_lines.source_stream,
-        file_lines.source_file,
-        file_lines.line_no as source_position,
         file_streams.stream_first_epoch,
-        file_streams.stream_order,
-        file_lines.event_epoch,
-        file_lines.callid,
-        file_lines.queuename,
-        file_lines.agent,
-        file_lines.event,
-        file_lines.data1,
-        file_lines.data2,
-        file_lines.data3,
-        file_lines.data4,
-        file_lines.data5,
-        file_lines.data6,
-        file_lines.loaded_at
+        file_streams.stream_order
     from file_lines
     left join file_streams
         on file_lines.pbx = file_streams.pbx
@@ -154,15 +140,10 @@ unioned as not materialized (
 
     select
         table_rows.pbx,
-        'table' as source_kind,
-        1 as source_rank,
         table_rows.row_key as source_stream,
         table_rows.source_file,
         -- rows of the realtime table are ordered by their numeric id when exported, else by export position
         coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no) as source_position,
-        table_streams.stream_first_epoch,
-        -- a table row is a stream of its own, ordered by its key (as the key text sorts)
-        dense_rank() over (partition by table_rows.pbx order by table_rows.row_key) as stream_order,
         table_rows.event_epoch,
         table_rows.callid,
         table_rows.queuename,
@@ -174,7 +155,12 @@ unioned as not materialized (
         table_rows.data4,
         table_rows.data5,
         table_rows.data6,
-        table_rows.loaded_at
+        table_rows.loaded_at,
+        'table' as source_kind,
+        1 as source_rank,
+        table_streams.stream_first_epoch,
+        -- a table row is a stream of its own, ordered by its key (as the key text sorts)
+        dense_rank() over (partition by table_rows.pbx order by table_rows.row_key) as stream_order
     from table_rows
     left join table_streams
         on table_rows.pbx = table_streams.pbx
