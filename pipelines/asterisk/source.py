@@ -334,8 +334,10 @@ def _to_table(
     if columns is not None:
         frame = frame.select([pl.col(c).cast(t) for c, t in columns.items()])
     arrow: pa.Table = frame.to_arrow()
-    # Literal columns come out NOT NULL; batches of one table must share one (nullable) schema.
-    arrow = arrow.cast(pa.schema([f.with_nullable(True) for f in arrow.schema]))
+    # Literal columns come out NOT NULL; batches of one table must share one schema: nullable,
+    # except the merge key, which dlt declares NOT NULL (a nullable key made dlt warn on every load)
+    keys = set(merge_key or ())
+    arrow = arrow.cast(pa.schema([f.with_nullable(f.name not in keys) for f in arrow.schema]))
     if merge_key:
         hints = dlt.mark.make_hints(table_name=table, write_disposition="merge", primary_key=merge_key)
     else:
