@@ -41,9 +41,10 @@ def keep_partial_parse(run_target_dir: Path, project: DbtProject) -> bool:
     dagster-dbt gives every run a target folder of its own and seeds it with the project's
     `target/partial_parse.msgpack`. That file comes from preparing the manifest, without the
     run's `--vars` and profile environment, so dbt discards it and parses the whole project again
-    on every run (`dbt build` selecting nothing: 10–12 s here without the cache, 4.8–5.0 s with it). The run's own cache was made with
-    the run's configuration: copied back (atomically: concurrent runs read whole files), the next
-    run with the same settings parses only what changed. dbt still checks vars, profile and file
+    on every run (`dbt build` selecting nothing: 10–12 s here without the cache, 4.8–5.0 s with
+    it). The run's own cache was made with the run's configuration: copied back (atomically:
+    concurrent runs read whole files), the next run with the same settings parses only what
+    changed. dbt still checks vars, profile and file
     checksums itself, so a cache from other settings is only ever a full parse, never a wrong one.
     Returns whether a cache was copied."""
     source = Path(run_target_dir) / PARTIAL_PARSE_FILE
