@@ -205,6 +205,29 @@ def test_429s_wait_retry_after_and_the_shared_budget_avoids_them(make_settings, 
     assert_exactly_once(polite, [r for _, r in rows])
 
 
+def test_a_504_to_an_initial_request_asks_again_for_smaller_pages(make_settings, data_dir, tmp_path):
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 900, oldest=timedelta(hours=10), newest=timedelta(hours=1), seed=5)
+    write_cdr_files(data_dir, rows)
+    sizes: list[tuple[int, str | None]] = []
+
+    def record_max(response: httpx.Response) -> None:
+        if response.request.url.path.endswith("/cdr_feed"):
+            sizes.append((response.status_code, response.request.url.params.get("max")))
+
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        sandbox.faults.set("webex.cdr_feed", "server_error", count=1, status=504)
+        http = httpx.Client(timeout=10.0, event_hooks={"response": [record_max]})
+        report = run_backfill(settings, now - timedelta(hours=11), now, config=fast(settings, cdr_page_size=2000),
+                              http=http)
+    # the gateway timeout, then the same window asked again for half as many records (its next
+    # links carry the server's own max, followed verbatim)
+    assert sizes[:2] == [(504, "2000"), (200, "1000")]
+    assert report.client["retries"] == 1
+    assert_exactly_once(settings, [r for _, r in rows])
+
+
 def test_wrong_region_451_switches_to_the_named_host_once(make_settings, data_dir, tmp_path):
     now = datetime.now(UTC)
     rows = cdr_fixture(now, 400, oldest=timedelta(hours=20), newest=timedelta(hours=1), seed=3)

@@ -1,6 +1,7 @@
 """Pure parts of the Webex ingestion: key/value normalisation, CSV, Link parsing, ids."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import orjson
@@ -14,7 +15,7 @@ from pipelines.webex.cdr_normalize import (
     normalize_key,
     normalize_records,
 )
-from pipelines.webex.client import next_link, region_base_url
+from pipelines.webex.client import _retry_after, next_link, region_base_url
 from pipelines.webex.control_hub_csv import read_control_hub_csv
 from pipelines.webex.directory import location_rows, people_rows, webex_id_to_uuid
 
@@ -150,6 +151,16 @@ def test_garbage_csv_is_one_reject():
 )
 def test_next_link(header, expected):
     assert next_link(httpx.Headers({"Link": header})) == expected
+
+
+def test_retry_after_in_seconds_or_as_an_http_date():
+    assert _retry_after(httpx.Response(429, headers={"Retry-After": "7"}), default=5.0) == 7.0
+    assert _retry_after(httpx.Response(429), default=5.0) == 5.0
+    later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    assert 28 <= _retry_after(httpx.Response(429, headers={"Retry-After": later}), default=5.0) <= 30
+    past = "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert _retry_after(httpx.Response(429, headers={"Retry-After": past}), default=5.0) == 0.0
+    assert _retry_after(httpx.Response(429, headers={"Retry-After": "soon"}), default=5.0) == 5.0
 
 
 def test_region_base_url_from_a_451_message():

@@ -3,10 +3,12 @@
 - Paging: the `Link` header's rel="next" URL is followed verbatim; the header is parsed
   leniently (the spec's own example doubles the `<`). `max=5000` on the CDR endpoints.
 - CDR requests take a slot from the shared `RequestBudget` first (initial vs page requests).
-- 404 on a CDR endpoint = an empty window. 429 = wait `Retry-After` (and make every other run
-  wait too). 451 = wrong region: switch to the base URL the body names and repeat. 5xx, 423,
-  timeouts, broken connections and truncated/unparseable bodies are retried with exponential
-  backoff. 401 = refresh the access token once, then repeat; a second 401 stops with a message.
+- 404 on a CDR endpoint = an empty window. 429 = wait `Retry-After` (seconds or an HTTP date;
+  and make every other run wait too). 451 = wrong region: switch to the base URL the body names
+  and repeat. 5xx, 423, timeouts, broken connections and truncated/unparseable bodies are retried
+  with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
+  records (§5: the gateway timed out on a heavy page; next links are followed verbatim, so only
+  the initial request's `max` is ours to change). 401 = refresh the access token once, then repeat; a second 401 stops with a message.
 - Tokens are sent only in the Authorization header and never logged.
 """
 
@@ -19,6 +21,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -31,6 +35,7 @@ from pipelines.webex.windows import Window
 log = logging.getLogger(__name__)
 
 CDR_PAGE_SIZE = 5000
+MIN_CDR_PAGE_SIZE = 500  # the smallest `max` the CDR endpoints serve
 _NEXT = re.compile(r"<+\s*([^<>\s]+)\s*>+\s*;(?:[^,]*?;)?\s*rel\s*=\s*\"?next\"?", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s\"'<>,;)]+")
 
@@ -264,6 +269,8 @@ class WebexClient:
                 log.warning("Webex answered 451 (data in another region): using %s from now on; set "
                             "WEBEX_ANALYTICS_BASE_URL to it to skip this detour", new_base)
                 continue
+            if status == 504 and cdr and params and "max" in params:
+                params = _smaller_pages(params)
             if status >= 500 or status in (408, 423):
                 failures = self._backoff(failures, url, f"HTTP {status}", _retry_after(response, default=None))
                 continue
@@ -314,14 +321,33 @@ def _message(response: httpx.Response) -> str:
     return ""
 
 
+def _smaller_pages(params: dict) -> dict:
+    try:
+        size = int(params["max"])
+    except ValueError:
+        return params
+    smaller = max(MIN_CDR_PAGE_SIZE, size // 2)
+    if smaller < size:
+        log.info("Webex answered 504 (gateway timeout): asking again with max=%d instead of %d", smaller, size)
+    return {**params, "max": str(smaller)}
+
+
 def _retry_after(response: httpx.Response, *, default: float | None) -> float | None:
+    """Retry-After in seconds: a number of seconds, or an HTTP date (RFC 9110 allows both)."""
     value = response.headers.get("Retry-After")
     if value is None:
         return default
     try:
         return max(float(value), 0.0)
     except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return default
+    if moment.tzinfo is None:  # an HTTP date is GMT; a zone-less one is read as such
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _rebase(url: str, old_base: str, new_base: str) -> str:
