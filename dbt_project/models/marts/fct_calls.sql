@@ -119,9 +119,10 @@ asterisk_visits as (
 
 ),
 
--- Nearly every call has one visit, which is its first, last and final-agent visit: only calls
--- with several are ranked (three window sorts over every visit were most of this model's time).
--- pbx and call_key are never null here (tests on fct_queue_visits), so equality joins hold.
+-- Nearly every call has one visit, whose figures are the call's own: only calls with several
+-- are ranked and grouped (three window sorts and a 14-aggregate grouping over every visit were
+-- most of this model's time). pbx and call_key are never null here (tests on
+-- fct_queue_visits), so equality joins hold.
 call_visit_counts as (
 
     select pbx, call_key, count(*) as visit_count
@@ -130,20 +131,34 @@ call_visit_counts as (
 
 ),
 
-visit_ranks as (
+single_visit_calls as (
 
     select
-        asterisk_visits.*,
-        1 as first_rank,
-        1 as last_rank,
-        1 as agent_rank
+        asterisk_visits.pbx,
+        asterisk_visits.call_key,
+        asterisk_visits.entered_at,
+        asterisk_visits.ended_at,
+        case when asterisk_visits.ended_at is null then 1 else 0 end as unended,
+        asterisk_visits.wait_seconds as queue_seconds,
+        asterisk_visits.talk_seconds,
+        1 as queue_count,
+        case when asterisk_visits.transferred then 1 else 0 end as any_transfer,
+        asterisk_visits.queue as first_queue,
+        asterisk_visits.caller_number,
+        asterisk_visits.did,
+        asterisk_visits.outcome as last_outcome,
+        case when asterisk_visits.outcome = 'answered' then asterisk_visits.agent end as final_agent,
+        case when asterisk_visits.outcome = 'answered' then asterisk_visits.agent_key end as final_agent_key,
+        case when asterisk_visits.outcome = 'answered' then 1 else 0 end as any_answered
     from asterisk_visits
     inner join call_visit_counts
         on asterisk_visits.pbx = call_visit_counts.pbx
         and asterisk_visits.call_key = call_visit_counts.call_key
     where call_visit_counts.visit_count = 1
 
-    union all
+),
+
+multi_visit_ranks as (
 
     select
         asterisk_visits.*,
@@ -168,7 +183,7 @@ visit_ranks as (
 
 ),
 
-visit_calls as (
+multi_visit_calls as (
 
     select
         pbx,
@@ -187,8 +202,16 @@ visit_calls as (
         max(case when agent_rank = 1 and outcome = 'answered' then agent end) as final_agent,
         max(case when agent_rank = 1 and outcome = 'answered' then agent_key end) as final_agent_key,
         max(case when outcome = 'answered' then 1 else 0 end) as any_answered
-    from visit_ranks
+    from multi_visit_ranks
     group by pbx, call_key
+
+),
+
+visit_calls as (
+
+    select * from single_visit_calls
+    union all
+    select * from multi_visit_calls
 
 ),
 
