@@ -2,7 +2,9 @@
 
 - `webex_raw` (multi-asset, not subsettable): one poll writes raw/webex/cdr, cdr_rejects, people
   and locations — Control Hub CSV drops, cdr_stream since the stored cursor, the directory
-  hourly. Unconfigured Webex still creates the four tables, empty and typed.
+  hourly. Unconfigured Webex still creates the four tables, empty and typed. In the poll job, a
+  table the poll did not change is observed (with the poll's counts), not materialized, so the
+  models that read it are not rebuilt every five minutes for nothing.
 - `webex_cdr_backfill` (job, daily UTC partitions over the 30 days cdr_feed keeps): one
   partition = cdr_feed windows for that day; each run records materializations of
   raw/webex/cdr and raw/webex/cdr_rejects with its counts.
@@ -50,13 +52,26 @@ def _metadata(report: WebexReport, table: str) -> dict:
     return meta
 
 
+def changed_tables(report: WebexReport) -> set[str]:
+    """The raw tables a poll wrote to: CDR rows new or newer than stored, rejects, a directory refresh."""
+    changed = set()
+    if report.cdr.loaded:
+        changed.add("cdr")
+    if report.cdr.rejected or report.people.rejected or report.locations.rejected:
+        changed.add("cdr_rejects")
+    for table, counts in (("people", report.people), ("locations", report.locations)):
+        if counts.records_read:
+            changed.add(table)
+    return changed
+
+
 def build_webex_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     WebexConfig.from_settings(settings)  # fail fast, naming the setting, on a bad configuration
     quiet_dlt_hints()
     kind = "duckdb" if settings.warehouse.is_duckdb else "postgres"
     specs = [
         dg.AssetSpec(raw_webex_key(table), description=description, group_name="raw", kinds={"dlt", kind},
-                     metadata={"table": f"raw_webex.{table}"})
+                     metadata={"table": f"raw_webex.{table}"}, skippable=True)
         for table, description in RAW_WEBEX_TABLES.items()
     ]
 
@@ -64,8 +79,21 @@ def build_webex_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     def webex_raw(context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]):
         report = run_poll(settings, WebexReport())
         context.log.info(f"webex cdr: {report.cdr.as_metadata()}; api: {report.client}")
+        # Only the scheduled poll may leave a table unmaterialized: in any other run (a full
+        # materialization, one launched by hand) Dagster would skip everything downstream of an
+        # output not yielded. A table never materialized is materialized whatever the poll found:
+        # eager models wait for their upstream's first materialization.
+        polling = context.run.job_name == webex_poll.name
+        changed = changed_tables(report)
         for table in RAW_WEBEX_TABLES:
-            yield dg.MaterializeResult(asset_key=raw_webex_key(table), metadata=_metadata(report, table))
+            key = raw_webex_key(table)
+            if (not polling or table in changed
+                    or context.instance.get_latest_materialization_event(key) is None):
+                yield dg.MaterializeResult(asset_key=key, metadata=_metadata(report, table))
+            else:
+                context.log_event(dg.AssetObservation(
+                    asset_key=key, metadata=_metadata(report, table),
+                    description="polled: nothing new for this table (not materialized, nothing downstream rebuilt)"))
 
     return webex_raw
 

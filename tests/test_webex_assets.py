@@ -11,6 +11,7 @@ from assets.webex_raw import (
     build_webex_poll_sensor,
     build_webex_raw_assets,
     raw_webex_key,
+    webex_poll,
 )
 from simulator.sandbox import run_sandbox
 from tests.webex_fixtures import cdr_fixture, write_cdr_files
@@ -26,6 +27,46 @@ def test_unconfigured_webex_materializes_four_empty_tables(make_settings):
         tables = {r[0] for r in con.sql("select table_name from information_schema.tables "
                                         "where table_schema = 'raw_webex'").fetchall()}
     assert {"cdr", "cdr_rejects", "people", "locations"} <= tables
+
+
+def _recorded(result) -> tuple[set[str], set[str]]:
+    """(tables materialized, tables only observed) by a run."""
+    materialized = {e.event_specific_data.materialization.asset_key.path[-1] for e in result.all_events
+                    if e.event_type_value == "ASSET_MATERIALIZATION"}
+    observed = {e.event_specific_data.asset_observation.asset_key.path[-1] for e in result.all_events
+                if e.event_type_value == "ASSET_OBSERVATION"}
+    return materialized, observed
+
+
+def test_a_poll_materializes_only_the_tables_it_changed(make_settings, tmp_path):
+    drop = tmp_path / "control_hub"
+    drop.mkdir()
+    settings = make_settings(WEBEX_CONTROL_HUB_DIR=str(drop))
+    raw = build_webex_raw_assets(settings)
+    defs = dg.Definitions(assets=[raw], jobs=[webex_poll], resources={"settings": settings})
+    poll = defs.resolve_job_def(webex_poll.name)
+    every = {"cdr", "cdr_rejects", "people", "locations"}
+    with dg.instance_for_test() as instance:
+        # the first poll ever: all four, though empty (eager models wait for a first materialization)
+        assert _recorded(poll.execute_in_process(instance=instance)) == (every, set())
+        # nothing new: observed with the poll's counts, nothing materialized, nothing downstream to rebuild
+        quiet = poll.execute_in_process(instance=instance)
+        assert quiet.success and _recorded(quiet) == (set(), every)
+        observation = instance.fetch_observations(raw_webex_key("cdr"), limit=1).records[0].asset_observation
+        assert observation.metadata["records_read"].value == 0
+        # a Control Hub export with two records and one without a Report ID
+        (drop / "export-1.csv").write_text(
+            "Report ID,Report time,Start time,Answered,Duration\n"
+            "p1,2026-10-01T10:05:00.000Z,2026-10-01T10:00:00.000Z,true,30\n"
+            "p2,2026-10-01T11:05:00.000Z,2026-10-01T11:00:00.000Z,false,0\n"
+            ",2026-10-01T11:05:00.000Z,2026-10-01T11:00:00.000Z,false,0\n", encoding="utf-8")
+        assert _recorded(poll.execute_in_process(instance=instance)) == ({"cdr", "cdr_rejects"},
+                                                                        {"people", "locations"})
+        latest = instance.get_latest_materialization_event(raw_webex_key("cdr")).asset_materialization
+        assert (latest.metadata["loaded"].value, latest.metadata["rejected"].value) == (2, 1)
+        # any other run materializes all four: Dagster would skip what is downstream of a missing output
+        result = dg.materialize([raw], resources={"settings": settings}, instance=instance)
+        assert _recorded(result) == (every, set())
 
 
 def test_backfill_partition_loads_the_records_that_started_that_day(make_settings, tmp_path):
