@@ -23,7 +23,7 @@ from pipelines.webex.directory import LOCATION_COLUMNS, PEOPLE_COLUMNS, webex_id
 from pipelines.webex.oauth import WebexAuthError
 from pipelines.webex.pipeline import run_backfill, run_poll
 from pipelines.webex.source import WebexConfig
-from pipelines.webex.windows import plan_feed
+from pipelines.webex.windows import END_MARGIN, RULES, STREAM, plan_feed
 from simulator.sandbox import run_sandbox
 from tests.webex_fixtures import cdr_fixture, cdr_record, iso, write_cdr_files, write_directory
 
@@ -249,8 +249,9 @@ def test_stream_polls_empty_windows_new_records_and_newer_versions(make_settings
     rng = random.Random(9)
     first = cdr_fixture(now0, 300, oldest=timedelta(hours=5), newest=timedelta(hours=4), seed=4,
                         insert_delay=timedelta(minutes=30))
-    # Inserted just after the first poll's cursor (now0 - 65 s): only the second poll sees them.
-    late = now0 - timedelta(seconds=64)
+    # Inserted just after the first poll's cursor: only the second poll sees them.
+    cursor = now0 - RULES[STREAM].min_age - END_MARGIN
+    late = cursor + timedelta(seconds=1)
     second = [(late, r) for _, r in cdr_fixture(now0, 200, oldest=timedelta(minutes=100),
                                                 newest=timedelta(minutes=20), seed=5)]
     updated = [(late, {**r, "Report time": iso(now0 - timedelta(minutes=30)), "Duration": 999})
@@ -270,9 +271,8 @@ def test_stream_polls_empty_windows_new_records_and_newer_versions(make_settings
         assert r1.people.loaded == 7 and r1.locations.loaded == 2
         assert_exactly_once(settings, [r for _, r in first])
 
-        while datetime.now(UTC) < now0 + timedelta(seconds=3):
-            __import__("time").sleep(0.2)
-        r2 = run_poll(settings, config=fast(settings))
+        # 3 s later: the second poll's stream reaches past `late` (and is still 1 min old by the sandbox's clock)
+        r2 = run_poll(settings, config=fast(settings), now=lambda: now0 + timedelta(seconds=3))
     # Only what was inserted after the cursor is read; the directory is not polled again within the hour.
     assert r2.cdr.records_read == 200 + 10 + 5
     assert r2.cdr.loaded == 210 and r2.cdr.skipped_duplicate == 5

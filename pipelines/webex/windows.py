@@ -35,7 +35,10 @@ RULES = {
 }
 # Room for time passing while a request waits for the rate budget (up to a few "minutes").
 DEFAULT_MARGIN = timedelta(minutes=10)
-END_MARGIN = timedelta(seconds=5)
+# Room between a window's end and the newest the endpoint allows: the API judges a window by its
+# own clock, and a stream window ending too close to it could miss records inserted just before
+# its end (the cursor moves past them). Practitioners poll cdr_stream up to now - 2 min (§1.10).
+END_MARGIN = timedelta(minutes=1)
 DEFAULT_FEED_OVERLAP = timedelta(minutes=5)
 
 
