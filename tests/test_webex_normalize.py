@@ -8,6 +8,7 @@ import orjson
 import polars as pl
 import pytest
 
+from pipelines.http_retry import retry_after_seconds
 from pipelines.webex.cdr_normalize import (
     CDR_COLUMNS,
     KNOWN_KEYS,
@@ -15,7 +16,7 @@ from pipelines.webex.cdr_normalize import (
     normalize_key,
     normalize_records,
 )
-from pipelines.webex.client import _retry_after, next_link, region_base_url
+from pipelines.webex.client import next_link, region_base_url
 from pipelines.webex.control_hub_csv import read_control_hub_csv
 from pipelines.webex.directory import location_rows, people_rows, webex_id_to_uuid
 
@@ -154,13 +155,13 @@ def test_next_link(header, expected):
 
 
 def test_retry_after_in_seconds_or_as_an_http_date():
-    assert _retry_after(httpx.Response(429, headers={"Retry-After": "7"}), default=5.0) == 7.0
-    assert _retry_after(httpx.Response(429), default=5.0) == 5.0
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "7"}), default=5.0) == 7.0
+    assert retry_after_seconds(httpx.Response(429), default=5.0) == 5.0
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    assert 28 <= _retry_after(httpx.Response(429, headers={"Retry-After": later}), default=5.0) <= 30
+    assert 28 <= retry_after_seconds(httpx.Response(429, headers={"Retry-After": later}), default=5.0) <= 30
     past = "Wed, 21 Oct 2015 07:28:00 GMT"
-    assert _retry_after(httpx.Response(429, headers={"Retry-After": past}), default=5.0) == 0.0
-    assert _retry_after(httpx.Response(429, headers={"Retry-After": "soon"}), default=5.0) == 5.0
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": past}), default=5.0) == 0.0
+    assert retry_after_seconds(httpx.Response(429, headers={"Retry-After": "soon"}), default=5.0) == 5.0
 
 
 def test_region_base_url_from_a_451_message():

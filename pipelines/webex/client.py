@@ -21,13 +21,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
 
+from pipelines.http_retry import retry_after_seconds
 from pipelines.webex.oauth import TokenManager
 from pipelines.webex.request_budget import INITIAL, PAGE, RequestBudget
 from pipelines.webex.windows import Window
@@ -232,7 +231,7 @@ class WebexClient:
                 self.stats.rate_limited += 1
                 if rate_limited > 100:
                     raise WebexApiError(f"{_redact(url)}: still rate limited after 100 waits")
-                wait = min(_retry_after(response, default=5.0), self.max_retry_after)
+                wait = min(retry_after_seconds(response, default=5.0), self.max_retry_after)
                 log.info("Webex rate limit (429): waiting %.1f s as Retry-After asks", wait)
                 if self.budget is not None:
                     self.budget.pause(wait)
@@ -272,7 +271,7 @@ class WebexClient:
             if status == 504 and cdr and params and "max" in params:
                 params = _smaller_pages(params)
             if status >= 500 or status in (408, 423):
-                failures = self._backoff(failures, url, f"HTTP {status}", _retry_after(response, default=None))
+                failures = self._backoff(failures, url, f"HTTP {status}", retry_after_seconds(response, default=None))
                 continue
             if status == 403:
                 raise WebexApiError(
@@ -330,24 +329,6 @@ def _smaller_pages(params: dict) -> dict:
     if smaller < size:
         log.info("Webex answered 504 (gateway timeout): asking again with max=%d instead of %d", smaller, size)
     return {**params, "max": str(smaller)}
-
-
-def _retry_after(response: httpx.Response, *, default: float | None) -> float | None:
-    """Retry-After in seconds: a number of seconds, or an HTTP date (RFC 9110 allows both)."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return default
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return default
-    if moment.tzinfo is None:  # an HTTP date is GMT; a zone-less one is read as such
-        moment = moment.replace(tzinfo=UTC)
-    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _rebase(url: str, old_base: str, new_base: str) -> str:

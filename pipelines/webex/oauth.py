@@ -25,6 +25,8 @@ from pathlib import Path
 import httpx
 import orjson
 
+from pipelines.http_retry import retry_after_seconds
+
 log = logging.getLogger(__name__)
 
 
@@ -200,7 +202,7 @@ class TokenManager:
                 self.sleep(min(2 ** attempt * 0.5, 10))
                 continue
             if response.status_code == 429 or response.status_code >= 500:
-                self.sleep(_retry_after(response, default=min(2 ** attempt * 0.5, 10)))
+                self.sleep(retry_after_seconds(response, default=min(2 ** attempt * 0.5, 10)))
                 continue
             break
         else:
@@ -247,11 +249,3 @@ def _oauth_error(response: httpx.Response) -> str:
         return f"HTTP {response.status_code}"
     parts = [str(body[k]) for k in ("error", "message") if body.get(k)]
     return f"HTTP {response.status_code}: " + "; ".join(parts) if parts else f"HTTP {response.status_code}"
-
-
-def _retry_after(response: httpx.Response, *, default: float) -> float:
-    value = response.headers.get("Retry-After")
-    try:
-        return max(float(value), 0.0) if value is not None else default
-    except ValueError:
-        return default
