@@ -17,6 +17,13 @@ models are easiest to get wrong:
 6. removes the realtime export of PBX rt from raw altogether (staged lines vanish: staging is
    rebuilt from raw, and every model drops that PBX).
 
+Master.csv rows arrive along the way (fct_calls keys its Asterisk calls on them): in load 2 the
+CDR row of call 9001.1 (the call gains CDR figures); in load 3 one whose linkedid joins call
+9003.1's channel to another call (the visit-only call 9003.1 must vanish); in load 4 an outbound
+call that met no queue; in load 5 the row of load 2 exported again with new figures; load 7
+brings nothing but a CDR row joining call 9005.1's channel to another call, so nothing upstream
+of fct_calls is rebuilt and only the CDR row tells which calls change.
+
 After each incremental `dbt build` (models and tests) every staging, intermediate and mart
 relation must equal, row for row, what `dbt run --full-refresh` builds from the same raw data.
 """
@@ -148,7 +155,35 @@ def _loads() -> list[tuple[list[tuple], list[tuple]]]:
             [],
         ),
         ([], []),  # load 6 only removes PBX rt (see REMOVED_AT)
+        ([], []),  # load 7 brings only a CDR row (CDR_LOADS)
     ]
+
+
+# Master.csv rows by load (1-based), merged on (pbx, cdr_key) as the loader does:
+# (cdr_key, src, dst, dstchannel, start offset, answer offset, end offset, billsec, disposition, uniqueid, linkedid)
+CDR_LOADS = {
+    2: [("c1", "3001112222", "6015550100", "SIP/2001-01", 99, 118, 218, 100, "ANSWERED", "9001.1", "9001.1")],
+    3: [("c3", "3003334444", "6015550100", None, 399, None, 430, 0, "NO ANSWER", "9003.1", "8999.1")],
+    4: [("c7", "2001", "3109998877", "SIP/trunk-07", 900, 905, 965, 60, "ANSWERED", "7777.1", None)],
+    5: [("c1", "3001112222", "6015550100", "SIP/2001-01", 99, 118, 230, 112, "ANSWERED", "9001.1", "9001.1")],
+    7: [("c5", "3005556666", "6015550100", None, 599, None, 700, 0, "NO ANSWER", "9005.1", "8998.1")],
+}
+CDR_INSERT = (
+    "insert into raw_asterisk.cdr (pbx, cdr_key, source_file, src, dst, dstchannel, start_at, answer_at, end_at, "
+    "duration, billsec, disposition, uniqueid, linkedid, loaded_at) values "
+    "('lab', {p}, '/var/log/asterisk/cdr-csv/Master.csv', {p}, {p}, {p}, to_timestamp({p}), to_timestamp({p}), "
+    "to_timestamp({p}), {p}, {p}, {p}, {p}, {p}, {p})"
+)
+CDR_DELETE = "delete from raw_asterisk.cdr where pbx = 'lab' and cdr_key = {p}"
+
+
+def _cdr_rows(n: int) -> list[list]:
+    loaded_at = LOADED + timedelta(hours=n - 1)
+    rows = []
+    for key, src, dst, dstchannel, start, answer, end, billsec, disposition, uniqueid, linkedid in CDR_LOADS.get(n, []):
+        rows.append([key, src, dst, dstchannel, T0 + start, None if answer is None else T0 + answer, T0 + end,
+                     end - start, billsec, disposition, uniqueid, linkedid, loaded_at])
+    return rows
 
 
 REMOVED_AT = 6  # before this build, every raw row of PBX "rt" is deleted
@@ -159,6 +194,9 @@ def _apply(path: Path, file_rows: list[tuple], table_rows: list[tuple], n: int) 
     with duckdb.connect(str(path)) as con:
         if n == REMOVED_AT:
             con.execute(REMOVE_RT)
+        for row in _cdr_rows(n):  # merge on (pbx, cdr_key)
+            con.execute(CDR_DELETE.format(p="?"), [row[0]])
+            con.execute(CDR_INSERT.format(p="?"), row)
         if file_rows:
             insert_file_lines(con, "?", file_rows)
         for row in table_rows:  # merge on (pbx, row_key), as the loader does
@@ -211,11 +249,9 @@ def _differences(incremental: Path, full: Path) -> dict[str, tuple[int, int]]:
     return out
 
 
-def _stamps(path: Path) -> int:
+def _stamps(path: Path, relation: str = "staging.stg_asterisk__queue_events") -> int:
     with duckdb.connect(str(path), read_only=True) as con:
-        return con.execute(
-            "select count(distinct dbt_refreshed_at) from staging.stg_asterisk__queue_events"
-        ).fetchone()[0]
+        return con.execute(f"select count(distinct dbt_refreshed_at) from {relation}").fetchone()[0]
 
 
 def test_incremental_runs_equal_a_full_refresh(tmp_path):
@@ -230,6 +266,9 @@ def test_incremental_runs_equal_a_full_refresh(tmp_path):
             continue
         # the run was incremental: lines before the first new one were not rewritten
         assert _stamps(warehouse) >= 2 or n >= 5
+        # loads 5 and 6 rebuild every boot, hence every call with a visit, but not the outbound
+        # call of load 4, which met no queue and whose CDR row did not change
+        assert _stamps(warehouse, "marts.fct_calls") >= 2 or n < 5
         reference = tmp_path / f"full-{n}.duckdb"
         shutil.copy(warehouse, reference)
         ref_env = {**env, "SWITCHBOARD_DBT_DUCKDB_PATH": str(reference)}
@@ -301,6 +340,9 @@ def test_incremental_runs_equal_a_full_refresh_on_postgres(tmp_path, postgres_se
                 with con.cursor() as cur:
                     if n == REMOVED_AT:
                         cur.execute(REMOVE_RT)
+                    for row in _cdr_rows(n):
+                        cur.execute(CDR_DELETE.format(p="%s"), (row[0],))
+                        cur.execute(CDR_INSERT.format(p="%s"), row)
                     if file_rows:
                         insert_file_lines(cur, "%s", file_rows)
                     for row in table_rows:

@@ -10,9 +10,30 @@
     (macros/webex.sql: sql_number_type, Colombian numbering); Master.csv holds neither hold
     time nor recording results (null), and ring_seconds is the CDR's duration − billsec of
     answered rows.
+
+  Incremental: a run rebuilds the Asterisk calls whose visits or CDR rows changed since this
+  table's newest row (macros/calls_refresh.sql: calls_plan_sql) and rewrites every Webex row
+  (journeys are rebuilt in full upstream); `dbt build --full-refresh` rebuilds all.
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='call_id',
+    on_schema_change='append_new_columns',
+    pre_hook="{{ calls_pre_hook() }}",
+) }}
+
+{% set incremental = incremental_ready() %}
 
 with
+
+{% if incremental %}
+plan as (
+
+    select pbx, call_key from {{ plan_relation('fct_calls__plan') }}
+
+),
+{% endif %}
 
 webex as (
 
@@ -41,7 +62,8 @@ webex as (
         hold_seconds,
         recorded,
         transferred,
-        queue_count
+        queue_count,
+        cast(null as {{ type_timestamptz() }}) as cdr_loaded_at
     from {{ ref('int_webex__journeys') }}
 
 ),
@@ -56,6 +78,17 @@ cdr as (
 
 ),
 
+-- the CDR rows of the calls being built (every row maps uniqueids to calls, below)
+planned_cdr as (
+
+    select cdr.*
+    from cdr
+    {% if incremental -%}
+    where exists (select 1 from plan where plan.pbx = cdr.pbx and plan.call_key = cdr.call_key)
+    {%- endif %}
+
+),
+
 cdr_first as (
 
     select pbx, call_key, source_number, destination
@@ -63,7 +96,7 @@ cdr_first as (
         select
             pbx, call_key, source_number, destination,
             row_number() over (partition by pbx, call_key order by started_at, cdr_id) as row_rank
-        from cdr
+        from planned_cdr
     ) as ranked
     where row_rank = 1
 
@@ -79,8 +112,9 @@ cdr_calls as (
         sum(case when is_answered then ring_seconds end) as ring_seconds,
         sum(case when is_answered and destination_channel is not null then billable_seconds end) as talk_seconds,
         max(case when is_answered and destination_channel is not null then 1 else 0 end) as any_answered,
-        max(case when disposition in ('FAILED', 'CONGESTION') then 1 else 0 end) as any_failed
-    from cdr
+        max(case when disposition in ('FAILED', 'CONGESTION') then 1 else 0 end) as any_failed,
+        max(loaded_at) as cdr_loaded_at
+    from planned_cdr
     group by pbx, call_key
 
 ),
@@ -116,6 +150,12 @@ asterisk_visits as (
         on visits.pbx = uniqueid_calls.pbx
         and visits.call_id = uniqueid_calls.unique_id
     where visits.platform = 'asterisk'
+    {%- if incremental %}
+        and exists (
+            select 1 from plan
+            where plan.pbx = visits.pbx and plan.call_key = coalesce(uniqueid_calls.call_key, visits.call_id)
+        )
+    {%- endif %}
 
 ),
 
@@ -234,6 +274,7 @@ asterisk_joined as (
         cdr_calls.talk_seconds as cdr_talk_seconds,
         cdr_calls.any_answered as cdr_answered,
         cdr_calls.any_failed,
+        cdr_calls.cdr_loaded_at,
         cdr_first.source_number,
         cdr_first.destination,
         visit_calls.entered_at,
@@ -331,7 +372,8 @@ asterisk as (
         cast(null as {{ dbt.type_bigint() }}) as hold_seconds,
         cast(null as {{ dbt.type_boolean() }}) as recorded,
         coalesce(any_transfer, 0) = 1 as transferred,
-        coalesce(queue_count, 0) as queue_count
+        coalesce(queue_count, 0) as queue_count,
+        cdr_loaded_at
     from asterisk_directed
 
 ),
@@ -346,5 +388,6 @@ unioned as (
 
 select
     unioned.*,
-    cast({{ to_local_timestamp('started_at') }} as date) as started_date
+    cast({{ to_local_timestamp('started_at') }} as date) as started_date,
+    {{ run_started_at_literal() }} as dbt_refreshed_at
 from unioned
