@@ -15,6 +15,21 @@
   (journeys are rebuilt in full upstream). When this table lost its newest rows, the watermark
   only moves back and the plan only grows.
 #}
+{# The call of an Asterisk CDR row: its linkedid when the PBX writes one, else its uniqueid.
+   fct_calls and its refresh plan must key calls alike, hence one definition. #}
+{% macro asterisk_cdr_call_key(cdr) -%}
+    coalesce({{ cdr }}.linked_id, {{ cdr }}.unique_id)
+{%- endmacro %}
+
+
+{# The call each uniqueid belongs to (`cdr`: rows with pbx, unique_id and call_key). #}
+{% macro asterisk_uniqueid_calls(cdr) -%}
+    select pbx, unique_id, min(call_key) as call_key
+    from {{ cdr }}
+    group by pbx, unique_id
+{%- endmacro %}
+
+
 {% macro calls_plan_sql() %}
 with
 
@@ -31,17 +46,15 @@ watermark as (
 
 cdr as (
 
-    select pbx, unique_id, coalesce(linked_id, unique_id) as call_key, loaded_at
-    from {{ ref('stg_asterisk__cdr') }}
+    select pbx, unique_id, {{ asterisk_cdr_call_key('cdr') }} as call_key, loaded_at
+    from {{ ref('stg_asterisk__cdr') }} as cdr
     where unique_id is not null
 
 ),
 
 uniqueid_calls as (
 
-    select pbx, unique_id, min(call_key) as call_key
-    from cdr
-    group by pbx, unique_id
+    {{ asterisk_uniqueid_calls('cdr') }}
 
 ),
 

@@ -8,7 +8,8 @@
   and repeat. 5xx, 423, timeouts, broken connections and truncated/unparseable bodies are retried
   with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
   records (§5: the gateway timed out on a heavy page; next links are followed verbatim, so only
-  the initial request's `max` is ours to change). 401 = refresh the access token once, then repeat; a second 401 stops with a message.
+  the initial request's `max` is ours to change). 401 = refresh the access token once, then
+  repeat; a second 401 stops with a message.
 - Tokens are sent only in the Authorization header and never logged.
 """
 

@@ -72,7 +72,7 @@ cdr as (
 
     select
         cdr.*,
-        coalesce(linked_id, unique_id) as call_key
+        {{ asterisk_cdr_call_key('cdr') }} as call_key
     from {{ ref('stg_asterisk__cdr') }} as cdr
     where unique_id is not null
 
@@ -125,9 +125,7 @@ cdr_calls as (
 
 uniqueid_calls as (
 
-    select pbx, unique_id, min(call_key) as call_key
-    from cdr
-    group by pbx, unique_id
+    {{ asterisk_uniqueid_calls('cdr') }}
 
 ),
 
