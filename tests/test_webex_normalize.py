@@ -244,6 +244,38 @@ def test_columnar_page_reading_equals_the_record_by_record_result(records, path)
     assert all(raw.encode() in body for raw in fast.rows["raw_record"])
 
 
+def test_pages_of_several_windows_normalised_together_equal_each_page_alone():
+    """The source normalises a batch of pages at once (normalize_pages): every row and reject keeps
+    its own page's context, and pages with different keys (a new key, a case variant) mix."""
+    from pipelines.webex.cdr_normalize import (
+        normalize_page,
+        normalize_pages,
+        page_text,
+        parse_cdr_page,
+    )
+
+    other = BatchContext("cdr_stream", CTX.loaded_at, datetime(2026, 11, 29, 12, tzinfo=UTC),
+                         datetime(2026, 11, 29, 14, tzinfo=UTC), page="p7")
+    pages = [
+        (_page([_record(), _record(**{"Report ID": "r2", "Answered": "maybe"})]), CTX),
+        (_page([_record(**{"Report ID": "r3", "Brand New Key": "x", "Call transfer Time": "2026-11-29T10:02:00Z"}),
+                _record(**{"Report ID": "NA"})]), other),
+    ]
+    parsed = [(parse_cdr_page(body), ctx) for body, ctx in pages]
+    assert all(page.text is not None for page, _ in parsed)  # both take the fast path
+    together = normalize_pages([page_text(page, ctx) for page, ctx in parsed])
+    alone = [normalize_page(page, ctx) for page, ctx in parsed]
+
+    expected_rows = pl.concat([batch.rows for batch in alone], how="diagonal_relaxed")
+    assert _same(together.rows, expected_rows.select(together.rows.columns))
+    assert set(together.rows.columns) == set(expected_rows.columns)
+    assert together.rows.filter(pl.col("report_id") == "r3")["_source"].to_list() == ["cdr_stream"]
+    expected_rejects = pl.concat([batch.rejects for batch in alone])
+    assert together.rejects.sort("reject_key").equals(expected_rejects.sort("reject_key"))
+    assert sorted(together.rejects["_page"].to_list()) == ["p1", "p7"]
+    assert together.records_read == 4 == together.rows.height + together.rejects.height
+
+
 @pytest.mark.parametrize("body", [b'{"items":[{"Report ID":"a"},{"Rep', b'{"items":[{"Report ID":"a"}{"Report ID":"b"}]}',
                                   b'{"items":[{"Report ID":"a"}]', b"", b'{"items": 5}'])
 def test_an_unreadable_page_body_is_none_so_the_client_asks_again(body):

@@ -94,6 +94,10 @@ CDR_COLUMNS: dict[str, pl.DataType] = {
     **DERIVED_COLUMNS,
     **META_COLUMNS,
 }
+# Where each row came from, as columns while a batch is normalised: pages of several windows are
+# normalised as one frame (Polars' cost per operation, paid once per batch instead of per page).
+# Normalised keys never start with "_", so these cannot collide with a CDR key.
+CONTEXT_COLUMNS: dict[str, pl.DataType] = {**META_COLUMNS, "_page": pl.String()}
 REJECT_COLUMNS: dict[str, pl.DataType] = {
     "reject_key": pl.String(),  # md5 of source + raw text: a re-read window replaces, not doubles
     "reason": pl.String(),
@@ -295,8 +299,27 @@ def normalize_page(page: ParsedPage, ctx: BatchContext) -> NormalizedBatch:
     """A parsed page → typed rows and rejects (either path; the same result)."""
     if page.items is not None:
         return normalize_records(page.items, ctx)
-    rows, rejects = normalize_text_frame(_renamed(page.text), ctx)
-    return NormalizedBatch(rows, rejects, page.records)
+    return normalize_pages([page_text(page, ctx)])
+
+
+def page_text(page: ParsedPage, ctx: BatchContext) -> pl.DataFrame:
+    """A page read by the fast path → its text columns under normalised names, with its context
+    columns: the input of normalize_pages."""
+    return with_context(_renamed(page.text), ctx)
+
+
+def normalize_pages(texts: Sequence[pl.DataFrame]) -> NormalizedBatch:
+    """Several pages' `page_text`s (of any windows) → one batch of typed rows and rejects."""
+    text = texts[0] if len(texts) == 1 else pl.concat(texts, how="diagonal_relaxed")
+    rows, rejects = normalize_text_frame(text)
+    return NormalizedBatch(rows, rejects, text.height)
+
+
+def with_context(text: pl.DataFrame, ctx: BatchContext) -> pl.DataFrame:
+    """`text` with the CONTEXT_COLUMNS of `ctx` (one value for every row)."""
+    values = {"_source": ctx.source, "_window_start": ctx.window_start, "_window_end": ctx.window_end,
+              "_source_file": ctx.source_file, "_page": ctx.page, "_loaded_at": ctx.loaded_at}
+    return text.with_columns(pl.lit(values[c], t).alias(c) for c, t in CONTEXT_COLUMNS.items())
 
 
 def _renamed(text: pl.DataFrame) -> pl.DataFrame:
@@ -356,19 +379,19 @@ def _nullify(series: pl.Series) -> pl.Series:
     return stripped.set(stripped.is_in(_MISSING), None)
 
 
-def normalize_text_frame(text: pl.DataFrame, ctx: BatchContext) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Text columns with normalised names + `raw_record` → (typed rows, rejects)."""
+def normalize_text_frame(text: pl.DataFrame, ctx: BatchContext | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Text columns with normalised names + `raw_record` → (typed rows, rejects). The rows' context
+    is `ctx`, or, without it, the frame's own CONTEXT_COLUMNS (see with_context)."""
     n = text.height
     if n == 0:
         return empty_rows(), empty_rejects()
-    text = text.with_columns(
-        pl.col(c).replace(_MISSING, None) for c in text.columns if c != "raw_record"
-    )
+    if ctx is not None:
+        text = with_context(text, ctx)
+    keys = [c for c in text.columns if c != "raw_record" and c not in CONTEXT_COLUMNS]
+    text = text.with_columns(pl.col(c).replace(_MISSING, None) for c in keys)
     typed_columns = []
     problems = []
-    for name in text.columns:
-        if name == "raw_record":
-            continue
+    for name in keys:
         dtype = _key_type(name)
         if dtype == pl.String():
             continue
@@ -388,23 +411,16 @@ def normalize_text_frame(text: pl.DataFrame, ctx: BatchContext) -> tuple[pl.Data
     if typed_columns:
         keep = checked.get_column("_problem").is_null()
         good = good.with_columns(column.filter(keep) for column in typed_columns)
-    rows = good
-    for name, dtype in CDR_COLUMNS.items():
-        if name not in rows.columns and name not in DERIVED_COLUMNS and name not in META_COLUMNS:
-            rows = rows.with_columns(pl.lit(None, dtype).alias(name))
+    rows = good.with_columns(
+        pl.lit(None, dtype).alias(name) for name, dtype in CDR_COLUMNS.items()
+        if name not in good.columns and name not in DERIVED_COLUMNS)
     for column in PHONE_COLUMNS:
         rows = with_number_columns(rows, column)
-    rows = rows.with_columns(
-        pl.lit(ctx.source, pl.String).alias("_source"),
-        pl.lit(ctx.window_start, UTC_TS).alias("_window_start"),
-        pl.lit(ctx.window_end, UTC_TS).alias("_window_end"),
-        pl.lit(ctx.source_file, pl.String).alias("_source_file"),
-        pl.lit(ctx.loaded_at, UTC_TS).alias("_loaded_at"),
-    )
     known = [pl.col(c).cast(t) for c, t in CDR_COLUMNS.items()]
-    new_keys = sorted(c for c in rows.columns if c not in CDR_COLUMNS)
+    new_keys = sorted(c for c in rows.columns if c not in CDR_COLUMNS and c not in CONTEXT_COLUMNS)
     rows = rows.select(*known, *[pl.col(c).cast(pl.String) for c in new_keys])
-    rejects = _reject_frame(bad.get_column("_problem").to_list(), bad.get_column("raw_record").to_list(), ctx)
+    rejects = _rejects_of(bad.select(pl.col("_problem").alias("reason"), pl.col("raw_record").alias("raw_text"),
+                                     *CONTEXT_COLUMNS))
     return rows, rejects
 
 
@@ -450,16 +466,15 @@ def parse_timestamp(col: pl.Expr) -> pl.Expr:
 def _reject_frame(reasons: Iterable[str], raw_texts: Iterable[str], ctx: BatchContext) -> pl.DataFrame:
     frame = pl.DataFrame({"reason": list(reasons), "raw_text": list(raw_texts)},
                          schema={"reason": pl.String, "raw_text": pl.String})
+    return _rejects_of(with_context(frame, ctx))
+
+
+def _rejects_of(frame: pl.DataFrame) -> pl.DataFrame:
+    """`reason`, `raw_text` and the CONTEXT_COLUMNS → REJECT_COLUMNS."""
     return frame.with_columns(
-        pl.concat_str([pl.lit(ctx.source), pl.col("raw_text")], separator="\x1f")
+        pl.concat_str([pl.col("_source").fill_null(""), pl.col("raw_text")], separator="\x1f")
         .map_batches(_md5, return_dtype=pl.String)
         .alias("reject_key"),
-        pl.lit(ctx.source, pl.String).alias("_source"),
-        pl.lit(ctx.window_start, UTC_TS).alias("_window_start"),
-        pl.lit(ctx.window_end, UTC_TS).alias("_window_end"),
-        pl.lit(ctx.source_file, pl.String).alias("_source_file"),
-        pl.lit(ctx.page, pl.String).alias("_page"),
-        pl.lit(ctx.loaded_at, UTC_TS).alias("_loaded_at"),
     ).select([pl.col(c).cast(t) for c, t in REJECT_COLUMNS.items()])
 
 

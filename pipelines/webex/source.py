@@ -45,6 +45,8 @@ from pipelines.webex.cdr_normalize import (
     empty_rejects,
     empty_rows,
     normalize_page,
+    normalize_pages,
+    page_text,
     parse_cdr_page,
     whole_page,
 )
@@ -229,9 +231,19 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 merge["needed"] = dedupe.reemitted or stored.any_of(rows.get_column("report_id"))
             yield _cdr_table(rows, merge=merge["needed"])
 
-    def emit(batch: NormalizedBatch, source: str) -> Iterator[object]:
-        counts.records_read += batch.records_read
-        counts.read_by_source[source] = counts.read_by_source.get(source, 0) + batch.records_read
+    texts: list[pl.DataFrame] = []  # pages read by the fast path, normalised together (normalize_pages)
+
+    def count_read(records: int, source: str) -> None:
+        counts.records_read += records
+        counts.read_by_source[source] = counts.read_by_source.get(source, 0) + records
+
+    def emit_texts() -> Iterator[object]:
+        if texts:
+            batch = normalize_pages(texts)
+            texts.clear()
+            yield from emit(batch)
+
+    def emit(batch: NormalizedBatch) -> Iterator[object]:
         if batch.rejects.height:
             counts.rejected += batch.rejects.height
             for reason, n in batch.rejects.get_column("reason").value_counts().iter_rows():
@@ -253,7 +265,9 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 if seen.get(path.name) == version:
                     continue
                 ctx = BatchContext("control_hub_csv", loaded_at, source_file=path.name)
-                yield from emit(read_control_hub_csv(path.read_bytes(), ctx), "control_hub_csv")
+                batch = read_control_hub_csv(path.read_bytes(), ctx)
+                count_read(batch.records_read, "control_hub_csv")
+                yield from emit(batch)
                 counts.files += 1
                 seen[path.name] = version
 
@@ -272,7 +286,14 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size):
                     if page is not None:
                         ctx = BatchContext(window.endpoint, loaded_at, window.start, window.end, page=page.url)
-                        yield from emit(normalize_page(page.parsed, ctx), window.endpoint)
+                        count_read(page.parsed.records, window.endpoint)
+                        if page.parsed.text is None:  # read by the general path: normalised alone, in turn
+                            yield from emit_texts()
+                            yield from emit(normalize_page(page.parsed, ctx))
+                            continue
+                        texts.append(page_text(page.parsed, ctx))
+                        if sum(t.height for t in texts) >= CDR_BATCH_ROWS:
+                            yield from emit_texts()
                         continue
                     counts.windows += 1  # the window's last page was read
                     if mode == POLL and window.endpoint == STREAM:
@@ -280,6 +301,7 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                         shared.report.stream_cursor = state["stream_cursor"]
             finally:
                 shared.record_client_stats()
+        yield from emit_texts()
         yield from flush()
         yield _cdr_table(empty_rows(), merge=merge["needed"])  # the table's final write disposition
     finally:
