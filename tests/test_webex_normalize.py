@@ -276,6 +276,16 @@ def test_pages_of_several_windows_normalised_together_equal_each_page_alone():
     assert together.records_read == 4 == together.rows.height + together.rejects.height
 
 
+@pytest.mark.parametrize(("body", "whole"), [
+    (b'{"items":[]}', True), (b' \r\n{"items":[]}\n ', True), (b" " * 100 + b"{}" + b"\n" * 100, True),
+    (b'{"items":[{"Report ID":"a"},{"Rep', False), (b"", False), (b" " * 100, False), (b"x{}", False),
+])
+def test_whole_page_is_the_request_loops_cheap_check_of_a_body(body, whole):
+    from pipelines.webex.cdr_normalize import whole_page
+
+    assert (whole_page(body) is body) == whole
+
+
 @pytest.mark.parametrize("body", [b'{"items":[{"Report ID":"a"},{"Rep', b'{"items":[{"Report ID":"a"}{"Report ID":"b"}]}',
                                   b'{"items":[{"Report ID":"a"}]', b"", b'{"items": 5}'])
 def test_an_unreadable_page_body_is_none_so_the_client_asks_again(body):

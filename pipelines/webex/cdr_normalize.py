@@ -22,7 +22,6 @@ What happens here:
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -191,8 +190,10 @@ _READ_ERRORS = (Exception, pl.exceptions.PanicException)
 def whole_page(body: bytes) -> bytes | None:
     """The body when it can be a whole `{...}` JSON object, else None (cut short: the client asks
     again). Cheap, for the request loop; parse_cdr_page is the full read."""
-    stripped = body.strip()
-    return body if stripped.startswith(b"{") and stripped.endswith(b"}") else None
+    # the first and last non-blank bytes, from the ends (not a stripped copy of a 12 MB body)
+    first = body[:64].lstrip()[:1] or body.lstrip()[:1]
+    last = body[-64:].rstrip()[-1:] or body.rstrip()[-1:]
+    return body if first == b"{" and last == b"}" else None
 
 
 def parse_cdr_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None:
@@ -229,32 +230,38 @@ def parse_cdr_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | 
 def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None:
     if not (body.startswith(_PAGE_HEAD) and body.endswith(_PAGE_TAIL)) or b"\n" in body:
         return None
-    inner = body[len(_PAGE_HEAD): -len(_PAGE_TAIL)]
-    if not inner:
+    size = len(body) - len(_PAGE_HEAD) - len(_PAGE_TAIL)
+    if size == 0:
         return ParsedPage(0, text=pl.DataFrame(schema={"raw_record": pl.String}))
-    if not (inner.startswith(b"{") and inner.endswith(b"}")):
+    # The records, copied once, with a newline after the last; record boundaries and key counts
+    # come from byte comparisons over it (vectorised, no Python object per match).
+    buffer = np.empty(size + 1, np.uint8)
+    buffer[:size] = np.frombuffer(body, np.uint8, count=size, offset=len(_PAGE_HEAD))
+    buffer[size] = 0x0A
+    records = buffer[:size]
+    if records[0] != 0x7B or records[-1] != 0x7D:  # `{ … }`
         return None
-    # record boundaries and the key count from two-byte views of the body (vectorised, no
-    # Python object per match), instead of a replace, a count and three searches of the text
-    buffer = np.frombuffer(inner, np.uint8).copy()
-    closes = _pair_positions(buffer, b"},")
-    ends = closes[buffer[np.minimum(closes + 2, len(buffer) - 1)] == 0x7B] + 1  # the `,` of each `},{`
+    closes = np.flatnonzero(records[:-2] == 0x7D)
+    ends = closes[(records[closes + 1] == 0x2C) & (records[closes + 2] == 0x7B)] + 1  # the `,` of each `},{`
     buffer[ends] = 0x0A  # -> `}\n{`: one record a line
     lines = buffer.tobytes()
     n = len(ends) + 1
     text = None
-    # every `":` of the page (one per key of every record in compact JSON) is a key read;
-    # whitespace after a quote could hide a key from that count
-    if known_keys and not any(_pair_count(buffer, pair) for pair in (b'" ', b'"\t', b'"\r')):
-        try:
-            text = pl.read_ndjson(io.BytesIO(lines), schema=known_keys)
-        except _READ_ERRORS:  # the inferring read below decides
-            text = None
-        if text is not None and (text.height != n or _pair_count(buffer, b'":') != sum(text.count().row(0))):
-            text = None
+    if known_keys:
+        # every `":` of the page (one per key of every record in compact JSON) is a key read;
+        # whitespace (or any byte up to a space) after a quote could hide a key from that count
+        quote, after = records[:-1] == 0x22, records[1:]
+        if not np.count_nonzero(quote & (after <= 0x20)):
+            keys = np.count_nonzero(quote & (after == 0x3A))
+            try:
+                text = pl.read_ndjson(lines, schema=known_keys)
+            except _READ_ERRORS:  # the inferring read below decides
+                text = None
+            if text is not None and (text.height != n or keys != sum(text.count().row(0))):
+                text = None
     if text is None:
         try:
-            text = pl.read_ndjson(io.BytesIO(lines), infer_schema_length=None)
+            text = pl.read_ndjson(lines, infer_schema_length=None)
         except _READ_ERRORS:  # any failure of the fast read: the general path decides
             return None
         if text.height != n or any(not isinstance(t, _SCALAR_TYPES) for t in text.dtypes):
@@ -263,36 +270,14 @@ def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None
             known_keys.update(dict.fromkeys(text.columns, pl.String))
     if any(normalize_key(k) == "raw_record" for k in text.columns):
         return None  # a key that would collide with the raw text: the general path's business
-    # raw_record: the lines themselves. Offsets into `lines` with each record's newline left out
-    # of the next record by starting it one byte later, then cutting the trailing newline.
+    # raw_record: the lines themselves, each with its newline (a record starts one byte after the
+    # previous one's newline), which is then cut.
     offsets = np.empty(n + 1, np.int64)
-    offsets[0], offsets[1:-1], offsets[-1] = 0, ends + 1, len(lines) + 1
-    data = lines + b"\n"
-    raw = pl.from_arrow(pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data)))
+    offsets[0], offsets[1:-1], offsets[-1] = 0, ends + 1, size + 1
+    raw = pl.from_arrow(pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(lines)))
     text = text.with_columns(pl.all().cast(pl.String)).with_columns(
         raw.str.strip_suffix("\n").alias("raw_record"))
     return ParsedPage(n, text=text)
-
-
-def _pair_views(buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The buffer as 16-bit values from byte 0 and from byte 1: together, every two adjacent bytes."""
-    even = buffer[: len(buffer) // 2 * 2].view("<u2")
-    odd = buffer[1: 1 + (len(buffer) - 1) // 2 * 2].view("<u2")
-    return even, odd
-
-
-def _pair_count(buffer: np.ndarray, pair: bytes) -> int:
-    """How often the two bytes `pair` occur in buffer (occurrences cannot overlap unless both bytes are equal)."""
-    value = int.from_bytes(pair, "little")
-    even, odd = _pair_views(buffer)
-    return int(np.count_nonzero(even == value)) + int(np.count_nonzero(odd == value))
-
-
-def _pair_positions(buffer: np.ndarray, pair: bytes) -> np.ndarray:
-    """Sorted start positions of the two bytes `pair` in buffer."""
-    value = int.from_bytes(pair, "little")
-    even, odd = _pair_views(buffer)
-    return np.sort(np.concatenate([np.flatnonzero(even == value) * 2, np.flatnonzero(odd == value) * 2 + 1]))
 
 
 def normalize_page(page: ParsedPage, ctx: BatchContext) -> NormalizedBatch:
