@@ -292,3 +292,24 @@ def test_an_unreadable_page_body_is_none_so_the_client_asks_again(body):
     from pipelines.webex.cdr_normalize import parse_cdr_page
 
     assert parse_cdr_page(body) is None
+
+
+def test_the_deduper_keeps_the_newest_version_of_each_report_id_in_a_batch_and_across_batches():
+    from pipelines.webex.source import _Deduper
+
+    def batch(*rows):
+        return pl.DataFrame(
+            {"report_id": [r[0] for r in rows], "version": [r[2] for r in rows],
+             "report_time": [None if r[1] is None else datetime(2026, 11, 29, 10, r[1], tzinfo=UTC) for r in rows]},
+            schema={"report_id": pl.String, "version": pl.String, "report_time": pl.Datetime("us", "UTC")})
+
+    dedupe = _Deduper(None)  # no warehouse to compare with
+    first = dedupe.keep(batch(("a", 1, "a1"), ("b", 5, "b5"), ("a", 3, "a3"), ("c", None, "c-first"),
+                              ("c", None, "c-again"), ("a", 3, "a3-tie")))
+    # the newest of each; of equal versions the first; the batch's order otherwise kept
+    assert first["version"].to_list() == ["b5", "a3", "c-first"]
+    assert not dedupe.reemitted
+    second = dedupe.keep(batch(("a", 2, "a2-older"), ("b", 7, "b7-newer"), ("d", 1, "d1"), ("c", None, "c-later")))
+    assert second["version"].to_list() == ["b7-newer", "d1"]
+    assert dedupe.reemitted  # a second version of b in one run: the load must merge
+    assert dedupe.unique_loaded == 4

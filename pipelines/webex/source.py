@@ -375,8 +375,13 @@ class _Deduper:
     def keep(self, rows: pl.DataFrame) -> pl.DataFrame:
         if rows.height == 0:
             return rows
-        rows = rows.sort("report_time", descending=True, nulls_last=True).unique(
-            subset=["report_id"], keep="first", maintain_order=True)
+        if rows.get_column("report_id").n_unique() != rows.height:
+            # the newest version of each Report ID in the batch, chosen on the two key columns
+            # (sorting the whole batch would copy every column, the raw text among them)
+            newest = (rows.select("report_id", "report_time").with_row_index("_row")
+                      .sort("report_time", descending=True, nulls_last=True, maintain_order=True)
+                      .unique(subset=["report_id"], keep="first", maintain_order=True))
+            rows = rows[newest.get_column("_row").sort()]
         if self.query is not None:
             rows = self._against_stored(rows)
         ids = rows.get_column("report_id").to_list()
