@@ -63,7 +63,7 @@ CDR_KEY = ["report_id"]
 REJECT_KEY = ["reject_key"]
 DIRECTORY_REFRESH = timedelta(hours=1)
 MAX_STREAM_WINDOWS_PER_RUN = 12  # a poll catches up at most 24 h of stream per run; the next run goes on
-CDR_BATCH_ROWS = 50_000  # CDR rows handed to dlt per Arrow table (pages are ≤ 5000): fewer, larger load files
+CDR_BATCH_ROWS = 50_000  # records normalised together, and rows handed to dlt per Arrow table (pages are ≤ 5000)
 PREFETCH_PAGES = 2  # pages fetched and read ahead while the previous ones are normalised and written
 
 
