@@ -162,7 +162,7 @@ def normalize_records(records: Sequence[object], ctx: BatchContext) -> Normalize
         members = [records[i] for i in positions] if len(positions) != len(records) else records
         frames.append(_columns_of(keys, members))
     text = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame(schema={"raw_record": pl.String})
-    rows, rejects = normalize_text_frame(text, ctx)
+    rows, rejects = normalize_text_frame(with_context(text, ctx))
     if bad:
         rejects = pl.concat([rejects, _reject_frame([b[0] for b in bad], [b[1] for b in bad], ctx)])
     return NormalizedBatch(rows, rejects, len(records))
@@ -364,14 +364,12 @@ def _nullify(series: pl.Series) -> pl.Series:
     return stripped.set(stripped.is_in(_MISSING), None)
 
 
-def normalize_text_frame(text: pl.DataFrame, ctx: BatchContext | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Text columns with normalised names + `raw_record` → (typed rows, rejects). The rows' context
-    is `ctx`, or, without it, the frame's own CONTEXT_COLUMNS (see with_context)."""
+def normalize_text_frame(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Text columns with normalised names + `raw_record` + the CONTEXT_COLUMNS (with_context) →
+    (typed rows, rejects)."""
     n = text.height
     if n == 0:
         return empty_rows(), empty_rejects()
-    if ctx is not None:
-        text = with_context(text, ctx)
     keys = [c for c in text.columns if c != "raw_record" and c not in CONTEXT_COLUMNS]
     text = text.with_columns(pl.col(c).replace(_MISSING, None) for c in keys)
     typed_columns = []

@@ -20,6 +20,7 @@ from pipelines.webex.cdr_normalize import (
     normalize_key,
     normalize_text_frame,
     reject_rows,
+    with_context,
 )
 
 CSV_GLOB = "*.csv"
@@ -46,7 +47,7 @@ def read_control_hub_csv(data: bytes, ctx: BatchContext) -> NormalizedBatch:
         for name, originals in renamed.items()
     ]
     text_frame = frame.select(columns).with_columns(raw.get_column("raw_record"))
-    rows, rejects = normalize_text_frame(text_frame, ctx)
+    rows, rejects = normalize_text_frame(with_context(text_frame, ctx))
     return NormalizedBatch(rows, rejects, frame.height)
 
 
