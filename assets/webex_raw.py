@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from pipelines.dlt_logging import quiet_dlt_hints
-from pipelines.webex.pipeline import run_backfill, run_poll
+from pipelines.webex.pipeline import WebexRunStopped, run_backfill, run_poll
 from pipelines.webex.source import WebexConfig, WebexReport
 from switchboard.settings import Settings
 
@@ -77,7 +77,7 @@ def build_webex_raw_assets(settings: Settings) -> dg.AssetsDefinition:
 
     @dg.multi_asset(specs=specs, name="webex_raw", can_subset=False, pool=WAREHOUSE_POOL)
     def webex_raw(context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]):
-        report = run_poll(settings, WebexReport())
+        report, stopped = _loaded_report(run_poll, settings)
         context.log.info(f"webex cdr: {report.cdr.as_metadata()}; api: {report.client}")
         # Only the scheduled poll may leave a table unmaterialized: in any other run (a full
         # materialization, one launched by hand) Dagster would skip everything downstream of an
@@ -94,8 +94,18 @@ def build_webex_raw_assets(settings: Settings) -> dg.AssetsDefinition:
                 context.log_event(dg.AssetObservation(
                     asset_key=key, metadata=_metadata(report, table),
                     description="polled: nothing new for this table (not materialized, nothing downstream rebuilt)"))
+        if stopped is not None:  # what was read is loaded and recorded above; the run still fails
+            raise dg.Failure(description=str(stopped))
 
     return webex_raw
+
+
+def _loaded_report(run, settings: Settings, *args) -> tuple[WebexReport, WebexRunStopped | None]:
+    """The report of a poll or backfill, also of one the API stopped part-way (what it read is loaded)."""
+    try:
+        return run(settings, *args, WebexReport()), None
+    except WebexRunStopped as stopped:
+        return stopped.report, stopped
 
 
 def backfill_partitions(today: datetime | None = None) -> dg.DailyPartitionsDefinition:
@@ -107,22 +117,25 @@ def backfill_partitions(today: datetime | None = None) -> dg.DailyPartitionsDefi
 def build_webex_backfill_job(partitions: dg.DailyPartitionsDefinition | None = None) -> dg.JobDefinition:
     partitions = partitions or backfill_partitions()
 
-    @dg.op(name="webex_cdr_backfill_day", pool=WAREHOUSE_POOL,
+    @dg.op(name="webex_cdr_backfill_day", pool=WAREHOUSE_POOL, out={},
            description="cdr_feed windows (≤12 h, overlapping) for one UTC day, merged into raw_webex.cdr.")
     def webex_cdr_backfill_day(context: dg.OpExecutionContext, settings: dg.ResourceParam[Settings]):
         window = context.partition_time_window
         if not settings.webex_api_configured:
             context.log.info("Webex API not configured (WEBEX_CLIENT_ID …): nothing to backfill")
             return
-        report = run_backfill(settings, window.start, window.end, WebexReport())
+        report, stopped = _loaded_report(run_backfill, settings, window.start, window.end)
         for part in report.cdr.unavailable:
             context.log.warning(f"not available from cdr_feed: {part}")
         for table in ("cdr", "cdr_rejects"):
-            context.log_event(dg.AssetMaterialization(
+            # yielded, not logged: events logged by an op that then fails are dropped with it
+            yield dg.AssetMaterialization(
                 asset_key=raw_webex_key(table),
                 description=f"cdr_feed backfill of {context.partition_key}",
                 metadata={"partition_day": context.partition_key, **_metadata(report, table)},
-            ))
+            )
+        if stopped is not None:
+            raise dg.Failure(description=str(stopped))
 
     @dg.job(name="webex_cdr_backfill", partitions_def=partitions,
             description="Backfill Webex CDRs from cdr_feed, one UTC day per partition (the feed keeps 30 days); "

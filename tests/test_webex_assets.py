@@ -109,3 +109,23 @@ def test_poll_sensor_skips_unconfigured_webex_and_requests_one_run_per_interval(
         second = sensor(dg.build_sensor_context(instance=instance))
     assert len(first.run_requests) == 1
     assert first.run_requests[0].run_key == second.run_requests[0].run_key  # same 5-minute bucket: one run
+
+
+def test_a_backfill_the_api_stops_records_what_it_loaded_and_fails_with_the_reason(make_settings, tmp_path):
+    now = datetime.now(UTC)
+    data = tmp_path / "sim"
+    write_cdr_files(data, cdr_fixture(now, 50, oldest=timedelta(hours=40), newest=timedelta(hours=1), seed=22))
+    day = (now - timedelta(days=1)).strftime("%Y-%m-%d")
+    with run_sandbox(data, time_scale=60.0) as sandbox:
+        sandbox.faults.set("webex.cdr_feed", "server_error", count=None, status=400)
+        env = {k: v for k, v in sandbox.env().items() if k.startswith("WEBEX_")}
+        settings = make_settings(**env, WEBEX_TOKEN_FILE=str(tmp_path / "tokens.json"),
+                                 WEBEX_CDR_RATE_WINDOW_SECONDS="1")
+        job = build_webex_backfill_job(backfill_partitions(now))
+        result = job.execute_in_process(partition_key=day, resources={"settings": settings}, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "HTTP 400" in str(failure.event_specific_data.error)
+    recorded = {e.event_specific_data.materialization.asset_key for e in result.all_events
+                if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert raw_webex_key("cdr") in recorded  # the load (empty here) is recorded before the run fails

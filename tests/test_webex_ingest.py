@@ -19,9 +19,10 @@ import orjson
 import pytest
 
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
+from pipelines.webex.client import WebexApiError
 from pipelines.webex.directory import LOCATION_COLUMNS, PEOPLE_COLUMNS, webex_id_to_uuid
 from pipelines.webex.oauth import WebexAuthError
-from pipelines.webex.pipeline import run_backfill, run_poll
+from pipelines.webex.pipeline import WebexRunStopped, run_backfill, run_poll
 from pipelines.webex.source import WebexConfig
 from pipelines.webex.windows import END_MARGIN, RULES, STREAM, plan_feed
 from simulator.sandbox import run_sandbox
@@ -228,6 +229,47 @@ def test_a_504_to_an_initial_request_asks_again_for_smaller_pages(make_settings,
     assert_exactly_once(settings, [r for _, r in rows])
 
 
+def test_a_refused_window_stops_the_backfill_but_keeps_the_windows_read_before_it(make_settings, data_dir, tmp_path):
+    """A request the API refuses (a 400 for a window its clock finds too recent, say) is not
+    retried; what was read before it is loaded, the run fails naming it, and the next run loads
+    the rest: nothing lost, nothing twice."""
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 600, oldest=timedelta(hours=30), newest=timedelta(hours=1), seed=8)
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+
+        def refuse_the_second_window(response: httpx.Response) -> None:
+            first_window_done = response.status_code == 200 and not response.headers.get("link")
+            if response.request.url.path.endswith("/cdr_feed") and first_window_done:
+                sandbox.faults.set("webex.cdr_feed", "server_error", count=1, status=400)
+
+        http = httpx.Client(timeout=10.0, event_hooks={"response": [refuse_the_second_window]})
+        with pytest.raises(WebexRunStopped) as stopped:
+            run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings), http=http)
+        assert isinstance(stopped.value.cause, WebexApiError) and "HTTP 400" in str(stopped.value)
+        partial = stopped.value.report.cdr
+        assert partial.windows == 1 and partial.balanced
+        assert 0 < len(stored(settings)) == partial.loaded < len(rows)
+
+        report = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings))
+    assert not report.errors
+    assert_exactly_once(settings, [r for _, r in rows])
+
+
+def test_a_404_for_a_path_the_api_does_not_serve_is_an_error_not_an_empty_window(make_settings, data_dir, tmp_path):
+    now = datetime.now(UTC)
+    write_cdr_files(data_dir, cdr_fixture(now, 20, oldest=timedelta(hours=3), newest=timedelta(hours=1), seed=9))
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        # the base URL without its version: every CDR request answers 404 "not found"
+        wrong = sandbox.base_urls.webex_analytics.rstrip("/").removesuffix("/v1")
+        settings = webex_settings(make_settings, sandbox, tmp_path, WEBEX_ANALYTICS_BASE_URL=wrong)
+        with pytest.raises(WebexRunStopped) as stopped:
+            run_backfill(settings, now - timedelta(hours=4), now, config=fast(settings))
+    assert "404" in str(stopped.value) and "WEBEX_ANALYTICS_BASE_URL" in str(stopped.value)
+    assert stopped.value.report.cdr.windows == 0
+
+
 def test_wrong_region_451_switches_to_the_named_host_once(make_settings, data_dir, tmp_path):
     now = datetime.now(UTC)
     rows = cdr_fixture(now, 400, oldest=timedelta(hours=20), newest=timedelta(hours=1), seed=3)
@@ -303,8 +345,9 @@ def test_dead_refresh_token_stops_with_what_to_do_and_tokens_are_never_logged(ma
 
         sandbox.tokens.expire_refresh_token()
         sandbox.expire_access_tokens()
-        with pytest.raises(WebexAuthError) as error:
+        with pytest.raises(WebexRunStopped) as error:
             run_backfill(settings, now - timedelta(hours=4), now, config=fast(settings))
+    assert isinstance(error.value.cause, WebexAuthError)
     message = str(error.value)
     assert "WEBEX_REFRESH_TOKEN" in message and "authorised again" in message
     text = caplog.text + message + repr(error.value)

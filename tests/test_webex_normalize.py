@@ -38,6 +38,13 @@ CTX = BatchContext("cdr_feed", datetime(2026, 11, 30, 12, tzinfo=UTC),
         ("Public Calling IP Address", "public_calling_ip_address"),
         ("  Auto Attendant Key Pressed ", "auto_attendant_key_pressed"),
         ("User", "user"),
+        # payloads do not keep the documented case: SessionID in capitals or lower case is the same key
+        ("LOCAL SESSIONID", "local_session_id"),
+        ("final remote sessionid", "final_remote_session_id"),
+        ("report_id", "report_id"),
+        # an undocumented key: its case variants are one column too
+        ("Agent SessionID", "agent_sessionid"),
+        ("AGENT SESSIONID", "agent_sessionid"),
     ],
 )
 def test_normalize_key(key, normalised):
@@ -93,12 +100,16 @@ def test_case_variants_of_a_key_share_one_column_and_new_keys_are_kept():
         _record(**{"Report ID": "a", "Call transfer time": "2026-11-29T10:01:00.000Z"}),
         {**{k: v for k, v in _record(**{"Report ID": "b"}).items()}, "Call transfer Time": "2026-11-29T10:02:00Z",
          "Hold Duration": 7, "Brand New Key": "x"},
+        {**{k: v for k, v in _record(**{"Report ID": "c"}).items() if k != "Local SessionID"},
+         "LOCAL SESSIONID": "def", "BRAND NEW KEY": "y"},
     ]
     rows = normalize_records(records, CTX).rows.sort("report_id")
+    assert rows.get_column("local_session_id").to_list() == ["abc", "abc", "def"]
+    assert not [c for c in rows.columns if c.startswith("local_sessionid") or c.startswith("brand_new_key_")]
     assert rows.get_column("call_transfer_time").to_list() == [
-        datetime(2026, 11, 29, 10, 1, tzinfo=UTC), datetime(2026, 11, 29, 10, 2, tzinfo=UTC)]
-    assert rows.get_column("hold_duration").to_list() == [None, 7]
-    assert rows.get_column("brand_new_key").to_list() == [None, "x"]
+        datetime(2026, 11, 29, 10, 1, tzinfo=UTC), datetime(2026, 11, 29, 10, 2, tzinfo=UTC), None]
+    assert rows.get_column("hold_duration").to_list() == [None, 7, None]
+    assert rows.get_column("brand_new_key").to_list() == [None, "x", "y"]
 
 
 def test_bad_records_are_rejected_with_reason_and_exact_text():
@@ -148,10 +159,17 @@ def test_garbage_csv_is_one_reject():
         ('<https://a/prev>; rel="prev", <https://a/next>; rel=next', "https://a/next"),
         ('<https://a/first>; rel="first"', None),
         ("", None),
+        # RFC 8288: quoted parameters may hold commas and semicolons; rel may name several relations
+        ('<https://a/p2>; title="page, next one"; rel="next"', "https://a/p2"),
+        ('<https://a/p1>; rel="prev"; title="x, y", <https://a/p3>; rel="next last"', "https://a/p3"),
+        ('<https://a/p0>; rel="nextish"', None),
+        # a relative link is resolved against the page's own URL
+        ('</v1/cdr_feed?page=2>; rel="next"', "https://h.example/v1/cdr_feed?page=2"),
+        ('<cdr_feed?page=3>; rel=next', "https://h.example/v1/cdr_feed?page=3"),
     ],
 )
 def test_next_link(header, expected):
-    assert next_link(httpx.Headers({"Link": header})) == expected
+    assert next_link(httpx.Headers({"Link": header}), "https://h.example/v1/cdr_feed?startTime=x") == expected
 
 
 def test_retry_after_in_seconds_or_as_an_http_date():
@@ -170,6 +188,9 @@ def test_region_base_url_from_a_451_message():
     assert region_base_url("use https://analytics-calling-eu.webexapis.com.", "https://analytics-calling.webexapis.com/v1") \
         == "https://analytics-calling-eu.webexapis.com/v1"
     assert region_base_url("no host here", "https://x/v1") is None
+    # a host named without its scheme
+    assert region_base_url("Use analytics-calling-eu.webexapis.com for this org", "https://analytics-calling.webexapis.com/v1") \
+        == "https://analytics-calling-eu.webexapis.com/v1"
 
 
 def test_webex_ids_decode_to_the_uuids_cdrs_use():

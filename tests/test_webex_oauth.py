@@ -80,3 +80,19 @@ def test_backfill_command_without_webex_settings_says_what_to_set(make_settings,
     make_settings()
     assert main(["backfill", "webex-cdr", "--since", "2026-11-01"]) == 2
     assert "WEBEX_CLIENT_ID" in capsys.readouterr().err
+
+
+def test_a_short_lived_token_is_renewed_halfway_not_before_every_request(tmp_path):
+    """An access token that lives less than the 5-minute refresh margin (a test server's) is used
+    until half its life is over, not refreshed (and its refresh token rotated) at every request."""
+    (tmp_path / "sim" / "webex").mkdir(parents=True)
+    now = [1_000_000.0]
+    with run_sandbox(tmp_path / "sim", time_scale=5000.0) as short_lived:  # access tokens live ~4 min
+        tokens = manager(short_lived, TokenStore(tmp_path / "tokens.json"), clock=lambda: now[0])
+        first = tokens.access_token()
+        lifetime = tokens.store.load().expires_at - now[0]
+        assert 60 < lifetime < 300  # shorter than the refresh margin
+        now[0] += lifetime * 0.4
+        assert tokens.access_token() == first and short_lived.tokens.refreshes == 1
+        now[0] += lifetime * 0.2  # past half its life
+        assert tokens.access_token() != first and short_lived.tokens.refreshes == 2

@@ -7,9 +7,10 @@ numbers sometimes as strings ("Ring duration": "8"), timestamps ISO-8601 with `Z
 and no zone ("2023-10-12 21:22:32.621").
 
 What happens here:
-- keys are normalised once per distinct key *set* (not per record): lower case, `SessionID`-style
-  suffixes split (`local_session_id`), every run of non-alphanumerics → `_`; two spellings of one
-  key in the same record are coalesced;
+- keys are normalised once per distinct key *set* (not per record): lower case, every run of
+  non-alphanumerics → `_`, and a documented key in any case or spacing ("LOCAL SESSIONID",
+  "local sessionid", "Local SessionID") to its one name (`local_session_id`); two spellings of
+  one key in the same record are coalesced;
 - values: "", "NA", "na", "N/A" → null; the known typed keys are parsed (timestamps → UTC,
   `answered` → boolean, durations and offsets → integers, the reputation score → double);
   a non-empty value that does not parse sends its record to the rejects with the reason;
@@ -110,15 +111,21 @@ REJECT_COLUMNS: dict[str, pl.DataType] = {
 }
 
 _MISSING = ["", "NA", "na", "N/A", "n/a", "Na"]
-_ID_SUFFIX = re.compile(r"([a-z])ID\b")
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 
 
+# A documented key by its letters and digits alone: "SessionID" splits into two words only by its
+# case, which payloads do not keep ("LOCAL SESSIONID"); so every spelling of a documented key that
+# differs in case, spacing or punctuation finds the same name.
+_KNOWN_BY_ALNUM = {key.replace("_", ""): key for key in KNOWN_KEYS}
+
+
 def normalize_key(key: str) -> str:
-    """"Local SessionID" → "local_session_id", "Call transfer Time" → "call_transfer_time"."""
-    text = _ID_SUFFIX.sub(r"\1_ID", key.strip())
-    text = _NON_ALNUM.sub("_", text).strip("_").lower()
-    return text or "blank_key"
+    """"Local SessionID" / "LOCAL SESSIONID" → "local_session_id", "Call transfer Time" →
+    "call_transfer_time"; a key not documented: lower case, non-alphanumerics → "_" (so that its
+    case variants, too, are one column)."""
+    text = _NON_ALNUM.sub("_", key).strip("_").lower()
+    return _KNOWN_BY_ALNUM.get(text.replace("_", ""), text) or "blank_key"
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,9 @@ def add_command(subparsers) -> None:
 
 
 def run_backfill_command(args) -> int:
+    from pipelines.webex.client import WebexApiError
     from pipelines.webex.oauth import WebexAuthError
-    from pipelines.webex.pipeline import run_backfill
+    from pipelines.webex.pipeline import WebexRunStopped, run_backfill
     from switchboard.settings import load_settings
 
     settings = load_settings()
@@ -46,15 +47,21 @@ def run_backfill_command(args) -> int:
               "WEBEX_REFRESH_TOKEN", file=sys.stderr)
         return 2
     until = args.until or datetime.now(UTC)
+    stopped = None
     try:
         report = run_backfill(settings, args.since, until)
-    except WebexAuthError as exc:
+    except WebexRunStopped as exc:  # part of the range was loaded
+        report, stopped = exc.report, exc
+    except (WebexAuthError, WebexApiError) as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
-        return 3
+        return 3 if isinstance(exc, WebexAuthError) else 4
     counts = report.cdr
     print(f"webex-cdr backfill {args.since.isoformat()} – {until.isoformat()}: {counts.windows} windows, "
           f"{counts.records_read} records read, {counts.loaded} loaded, {counts.rejected} rejected, "
           f"{counts.skipped_duplicate} skipped (duplicates or not newer)")
     for part in counts.unavailable:
         print(f"  not available: {part}")
+    if stopped is not None:
+        print(f"switchboard: stopped part-way: {stopped}", file=sys.stderr)
+        return 3 if isinstance(stopped.cause, WebexAuthError) else 4
     return 0

@@ -1,9 +1,12 @@
 """HTTP client for the Webex APIs under their documented rules (webex.md §1.4, §1.5, §5).
 
-- Paging: the `Link` header's rel="next" URL is followed verbatim; the header is parsed
-  leniently (the spec's own example doubles the `<`). `max=5000` on the CDR endpoints.
+- Paging: the `Link` header's rel="next" URL is followed verbatim (a relative one is resolved
+  against the page's URL); the header is parsed leniently (the spec's own example doubles the
+  `<`; parameters may be quoted, hold commas, or name several relations). `max=5000` on the
+  CDR endpoints.
 - CDR requests take a slot from the shared `RequestBudget` first (initial vs page requests).
-- 404 on a CDR endpoint = an empty window. 429 = wait `Retry-After` (seconds or an HTTP date;
+- 404 on a CDR endpoint = an empty window ("No CDRs for requested time range and filters"), unless
+  its message says the resource does not exist: a wrong base URL must not pass for no data. 429 = wait `Retry-After` (seconds or an HTTP date;
   and make every other run wait too). 451 = wrong region: switch to the base URL the body names
   and repeat. 5xx, 423, timeouts, broken connections and truncated/unparseable bodies are retried
   with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
@@ -22,7 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -36,31 +39,48 @@ log = logging.getLogger(__name__)
 
 CDR_PAGE_SIZE = 5000
 MIN_CDR_PAGE_SIZE = 500  # the smallest `max` the CDR endpoints serve
-_NEXT = re.compile(r"<+\s*([^<>\s]+)\s*>+\s*;(?:[^,]*?;)?\s*rel\s*=\s*\"?next\"?", re.IGNORECASE)
+# one link of a Link header: <url> (or the spec's <<url>) and its parameters, up to the next link
+_LINK = re.compile(r"<+\s*([^<>\s]+)\s*>+([^<]*)")
+_REL = re.compile(r";\s*rel\s*=\s*(?:\"([^\"]*)\"|([^\s;,]+))", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s\"'<>,;)]+")
+# a regional host named without its scheme ("use analytics-calling-eu.webexapis.com")
+_BARE_HOST = re.compile(r"(?<![\w./-])([\w-]+\.webexapis\.com(?::\d+)?(?:/[^\s\"'<>,;)]*)?)", re.IGNORECASE)
+
+
+# A 404 that names a missing resource (Webex's answer to a path it does not serve), as opposed to
+# the CDR endpoints' "No CDRs for requested time range and filters"
+_NOT_FOUND = re.compile(r"could not be found|not found|no such|unknown (?:path|resource|endpoint)", re.IGNORECASE)
+_NO_CDRS = re.compile(r"\bno (?:cdrs?|records|data)\b", re.IGNORECASE)
 
 
 class WebexApiError(RuntimeError):
     """The API refused a request in a way retrying cannot fix; the message says why."""
 
 
-def next_link(headers: httpx.Headers | dict) -> str | None:
-    """The rel="next" URL of a response's Link header(s), or None."""
+def next_link(headers: httpx.Headers | dict, base_url: str = "") -> str | None:
+    """The rel="next" URL of a response's Link header(s), resolved against `base_url`, or None."""
     values = headers.get_list("link") if isinstance(headers, httpx.Headers) else [
         v for k, v in headers.items() if k.lower() == "link"]
     for value in values:
-        match = _NEXT.search(value)
-        if match:
-            return match.group(1)
+        for link in _LINK.finditer(value):
+            for rel in _REL.finditer(link.group(2)):
+                if "next" in (rel.group(1) or rel.group(2) or "").lower().split():
+                    return urljoin(base_url, link.group(1))
     return None
 
 
 def region_base_url(message: str, current_base: str) -> str | None:
-    """The base URL a 451 body names. A bare host keeps the current base's path (`/v1`)."""
+    """The base URL a 451 body names. A bare host keeps the current base's path (`/v1`); a host
+    without a scheme is https."""
     match = _URL.search(message or "")
-    if not match:
-        return None
-    named = urlsplit(match.group(0).rstrip("./"))
+    if match:
+        named_url = match.group(0)
+    else:
+        bare = _BARE_HOST.search(message or "")
+        if not bare:
+            return None
+        named_url = "https://" + bare.group(1)
+    named = urlsplit(named_url.rstrip("./"))
     current = urlsplit(current_base)
     path = named.path.rstrip("/") or current.path.rstrip("/")
     for endpoint in ("/cdr_feed", "/cdr_stream"):
@@ -154,7 +174,7 @@ class WebexClient:
                 yield Page(url_used, number, _items(response))
             else:
                 yield Page(url_used, number, [], parsed=response._parsed)
-            url, params = next_link(response.headers), None
+            url, params = next_link(response.headers, url_used), None
 
     def cdr_page_again(self, page: Page, decode: Callable[[bytes], object | None]) -> Page:
         """`page` requested once more because its body, accepted by a cheaper check in the request
@@ -186,7 +206,7 @@ class WebexClient:
                 return
             self.stats.pages += 1
             yield Page(used, number, _items(response))
-            url, query = next_link(response.headers), None
+            url, query = next_link(response.headers, used), None
 
     # -- one request, with every rule ------------------------------------------------------
 
@@ -211,6 +231,8 @@ class WebexClient:
                 # seldom, and a backfill's pages of megabytes piled up (10 GB for 1M records).
                 # The body is read and the stream closed: cut the cycle.
                 response.stream = httpx.ByteStream(b"")
+            except httpx.UnsupportedProtocol as exc:  # a link to no HTTP URL: asking again cannot help
+                raise WebexApiError(f"cannot request {_redact(url)}: {exc}") from None
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 failures = self._backoff(failures, url, type(exc).__name__)
                 continue
@@ -226,6 +248,11 @@ class WebexClient:
                 failures = self._backoff(failures, url, "truncated or unreadable body")
                 continue
             if status == 404 and cdr:
+                text = response.text[:1000]
+                if _NOT_FOUND.search(text) and not _NO_CDRS.search(text):
+                    raise WebexApiError(
+                        f"Webex answered 404 to {_redact(url)}: {text[:300]!r} — no such endpoint; check "
+                        "WEBEX_ANALYTICS_BASE_URL (e.g. https://analytics-calling.webexapis.com/v1)")
                 return None, str(response.url)
             if status == 429:
                 rate_limited += 1
@@ -254,7 +281,9 @@ class WebexClient:
                 continue
             if status == 451:
                 message = _message(response)
-                new_base = region_base_url(message, self.analytics_base_url if cdr else self.api_base_url)
+                current_base = self.analytics_base_url if cdr else self.api_base_url
+                # the host is in `message`; some answers name it only in errors[].description
+                new_base = region_base_url(message, current_base) or region_base_url(response.text, current_base)
                 switches += 1
                 if new_base is None or switches > 3:
                     raise WebexApiError(f"Webex answered 451 (wrong region) without a usable host: {message!r}; "

@@ -41,6 +41,7 @@ class Tokens:
     refresh_token: str
     refresh_expires_at: float | None
     seed: str  # fingerprint of the WEBEX_REFRESH_TOKEN this chain started from
+    issued_at: float | None = None  # when the access token was issued (None: stored by an older version)
 
     def __repr__(self) -> str:  # never print a token
         return f"Tokens(expires_at={self.expires_at:.0f}, refresh_expires_at={self.refresh_expires_at}, seed={self.seed})"
@@ -70,6 +71,7 @@ class TokenStore:
             refresh_token=data.get("refresh_token", ""),
             refresh_expires_at=data.get("refresh_expires_at"),
             seed=data.get("seed", ""),
+            issued_at=data.get("issued_at"),
         )
 
     def save(self, tokens: Tokens) -> None:
@@ -78,7 +80,7 @@ class TokenStore:
         body = orjson.dumps({
             "access_token": tokens.access_token, "expires_at": tokens.expires_at,
             "refresh_token": tokens.refresh_token, "refresh_expires_at": tokens.refresh_expires_at,
-            "seed": tokens.seed,
+            "seed": tokens.seed, "issued_at": tokens.issued_at,
         })
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -172,7 +174,12 @@ class TokenManager:
         return tokens
 
     def _expiring(self, tokens: Tokens) -> bool:
-        return not tokens.access_token or tokens.expires_at - self.clock() <= self.refresh_margin
+        margin = self.refresh_margin
+        if tokens.issued_at is not None:
+            # a token that lives less than twice the margin is renewed halfway through its life, not
+            # before every request (Webex's live ~14 days; a test server's may live minutes)
+            margin = min(margin, (tokens.expires_at - tokens.issued_at) / 2)
+        return not tokens.access_token or tokens.expires_at - self.clock() <= margin
 
     def _refresh_token_to_use(self, tokens: Tokens | None) -> tuple[str, str]:
         if tokens is not None and tokens.refresh_token:
@@ -230,6 +237,7 @@ class TokenManager:
             refresh_token=body.get("refresh_token") or refresh_token,
             refresh_expires_at=now + float(refresh_in) if refresh_in is not None else None,
             seed=seed,
+            issued_at=now,
         )
 
     def _dead_message(self, what: str) -> str:

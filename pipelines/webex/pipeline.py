@@ -25,6 +25,17 @@ from switchboard.warehouse_url import WarehouseURL
 
 DATASET = "raw_webex"
 
+
+class WebexRunStopped(RuntimeError):
+    """The API stopped a run part-way (a refused request, a dead token). What was read before is
+    loaded (`report`); `cause` is the error a person needs to act on."""
+
+    def __init__(self, cause: Exception, report: WebexReport):
+        cdr = report.cdr
+        super().__init__(f"{cause} — loaded what was read before it ({cdr.windows} whole CDR windows, "
+                         f"{cdr.loaded} records); a new run goes on from there")
+        self.cause, self.report = cause, report
+
 def webex_pipeline(settings: Settings, name: str = "webex") -> dlt.Pipeline:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     use_loader_defaults(name)
@@ -74,6 +85,8 @@ def _run(settings, name, report, config, **source_options) -> WebexReport:
     for name_, counts in (("cdr", report.cdr), ("people", report.people), ("locations", report.locations)):
         if not counts.balanced:  # cannot happen by construction; never hide it if it does
             raise RuntimeError(f"webex {name_}: records read do not add up: {counts.as_metadata()}")
+    if report.errors:
+        raise WebexRunStopped(report.errors[0], report)
     return report
 
 

@@ -50,9 +50,9 @@ from pipelines.webex.cdr_normalize import (
     parse_cdr_page,
     whole_page,
 )
-from pipelines.webex.client import WebexClient
+from pipelines.webex.client import WebexApiError, WebexClient
 from pipelines.webex.control_hub_csv import csv_files, read_control_hub_csv
-from pipelines.webex.oauth import TokenManager, TokenStore
+from pipelines.webex.oauth import TokenManager, TokenStore, WebexAuthError
 from pipelines.webex.request_budget import RequestBudget
 from pipelines.webex.windows import FEED, STREAM, Plan, plan_feed, plan_stream
 
@@ -150,6 +150,9 @@ class WebexReport:
     client: dict[str, object] = field(default_factory=dict)
     stream_cursor: str | None = None
     load_id: str | None = None
+    # what stopped a resource part-way (a request the API refused, a dead token): what was read
+    # before it is still loaded, and the run then fails with it (pipeline.WebexRunStopped)
+    errors: list[Exception] = field(default_factory=list)
 
 
 @dlt.source(name="webex", max_table_nesting=0)
@@ -299,6 +302,11 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                     if mode == POLL and window.endpoint == STREAM:
                         state["stream_cursor"] = window.end.isoformat()
                         shared.report.stream_cursor = state["stream_cursor"]
+            except (WebexApiError, WebexAuthError) as exc:
+                # no later window is asked for; the pages read so far are loaded (the stream cursor
+                # stays at the last whole window), then the run fails with this error
+                log.error("Webex CDRs stopped after %d whole windows: %s", counts.windows, exc)
+                shared.report.errors.append(exc)
             finally:
                 shared.record_client_stats()
         yield from emit_texts()
@@ -540,11 +548,16 @@ def _directory(shared: _Shared, kind: str, mode: str, now) -> Iterator[object]:
             ids.update(fresh.get_column(key[0]).to_list())
             if fresh.height:
                 yield _to_table(kind, fresh, key)
+    except (WebexApiError, WebexAuthError) as exc:
+        # the pages read are loaded; the directory is asked for again in full by the next poll
+        log.error("Webex %s stopped part-way: %s", kind, exc)
+        shared.report.errors.append(exc)
+    else:
+        state["loaded_at"] = moment.isoformat()
     finally:
         shared.record_client_stats()
     counts.loaded = len(ids)
     counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
-    state["loaded_at"] = moment.isoformat()
 
 
 # ---------------------------------------------------------------------------------------------
