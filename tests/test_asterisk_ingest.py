@@ -183,6 +183,25 @@ def test_damaged_lines_are_quarantined_and_counts_add_up(make_settings, site):
     assert rejects == [(3, "missing_event", "garbage without pipes"), (4, "bad_epoch", "abc|1.1|q|NONE|ENTERQUEUE||1|1")]
 
 
+def test_a_misnamed_or_cut_archive_loads_what_it_holds_instead_of_stopping_the_load(make_settings, site):
+    """A `.gz` that is plain text is read as text; an archive cut short gives its whole lines and
+    its cut last line is quarantined; the other files load as usual."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    plain, archived, live = lines(0, 6), lines(30, 300, "1709540000"), lines(900, 6, "1709549000")
+    write(site / "queue_log.2.gz", plain)
+    packed = gzip.compress(("\n".join(archived) + "\n").encode())
+    (site / "queue_log-20240304.gz").write_bytes(packed[: len(packed) * 2 // 3])
+    write(site / "queue_log", live)
+    counts = load(settings).counts("queue_log")
+    assert counts.balanced and counts.rejected <= 1
+    got = set(warehouse_lines(settings))
+    assert set(expected(plain + live)) <= got
+    recovered = got - set(expected(plain + live))
+    assert 0 < len(recovered) < len(archived)
+    assert recovered == set(expected(archived[: len(recovered)]))  # the cut archive's whole lines, in order
+    assert counts.loaded == len(plain) + len(live) + len(recovered)
+
+
 def test_unconfigured_source_still_creates_typed_empty_tables(make_settings):
     settings = make_settings()  # no queue_log, no CDR folders
     load(settings)

@@ -254,11 +254,22 @@ def _stamps(path: Path, relation: str = "staging.stg_asterisk__queue_events") ->
         return con.execute(f"select count(distinct dbt_refreshed_at) from {relation}").fetchone()[0]
 
 
+def _reference_dir(tmp_path: Path) -> Path:
+    """Where the reference builds keep their own dbt target folder: dbt re-parses the whole project
+    when a target folder's last run had another profile (database), ~4 s a run when they alternate."""
+    folder = tmp_path / "reference"
+    folder.mkdir()
+    return folder
+
+
 def test_incremental_runs_equal_a_full_refresh(tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         con.execute(RAW_DDL)
     env = {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(warehouse)}
+    reference_dir = _reference_dir(tmp_path)
+    reference = reference_dir / "full.duckdb"
+    ref_env = {**env, "SWITCHBOARD_DBT_DUCKDB_PATH": str(reference)}
     for n, (file_rows, table_rows) in enumerate(_loads(), start=1):
         _apply(warehouse, file_rows, table_rows, n)
         _assert_ok(_dbt(tmp_path, env, "build"))
@@ -269,10 +280,8 @@ def test_incremental_runs_equal_a_full_refresh(tmp_path):
         # loads 5 and 6 rebuild every boot, hence every call with a visit, but not the outbound
         # call of load 4, which met no queue and whose CDR row did not change
         assert _stamps(warehouse, "marts.fct_calls") >= 2 or n < 5
-        reference = tmp_path / f"full-{n}.duckdb"
         shutil.copy(warehouse, reference)
-        ref_env = {**env, "SWITCHBOARD_DBT_DUCKDB_PATH": str(reference)}
-        _assert_ok(_dbt(tmp_path, ref_env, "run", "--full-refresh"))
+        _assert_ok(_dbt(reference_dir, ref_env, "run", "--full-refresh"))
         assert _differences(warehouse, reference) == {}, f"after load {n}"
 
 
@@ -334,6 +343,7 @@ def test_incremental_runs_equal_a_full_refresh_on_postgres(tmp_path, postgres_se
             "SWITCHBOARD_DBT_PG_DBNAME": db,
         }
 
+    reference_dir = _reference_dir(tmp_path)
     try:
         for n, (file_rows, table_rows) in enumerate(_loads(), start=1):
             for con in cons.values():
@@ -361,8 +371,8 @@ def test_incremental_runs_equal_a_full_refresh_on_postgres(tmp_path, postgres_se
                     )
                     assert cur.fetchone()[0] >= 2
             # the reference database is a separate one: it needs the seeds (agent directory) too
-            _assert_ok(_dbt(tmp_path, env("dbt_incremental_ref"), "seed", "--full-refresh"))
-            _assert_ok(_dbt(tmp_path, env("dbt_incremental_ref"), "run", "--full-refresh"))
+            _assert_ok(_dbt(reference_dir, env("dbt_incremental_ref"), "seed", "--full-refresh"))
+            _assert_ok(_dbt(reference_dir, env("dbt_incremental_ref"), "run", "--full-refresh"))
             got = _pg_snapshot(cons["dbt_incremental"])
             want = _pg_snapshot(cons["dbt_incremental_ref"])
             assert got.keys() == want.keys()

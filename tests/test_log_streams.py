@@ -131,6 +131,23 @@ def test_gzip_size_is_the_decompressed_size(tmp_path):
     assert os.path.getsize(tmp_path / "queue_log-20240101.gz") < len(data)
 
 
+def test_compression_is_told_by_content_and_a_damaged_archive_reads_to_its_damage(tmp_path):
+    data = WEEK1 * 50
+    (tmp_path / "queue_log.1.gz").write_bytes(data)  # named .gz, plain text
+    (tmp_path / "queue_log.2.gz").write_bytes(gzip.compress(data[:1000]) + gzip.compress(data[1000:]))  # two members
+    cut = gzip.compress(data)
+    (tmp_path / "queue_log.3.gz").write_bytes(cut[: len(cut) // 2])
+    found = {f.path.name: f for f in files_in(tmp_path)}
+    assert found["queue_log.1.gz"].compression is None and found["queue_log.1.gz"].size == len(data)
+    assert found["queue_log.2.gz"].compression == "gzip"
+    with log_streams.open_log(found["queue_log.2.gz"]) as fh:
+        assert fh.read() == data and fh.damaged is None
+    with log_streams.open_log(found["queue_log.3.gz"]) as fh:
+        head = fh.read()
+    assert 0 < len(head) < len(data) and data.startswith(head) and "ends early" in fh.damaged
+    assert found["queue_log.3.gz"].size == len(head)  # not the random bytes where its trailer would be
+
+
 # --- stream identity (§1.3) ------------------------------------------------------------------
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import bz2
 import glob
-import gzip
 import hashlib
+import logging
 import os
 import re
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ ACTIVE_NAMES = frozenset({"queue_log", "Master.csv"})
 FIRST_LINE_MAX = 4096
 CHUNK_BYTES = 64 << 20
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Location:
@@ -46,9 +49,13 @@ class Location:
 class LogFile:
     path: Path
     pbx: str
-    compressed: bool
-    size: int  # decompressed size (gzip: from its trailer)
+    compression: str | None  # "gzip" | "bz2" by the file's first bytes, not its name; None = plain
+    size: int  # decompressed size (gzip: from its trailer when that is plausible)
     mtime_ns: int
+
+    @property
+    def compressed(self) -> bool:
+        return self.compression is not None
 
     @property
     def is_final(self) -> bool:
@@ -114,10 +121,10 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
             if real in seen:
                 continue
             st = path.stat()
-            compressed = path.suffix in (".gz", ".bz2")
-            size = _decompressed_size(path) if compressed else st.st_size
+            compression = _compression(path)
+            size = _decompressed_size(path, compression, st.st_size) if compression else st.st_size
             pbx = loc.pbx or path.parent.name or "asterisk"
-            seen[real] = LogFile(path=path, pbx=pbx, compressed=compressed, size=size, mtime_ns=st.st_mtime_ns)
+            seen[real] = LogFile(path=path, pbx=pbx, compression=compression, size=size, mtime_ns=st.st_mtime_ns)
     return sorted(seen.values(), key=lambda f: (f.pbx, str(f.path)))
 
 
@@ -195,17 +202,90 @@ def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES) -> It
 
 
 def open_log(f: LogFile):
-    if f.path.suffix == ".gz":
-        return gzip.open(f.path, "rb")
-    if f.path.suffix == ".bz2":
-        return bz2.open(f.path, "rb")
+    if f.compression:
+        return LenientDecompressed(f.path, f.compression)
     return open(f.path, "rb")
+
+
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2"}
+
+
+def _compression(path: Path) -> str | None:
+    """What the file holds, by its first bytes: a `.gz` that is plain text is read as text."""
+    with open(path, "rb") as fh:
+        head = fh.read(3)
+    return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
+
+
+class LenientDecompressed:
+    """A gzip or bzip2 file read as far as its data goes (concatenated members included).
+
+    Python's own readers raise at a cut or damaged archive, and a single bad rotation would stop
+    every load; this one ends where the readable data ends, so the complete lines before the damage
+    are read (the cut line, as the file's last, is rejected by the parser) and `damaged` says why.
+    """
+
+    def __init__(self, path: Path, compression: str):
+        self.path, self.compression = path, compression
+        self._raw = open(path, "rb")  # noqa: SIM115 (closed by close() and __exit__)
+        self._decompressor = self._new()
+        self._buffer = bytearray()
+        self._pending = b""
+        self._done = False
+        self.damaged: str | None = None
+
+    def _new(self):
+        return zlib.decompressobj(wbits=31) if self.compression == "gzip" else bz2.BZ2Decompressor()
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._done and (size < 0 or len(self._buffer) < size):
+            self._fill()
+        if size < 0 or size >= len(self._buffer):
+            out, self._buffer = bytes(self._buffer), bytearray()
+        else:
+            out = bytes(self._buffer[:size])
+            del self._buffer[:size]
+        return out
+
+    def _fill(self) -> None:
+        data, self._pending = self._pending or self._raw.read(1 << 20), b""
+        if not data:
+            if not self._decompressor.eof:
+                self._stop("compressed data ends early (a cut archive)")
+            self._done = True
+            return
+        if self._decompressor.eof:  # the member before is complete: another member, or zero padding
+            data = data.lstrip(b"\0")
+            if not data:
+                return
+            self._decompressor = self._new()
+        try:
+            self._buffer += self._decompressor.decompress(data)
+        except (zlib.error, OSError, EOFError) as exc:
+            self._stop(f"compressed data is damaged ({exc})")
+            return
+        if self._decompressor.eof:
+            self._pending = self._decompressor.unused_data
+
+    def _stop(self, why: str) -> None:
+        self.damaged = why
+        self._done = True
+        log.warning("%s: %s; its data up to there is read", self.path, why)
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> LenientDecompressed:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _skip(fh, start: int) -> None:
     if start <= 0:
         return
-    if isinstance(fh, gzip.GzipFile | bz2.BZ2File):
+    if isinstance(fh, LenientDecompressed):
         remaining = start
         while remaining > 0:
             got = fh.read(min(remaining, CHUNK_BYTES))
@@ -216,13 +296,17 @@ def _skip(fh, start: int) -> None:
         fh.seek(start)
 
 
-def _decompressed_size(path: Path) -> int:
-    if path.suffix == ".gz":
-        # ISIZE trailer = size mod 2**32; rotated queue_logs are far smaller than 4 GiB.
+def _decompressed_size(path: Path, compression: str, stored_size: int) -> int:
+    if compression == "gzip" and stored_size >= 18:
+        # ISIZE trailer = size mod 2**32; rotated queue_logs are far smaller than 4 GiB. A cut
+        # archive ends in arbitrary bytes instead: trusted only within deflate's possible ratios
+        # (text never compresses more than 1032:1); otherwise the file is decompressed to count.
         with open(path, "rb") as fh:
             fh.seek(-4, os.SEEK_END)
-            return struct.unpack("<I", fh.read(4))[0]
-    with bz2.open(path, "rb") as fh:
+            trailer = struct.unpack("<I", fh.read(4))[0]
+        if stored_size // 2 <= trailer <= stored_size * 1032:
+            return trailer
+    with LenientDecompressed(path, compression) as fh:
         return sum(len(b) for b in iter(lambda: fh.read(CHUNK_BYTES), b""))
 
 
