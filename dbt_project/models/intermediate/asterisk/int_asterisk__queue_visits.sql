@@ -11,6 +11,8 @@
     next terminal is a COMPLETE*, that COMPLETE* gives the end time and talk time.
   * No terminal: answered-and-talking if there was a CONNECT, else 'other' when the PBX
     restarted after entry (ended_at = the restart), else 'open' (still waiting).
+  * Nothing survives a restart: lines of a call after a QUEUESTART whose ENTERQUEUE in that queue
+    came before it are remnants of the visit the restart closed, not a second (orphan) visit.
   * Refused at join: IssabelPBX/FreePBX write a DID line (callid, queue) right before Queue(),
     and stock Asterisk logs nothing when the queue refuses the caller (joinempty, full). A DID
     line not followed by an ENTERQUEUE of the same call and queue is such a visit: outcome
@@ -155,6 +157,25 @@ visit_scopes as (
 
 ),
 
+-- orphan segments after a restart whose call entered this queue in an earlier boot (see header)
+restart_remnants as (
+
+    select orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
+    from visit_scopes as orphans
+    where orphans.visit_no = 0
+        and orphans.boot_no > 0
+        and orphans.terminal_seq is not null
+        and exists (
+            select 1 from {{ ref('int_asterisk__queue_events') }} as entries
+            where entries.event = 'ENTERQUEUE'
+                and entries.pbx = orphans.pbx
+                and entries.callid = orphans.callid
+                and entries.queue = orphans.queue
+                and entries.boot_no < orphans.boot_no
+        )
+
+),
+
 scoped as (
 
     select
@@ -172,7 +193,15 @@ scoped as (
         and call_events.queue = visit_scopes.queue
         and call_events.visit_no = visit_scopes.visit_no
     -- segment 0 without a terminal event is not a visit (only stray ringing/connect lines)
-    where visit_scopes.visit_no > 0 or visit_scopes.terminal_seq is not null
+    where (visit_scopes.visit_no > 0 or visit_scopes.terminal_seq is not null)
+        and not exists (
+            select 1 from restart_remnants
+            where restart_remnants.pbx = visit_scopes.pbx
+                and restart_remnants.boot_no = visit_scopes.boot_no
+                and restart_remnants.callid = visit_scopes.callid
+                and restart_remnants.queue = visit_scopes.queue
+                and visit_scopes.visit_no = 0
+        )
 
 ),
 
