@@ -16,7 +16,7 @@ from pipelines.webex.cdr_normalize import (
     normalize_key,
     normalize_records,
 )
-from pipelines.webex.client import next_link, region_base_url
+from pipelines.webex.client import error_texts, next_link, region_base_url
 from pipelines.webex.control_hub_csv import read_control_hub_csv
 from pipelines.webex.directory import location_rows, people_rows, webex_id_to_uuid
 
@@ -191,6 +191,15 @@ def test_region_base_url_from_a_451_message():
     # a host named without its scheme
     assert region_base_url("Use analytics-calling-eu.webexapis.com for this org", "https://analytics-calling.webexapis.com/v1") \
         == "https://analytics-calling-eu.webexapis.com/v1"
+
+
+def test_a_451_may_name_the_host_only_in_its_errors():
+    body = {"message": "Data is in another region", "trackingId": "t",
+            "errors": [{"description": "Use https://analytics-calling-eu.webexapis.com/v1"}]}
+    texts = error_texts(httpx.Response(451, json=body))
+    assert texts == ["Data is in another region", "Use https://analytics-calling-eu.webexapis.com/v1"]
+    assert [region_base_url(t, "https://analytics-calling.webexapis.com/v1") for t in texts] == [
+        None, "https://analytics-calling-eu.webexapis.com/v1"]
 
 
 def test_webex_ids_decode_to_the_uuids_cdrs_use():

@@ -283,7 +283,8 @@ class WebexClient:
                 message = _message(response)
                 current_base = self.analytics_base_url if cdr else self.api_base_url
                 # the host is in `message`; some answers name it only in errors[].description
-                new_base = region_base_url(message, current_base) or region_base_url(response.text, current_base)
+                new_base = next(filter(None, (region_base_url(text, current_base)
+                                              for text in error_texts(response))), None)
                 switches += 1
                 if new_base is None or switches > 3:
                     raise WebexApiError(f"Webex answered 451 (wrong region) without a usable host: {message!r}; "
@@ -348,6 +349,19 @@ def _message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("message") or body.get("errors") or "")[:500]
     return ""
+
+
+def error_texts(response: httpx.Response) -> list[str]:
+    """An error body's `message`, then each `errors[].description`."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return [response.text[:500]]
+    if not isinstance(body, dict):
+        return []
+    errors = body.get("errors") if isinstance(body.get("errors"), list) else []
+    return [str(body.get("message") or "")] + [
+        str(e.get("description") or "") for e in errors if isinstance(e, dict)]
 
 
 def _smaller_pages(params: dict) -> dict:
