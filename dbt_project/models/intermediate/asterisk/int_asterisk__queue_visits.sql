@@ -157,22 +157,38 @@ visit_scopes as (
 
 ),
 
--- orphan segments after a restart whose call entered this queue in an earlier boot (see header)
+-- orphan segments after a restart whose call entered this queue in an earlier boot (see header):
+-- the few orphans are joined to the ENTERQUEUE lines, not every ENTERQUEUE probed per segment
 restart_remnants as (
 
-    select orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
+    select distinct orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
     from visit_scopes as orphans
+    inner join {{ ref('int_asterisk__queue_events') }} as entries
+        on entries.pbx = orphans.pbx
+        and entries.callid = orphans.callid
+        and entries.queue = orphans.queue
+        and entries.boot_no < orphans.boot_no
     where orphans.visit_no = 0
         and orphans.boot_no > 0
         and orphans.terminal_seq is not null
-        and exists (
-            select 1 from {{ ref('int_asterisk__queue_events') }} as entries
-            where entries.event = 'ENTERQUEUE'
-                and entries.pbx = orphans.pbx
-                and entries.callid = orphans.callid
-                and entries.queue = orphans.queue
-                and entries.boot_no < orphans.boot_no
-        )
+        and entries.event = 'ENTERQUEUE'
+
+),
+
+-- the segments that are visits: segment 0 without a terminal event is not one (only stray
+-- ringing/connect lines), nor is a restart's remnant
+counted_scopes as (
+
+    select visit_scopes.*
+    from visit_scopes
+    left join restart_remnants
+        on visit_scopes.visit_no = 0
+        and visit_scopes.pbx = restart_remnants.pbx
+        and visit_scopes.boot_no = restart_remnants.boot_no
+        and visit_scopes.callid = restart_remnants.callid
+        and visit_scopes.queue = restart_remnants.queue
+    where (visit_scopes.visit_no > 0 or visit_scopes.terminal_seq is not null)
+        and restart_remnants.pbx is null
 
 ),
 
@@ -180,28 +196,18 @@ scoped as (
 
     select
         call_events.*,
-        visit_scopes.first_seq,
-        visit_scopes.scope_last_seq,
-        visit_scopes.terminal_seq,
-        visit_scopes.end_seq,
-        visit_scopes.connect_seq
+        counted_scopes.first_seq,
+        counted_scopes.scope_last_seq,
+        counted_scopes.terminal_seq,
+        counted_scopes.end_seq,
+        counted_scopes.connect_seq
     from call_events
-    inner join visit_scopes
-        on call_events.pbx = visit_scopes.pbx
-        and call_events.boot_no = visit_scopes.boot_no
-        and call_events.callid = visit_scopes.callid
-        and call_events.queue = visit_scopes.queue
-        and call_events.visit_no = visit_scopes.visit_no
-    -- segment 0 without a terminal event is not a visit (only stray ringing/connect lines)
-    where (visit_scopes.visit_no > 0 or visit_scopes.terminal_seq is not null)
-        and not exists (
-            select 1 from restart_remnants
-            where restart_remnants.pbx = visit_scopes.pbx
-                and restart_remnants.boot_no = visit_scopes.boot_no
-                and restart_remnants.callid = visit_scopes.callid
-                and restart_remnants.queue = visit_scopes.queue
-                and visit_scopes.visit_no = 0
-        )
+    inner join counted_scopes
+        on call_events.pbx = counted_scopes.pbx
+        and call_events.boot_no = counted_scopes.boot_no
+        and call_events.callid = counted_scopes.callid
+        and call_events.queue = counted_scopes.queue
+        and call_events.visit_no = counted_scopes.visit_no
 
 ),
 
