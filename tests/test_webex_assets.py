@@ -129,3 +129,22 @@ def test_a_backfill_the_api_stops_records_what_it_loaded_and_fails_with_the_reas
     recorded = {e.event_specific_data.materialization.asset_key for e in result.all_events
                 if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert raw_webex_key("cdr") in recorded  # the load (empty here) is recorded before the run fails
+
+
+def test_a_poll_the_api_stops_records_its_tables_and_fails_with_the_reason(make_settings, tmp_path):
+    data = tmp_path / "sim"
+    write_cdr_files(data, cdr_fixture(datetime.now(UTC), 20, oldest=timedelta(hours=3),
+                                      newest=timedelta(hours=1), seed=23))
+    with run_sandbox(data, time_scale=60.0) as sandbox:
+        sandbox.faults.set("webex.cdr_stream", "server_error", count=None, status=400)
+        env = {k: v for k, v in sandbox.env().items() if k.startswith("WEBEX_")}
+        settings = make_settings(**env, WEBEX_TOKEN_FILE=str(tmp_path / "tokens.json"),
+                                 WEBEX_CDR_RATE_WINDOW_SECONDS="1")
+        defs = dg.Definitions(assets=[build_webex_raw_assets(settings)], jobs=[webex_poll],
+                              resources={"settings": settings})
+        result = defs.resolve_job_def(webex_poll.name).execute_in_process(raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "HTTP 400" in str(failure.event_specific_data.error)
+    # the first poll ever: all four tables recorded (people and locations were read) before the failure
+    assert _recorded(result)[0] == {"cdr", "cdr_rejects", "people", "locations"}
