@@ -15,6 +15,7 @@ from pipelines.asterisk.queue_log_parser import (
     EVENT_SCHEMA,
     REJECT_SCHEMA,
     ParsedChunk,
+    break_midline_nul_runs,
     count_lines,
     parse_chunk,
 )
@@ -33,7 +34,8 @@ def parse(data: bytes, **kw) -> ParsedChunk:
     """parse_chunk plus the invariant every result must satisfy, checked on every single case."""
     out = parse_chunk(data, **kw)
     assert out.lines_read == out.events.height + out.rejects.height + out.skipped_blank
-    assert out.lines_read == count_lines(data)
+    # every line is one row: the file's lines, plus one where a NUL run inside a line ends it
+    assert out.lines_read == count_lines(break_midline_nul_runs(data))
     assert dict(out.events.schema) == EVENT_SCHEMA
     assert dict(out.rejects.schema) == REJECT_SCHEMA
     return out
@@ -125,6 +127,18 @@ def test_nul_run_before_queuestart_is_dropped():
         (1, T + 600, "NONE", "QUEUESTART"),
     ]
     assert out.rejects.is_empty()
+
+
+def test_nul_run_inside_a_line_ends_it_so_the_line_after_the_crash_survives():
+    """A crash cut a line, NULs padded the file and the restarted Asterisk wrote its QUEUESTART with
+    no newline before it: the cut line is rejected, the QUEUESTART is kept (it closes what was open)."""
+    cut = f"{T}|{CALL}|vent".encode()
+    data = ql(f"{T - 5}|NONE|NONE|NONE|CONFIGRELOAD|") + cut + b"\x00" * 50 + ql(f"{T + 600}|NONE|NONE|NONE|QUEUESTART|")
+    out = parse(data)
+    assert out.lines_read == 3
+    assert rows(out, "line_no", "event") == [(0, "CONFIGRELOAD"), (2, "QUEUESTART")]
+    start = len(ql(f"{T - 5}|NONE|NONE|NONE|CONFIGRELOAD|"))
+    assert out.rejects.rows() == [(1, start, "missing_event", cut.decode())]
 
 
 def test_nul_only_lines_are_blank():
@@ -425,7 +439,7 @@ def test_random_garbage_every_line_is_event_reject_or_blank():
         assert all(first_line_no <= n < first_line_no + out.lines_read for n in numbers)
         assert out.events["event"].null_count() == 0
         assert out.events["event_epoch"].is_between(946_684_800, 4_102_444_800).all()
-        starts = [0] + [i + 1 for i, b in enumerate(data) if b == 10]
+        starts = [0] + [i + 1 for i, b in enumerate(break_midline_nul_runs(data)) if b == 10]
         for line_no, byte_offset, reason, _ in out.rejects.iter_rows():
             assert byte_offset - base_offset == starts[line_no - first_line_no]
             assert reason in {"missing_event", "bad_epoch", "too_many_fields"}

@@ -5,7 +5,8 @@ of data fields and no quoting (asterisk-queue-log.md §1.1). Parsing is vectoris
 CSV reader ('|' separator, quoting off, ragged rows padded), so ten million lines take seconds,
 never one Python object per line.
 
-Quirks handled here (§4): NUL runs after unclean shutdowns (removed), CRLF (CR removed), invalid
+Quirks handled here (§4): NUL runs after unclean shutdowns (removed; a run inside a line ends it),
+CRLF (CR removed), invalid
 UTF-8 (replaced by U+FFFD), blank lines (counted as skipped), variable and trailing-empty field
 counts, values containing '|' (kept joined in data6). Empty and absent fields are both null. Rows keep their line number so that file
 order survives sorting by the 1-second epoch. Everything else — duplicates, ordering, restarts,
@@ -14,6 +15,7 @@ missing ENTERQUEUE — is a matter of interpretation and belongs to the dbt mode
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,9 +73,23 @@ def count_lines(data: bytes) -> int:
     return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
 
 
+# A NUL run with text on both sides of it, within one line: a crash cut the line, the file was
+# padded with NULs, and the restarted Asterisk wrote on (typically its QUEUESTART) without a newline.
+_MIDLINE_NULS = re.compile(rb"(?<=[^\n\x00])\x00+(?=[^\n\x00])")
+
+
+def break_midline_nul_runs(data: bytes) -> bytes:
+    """`data` with each mid-line NUL run turned into a line break, keeping every byte's offset (the
+    run's first NUL becomes the newline), so that the line after it is not lost in the cut one."""
+    if b"\x00" not in data:
+        return data
+    return _MIDLINE_NULS.sub(lambda run: b"\n" + run.group()[1:], data)
+
+
 def clean_bytes(data: bytes) -> bytes:
-    """Drop NUL runs and carriage returns; neither ever carries meaning in a queue_log."""
-    return data.replace(b"\x00", b"").replace(b"\r", b"")
+    """Drop NUL runs and carriage returns; neither ever carries meaning in a queue_log. A NUL run
+    inside a line ends it (see _MIDLINE_NULS)."""
+    return break_midline_nul_runs(data).replace(b"\x00", b"").replace(b"\r", b"")
 
 
 def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) -> ParsedChunk:
@@ -188,6 +204,7 @@ def _rejects_with_text(data: bytes, rejected: pl.DataFrame, first_line_no: int, 
     """Attach byte offset and raw text to rejected lines (rare, so done only when there are any)."""
     if rejected.is_empty():
         return _empty(REJECT_SCHEMA)
+    data = break_midline_nul_runs(data)  # the lines the parser saw, at their raw offsets
     newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
     starts = np.concatenate(([0], newlines + 1))
     ends = np.concatenate((newlines, [len(data)]))
