@@ -54,7 +54,7 @@ def run_backfill_command(args) -> int:
         report, stopped = exc.report, exc
     except (WebexAuthError, WebexApiError) as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
-        return 3 if isinstance(exc, WebexAuthError) else 4
+        return _exit_code(exc)
     counts = report.cdr
     print(f"webex-cdr backfill {args.since.isoformat()} – {until.isoformat()}: {counts.windows} windows, "
           f"{counts.records_read} records read, {counts.loaded} loaded, {counts.rejected} rejected, "
@@ -63,5 +63,12 @@ def run_backfill_command(args) -> int:
         print(f"  not available: {part}")
     if stopped is not None:
         print(f"switchboard: stopped part-way: {stopped}", file=sys.stderr)
-        return 3 if isinstance(stopped.cause, WebexAuthError) else 4
+        return _exit_code(stopped.cause)
     return 0
+
+
+def _exit_code(error: Exception) -> int:
+    """3: the token (authorise again); 4: the API refused a request."""
+    from pipelines.webex.oauth import WebexAuthError
+
+    return 3 if isinstance(error, WebexAuthError) else 4

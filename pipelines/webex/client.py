@@ -5,9 +5,9 @@
   `<`; parameters may be quoted, hold commas, or name several relations). `max=5000` on the
   CDR endpoints.
 - CDR requests take a slot from the shared `RequestBudget` first (initial vs page requests).
-- 404 on a CDR endpoint = an empty window ("No CDRs for requested time range and filters"), unless
-  its message says the resource does not exist: a wrong base URL must not pass for no data. 429 = wait `Retry-After` (seconds or an HTTP date;
-  and make every other run wait too). 451 = wrong region: switch to the base URL the body names
+- 404 on a CDR endpoint = an empty window ("No CDRs for requested time range and filters"),
+  unless its message says the resource does not exist: a wrong base URL must not pass for no
+  data. 429 = wait `Retry-After` (seconds or an HTTP date; and make every other run wait too). 451 = wrong region: switch to the base URL the body names
   and repeat. 5xx, 423, timeouts, broken connections and truncated/unparseable bodies are retried
   with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
   records (§5: the gateway timed out on a heavy page; next links are followed verbatim, so only
@@ -280,11 +280,11 @@ class WebexClient:
                 self.tokens.refresh(rejected=token)
                 continue
             if status == 451:
-                message = _message(response)
+                texts = error_texts(response)
+                message = next((text for text in texts if text), "")
                 current_base = self.analytics_base_url if cdr else self.api_base_url
                 # the host is in `message`; some answers name it only in errors[].description
-                new_base = next(filter(None, (region_base_url(text, current_base)
-                                              for text in error_texts(response))), None)
+                new_base = next(filter(None, (region_base_url(text, current_base) for text in texts)), None)
                 switches += 1
                 if new_base is None or switches > 3:
                     raise WebexApiError(f"Webex answered 451 (wrong region) without a usable host: {message!r}; "
@@ -342,13 +342,8 @@ def _items(response: httpx.Response) -> list:
 
 
 def _message(response: httpx.Response) -> str:
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return response.text[:300]
-    if isinstance(body, dict):
-        return str(body.get("message") or body.get("errors") or "")[:500]
-    return ""
+    """What an error answer says: its `message`, else its first error description."""
+    return next((text for text in error_texts(response) if text), "")[:500]
 
 
 def error_texts(response: httpx.Response) -> list[str]:
