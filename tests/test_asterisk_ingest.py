@@ -18,10 +18,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.asterisk.pipeline import asterisk_pipeline, run_load
-from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
+from pipelines.asterisk.source import (
+    QUEUE_LOG_DICTIONARY_FIELDS,
+    AsteriskConfig,
+    IngestReport,
+    asterisk_source,
+)
 
 B = 1_709_546_400  # 2024-03-04 10:00:00 UTC
 
@@ -109,6 +115,13 @@ def test_many_chunks_of_several_streams_load_once_each(make_settings, site):
     package = pipeline.get_load_package_info(info.loads_ids[-1])
     queue_log_files = [j for j in package.jobs["completed_jobs"] if j.job_file_info.table_name == "queue_log"]
     assert len(queue_log_files) == 2  # the empty file that declares the columns, and the run's rows
+    rows_file = pq.ParquetFile(max((j.file_path for j in queue_log_files), key=lambda f: Path(f).stat().st_size))
+    assert rows_file.metadata.num_rows == 65
+    dictionary_encoded = {
+        rows_file.schema_arrow.names[i] for i in range(rows_file.metadata.num_columns)
+        if "RLE_DICTIONARY" in rows_file.metadata.row_group(0).column(i).encodings}
+    # the stream constant, and the few-valued fields (DuckDB inserts them faster than plain text)
+    assert dictionary_encoded == {"source_stream", *QUEUE_LOG_DICTIONARY_FIELDS}
     counts = report.counts("queue_log")
     assert (counts.lines_read, counts.loaded, counts.rejected, counts.streams_read) == (66, 65, 1, 2)
     with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:

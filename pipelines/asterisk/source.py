@@ -53,6 +53,11 @@ _LOADED = {"loaded_at": pl.Datetime("us", "UTC")}
 # stream. Two more constant text columns on every line cost DuckDB ~4 CPU-s (~2 s) to compress
 # when inserting 10M lines, a tenth of the whole raw load.
 QUEUE_LOG_COLUMNS = {"source_stream": pl.Categorical(), **EVENT_SCHEMA, **_LOADED}
+# Fields with a handful of values in any PBX's log (queues, members, event names, the small numbers
+# of data3..5) go into the load file dictionary-encoded: as fast to write as plain text, and
+# DuckDB inserts 10M lines ~0.5 s faster from a file a third smaller (627 MB against 1,004 MB).
+# A field with more values than a dictionary page holds falls back to plain text by itself.
+QUEUE_LOG_DICTIONARY_FIELDS = ("queuename", "agent", "event", "data3", "data4", "data5")
 QUEUE_LOG_REJECT_COLUMNS = {**_META, **REJECT_SCHEMA, **_LOADED}
 QUEUE_LOG_TABLE_COLUMNS = {"pbx": pl.Categorical(), "source_file": pl.Categorical(), **TABLE_SCHEMA, **_LOADED}
 CDR_COLUMNS = {**_META, **CDR_SCHEMA, **_LOADED}
@@ -173,7 +178,7 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
         counts.rejected += parsed.rejects.height
         counts.skipped_blank += parsed.skipped_blank
 
-    events = _BulkParquet("queue_log", QUEUE_LOG_COLUMNS)
+    events = _BulkParquet("queue_log", QUEUE_LOG_COLUMNS, QUEUE_LOG_DICTIONARY_FIELDS)
     yield from _read_log_streams(
         "queue_log", config.queue_log_locations, log_streams.QUEUE_LOG_NAMES, ("queue_log", "queue_log_rejects"),
         config.chunk_bytes, counts, read, emit,
@@ -351,7 +356,7 @@ class _BulkParquet:
     dlt's own writer dictionary-encodes and keeps statistics for every column: for load files of
     a local warehouse, read once right after, that was half the writing time of a 10M-line log,
     spent on nothing. Written here instead: dictionaries only for the per-chunk constants
-    (Categorical), no statistics, no compression, strings handed over without a copy (views); one
+    (Categorical) and the few fields with a handful of values, no statistics, no compression, strings handed over without a copy (views); one
     file for the run, so the warehouse inserts it in one statement. The table and its columns are
     declared by the empty Arrow batch every resource yields first.
 
@@ -359,8 +364,8 @@ class _BulkParquet:
     load files as CSV anyway and gets the batches as Arrow tables, as every other table.
     """
 
-    def __init__(self, table: str, columns: dict[str, pl.DataType]):
-        self.table, self.columns = table, columns
+    def __init__(self, table: str, columns: dict[str, pl.DataType], dictionary_fields: tuple[str, ...] = ()):
+        self.table, self.columns, self.dictionary_fields = table, columns, dictionary_fields
         self.as_file = dlt.current.pipeline().destination.destination_name == "duckdb"
         self.constants = [c for c, t in columns.items() if isinstance(t, pl.Categorical)]
         self.path: Path | None = None
@@ -392,7 +397,8 @@ class _BulkParquet:
             folder.mkdir(parents=True, exist_ok=True)
             self.path = folder / f"{self.table}.{uuid.uuid4().hex}.parquet"
             self.writer = pq.ParquetWriter(
-                self.path, schema, compression="none", use_dictionary=self.constants, write_statistics=False
+                self.path, schema, compression="none", use_dictionary=[*self.constants, *self.dictionary_fields],
+                write_statistics=False,
             )
         self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.writer.schema))
         self.rows += typed.height
