@@ -75,6 +75,15 @@ def test_empty_input_gives_typed_empty_frames():
     assert (out.lines_read, out.events.height, out.rejects.height, out.skipped_blank) == (0, 0, 0, 0)
 
 
+@pytest.mark.parametrize("data", [
+    b"", b"\n", b"a", b"a\n", b"a\nb", b"\n\n\n",
+    b"x" * ((1 << 20) - 1) + b"\n" + b"y\n",  # a newline on the last byte of a counting window
+    b"x" * (1 << 20) + b"\n" * 3 + b"tail",  # newlines starting the next window, unterminated end
+])
+def test_count_lines_counts_newlines_and_an_unterminated_last_line(data):
+    assert count_lines(data) == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
 def test_unterminated_last_line_is_parsed_when_handed_over():
     """A final line without '\n' (consumed from a rotated file) counts as a line and is parsed."""
     out = parse(ql(f"{T}|NONE|NONE|NONE|QUEUESTART|", f"{T + 1}|NONE|NONE|NONE|CONFIGRELOAD|", end=""))
