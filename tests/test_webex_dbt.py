@@ -129,9 +129,11 @@ EXPECTED_JOURNEYS = {
     # Luis is in the directory by UUID as "Luis Mora R."
     "blind_transfer": ("inbound", "answered", "PSTN → Tarjetas → Ana Pérez → Fraude → Luis Mora R.", "mobile", "CO",
                        "Tarjetas", "Luis Mora R.", 7 + 8, 0, 20, 0, 80 + 200, 0, False, True, 4),
-    # wait 15; Ana talks 105 (her consult call inside it is not added); Carlos (directory by extension) 334
+    # wait 15; Ana talks 105 (her consult call inside it is not added); Carlos (directory by extension)
+    # answers the consult at +66 while Ana is still on the line until +120: his leg counts from +120 to
+    # +400 (280 of its 334 s), so talk 105 + 280 = 385 = the call's 400 s less its 15 s in the queue
     "consult_transfer": ("inbound", "answered", "PSTN → Tarjetas → Ana Pérez → Carlos Díaz", "mobile", "CO",
-                         "Tarjetas", "Carlos Díaz", 10 + 6, 0, 15, 0, 105 + 334, 0, False, True, 4),
+                         "Tarjetas", "Carlos Díaz", 10 + 6, 0, 15, 0, 105 + 280, 0, False, True, 4),
     # Cobranzas: Jorge rings 20 s, Luis busy (0), caller leaves after 40 s
     "abandoned": ("inbound", "abandoned", "PSTN → Cobranzas", "mobile", "CO", "Cobranzas", None,
                   20, 0, 40, 0, 0, 0, False, False, 3),
@@ -146,6 +148,15 @@ EXPECTED_JOURNEYS = {
     # two halves of one internal leg: talk counted once (60), Roberto rang 5 s
     "internal": ("internal", "answered", "Alicia Rojas → Roberto Díaz", "internal", None, None, "Roberto Díaz",
                  5, 0, 0, 0, 60, 0, False, False, 2),
+    # the virtual line rings 4 s and answers at +6 (wait 6), talks 94: an agent like a person
+    "virtual_line_agent": ("inbound", "answered", "PSTN → Seguros → Linea Cobro", "mobile", "CO", "Seguros",
+                           "Linea Cobro", 4, 0, 6, 0, 94, 0, False, False, 2),
+    # on-net call to the queue's DID: internal, no PSTN hop; Pedro's own 70 s leg is not agent talk
+    "employee_to_queue": ("internal", "answered", "Pedro León → Seguros → Roberto Díaz", "internal", None, "Seguros",
+                          "Roberto Díaz", 7, 0, 10, 0, 60, 0, False, False, 3),
+    # no Start time: the journey starts at the record's release (+5); failed before anyone answered
+    "empty_start_time": ("outbound", "failed", "María Gómez → PSTN", "national", "CO", None, None,
+                         0, 0, 0, 0, 0, 0, False, False, 1),
 }
 
 
@@ -192,6 +203,11 @@ def test_journey_hops_in_order(built):
         ("agent_offer", "Luis Mora R.", "busy", 0),
     ]
     assert hops("outbound") == [("caller", "María Gómez", "answered", 300), ("pstn", "PSTN", "answered", None)]
+    assert hops("employee_to_queue") == [  # on-net: no PSTN hop
+        ("caller", "Pedro León", "answered", 70),
+        ("queue", "Seguros", "answered", 10),
+        ("agent", "Roberto Díaz", "answered", 60),
+    ]
 
 
 # --------------------------------------------------------------------------- queue visits and marts
@@ -212,13 +228,15 @@ def test_webex_queue_visits_in_fct_queue_visits(built):
         ("C5", "Cobranzas", "abandoned", 40, None, 1, 1, False, None, False),  # Luis busy: not a ring
         ("C5b", "Cobranzas", "abandoned", 3, None, 0, 0, False, None, True),
         ("C6a", "Tarjetas", "answered", 9, 120, 1, 0, False, "Ana Pérez", False),
+        ("C9", "Seguros", "answered", 6, 94, 1, 0, False, "Linea Cobro", False),
+        ("C10", "Seguros", "answered", 10, 60, 1, 0, False, "Roberto Díaz", False),
     ]
     c1 = rows[0]
     assert (c1["entered_date"], str(c1["entered_interval_start"]), c1["hold_seconds"], c1["did"]) == (
         DAY, "2026-03-02 09:00:00", 10, "+576015550100")
     assert c1["pbx"] is None and c1["agent_key"] == "a-001" and c1["agent_as_logged"] == "Ana Perez (CDR)"
     all_ids = _rows(built, "select count(*) as n, count(distinct visit_id) as d from marts.fct_queue_visits")
-    assert all_ids == [{"n": 9, "d": 9}]  # 8 Webex + 1 Asterisk visit, ids unique across platforms
+    assert all_ids == [{"n": 11, "d": 11}]  # 10 Webex + 1 Asterisk visit, ids unique across platforms
 
 
 def test_queue_daily_covers_webex_under_the_same_definitions(built):
@@ -242,7 +260,10 @@ def test_queue_daily_covers_webex_under_the_same_definitions(built):
 def test_agent_directory_makes_one_person_across_platforms(built):
     rows = {(r["platform"], r["agent_key"]): r for r in _rows(built, "select * from marts.agg_agent_daily")}
     assert set(rows) == {("asterisk", "a-001"), ("webex", "a-001"), ("webex", "a-002"),
-                         ("webex", "jorge.paez@banco.example")}
+                         ("webex", "jorge.paez@banco.example"), ("webex", "roberto.diaz@banco.example"),
+                         ("webex", "72000000-0000-4000-8000-000000000001")}  # the virtual line: not in People
+    line = rows[("webex", "72000000-0000-4000-8000-000000000001")]
+    assert (line["agent"], line["answered"], line["talk_seconds"]) == ("Linea Cobro", 1, 94)
     ana_pbx, ana_webex = rows[("asterisk", "a-001")], rows[("webex", "a-001")]
     assert ana_pbx["agent"] == ana_webex["agent"] == "Ana Pérez"
     # Asterisk: one call, talk 60; logged in from +10 to the log's last line (+170)
@@ -264,7 +285,9 @@ def test_agent_directory_makes_one_person_across_platforms(built):
                        "a0000000-0000-4000-8000-000000000002": None,
                        "a0000000-0000-4000-8000-000000000005": None,
                        "a0000000-0000-4000-8000-000000000006": None,
-                       "a0000000-0000-4000-8000-000000000007": None}
+                       "a0000000-0000-4000-8000-000000000007": None,
+                       "a0000000-0000-4000-8000-000000000008": None,
+                       "72000000-0000-4000-8000-000000000001": None}
 
 
 def test_fct_calls_one_row_per_call_on_both_platforms(built):
@@ -288,6 +311,8 @@ def test_fct_calls_one_row_per_call_on_both_platforms(built):
         "outcome": "answered", "queue_seconds": 10, "talk_seconds": 60, "ring_seconds": 0,
         "hold_seconds": None, "recorded": None}
     assert (pbx["started_at"], pbx["ended_at"]) == (T0 + timedelta(seconds=95), T0 + timedelta(seconds=170))
+    no_start = rows["C11"]  # the record's Start time was empty: the call starts and ends at its release
+    assert (no_start["started_at"], no_start["ended_at"]) == (T0 + timedelta(seconds=10005),) * 2
 
 
 def test_incremental_run_rewrites_webex_visits_and_keeps_asterisk_boots(built, tmp_path):

@@ -56,12 +56,17 @@ CARLOS = "a0000000-0000-4000-8000-000000000004"
 MARIA = "a0000000-0000-4000-8000-000000000005"
 ALICIA = "a0000000-0000-4000-8000-000000000006"
 ROBERTO = "a0000000-0000-4000-8000-000000000007"
+PEDRO = "a0000000-0000-4000-8000-000000000008"
+Q_SEGUROS = "c0000000-0000-4000-8000-000000000004"
+VL_AGENT = "72000000-0000-4000-8000-000000000001"  # a virtual line that is an agent of Seguros
 
 NAMES = {AA: "AA Principal", VL: "Asistente IA", Q_TARJETAS: "Tarjetas", Q_FRAUDE: "Fraude",
          Q_COBRANZAS: "Cobranzas", ANA: "Ana Perez (CDR)", JORGE: "Jorge Paez", LUIS: "Luis Mora",
-         CARLOS: "Carlos Diaz", MARIA: "Maria Gomez", ALICIA: "Alicia Rojas", ROBERTO: "Roberto Diaz"}
+         CARLOS: "Carlos Diaz", MARIA: "Maria Gomez", ALICIA: "Alicia Rojas", ROBERTO: "Roberto Diaz",
+         PEDRO: "Pedro Leon", Q_SEGUROS: "Seguros", VL_AGENT: "Linea Cobro"}
 USER_TYPES = {AA: "AutomatedAttendantVideo", VL: "VirtualLine", Q_TARJETAS: "CallCenterStandard",
-              Q_FRAUDE: "CallCenterStandard", Q_COBRANZAS: "CallCenterStandard"}
+              Q_FRAUDE: "CallCenterStandard", Q_COBRANZAS: "CallCenterStandard", Q_SEGUROS: "CallCenterStandard",
+              VL_AGENT: "VirtualLine"}
 
 PEOPLE = [  # person_uuid, emails, display_name, extension
     (ANA, '["Ana.Perez@banco.example"]', "Ana Pérez", "2001"),
@@ -71,6 +76,7 @@ PEOPLE = [  # person_uuid, emails, display_name, extension
     (MARIA, '["maria.gomez@banco.example"]', "María Gómez", "2005"),
     (ALICIA, '["alicia.rojas@banco.example"]', "Alicia Rojas", "1001"),
     (ROBERTO, '["roberto.diaz@banco.example"]', "Roberto Díaz", "1002"),
+    (PEDRO, '["pedro.leon@banco.example"]', "Pedro León", "2008"),
 ]
 
 # The agent directory of the tests: Ana matched by e-mail (and by her Asterisk member name),
@@ -85,13 +91,14 @@ DIRECTORY_CSV = (
 MOBILE = ("+573001112222", "CO", "mobile")
 DID = ("+576015550100", "CO", "fixed_line")
 FIXED = ("+576014441111", "CO", "fixed_line")
+SEGUROS_DID = ("+576015550300", "CO", "fixed_line")
 
 
 def _ts(offset: float | None) -> datetime | None:
     return None if offset is None else T0 + timedelta(seconds=offset)
 
 
-def record(report_id: str, user: str, *, start: float, release: float, answer: float | None = None,
+def record(report_id: str, user: str, *, start: float | None, release: float, answer: float | None = None,
            direction: str = "TERMINATING", caller=MOBILE, called=DID, **fields) -> dict:
     """One CDR row; `fields` override or add any raw column (times as offsets in seconds)."""
     row: dict = {name: None for name, _ in CDR_COLUMNS}
@@ -220,6 +227,34 @@ def scenarios() -> dict[str, list[dict]]:
                correlation_id="C8", local_call_id="x8:0", remote_call_id="y8:0"),
         record("r8-r", ROBERTO, start=b, answer=b + 5, release=b + 65, caller=a, called=r, correlation_id="C8",
                local_call_id="y8:0", remote_call_id="x8:0", ring_duration=5),
+    ]
+
+    b = 8000  # Seguros offers the call to an agent on a virtual line, who answers
+    s["virtual_line_agent"] = [
+        record("r9-q", Q_SEGUROS, start=b, answer=b, release=b + 100, called=SEGUROS_DID, correlation_id="C9",
+               local_call_id="q9:0", related_call_id="v9:0", related_reason="CallQueue", queue_type="Call Queue"),
+        offer("r9-v", VL_AGENT, Q_SEGUROS, start=b + 2, answer=b + 6, release=b + 100, called=SEGUROS_DID,
+              correlation_id="C9", local_call_id="v9:0"),
+    ]
+
+    b = 9000  # Pedro dials Seguros' full number from his extension: on-net (SIP_ENTERPRISE), no PSTN leg
+    ext = ("2008", "CO", "internal")
+    s["employee_to_queue"] = [
+        record("r10-p", PEDRO, start=b, answer=b, release=b + 70, direction="ORIGINATING", caller=ext,
+               called=SEGUROS_DID, correlation_id="C10", local_call_id="p10:0"),
+        record("r10-q", Q_SEGUROS, start=b, answer=b, release=b + 70, caller=ext, called=SEGUROS_DID,
+               call_type="SIP_ENTERPRISE", correlation_id="C10", local_call_id="q10:0", related_call_id="r10:0",
+               related_reason="CallQueue"),
+        offer("r10-r", ROBERTO, Q_SEGUROS, start=b + 3, answer=b + 10, release=b + 70, caller=ext,
+              called=SEGUROS_DID, call_type="SIP_ENTERPRISE", correlation_id="C10", local_call_id="r10:0"),
+    ]
+
+    b = 10000  # María's national call fails; its record has an empty Start time (webex.md §1.7)
+    s["empty_start_time"] = [
+        record("r11-m", MARIA, start=None, release=b + 5, direction="ORIGINATING",
+               caller=("+576015550199", "CO", "fixed_line"), called=("+576017770000", "CO", "fixed_line"),
+               call_type="SIP_NATIONAL", correlation_id="C11", local_call_id="m11:0", call_outcome="Failure",
+               call_outcome_reason="NoRouteToDestination"),
     ]
     return s
 

@@ -55,6 +55,23 @@
     {{ sql_list(['User', 'Place']) }}
 {%- endmacro %}
 
+{#
+  A journey's direction, from its first record: inbound (received from outside), outbound (placed
+  by a user to an off-net number), internal (both ends on the platform). Webex's own Call type
+  SIP_ENTERPRISE (on-net) makes a placed call internal even when dialled as a full number, e.g.
+  an employee calling a queue's DID.
+#}
+{% macro webex_journey_direction(legs) -%}
+    (case
+        when {{ legs }}.direction = 'TERMINATING' and {{ legs }}.calling_number_type <> 'internal' then 'inbound'
+        when {{ legs }}.direction = 'ORIGINATING' and {{ legs }}.remote_call_id is null
+            and {{ legs }}.called_number_type <> 'internal'
+            and coalesce({{ legs }}.webex_call_type, '') <> 'SIP_ENTERPRISE'
+            then 'outbound'
+        else 'internal'
+    end)
+{%- endmacro %}
+
 {# Redirect reasons that mean "offered to an agent by a queue or hunt group". #}
 {% macro webex_queue_redirect_reasons() -%}
     {{ sql_list(['CallQueue', 'HuntGroup']) }}

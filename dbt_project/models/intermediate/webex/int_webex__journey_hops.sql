@@ -48,12 +48,7 @@ entry as (
         released_at,
         is_answered,
         call_outcome,
-        case
-            when direction = 'TERMINATING' and calling_number_type <> 'internal' then 'inbound'
-            when direction = 'ORIGINATING' and remote_call_id is null and called_number_type <> 'internal'
-                then 'outbound'
-            else 'internal'
-        end as direction
+        {{ webex_journey_direction('legs') }} as direction
     from legs
     where leg_seq = 1
 

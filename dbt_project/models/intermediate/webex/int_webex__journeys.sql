@@ -16,7 +16,8 @@
   final_agent: the last agent who answered (outbound calls: the caller, when the far end
   answered); a person only consulted (consult not turned into a transfer) is not an agent of
   the call, and not in the route.
-  An agent's consult call is not added again: its time is inside the agents' legs.
+  An agent's consult call is not added again: its time is inside the agents' legs; and where
+  agents' legs overlap (the consult before a transfer) the overlap counts once.
 #}
 
 with
@@ -45,12 +46,7 @@ entry as (
         journey_id,
         report_id,
         user_name,
-        case
-            when direction = 'TERMINATING' and calling_number_type <> 'internal' then 'inbound'
-            when direction = 'ORIGINATING' and remote_call_id is null and called_number_type <> 'internal'
-                then 'outbound'
-            else 'internal'
-        end as direction,
+        {{ webex_journey_direction('legs') }} as direction,
         coalesce(calling_number_e164, calling_number) as caller_number,
         coalesce(called_number_e164, called_number, dialed_digits) as callee_number,
         calling_number_type,
@@ -77,6 +73,45 @@ leg_totals as (
 
 ),
 
+talk_hops as (
+
+    -- The legs whose talk is the call's: agents that answered (outbound: the caller's own leg).
+    -- Legs can overlap - after a consult, the agent taking the call answered while the first one
+    -- was still on the line (the caller on hold) - so each leg counts only past the latest end
+    -- of the legs answered before it, and the call's talk never exceeds its length.
+    select
+        hops.journey_id,
+        hops.hop_no,
+        hops.answered_at,
+        hops.ended_at,
+        hops.talk_seconds,
+        hops.hold_seconds,
+        max(hops.ended_at) over (
+            partition by hops.journey_id order by hops.answered_at, hops.hop_no
+            rows between unbounded preceding and 1 preceding
+        ) as earlier_legs_ended_at
+    from hops
+    inner join entry
+        on hops.journey_id = entry.journey_id
+    where hops.hop_type = 'agent' or (hops.hop_type = 'caller' and entry.direction = 'outbound')
+
+),
+
+talk_totals as (
+
+    select
+        journey_id,
+        sum(case
+            when earlier_legs_ended_at is null or earlier_legs_ended_at <= answered_at then talk_seconds
+            when earlier_legs_ended_at >= ended_at then 0
+            else least(talk_seconds, {{ seconds_between('earlier_legs_ended_at', 'ended_at') }})
+        end) as talk_seconds,
+        sum(hold_seconds) as hold_seconds
+    from talk_hops
+    group by journey_id
+
+),
+
 hop_totals as (
 
     select
@@ -88,10 +123,6 @@ hop_totals as (
             then 1 else 0 end) as any_self_service,
         sum(case when hops.hop_type = 'auto_attendant' then hops.duration_seconds end) as auto_attendant_seconds,
         sum(case when hops.hop_type = 'virtual_agent' then hops.duration_seconds end) as virtual_agent_seconds,
-        sum(case when hops.hop_type = 'agent' or (hops.hop_type = 'caller' and entry.direction = 'outbound')
-            then hops.talk_seconds end) as talk_seconds,
-        sum(case when hops.hop_type = 'agent' or (hops.hop_type = 'caller' and entry.direction = 'outbound')
-            then hops.hold_seconds end) as hold_seconds,
         sum(case when hops.hop_type in ('agent', 'agent_offer') or (hops.hop_type = 'caller' and entry.direction = 'outbound')
             then hops.ring_seconds end) as ring_seconds,
         max(case when hops.hop_type = 'caller' and entry.direction = 'outbound' and hops.answered_at is not null
@@ -222,8 +253,8 @@ final as (
         coalesce(hop_totals.auto_attendant_seconds, 0) as auto_attendant_seconds,
         coalesce(queue_totals.queue_seconds, 0) as queue_seconds,
         coalesce(hop_totals.virtual_agent_seconds, 0) as virtual_agent_seconds,
-        coalesce(hop_totals.talk_seconds, 0) as talk_seconds,
-        coalesce(hop_totals.hold_seconds, 0) as hold_seconds,
+        coalesce(talk_totals.talk_seconds, 0) as talk_seconds,
+        coalesce(talk_totals.hold_seconds, 0) as hold_seconds,
         leg_totals.any_recorded = 1 as recorded,
         leg_totals.any_transfer = 1 as transferred,
         leg_totals.record_count,
@@ -234,6 +265,8 @@ final as (
         on entry.journey_id = leg_totals.journey_id
     inner join hop_totals
         on entry.journey_id = hop_totals.journey_id
+    left join talk_totals
+        on entry.journey_id = talk_totals.journey_id
     left join first_queue
         on entry.journey_id = first_queue.journey_id
     left join final_agent

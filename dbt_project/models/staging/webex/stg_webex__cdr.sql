@@ -95,9 +95,11 @@ renamed as (
         coalesce(answered, false) as is_answered,
         answer_indicator,
         coalesce(lower(answered_elsewhere) = 'yes', false) as is_answered_elsewhere,
-        start_time as started_at,
+        -- Start time may be "" (webex.md §1.7): the record's earliest known time stands in, so
+        -- that its journey still has a start (report time is always there, written after release)
+        coalesce(start_time, answer_time, release_time, report_time) as started_at,
         answer_time as answered_at,
-        release_time as released_at,
+        coalesce(release_time, answer_time, start_time, report_time) as released_at,
         duration as duration_seconds,
         ring_duration as ring_seconds,
         hold_duration as hold_seconds,
@@ -141,7 +143,11 @@ renamed as (
         case
             when user_type in {{ webex_auto_attendant_user_types() }} then 'auto_attendant'
             when user_type in {{ webex_queue_user_types() }} then 'queue'
-            when user_type = 'VirtualLine' then 'virtual_agent'
+            -- a virtual line is the AI agent, unless a queue offered it the call: a queue agent
+            when user_type = 'VirtualLine'
+                and coalesce(nullif(trim(redirect_reason), ''), '') not in {{ webex_queue_redirect_reasons() }}
+                then 'virtual_agent'
+            when user_type = 'VirtualLine' then 'person'
             when user_type in {{ webex_person_user_types() }} then 'person'
             else 'service'
         end as leg_role,
