@@ -6,7 +6,8 @@ import json
 
 import dagster as dg
 
-from pipelines.asterisk.source import AsteriskConfig, known_files
+from pipelines.asterisk import log_streams
+from pipelines.asterisk.source import QUEUE_LOG_EXPORT_NAMES, AsteriskConfig
 from switchboard.settings import Settings
 
 ASTERISK_RAW = dg.AssetSelection.key_prefixes(["raw", "asterisk"])
@@ -22,26 +23,51 @@ asterisk_refresh = dg.define_asset_job(
 )
 
 
-def file_versions(config: AsteriskConfig) -> dict[str, list[int]]:
-    """{path: [size, mtime_ns]} for every file the Asterisk source reads."""
-    versions = {}
-    for path in known_files(config):
-        try:
-            st = path.stat()
-        except FileNotFoundError:  # rotated away between listing and stat
-            continue
-        versions[str(path)] = [st.st_size, st.st_mtime_ns]
+def file_versions(config: AsteriskConfig) -> dict[str, int | list[int]]:
+    """What the Asterisk source would read, as comparable versions.
+
+    An append-only log (queue_log, Master.csv) is versioned by its stream - its identity, not its
+    name - and the bytes it holds: renaming, compressing, copying or touching a log changes
+    neither, so none of them starts a run (the source would read nothing new); appending does,
+    and so does a log truncated and written again. A live file without a complete first line
+    yet is not a stream. A realtime-table export is read whole when it changes: by path, size
+    and modification time, as the source decides.
+    """
+    versions: dict[str, int | list[int]] = {}
+    for kind, locations, names in (("queue_log", config.queue_log_locations, log_streams.QUEUE_LOG_NAMES),
+                                   ("cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES)):
+        streams, _waiting = log_streams.group_streams(_existing(log_streams.discover(list(locations), names)))
+        versions.update({f"{kind}:{stream.stream_id}": stream.best.size for stream in streams})
+    for export in _existing(log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES)):
+        versions[f"export:{export.path}"] = [export.size, export.mtime_ns]
     return versions
 
 
-def changed_files(previous: dict[str, list[int]], current: dict[str, list[int]]) -> dict[str, list[int]]:
-    return {path: version for path, version in current.items() if previous.get(path) != version}
+def _existing(files: list[log_streams.LogFile]) -> list[log_streams.LogFile]:
+    """The files still there (a rotation may move one between listing and reading it)."""
+    return [f for f in files if f.path.exists()]
 
 
-def run_key_for(changed: dict[str, list[int]]) -> str:
-    """One run per set of file versions: the same versions never start a second run."""
+def changed_files(previous: dict[str, object], current: dict[str, object]) -> dict[str, object]:
+    return {key: version for key, version in current.items() if previous.get(key) != version}
+
+
+def run_key_for(changed: dict[str, object]) -> str:
+    """One run per set of versions: the same versions never start a second run."""
     payload = json.dumps(sorted(changed.items()), separators=(",", ":"))
     return "queue_log:" + hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _waiting_run(instance: dg.DagsterInstance) -> str | None:
+    """A run of the Asterisk job that has not started yet: it will read every new byte when it
+    does, so a second one behind it would only queue up (a live PBX appends every few seconds,
+    a run takes longer than the sensor's interval)."""
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=asterisk_refresh.name, statuses=[
+            dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]),
+        limit=1,
+    )
+    return runs[0].dagster_run.run_id if runs else None
 
 
 def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
@@ -52,14 +78,22 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
         job=asterisk_refresh,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Starts a run when queue_log / Master.csv files in the configured places gain bytes or appear.",
+        description="Starts a run when the queue_log / Master.csv logs in the configured places gain bytes "
+                    "(not for a rotation, copy or touch), one at a time.",
     )
     def asterisk_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         previous = json.loads(context.cursor) if context.cursor else {}
-        current = file_versions(config)  # the cursor holds only files that exist now: bounded
+        try:
+            current = file_versions(config)  # the cursor holds only what exists now: bounded
+        except FileNotFoundError as gone:  # a rotation moved a file while it was being looked at
+            return dg.SensorResult(skip_reason=f"{gone.filename} moved while being read; looking again next time")
         changed = changed_files(previous, current)
         if not changed:
             return dg.SensorResult(skip_reason="no new bytes in the Asterisk files", cursor=json.dumps(current))
+        waiting = _waiting_run(context.instance)
+        if waiting:
+            # the cursor stays: what changed after that run starts is still seen next time
+            return dg.SensorResult(skip_reason=f"new bytes are left to run {waiting}, which has not started yet")
         return dg.SensorResult(
             run_requests=[dg.RunRequest(run_key=run_key_for(changed), tags={"switchboard/changed_files": str(len(changed))})],
             cursor=json.dumps(current),

@@ -6,9 +6,14 @@ it deliberately with `pytest tests/test_definitions.py --snapshot-update`.
 
 from __future__ import annotations
 
+import gzip
 import json
+import os
+import shutil
 
 import dagster as dg
+import pytest
+from dagster._core.utils import make_new_run_id  # (no public helper for a run id)
 
 from assets.automation import changed_files, run_key_for
 from definitions import build_definitions
@@ -60,35 +65,96 @@ def test_writers_share_one_pool(make_settings):
         assert graph.get(key).pools == {"warehouse_writer"}, key
 
 
-def test_sensor_requests_one_run_per_file_version(make_settings, tmp_path):
+QUEUESTART = "1709546400|NONE|NONE|NONE|QUEUESTART|\n"
+RELOAD = "1709546401|NONE|NONE|NONE|CONFIGRELOAD|\n"
+
+
+@pytest.fixture
+def queue_log_sensor(make_settings, tmp_path):
+    """(site folder, a function that evaluates the sensor with a cursor and returns its result)."""
     site = tmp_path / "pbx"
     site.mkdir()
-    log = site / "queue_log"
-    log.write_text("1709546400|NONE|NONE|NONE|QUEUESTART|\n")
-    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
-    defs = build_definitions(settings)
+    defs = build_definitions(make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}"))
     sensor = defs.get_sensor_def("asterisk_files_sensor")
-
     with dg.instance_for_test() as instance:
-        first = sensor(dg.build_sensor_context(instance=instance, definitions=defs))
-        assert len(first.run_requests) == 1
-        cursor = first.cursor
-        assert json.loads(cursor).keys() == {str(log)}
+        def tick(cursor=None):
+            return sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))
+        tick.instance = instance
+        yield site, tick
 
-        idle = sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))
-        assert not idle.run_requests
 
-        with open(log, "a") as fh:
-            fh.write("1709546401|NONE|NONE|NONE|CONFIGRELOAD|\n")
-        grown = sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))
-        assert len(grown.run_requests) == 1
-        assert grown.run_requests[0].run_key != first.run_requests[0].run_key
+def test_sensor_requests_one_run_per_file_version(queue_log_sensor):
+    site, tick = queue_log_sensor
+    log = site / "queue_log"
+    log.write_text(QUEUESTART)
+    first = tick()
+    assert len(first.run_requests) == 1
+    cursor = first.cursor
+    assert len(json.loads(cursor)) == 1  # one stream
+
+    assert not tick(cursor).run_requests
+
+    with open(log, "a") as fh:
+        fh.write(RELOAD)
+    grown = tick(cursor)
+    assert len(grown.run_requests) == 1
+    assert grown.run_requests[0].run_key != first.run_requests[0].run_key
+    assert not tick(grown.cursor).run_requests
+
+
+def test_sensor_starts_no_run_for_a_rotation_copy_or_touch_that_brings_no_new_bytes(queue_log_sensor):
+    """The source would read nothing in each of these, so a run would only rebuild the marts."""
+    site, tick = queue_log_sensor
+    log = site / "queue_log"
+    log.write_text(QUEUESTART + RELOAD)
+    cursor = tick().cursor
+
+    log.rename(site / "queue_log.1")  # logrotate: the live file renamed, a new empty one started
+    (site / "queue_log").write_bytes(b"")
+    result = tick(cursor)
+    assert not result.run_requests, "rotation"
+    cursor = result.cursor
+
+    with open(site / "queue_log.1", "rb") as src, gzip.open(site / "queue_log.2.gz", "wb") as out:
+        out.write(src.read())  # compressed, the plain copy removed
+    (site / "queue_log.1").unlink()
+    result = tick(cursor)
+    assert not result.run_requests, "compression"
+    cursor = result.cursor
+
+    shutil.copy(site / "queue_log.2.gz", site / "backup-queue_log.gz")  # a copy of a log already seen
+    os.utime(site / "queue_log.2.gz", ns=(1, 1))  # touched
+    result = tick(cursor)
+    assert not result.run_requests, "copy and touch"
+    cursor = result.cursor
+
+    (site / "queue_log").write_text("1709546500|NONE|NONE|NONE|QUEUESTART|\n")  # the new log's first line
+    result = tick(cursor)
+    assert len(result.run_requests) == 1, "new bytes"
+
+
+def test_sensor_leaves_new_bytes_to_a_run_that_has_not_started(queue_log_sensor):
+    site, tick = queue_log_sensor
+    log = site / "queue_log"
+    log.write_text(QUEUESTART)
+    cursor = tick().cursor
+    # (a queued run needs a code location to exist; a run not started yet is the same case to the sensor)
+    waiting = dg.DagsterRun(job_name="asterisk_refresh", run_id=make_new_run_id(), status=dg.DagsterRunStatus.NOT_STARTED)
+    tick.instance.add_run(waiting)
+    with open(log, "a") as fh:
+        fh.write(RELOAD)
+    held = tick(cursor)
+    assert not held.run_requests and waiting.run_id in held.skip_reason.skip_message
+    assert held.cursor is None  # unchanged: the bytes are seen again once that run has started
+
+    tick.instance.delete_run(waiting.run_id)  # once it has left the queue, the next tick requests a run
+    assert len(tick(cursor).run_requests) == 1
 
 
 def test_run_key_is_stable_for_the_same_versions():
-    versions = {"/a/queue_log": [10, 1], "/a/queue_log-20240101.gz": [5, 2]}
+    versions = {"queue_log:ab12": 10, "export:/a/queue_log.csv": [5, 2]}
     assert run_key_for(versions) == run_key_for(dict(reversed(list(versions.items()))))
-    assert changed_files(versions, {**versions, "/a/queue_log": [20, 3]}) == {"/a/queue_log": [20, 3]}
+    assert changed_files(versions, {**versions, "queue_log:ab12": 20}) == {"queue_log:ab12": 20}
 
 
 def test_daily_schedule_runs_in_the_reporting_time_zone(make_settings):

@@ -447,11 +447,3 @@ def _remove_uncommitted(tables: tuple[str, ...], stream_id: str, from_line_no: i
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def known_files(config: AsteriskConfig) -> list[Path]:
-    """Files the source would look at; the sensor watches these for new bytes."""
-    files = log_streams.discover(list(config.queue_log_locations), log_streams.QUEUE_LOG_NAMES)
-    files += log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES)
-    files += log_streams.discover(list(config.cdr_locations), log_streams.CDR_CSV_NAMES)
-    return [f.path for f in files]
