@@ -2,16 +2,20 @@
 
 
 import os
-import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from assets.asterisk_raw import WAREHOUSE_POOL
-from resources.dbt import dbt_build_args, dbt_environment, dbt_project, keep_partial_parse
+from resources.dbt import (
+    dbt_build_args,
+    dbt_environment,
+    dbt_executable,
+    dbt_project,
+    keep_partial_parse,
+)
 from switchboard.settings import Settings
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -54,7 +58,4 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
 
 
 def dbt_resource() -> DbtCliResource:
-    # The venv's dbt, found next to this interpreter, so `.venv/bin/switchboard` works without an
-    # activated virtual environment (DbtCliResource otherwise looks on PATH only).
-    bundled = Path(sys.executable).parent / "dbt"
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=str(bundled) if bundled.exists() else "dbt")
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -24,12 +27,36 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
+def dbt_executable() -> str:
+    """The dbt installed beside this interpreter (the project's virtual environment), so that
+    `.venv/bin/switchboard` and a daemon started without an activated environment find it;
+    otherwise whichever `dbt` is on PATH."""
+    bundled = Path(sys.executable).parent / "dbt"
+    return str(bundled) if bundled.exists() else "dbt"
+
+
 def ensure_manifest() -> None:
     """(Re)build target/manifest.json when it is missing or older than any dbt project file."""
     project = dbt_project()
     manifest = project.manifest_path
     if not manifest.exists() or manifest.stat().st_mtime < _newest_project_file_mtime():
-        project.preparer.prepare(project)
+        # dagster-dbt's preparer (which guards against two processes parsing at once) runs the
+        # `dbt` on PATH: the environment's own comes first for the parse
+        with _on_path(Path(dbt_executable()).parent):
+            project.preparer.prepare(project)
+
+
+@contextmanager
+def _on_path(folder: Path) -> Iterator[None]:
+    previous = os.environ.get("PATH")
+    os.environ["PATH"] = os.pathsep.join(p for p in (str(folder), previous) if p)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = previous
 
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
