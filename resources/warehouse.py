@@ -51,7 +51,9 @@ class WarehouseResource(dg.ConfigurableResource):
     def query(self, sql: str, params: list | tuple | None = None) -> pl.DataFrame:
         """Run a read query and return a Polars frame, on either engine."""
         if self.location.is_duckdb:
-            with self.duckdb() as con:
+            # read-only: a read-write open fails while any other process has the file open, even
+            # a BI tool or a script only reading it
+            with self.duckdb(read_only=True) as con:
                 return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
         with self.postgres() as con, con.cursor() as cur:
             cur.execute(sql.replace("?", "%s"), params or None)

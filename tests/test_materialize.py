@@ -7,6 +7,8 @@ definitions (SL 20 s, short abandon ≤ 5 s, reporting time zone UTC), independe
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -180,3 +182,24 @@ def test_materialize_rejects_a_bad_setting_naming_it(make_settings, capsys, monk
     monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "twenty")
     assert cli.main(["materialize"]) == 2
     assert "SWITCHBOARD_SL_SECONDS" in capsys.readouterr().err
+
+
+def test_serving_copy_is_published_while_another_process_reads_the_warehouse(tmp_path):
+    """DuckDB lets several processes read a file, or one write it: the publishing step only reads."""
+    from assets.serving import marts_tables, publish_duckdb
+    from resources.warehouse import WarehouseResource
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema marts; create table marts.agg_queue_daily as select 'ventas' as queue, 3 as offered")
+    reader = subprocess.Popen(  # a BI tool or a script with the warehouse open, read-only
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+         "print('open', flush=True); sys.stdin.read()", str(warehouse)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "open"
+        tables = marts_tables(WarehouseResource(url=f"duckdb:///{warehouse}"))
+        counts = publish_duckdb(warehouse, tmp_path / "serving.duckdb", tables)
+    finally:
+        reader.communicate("")
+    assert counts == {"agg_queue_daily": 1}
