@@ -71,6 +71,7 @@ def materialize(selection: str = "*") -> int:
     from definitions import build_definitions
 
     settings = load_settings()
+    check_destinations(settings)
     defs = build_definitions(settings)
     graph = defs.resolve_asset_graph()
     keys = _select(selection, graph)
@@ -97,6 +98,35 @@ def materialize(selection: str = "*") -> int:
                       file=sys.stderr)
         return 1
     return 0
+
+
+def check_destinations(settings) -> None:
+    """Fail before any work, naming the setting, when a run could not write its results: a
+    Postgres warehouse that does not answer, or a serving copy path that cannot be a file (found
+    otherwise only at the last step, after every load and model)."""
+    warehouse = settings.warehouse
+    if warehouse.is_duckdb:
+        _writable_file_path("SWITCHBOARD_WAREHOUSE_URL", warehouse.duckdb_path)
+    else:
+        import psycopg2
+
+        try:
+            psycopg2.connect(warehouse.postgres_dsn(), connect_timeout=10).close()
+        except psycopg2.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SettingsError(
+                f"SWITCHBOARD_WAREHOUSE_URL: cannot connect to {warehouse.redacted()}: {reason}") from None
+    _writable_file_path("SWITCHBOARD_SERVING_PATH", Path(settings.serving_path))
+
+
+def _writable_file_path(setting: str, path: Path) -> None:
+    if path.is_dir():
+        raise SettingsError(f"{setting}: {path} is a folder; name a file in it")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise SettingsError(f"{setting}: {parent} is a file, so {path} cannot be created")
+    if parent is not None and not os.access(parent, os.W_OK):
+        raise SettingsError(f"{setting}: {parent} is not writable")
 
 
 def _select(selection: str, graph) -> set:

@@ -184,6 +184,23 @@ def test_materialize_rejects_a_bad_setting_naming_it(make_settings, capsys, monk
     assert "SWITCHBOARD_SL_SECONDS" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("setting", "value", "says"), [
+    # nothing listens on port 1 of loopback: refused at once
+    ("SWITCHBOARD_WAREHOUSE_URL", "postgresql://switchboard:s3cr3t@127.0.0.1:1/switchboard", "cannot connect"),
+    ("SWITCHBOARD_SERVING_PATH", "{tmp}", "is a folder"),
+    ("SWITCHBOARD_SERVING_PATH", "{tmp}/a-file/serving.duckdb", "is a file"),
+])
+def test_materialize_fails_before_any_work_when_it_could_not_write_its_results(
+        make_settings, capsys, monkeypatch, tmp_path, setting, value, says):
+    make_settings()
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(setting, value.format(tmp=tmp_path))
+    assert cli.main(["materialize"]) == 2
+    err = capsys.readouterr().err
+    assert setting in err and says in err
+    assert "s3cr3t" not in err  # the password is not echoed
+
+
 def test_serving_copy_is_published_while_another_process_reads_the_warehouse(tmp_path):
     """DuckDB lets several processes read a file, or one write it: the publishing step only reads."""
     from assets.serving import marts_tables, publish_duckdb
