@@ -88,7 +88,11 @@ def materialize(selection: str = "*") -> int:
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
     ]
-    print(f"materialized {len(keys)} assets in {elapsed:.1f} s into {settings.warehouse.redacted()}")
+    if result.success:
+        print(f"materialized {len(keys)} assets in {elapsed:.1f} s into {settings.warehouse.redacted()}")
+    else:
+        print(f"materialization of {len(keys)} assets failed after {elapsed:.1f} s ({settings.warehouse.redacted()})",
+              file=sys.stderr)
     for check in failed_checks:
         print(f"  check failed: {check.asset_key.to_user_string()} {check.check_name}")
     if not result.success:
