@@ -3,6 +3,7 @@
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -58,13 +59,20 @@ def run_key_for(changed: dict[str, object]) -> str:
     return "queue_log:" + hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+# A run still not started after this long is taken for stuck (e.g. never launched), not waiting.
+WAITING_RUN_MAX_AGE = timedelta(hours=1)
+
+
 def _waiting_run(instance: dg.DagsterInstance) -> str | None:
     """A run of the Asterisk job that has not started yet: it will read every new byte when it
     does, so a second one behind it would only queue up (a live PBX appends every few seconds,
     a run takes longer than the sensor's interval)."""
     runs = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=asterisk_refresh.name, statuses=[
-            dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING]),
+        filters=dg.RunsFilter(
+            job_name=asterisk_refresh.name,
+            statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING],
+            created_after=datetime.now(UTC) - WAITING_RUN_MAX_AGE,
+        ),
         limit=1,
     )
     return runs[0].dagster_run.run_id if runs else None

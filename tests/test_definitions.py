@@ -10,11 +10,13 @@ import gzip
 import json
 import os
 import shutil
+from datetime import timedelta
 
 import dagster as dg
 import pytest
 from dagster._core.utils import make_new_run_id  # (no public helper for a run id)
 
+from assets import automation
 from assets.automation import changed_files, run_key_for
 from definitions import build_definitions
 
@@ -148,6 +150,19 @@ def test_sensor_leaves_new_bytes_to_a_run_that_has_not_started(queue_log_sensor)
     assert held.cursor is None  # unchanged: the bytes are seen again once that run has started
 
     tick.instance.delete_run(waiting.run_id)  # once it has left the queue, the next tick requests a run
+    assert len(tick(cursor).run_requests) == 1
+
+
+def test_sensor_does_not_wait_for_a_run_stuck_before_starting(queue_log_sensor, monkeypatch):
+    site, tick = queue_log_sensor
+    log = site / "queue_log"
+    log.write_text(QUEUESTART)
+    cursor = tick().cursor
+    stuck = dg.DagsterRun(job_name="asterisk_refresh", run_id=make_new_run_id(), status=dg.DagsterRunStatus.NOT_STARTED)
+    tick.instance.add_run(stuck)
+    with open(log, "a") as fh:
+        fh.write(RELOAD)
+    monkeypatch.setattr(automation, "WAITING_RUN_MAX_AGE", timedelta(0))  # (instead of waiting an hour)
     assert len(tick(cursor).run_requests) == 1
 
 
