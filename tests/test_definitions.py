@@ -135,16 +135,22 @@ def test_sensor_starts_no_run_for_a_rotation_copy_or_touch_that_brings_no_new_by
     assert len(result.run_requests) == 1, "new bytes"
 
 
-def test_sensor_leaves_new_bytes_to_a_run_that_has_not_started(queue_log_sensor):
-    site, tick = queue_log_sensor
+def _new_bytes_behind_a_run_not_started(site, tick) -> tuple[str, dg.DagsterRun]:
+    """(the cursor before new lines were appended, a run of the job created but not started)."""
     log = site / "queue_log"
     log.write_text(QUEUESTART)
     cursor = tick().cursor
     # (a queued run needs a code location to exist; a run not started yet is the same case to the sensor)
-    waiting = dg.DagsterRun(job_name="asterisk_refresh", run_id=make_new_run_id(), status=dg.DagsterRunStatus.NOT_STARTED)
-    tick.instance.add_run(waiting)
+    run = dg.DagsterRun(job_name="asterisk_refresh", run_id=make_new_run_id(), status=dg.DagsterRunStatus.NOT_STARTED)
+    tick.instance.add_run(run)
     with open(log, "a") as fh:
         fh.write(RELOAD)
+    return cursor, run
+
+
+def test_sensor_leaves_new_bytes_to_a_run_that_has_not_started(queue_log_sensor):
+    cursor, waiting = _new_bytes_behind_a_run_not_started(*queue_log_sensor)
+    tick = queue_log_sensor[1]
     held = tick(cursor)
     assert not held.run_requests and waiting.run_id in held.skip_reason.skip_message
     assert held.cursor is None  # unchanged: the bytes are seen again once that run has started
@@ -154,16 +160,9 @@ def test_sensor_leaves_new_bytes_to_a_run_that_has_not_started(queue_log_sensor)
 
 
 def test_sensor_does_not_wait_for_a_run_stuck_before_starting(queue_log_sensor, monkeypatch):
-    site, tick = queue_log_sensor
-    log = site / "queue_log"
-    log.write_text(QUEUESTART)
-    cursor = tick().cursor
-    stuck = dg.DagsterRun(job_name="asterisk_refresh", run_id=make_new_run_id(), status=dg.DagsterRunStatus.NOT_STARTED)
-    tick.instance.add_run(stuck)
-    with open(log, "a") as fh:
-        fh.write(RELOAD)
+    cursor, _stuck = _new_bytes_behind_a_run_not_started(*queue_log_sensor)
     monkeypatch.setattr(automation, "WAITING_RUN_MAX_AGE", timedelta(0))  # (instead of waiting an hour)
-    assert len(tick(cursor).run_requests) == 1
+    assert len(queue_log_sensor[1](cursor).run_requests) == 1
 
 
 def test_run_key_is_stable_for_the_same_versions():
