@@ -356,8 +356,9 @@ class _BulkParquet:
     dlt's own writer dictionary-encodes and keeps statistics for every column: for load files of
     a local warehouse, read once right after, that was half the writing time of a 10M-line log,
     spent on nothing. Written here instead: dictionaries only for the per-chunk constants
-    (Categorical) and the few fields with a handful of values, no statistics, no compression, strings handed over without a copy (views); one
-    file for the run, so the warehouse inserts it in one statement. The table and its columns are
+    (Categorical) and the few fields with a handful of values, no statistics, no compression,
+    strings handed over without a copy (views); one file for the run, so the warehouse inserts
+    it in one statement. The table and its columns are
     declared by the empty Arrow batch every resource yields first.
 
     Only where the warehouse inserts parquet files as they are (DuckDB); for Postgres dlt rewrites

@@ -281,7 +281,7 @@ class WebexClient:
                 continue
             if status == 451:
                 texts = error_texts(response)
-                message = next((text for text in texts if text), "")
+                message = _first_text(texts)
                 current_base = self.analytics_base_url if cdr else self.api_base_url
                 # the host is in `message`; some answers name it only in errors[].description
                 new_base = next(filter(None, (region_base_url(text, current_base) for text in texts)), None)
@@ -343,7 +343,11 @@ def _items(response: httpx.Response) -> list:
 
 def _message(response: httpx.Response) -> str:
     """What an error answer says: its `message`, else its first error description."""
-    return next((text for text in error_texts(response) if text), "")[:500]
+    return _first_text(error_texts(response))[:500]
+
+
+def _first_text(texts: list[str]) -> str:
+    return next((text for text in texts if text), "")
 
 
 def error_texts(response: httpx.Response) -> list[str]:
