@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 CDR_PAGE_SIZE = 5000
 MIN_CDR_PAGE_SIZE = 500  # the smallest `max` the CDR endpoints serve
+MAX_REQUESTS_PER_LINK = 5  # one paging loop's requests of one URL before it counts as a loop
 # one link of a Link header: <url> (or the spec's <<url>) and its parameters, up to the next link
 _LINK = re.compile(r"<+\s*([^<>\s]+)\s*>+([^<]*)")
 _REL = re.compile(r";\s*rel\s*=\s*(?:\"([^\"]*)\"|([^\s;,]+))", re.IGNORECASE)
@@ -159,11 +160,7 @@ class WebexClient:
         number = 0
         while url:
             number += 1
-            visits[url] += 1
-            if visits[url] > 1:
-                self.stats.repeated_pages += 1
-                if visits[url] > 5:
-                    raise WebexApiError(f"{window.endpoint}: the next link keeps leading back to {_redact(url)}")
+            self._count_visit(visits, url, window.endpoint)
             kind = INITIAL if number == 1 else PAGE
             response, url_used = self._get(url, params, budget_kind=kind, cdr=True, decode=decode)
             if response is None:  # 404: no CDRs in this window
@@ -196,17 +193,23 @@ class WebexClient:
         number = 0
         while url:
             number += 1
-            visits[url] += 1
-            if visits[url] > 1:
-                self.stats.repeated_pages += 1
-                if visits[url] > 5:
-                    raise WebexApiError(f"{path}: the next link keeps leading back to {_redact(url)}")
+            self._count_visit(visits, url, path)
             response, used = self._get(url, query, budget_kind=None, cdr=False)
             if response is None:
                 return
             self.stats.pages += 1
             yield Page(used, number, _items(response))
             url, query = next_link(response.headers, used), None
+
+    def _count_visit(self, visits: Counter, url: str, endpoint: str) -> None:
+        """Counts one request of `url` in a paging loop. A next link back to a page already read is
+        a repeated page (its records are deduplicated downstream); one that keeps coming back is a
+        loop, and stops the loop."""
+        visits[url] += 1
+        if visits[url] > 1:
+            self.stats.repeated_pages += 1
+            if visits[url] > MAX_REQUESTS_PER_LINK:
+                raise WebexApiError(f"{endpoint}: the next link keeps leading back to {_redact(url)}")
 
     # -- one request, with every rule ------------------------------------------------------
 
