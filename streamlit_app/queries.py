@@ -452,6 +452,20 @@ def _empty_agents(with_selection: bool) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def _pauses_in_scope(filters: Filters) -> tuple[str, str, dict]:
+    """The range's pause rows as CTE `p` (reason '(no reason)' where none was logged), the join that
+    keeps agent_table's agents (empty when every agent is in scope), and the query's parameters."""
+    scope_cte, restricted, params = _agent_scope(filters)
+    scope_join = "SEMI JOIN scope USING (platform, agent)" if restricted else ""
+    pauses_cte = f"""
+        WITH p AS (
+            SELECT platform, agent, coalesce(reason, '(no reason)') AS reason, pauses, paused_seconds
+            FROM {AGENT_PAUSE_DAILY}
+            WHERE day BETWEEN $start AND $end
+        ){scope_cte}"""
+    return pauses_cte, scope_join, params
+
+
 def pause_breakdown(path: str | Path, filters: Filters) -> pl.DataFrame:
     """Pauses and paused time per reason over the range (same agents as agent_table),
     with each reason's share of all paused time."""
@@ -464,14 +478,8 @@ def pause_breakdown(path: str | Path, filters: Filters) -> pl.DataFrame:
                 "share": pl.Float64(),
             }
         )
-    scope_cte, restricted, params = _agent_scope(filters)
-    scope_join = "SEMI JOIN scope USING (platform, agent)" if restricted else ""
-    sql = f"""
-        WITH p AS (
-            SELECT platform, agent, coalesce(reason, '(no reason)') AS reason, pauses, paused_seconds
-            FROM {AGENT_PAUSE_DAILY}
-            WHERE day BETWEEN $start AND $end
-        ){scope_cte}
+    pauses_cte, scope_join, params = _pauses_in_scope(filters)
+    sql = f"""{pauses_cte}
         SELECT reason,
                sum(pauses)::BIGINT          AS pauses,
                sum(paused_seconds)::DOUBLE  AS paused_seconds,
@@ -497,14 +505,8 @@ def pauses_by_agent(path: str | Path, filters: Filters) -> pl.DataFrame:
                 "paused_seconds": pl.Float64(),
             }
         )
-    scope_cte, restricted, params = _agent_scope(filters)
-    scope_join = "SEMI JOIN scope USING (platform, agent)" if restricted else ""
-    sql = f"""
-        WITH p AS (
-            SELECT platform, agent, coalesce(reason, '(no reason)') AS reason, pauses, paused_seconds
-            FROM {AGENT_PAUSE_DAILY}
-            WHERE day BETWEEN $start AND $end
-        ){scope_cte}
+    pauses_cte, scope_join, params = _pauses_in_scope(filters)
+    sql = f"""{pauses_cte}
         SELECT platform, agent, reason,
                sum(pauses)::BIGINT AS pauses, sum(paused_seconds)::DOUBLE AS paused_seconds
         FROM p
