@@ -268,7 +268,8 @@ def test_live_file_without_any_complete_new_line_yields_nothing(tmp_path):
 
 @pytest.mark.parametrize("name", ["queue_log-20240101", "queue_log.1", "queue_log.1718900000"])
 def test_rotated_plain_file_last_line_is_consumed_without_newline(tmp_path, name):
-    """A rotated copy is final: its unterminated last line will never be finished, so read it."""
+    """A rotated copy is final: its unterminated last line will never be finished, so it is read
+    (and handed to the parser, which quarantines it as a cut write: test_queue_log_parser)."""
     tail = f"{T + 90}|1718900001.9|ventas|NONE|ABANDON|1|1|8".encode()
     write(tmp_path / name, WEEK1 + tail)
     f = one(tmp_path, name)

@@ -13,6 +13,7 @@ import pytest
 
 from pipelines.asterisk.queue_log_parser import (
     EVENT_SCHEMA,
+    REJECT_REASONS,
     REJECT_SCHEMA,
     ParsedChunk,
     break_midline_nul_runs,
@@ -84,11 +85,15 @@ def test_count_lines_counts_newlines_and_an_unterminated_last_line(data):
     assert count_lines(data) == data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-def test_unterminated_last_line_is_parsed_when_handed_over():
-    """A final line without '\n' (consumed from a rotated file) counts as a line and is parsed."""
-    out = parse(ql(f"{T}|NONE|NONE|NONE|QUEUESTART|", f"{T + 1}|NONE|NONE|NONE|CONFIGRELOAD|", end=""))
+def test_unterminated_last_line_handed_over_is_rejected_as_cut():
+    """A final line without '\n' (the end of a rotated file or a cut archive) counts as a line but
+    is not loaded: Asterisk ends every line it writes with a newline, so this write was cut — and a
+    cut COMPLETECALLER would still parse, with a wrong talk time (§1.1, §4.12)."""
+    cut = f"{T + 60}|{CALL}|ventas|{AGENT}|COMPLETECALLER|10|12"
+    out = parse(ql(f"{T}|NONE|NONE|NONE|QUEUESTART|", cut, end=""), base_offset=100)
     assert out.lines_read == 2
-    assert rows(out, "line_no", "event") == [(0, "QUEUESTART"), (1, "CONFIGRELOAD")]
+    assert rows(out, "line_no", "event") == [(0, "QUEUESTART")]
+    assert out.rejects.rows() == [(1, 100 + len(ql(f"{T}|NONE|NONE|NONE|QUEUESTART|")), "unterminated", cut)]
 
 
 def test_first_line_no_numbers_lines_in_the_stream():
@@ -138,16 +143,38 @@ def test_nul_run_before_queuestart_is_dropped():
     assert out.rejects.is_empty()
 
 
-def test_nul_run_inside_a_line_ends_it_so_the_line_after_the_crash_survives():
+@pytest.mark.parametrize("cut", [
+    f"{T}|{CALL}|vent",  # cut before the event name
+    f"{T}|{CALL}|ventas|{AGENT}|COMPLETECALLER|10|12",  # cut in the last field: parses, but is not whole
+    f"{T}|{CALL}|ventas|NONE|ABANDON|1|1|",
+])
+def test_nul_run_inside_a_line_ends_it_so_the_line_after_the_crash_survives(cut):
     """A crash cut a line, NULs padded the file and the restarted Asterisk wrote its QUEUESTART with
-    no newline before it: the cut line is rejected, the QUEUESTART is kept (it closes what was open)."""
-    cut = f"{T}|{CALL}|vent".encode()
-    data = ql(f"{T - 5}|NONE|NONE|NONE|CONFIGRELOAD|") + cut + b"\x00" * 50 + ql(f"{T + 600}|NONE|NONE|NONE|QUEUESTART|")
+    no newline before it: the cut line is rejected however well-formed its start looks, the
+    QUEUESTART is kept (it closes what was open)."""
+    data = ql(f"{T - 5}|NONE|NONE|NONE|CONFIGRELOAD|") + cut.encode() + b"\x00" * 50 + ql(f"{T + 600}|NONE|NONE|NONE|QUEUESTART|")
     out = parse(data)
     assert out.lines_read == 3
     assert rows(out, "line_no", "event") == [(0, "CONFIGRELOAD"), (2, "QUEUESTART")]
     start = len(ql(f"{T - 5}|NONE|NONE|NONE|CONFIGRELOAD|"))
-    assert out.rejects.rows() == [(1, start, "missing_event", cut.decode())]
+    assert out.rejects.rows() == [(1, start, "cut_by_crash", cut)]
+
+
+@pytest.mark.parametrize("after", [b"\n", b"", b"\r\n"])
+def test_text_before_a_nul_run_at_the_end_of_a_line_or_file_is_cut(after):
+    """The cut line followed by its NUL padding and then a newline, or the end of a rotated file."""
+    cut = f"{T}|{CALL}|ventas|NONE|ABANDON|1|1|2"
+    out = parse(ql(f"{T - 5}|NONE|NONE|NONE|QUEUESTART|") + cut.encode() + b"\x00" * 30 + after)
+    assert rows(out, "event") == [("QUEUESTART",)]
+    assert out.rejects.select("line_no", "reason", "raw_text").rows() == [(1, "cut_by_crash", cut)]
+
+
+def test_a_nul_run_after_a_whole_line_cuts_nothing():
+    """As in the Issabel sample: the padding follows a complete line; every line is kept."""
+    data = ql(f"{T}|NONE|NONE|NONE|CONFIGRELOAD|") + b"\x00" * 78 + ql(f"{T + 60}|NONE|NONE|NONE|QUEUESTART|")
+    out = parse(data)
+    assert rows(out, "event") == [("CONFIGRELOAD",), ("QUEUESTART",)]
+    assert out.rejects.is_empty()
 
 
 def test_nul_only_lines_are_blank():
@@ -451,7 +478,7 @@ def test_random_garbage_every_line_is_event_reject_or_blank():
         starts = [0] + [i + 1 for i, b in enumerate(break_midline_nul_runs(data)) if b == 10]
         for line_no, byte_offset, reason, _ in out.rejects.iter_rows():
             assert byte_offset - base_offset == starts[line_no - first_line_no]
-            assert reason in {"missing_event", "bad_epoch", "too_many_fields"}
+            assert reason in REJECT_REASONS
 
 
 def test_the_narrow_first_read_gives_what_the_wide_read_alone_gives(monkeypatch):

@@ -5,8 +5,8 @@ of data fields and no quoting (asterisk-queue-log.md §1.1). Parsing is vectoris
 CSV reader ('|' separator, quoting off, ragged rows padded), so ten million lines take seconds,
 never one Python object per line.
 
-Quirks handled here (§4): NUL runs after unclean shutdowns (removed; a run inside a line ends it),
-CRLF (CR removed), invalid
+Quirks handled here (§4): NUL runs after unclean shutdowns (removed; a run inside a line ends it,
+and the text before it — a line the crash cut — is rejected), CRLF (CR removed), invalid
 UTF-8 (replaced by U+FFFD), blank lines (counted as skipped), variable and trailing-empty field
 counts, values containing '|' (kept joined in data6). Empty and absent fields are both null. Rows keep their line number so that file
 order survives sorting by the 1-second epoch. Everything else — duplicates, ordering, restarts,
@@ -52,8 +52,12 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "raw_text": pl.String(),
 }
 
-# missing_event: fewer than five fields, or an empty event name.
-REJECT_REASONS = ("missing_event", "bad_epoch", "too_many_fields")
+# missing_event: fewer than five fields, or an empty event name. cut_by_crash: text right before
+# a NUL run — a crash stopped the write mid-line and the file was padded with NULs. unterminated:
+# the last line of a file that will not grow (rotated, compressed, cut archive) without its
+# newline — Asterisk ends every line it writes with one, so the write was cut. Either may look like
+# a whole event with fewer fields (`…|COMPLETECALLER|10|12`) and would count wrong figures.
+REJECT_REASONS = ("missing_event", "bad_epoch", "too_many_fields", "cut_by_crash", "unterminated")
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ def count_lines(data: bytes) -> int:
 # A NUL run with text on both sides of it, within one line: a crash cut the line, the file was
 # padded with NULs, and the restarted Asterisk wrote on (typically its QUEUESTART) without a newline.
 _MIDLINE_NULS = re.compile(rb"(?<=[^\n\x00])\x00+(?=[^\n\x00])")
+# Text right before a NUL run: the line the crash cut (a run after a newline cut nothing).
+_CUT_BY_NULS = re.compile(rb"[^\n\r\x00]\x00")
 
 
 def break_midline_nul_runs(data: bytes) -> bytes:
@@ -113,7 +119,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
         return ParsedChunk(_empty(EVENT_SCHEMA), _empty(REJECT_SCHEMA), 0, 0)
 
     clean = clean_bytes(data)
-    if not data.endswith(b"\n"):
+    unterminated = not data.endswith(b"\n")
+    if unterminated:
         # The unterminated last line may have been only NULs/CR; keep it as a (blank) row.
         clean += b"\n"
     raw = _read_fields(clean, first_line_no)
@@ -125,7 +132,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
 
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
-    if _all_lines_clean(raw, epochs, wide):
+    cut = [first_line_no + i for i in _lines_cut_by_nuls(data)]
+    if not cut and not unterminated and _all_lines_clean(raw, epochs, wide):
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
@@ -135,7 +143,12 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     # A blank line has no content: every field empty, the first at most whitespace (NUL-only lines
     # are blank once NULs are gone). A line that lost its epoch but kept other fields is a reject.
     blank = pl.all_horizontal([c.is_null() for c in f[1:]]) & (f[0].is_null() | (f[0].str.strip_chars() == ""))
-    reason = pl.when(blank).then(pl.lit(None, pl.String)).when(f[4].is_null()).then(pl.lit("missing_event"))
+    reason = pl.when(blank).then(pl.lit(None, pl.String))
+    if cut:
+        reason = reason.when(pl.col("line_no").is_in(cut)).then(pl.lit("cut_by_crash"))
+    if unterminated:
+        reason = reason.when(pl.col("line_no") == first_line_no + lines_read - 1).then(pl.lit("unterminated"))
+    reason = reason.when(f[4].is_null()).then(pl.lit("missing_event"))
     if wide:  # only a wide read can hold a line longer than the fields kept
         reason = reason.when(f[-1].is_not_null()).then(pl.lit("too_many_fields"))
     reason = (
@@ -150,6 +163,17 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     rejects = _rejects_with_text(data, rejected, first_line_no, base_offset)
     skipped = int(tagged.get_column("_blank").sum())
     return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped)
+
+
+def _lines_cut_by_nuls(data: bytes) -> list[int]:
+    """Chunk-relative numbers of the lines that end in a NUL run (see _CUT_BY_NULS), counted as the
+    parser sees the lines (a NUL run inside a line ends it)."""
+    if b"\x00" not in data:
+        return []
+    broken = break_midline_nul_runs(data)
+    newlines = np.flatnonzero(np.frombuffer(broken, dtype=np.uint8) == 10)
+    cut_at = [m.start() for m in _CUT_BY_NULS.finditer(data)]  # offsets are the same in both
+    return sorted({int(i) for i in np.searchsorted(newlines, cut_at)})
 
 
 def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
