@@ -4,8 +4,10 @@
 
   * Segments. Within (pbx, boot, callid, queue), every ENTERQUEUE starts a new visit
     (multi-stint calls re-enter the same queue). Events before the first ENTERQUEUE form
-    segment 0; it becomes an "orphan" visit only if it holds a terminal event (the file
-    started mid-call, or a Wazo FULL/CLOSED/JOINEMPTY logged without ENTERQUEUE).
+    segment 0; it becomes an "orphan" visit only if it holds a terminal event or an agent's
+    CONNECT (the file started mid-call, or a Wazo FULL/CLOSED/JOINEMPTY logged without
+    ENTERQUEUE); an orphan connected and not ended is answered and still talking, entered at
+    connect - holdtime.
   * The first terminal event closes the visit; later events of the segment are ignored,
     except after IssabelPBX's custom one-field TRANSFER (data1 = target, no calltime): if the
     next terminal is a COMPLETE*, that COMPLETE* gives the end time and talk time.
@@ -170,13 +172,13 @@ restart_remnants as (
         and entries.boot_no < orphans.boot_no
     where orphans.visit_no = 0
         and orphans.boot_no > 0
-        and orphans.terminal_seq is not null
+        and (orphans.terminal_seq is not null or orphans.connect_seq is not null)
         and entries.event = 'ENTERQUEUE'
 
 ),
 
--- the segments that are visits: segment 0 without a terminal event is not one (only stray
--- ringing/connect lines), nor is a restart's remnant
+-- the segments that are visits: segment 0 with neither a terminal event nor a CONNECT is not
+-- one (only stray ringing lines), nor is a restart's remnant
 counted_scopes as (
 
     select visit_scopes.*
@@ -187,7 +189,7 @@ counted_scopes as (
         and visit_scopes.boot_no = restart_remnants.boot_no
         and visit_scopes.callid = restart_remnants.callid
         and visit_scopes.queue = restart_remnants.queue
-    where (visit_scopes.visit_no > 0 or visit_scopes.terminal_seq is not null)
+    where (visit_scopes.visit_no > 0 or visit_scopes.terminal_seq is not null or visit_scopes.connect_seq is not null)
         and restart_remnants.pbx is null
 
 ),
@@ -315,10 +317,12 @@ timed as (
         with_boot.*,
         case
             when enter_epoch is not null then enter_epoch
-            -- orphan visit: reconstruct the entry as end - talk - wait (Wazo's partial calls)
-            else end_epoch
+            -- orphan visit: reconstruct the entry as end - talk - wait (Wazo's partial calls),
+            -- or, still talking, as connect - holdtime
+            when end_epoch is not null then end_epoch
                 - coalesce(case when is_answered then end_talk_field end, 0)
                 - coalesce(connect_holdtime, end_wait_field, 0)
+            else connect_epoch - coalesce(connect_holdtime, 0)
         end as entered_epoch,
         case
             when end_epoch is not null then end_epoch
