@@ -25,7 +25,10 @@ def dlt_destination(location: WarehouseURL):
         # The path is set, not passed: dlt parses a passed string as a connection URL first,
         # which imports SQLAlchemy (a quarter of a second of a stand-alone load's start-up).
         credentials.database = str(location.duckdb_path)
-        return dlt.destinations.duckdb(credentials=credentials)
+        # dlt runs a DuckDB SQL job (a merge's DELETE then INSERT) in one transaction only when
+        # told the destination has them: otherwise each statement commits alone, and a run killed
+        # between the two lost the replaced rows until the API served them again.
+        return dlt.destinations.duckdb(credentials=credentials, supports_transactions=True)
     return dlt.destinations.postgres(credentials=location.postgres_dsn())
 
 

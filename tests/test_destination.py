@@ -1,0 +1,45 @@
+"""The dlt destination every loader shares (pipelines/destination.py), on a real DuckDB file."""
+
+import dlt
+import duckdb
+import pytest
+from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+
+from pipelines.destination import dlt_destination
+from switchboard.warehouse_url import WarehouseURL
+
+MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+
+
+def test_a_merge_killed_between_its_delete_and_its_insert_loses_no_row(tmp_path, monkeypatch):
+    """dlt merges by deleting the keys it replaces, then inserting the new versions (Webex CDRs
+    re-issued with a later Report time). Killed between the two, the rows must still be there.
+    The kill is simulated (a real SIGKILL lands there only now and then): the job's statements
+    run up to the first DELETE, then the job fails."""
+    location = WarehouseURL("duckdb", duckdb_path=tmp_path / "warehouse.duckdb")
+    pipeline = dlt.pipeline("merge_kill", destination=dlt_destination(location), dataset_name="raw_test",
+                            pipelines_dir=str(tmp_path / "dlt"))
+    pipeline.run([{"id": i, "version": 1} for i in range(5)], table_name="t", write_disposition=MERGE,
+                 primary_key="id")
+
+    run_statements = DuckDbSqlClient.execute_many
+    killed = []
+
+    def killed_after_the_delete(self, statements, *args, **kwargs):
+        statements = list(statements)
+        deletes = [i for i, s in enumerate(statements) if s.lstrip().upper().startswith("DELETE")]
+        if not deletes or deletes[0] == len(statements) - 1:
+            return run_statements(self, statements, *args, **kwargs)
+        run_statements(self, statements[: deletes[0] + 1], *args, **kwargs)
+        killed.append(statements[deletes[0] + 1:])
+        raise RuntimeError("killed between the merge's DELETE and its INSERT")
+
+    monkeypatch.setattr(DuckDbSqlClient, "execute_many", killed_after_the_delete)
+    with pytest.raises(Exception):  # noqa: B017 - dlt wraps the job's failure in its own exceptions
+        pipeline.run([{"id": i, "version": 2} for i in range(3)], table_name="t", write_disposition=MERGE,
+                     primary_key="id")
+    monkeypatch.undo()
+    assert killed, "the merge job never reached its DELETE: the test did not test anything"
+
+    with duckdb.connect(str(location.duckdb_path), read_only=True) as con:
+        assert con.execute("select id, version from raw_test.t order by id").fetchall() == [(i, 1) for i in range(5)]
