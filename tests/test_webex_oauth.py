@@ -82,6 +82,15 @@ def test_backfill_command_without_webex_settings_says_what_to_set(make_settings,
     assert "WEBEX_CLIENT_ID" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("until", ["2026-11-01", "2026-10-31T23:00:00"])
+def test_backfill_command_with_an_empty_range_is_a_usage_error(make_settings, capsys, until):
+    from switchboard.cli import main
+
+    make_settings()
+    assert main(["backfill", "webex-cdr", "--since", "2026-11-01", "--until", until]) == 2
+    assert "--until" in capsys.readouterr().err
+
+
 def test_a_short_lived_token_is_renewed_halfway_not_before_every_request(tmp_path):
     """An access token that lives less than the 5-minute refresh margin (a test server's) is used
     until half its life is over, not refreshed (and its refresh token rotated) at every request."""

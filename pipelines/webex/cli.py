@@ -41,12 +41,16 @@ def run_backfill_command(args) -> int:
     from pipelines.webex.pipeline import WebexRunStopped, run_backfill
     from switchboard.settings import load_settings
 
+    until = args.until or datetime.now(UTC)
+    if until <= args.since:
+        print(f"switchboard: --until ({until.isoformat()}) must be later than --since ({args.since.isoformat()})",
+              file=sys.stderr)
+        return 2
     settings = load_settings()
     if not settings.webex_api_configured:
         print("switchboard: the Webex API is not configured: set WEBEX_CLIENT_ID, WEBEX_CLIENT_SECRET and "
               "WEBEX_REFRESH_TOKEN", file=sys.stderr)
         return 2
-    until = args.until or datetime.now(UTC)
     stopped = None
     try:
         report = run_backfill(settings, args.since, until)
