@@ -12,6 +12,7 @@ import logging
 import os
 import stat
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 import httpx
@@ -417,3 +418,35 @@ def test_backfill_into_postgres(make_settings, data_dir, tmp_path, postgres_url)
         got = cur.fetchall()
     assert {r[0]: orjson.loads(r[1]) for r in got} == {r["Report ID"]: r for _, r in rows}
     assert all(r[2].tzinfo is not None for r in got)
+
+
+def test_a_second_run_of_the_pipeline_waits_for_the_first_instead_of_dropping_its_package(
+        make_settings, data_dir, tmp_path):
+    """Every run drops its pipeline's working folder as it starts; two backfills started together
+    once deleted each other's load package and both failed. A run now holds the pipeline's lock
+    from that drop to the end of its load: here another run holds it, and the backfill waits."""
+    import threading
+
+    from pipelines.file_lock import FileLock
+    from pipelines.webex.pipeline import webex_pipeline
+
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 300, oldest=timedelta(hours=10), newest=timedelta(hours=1), seed=5)
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        working = Path(webex_pipeline(settings, "webex_backfill").working_dir)
+        other_runs_file = working / "load" / "other_run_package"
+        other_runs_file.parent.mkdir(parents=True, exist_ok=True)
+        other_runs_file.write_text("the package of the run holding the lock")
+        done: dict = {}
+        with FileLock(working.with_name(".webex_backfill.lock")):
+            waiting = threading.Thread(target=lambda: done.update(
+                report=run_backfill(settings, now - timedelta(hours=11), now, config=fast(settings))))
+            waiting.start()
+            waiting.join(timeout=3)
+            assert waiting.is_alive() and other_runs_file.exists()  # neither started nor dropped anything
+        waiting.join(timeout=120)
+    assert done["report"].cdr.loaded == len(rows)
+    assert not other_runs_file.exists()  # dropped once the lock was its own
+    assert_exactly_once(settings, [r for _, r in rows])

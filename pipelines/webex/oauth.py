@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from pipelines.file_lock import FileLock
 from pipelines.http_retry import retry_after_seconds
 
 log = logging.getLogger(__name__)
@@ -97,22 +97,7 @@ class TokenStore:
             os.close(dir_fd)
 
     def lock(self):
-        return _FileLock(self.path.with_name(self.path.name + ".lock"))
-
-
-class _FileLock:
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc):
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
+        return FileLock(self.path.with_name(self.path.name + ".lock"))
 
 
 class TokenManager:

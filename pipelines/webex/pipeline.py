@@ -16,6 +16,7 @@ import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.destination import dlt_destination, use_loader_defaults
+from pipelines.file_lock import FileLock
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.oauth import WebexAuthError
@@ -70,17 +71,21 @@ def _run(settings, name, report, config, **source_options) -> WebexReport:
     if settings.warehouse.is_duckdb:
         create_duckdb_cdr_table(settings.warehouse)
     pipeline = webex_pipeline(settings, name)
-    # Local working state is dropped and restored from the warehouse (what dagster-dlt does): a
-    # half-loaded package of a killed run is never resumed; the next run re-reads and merges.
-    pipeline.drop()
-    try:
-        info = pipeline.run(webex_source(config, report, **source_options), loader_file_format="parquet")
-    except PipelineStepFailed as exc:
-        # A refused token or request is the message a person needs, not dlt's wrapping of it.
-        cause = _root_cause(exc, (WebexAuthError, WebexApiError))
-        if cause is not None:
-            raise cause from None
-        raise
+    # One run of a pipeline at a time: each drops the pipeline's working folder as it starts, which
+    # deleted the package of a run already loading (two backfills started together both failed).
+    # A second run waits for the first, then reads and merges what is still new.
+    with FileLock(Path(pipeline.working_dir).with_name(f".{name}.lock")):
+        # Local working state is dropped and restored from the warehouse (what dagster-dlt does):
+        # a half-loaded package of a killed run is never resumed; the next run re-reads and merges.
+        pipeline.drop()
+        try:
+            info = pipeline.run(webex_source(config, report, **source_options), loader_file_format="parquet")
+        except PipelineStepFailed as exc:
+            # A refused token or request is the message a person needs, not dlt's wrapping of it.
+            cause = _root_cause(exc, (WebexAuthError, WebexApiError))
+            if cause is not None:
+                raise cause from None
+            raise
     report.load_id = info.loads_ids[-1] if info.loads_ids else None
     for name_, counts in (("cdr", report.cdr), ("people", report.people), ("locations", report.locations)):
         if not counts.balanced:  # cannot happen by construction; never hide it if it does
