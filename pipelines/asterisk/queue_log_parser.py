@@ -102,12 +102,6 @@ def break_midline_nul_runs(data: bytes) -> bytes:
     return _MIDLINE_NULS.sub(lambda run: b"\n" + run.group()[1:], data)
 
 
-def clean_bytes(data: bytes) -> bytes:
-    """Drop NUL runs and carriage returns; neither ever carries meaning in a queue_log. A NUL run
-    inside a line ends it (see _MIDLINE_NULS)."""
-    return break_midline_nul_runs(data).replace(b"\x00", b"").replace(b"\r", b"")
-
-
 def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) -> ParsedChunk:
     """Parse whole lines of a queue_log.
 
@@ -118,7 +112,11 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     if not data:
         return ParsedChunk(_empty(EVENT_SCHEMA), _empty(REJECT_SCHEMA), 0, 0)
 
-    clean = clean_bytes(data)
+    # NUL runs and carriage returns never carry meaning in a queue_log: dropped, once a NUL run
+    # inside a line has ended it (_MIDLINE_NULS). The usual chunk has no NUL: one scan says so.
+    has_nuls = b"\x00" in data
+    broken = break_midline_nul_runs(data) if has_nuls else data
+    clean = (broken.replace(b"\x00", b"") if has_nuls else data).replace(b"\r", b"")
     unterminated = not data.endswith(b"\n")
     if unterminated:
         # The unterminated last line may have been only NULs/CR; keep it as a (blank) row.
@@ -132,7 +130,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
 
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
-    cut = [first_line_no + i for i in _lines_cut_by_nuls(data)]
+    cut = [first_line_no + i for i in _lines_cut_by_nuls(data, broken)] if has_nuls else []
     if not cut and not unterminated and _all_lines_clean(raw, epochs, wide):
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
@@ -165,12 +163,9 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped)
 
 
-def _lines_cut_by_nuls(data: bytes) -> list[int]:
-    """Chunk-relative numbers of the lines that end in a NUL run (see _CUT_BY_NULS), counted as the
-    parser sees the lines (a NUL run inside a line ends it)."""
-    if b"\x00" not in data:
-        return []
-    broken = break_midline_nul_runs(data)
+def _lines_cut_by_nuls(data: bytes, broken: bytes) -> list[int]:
+    """Chunk-relative numbers of the lines of `data` that end in a NUL run (see _CUT_BY_NULS),
+    counted in `broken` (break_midline_nul_runs of `data`): as the parser sees the lines."""
     newlines = np.flatnonzero(np.frombuffer(broken, dtype=np.uint8) == 10)
     cut_at = [m.start() for m in _CUT_BY_NULS.finditer(data)]  # offsets are the same in both
     return sorted({int(i) for i in np.searchsorted(newlines, cut_at)})
