@@ -4,10 +4,13 @@ importing Dagster (a stand-alone load would spend about a second of its start-up
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dlt
 
+from pipelines.file_lock import FileLock
 from switchboard.warehouse_url import WarehouseURL
 
 # Raw tables carry no meaning in their physical row order (every model orders by its own keys),
@@ -44,3 +47,18 @@ def use_loader_defaults(pipeline_name: str) -> None:
     os.environ.setdefault(f"{pipeline_name.upper()}__DATA_WRITER__COMPRESSION", "none")
     # No anonymous usage events from a loader (each run would otherwise queue one).
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+@contextmanager
+def fresh_run(pipeline: dlt.Pipeline) -> Iterator[dlt.Pipeline]:
+    """The pipeline with its local working state dropped, for one run, and no other run of it
+    until the block ends.
+
+    The state is restored from the warehouse (what dagster-dlt does): a half-loaded package of a
+    killed run is never resumed, the next run reads again and merges. The drop would delete the
+    package of a run still loading (two backfills started together both failed), so runs of one
+    pipeline take turns on a lock file beside its working folder: a second one waits.
+    """
+    with FileLock(Path(pipeline.working_dir).with_name(f".{pipeline.pipeline_name}.lock")):
+        pipeline.drop()
+        yield pipeline

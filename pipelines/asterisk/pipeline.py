@@ -5,13 +5,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import dlt
 
 from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
-from pipelines.destination import dlt_destination, use_loader_defaults
-from pipelines.file_lock import FileLock
+from pipelines.destination import dlt_destination, fresh_run, use_loader_defaults
 from switchboard.settings import Settings
 
 
@@ -57,9 +55,7 @@ def run_load(settings: Settings, report: IngestReport | None = None) -> IngestRe
     """
     report = report or IngestReport()
     pipeline = asterisk_pipeline(settings)
-    # one load at a time: a load's drop would delete the package of a load still running
-    with FileLock(Path(pipeline.working_dir).with_name(".asterisk.lock")):
-        pipeline.drop()
+    with fresh_run(pipeline):
         info = pipeline.run(asterisk_source(AsteriskConfig.from_settings(settings), report),
                             loader_file_format="parquet")
     report.load_id = info.loads_ids[-1] if info.loads_ids else None

@@ -15,8 +15,7 @@ import dlt
 import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.destination import dlt_destination, use_loader_defaults
-from pipelines.file_lock import FileLock
+from pipelines.destination import dlt_destination, fresh_run, use_loader_defaults
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.oauth import WebexAuthError
@@ -71,13 +70,7 @@ def _run(settings, name, report, config, **source_options) -> WebexReport:
     if settings.warehouse.is_duckdb:
         create_duckdb_cdr_table(settings.warehouse)
     pipeline = webex_pipeline(settings, name)
-    # One run of a pipeline at a time: each drops the pipeline's working folder as it starts, which
-    # deleted the package of a run already loading (two backfills started together both failed).
-    # A second run waits for the first, then reads and merges what is still new.
-    with FileLock(Path(pipeline.working_dir).with_name(f".{name}.lock")):
-        # Local working state is dropped and restored from the warehouse (what dagster-dlt does):
-        # a half-loaded package of a killed run is never resumed; the next run re-reads and merges.
-        pipeline.drop()
+    with fresh_run(pipeline):
         try:
             info = pipeline.run(webex_source(config, report, **source_options), loader_file_format="parquet")
         except PipelineStepFailed as exc:
