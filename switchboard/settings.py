@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         default=5, alias="SWITCHBOARD_SHORT_ABANDON_SECONDS", ge=0,
         description="Abandons with a wait at or under this are short abandons (excluded from SL).",
     )
+    open_visit_timeout_seconds: int = Field(
+        default=86_400, alias="SWITCHBOARD_OPEN_VISIT_TIMEOUT_SECONDS", gt=0,
+        description="A queue visit with no exit line whose PBX logged on for longer than this after "
+        "its entry lost its exit line: outcome other, not open (still waiting).",
+    )
     queue_log_dirs: str = Field(
         default="",
         alias="SWITCHBOARD_QUEUE_LOG_DIRS",
@@ -193,6 +198,7 @@ class Settings(BaseSettings):
             "reporting_timezone": self.timezone,
             "sl_seconds": self.sl_seconds,
             "short_abandon_seconds": self.short_abandon_seconds,
+            "open_visit_timeout_seconds": self.open_visit_timeout_seconds,
         }
 
 

@@ -66,9 +66,11 @@ def test_environment_values_are_typed(monkeypatch):
     monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "30")
     monkeypatch.setenv("SWITCHBOARD_SHORT_ABANDON_SECONDS", "0")
     monkeypatch.setenv("SWITCHBOARD_TIMEZONE", "Europe/Madrid")
+    monkeypatch.setenv("SWITCHBOARD_OPEN_VISIT_TIMEOUT_SECONDS", "3600")
     s = load_settings()
     assert (s.sl_seconds, s.short_abandon_seconds, s.timezone) == (30, 0, "Europe/Madrid")
-    assert s.dbt_vars() == {"reporting_timezone": "Europe/Madrid", "sl_seconds": 30, "short_abandon_seconds": 0}
+    assert s.dbt_vars() == {"reporting_timezone": "Europe/Madrid", "sl_seconds": 30, "short_abandon_seconds": 0,
+                            "open_visit_timeout_seconds": 3600}
 
 
 def test_keyword_overrides_use_the_variable_names():
@@ -85,6 +87,7 @@ def test_keyword_overrides_use_the_variable_names():
         ("SWITCHBOARD_SL_SECONDS", "abc"),
         ("SWITCHBOARD_SL_SECONDS", "-1"),
         ("SWITCHBOARD_SHORT_ABANDON_SECONDS", "5.5"),
+        ("SWITCHBOARD_OPEN_VISIT_TIMEOUT_SECONDS", "0"),
         ("SWITCHBOARD_TIMEZONE", "Mars/Base"),
         ("SWITCHBOARD_TIMEZONE", ""),
         ("SWITCHBOARD_QUEUE_LOG_DB_TIMEZONE", "Bogota"),

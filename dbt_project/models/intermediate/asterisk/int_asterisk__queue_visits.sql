@@ -11,8 +11,13 @@
   * The first terminal event closes the visit; later events of the segment are ignored,
     except after IssabelPBX's custom one-field TRANSFER (data1 = target, no calltime): if the
     next terminal is a COMPLETE*, that COMPLETE* gives the end time and talk time.
-  * No terminal: answered-and-talking if there was a CONNECT, else 'other' when the PBX
-    restarted after entry (ended_at = the restart), else 'open' (still waiting).
+  * No terminal: answered-and-talking if there was a CONNECT. Else the exit line is missing
+    ('other', is_exit_missing) when the same call entered the same queue again (ended_at = that
+    entry: a call waits in a queue once at a time) or when the PBX's data goes on for more than
+    var('open_visit_timeout_seconds') after the entry (ended_at unknown: asterisk-queue-log.md
+    §4.7, close calls without a terminal event with a timeout; the default of one day is Wazo's
+    window for pairing an ENTERQUEUE with its end); else 'other' when the PBX restarted after
+    entry (ended_at = the restart); else 'open' (still waiting).
   * Nothing survives a restart: lines of a call after a QUEUESTART whose ENTERQUEUE in that queue
     came before it are remnants of the visit the restart closed, not a second (orphan) visit.
   * Refused at join: IssabelPBX/FreePBX write a DID line (callid, queue) right before Queue(),
@@ -108,6 +113,7 @@ visit_bounds as (
         queue,
         visit_no,
         min(event_seq) as first_seq,
+        min(event_epoch) as first_epoch,
         max(event_seq) as last_seq,
         min(case when event = 'CONNECT' then event_seq end) as first_connect_seq,
         min(case when is_soft_transfer then event_seq end) as soft_transfer_seq,
@@ -156,6 +162,24 @@ visit_scopes as (
             when first_connect_seq <= coalesce(terminal_seq, last_seq) then first_connect_seq
         end as connect_seq
     from bounded
+
+),
+
+-- unanswered visits without an exit line that the same call entered again (visit_no + 1 is the
+-- next ENTERQUEUE of the call in this queue and boot): they ended by then
+reentered as (
+
+    select waiting.pbx, waiting.first_seq, next_visit.first_epoch as reentered_epoch
+    from visit_scopes as waiting
+    inner join visit_bounds as next_visit
+        on next_visit.pbx = waiting.pbx
+        and next_visit.boot_no = waiting.boot_no
+        and next_visit.callid = waiting.callid
+        and next_visit.queue = waiting.queue
+        and next_visit.visit_no = waiting.visit_no + 1
+    where waiting.visit_no > 0
+        and waiting.terminal_seq is null
+        and waiting.connect_seq is null
 
 ),
 
@@ -303,11 +327,16 @@ with_boot as (
 
     select
         fields.*,
-        boots.restarted_epoch
+        boots.restarted_epoch,
+        boots.data_end_epoch,
+        reentered.reentered_epoch
     from fields
     inner join boots
         on fields.pbx = boots.pbx
         and fields.boot_no = boots.boot_no
+    left join reentered
+        on fields.pbx = reentered.pbx
+        and fields.first_seq = reentered.first_seq
 
 ),
 
@@ -326,9 +355,19 @@ timed as (
         end as entered_epoch,
         case
             when end_epoch is not null then end_epoch
+            when reentered_epoch is not null then reentered_epoch
             when restarted_epoch is not null then restarted_epoch
         end as ended_epoch,
-        (end_epoch is null and restarted_epoch is not null) as is_closed_by_restart
+        (end_epoch is null and reentered_epoch is null and restarted_epoch is not null) as is_closed_by_restart,
+        -- (re-entry is looked up only for visits with neither a terminal event nor a CONNECT)
+        coalesce(
+            reentered_epoch is not null
+            or (
+                terminal_seq is null and connect_seq is null and restarted_epoch is null
+                and data_end_epoch - enter_epoch > {{ var('open_visit_timeout_seconds') }}
+            ),
+            false
+        ) as is_exit_missing
     from with_boot
 
 ),
@@ -356,7 +395,7 @@ measured as (
             when terminal_event in ('EXITEMPTY', 'LEAVEEMPTY') then 'exit_empty'
             when terminal_event in ('JOINEMPTY', 'JOINUNAVAIL') then 'join_empty'
             when terminal_event in ('WITHDRAW', 'FULL', 'CLOSED') then 'other'
-            when is_closed_by_restart then 'other'
+            when is_closed_by_restart or is_exit_missing then 'other'
             else 'open'
         end as outcome
     from timed
@@ -517,6 +556,7 @@ refused as (
         cast(null as {{ dbt.type_string() }}) as terminal_event,
         cast(null as {{ dbt.type_string() }}) as end_event,
         false as is_closed_by_restart,
+        false as is_exit_missing,
         cast(null as {{ dbt.type_string() }}) as caller_number,
         data1 as did,
         cast(null as bigint) as position_at_entry,
@@ -560,6 +600,7 @@ final as (
         measured.terminal_event,
         measured.end_event,
         measured.is_closed_by_restart,
+        measured.is_exit_missing,
         measured.caller_number,
         visit_dids.did,
         {{ safe_to_bigint('measured.position_text') }} as position_at_entry,
