@@ -17,6 +17,10 @@ models are easiest to get wrong:
 6. removes the realtime export of PBX rt from raw altogether (staged lines vanish: staging is
    rebuilt from raw, and every model drops that PBX).
 
+PBX lab also logs to a realtime table, whose rounded time is a second after its file's: a copy
+of a line of load 2 arrives in load 1, before its file line, and copies of two lines of load 1
+arrive in load 3; each is its file line's duplicate once both are in.
+
 Master.csv rows arrive along the way (fct_calls keys its Asterisk calls on them): in load 2 the
 CDR row of call 9001.1 (the call gains CDR figures); in load 3 one whose linkedid joins call
 9003.1's channel to another call (the visit-only call 9003.1 must vanish); in load 4 an outbound
@@ -98,10 +102,10 @@ def _file_row(stream: str, line_no: int, offset: int, text: str, loaded_at: date
     )
 
 
-def _table_row(row_no: int, row_id: int, offset: int, text: str, loaded_at: datetime) -> tuple:
+def _table_row(row_no: int, row_id: int, offset: int, text: str, loaded_at: datetime, pbx: str = "rt") -> tuple:
     callid, queue, agent, event, *data = _fields(text)
     return (
-        "rt",
+        pbx,
         str(row_id),
         "/exports/queue_log.sql",
         row_no,
@@ -134,8 +138,15 @@ def _loads() -> list[tuple[list[tuple], list[tuple]]]:
     # the export lists rows newest first: ids 1 and 2 (ENTERQUEUE, CONNECT) come in load 1, id 3 later
     early_table = [r for r in table if r[1] in (1, 2)]
     late_table = [r for r in table if r[1] == 3]
+
+    def lab_copy(row_no: int, row_id: int, line: int, when: datetime) -> tuple:
+        # PBX lab also logs to a realtime table, whose rounded time is a second after the file's:
+        # a duplicate that arrives before its file line (load 1) or after it (load 3)
+        offset, text = FIXTURE_LINES[line]
+        return _table_row(row_no, row_id, offset + 1, text, when, pbx="lab")
+
     return [
-        (stream1(0, CUT_1, at[0]), [_table_row(*r, at[0]) for r in early_table]),
+        (stream1(0, CUT_1, at[0]), [_table_row(*r, at[0]) for r in early_table] + [lab_copy(0, 901, CUT_1, at[0])]),
         (stream1(CUT_1, CUT_2, at[1]), [_table_row(*r, at[1]) for r in late_table]),
         (
             stream1(CUT_2, CUT_3, at[2])
@@ -144,7 +155,8 @@ def _loads() -> list[tuple[list[tuple], list[tuple]]]:
                 for i, (off, text) in enumerate(ROTATED_LATE)
             ],
             # row id 2 exported again (the loader merges on the row key): same line, new load
-            [_table_row(r[0], r[1], r[2], r[3], at[2]) for r in early_table if r[1] == 2],
+            [_table_row(r[0], r[1], r[2], r[3], at[2]) for r in early_table if r[1] == 2]
+            + [lab_copy(1, 902, 1, at[2]), lab_copy(2, 903, 2, at[2])],
         ),
         (stream1(CUT_3, len(main), at[3]), []),
         (
@@ -283,6 +295,11 @@ def test_incremental_runs_equal_a_full_refresh(tmp_path):
         shutil.copy(warehouse, reference)
         _assert_ok(_dbt(reference_dir, ref_env, "run", "--full-refresh"))
         assert _differences(warehouse, reference) == {}, f"after load {n}"
+    # lab's realtime copies a second late are its file lines' duplicates, whichever came first
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        flags = con.execute("select source_position, is_duplicate from staging.stg_asterisk__queue_events "
+                            "where pbx = 'lab' and source_kind = 'table' order by 1").fetchall()
+    assert flags == [(901, True), (902, True), (903, True)]
 
 
 # --------------------------------------------------------------------------- postgres

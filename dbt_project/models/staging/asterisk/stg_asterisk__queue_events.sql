@@ -18,6 +18,12 @@
 ) }}
 
 {% set incremental = incremental_ready() %}
+{% set fingerprint_fields = ['callid', 'queuename', 'agent', 'event', 'data1', 'data2', 'data3', 'data4', 'data5', 'data6'] %}
+{% set qualified = {} %}
+{% for alias in ['near_lines', 'near_rows', 'table_rows'] %}
+    {% do qualified.update({alias: []}) %}
+    {% for field in fingerprint_fields %}{% do qualified[alias].append(alias ~ '.' ~ field) %}{% endfor %}
+{% endfor %}
 
 with
 
@@ -171,8 +177,7 @@ sourced as not materialized (
 
     select
         unioned.*,
-        {{ row_fingerprint(['callid', 'queuename', 'agent', 'event',
-                            'data1', 'data2', 'data3', 'data4', 'data5', 'data6']) }} as fingerprint
+        {{ row_fingerprint(fingerprint_fields) }} as fingerprint
     from unioned
 
 ),
@@ -188,7 +193,92 @@ candidate_groups as not materialized (
 
 ),
 
+-- A PBX that logs to its file and to a realtime table writes an event at second T in the file
+-- (truncated) and at T or T + 1 in the table (MySQL rounds the fraction: asterisk-queue-log.md
+-- §1.2). A table row is the copy of a file line of the second before when they agree in every
+-- field and neither second holds the other kind with those fields. Only PBXs with table rows
+-- are looked at; an incremental run also reads the second before its region.
+table_pbx as (
+
+    select distinct pbx from {{ source('raw_asterisk', 'queue_log_table') }}
+
+),
+
+near_keys as (
+
+    select
+        streams.pbx,
+        'file' as source_kind,
+        near_lines.event_epoch,
+        {{ row_fingerprint(qualified['near_lines']) }} as fingerprint
+    from {{ source('raw_asterisk', 'queue_log') }} as near_lines
+    inner join streams
+        on near_lines.source_stream = streams.source_stream
+    inner join table_pbx
+        on streams.pbx = table_pbx.pbx
+    {% if incremental -%}
+    inner join plan
+        on streams.pbx = plan.pbx
+        and near_lines.event_epoch >= plan.cutoff_epoch - 1
+    {%- endif %}
+
+    union all
+
+    select
+        near_rows.pbx,
+        'table' as source_kind,
+        near_rows.event_epoch,
+        {{ row_fingerprint(qualified['near_rows']) }} as fingerprint
+    from {{ source('raw_asterisk', 'queue_log_table') }} as near_rows
+    {% if incremental -%}
+    inner join plan
+        on near_rows.pbx = plan.pbx
+        and near_rows.event_epoch >= plan.cutoff_epoch - 1
+    {%- endif %}
+
+),
+
+near_groups as (
+
+    select
+        pbx,
+        event_epoch,
+        fingerprint,
+        max(case when source_kind = 'file' then 1 else 0 end) as has_file,
+        max(case when source_kind = 'table' then 1 else 0 end) as has_table
+    from near_keys
+    group by pbx, event_epoch, fingerprint
+
+),
+
+late_table_copies as (
+
+    select late.pbx, late.event_epoch, late.fingerprint
+    from near_groups as late
+    inner join near_groups as early
+        on late.pbx = early.pbx
+        and late.fingerprint = early.fingerprint
+        and late.event_epoch = early.event_epoch + 1
+    where late.has_table = 1 and late.has_file = 0
+        and early.has_file = 1 and early.has_table = 0
+
+),
+
 duplicates as not materialized (
+
+    -- (the same key as table rows carry in unioned)
+    select
+        table_rows.pbx,
+        'table' as source_kind,
+        table_rows.row_key as source_stream,
+        coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no) as source_position
+    from table_rows
+    inner join late_table_copies
+        on table_rows.pbx = late_table_copies.pbx
+        and table_rows.event_epoch = late_table_copies.event_epoch
+        and {{ row_fingerprint(qualified['table_rows']) }} = late_table_copies.fingerprint
+
+    union
 
     select pbx, source_kind, source_stream, source_position
     from (
