@@ -316,6 +316,48 @@ def test_small_chunks_yield_whole_lines_that_concatenate_to_the_file(tmp_path, n
 # --- SWITCHBOARD_QUEUE_LOG_DIRS parsing --------------------------------------------------------
 
 
+def test_a_file_truncated_and_rewritten_while_read_stops_at_the_last_old_chunk(tmp_path):
+    """logrotate's copytruncate during a read: the live file is copied to queue_log.1, emptied,
+    and new lines are written into it beyond the reader's offset before its next read. What was
+    read next could be new lines at an old offset, or an old half line joined to new bytes: the
+    reader stops instead, so the old stream's position stays at its last whole chunk (its copy in
+    queue_log.1 takes over) and the new content is a stream of its own."""
+    live = write(tmp_path / "queue_log", WEEK1 * 4)
+    (stream,), _ = group_streams(files_in(tmp_path))
+    chunks = read_new_bytes(stream.best, 0, chunk_bytes=100, first_line=stream.first_line)
+    offset, first = next(chunks)
+    assert (offset, first) == (0, WEEK1[: first.rfind(b"\n") + 1]) and first
+    write(tmp_path / "queue_log.1", live.read_bytes())
+    live.write_bytes(WEEK2 * 20)  # truncated, then refilled past the reader's offset
+    assert list(chunks) == []
+    # the next run: the old stream goes on in its copy, the new content is a second stream
+    streams, _ = group_streams(files_in(tmp_path))
+    by_first = {s.first_line: s for s in streams}
+    assert by_first[stream.first_line].best.path.name == "queue_log.1"
+    assert by_first[WEEK2.split(b"\n")[0] + b"\n"].best.path.name == "queue_log"
+    rest = b"".join(c for _, c in read_new_bytes(by_first[stream.first_line].best, len(first),
+                                                 first_line=stream.first_line))
+    assert first + rest == WEEK1 * 4
+
+
+def test_a_file_rewritten_before_its_read_yields_nothing(tmp_path):
+    write(tmp_path / "queue_log", WEEK1)
+    (stream,), _ = group_streams(files_in(tmp_path))
+    write(tmp_path / "queue_log", WEEK2 * 3)
+    assert list(read_new_bytes(stream.best, 0, first_line=stream.first_line)) == []
+
+
+def test_lines_appended_while_read_are_still_read(tmp_path):
+    live = write(tmp_path / "queue_log", WEEK1)
+    (stream,), _ = group_streams(files_in(tmp_path))
+    chunks = read_new_bytes(stream.best, 0, chunk_bytes=64, first_line=stream.first_line)
+    got = [next(chunks)]
+    with live.open("ab") as fh:
+        fh.write(WEEK2)
+    got += list(chunks)
+    assert b"".join(c for _, c in got) == WEEK1 + WEEK2
+
+
 def test_parse_locations_names_and_defaults(tmp_path):
     """NAME=path names the PBX; without a name it is the folder's name (a file's parent folder)."""
     (tmp_path / "norte").mkdir()

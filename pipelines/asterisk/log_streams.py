@@ -173,11 +173,18 @@ def plan_read(stream: Stream, position: Position) -> tuple[Position, bool]:
     return position, False
 
 
-def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES,
+                   first_line: bytes | None = None) -> Iterator[tuple[int, bytes]]:
     """Yield (offset, chunk) of whole lines from `start` to the end of the file.
 
     Chunks end at a newline. The live file's unterminated last line is left for a later run; a
     final (rotated) file's last line is consumed even without a newline.
+
+    `first_line`: the stream's first line. A plain file that no longer starts with it was
+    truncated and rewritten while being read (logrotate's copytruncate, then new lines): the
+    block just read may hold the new content, so it and the rest are not yielded. The position
+    stays at the last chunk of the old content, where its rotated copy takes over, and the new
+    content is a stream of its own.
     """
     with open_log(f) as fh:
         _skip(fh, start)
@@ -187,6 +194,10 @@ def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES) -> It
             block = fh.read(chunk_bytes)
             if not block:
                 break
+            if first_line is not None and not f.compressed and not _starts_with(fh, first_line):
+                log.warning("%s was truncated and rewritten while being read: its new content is read "
+                            "as a log of its own by the next run", f.path)
+                return
             cut = block.rfind(b"\n")
             if cut < 0:
                 carry += block
@@ -199,6 +210,12 @@ def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES) -> It
             carry = block[cut + 1:]
         if carry and f.is_final:
             yield offset, carry
+
+
+def _starts_with(fh, first_line: bytes) -> bool:
+    """Whether the open plain file still begins with `first_line` (read at offset 0, leaving the
+    file position where it is)."""
+    return os.pread(fh.fileno(), len(first_line), 0) == first_line
 
 
 def open_log(f: LogFile):

@@ -206,9 +206,10 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
         _remove_uncommitted(appended_tables, stream.stream_id, start.line_no)
         counts.streams_read += 1
 
-        def parsed_chunks(source=source, start=start) -> Iterator[tuple[object, int, int]]:
+        def parsed_chunks(source=source, start=start, stream=stream) -> Iterator[tuple[object, int, int]]:
             line_no = start.line_no
-            for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes):
+            for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes,
+                                                            first_line=stream.first_line):
                 parsed, lines = read(chunk, line_no, offset)
                 line_no += lines
                 yield parsed, line_no, offset + len(chunk)
