@@ -19,11 +19,6 @@
 
 {% set incremental = incremental_ready() %}
 {% set fingerprint_fields = ['callid', 'queuename', 'agent', 'event', 'data1', 'data2', 'data3', 'data4', 'data5', 'data6'] %}
-{% set qualified = {} %}
-{% for alias in ['near_lines', 'near_rows', 'table_rows'] %}
-    {% do qualified.update({alias: []}) %}
-    {% for field in fingerprint_fields %}{% do qualified[alias].append(alias ~ '.' ~ field) %}{% endfor %}
-{% endfor %}
 
 with
 
@@ -197,7 +192,8 @@ candidate_groups as not materialized (
 -- (truncated) and at T or T + 1 in the table (MySQL rounds the fraction: asterisk-queue-log.md
 -- §1.2). A table row is the copy of a file line of the second before when they agree in every
 -- field and neither second holds the other kind with those fields. Only PBXs with table rows
--- are looked at; an incremental run also reads the second before its region.
+-- are looked at; an incremental run also reads the second before its region. (The fingerprint's
+-- fields are unqualified: no other relation joined below has columns of those names.)
 table_pbx as (
 
     select distinct pbx from {{ source('raw_asterisk', 'queue_log_table') }}
@@ -210,7 +206,7 @@ near_keys as (
         streams.pbx,
         'file' as source_kind,
         near_lines.event_epoch,
-        {{ row_fingerprint(qualified['near_lines']) }} as fingerprint
+        {{ row_fingerprint(fingerprint_fields) }} as fingerprint
     from {{ source('raw_asterisk', 'queue_log') }} as near_lines
     inner join streams
         on near_lines.source_stream = streams.source_stream
@@ -228,7 +224,7 @@ near_keys as (
         near_rows.pbx,
         'table' as source_kind,
         near_rows.event_epoch,
-        {{ row_fingerprint(qualified['near_rows']) }} as fingerprint
+        {{ row_fingerprint(fingerprint_fields) }} as fingerprint
     from {{ source('raw_asterisk', 'queue_log_table') }} as near_rows
     {% if incremental -%}
     inner join plan
@@ -276,7 +272,7 @@ duplicates as not materialized (
     inner join late_table_copies
         on table_rows.pbx = late_table_copies.pbx
         and table_rows.event_epoch = late_table_copies.event_epoch
-        and {{ row_fingerprint(qualified['table_rows']) }} = late_table_copies.fingerprint
+        and {{ row_fingerprint(fingerprint_fields) }} = late_table_copies.fingerprint
 
     union
 
