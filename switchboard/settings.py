@@ -82,7 +82,8 @@ class Settings(BaseSettings):
         default="",
         alias="SWITCHBOARD_QUEUE_LOG_DIRS",
         description="Comma-separated folders or globs holding Asterisk queue_log files; "
-        "prefix an entry with NAME= to name its PBX (default: the folder's name).",
+        "prefix an entry with NAME= to name its PBX (default: the folder's name). A folder of "
+        "PBX folders is read as one PBX per folder.",
     )
     queue_log_db_timezone: str | None = Field(
         default=None,

@@ -22,6 +22,7 @@ from pipelines.asterisk.log_streams import (
     LogFile,
     Position,
     discover,
+    empty_locations,
     group_streams,
     parse_locations,
     plan_read,
@@ -362,13 +363,54 @@ def test_parse_locations_names_and_defaults(tmp_path):
     """NAME=path names the PBX; without a name it is the folder's name (a file's parent folder)."""
     (tmp_path / "norte").mkdir()
     (tmp_path / "sur").mkdir()
-    write(tmp_path / "sur" / "queue_log", WEEK1)
-    value = f"principal={tmp_path / 'norte'}, {tmp_path / 'sur' / 'queue_log'} ,{tmp_path / 'norte'}"
-    assert parse_locations(value) == [
+    (tmp_path / "oeste").mkdir()
+    write(tmp_path / "norte" / "queue_log", WEEK1)
+    write(tmp_path / "sur" / "queue_log", WEEK2)
+    write(tmp_path / "oeste" / "queue_log", WEEK1 + WEEK2)
+    value = f"principal={tmp_path / 'norte'}, {tmp_path / 'sur' / 'queue_log'} ,{tmp_path / 'oeste'}"
+    locations = parse_locations(value)
+    assert locations == [
         Location("principal", str(tmp_path / "norte")),
-        Location("sur", str(tmp_path / "sur" / "queue_log")),
-        Location("norte", str(tmp_path / "norte")),
+        Location("", str(tmp_path / "sur" / "queue_log")),
+        Location("", str(tmp_path / "oeste")),
     ]
+    found = discover(locations, QUEUE_LOG_NAMES)
+    assert sorted((f.pbx, f.path.parent.name) for f in found) == [
+        ("oeste", "oeste"), ("principal", "norte"), ("sur", "sur")]
+
+
+def test_a_folder_of_pbx_folders_is_one_pbx_per_folder(tmp_path):
+    """Pointing at the parent of the PBX folders must not read as a day without calls: a folder
+    with no log of its own reads the folders in it, each a PBX named after its folder (or all
+    under NAME=, when given). A PBX folder's own subfolders are not read."""
+    for pbx in ("norte", "sur"):
+        (tmp_path / "pbxs" / pbx).mkdir(parents=True)
+        write(tmp_path / "pbxs" / pbx / "queue_log", WEEK1 if pbx == "norte" else WEEK2)
+    write(tmp_path / "pbxs" / "README.md", b"queue_log samples\n")
+    (tmp_path / "pbxs" / "norte" / "old").mkdir()
+    write(tmp_path / "pbxs" / "norte" / "old" / "queue_log.1", WEEK1)
+
+    found = discover(parse_locations(str(tmp_path / "pbxs")), QUEUE_LOG_NAMES)
+    assert sorted((f.pbx, f.path.name) for f in found) == [("norte", "queue_log"), ("sur", "queue_log")]
+    found = discover(parse_locations(f"centro={tmp_path / 'pbxs'}"), QUEUE_LOG_NAMES)
+    assert sorted((f.pbx, f.path.parent.name) for f in found) == [("centro", "norte"), ("centro", "sur")]
+    # a PBX folder itself: its own logs only (its olddir is read when named)
+    found = discover(parse_locations(str(tmp_path / "pbxs" / "norte")), QUEUE_LOG_NAMES)
+    assert [(f.pbx, f.path.name) for f in found] == [("norte", "queue_log")]
+
+
+def test_empty_locations_are_the_ones_with_nothing_of_any_kind(tmp_path):
+    from pipelines.asterisk.source import QUEUE_LOG_EXPORT_NAMES
+
+    for name in ("logs", "exports", "empty"):
+        (tmp_path / name).mkdir()
+    write(tmp_path / "logs" / "queue_log", WEEK1)
+    write(tmp_path / "exports" / "queue_log.csv", b"id,time\n")
+    write(tmp_path / "empty" / "messages", b"log\n")
+    locations = parse_locations(",".join(str(tmp_path / n) for n in ("logs", "exports", "empty")))
+    assert empty_locations(locations, QUEUE_LOG_NAMES, QUEUE_LOG_EXPORT_NAMES) == [Location("", str(tmp_path / "empty"))]
+    assert [loc.pattern for loc in empty_locations(locations, QUEUE_LOG_NAMES)] == [
+        str(tmp_path / "exports"), str(tmp_path / "empty")]
 
 
 def test_parse_locations_empty_value_is_no_location():

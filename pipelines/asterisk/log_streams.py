@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Location:
     """One entry of SWITCHBOARD_QUEUE_LOG_DIRS: a folder, glob or file, and the PBX it belongs to
-    (empty for an unnamed glob: each file is then named after its own folder)."""
+    (empty for an entry without NAME=: each file is then named after its own folder)."""
 
     pbx: str
     pattern: str
@@ -86,8 +86,8 @@ class Position:
 
 
 def parse_locations(value: str) -> list[Location]:
-    """`NAME=path, path2, /var/log/*/queue_log*` → locations; the PBX name defaults to the folder name
-    (for an unnamed glob, the folder of each file it matches).
+    """`NAME=path, path2, /var/log/*/queue_log*` → locations. Without NAME= each file's PBX is the
+    name of the folder it is in (see `discover`).
 
     Raises ValueError for an entry that names nothing that exists (a typo should not look like
     "no calls today").
@@ -100,10 +100,6 @@ def parse_locations(value: str) -> list[Location]:
         if not sep:
             name, pattern = "", entry
         pattern = os.path.expanduser(pattern.strip())
-        if not name and not glob.has_magic(pattern):
-            base = Path(pattern)
-            folder = base if base.is_dir() else base.parent
-            name = folder.name or "asterisk"
         if not Path(pattern).exists() and not glob.has_magic(pattern):
             raise ValueError(f"{pattern!r} does not exist")
         locations.append(Location(pbx=name.strip(), pattern=pattern))
@@ -111,10 +107,11 @@ def parse_locations(value: str) -> list[Location]:
 
 
 def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[LogFile]:
-    """Every file in the locations whose name matches (any rotation name), once each."""
+    """Every file in the locations whose name matches (any rotation name), once each. A file of
+    a location without a PBX name belongs to the PBX named after its folder."""
     seen: dict[Path, LogFile] = {}
     for loc in locations:
-        for path in _expand(loc.pattern):
+        for path in _expand(loc.pattern, name_filter):
             if not path.is_file() or not name_filter.match(path.name) and not _explicit_file(loc.pattern, path):
                 continue
             real = path.resolve()
@@ -327,13 +324,30 @@ def _decompressed_size(path: Path, compression: str, stored_size: int) -> int:
         return sum(len(b) for b in iter(lambda: fh.read(CHUNK_BYTES), b""))
 
 
-def _expand(pattern: str) -> list[Path]:
+def empty_locations(locations: list[Location], *name_filters: re.Pattern[str]) -> list[Location]:
+    """The locations holding no file of any of these kinds (a PBX not logging yet, or a setting
+    pointing at the wrong place: worth a warning, not an error)."""
+    return [loc for loc in locations if not any(discover([loc], names) for names in name_filters)]
+
+
+def _expand(pattern: str, name_filter: re.Pattern[str]) -> list[Path]:
     path = Path(pattern)
     if path.is_dir():
-        return sorted(path.iterdir())
+        return _folder_files(path, name_filter)
     # A glob may name files or PBX folders (/srv/pbx-*); a matched folder contributes its files.
     found = [Path(p) for p in sorted(glob.glob(pattern))]
-    return [f for p in found for f in (sorted(p.iterdir()) if p.is_dir() else [p])]
+    return [f for p in found for f in (_folder_files(p, name_filter) if p.is_dir() else [p])]
+
+
+def _folder_files(folder: Path, name_filter: re.Pattern[str]) -> list[Path]:
+    """A folder's files. A folder with no log of this kind of its own but with folders that have
+    some (/srv/logs/<pbx>/queue_log: one folder per PBX) contributes theirs instead: pointing at
+    the parent of the PBX folders must not read as a day without calls. A PBX folder's own
+    subfolders (an `olddir` of rotated copies, `cdr-csv/`) are not read: name them."""
+    entries = sorted(folder.iterdir())
+    if any(name_filter.match(e.name) and e.is_file() for e in entries):
+        return entries
+    return [f for sub in entries if sub.is_dir() for f in sorted(sub.iterdir())]
 
 
 def _explicit_file(pattern: str, path: Path) -> bool:

@@ -16,6 +16,7 @@ Dagster asset attaches to each materialization.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -42,6 +43,8 @@ from pipelines.asterisk.queue_log_parser import (
 )
 from pipelines.asterisk.queue_log_table import TABLE_SCHEMA, parse_csv_export, parse_sql_dump
 from pipelines.background import ahead
+
+log = logging.getLogger(__name__)
 
 QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
 
@@ -103,6 +106,7 @@ class IngestCounts:
     skipped_duplicate: int = 0
     streams_read: int = 0
     files_waiting: int = 0
+    locations_without_logs: list[str] = field(default_factory=list)
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
 
     def add_rejects(self, reasons: pl.Series) -> None:
@@ -123,6 +127,7 @@ class IngestCounts:
             "counts_balance": self.balanced,
             "streams_read": self.streams_read,
             "files_waiting_for_first_line": self.files_waiting,
+            "locations_without_logs": list(self.locations_without_logs),
             "rejects_by_reason": dict(self.rejects_by_reason),
         }
 
@@ -158,6 +163,8 @@ def asterisk_source(config: AsteriskConfig, report: IngestReport | None = None):
 
 
 def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
+    _note_empty_locations("SWITCHBOARD_QUEUE_LOG_DIRS", config.queue_log_locations, counts,
+                          log_streams.QUEUE_LOG_NAMES, QUEUE_LOG_EXPORT_NAMES)
     yield _to_table("queue_log", pl.DataFrame(schema=QUEUE_LOG_COLUMNS))
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
@@ -184,6 +191,12 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
         config.chunk_bytes, counts, read, emit,
     )
     yield from events.imported()
+
+
+def _note_empty_locations(setting: str, locations, counts: IngestCounts, *name_filters) -> None:
+    for loc in log_streams.empty_locations(list(locations), *name_filters):
+        counts.locations_without_logs.append(loc.pattern)
+        log.warning("%s: nothing to read in %s (nor in its folders)", setting, loc.pattern)
 
 
 def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, counts, read, emit) -> Iterator[object]:
@@ -271,6 +284,7 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
 
 
 def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
+    _note_empty_locations("SWITCHBOARD_ASTERISK_CDR_DIRS", config.cdr_locations, counts, log_streams.CDR_CSV_NAMES)
     yield _to_table("cdr", pl.DataFrame(schema=CDR_COLUMNS), merge_key=CDR_KEY)
     yield _to_table("cdr_rejects", pl.DataFrame(schema=CDR_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
