@@ -326,3 +326,25 @@ def test_realtime_export_is_merged_on_its_id_when_exported_again(make_settings, 
     load(settings)
     with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
         assert con.sql("select count(*) from raw_asterisk.queue_log_table").fetchall() == [(4,)]
+
+
+def test_a_parent_folder_of_pbx_folders_loads_each_pbx_and_an_empty_place_is_reported(make_settings, tmp_path, caplog):
+    """SWITCHBOARD_QUEUE_LOG_DIRS pointing at the folder that holds the PBX folders loads every
+    PBX under its folder's name; a place with nothing to read is warned about and reported in the
+    run's counts (it would otherwise look like a day without calls)."""
+    pbxs, empty = tmp_path / "pbxs", tmp_path / "not-logs"
+    for pbx, base in (("norte", "1709546000"), ("sur", "1709547000")):
+        (pbxs / pbx).mkdir(parents=True)
+        write(pbxs / pbx / "queue_log", lines(0, 9, base))
+    empty.mkdir()
+    write(empty / "case1.log", lines(0, 3))
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"{pbxs},{empty}/*.log")
+    with caplog.at_level("WARNING", logger="pipelines.asterisk.source"):
+        counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.streams_read) == (18, 18, 2)
+    assert counts.locations_without_logs == [f"{empty}/*.log"]
+    assert f"nothing to read in {empty}/*.log" in caplog.text
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        per_pbx = con.sql("select pbx, count(*) from raw_asterisk.queue_log join raw_asterisk.log_streams "
+                          "using (source_stream) group by pbx order by pbx").fetchall()
+    assert per_pbx == [("norte", 9), ("sur", 9)]

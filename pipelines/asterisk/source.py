@@ -164,7 +164,7 @@ def asterisk_source(config: AsteriskConfig, report: IngestReport | None = None):
 
 def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     _note_empty_locations("SWITCHBOARD_QUEUE_LOG_DIRS", config.queue_log_locations, counts,
-                          log_streams.QUEUE_LOG_NAMES, QUEUE_LOG_EXPORT_NAMES)
+                          "with 'queue_log' in their name", log_streams.QUEUE_LOG_NAMES, QUEUE_LOG_EXPORT_NAMES)
     yield _to_table("queue_log", pl.DataFrame(schema=QUEUE_LOG_COLUMNS))
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
@@ -193,10 +193,11 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
     yield from events.imported()
 
 
-def _note_empty_locations(setting: str, locations, counts: IngestCounts, *name_filters) -> None:
+def _note_empty_locations(setting: str, locations, counts: IngestCounts, named: str, *name_filters) -> None:
     for loc in log_streams.empty_locations(list(locations), *name_filters):
         counts.locations_without_logs.append(loc.pattern)
-        log.warning("%s: nothing to read in %s (nor in its folders)", setting, loc.pattern)
+        log.warning("%s: nothing to read in %s (nor in the folders in it). A folder or glob reads only the "
+                    "files %s; a file given by its path is read whatever its name.", setting, loc.pattern, named)
 
 
 def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, counts, read, emit) -> Iterator[object]:
@@ -284,7 +285,8 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
 
 
 def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
-    _note_empty_locations("SWITCHBOARD_ASTERISK_CDR_DIRS", config.cdr_locations, counts, log_streams.CDR_CSV_NAMES)
+    _note_empty_locations("SWITCHBOARD_ASTERISK_CDR_DIRS", config.cdr_locations, counts,
+                          "called Master.csv (or its rotations)", log_streams.CDR_CSV_NAMES)
     yield _to_table("cdr", pl.DataFrame(schema=CDR_COLUMNS), merge_key=CDR_KEY)
     yield _to_table("cdr_rejects", pl.DataFrame(schema=CDR_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
