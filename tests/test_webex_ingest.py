@@ -328,6 +328,30 @@ def test_stream_polls_empty_windows_new_records_and_newer_versions(make_settings
     assert all(p[0] == webex_id_to_uuid(p[1]) and len(p[0]) == 36 and p[2] for p in people)
 
 
+def test_a_directory_the_token_may_not_read_does_not_stop_the_cdrs(make_settings, data_dir, tmp_path, caplog):
+    """A token with the CDR scope only (the one scope a CDR integration strictly needs): /people
+    and /locations answer 403. The poll loads every CDR, reports the directory as unavailable
+    and succeeds, so the models built from the CDRs are not held back; the next poll asks again."""
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 120, oldest=timedelta(hours=5), newest=timedelta(hours=3), seed=12,
+                       insert_delay=timedelta(minutes=30))
+    write_cdr_files(data_dir, rows)
+    write_directory(data_dir)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE,
+                     credentials={"webex_scopes": "spark-admin:calling_cdr_read"}) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        with caplog.at_level(logging.WARNING, logger="pipelines.webex.source"):
+            report = run_poll(settings, config=fast(settings), now=lambda: now)
+            again = run_poll(settings, config=fast(settings), now=lambda: now + timedelta(seconds=3))
+    assert not report.errors and report.cdr.loaded == len(rows)
+    assert_exactly_once(settings, [r for _, r in rows])
+    for counts in (report.people, report.locations):
+        assert counts.loaded == 0 and counts.balanced
+        assert len(counts.unavailable) == 1 and "403" in counts.unavailable[0]
+    assert "unavailable" in caplog.text
+    assert len(again.people.unavailable) == 1  # asked again, not remembered as loaded
+
+
 def test_dead_refresh_token_stops_with_what_to_do_and_tokens_are_never_logged(make_settings, data_dir, tmp_path, caplog):
     now = datetime.now(UTC)
     rows = cdr_fixture(now, 50, oldest=timedelta(hours=3), newest=timedelta(hours=1), seed=6)

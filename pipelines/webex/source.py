@@ -548,10 +548,15 @@ def _directory(shared: _Shared, kind: str, mode: str, now) -> Iterator[object]:
             ids.update(fresh.get_column(key[0]).to_list())
             if fresh.height:
                 yield _to_table(kind, fresh, key)
-    except (WebexApiError, WebexAuthError) as exc:
-        # the pages read are loaded; the directory is asked for again in full by the next poll
+    except WebexAuthError as exc:  # no request of the run can succeed: the run stops with it
         log.error("Webex %s stopped part-way: %s", kind, exc)
         shared.report.errors.append(exc)
+    except WebexApiError as exc:
+        # People and locations only name who and where: a directory the API refuses (a token
+        # without the people/locations scopes: 403) must not stop the CDRs' load nor the models
+        # built from them. The pages read are loaded; the next poll asks again.
+        log.warning("Webex %s unavailable (CDRs are loaded without it; asked again next poll): %s", kind, exc)
+        counts.unavailable.append(str(exc))
     else:
         state["loaded_at"] = moment.isoformat()
     finally:
