@@ -337,7 +337,7 @@ def test_a_parent_folder_of_pbx_folders_loads_each_pbx_and_an_empty_place_is_rep
         (pbxs / pbx).mkdir(parents=True)
         write(pbxs / pbx / "queue_log", lines(0, 9, base))
     empty.mkdir()
-    write(empty / "case1.log", lines(0, 3))
+    write(empty / "messages.log", ["[Mar  4 10:00:00] NOTICE[1234] chan_sip.c: Registration failed"])
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"{pbxs},{empty}/*.log")
     with caplog.at_level("WARNING", logger="pipelines.asterisk.source"):
         counts = load(settings).counts("queue_log")

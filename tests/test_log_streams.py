@@ -32,6 +32,8 @@ from pipelines.asterisk.log_streams import (
 )
 
 T = 1_718_900_000
+# Asterisk's own messages/full log: not a queue_log, whatever folder it is in
+ASTERISK_MESSAGES = b"[Jun 20 10:00:05] NOTICE[1234] chan_sip.c: Registration from '<sip:100@pbx>' failed\n"
 WEEK1 = (
     f"{T}|NONE|NONE|NONE|QUEUESTART|\n"
     f"{T + 5}|1718900001.7|ventas|NONE|ENTERQUEUE||3001234567|1\n"
@@ -78,8 +80,10 @@ def test_discover_accepts_every_rotation_name_and_ignores_the_rest(tmp_path):
     logs = ["queue_log", "queue_log.0", "queue_log.1", "queue_log.2.gz", "queue_log.3.bz2",
             "queue_log-20240101", "queue_log-20240108.gz", "queue_log.1718900000", "queue_log.bak",
             "queue_log.old", "queue_log_backup", "pbx2.queue_log", "QUEUE_LOG.txt"]
-    others = ["queue_log.sql", "queue_log-20240101.csv", "queue_log.csv.gz", "queue_log.rst", "queue_log.md",
-              "Master.csv", "messages", "full.1"]
+    others = ["queue_log.sql", "queue_log-20240101.csv", "queue_log.csv.gz", "queue_log.rst", "queue_log.md"]
+    not_logs = {"Master.csv": b'"","1001","3001",\n', "messages": ASTERISK_MESSAGES, "full.1": ASTERISK_MESSAGES}
+    for name, text in not_logs.items():
+        write(tmp_path / name, text)
     for name in logs + others:
         if name.endswith(".gz"):
             write_gz(tmp_path / name, WEEK1)
@@ -92,6 +96,26 @@ def test_discover_accepts_every_rotation_name_and_ignores_the_rest(tmp_path):
     assert sorted(f.path.name for f in found) == sorted(logs)
     assert all(f.pbx == "lab" for f in found)
     assert {f.path.name for f in found if f.compressed} == {"queue_log.2.gz", "queue_log.3.bz2", "queue_log-20240108.gz"}
+
+
+def test_a_log_under_another_name_is_known_by_its_first_line(tmp_path):
+    """pbx1.log or case-3.txt.gz holding queue_log lines is a queue_log (through a folder or a glob),
+    also after NULs or a blank line; Asterisk's other logs, exports and documents are not, even a
+    document that quotes a queue_log line."""
+    write(tmp_path / "pbx1.log", WEEK1)
+    write_gz(tmp_path / "case-3.txt.gz", b"\0\0\n" + WEEK2)
+    write(tmp_path / "messages", ASTERISK_MESSAGES)
+    write(tmp_path / "export.csv", WEEK1)
+    write(tmp_path / "notes.md", WEEK1)
+    write(tmp_path / "empty.log", b"")
+    assert sorted(f.path.name for f in files_in(tmp_path)) == ["case-3.txt.gz", "pbx1.log"]
+    assert [f.path.name for f in discover(parse_locations(f"{tmp_path}/*.log"), QUEUE_LOG_NAMES)] == ["pbx1.log"]
+    # and a folder of PBX folders whose logs have other names is one PBX per folder
+    for pbx in ("norte", "sur"):
+        (tmp_path / "pbxs" / pbx).mkdir(parents=True)
+        write(tmp_path / "pbxs" / pbx / f"{pbx}.log", WEEK1)
+    found = discover(parse_locations(str(tmp_path / "pbxs")), QUEUE_LOG_NAMES)
+    assert sorted((f.pbx, f.path.name) for f in found) == [("norte", "norte.log"), ("sur", "sur.log")]
 
 
 def test_discover_cdr_names(tmp_path):

@@ -26,6 +26,11 @@ from pathlib import Path
 # and the names copies get in the wild (pbx1.queue_log, queue_log__backup) — but not realtime table
 # exports (.sql/.csv, read by their own reader) or documents about queue_logs.
 QUEUE_LOG_NAMES = re.compile(r"^(?!.*\.(?:sql|csv|rst|md|html?|json|ya?ml)(?:\.gz|\.bz2)?$).*queue_log.*$", re.I)
+# A file under another name is a queue_log when its first line reads as one (epoch|callid|queue|
+# agent|EVENT, asterisk-queue-log.md §1): a log kept as pbx1.log or case-3.txt is still read, while
+# Asterisk's other logs (messages, full: "[Dec  3 10:00:00] NOTICE…"), exports and documents are not.
+_QUEUE_LOG_LINE = re.compile(rb"\d{9,11}(?:\.\d+)?\|[^|\n]*\|[^|\n]*\|[^|\n]*\|[A-Za-z_]+(?:[|\r\n]|$)")
+_NOT_A_LOG = re.compile(r"\.(?:sql|csv|rst|md|html?|json|ya?ml|py|sh)(?:\.gz|\.bz2)?$", re.I)
 # Master.csv and its rotations (Master.csv.1, Master.csv-20220707.gz)
 CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
 # The names Asterisk is still appending to; every other name is a finished, rotated copy.
@@ -107,12 +112,13 @@ def parse_locations(value: str) -> list[Location]:
 
 
 def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[LogFile]:
-    """Every file in the locations whose name matches (any rotation name), once each. A file of
-    a location without a PBX name belongs to the PBX named after its folder."""
+    """Every file in the locations whose name matches (any rotation name), once each — for queue_logs
+    also a file whose first line reads as one (`looks_like_queue_log`). A file of a location without
+    a PBX name belongs to the PBX named after its folder."""
     seen: dict[Path, LogFile] = {}
     for loc in locations:
         for path in _expand(loc.pattern, name_filter):
-            if not path.is_file() or not name_filter.match(path.name) and not _explicit_file(loc.pattern, path):
+            if not path.is_file() or not _is_log(path, name_filter) and not _explicit_file(loc.pattern, path):
                 continue
             real = path.resolve()
             if real in seen:
@@ -324,6 +330,26 @@ def _decompressed_size(path: Path, compression: str, stored_size: int) -> int:
         return sum(len(b) for b in iter(lambda: fh.read(CHUNK_BYTES), b""))
 
 
+def looks_like_queue_log(path: Path) -> bool:
+    """Whether the file's first line (past NULs and blank lines; decompressed) reads as a queue_log
+    line. Exports and documents are never taken for one."""
+    if _NOT_A_LOG.search(path.name):
+        return False
+    try:
+        compression = _compression(path)
+        with LenientDecompressed(path, compression) if compression else open(path, "rb") as fh:
+            head = fh.read(FIRST_LINE_MAX)
+    except OSError:
+        return False
+    return _QUEUE_LOG_LINE.match(head.lstrip(b"\0\r\n\t ")) is not None
+
+
+def _is_log(path: Path, name_filter: re.Pattern[str]) -> bool:
+    if name_filter.match(path.name):
+        return True
+    return name_filter is QUEUE_LOG_NAMES and looks_like_queue_log(path)
+
+
 def empty_locations(locations: list[Location], *name_filters: re.Pattern[str]) -> list[Location]:
     """The locations holding no file of any of these kinds (a PBX not logging yet, or a setting
     pointing at the wrong place: worth a warning, not an error)."""
@@ -345,7 +371,7 @@ def _folder_files(folder: Path, name_filter: re.Pattern[str]) -> list[Path]:
     the parent of the PBX folders must not read as a day without calls. A PBX folder's own
     subfolders (an `olddir` of rotated copies, `cdr-csv/`) are not read: name them."""
     entries = sorted(folder.iterdir())
-    if any(name_filter.match(e.name) and e.is_file() for e in entries):
+    if any(e.is_file() and _is_log(e, name_filter) for e in entries):
         return entries
     return [f for sub in entries if sub.is_dir() for f in sorted(sub.iterdir())]
 
