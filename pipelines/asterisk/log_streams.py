@@ -117,9 +117,7 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
     a PBX name belongs to the PBX named after its folder."""
     seen: dict[Path, LogFile] = {}
     for loc in locations:
-        for path in _expand(loc.pattern, name_filter):
-            if not path.is_file() or not _is_log(path, name_filter) and not _explicit_file(loc.pattern, path):
-                continue
+        for path in _log_paths(loc, name_filter):
             real = path.resolve()
             if real in seen:
                 continue
@@ -353,7 +351,14 @@ def _is_log(path: Path, name_filter: re.Pattern[str]) -> bool:
 def empty_locations(locations: list[Location], *name_filters: re.Pattern[str]) -> list[Location]:
     """The locations holding no file of any of these kinds (a PBX not logging yet, or a setting
     pointing at the wrong place: worth a warning, not an error)."""
-    return [loc for loc in locations if not any(discover([loc], names) for names in name_filters)]
+    return [loc for loc in locations
+            if not any(next(_log_paths(loc, names), None) for names in name_filters)]
+
+
+def _log_paths(loc: Location, name_filter: re.Pattern[str]) -> Iterator[Path]:
+    for path in _expand(loc.pattern, name_filter):
+        if path.is_file() and (_is_log(path, name_filter) or _explicit_file(loc.pattern, path)):
+            yield path
 
 
 def _expand(pattern: str, name_filter: re.Pattern[str]) -> list[Path]:
