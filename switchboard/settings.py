@@ -132,7 +132,8 @@ class Settings(BaseSettings):
     )
     webex_control_hub_dir: str = Field(
         default="", alias="WEBEX_CONTROL_HUB_DIR",
-        description="Folder where Control Hub 'Detailed Call History' CSV exports are dropped (empty: none).",
+        description="Folder where Control Hub 'Detailed Call History' CSV exports are dropped (.csv, .csv.gz or a "
+        ".zip of CSVs; empty: none).",
     )
     webex_rate_window_seconds: float = Field(
         default=60.0, alias="WEBEX_CDR_RATE_WINDOW_SECONDS", gt=0,

@@ -8,9 +8,11 @@ empty windows, the wrong region.
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import stat
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -414,6 +416,21 @@ def test_unconfigured_webex_gives_empty_typed_tables_and_control_hub_csv_still_l
         assert con.sql("select report_id, _source, _source_file from raw_webex.cdr order by 1").fetchall() == [
             ("h1", "control_hub_csv", "export-1.csv"), ("h2", "control_hub_csv", "export-1.csv")]
         assert con.sql("select reason from raw_webex.cdr_rejects").fetchall() == [("missing Report ID",)]
+
+    # exports as downloaded: a ZIP archive of CSVs (one holding a newer version of h1), a .csv.gz
+    header = "Report ID,Report time,Start time,Answered,Duration\n"
+    with zipfile.ZipFile(drop / "Detailed Call History.zip", "w") as archive:
+        archive.writestr("part-1.csv", header + "h1,2026-10-01T12:00:00.000Z,2026-10-01T10:00:00.000Z,true,31\n")
+        archive.writestr("part-2.csv", header + "h3,2026-10-02T10:05:00.000Z,2026-10-02T10:00:00.000Z,true,5\n")
+        archive.writestr("readme.txt", "not a table")
+    (drop / "EXPORT-2.CSV.GZ").write_bytes(gzip.compress(
+        (header + "h4,2026-10-03T10:05:00.000Z,2026-10-03T10:00:00.000Z,false,0\n").encode()))
+    report = run_poll(settings)
+    assert (report.cdr.records_read, report.cdr.loaded, report.cdr.files) == (3, 3, 2)
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select report_id, duration, _source_file from raw_webex.cdr order by 1").fetchall() == [
+            ("h1", 31, "Detailed Call History.zip/part-1.csv"), ("h2", 0, "export-1.csv"),
+            ("h3", 5, "Detailed Call History.zip/part-2.csv"), ("h4", 0, "EXPORT-2.CSV.GZ")]
 
 
 def test_partial_webex_configuration_names_the_missing_setting(make_settings):

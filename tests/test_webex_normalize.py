@@ -17,7 +17,7 @@ from pipelines.webex.cdr_normalize import (
     normalize_records,
 )
 from pipelines.webex.client import error_texts, next_link, region_base_url
-from pipelines.webex.control_hub_csv import read_control_hub_csv
+from pipelines.webex.control_hub_csv import export_csvs, read_control_hub_csv
 from pipelines.webex.directory import location_rows, people_rows, webex_id_to_uuid
 
 CTX = BatchContext("cdr_feed", datetime(2026, 11, 30, 12, tzinfo=UTC),
@@ -143,6 +143,16 @@ def test_control_hub_csv_loads_into_the_same_columns():
     assert orjson.loads(rows["raw_record"][0])["Report ID"] == "c1"
     assert set(rows["_source_file"].to_list()) == {"export.csv"}
     assert list(CDR_COLUMNS) == rows.columns[: len(CDR_COLUMNS)]
+
+
+def test_an_export_that_cannot_be_unpacked_is_one_reject(tmp_path):
+    """A cut ZIP or gzip download is read as it is, and set aside whole with the reason."""
+    for name, data in (("cut.zip", b"PK\x03\x04" + b"\x00" * 40), ("cut.csv.gz", b"\x1f\x8b\x08" + b"\x00" * 10)):
+        (tmp_path / name).write_bytes(data)
+        ((source, text),) = export_csvs(tmp_path / name)
+        assert (source, text) == (name, data)
+        batch = read_control_hub_csv(text, BatchContext("control_hub_csv", CTX.loaded_at, source_file=source))
+        assert batch.rows.height == 0 and batch.rejects.height == 1
 
 
 def test_garbage_csv_is_one_reject():

@@ -7,7 +7,13 @@ record is the JSON object header → cell text. A file that is not CSV at all be
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import io
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +29,8 @@ from pipelines.webex.cdr_normalize import (
     with_context,
 )
 
-CSV_GLOB = "*.csv"
+# an export as downloaded: a CSV (any case), gzip-compressed, or a ZIP archive of CSVs
+EXPORT_NAMES = re.compile(r"\.(?:csv(?:\.gz)?|zip)$", re.IGNORECASE)
 
 
 def read_control_hub_csv(data: bytes, ctx: BatchContext) -> NormalizedBatch:
@@ -54,4 +61,23 @@ def read_control_hub_csv(data: bytes, ctx: BatchContext) -> NormalizedBatch:
 def csv_files(folder: Path | None) -> list[Path]:
     if folder is None or not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob(CSV_GLOB) if p.is_file())
+    return sorted(p for p in folder.iterdir() if p.is_file() and EXPORT_NAMES.search(p.name))
+
+
+def export_csvs(path: Path) -> Iterator[tuple[str, bytes]]:
+    """(name, CSV bytes) of each CSV an export file holds: the file itself, its gzip content, or
+    every `.csv` member of a ZIP archive. A file that cannot be unpacked (or an archive without a
+    CSV) is given as it is: the reader then sets it aside as one reject with the reason."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        with contextlib.suppress(OSError, EOFError, zlib.error):
+            data = gzip.decompress(data)
+    elif data[:4] == b"PK\x03\x04":
+        with contextlib.suppress(zipfile.BadZipFile, OSError, EOFError, zlib.error):
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                members = sorted(m for m in archive.namelist() if m.lower().endswith(".csv"))
+                tables = [(f"{path.name}/{m}", archive.read(m)) for m in members]
+            if tables:
+                yield from tables
+                return
+    yield path.name, data
