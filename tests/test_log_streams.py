@@ -104,12 +104,14 @@ def test_a_log_under_another_name_is_known_by_its_first_line(tmp_path):
     document that quotes a queue_log line."""
     write(tmp_path / "pbx1.log", WEEK1)
     write_gz(tmp_path / "case-3.txt.gz", b"\0\0\n" + WEEK2)
+    write(tmp_path / "edited.log", b"\xef\xbb\xbf" + WEEK1)  # saved by an editor that adds a BOM
     write(tmp_path / "messages", ASTERISK_MESSAGES)
     write(tmp_path / "export.csv", WEEK1)
     write(tmp_path / "notes.md", WEEK1)
     write(tmp_path / "empty.log", b"")
-    assert sorted(f.path.name for f in files_in(tmp_path)) == ["case-3.txt.gz", "pbx1.log"]
-    assert [f.path.name for f in discover(parse_locations(f"{tmp_path}/*.log"), QUEUE_LOG_NAMES)] == ["pbx1.log"]
+    assert sorted(f.path.name for f in files_in(tmp_path)) == ["case-3.txt.gz", "edited.log", "pbx1.log"]
+    assert sorted(f.path.name for f in discover(parse_locations(f"{tmp_path}/*.log"), QUEUE_LOG_NAMES)) == [
+        "edited.log", "pbx1.log"]
     # and a folder of PBX folders whose logs have other names is one PBX per folder
     for pbx in ("norte", "sur"):
         (tmp_path / "pbxs" / pbx).mkdir(parents=True)

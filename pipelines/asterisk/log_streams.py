@@ -339,7 +339,8 @@ def looks_like_queue_log(path: Path) -> bool:
             head = fh.read(FIRST_LINE_MAX)
     except OSError:
         return False
-    return _QUEUE_LOG_LINE.match(head.lstrip(b"\0\r\n\t ")) is not None
+    head = head.lstrip(b"\0\r\n\t ").removeprefix(b"\xef\xbb\xbf").lstrip(b"\0\r\n\t ")  # also past a BOM
+    return _QUEUE_LOG_LINE.match(head) is not None
 
 
 def _is_log(path: Path, name_filter: re.Pattern[str]) -> bool:
