@@ -25,12 +25,13 @@ from pathlib import Path
 # Any name containing "queue_log": queue_log, queue_log.3(.gz), queue_log-20220707(.gz), queue_log.<epoch>,
 # and the names copies get in the wild (pbx1.queue_log, queue_log__backup) — but not realtime table
 # exports (.sql/.csv, read by their own reader) or documents about queue_logs.
-QUEUE_LOG_NAMES = re.compile(r"^(?!.*\.(?:sql|csv|rst|md|html?|json|ya?ml)(?:\.gz|\.bz2)?$).*queue_log.*$", re.I)
+_EXPORT_OR_DOCUMENT = r"\.(?:sql|csv|rst|md|html?|json|ya?ml)(?:\.gz|\.bz2)?$"
+QUEUE_LOG_NAMES = re.compile(rf"^(?!.*{_EXPORT_OR_DOCUMENT}).*queue_log.*$", re.I)
 # A file under another name is a queue_log when its first line reads as one (epoch|callid|queue|
 # agent|EVENT, asterisk-queue-log.md §1): a log kept as pbx1.log or case-3.txt is still read, while
 # Asterisk's other logs (messages, full: "[Dec  3 10:00:00] NOTICE…"), exports and documents are not.
 _QUEUE_LOG_LINE = re.compile(rb"\d{9,11}(?:\.\d+)?\|[^|\n]*\|[^|\n]*\|[^|\n]*\|[A-Za-z_]+(?:[|\r\n]|$)")
-_NOT_A_LOG = re.compile(r"\.(?:sql|csv|rst|md|html?|json|ya?ml|py|sh)(?:\.gz|\.bz2)?$", re.I)
+_NOT_A_LOG = re.compile(_EXPORT_OR_DOCUMENT, re.I)
 # Master.csv and its rotations (Master.csv.1, Master.csv-20220707.gz)
 CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
 # The names Asterisk is still appending to; every other name is a finished, rotated copy.
@@ -220,9 +221,11 @@ def _starts_with(fh, first_line: bytes) -> bool:
 
 
 def open_log(f: LogFile):
-    if f.compression:
-        return LenientDecompressed(f.path, f.compression)
-    return open(f.path, "rb")
+    return _open(f.path, f.compression)
+
+
+def _open(path: Path, compression: str | None):
+    return LenientDecompressed(path, compression) if compression else open(path, "rb")
 
 
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2"}
@@ -334,8 +337,7 @@ def looks_like_queue_log(path: Path) -> bool:
     if _NOT_A_LOG.search(path.name):
         return False
     try:
-        compression = _compression(path)
-        with LenientDecompressed(path, compression) if compression else open(path, "rb") as fh:
+        with _open(path, _compression(path)) as fh:
             head = fh.read(FIRST_LINE_MAX)
     except OSError:
         return False
@@ -357,29 +359,30 @@ def empty_locations(locations: list[Location], *name_filters: re.Pattern[str]) -
 
 
 def _log_paths(loc: Location, name_filter: re.Pattern[str]) -> Iterator[Path]:
-    for path in _expand(loc.pattern, name_filter):
-        if path.is_file() and (_is_log(path, name_filter) or _explicit_file(loc.pattern, path)):
-            yield path
-
-
-def _expand(pattern: str, name_filter: re.Pattern[str]) -> list[Path]:
-    path = Path(pattern)
+    """The logs of one location, each file looked at once (`_is_log` may read its first bytes)."""
+    path = Path(loc.pattern)
     if path.is_dir():
-        return _folder_files(path, name_filter)
-    # A glob may name files or PBX folders (/srv/pbx-*); a matched folder contributes its files.
-    found = [Path(p) for p in sorted(glob.glob(pattern))]
-    return [f for p in found for f in (_folder_files(p, name_filter) if p.is_dir() else [p])]
+        yield from _folder_logs(path, name_filter)
+        return
+    # A glob may name files or PBX folders (/srv/pbx-*); a matched folder contributes its logs.
+    for found in map(Path, sorted(glob.glob(loc.pattern))):
+        if found.is_dir():
+            yield from _folder_logs(found, name_filter)
+        elif found.is_file() and (_is_log(found, name_filter) or _explicit_file(loc.pattern, found)):
+            yield found
 
 
-def _folder_files(folder: Path, name_filter: re.Pattern[str]) -> list[Path]:
-    """A folder's files. A folder with no log of this kind of its own but with folders that have
+def _folder_logs(folder: Path, name_filter: re.Pattern[str]) -> list[Path]:
+    """A folder's logs. A folder with no log of this kind of its own but with folders that have
     some (/srv/logs/<pbx>/queue_log: one folder per PBX) contributes theirs instead: pointing at
     the parent of the PBX folders must not read as a day without calls. A PBX folder's own
     subfolders (an `olddir` of rotated copies, `cdr-csv/`) are not read: name them."""
     entries = sorted(folder.iterdir())
-    if any(e.is_file() and _is_log(e, name_filter) for e in entries):
-        return entries
-    return [f for sub in entries if sub.is_dir() for f in sorted(sub.iterdir())]
+    logs = [e for e in entries if e.is_file() and _is_log(e, name_filter)]
+    if logs:
+        return logs
+    return [f for sub in entries if sub.is_dir() for f in sorted(sub.iterdir())
+            if f.is_file() and _is_log(f, name_filter)]
 
 
 def _explicit_file(pattern: str, path: Path) -> bool:
