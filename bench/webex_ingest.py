@@ -123,6 +123,7 @@ def run(data: Path, workdir: Path, warehouse: str | None = None) -> dict:
         result = json.loads(next(line for line in output.splitlines() if line.startswith("RESULT "))[7:])
         cpu = usage.ru_utime + usage.ru_stime
         result.update({"process_seconds": round(wall, 2), "cpu_seconds": round(cpu, 1),
+                       "cpu_user_sys_seconds": [round(usage.ru_utime, 1), round(usage.ru_stime, 1)],
                        "records_per_cpu_second": round(result["records_read"] / cpu),
                        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)})
     finally:
