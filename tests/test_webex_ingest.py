@@ -184,6 +184,34 @@ def test_batches_append_until_one_replaces_a_stored_row_then_the_whole_load_merg
     assert methods == {"ZSTD"}
 
 
+def test_a_key_first_seen_in_a_later_batch_becomes_a_column_and_nothing_is_lost(make_settings, data_dir, tmp_path,
+                                                                                  monkeypatch):
+    """Schema evolution across batches: a new API key appears part-way through a backfill and is
+    missing again later. On DuckDB the batches go to parquet load files of fixed columns (one
+    file while the keys stay the same, a new one when a key appears), so the new column must
+    still hold each record's value, and null for the records without it."""
+    import pipelines.webex.source as source
+
+    monkeypatch.setattr(source, "CDR_BATCH_ROWS", 150)  # several batches per run
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 900, oldest=timedelta(hours=30), newest=timedelta(hours=1), seed=5)
+    middle = (iso(now - timedelta(hours=10)), iso(now - timedelta(hours=4)))  # none in the first window
+    with_key = {}
+    for _, record in rows:
+        if middle[0] <= record["Start time"] < middle[1]:
+            record["Agent SessionID"] = with_key[record["Report ID"]] = f"as-{len(with_key)}"
+    assert 150 < len(with_key) < 750
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        report = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings))
+    assert report.cdr.loaded == 900
+    assert_exactly_once(settings, [r for _, r in rows])
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        values = dict(con.execute("select report_id, agent_sessionid from raw_webex.cdr").fetchall())
+    assert values == {rid: with_key.get(rid) for rid in values}
+
+
 def test_429s_wait_retry_after_and_the_shared_budget_avoids_them(make_settings, data_dir, tmp_path):
     now = datetime.now(UTC)
     rows = cdr_fixture(now, 1600, oldest=timedelta(hours=20), newest=timedelta(hours=1), seed=2)

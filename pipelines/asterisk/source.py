@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dlt
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
@@ -43,6 +40,7 @@ from pipelines.asterisk.queue_log_parser import (
 )
 from pipelines.asterisk.queue_log_table import TABLE_SCHEMA, parse_csv_export, parse_sql_dump
 from pipelines.background import ahead
+from pipelines.load_files import ParquetLoadFile, warehouse_takes_load_files
 
 log = logging.getLogger(__name__)
 
@@ -368,27 +366,17 @@ def _to_table(
 
 
 class _BulkParquet:
-    """The bulk rows of one append table in a run, as one parquet file that dlt imports as is.
-
-    dlt's own writer dictionary-encodes and keeps statistics for every column: for load files of
-    a local warehouse, read once right after, that was half the writing time of a 10M-line log,
-    spent on nothing. Written here instead: dictionaries only for the per-chunk constants
-    (Categorical) and the few fields with a handful of values, no statistics, no compression,
-    strings handed over without a copy (views); one file for the run, so the warehouse inserts
-    it in one statement. The table and its columns are
-    declared by the empty Arrow batch every resource yields first.
-
-    Only where the warehouse inserts parquet files as they are (DuckDB); for Postgres dlt rewrites
-    load files as CSV anyway and gets the batches as Arrow tables, as every other table.
+    """The bulk rows of one append table in a run, as one parquet load file (pipelines/load_files.py)
+    with dictionaries for the per-chunk constants (Categorical) and the few fields with a handful
+    of values. The table and its columns are declared by the empty Arrow batch every resource
+    yields first. Where the warehouse does not take load files (Postgres), Arrow tables instead.
     """
 
     def __init__(self, table: str, columns: dict[str, pl.DataType], dictionary_fields: tuple[str, ...] = ()):
-        self.table, self.columns, self.dictionary_fields = table, columns, dictionary_fields
-        self.as_file = dlt.current.pipeline().destination.destination_name == "duckdb"
+        self.table, self.columns = table, columns
+        self.as_file = warehouse_takes_load_files()
         self.constants = [c for c, t in columns.items() if isinstance(t, pl.Categorical)]
-        self.path: Path | None = None
-        self.writer: pq.ParquetWriter | None = None
-        self.rows = 0
+        self.file = ParquetLoadFile(table, [*self.constants, *dictionary_fields])
 
     def write(self, frame: pl.DataFrame, constants: dict[str, object]) -> Iterator[object]:
         """Adds `frame` with the `constants` columns to the file; yields it as an Arrow table
@@ -407,29 +395,12 @@ class _BulkParquet:
             _one_value_dictionary(constants[c], typed.height) if c in self.constants else views.column(c)
             for c in self.columns
         ]
-        if self.writer is None:
-            schema = pa.schema([pa.field(c, a.type) for c, a in zip(self.columns, arrays, strict=True)])
-            folder = Path(dlt.current.pipeline().working_dir) / "bulk_files"
-            folder.mkdir(parents=True, exist_ok=True)
-            self.path = folder / f"{self.table}.{uuid.uuid4().hex}.parquet"
-            self.writer = pq.ParquetWriter(
-                self.path, schema, compression="none", use_dictionary=[*self.constants, *self.dictionary_fields],
-                write_statistics=False,
-            )
-        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.writer.schema))
-        self.rows += typed.height
+        schema = self.file.schema or pa.schema([pa.field(c, a.type) for c, a in zip(self.columns, arrays, strict=True)])
+        self.file.write(pa.Table.from_arrays(arrays, schema=schema))
 
     def imported(self) -> Iterator[object]:
         """The file as a dlt import item (nothing when no rows were written)."""
-        if self.writer is None:
-            return
-        self.writer.close()
-        hints = dlt.mark.make_hints(table_name=self.table, write_disposition="append")
-        try:
-            yield dlt.mark.with_file_import(str(self.path), "parquet", items_count=self.rows, hints=hints)
-        finally:
-            # dlt has linked (or copied) the file into the load package by the time it asks for more.
-            self.path.unlink(missing_ok=True)
+        yield from self.file.imported(write_disposition="append")
 
 
 def _one_value_dictionary(value: str, length: int) -> pa.DictionaryArray:

@@ -36,9 +36,11 @@ from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.background import ahead
+from pipelines.load_files import ParquetLoadFile, warehouse_takes_load_files
 from pipelines.webex import directory
 from pipelines.webex.cdr_normalize import (
     CDR_COLUMNS,
+    FEW_VALUED_COLUMNS,
     REJECT_COLUMNS,
     BatchContext,
     NormalizedBatch,
@@ -220,6 +222,7 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
 
     pending: list[pl.DataFrame] = []
     merge = {"needed": False}
+    files = _CdrLoadFile() if warehouse_takes_load_files() else None
 
     def flush() -> Iterator[object]:
         # Rows go in by plain append while every Report ID of the run is new — to the warehouse
@@ -232,7 +235,10 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
             pending.clear()
             if not merge["needed"]:
                 merge["needed"] = dedupe.reemitted or stored.any_of(rows.get_column("report_id"))
-            yield _cdr_table(rows, merge=merge["needed"])
+            if files is None:
+                yield _cdr_table(rows, merge=merge["needed"])
+            else:
+                yield from files.write(rows, merge=merge["needed"])
 
     texts: list[pl.DataFrame] = []  # pages read by the fast path, normalised together (normalize_pages)
 
@@ -311,6 +317,8 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 shared.record_client_stats()
         yield from emit_texts()
         yield from flush()
+        if files is not None:
+            yield from files.imported(merge=merge["needed"])
         yield _cdr_table(empty_rows(), merge=merge["needed"])  # the table's final write disposition
     finally:
         stored.close()
@@ -579,9 +587,40 @@ def _locked(shared: _Shared, pages: Iterator) -> Iterator:
         yield page
 
 
+_CDR_HINTS = {"primary_key": CDR_KEY, "columns": {"report_time": {"dedup_sort": "desc"}}}
+
+
 def _cdr_table(frame: pl.DataFrame, *, merge: bool) -> object:
-    return _to_table("cdr", frame, CDR_KEY, columns={"report_time": {"dedup_sort": "desc"}},
+    return _to_table("cdr", frame, CDR_KEY, columns=_CDR_HINTS["columns"],
                      write_disposition="merge" if merge else "append")
+
+
+class _CdrLoadFile:
+    """A run's CDR rows as parquet load files (pipelines/load_files.py; DuckDB only).
+
+    One file while the batches' keys stay among the file's columns; a batch with a key the file
+    lacks (a new API key: schema evolution) closes it and starts another, whose columns beyond
+    CDR_COLUMNS are first declared to dlt by an empty Arrow table. A batch without some key of the
+    file gets it as nulls."""
+
+    def __init__(self):
+        self.file = ParquetLoadFile("cdr", FEW_VALUED_COLUMNS, required=CDR_KEY, compressed_columns=["raw_record"])
+        self.columns: list[str] = []
+
+    def write(self, rows: pl.DataFrame, *, merge: bool) -> Iterator[object]:
+        if self.file.schema is not None and not set(rows.columns) <= set(self.columns):
+            yield from self.imported(merge=merge)
+        if self.file.schema is None:
+            self.columns = rows.columns
+            if not set(rows.columns) <= CDR_COLUMNS.keys():
+                yield _cdr_table(rows.clear(), merge=merge)
+        elif rows.columns != self.columns:
+            rows = rows.with_columns(
+                pl.lit(None, pl.String).alias(c) for c in self.columns if c not in rows.columns).select(self.columns)
+        self.file.write(rows.to_arrow(compat_level=pl.CompatLevel.newest()))
+
+    def imported(self, *, merge: bool) -> Iterator[object]:
+        yield from self.file.imported(write_disposition="merge" if merge else "append", **_CDR_HINTS)
 
 
 def _rejects_table(frame: pl.DataFrame) -> object:
