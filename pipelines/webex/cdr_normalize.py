@@ -236,7 +236,8 @@ def parse_cdr_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | 
     only if it provably lost nothing — every `":` of the page (one per key of every record in
     compact JSON; more if a value contains one) is matched by a non-null value read. A key not
     in the list, a JSON null or a `":` inside a value make the counts differ, and the page's keys
-    are then inferred from all its records (and added to the list)."""
+    are then inferred from all its records (and added to the list); so is a page with whitespace
+    before a colon, where a spaced key could cancel out a new one in the count."""
     fast = _fast_page(body, known_keys)
     if fast is not None:
         return fast
@@ -270,18 +271,17 @@ def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None
     lines = buffer.tobytes()
     n = len(ends) + 1
     text = None
-    if known_keys:
-        # every `":` of the page (one per key of every record in compact JSON) is a key read;
-        # whitespace (or any byte up to a space) before a colon could hide a key from that count
-        before_colons = records[np.flatnonzero(np.equal(records[1:], 0x3A, out=flags[:size - 1]))]
-        if not np.any(before_colons <= 0x20):
-            keys = np.count_nonzero(before_colons == 0x22)
-            try:
-                text = pl.read_ndjson(lines, schema=known_keys)
-            except _READ_ERRORS:  # the inferring read below decides
-                text = None
-            if text is not None and (text.height != n or keys != sum(text.count().row(0))):
-                text = None
+    # every `":` of the page (one per key of every record in compact JSON) is a key read;
+    # whitespace before a colon could hide a key from that count (a raw tab or CR can only be
+    # whitespace: inside a JSON string it is escaped)
+    if known_keys and not (_pairs(records, b" :", flags) or b"\t" in body or b"\r" in body):
+        keys = _pairs(records, b'":', flags)
+        try:
+            text = pl.read_ndjson(lines, schema=known_keys)
+        except _READ_ERRORS:  # the inferring read below decides
+            text = None
+        if text is not None and (text.height != n or keys != _values_read(text)):
+            text = None
     if text is None:
         try:
             text = pl.read_ndjson(lines, infer_schema_length=None)
@@ -293,14 +293,53 @@ def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None
             known_keys.update(dict.fromkeys(text.columns, pl.String))
     if any(normalize_key(k) == "raw_record" for k in text.columns):
         return None  # a key that would collide with the raw text: the general path's business
-    # raw_record: the lines themselves, each with its newline (a record starts one byte after the
-    # previous one's newline), which is then cut.
-    offsets = np.empty(n + 1, np.int64)
-    offsets[0], offsets[1:-1], offsets[-1] = 0, ends + 1, size + 1
-    raw = pl.from_arrow(pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(lines)))
-    text = text.with_columns(pl.all().cast(pl.String)).with_columns(
-        raw.str.strip_suffix("\n").alias("raw_record"))
-    return ParsedPage(n, text=text)
+    if any(t != pl.String for t in text.dtypes):  # an inferring read's numbers and booleans
+        text = text.with_columns(pl.all().cast(pl.String))
+    # raw_record: the lines themselves, without their newlines (a record starts one byte after the
+    # previous one's newline)
+    starts = np.empty(n, np.int64)
+    starts[0], starts[1:] = 0, ends + 1
+    stops = np.empty(n, np.int64)
+    stops[:-1], stops[-1] = ends, size
+    raw = pl.from_arrow(_string_views(lines, starts, stops - starts)).alias("raw_record")
+    return ParsedPage(n, text=text.hstack([raw]))
+
+
+def _pairs(data: np.ndarray, pair: bytes, flags: np.ndarray) -> int:
+    """How often the two bytes `pair` occur in `data` (uint8): the bytes read as 16-bit numbers
+    from even and from odd offsets, compared at once (two passes over half the bytes each)."""
+    target = np.frombuffer(pair, np.uint16)[0]
+    found = 0
+    for start in (0, 1):
+        words = data[start:start + (len(data) - start) // 2 * 2].view(np.uint16)
+        found += np.count_nonzero(np.equal(words, target, out=flags[:len(words)]))
+    return found
+
+
+# Polars runs each operation on a DataFrame through its query engine, ~1 ms for a frame of a
+# hundred columns however small: per page (5000 records) the reading below avoids them, and the
+# work on all columns is done once per batch of pages (normalize_pages).
+
+
+def _values_read(text: pl.DataFrame) -> int:
+    """The non-null values of `text` (from each column's null count: no query)."""
+    return text.height * text.width - sum(column.null_count() for column in text.iter_columns())
+
+
+def _string_views(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> pa.Array:
+    """The texts data[start:start + length] as an Arrow string-view array over `data` itself (no
+    copy; a view is 16 bytes: the length, then the text itself up to 12 bytes, else its first 4
+    bytes, buffer 0 and the offset). Every text must be valid UTF-8 (Polars read them)."""
+    views = np.zeros((len(starts), 16), np.uint8)
+    numbers = views.view(np.int32)
+    numbers[:, 0] = lengths
+    buffer = np.frombuffer(data, np.uint8)
+    long = lengths > 12
+    views[long, 4:8] = buffer[starts[long][:, None] + np.arange(4)]
+    numbers[long, 3] = starts[long]
+    for i in np.flatnonzero(~long):  # `{}` and the like: inline
+        views[i, 4:4 + lengths[i]] = buffer[starts[i]:starts[i] + lengths[i]]
+    return pa.StringViewArray.from_buffers(pa.string_view(), len(starts), [None, pa.py_buffer(views), pa.py_buffer(data)])
 
 
 _work = threading.local()
@@ -328,38 +367,50 @@ def normalize_page(page: ParsedPage, ctx: BatchContext) -> NormalizedBatch:
 
 def page_text(page: ParsedPage, ctx: BatchContext) -> pl.DataFrame:
     """A page read by the fast path → its text columns under normalised names, with its context
-    columns: the input of normalize_pages."""
-    return with_context(_renamed(page.text), ctx)
+    columns: the input of normalize_pages. A second spelling of a key (a case variant) is named
+    `name<_SPELLING>k` until normalize_pages merges it into `name`."""
+    text = page.text.clone()  # the frame's own column list, renamed below; the data is shared
+    seen: dict[str, int] = {}
+    names = []
+    for key in text.columns:
+        name = "raw_record" if key == "raw_record" else normalize_key(key)
+        names.append(name if name not in seen else f"{name}{_SPELLING}{seen[name]}")
+        seen[name] = seen.get(name, 0) + 1
+    text.columns = names
+    return with_context(text, ctx)
+
+
+# Normalised names have no control character: this one marks a key's second (third…) spelling.
+_SPELLING = "\x1f"
 
 
 def normalize_pages(texts: Sequence[pl.DataFrame]) -> NormalizedBatch:
     """Several pages' `page_text`s (of any windows) → one batch of typed rows and rejects."""
     text = texts[0] if len(texts) == 1 else pl.concat(texts, how="diagonal_relaxed")
-    rows, rejects = normalize_text_frame(text)
+    rows, rejects = normalize_text_frame(_spellings_merged(text))
     return NormalizedBatch(rows, rejects, text.height)
+
+
+def _spellings_merged(text: pl.DataFrame) -> pl.DataFrame:
+    """Two spellings of one key (case variants) → one column, first non-missing value wins."""
+    spellings: dict[str, list[str]] = {}
+    for column in text.columns:
+        if _SPELLING in column:
+            spellings.setdefault(column.split(_SPELLING)[0], []).append(column)
+    if not spellings:
+        return text
+    return text.with_columns(
+        pl.coalesce([_nullify_expr(pl.col(c)) for c in [name, *others]]).alias(name)
+        for name, others in spellings.items()
+    ).drop([c for others in spellings.values() for c in others])
 
 
 def with_context(text: pl.DataFrame, ctx: BatchContext) -> pl.DataFrame:
     """`text` with the CONTEXT_COLUMNS of `ctx` (one value for every row)."""
     values = {"_source": ctx.source, "_window_start": ctx.window_start, "_window_end": ctx.window_end,
               "_source_file": ctx.source_file, "_page": ctx.page, "_loaded_at": ctx.loaded_at}
-    return text.with_columns(pl.lit(values[c], t).alias(c) for c, t in CONTEXT_COLUMNS.items())
-
-
-def _renamed(text: pl.DataFrame) -> pl.DataFrame:
-    """API keys → normalised names; two spellings of one key (case variants) → one column,
-    first non-missing value wins."""
-    by_name: dict[str, list[str]] = {}
-    for key in text.columns:
-        name = "raw_record" if key == "raw_record" else normalize_key(key)
-        by_name.setdefault(name, []).append(key)
-    columns = []
-    for name, keys in by_name.items():
-        if len(keys) == 1:
-            columns.append(pl.col(keys[0]).alias(name))
-        else:
-            columns.append(pl.coalesce([_nullify_expr(pl.col(k)) for k in keys]).alias(name))
-    return text.select(columns)
+    return text.hstack([pl.Series(c, [values[c]], t).new_from_index(0, text.height)
+                        for c, t in CONTEXT_COLUMNS.items()])
 
 
 def _nullify_expr(col: pl.Expr) -> pl.Expr:
