@@ -89,6 +89,25 @@ def test_values_are_typed_and_missing_markers_become_null():
     assert batch.rejects.height == 0 and batch.records_read == 1
 
 
+def test_timestamps_in_other_forms_are_read_beside_the_apis_own_and_the_unreadable_are_rejected():
+    records = [
+        _record(**{"Report ID": "api", "Start time": "2026-11-29T10:02:03.250Z"}),
+        _record(**{"Report ID": "offset", "Start time": "2026-11-29T05:00:00.5-05:00"}),
+        _record(**{"Report ID": "minutes", "Start time": "2026-11-29 10:01"}),
+        _record(**{"Report ID": "utc", "Start time": " 2026-11-29 10:04:05 UTC "}),
+        _record(**{"Report ID": "bad", "Start time": "yesterday"}),
+    ]
+    batch = normalize_records(records, CTX)
+    starts = dict(batch.rows.select("report_id", "start_time").iter_rows())
+    assert starts == {
+        "api": datetime(2026, 11, 29, 10, 2, 3, 250000, tzinfo=UTC),
+        "offset": datetime(2026, 11, 29, 10, 0, 0, 500000, tzinfo=UTC),
+        "minutes": datetime(2026, 11, 29, 10, 1, tzinfo=UTC),
+        "utc": datetime(2026, 11, 29, 10, 4, 5, tzinfo=UTC),
+    }
+    assert batch.rejects["reason"].to_list() == ["start_time: not a timestamp: yesterday"]
+
+
 def test_every_contract_column_exists_even_for_a_sparse_record():
     batch = normalize_records([{"Report ID": "only-id"}], CTX)
     assert list(CDR_COLUMNS) == batch.rows.columns
