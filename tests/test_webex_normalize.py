@@ -286,6 +286,8 @@ def _same(a: pl.DataFrame, b: pl.DataFrame) -> bool:
         ([_record(**{"Extra": {"nested": [1, 2]}})], "general"),
         ([_record(), "not an object"], "general"),
         ([], "fast"),
+        # records of 12 bytes or less are held inside their string view, longer ones point into the page
+        ([{}, _record(), {"a": "b"}, {"Report ID": "x"}], "fast"),
     ],
 )
 def test_columnar_page_reading_equals_the_record_by_record_result(records, path):
