@@ -4,8 +4,9 @@ dlt's own writer dictionary-encodes and keeps statistics for every column, and t
 whose strings Polars must first copy out of its views. For the load files of a local warehouse,
 written once and read once right after, that is most of the writing time, spent on nothing. A
 `ParquetLoadFile` writes the views as they are, dictionaries only for the few-valued columns
-named, no statistics, compression only for the long texts named; dlt links the finished file into its load package and
-DuckDB inserts it in one statement (`INSERT … BY NAME`: a file may lack columns of its table).
+named, no statistics, compression only for the long texts named; dlt links the finished file
+into its load package and DuckDB inserts it in one statement (`INSERT … BY NAME`: a file may
+lack columns of its table).
 
 dlt does not read an imported file: its table and every column must be declared before, by an
 Arrow table (empty or not) yielded for the same table.
