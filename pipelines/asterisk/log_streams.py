@@ -345,10 +345,16 @@ def looks_like_queue_log(path: Path) -> bool:
     return _QUEUE_LOG_LINE.match(head) is not None
 
 
+# Kinds of log also known by their first line when their name does not say: queue_logs (a log
+# kept as pbx1.log); Master.csv is always called so.
+_KNOWN_BY_CONTENT = {QUEUE_LOG_NAMES: looks_like_queue_log}
+
+
 def _is_log(path: Path, name_filter: re.Pattern[str]) -> bool:
     if name_filter.match(path.name):
         return True
-    return name_filter is QUEUE_LOG_NAMES and looks_like_queue_log(path)
+    by_content = _KNOWN_BY_CONTENT.get(name_filter)
+    return by_content is not None and by_content(path)
 
 
 def empty_locations(locations: list[Location], *name_filters: re.Pattern[str]) -> list[Location]:

@@ -251,6 +251,11 @@ def parse_cdr_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | 
     return ParsedPage(len(items), items=items)
 
 
+# Polars runs each operation on a DataFrame through its query engine, ~1 ms for a frame of a
+# hundred columns however small: reading a page (5000 records) avoids them, and the work on
+# all columns is done once per batch of pages (normalize_pages).
+
+
 def _fast_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | None:
     if not (body.startswith(_PAGE_HEAD) and body.endswith(_PAGE_TAIL)) or b"\n" in body:
         return None
@@ -314,11 +319,6 @@ def _pairs(data: np.ndarray, pair: bytes, flags: np.ndarray) -> int:
         words = data[start:start + (len(data) - start) // 2 * 2].view(np.uint16)
         found += np.count_nonzero(np.equal(words, target, out=flags[:len(words)]))
     return found
-
-
-# Polars runs each operation on a DataFrame through its query engine, ~1 ms for a frame of a
-# hundred columns however small: per page (5000 records) the reading below avoids them, and the
-# work on all columns is done once per batch of pages (normalize_pages).
 
 
 def _values_read(text: pl.DataFrame) -> int:
