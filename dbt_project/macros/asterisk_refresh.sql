@@ -153,7 +153,6 @@ where not exists (select 1 from {{ changed }} as still where still.pbx = gone.pb
 {% endmacro %}
 
 
-{# Pre-hook of a boot-level incremental model: write its plan, delete the planned boots. #}
 {#
   Pre-hook of a boot-planned model: writes the plan (pbx, first_boot) to <model>__plan, then
   deletes the model's rows from each planned PBX's first boot on; the model's incremental
@@ -174,3 +173,28 @@ where not exists (select 1 from {{ changed }} as still where still.pbx = gone.pb
 {% macro boot_plan_pre_hook(changed, with_event=true) %}
     {{- replace_planned_boots(boot_plan_sql(changed, with_event)) -}}
 {% endmacro %}
+
+
+{#
+  The select side of a boot-planned model: `rebuilt_boots_cte` opens its `plan` CTE (the one
+  the pre-hook wrote) and `in_rebuilt_boots(alias)` joins a relation of pbx and boot_no rows to
+  it, keeping the rebuilt boots only. Both render nothing in a full build.
+#}
+{% macro rebuilt_boots_cte(incremental) %}
+{%- if incremental %}
+plan as (
+
+    select pbx, first_boot from {{ plan_relation(this.identifier ~ '__plan') }}
+
+),
+{%- endif %}
+{% endmacro %}
+
+
+{% macro in_rebuilt_boots(alias, incremental) -%}
+    {%- if incremental %}
+    inner join plan
+        on {{ alias }}.pbx = plan.pbx
+        and {{ alias }}.boot_no >= plan.first_boot
+    {%- endif %}
+{%- endmacro %}

@@ -22,23 +22,13 @@
 
 with
 
-{% if incremental %}
-plan as (
-
-    select pbx, first_boot from {{ plan_relation('int_asterisk__agent_events__plan') }}
-
-),
-{% endif %}
+{{ rebuilt_boots_cte(incremental) }}
 
 events as (
 
     select events.*
     from {{ ref('int_asterisk__queue_events') }} as events
-    {% if incremental -%}
-    inner join plan
-        on events.pbx = plan.pbx
-        and events.boot_no >= plan.first_boot
-    {%- endif %}
+    {{ in_rebuilt_boots('events', incremental) }}
     where events.event in {{ asterisk_agent_state_events() }}
         and events.agent is not null
 

@@ -27,23 +27,13 @@
 
 with
 
-{% if incremental %}
-plan as (
-
-    select pbx, first_boot from {{ plan_relation('int_asterisk__agent_pause_intervals__plan') }}
-
-),
-{% endif %}
+{{ rebuilt_boots_cte(incremental) }}
 
 agent_events as (
 
     select agent_events.*
     from {{ ref('int_asterisk__agent_events') }} as agent_events
-    {% if incremental -%}
-    inner join plan
-        on agent_events.pbx = plan.pbx
-        and agent_events.boot_no >= plan.first_boot
-    {%- endif %}
+    {{ in_rebuilt_boots('agent_events', incremental) }}
 
 ),
 

@@ -41,13 +41,7 @@
 
 with
 
-{% if incremental %}
-plan as (
-
-    select pbx, first_boot from {{ plan_relation('int_asterisk__queue_visits__plan') }}
-
-),
-{% endif %}
+{{ rebuilt_boots_cte(incremental) }}
 
 -- only the columns a visit reads: every event of a visit is held through a sort and a join
 events as (
@@ -57,11 +51,7 @@ events as (
         events.callid, events.queue, events.agent, events.event,
         events.data1, events.data2, events.data3, events.data4, events.data5
     from {{ ref('int_asterisk__queue_events') }} as events
-    {% if incremental -%}
-    inner join plan
-        on events.pbx = plan.pbx
-        and events.boot_no >= plan.first_boot
-    {%- endif %}
+    {{ in_rebuilt_boots('events', incremental) }}
     where (events.event in {{ asterisk_visit_events() }} or events.event = 'DID')
         and events.callid is not null
         and events.queue is not null
@@ -446,11 +436,7 @@ wrapup_lines as (
         wrapups.pbx, wrapups.boot_no, {{ agent_key('wrapups.agent') }} as agent_key, wrapups.event_seq as seq,
         {{ safe_to_bigint('wrapups.data1') }} as wrapup_seconds
     from {{ ref('int_asterisk__queue_events') }} as wrapups
-    {% if incremental -%}
-    inner join plan
-        on wrapups.pbx = plan.pbx
-        and wrapups.boot_no >= plan.first_boot
-    {%- endif %}
+    {{ in_rebuilt_boots('wrapups', incremental) }}
     where wrapups.event = 'WRAPUPSTART' and wrapups.agent is not null
 
 ),

@@ -20,23 +20,13 @@
 
 with
 
-{% if incremental %}
-plan as (
-
-    select pbx, first_boot from {{ plan_relation('int_asterisk__ring_no_answers__plan') }}
-
-),
-{% endif %}
+{{ rebuilt_boots_cte(incremental) }}
 
 rings as (
 
     select rings.*
     from {{ ref('int_asterisk__queue_events') }} as rings
-    {% if incremental -%}
-    inner join plan
-        on rings.pbx = plan.pbx
-        and rings.boot_no >= plan.first_boot
-    {%- endif %}
+    {{ in_rebuilt_boots('rings', incremental) }}
     where rings.event = 'RINGNOANSWER'
         and rings.callid is not null
         and rings.queue is not null
@@ -47,11 +37,7 @@ visits as (
 
     select visits.*
     from {{ ref('int_asterisk__queue_visits') }} as visits
-    {% if incremental -%}
-    inner join plan
-        on visits.pbx = plan.pbx
-        and visits.boot_no >= plan.first_boot
-    {%- endif %}
+    {{ in_rebuilt_boots('visits', incremental) }}
 
 ),
 
