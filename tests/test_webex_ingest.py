@@ -29,6 +29,7 @@ from pipelines.webex.pipeline import WebexRunStopped, run_backfill, run_poll
 from pipelines.webex.source import WebexConfig
 from pipelines.webex.windows import END_MARGIN, RULES, STREAM, plan_feed
 from simulator.sandbox import run_sandbox
+from simulator.sandbox.faults import Fault
 from tests.webex_fixtures import cdr_fixture, cdr_record, iso, write_cdr_files, write_directory
 
 TIME_SCALE = 60.0  # the sandbox's rate-limit minute lasts one real second
@@ -356,6 +357,64 @@ def test_stream_polls_empty_windows_new_records_and_newer_versions(make_settings
         assert con.execute("select count(*) from raw_webex.cdr where duration = 999").fetchall()[0][0] == 10
         people = con.sql("select person_uuid, id, location_uuid from raw_webex.people").fetchall()
     assert all(p[0] == webex_id_to_uuid(p[1]) and len(p[0]) == 36 and p[2] for p in people)
+
+
+def test_a_poll_after_a_days_long_outage_loads_the_stream_then_the_gap_and_resumes_a_gap_left_part_way(
+        make_settings, data_dir, tmp_path):
+    """The poller last ran two days ago (the sandbox's clock set back to replay it). The next poll
+    finds its cursor past the stream's 12 h: it loads the last 12 h from cdr_stream, then the gap
+    from cdr_feed, which filters on Start time. A call started 40 min before the old cursor and
+    inserted after it is in neither the stream nor a gap taken from the cursor itself. The
+    poll stops on its second feed window (a 400 the test arms); the next poll resumes the gap."""
+    import random
+
+    now = datetime.now(UTC)
+    outage = timedelta(days=2)
+    before = cdr_fixture(now - outage, 60, oldest=timedelta(hours=6), newest=timedelta(hours=1), seed=21)
+    cursor = now - outage - RULES[STREAM].min_age - END_MARGIN  # where the first poll leaves the stream
+    long_call = cdr_record(random.Random(22), cursor - timedelta(minutes=40))
+    during = cdr_fixture(now, 200, oldest=outage - timedelta(minutes=10), newest=timedelta(hours=13), seed=23,
+                         insert_delay=timedelta(minutes=3))
+    recent = cdr_fixture(now, 80, oldest=timedelta(hours=11), newest=timedelta(hours=1), seed=24)
+    rows = before + [(cursor + timedelta(minutes=1), long_call)] + during + recent
+    write_cdr_files(data_dir, rows)
+    write_directory(data_dir)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        sandbox.clock.offset_seconds = -outage.total_seconds()
+        first = run_poll(settings, config=fast(settings), now=lambda: now - outage)
+        assert first.stream_cursor == cursor.replace(microsecond=cursor.microsecond // 1000 * 1000).isoformat()
+        assert first.cdr.loaded == len(before)
+
+        sandbox.clock.offset_seconds = 0
+        sandbox.faults.set("webex.cdr_feed", "server_error", status=400, after=1)
+        with pytest.raises(WebexRunStopped) as stopped:
+            run_poll(settings, config=fast(settings), now=lambda: now)
+        report = stopped.value.report
+        assert report.cdr.windows == 6 + 1  # the stream's 12 h in 2 h windows, then one of the gap's
+        assert {r["Report ID"] for r in stored(settings).values()} >= {r["Report ID"] for _, r in recent}
+
+        resumed = run_poll(settings, config=fast(settings), now=lambda: now + timedelta(seconds=3))
+    assert not resumed.errors
+    feed_windows = resumed.cdr.read_by_source.get("cdr_feed", 0)
+    assert feed_windows > 0 and resumed.cdr.unavailable == []
+    assert_exactly_once(settings, [r for _, r in rows])
+
+
+def test_a_5xx_asking_for_a_day_is_retried_after_the_longest_wait_the_client_allows(make_settings, data_dir, tmp_path):
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 40, oldest=timedelta(hours=3), newest=timedelta(hours=1), seed=25)
+    write_cdr_files(data_dir, rows)
+    faults = [Fault("webex.cdr_feed", "server_error", count=2, status=503, retry_after="86400")]
+    with run_sandbox(data_dir, time_scale=TIME_SCALE, faults=faults) as sandbox, httpx.Client() as http:
+        config = fast(webex_settings(make_settings, sandbox, tmp_path))
+        client = config.build_client(http)
+        client.max_retry_after, slept = 0.01, []
+        client.sleep = slept.append  # the client's clock, not the network: the waits it chose are the point
+        window = plan_feed(now - timedelta(hours=4), now, now).windows[0]
+        records = [item for page in client.cdr_pages(window, max_records=500) for item in page.items]
+    assert slept == [0.01, 0.01]
+    assert sorted(r["Report ID"] for r in records) == sorted(r["Report ID"] for _, r in rows)
 
 
 def test_a_directory_the_token_may_not_read_does_not_stop_the_cdrs(make_settings, data_dir, tmp_path, caplog):

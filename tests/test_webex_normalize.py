@@ -222,6 +222,21 @@ def test_region_base_url_from_a_451_message():
         == "https://analytics-calling-eu.webexapis.com/v1"
 
 
+def test_a_451_naming_a_documentation_page_first_still_gives_the_regional_host():
+    us = "https://analytics-calling.webexapis.com/v1"
+    message = ("Data is located in another region, see https://developer.webex.com/docs/api/v1/reports; "
+               "use https://analytics-calling-eu.webexapis.com")
+    assert region_base_url(message, us) == "https://analytics-calling-eu.webexapis.com/v1"
+    # no analytics host by name: a URL of an API path before a page
+    message = "See https://help.example.com/article and http://127.0.0.1:5555/webex-analytics/eu/v1/cdr_feed"
+    assert region_base_url(message, "http://127.0.0.1:5555/webex-analytics/us/v1") == \
+        "http://127.0.0.1:5555/webex-analytics/eu/v1"
+    # the client reads the body's texts and the Location header together
+    assert region_base_url(" ".join(["Org data is located in region EU", "",
+                                     "https://analytics-calling-eu.webexapis.com/v1/cdr_feed"]), us) == \
+        "https://analytics-calling-eu.webexapis.com/v1"
+
+
 def test_a_451_may_name_the_host_only_in_its_errors():
     body = {"message": "Data is in another region", "trackingId": "t",
             "errors": [{"description": "Use https://analytics-calling-eu.webexapis.com/v1"}]}

@@ -5,14 +5,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pipelines.webex.windows import (
+    DEFAULT_FEED_OVERLAP,
+    DEFAULT_MARGIN,
     END_MARGIN,
     FEED,
+    FEED_GAP_LEAD,
     RULES,
     STREAM,
+    Window,
     days,
+    gaps_after,
     plan_feed,
     plan_stream,
     split,
+    still_served,
     webex_time,
 )
 
@@ -87,16 +93,61 @@ def test_stream_without_cursor_starts_within_retention():
     assert NOW - plan.windows[0].start <= timedelta(hours=12)
 
 
-def test_stream_cursor_older_than_12h_backfills_the_gap_from_the_feed_first():
+def test_stream_cursor_older_than_12h_loads_the_stream_first_then_the_gap_from_the_feed():
     cursor = NOW - 30 * H
     plan = plan_stream(cursor, NOW)
     assert_valid(plan.windows, NOW)
     feed = [w for w in plan.windows if w.endpoint == FEED]
     stream = [w for w in plan.windows if w.endpoint == STREAM]
     assert feed and stream
-    assert feed[0].start <= cursor
-    assert feed[-1].end == stream[0].start  # the feed reaches where the stream takes over
-    assert plan.windows.index(feed[-1]) < plan.windows.index(stream[0])
+    # the stream's data expires first: at one initial request a minute, feed windows sent before
+    # it would carry its start past the 12 h it keeps
+    assert plan.windows[:len(stream)] == tuple(stream)
+    assert stream[0].start == NOW - RULES[STREAM].max_age + DEFAULT_MARGIN
+    # the feed filters on start (or report) time, the cursor is an insertion time: a call that
+    # started long before it was inserted after it, so the gap starts a lead before the cursor...
+    assert feed[0].start == cursor - FEED_GAP_LEAD
+    # ...and reaches past where the stream takes over
+    assert feed[-1].end == stream[0].start + DEFAULT_FEED_OVERLAP
+    assert plan.gaps == ((feed[0].start, feed[-1].end),)
+
+
+def test_a_gap_is_kept_until_its_last_feed_window_is_loaded():
+    plan = plan_stream(NOW - 5 * 24 * H, NOW)
+    feed = [w for w in plan.windows if w.endpoint == FEED]
+    gaps = plan.gaps
+    for done in feed[:-1]:
+        gaps = gaps_after(gaps, done)
+        (start, end), = gaps
+        assert start == done.end - DEFAULT_FEED_OVERLAP and end == plan.gaps[0][1]
+    # a later run resumes the gap where the last whole window left it
+    resumed = plan_stream(NOW - 5 * H, NOW + timedelta(minutes=5), gaps=gaps)
+    assert [w for w in resumed.windows if w.endpoint == FEED] == [
+        Window(FEED, gaps[0][0], plan.gaps[0][1])]
+    assert gaps_after(gaps, feed[-1]) == ()
+    # stream windows do not touch the gaps
+    assert gaps_after(plan.gaps, plan.windows[0]) == plan.gaps
+
+
+def test_gaps_of_two_outages_overlapping_are_loaded_once_and_a_gap_past_30_days_is_reported():
+    pending = ((NOW - 40 * 24 * H, NOW - 35 * 24 * H), (NOW - 3 * 24 * H, NOW - 2 * 24 * H))
+    plan = plan_stream(NOW - 50 * H, NOW, gaps=pending)
+    assert_valid(plan.windows, NOW)
+    assert any("30 days" in why for _, _, why in plan.unavailable)
+    # the 3-day-old gap and the new one (from 50 h + lead back) overlap: one gap, one pass
+    assert plan.gaps == ((NOW - 3 * 24 * H, NOW - RULES[STREAM].max_age + DEFAULT_MARGIN + DEFAULT_FEED_OVERLAP),)
+    feed = [w for w in plan.windows if w.endpoint == FEED]
+    for a, b in zip(feed, feed[1:], strict=False):
+        assert b.start == a.end - DEFAULT_FEED_OVERLAP
+
+
+def test_a_window_that_aged_past_retention_before_it_was_sent_is_moved_or_dropped():
+    window = Window(STREAM, NOW - 12 * H + DEFAULT_MARGIN, NOW - 10 * H)
+    assert still_served(window, NOW) == window
+    later = NOW + timedelta(minutes=10)
+    moved = still_served(window, later)
+    assert moved == Window(STREAM, later - 12 * H + DEFAULT_MARGIN, window.end)
+    assert still_served(window, NOW + 3 * H) is None
 
 
 def test_stream_nothing_to_do_when_cursor_is_recent():

@@ -44,6 +44,8 @@ MAX_REQUESTS_PER_LINK = 5  # one paging loop's requests of one URL before it cou
 _LINK = re.compile(r"<+\s*([^<>\s]+)\s*>+([^<]*)")
 _REL = re.compile(r";\s*rel\s*=\s*(?:\"([^\"]*)\"|([^\s;,]+))", re.IGNORECASE)
 _URL = re.compile(r"https?://[^\s\"'<>,;)]+")
+# the CDR hosts (webex.md §1.1: practitioners take the 451's host with this pattern)
+_ANALYTICS_HOST = re.compile(r"analytics-calling[\w-]*\.webexapis\.com(?::\d+)?$", re.IGNORECASE)
 # a regional host named without its scheme ("use analytics-calling-eu.webexapis.com")
 _BARE_HOST = re.compile(r"(?<![\w./-])([\w-]+\.webexapis\.com(?::\d+)?(?:/[^\s\"'<>,;)]*)?)", re.IGNORECASE)
 
@@ -71,22 +73,30 @@ def next_link(headers: httpx.Headers | dict, base_url: str = "") -> str | None:
 
 
 def region_base_url(message: str, current_base: str) -> str | None:
-    """The base URL a 451 body names. A bare host keeps the current base's path (`/v1`); a host
-    without a scheme is https."""
-    match = _URL.search(message or "")
-    if match:
-        named_url = match.group(0)
-    else:
-        bare = _BARE_HOST.search(message or "")
-        if not bare:
-            return None
-        named_url = "https://" + bare.group(1)
-    named = urlsplit(named_url.rstrip("./"))
+    """The base URL a 451 body names. A message can name other URLs too (a documentation link):
+    an analytics-calling host wins, then a URL of an API path (/v1, /cdr_feed, /cdr_stream), then
+    the first one. A bare host keeps the current base's path (`/v1`); a host without a scheme is
+    https."""
+    message = message or ""
+    named = [m.group(0) for m in _URL.finditer(message)]
+    named += ["https://" + m.group(1) for m in _BARE_HOST.finditer(message)]
+    if not named:
+        return None
     current = urlsplit(current_base)
-    path = named.path.rstrip("/") or current.path.rstrip("/")
-    for endpoint in ("/cdr_feed", "/cdr_stream"):
-        path = path.removesuffix(endpoint)
-    return urlunsplit((named.scheme, named.netloc, path, "", ""))
+
+    def base_of(url: str) -> tuple[str, str]:
+        parts = urlsplit(url.rstrip("./"))
+        path = parts.path.rstrip("/")
+        api_path = path.endswith(("/v1", "/cdr_feed", "/cdr_stream"))
+        for endpoint in ("/cdr_feed", "/cdr_stream"):
+            path = path.removesuffix(endpoint)
+        return urlunsplit((parts.scheme, parts.netloc, path or current.path.rstrip("/"), "", "")), api_path
+
+    def rank(url: str) -> int:
+        base, api_path = base_of(url)
+        return 0 if _ANALYTICS_HOST.match(urlsplit(base).netloc) else 1 if api_path else 2
+
+    return base_of(min(named, key=rank))[0]
 
 
 @dataclass
@@ -283,11 +293,12 @@ class WebexClient:
                 self.tokens.refresh(rejected=token)
                 continue
             if status == 451:
-                texts = error_texts(response)
+                # the host is in `message`; some answers name it only in errors[].description or
+                # a Location header
+                texts = error_texts(response) + [response.headers.get("location", "")]
                 message = _first_text(texts)
                 current_base = self.analytics_base_url if cdr else self.api_base_url
-                # the host is in `message`; some answers name it only in errors[].description
-                new_base = next(filter(None, (region_base_url(text, current_base) for text in texts)), None)
+                new_base = region_base_url(" ".join(texts), current_base)
                 switches += 1
                 if new_base is None or switches > 3:
                     raise WebexApiError(f"Webex answered 451 (wrong region) without a usable host: {message!r}; "
@@ -305,7 +316,9 @@ class WebexClient:
             if status == 504 and cdr and params and "max" in params:
                 params = _smaller_pages(params)
             if status >= 500 or status in (408, 423):
-                failures = self._backoff(failures, url, f"HTTP {status}", retry_after_seconds(response, default=None))
+                retry_after = retry_after_seconds(response, default=None)
+                failures = self._backoff(failures, url, f"HTTP {status}",
+                                         None if retry_after is None else min(retry_after, self.max_retry_after))
                 continue
             if status == 403:
                 raise WebexApiError(

@@ -56,7 +56,16 @@ from pipelines.webex.client import WebexApiError, WebexClient
 from pipelines.webex.control_hub_csv import csv_files, export_csvs, read_control_hub_csv
 from pipelines.webex.oauth import TokenManager, TokenStore, WebexAuthError
 from pipelines.webex.request_budget import RequestBudget
-from pipelines.webex.windows import FEED, STREAM, Plan, plan_feed, plan_stream
+from pipelines.webex.windows import (
+    FEED,
+    STREAM,
+    Gap,
+    Plan,
+    gaps_after,
+    plan_feed,
+    plan_stream,
+    still_served,
+)
 
 log = logging.getLogger(__name__)
 
@@ -285,14 +294,21 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 plan = plan_feed(since, until, now())
             else:
                 cursor = state.get("stream_cursor")
-                plan = plan_stream(datetime.fromisoformat(cursor) if cursor else None, now())
+                plan = plan_stream(datetime.fromisoformat(cursor) if cursor else None, now(),
+                                   gaps=_stored_gaps(state.get("feed_gaps", [])))
                 plan = _limit_stream(plan)
-            counts.unavailable += [f"{s.isoformat()}–{e.isoformat()}: {why}" for s, e, why in plan.unavailable]
-            for start, end, why in plan.unavailable:
+                state["feed_gaps"] = _storable_gaps(plan.gaps)
+
+            def unavailable(start: datetime, end: datetime, why: str) -> None:
                 log.warning("Webex CDRs %s – %s cannot be fetched: %s", start.isoformat(), end.isoformat(), why)
+                counts.unavailable.append(f"{start.isoformat()}–{end.isoformat()}: {why}")
+
+            for part in plan.unavailable:
+                unavailable(*part)
             client = shared.client()
             try:
-                for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size):
+                for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size, now,
+                                                      unavailable):
                     if page is not None:
                         ctx = BatchContext(window.endpoint, loaded_at, window.start, window.end, page=page.url)
                         count_read(page.parsed.records, window.endpoint)
@@ -308,6 +324,9 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                     if mode == POLL and window.endpoint == STREAM:
                         state["stream_cursor"] = window.end.isoformat()
                         shared.report.stream_cursor = state["stream_cursor"]
+                    elif mode == POLL:
+                        state["feed_gaps"] = _storable_gaps(
+                            gaps_after(_stored_gaps(state["feed_gaps"]), window))
             except (WebexApiError, WebexAuthError) as exc:
                 # no later window is asked for; the pages read so far are loaded (the stream cursor
                 # stays at the last whole window), then the run fails with this error
@@ -326,9 +345,11 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
     counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
 
 
-def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: int):
+def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: int, now, unavailable):
     """(window, page) for every page of every window in order, then (window, None) once the window
-    is complete. Pages are fetched on one thread and read (parse_cdr_page) on another, each up to
+    is complete. Each window is checked against its endpoint's retention just before it is asked
+    for (windows.still_served; what time has carried past it goes to `unavailable`), and the
+    window yielded is the one asked for. Pages are fetched on one thread and read (parse_cdr_page) on another, each up to
     PREFETCH_PAGES ahead, while the caller normalises and writes the previous ones: the request
     loop only checks that a body can be whole (whole_page), so the next request goes out while
     this page is read. A body that passed that check but cannot be read is requested again in
@@ -339,10 +360,15 @@ def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: 
         return parse_cdr_page(body, known_keys)
 
     def fetched():
-        for window in windows:
-            for page in _locked(shared, client.cdr_pages(window, max_records=page_size, decode=whole_page)):
-                yield window, page
-            yield window, None
+        for planned in windows:
+            window = still_served(planned, now())
+            if window != planned:
+                unavailable(planned.start, window.start if window else planned.end,
+                            f"older than {planned.endpoint}'s retention by the time it was asked for")
+            if window is not None:
+                for page in _locked(shared, client.cdr_pages(window, max_records=page_size, decode=whole_page)):
+                    yield window, page
+            yield window or planned, None
 
     def read(fetched_pages):
         for window, page in fetched_pages:
@@ -359,12 +385,20 @@ def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: 
     return ahead(read(pages), depth=PREFETCH_PAGES, name="webex-cdr-page-reads")
 
 
+def _stored_gaps(stored: list) -> tuple[Gap, ...]:
+    return tuple((datetime.fromisoformat(start), datetime.fromisoformat(end)) for start, end in stored)
+
+
+def _storable_gaps(gaps: tuple[Gap, ...]) -> list[list[str]]:
+    return [[start.isoformat(), end.isoformat()] for start, end in gaps]
+
+
 def _limit_stream(plan: Plan) -> Plan:
     stream = [w for w in plan.windows if w.endpoint == STREAM]
     if len(stream) <= MAX_STREAM_WINDOWS_PER_RUN:
         return plan
     keep = set(stream[:MAX_STREAM_WINDOWS_PER_RUN])
-    return Plan(tuple(w for w in plan.windows if w.endpoint == FEED or w in keep), plan.unavailable)
+    return Plan(tuple(w for w in plan.windows if w.endpoint == FEED or w in keep), plan.unavailable, plan.gaps)
 
 
 class _Deduper:

@@ -7,10 +7,14 @@ windows overlap a little and the load merges on Report ID.
 cdr_stream (steady state): windows of at most 2 h *by insertion time*, ending at least 1 minute
 ago and starting at most 12 h ago. Late records appear in later windows, so contiguous windows
 lose nothing. A cursor older than the stream's 12 h retention leaves a gap that only cdr_feed can
-still serve: the plan starts with feed windows for it.
+still serve. The stream's windows go first (its data expires soonest; at one initial request a
+minute, feed windows sent first would age the stream's start past its 12 h), then the feed
+windows of every gap still pending, oldest first. A gap is kept (poller state) until its last
+window is loaded, so a run that stops part-way resumes it.
 
-Every plan keeps a safety margin from each limit, because requests wait for the shared rate
-budget between planning and sending.
+A window is checked again just before it is sent (`still_served`): time passes while requests
+wait for the shared rate budget, so its start moves past a retention limit it has crossed since
+planning, and the part lost is reported.
 """
 
 from __future__ import annotations
@@ -33,13 +37,18 @@ RULES = {
     FEED: EndpointRules(max_span=timedelta(hours=12), min_age=timedelta(minutes=5), max_age=timedelta(days=30)),
     STREAM: EndpointRules(max_span=timedelta(hours=2), min_age=timedelta(minutes=1), max_age=timedelta(hours=12)),
 }
-# Room for time passing while a request waits for the rate budget (up to a few "minutes").
-DEFAULT_MARGIN = timedelta(minutes=10)
+# Room, at the retention limits, for what passes between checking a window and the API judging it:
+# the wait for the rate budget (one initial request a minute), one 429 and some clock skew.
+DEFAULT_MARGIN = timedelta(minutes=3)
 # Room between a window's end and the newest the endpoint allows: the API judges a window by its
 # own clock, and a stream window ending too close to it could miss records inserted just before
 # its end (the cursor moves past them). Practitioners poll cdr_stream up to now - 2 min (§1.10).
 END_MARGIN = timedelta(minutes=1)
 DEFAULT_FEED_OVERLAP = timedelta(minutes=5)
+# How far before the stream cursor (an insertion time) a gap's feed windows start: cdr_feed
+# filters on start (or report) time, and a record inserted after the cursor started up to a whole
+# call earlier. One more 12 h window costs one request; Report ID merging drops what it repeats.
+FEED_GAP_LEAD = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -52,12 +61,17 @@ class Window:
         return {"startTime": webex_time(self.start), "endTime": webex_time(self.end)}
 
 
+Gap = tuple[datetime, datetime]  # [start, end) by cdr_feed's time column, still to load
+
+
 @dataclass(frozen=True)
 class Plan:
     windows: tuple[Window, ...]
     # The part of the request that no endpoint can serve any more (older than 30 days) or yet
     # (younger than the endpoint's minimum age): (start, end, why).
     unavailable: tuple[tuple[datetime, datetime, str], ...] = ()
+    # stream plans: the feed gaps pending once this plan's stream windows are loaded
+    gaps: tuple[Gap, ...] = ()
 
 
 def webex_time(moment: datetime) -> str:
@@ -121,30 +135,69 @@ def plan_stream(
     cursor: datetime | None,
     now: datetime,
     *,
+    gaps: tuple[Gap, ...] = (),
     margin: timedelta = DEFAULT_MARGIN,
     feed_overlap: timedelta = DEFAULT_FEED_OVERLAP,
 ) -> Plan:
-    """Windows from `cursor` (end of the last loaded stream window) up to what cdr_stream serves.
+    """Windows from `cursor` (end of the last loaded stream window) up to what cdr_stream serves,
+    then cdr_feed windows for each gap in `gaps` (pending from earlier runs) and the new one.
 
     No cursor: start as far back as the stream keeps data. A cursor older than the stream's
-    retention: feed windows for the gap first (by the feed's own time column, with overlap),
-    then stream windows from the oldest insertion time the stream still serves.
+    retention opens a gap: from FEED_GAP_LEAD before the cursor to where the stream takes over.
     """
     now = _utc(now)
     rules = RULES[STREAM]
     stream_oldest = _floor_ms(now - rules.max_age + margin)
     newest = _floor_ms(now - rules.min_age - END_MARGIN)
     cursor = stream_oldest if cursor is None else _utc(cursor)
-    windows: list[Window] = []
-    unavailable: list[tuple[datetime, datetime, str]] = []
+    pending = [(_utc(start), _utc(end)) for start, end in gaps]
     if cursor < stream_oldest:
-        gap = plan_feed(cursor - feed_overlap, stream_oldest, now, overlap=feed_overlap, margin=margin)
-        windows.extend(gap.windows)
-        unavailable.extend(w for w in gap.unavailable if w[0] < stream_oldest and "older" in w[2])
+        pending.append((cursor - FEED_GAP_LEAD, stream_oldest + feed_overlap))
         cursor = stream_oldest
-    if cursor < newest:
-        windows.extend(split(STREAM, cursor, newest))
-    return Plan(tuple(windows), tuple(unavailable))
+    windows = split(STREAM, cursor, newest) if cursor < newest else []
+    unavailable: list[tuple[datetime, datetime, str]] = []
+    kept: list[Gap] = []
+    for start, end in _merged(pending):
+        gap = plan_feed(start, end, now, overlap=feed_overlap, margin=margin)
+        windows.extend(gap.windows)
+        unavailable.extend(w for w in gap.unavailable if "older" in w[2])
+        if gap.windows:
+            kept.append((gap.windows[0].start, end))
+    return Plan(tuple(windows), tuple(unavailable), tuple(kept))
+
+
+def _merged(gaps: list[Gap]) -> list[Gap]:
+    """Overlapping gaps as one (a window then lies in one gap only)."""
+    out: list[Gap] = []
+    for start, end in sorted(gaps):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def gaps_after(gaps: tuple[Gap, ...], done: Window, overlap: timedelta = DEFAULT_FEED_OVERLAP) -> tuple[Gap, ...]:
+    """The gaps still to load once the feed window `done` is: its gap now starts where the next
+    window would (`overlap` before its end), or is gone when the window reached its end."""
+    out = []
+    for start, end in gaps:
+        if done.endpoint == FEED and start <= done.start < end:
+            start = end if done.end >= end else done.end - overlap
+        if start < end:
+            out.append((start, end))
+    return tuple(out)
+
+
+def still_served(window: Window, now: datetime, margin: timedelta = DEFAULT_MARGIN) -> Window | None:
+    """The window as its endpoint serves it at `now`: its start moved past the retention limit
+    (less `margin`) when time has carried it beyond; None when none of it is left."""
+    oldest = _floor_ms(_utc(now) - RULES[window.endpoint].max_age + margin)
+    if window.start >= oldest:
+        return window
+    if window.end <= oldest:
+        return None
+    return Window(window.endpoint, oldest, window.end)
 
 
 def days(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:

@@ -1,7 +1,7 @@
 """Faults on demand: 5xx bursts, slow responses, truncated bodies and repeated pages.
 
 A fault is armed for an endpoint name (glob patterns allowed, e.g. `webex.*`) and fires on the
-next `count` matching requests (`count=None`: until cleared). Endpoint names are listed in
+next `count` matching requests (`count=None`: until cleared), once `after` of them have been served. Endpoint names are listed in
 `ENDPOINTS`; the test thread arms faults while the server thread consumes them, hence the lock.
 """
 
@@ -35,6 +35,8 @@ class Fault:
     framing: str = "close"  # truncate: "close" = Content-Length of the full body, connection
     #                         closed early (a broken proxy); "complete" = a short body whose
     #                         Content-Length matches it (HTTP is fine, the JSON is not)
+    after: int = 0  # matching requests served normally before the fault fires
+    retry_after: str | None = None  # server_error: a Retry-After header sent with it
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -74,6 +76,9 @@ class FaultPlan:
         with self._lock:
             for fault in self._faults:
                 if fault.kind == kind and fnmatch.fnmatchcase(endpoint, fault.endpoint):
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     if fault.count is not None:
                         fault.count -= 1
                         if fault.count == 0:
@@ -98,11 +103,11 @@ def parse_fault_spec(spec: str) -> list[Fault]:
         options: dict = {}
         for option in pieces[3:]:
             name, _, value = option.partition("=")
-            if name in ("status",):
+            if name in ("status", "after"):
                 options[name] = int(value)
             elif name in ("delay_seconds", "keep_fraction"):
                 options[name] = float(value)
-            elif name == "framing":
+            elif name in ("framing", "retry_after"):
                 options[name] = value
             else:
                 raise ValueError(f"fault {item!r}: unknown option {name!r}")

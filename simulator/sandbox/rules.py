@@ -24,10 +24,12 @@ class Clock:
         if time_scale <= 0:
             raise ValueError(f"time scale must be > 0, got {time_scale}")
         self.time_scale = float(time_scale)
+        # set by a test to replay a poller's past: the API's "now" that long before (or after) ours
+        self.offset_seconds = 0.0
 
     def now(self) -> float:
-        """Real wall-clock time (epoch seconds); window rules use it unscaled."""
-        return time.time()
+        """Wall-clock time (epoch seconds) plus the offset; window rules use it unscaled."""
+        return time.time() + self.offset_seconds
 
     def monotonic(self) -> float:
         return time.monotonic()

@@ -173,6 +173,8 @@ def endpoint(state: SandboxState, name: str, error_body: ErrorBody) -> Callable[
             fault = state.faults.take(name, "server_error")
             if fault:
                 response = error_body(fault.status, "Service temporarily unavailable (sandbox fault)")
+                if fault.retry_after is not None:
+                    response.headers["Retry-After"] = fault.retry_after
             else:
                 slow = state.faults.take(name, "slow")
                 if slow:
