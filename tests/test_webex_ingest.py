@@ -311,8 +311,12 @@ def test_wrong_region_451_switches_to_the_named_host_once(make_settings, data_di
                                   WEBEX_ANALYTICS_BASE_URL=sandbox.base_urls.webex_analytics_other_region)
         report = run_backfill(settings, now - timedelta(hours=25), now, config=fast(settings))
         responses = sandbox.stats.snapshot()["responses"]
+        # the next run remembers the host (each detour costs an initial request: a minute)
+        again = run_backfill(settings, now - timedelta(hours=25), now, config=fast(settings))
+        after = sandbox.stats.snapshot()["responses"]
     assert report.client["region_switches"] == 1
     assert responses.get("webex.cdr_feed 451") == 1  # later windows go straight to the right host
+    assert again.client["region_switches"] == 0 and after.get("webex.cdr_feed 451") == 1
     assert_exactly_once(settings, [r for _, r in rows])
 
 

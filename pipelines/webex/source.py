@@ -306,6 +306,11 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
             for part in plan.unavailable:
                 unavailable(*part)
             client = shared.client()
+            # the regional host a 451 named in an earlier run (while the configured URL is the
+            # same): each detour through the wrong region costs one initial request, a minute
+            region = state.get("analytics_region") or {}
+            if region.get("configured") == config.analytics_base_url and region.get("named"):
+                client.analytics_base_url = region["named"]
             try:
                 for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size, now,
                                                       unavailable):
@@ -334,6 +339,9 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 shared.report.errors.append(exc)
             finally:
                 shared.record_client_stats()
+                if client.analytics_base_url != config.analytics_base_url.rstrip("/"):
+                    state["analytics_region"] = {"configured": config.analytics_base_url,
+                                                 "named": client.analytics_base_url}
         yield from emit_texts()
         yield from flush()
         if files is not None:
