@@ -160,8 +160,13 @@ unioned as not materialized (
         'table' as source_kind,
         1 as source_rank,
         table_streams.stream_first_epoch,
-        -- a table row is a stream of its own, ordered by its key (as the key text sorts)
-        dense_rank() over (partition by table_rows.pbx order by table_rows.row_key) as stream_order
+        -- a table row is a stream of its own, in the table's order: its numeric id, else its
+        -- position in the export (rows of one second keep it: a DID before its ENTERQUEUE). Not
+        -- the key's text, where id 10 sorts before id 9 and a content hash at random.
+        dense_rank() over (
+            partition by table_rows.pbx
+            order by coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no), table_rows.row_key
+        ) as stream_order
     from table_rows
     left join table_streams
         on table_rows.pbx = table_streams.pbx
