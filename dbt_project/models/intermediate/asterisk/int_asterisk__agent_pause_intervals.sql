@@ -2,7 +2,9 @@
   Every PAUSE / PAUSEALL line with the line that ended it, as logged (before any union):
     * PAUSE (one queue) ends at the next UNPAUSE / PAUSE / REMOVEMEMBER of the same agent and
       queue, or at the agent's next UNPAUSEALL / AGENTLOGOFF;
-    * PAUSEALL ends at the agent's next UNPAUSEALL / PAUSEALL / REMOVEMEMBER / AGENTLOGOFF;
+    * PAUSEALL ends at the agent's next UNPAUSEALL / PAUSEALL / AGENTLOGOFF, or at the
+      REMOVEMEMBER that takes the agent out of its last queue (paused in all queues, the agent
+      stays paused in those it is still a member of);
     * otherwise at the PBX's next QUEUESTART (restart) or the end of that PBX's data.
   A PAUSE with a new reason while paused closes the previous pause (reason change).
   An ADDMEMBER logged with data1 = PAUSED (member added paused) starts a pause in that queue.
@@ -43,26 +45,65 @@ boots as (
 
 ),
 
+-- how many queues the agent is a member of after each ADDMEMBER / REMOVEMEMBER (a repeated
+-- ADDMEMBER continues the membership; a REMOVEMEMBER of a membership the data does not show
+-- starting counts as leaving nothing)
+memberships as (
+
+    select
+        pbx,
+        event_seq,
+        sum(
+            case
+                when event = 'ADDMEMBER' and coalesce(previous_event, 'REMOVEMEMBER') = 'REMOVEMEMBER' then 1
+                when event = 'REMOVEMEMBER' and previous_event = 'ADDMEMBER' then -1
+                else 0
+            end
+        ) over (
+            partition by pbx, boot_no, agent_key
+            order by event_seq
+            rows between unbounded preceding and current row
+        ) as queues_joined
+    from (
+        select
+            agent_events.*,
+            lag(event) over (partition by pbx, boot_no, agent_key, queue order by event_seq) as previous_event
+        from agent_events
+        where event in ('ADDMEMBER', 'REMOVEMEMBER') and queue is not null
+    ) as changes
+
+),
+
 closers as (
 
     select
         agent_events.*,
-        min(case when event in ('AGENTLOGOFF', 'AGENTCALLBACKLOGOFF', 'UNPAUSEALL') then event_seq end) over (
-            partition by pbx, boot_no, agent_key
-            order by event_seq
-            rows between 1 following and unbounded following
-        ) as next_agent_wide_seq,
-        min(case when event in ('PAUSEALL', 'REMOVEMEMBER') then event_seq end) over (
-            partition by pbx, boot_no, agent_key
-            order by event_seq
-            rows between 1 following and unbounded following
-        ) as next_pauseall_closer_seq,
-        min(case when event in ('PAUSE', 'UNPAUSE', 'REMOVEMEMBER') then event_seq end) over (
-            partition by pbx, boot_no, agent_key, queue
-            order by event_seq
+        min(
+            case when agent_events.event in ('AGENTLOGOFF', 'AGENTCALLBACKLOGOFF', 'UNPAUSEALL') then agent_events.event_seq end
+        ) over agent_order as next_agent_wide_seq,
+        min(
+            case
+                when agent_events.event = 'PAUSEALL'
+                    or (agent_events.event = 'REMOVEMEMBER' and memberships.queues_joined <= 0)
+                    then agent_events.event_seq
+            end
+        ) over agent_order as next_pauseall_closer_seq,
+        min(
+            case when agent_events.event in ('PAUSE', 'UNPAUSE', 'REMOVEMEMBER') then agent_events.event_seq end
+        ) over (
+            partition by agent_events.pbx, agent_events.boot_no, agent_events.agent_key, agent_events.queue
+            order by agent_events.event_seq
             rows between 1 following and unbounded following
         ) as next_queue_closer_seq
     from agent_events
+    left join memberships
+        on agent_events.pbx = memberships.pbx
+        and agent_events.event_seq = memberships.event_seq
+    window agent_order as (
+        partition by agent_events.pbx, agent_events.boot_no, agent_events.agent_key
+        order by agent_events.event_seq
+        rows between 1 following and unbounded following
+    )
 
 ),
 
