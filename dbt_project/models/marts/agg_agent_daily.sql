@@ -1,5 +1,5 @@
 {#
-  Per platform, agent and local day. Visit metrics (answered, talk, ring-no-answer, transfers)
+  Per platform, agent and local day. Visit metrics (answered, talk, wrap-up, ring-no-answer, transfers)
   are bucketed by the visit's entry day; logged-in and paused time are the agent-level unions
   split at local midnights (Asterisk only: Webex CDRs carry no agent state, so they are null
   for Webex rows). agent_key is the cross-platform identity of int_agents (the agent directory
@@ -90,6 +90,7 @@ visit_metrics as (
         entered_date as day,
         sum(case when outcome = 'answered' then 1 else 0 end) as answered,
         sum(case when outcome = 'answered' then coalesce(talk_seconds, 0) else 0 end) as talk_seconds,
+        sum(case when outcome = 'answered' then coalesce(wrapup_seconds, 0) else 0 end) as wrapup_seconds,
         cast(0 as bigint) as ring_no_answer,
         sum(case when outcome = 'answered' and transferred then 1 else 0 end) as transfers,
         cast(0 as bigint) as logged_in_seconds,
@@ -107,6 +108,7 @@ ring_metrics as (
         day,
         0 as answered,
         0 as talk_seconds,
+        0 as wrapup_seconds,
         count(*) as ring_no_answer,
         0 as transfers,
         0 as logged_in_seconds,
@@ -130,6 +132,7 @@ login_metrics as (
         day,
         0 as answered,
         0 as talk_seconds,
+        0 as wrapup_seconds,
         0 as ring_no_answer,
         0 as transfers,
         sum(seconds_in_day) as logged_in_seconds,
@@ -153,6 +156,7 @@ pause_metrics as (
         day,
         0 as answered,
         0 as talk_seconds,
+        0 as wrapup_seconds,
         0 as ring_no_answer,
         0 as transfers,
         0 as logged_in_seconds,
@@ -182,6 +186,7 @@ summed as (
         day,
         sum(answered) as answered,
         sum(talk_seconds) as talk_seconds,
+        sum(wrapup_seconds) as wrapup_seconds,
         sum(ring_no_answer) as ring_no_answer,
         sum(transfers) as transfers,
         sum(logged_in_seconds) as logged_in_seconds,
@@ -200,6 +205,7 @@ final as (
         summed.day,
         cast(summed.answered as bigint) as answered,
         cast(summed.talk_seconds as bigint) as talk_seconds,
+        cast(summed.wrapup_seconds as bigint) as wrapup_seconds,
         cast(summed.ring_no_answer as bigint) as ring_no_answer,
         cast(summed.transfers as bigint) as transfers,
         -- agent state is known only where the platform logs it (Asterisk queue_log)
@@ -207,7 +213,7 @@ final as (
         case when summed.platform = 'asterisk' then cast(summed.paused_seconds as bigint) end as paused_seconds,
         case
             when summed.platform = 'asterisk' and summed.logged_in_seconds - summed.paused_seconds > 0
-                then {{ ratio('summed.talk_seconds', 'summed.logged_in_seconds - summed.paused_seconds') }}
+                then {{ ratio('summed.talk_seconds + summed.wrapup_seconds', 'summed.logged_in_seconds - summed.paused_seconds') }}
         end as occupancy
     from summed
     left join agents
