@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 from pipelines.asterisk.pipeline import asterisk_pipeline, run_load
 from pipelines.asterisk.source import (
     QUEUE_LOG_DICTIONARY_FIELDS,
+    ROTATED_TAIL_GRACE_SECONDS,
     AsteriskConfig,
     IngestReport,
     asterisk_source,
@@ -166,6 +168,118 @@ def test_rotation_rename_and_gzip_is_not_read_twice(make_settings, site):
     (site / "queue_log-20240304").unlink()
     assert load(settings).counts("queue_log").lines_read == 0
     assert sorted(warehouse_lines(settings)) == sorted(expected(week1 + week1_tail + week2))
+
+
+def rejects(settings) -> list[tuple]:
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        return con.sql("select line_no, reason, raw_text from raw_asterisk.queue_log_rejects order by line_no").fetchall()
+
+
+def test_line_cut_by_a_rename_is_read_whole_once_finished_in_the_renamed_file(make_settings, site):
+    """Asterisk writes on into the renamed queue_log until `logger reload` (§1.3), finishing there a
+    line it had begun: that last line waits, as it does in the live file (§4.12), and is read whole."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    before, new = lines(0, 5), lines(100, 3, "1709547000")
+    last = f"{B + 60}|1709546000.9|ventas|NONE|ABANDON|1|1|30"
+    write(site / "queue_log", [*before, last[:-10]], newline_at_end=False)  # ends in "|ABAN"
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded) == (5, 5)
+
+    (site / "queue_log").rename(site / "queue_log.1")
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.rejected) == (0, 0)  # modified just now: it may still be finished
+
+    with open(site / "queue_log.1", "a") as fh:
+        fh.write(last[-10:] + "\n")  # "DON|1|1|30"
+    write(site / "queue_log", new)
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded, r.rejected) == (1 + 3, 4, 0) and r.balanced
+    assert sorted(warehouse_lines(settings)) == sorted(expected([*before, last, *new]))
+    assert rejects(settings) == []
+
+
+def test_cut_last_line_of_a_rotated_file_left_alone_is_rejected_once(make_settings, site):
+    """Once a rotated file has not changed for ROTATED_TAIL_GRACE_SECONDS, its unterminated last line
+    is final: read once and quarantined as unterminated."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    whole, cut = lines(0, 4), f"{B + 60}|1709546000.9|ventas|NONE|ABAN"
+    write(site / "queue_log.1", [*whole, cut], newline_at_end=False)
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded, r.rejected) == (4, 4, 0)
+
+    past_grace = time.time() - ROTATED_TAIL_GRACE_SECONDS - 60
+    os.utime(site / "queue_log.1", (past_grace, past_grace))
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded, r.rejected, r.rejects_by_reason) == (1, 0, 1, {"unterminated": 1})
+    assert load(settings).counts("queue_log").lines_read == 0  # nothing read twice
+    assert rejects(settings) == [(4, "unterminated", cut)]
+    assert warehouse_lines(settings) == expected(whole)
+
+
+def test_cut_last_line_of_a_compressed_copy_is_final_at_once(make_settings, site):
+    """A compressed copy is never written to again, however recent: its cut last line is rejected."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    whole, cut = lines(0, 4), f"{B + 60}|1709546000.9|ventas|NONE|ABAN"
+    (site / "queue_log.2.gz").write_bytes(gzip.compress(("\n".join([*whole, cut])).encode()))
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded, r.rejected) == (5, 4, 1)
+    assert rejects(settings) == [(4, "unterminated", cut)]
+
+
+def raw_line_copies(settings) -> tuple[int, int]:
+    """(lines in raw, distinct lines by PBX, epoch and every field): staging flags the rest as
+    exact duplicates (stg_asterisk__queue_events)."""
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        (row,) = con.sql(
+            "select count(*), count(distinct (pbx, event_epoch, callid, queuename, agent, event, data1, data2, "
+            "data3, data4, data5, data6)) from raw_asterisk.queue_log join raw_asterisk.log_streams using (source_stream)"
+        ).fetchall()
+    return row
+
+
+def test_copies_sharing_a_first_line_that_part_are_both_loaded(make_settings, site):
+    """Two copies of one log that part after a shared start (/tmp/review-ql s16b): each holds a
+    call the other lacks. Every line of both is loaded (16); the 5 in both are exact duplicates,
+    leaving the 11 lines of the 5 calls. A rerun reads nothing; once the smaller copy grows past
+    the other, only what it grew by."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    start = [f"{B}|NONE|NONE|NONE|QUEUESTART|", f"{B + 5}|1709546000.1|q16|NONE|ENTERQUEUE||5551601|1",
+             f"{B + 15}|1709546000.1|q16|NONE|ABANDON|1|1|10"]
+    end = [f"{B + 105}|1709546000.2|q16|NONE|ENTERQUEUE||5551602|1", f"{B + 125}|1709546000.2|q16|NONE|ABANDON|1|1|20"]
+    write(site / "queue_log.a", start + [f"{B + 65}|1709546000.5|q16|NONE|ENTERQUEUE||5551605|1",
+                                         f"{B + 80}|1709546000.5|q16|NONE|EXITWITHKEY|3|1|1|15"] + end)
+    write(site / "queue_log.b", start + [f"{B + 55}|1709546000.9|q16|NONE|ENTERQUEUE||5551609|1",
+                                         f"{B + 95}|1709546000.9|q16|NONE|EXITWITHTIMEOUT|1|1|40"] + end
+          + [f"{B + 205}|1709546000.3|q16|NONE|ENTERQUEUE||5551603|1", f"{B + 208}|1709546000.3|q16|NONE|ABANDON|1|1|3"])
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.streams_read) == (16, 16, 2)
+    assert counts.balanced and counts.as_metadata()["files_skipped_as_prefix_copies"] == 0
+    assert raw_line_copies(settings) == (16, 11)
+    again = load(settings).counts("queue_log")
+    assert (again.lines_read, again.streams_read) == (0, 0)
+    assert raw_line_copies(settings) == (16, 11)
+    write(site / "queue_log.a", lines(300, 9), mode="a")
+    assert (site / "queue_log.a").stat().st_size > (site / "queue_log.b").stat().st_size
+    grown = load(settings).counts("queue_log")
+    assert (grown.lines_read, grown.loaded, grown.streams_read) == (9, 9, 1)
+    assert raw_line_copies(settings) == (25, 20)
+
+
+def test_a_copy_that_is_the_start_of_the_log_is_read_once_and_reported(make_settings, site):
+    """queue_log copied to queue_log.1, then appended to: one log, read once; the copy is
+    reported as skipped."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    history, appended = lines(0, 9), lines(9, 6)
+    write(site / "queue_log", history)
+    assert load(settings).counts("queue_log").lines_read == 9
+    shutil.copyfile(site / "queue_log", site / "queue_log.1")
+    write(site / "queue_log", appended, mode="a")
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.streams_read) == (6, 6, 1)
+    assert counts.as_metadata()["files_skipped_as_prefix_copies"] == 1
+    again = load(settings).counts("queue_log")
+    assert (again.lines_read, again.as_metadata()["files_skipped_as_prefix_copies"]) == (0, 1)
+    assert warehouse_lines(settings) == expected(history + appended)
 
 
 def test_truncated_and_rewritten_log_is_replaced_not_doubled(make_settings, site):

@@ -248,6 +248,92 @@ def test_same_first_line_on_two_pbxs_gives_two_streams(tmp_path):
     assert sorted(s.pbx for s in streams) == ["norte", "sur"]
 
 
+# Two copies with one first line that then part (asterisk-queue-log.md §1.3): a hand-edited
+# copy, or a copy holding a call the other lacks. Lines 1-3 and 6-7 are in both.
+SHARED_START = (
+    f"{T}|NONE|NONE|NONE|QUEUESTART|\n"
+    f"{T + 5}|1718900001.1|ventas|NONE|ENTERQUEUE||5551601|1\n"
+    f"{T + 15}|1718900001.1|ventas|NONE|ABANDON|1|1|10\n"
+).encode()
+SHARED_END = (
+    f"{T + 105}|1718900001.2|ventas|NONE|ENTERQUEUE||5551602|1\n"
+    f"{T + 125}|1718900001.2|ventas|NONE|ABANDON|1|1|20\n"
+).encode()
+COPY_A = SHARED_START + (
+    f"{T + 65}|1718900001.5|ventas|NONE|ENTERQUEUE||5551605|1\n"
+    f"{T + 80}|1718900001.5|ventas|NONE|EXITWITHKEY|3|1|1|15\n"
+).encode() + SHARED_END
+COPY_B = SHARED_START + (
+    f"{T + 55}|1718900001.9|ventas|NONE|ENTERQUEUE||5551609|1\n"
+    f"{T + 95}|1718900001.9|ventas|NONE|EXITWITHTIMEOUT|1|1|40\n"
+).encode() + SHARED_END + (
+    f"{T + 205}|1718900001.3|ventas|NONE|ENTERQUEUE||5551603|1\n"
+    f"{T + 208}|1718900001.3|ventas|NONE|ABANDON|1|1|3\n"
+).encode()
+
+
+def streams_by_file(folder: Path) -> dict[str, log_streams.Stream]:
+    streams, _ = group_streams(files_in(folder))
+    return {f.path.name: s for s in streams for f in s.files}
+
+
+def test_copies_that_part_after_their_first_line_are_streams_of_their_own(tmp_path):
+    """Only a copy that is the start of another, byte for byte, is left to the other: a copy
+    that parts from it holds lines the other lacks and is read as a log of its own."""
+    write(tmp_path / "queue_log.a", COPY_A)
+    write(tmp_path / "queue_log.b", COPY_B)
+    by_file = streams_by_file(tmp_path)
+    assert [f.path.name for f in by_file["queue_log.a"].files] == ["queue_log.a"]
+    assert [f.path.name for f in by_file["queue_log.b"].files] == ["queue_log.b"]
+    ids = {name: s.stream_id for name, s in by_file.items()}
+    assert ids["queue_log.a"] != ids["queue_log.b"]
+    assert {s.first_line for s in by_file.values()} == {SHARED_START.split(b"\n")[0] + b"\n"}
+    assert {n: s.stream_id for n, s in streams_by_file(tmp_path).items()} == ids  # the same every run
+
+
+def test_a_parted_copy_keeps_its_identity_while_either_copy_grows(tmp_path):
+    """Identities come from where the copies part, not from which is larger: appending to the
+    smaller copy until it is the larger must not hand it the other's stored position."""
+    write(tmp_path / "queue_log.a", COPY_A)
+    write(tmp_path / "queue_log.b", COPY_B)
+    before = {n: s.stream_id for n, s in streams_by_file(tmp_path).items()}
+    assert len(set(before.values())) == 2
+    with open(tmp_path / "queue_log.a", "ab") as fh:
+        fh.write(WEEK1 * 3)
+    with open(tmp_path / "queue_log.b", "ab") as fh:
+        fh.write(WEEK2)
+    assert (tmp_path / "queue_log.a").stat().st_size > (tmp_path / "queue_log.b").stat().st_size
+    assert {n: s.stream_id for n, s in streams_by_file(tmp_path).items()} == before
+
+
+def test_a_same_size_copy_edited_in_one_byte_is_a_stream_of_its_own(tmp_path, monkeypatch):
+    """Compared byte for byte, block by block (small blocks here): a difference far from the
+    start, in a copy of the same size, is found; a gzip'd copy of either joins that one."""
+    monkeypatch.setattr(log_streams, "COMPARE_BYTES", 16)
+    edited = COPY_B.replace(b"|1|1|40\n", b"|1|1|41\n")
+    write(tmp_path / "queue_log.1", COPY_B)
+    write(tmp_path / "queue_log.edited", edited)
+    write_gz(tmp_path / "queue_log.1.gz", COPY_B)
+    write_gz(tmp_path / "queue_log.edited.gz", edited[:-10])  # a cut copy of the edited one
+    by_file = streams_by_file(tmp_path)
+    assert sorted(f.path.name for f in by_file["queue_log.1"].files) == ["queue_log.1", "queue_log.1.gz"]
+    assert sorted(f.path.name for f in by_file["queue_log.edited"].files) == [
+        "queue_log.edited", "queue_log.edited.gz"]
+    assert by_file["queue_log.1"].stream_id != by_file["queue_log.edited"].stream_id
+
+
+def test_three_copies_parting_at_two_places_are_three_streams(tmp_path):
+    """C follows A past the place where A parts from B, then parts from A: three logs."""
+    copy_c = COPY_A.replace(b"|1|1|20\n", b"|1|1|21\n")
+    write(tmp_path / "queue_log.a", COPY_A)
+    write(tmp_path / "queue_log.b", COPY_B)
+    write(tmp_path / "queue_log.c", copy_c)
+    write(tmp_path / "queue_log.a-start", COPY_A[: len(SHARED_START) + 20])  # the start of A (and of C)
+    by_file = streams_by_file(tmp_path)
+    assert len({s.stream_id for s in by_file.values()}) == 3
+    assert by_file["queue_log.a-start"].stream_id in {by_file["queue_log.a"].stream_id, by_file["queue_log.c"].stream_id}
+
+
 # --- positions and truncation ----------------------------------------------------------------
 
 

@@ -169,6 +169,22 @@ def test_text_before_a_nul_run_at_the_end_of_a_line_or_file_is_cut(after):
     assert out.rejects.select("line_no", "reason", "raw_text").rows() == [(1, "cut_by_crash", cut)]
 
 
+@pytest.mark.parametrize("line, after", [
+    (f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1", "|ENTER"),  # inside the event name
+    (f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1", "ENTERQUEUE||"),  # before a 10-digit caller number
+    (f"{T}|{CALL}|ventas|{AGENT}|COMPLETECALLER|10|62|1", f"{T}|17"),  # inside the callid
+], ids=["event", "before-digits", "callid"])
+def test_nul_run_inside_a_line_that_goes_on_is_stripped(line, after):
+    """A NUL run followed by the rest of the same line (not by a new `epoch|callid|queue|agent|EVENT`)
+    cut nothing: the NULs are stripped and the line is kept whole (§4.12)."""
+    raw = ql(line)
+    at = raw.index(after.encode()) + len(after.encode())
+    data = ql(f"{T - 5}|NONE|NONE|NONE|CONFIGRELOAD|") + raw[:at] + b"\x00" * 8 + raw[at:]
+    out = parse(data)
+    assert out.lines_read == 2 and out.rejects.is_empty()
+    assert out.events.equals(parse(ql(f"{T - 5}|NONE|NONE|NONE|CONFIGRELOAD|", line)).events)
+
+
 def test_a_nul_run_after_a_whole_line_cuts_nothing():
     """As in the Issabel sample: the padding follows a complete line; every line is kept."""
     data = ql(f"{T}|NONE|NONE|NONE|CONFIGRELOAD|") + b"\x00" * 78 + ql(f"{T + 60}|NONE|NONE|NONE|QUEUESTART|")
@@ -195,6 +211,16 @@ def test_final_unterminated_line_of_only_nuls_or_cr_is_blank(tail):
 def test_nul_only_chunk_is_one_blank_line():
     out = parse(b"\x00" * 64)
     assert (out.lines_read, out.skipped_blank, out.events.height) == (1, 1, 0)
+
+
+def test_byte_order_mark_at_the_start_of_a_line_is_not_part_of_its_epoch():
+    """A file saved by an editor starts with a UTF-8 BOM, also where it was appended to another log:
+    the line is kept, its epoch read past the mark."""
+    bom = b"\xef\xbb\xbf"
+    data = bom + ql(f"{T}|NONE|NONE|NONE|QUEUESTART|") + bom + ql(f"{T + 5}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1")
+    out = parse(data)
+    assert out.rejects.is_empty()
+    assert rows(out, "line_no", "event_epoch", "event") == [(0, T, "QUEUESTART"), (1, T + 5, "ENTERQUEUE")]
 
 
 def test_crlf_line_ends_leave_no_carriage_return_in_values():

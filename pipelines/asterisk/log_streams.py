@@ -4,13 +4,16 @@ and read only the bytes not yet read.
 A *stream* is one queue_log as Asterisk wrote it, whatever it is called now: `queue_log` renamed
 to `queue_log.1`, `queue_log-20220707` or compressed to `.gz` is still the same stream. Its identity
 is a hash of the PBX name and its first line, so a rename or compression keeps the read position,
-and two copies of one log (`queue_log.1` beside `queue_log.1.gz`) are read once. Positions are
-byte offsets into the decompressed content plus the line number reached.
+and two copies of one log (`queue_log.1` beside `queue_log.1.gz`, or a copy taken before more was
+appended) are read once. A copy that shares the first line but then parts from the others (a
+hand-edited copy) holds lines they lack: it is a stream of its own (see `group_streams`).
+Positions are byte offsets into the decompressed content plus the line number reached.
 """
 
 from __future__ import annotations
 
 import bz2
+import functools
 import glob
 import hashlib
 import logging
@@ -38,6 +41,8 @@ CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
 ACTIVE_NAMES = frozenset({"queue_log", "Master.csv"})
 FIRST_LINE_MAX = 4096
 CHUNK_BYTES = 64 << 20
+# Blocks in which copies are compared (two in memory at a time)
+COMPARE_BYTES = 8 << 20
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +87,11 @@ class Stream:
     @property
     def best(self) -> LogFile:
         """The most complete copy: largest, preferring the live/plain file on ties."""
-        return max(self.files, key=lambda f: (f.size, not f.compressed, not f.is_final))
+        return max(self.files, key=_completeness)
+
+
+def _completeness(f: LogFile) -> tuple[int, bool, bool]:
+    return f.size, not f.compressed, not f.is_final
 
 
 @dataclass(frozen=True)
@@ -131,26 +140,103 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
 
 
 def group_streams(files: list[LogFile]) -> tuple[list[Stream], list[LogFile]]:
-    """Group files into streams by identity; files without a complete first line yet are returned apart."""
-    groups: dict[str, list[LogFile]] = {}
-    first_lines: dict[str, bytes] = {}
-    pbx_of: dict[str, str] = {}
+    """Group files into streams; files without a complete first line yet are returned apart.
+
+    Files of one PBX with one first line are one stream when each is the start of a larger one,
+    byte for byte (a copy of the log taken before more was appended): only the largest is read.
+    A copy that parts from the others is a stream of its own (`_split_copies`).
+    """
+    groups: dict[tuple[str, bytes], list[LogFile]] = {}
     waiting: list[LogFile] = []
     for f in files:
         first = read_first_line(f)
         if first is None:
             waiting.append(f)
             continue
-        sid = stream_identity(f.pbx, first)
-        groups.setdefault(sid, []).append(f)
-        first_lines[sid] = first
-        pbx_of[sid] = f.pbx
-    streams = [Stream(sid, pbx_of[sid], first_lines[sid], tuple(fs)) for sid, fs in groups.items()]
+        groups.setdefault((f.pbx, first), []).append(f)
+    streams = [s for (pbx, first), copies in groups.items() for s in _split_copies(pbx, first, copies)]
     return sorted(streams, key=lambda s: (s.pbx, s.first_line)), waiting
 
 
 def stream_identity(pbx: str, first_line: bytes) -> str:
     return hashlib.sha256(pbx.encode() + b"\0" + first_line).hexdigest()[:24]
+
+
+def _split_copies(pbx: str, first_line: bytes, copies: list[LogFile]) -> list[Stream]:
+    """The streams among copies sharing one first line: each file joins a larger one it is the
+    start of; the rest are logs that parted from each other (the *branches*).
+
+    Identities must not change as the branches grow (a stored position belongs to its content), so
+    they come from where branches part, never from their sizes: the branch first in byte order
+    (decided where it parts from each other one) keeps the plain identity, any other is named by
+    the offset and its byte where it parts from the branch it follows longest. Two branches
+    never share that pair: both would then follow each other past it.
+    """
+    branches: list[list[LogFile]] = []
+    parts: dict[tuple[int, int], tuple[int, bytes, bytes]] = {}  # (later, earlier) → where, their bytes
+    for f in sorted(copies, key=_completeness, reverse=True):  # the larger first, so a copy finds its whole
+        found: dict[int, tuple[int, bytes, bytes]] = {}
+        for i, members in enumerate(branches):
+            where = _parting(f, members[0])
+            if where is None:
+                members.append(f)
+                break
+            found[i] = where
+        else:
+            parts.update({(len(branches), i): where for i, where in found.items()})
+            branches.append([f])
+
+    def parting(a: int, b: int) -> tuple[int, bytes, bytes]:
+        """(offset, a's byte, b's byte) where branches a and b part."""
+        if (a, b) in parts:
+            return parts[(a, b)]
+        offset, theirs, mine = parts[(b, a)]
+        return offset, mine, theirs
+
+    first = min(range(len(branches)), key=functools.cmp_to_key(
+        lambda a, b: -1 if parting(a, b)[1] < parting(a, b)[2] else 1))
+    streams = []
+    for i, members in enumerate(branches):
+        if i == first:
+            sid = stream_identity(pbx, first_line)
+        else:
+            offset, byte, _ = max(parting(i, j) for j in range(len(branches)) if j != i)
+            # More than a line: never what a first line's identity hashes (its one newline ends it)
+            sid = stream_identity(pbx, first_line + b"%d\0" % offset + byte)
+            log.info("%s starts like %s but is not a copy of the start of any larger file: read as a "
+                     "log of its own", members[0].path, branches[first][0].path)
+        streams.append(Stream(sid, pbx, first_line, tuple(members)))
+    return streams
+
+
+def _parting(small: LogFile, large: LogFile) -> tuple[int, bytes, bytes] | None:
+    """Where `small` parts from `large` (offset, small's byte there, large's byte or b"" where it
+    ends), or None when all `small` holds is the start of `large`.
+
+    One pass over `small` and as much of `large`, compared in large blocks (memcmp), stopping at
+    the first block that differs.
+    """
+    with open_log(small) as mine_fh, open_log(large) as theirs_fh:
+        offset = 0
+        while offset < small.size:
+            mine = mine_fh.read(min(COMPARE_BYTES, small.size - offset))
+            if not mine:  # a cut archive: what it holds so far matched
+                return None
+            theirs = theirs_fh.read(len(mine))
+            if mine != theirs:
+                at = _first_difference(mine, theirs)
+                return offset + at, mine[at:at + 1], theirs[at:at + 1]
+            offset += len(mine)
+    return None
+
+
+def _first_difference(mine: bytes, theirs: bytes, step: int = 4096) -> int:
+    """The first index where two unequal blocks differ (`theirs` may be shorter): compared
+    `step` bytes at a time, then byte by byte within one step."""
+    at = 0
+    while mine[at:at + step] == theirs[at:at + step]:
+        at += step
+    return next(i for i in range(at, at + step) if i >= len(theirs) or mine[i] != theirs[i])
 
 
 def read_first_line(f: LogFile) -> bytes | None:

@@ -5,9 +5,10 @@ of data fields and no quoting (asterisk-queue-log.md §1.1). Parsing is vectoris
 CSV reader ('|' separator, quoting off, ragged rows padded), so ten million lines take seconds,
 never one Python object per line.
 
-Quirks handled here (§4): NUL runs after unclean shutdowns (removed; a run inside a line ends it,
-and the text before it — a line the crash cut — is rejected), CRLF (CR removed), invalid
-UTF-8 (replaced by U+FFFD), blank lines (counted as skipped), variable and trailing-empty field
+Quirks handled here (§4): NUL runs after unclean shutdowns (removed; a run followed by a new line's
+start ends the line it is in, and the text before a run that ends a line — a line the crash cut —
+is rejected), CRLF (CR removed), a byte-order mark before a line (ignored), invalid UTF-8
+(replaced by U+FFFD), blank lines (counted as skipped), variable and trailing-empty field
 counts, values containing '|' (kept joined in data6). Empty and absent fields are both null. Rows keep their line number so that file
 order survives sorting by the 1-second epoch. Everything else — duplicates, ordering, restarts,
 missing ENTERQUEUE — is a matter of interpretation and belongs to the dbt models.
@@ -53,10 +54,11 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
 }
 
 # missing_event: fewer than five fields, or an empty event name. cut_by_crash: text right before
-# a NUL run — a crash stopped the write mid-line and the file was padded with NULs. unterminated:
-# the last line of a file that will not grow (rotated, compressed, cut archive) without its
-# newline — Asterisk ends every line it writes with one, so the write was cut. Either may look like
-# a whole event with fewer fields (`…|COMPLETECALLER|10|12`) and would count wrong figures.
+# a NUL run that ends its line — a crash stopped the write mid-line and the file was padded with
+# NULs. unterminated: the last line of a file that will not grow any more (compressed, or rotated
+# and left alone: see source.py) without its newline — Asterisk ends every line it writes with
+# one, so the write was cut. Either may look like a whole event with fewer fields
+# (`…|COMPLETECALLER|10|12`) and would count wrong figures.
 REJECT_REASONS = ("missing_event", "bad_epoch", "too_many_fields", "cut_by_crash", "unterminated")
 
 
@@ -87,19 +89,27 @@ def count_lines(data: bytes) -> int:
     return newlines + (0 if data.endswith(b"\n") else 1)
 
 
-# A NUL run with text on both sides of it, within one line: a crash cut the line, the file was
-# padded with NULs, and the restarted Asterisk wrote on (typically its QUEUESTART) without a newline.
-_MIDLINE_NULS = re.compile(rb"(?<=[^\n\x00])\x00+(?=[^\n\x00])")
-# Text right before a NUL run: the line the crash cut (a run after a newline cut nothing).
-_CUT_BY_NULS = re.compile(rb"[^\n\r\x00]\x00")
+# The start of a queue_log line as Asterisk writes it: a plausible epoch (9 or 10 digits), then
+# callid|queue|agent|EVENT (§1.1). Text after a NUL run that does not start so goes on the same line.
+_LINE_START = rb"\d{9,10}\|[^|\n]*\|[^|\n]*\|[^|\n]*\|[A-Za-z_]"
+# A NUL run after text and before the start of a new line: a crash cut the line, the file was padded
+# with NULs, and the restarted Asterisk wrote on (typically its QUEUESTART) without a newline. Any
+# other NUL run inside a line cut nothing and is only stripped (§4.12). Possessive runs: a long NUL
+# padding is scanned once, not once per NUL.
+_NULS_BEFORE_A_NEW_LINE = re.compile(rb"(?<=[^\n\x00])\x00++(?=" + _LINE_START + rb")")
+# A NUL run right after text that ends the line (at a newline, the end of the data or the start of a
+# new line): the text is the line the crash cut. A run after a newline cut nothing.
+_NULS_AFTER_CUT_TEXT = re.compile(rb"(?<=[^\n\r\x00])\x00++(?=[\r\x00]*+(?:\n|\Z)|" + _LINE_START + rb")")
+_BYTE_ORDER_MARK = "\ufeff"
 
 
 def break_midline_nul_runs(data: bytes) -> bytes:
-    """`data` with each mid-line NUL run turned into a line break, keeping every byte's offset (the
-    run's first NUL becomes the newline), so that the line after it is not lost in the cut one."""
+    """`data` with each NUL run between a cut line and the start of a new one (see
+    _NULS_BEFORE_A_NEW_LINE) turned into a line break, keeping every byte's offset (the run's first
+    NUL becomes the newline), so that the line after it is not lost in the cut one."""
     if b"\x00" not in data:
         return data
-    return _MIDLINE_NULS.sub(lambda run: b"\n" + run.group()[1:], data)
+    return _NULS_BEFORE_A_NEW_LINE.sub(lambda run: b"\n" + run.group()[1:], data)
 
 
 def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) -> ParsedChunk:
@@ -113,7 +123,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
         return ParsedChunk(_empty(EVENT_SCHEMA), _empty(REJECT_SCHEMA), 0, 0)
 
     # NUL runs and carriage returns never carry meaning in a queue_log: dropped, once a NUL run
-    # inside a line has ended it (_MIDLINE_NULS). The usual chunk has no NUL: one scan says so.
+    # before a new line has ended the cut one (_NULS_BEFORE_A_NEW_LINE). The usual chunk has no
+    # NUL: one scan says so.
     has_nuls = b"\x00" in data
     broken = break_midline_nul_runs(data) if has_nuls else data
     clean = (broken.replace(b"\x00", b"") if has_nuls else data).replace(b"\r", b"")
@@ -137,6 +148,9 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
 
     f = [pl.col(c) for c in (_READ_COLUMNS if wide else _NARROW_COLUMNS)]
+    # A file saved by an editor starts with a byte-order mark, also where it was appended to another
+    # log: not part of the epoch. Looked for only here: a line with one fails the usual chunk's check.
+    f[0] = f[0].str.strip_prefix(_BYTE_ORDER_MARK)
     epoch = pl.col("_epoch")
     # A blank line has no content: every field empty, the first at most whitespace (NUL-only lines
     # are blank once NULs are gone). A line that lost its epoch but kept other fields is a reject.
@@ -153,7 +167,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
         reason.when(epoch.is_null() | ~epoch.is_between(_MIN_EPOCH, _MAX_EPOCH)).then(pl.lit("bad_epoch"))
         .otherwise(pl.lit(None, pl.String))
     )
-    tagged = raw.with_columns(epochs.alias("_epoch")).with_columns(blank.alias("_blank"), reason.alias("_reason"))
+    tagged = raw.with_columns(f[0].cast(pl.Int64, strict=False).alias("_epoch")).with_columns(
+        blank.alias("_blank"), reason.alias("_reason"))
     kept = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
     events = kept.select("line_no", pl.col("_epoch").alias("event_epoch"), *_event_fields(wide))
 
@@ -164,10 +179,11 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
 
 
 def _lines_cut_by_nuls(data: bytes, broken: bytes) -> list[int]:
-    """Chunk-relative numbers of the lines of `data` that end in a NUL run (see _CUT_BY_NULS),
+    """Chunk-relative numbers of the lines of `data` that a crash cut (see _NULS_AFTER_CUT_TEXT),
     counted in `broken` (break_midline_nul_runs of `data`): as the parser sees the lines."""
     newlines = np.flatnonzero(np.frombuffer(broken, dtype=np.uint8) == 10)
-    cut_at = [m.start() for m in _CUT_BY_NULS.finditer(data)]  # offsets are the same in both
+    # Offsets are the same in both; a run's first NUL is still in the line it cuts, or is its newline.
+    cut_at = [m.start() for m in _NULS_AFTER_CUT_TEXT.finditer(data)]
     return sorted({int(i) for i in np.searchsorted(newlines, cut_at)})
 
 

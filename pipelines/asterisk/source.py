@@ -8,6 +8,9 @@ Incremental and idempotent:
 - before a stream is read from position P, rows at or past P are deleted — leftovers of a run
   that loaded data but died before committing its state — so a crash at any point followed by a
   rerun gives the same warehouse as one clean run;
+- an unterminated last line is read only once it is finished or can no longer be: the live file's
+  always waits, a rotated plain copy's waits while the copy may still be written to
+  (ROTATED_TAIL_GRACE_SECONDS), a compressed copy's is final;
 - bulk rows travel as Arrow tables (Polars-parsed), never a dict per line.
 
 Counts (lines read = loaded + rejected + skipped) are collected in an `IngestReport` that the
@@ -45,6 +48,12 @@ from pipelines.load_files import ParquetLoadFile, warehouse_takes_load_files
 log = logging.getLogger(__name__)
 
 QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
+# Asterisk writes on into a renamed log until `logger reload` reopens the live name (§1.3), so a line
+# it had begun before the rename is finished in the renamed file. A rotated plain copy modified less
+# than this long before a run may still be written to: its unterminated last line waits, as the live
+# file's does (§4.12). After that the line is final and is rejected as unterminated. logrotate reloads
+# right after renaming; ten minutes leave a wide margin and only ever delay that one line.
+ROTATED_TAIL_GRACE_SECONDS = 600
 
 # Per-chunk constants travel as dictionary-encoded (Categorical) columns: one value, not millions of
 # copied strings, through Arrow and parquet (the warehouse stores plain text).
@@ -104,6 +113,7 @@ class IngestCounts:
     skipped_duplicate: int = 0
     streams_read: int = 0
     files_waiting: int = 0
+    prefix_copies: int = 0
     locations_without_logs: list[str] = field(default_factory=list)
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
 
@@ -125,6 +135,7 @@ class IngestCounts:
             "counts_balance": self.balanced,
             "streams_read": self.streams_read,
             "files_waiting_for_first_line": self.files_waiting,
+            "files_skipped_as_prefix_copies": self.prefix_copies,
             "locations_without_logs": list(self.locations_without_logs),
             "rejects_by_reason": dict(self.rejects_by_reason),
         }
@@ -210,6 +221,8 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
     positions = dlt.current.resource_state().setdefault("streams", {})
     streams, waiting = log_streams.group_streams(log_streams.discover(list(locations), names))
     counts.files_waiting += len(waiting)
+    # copies that are the start of a larger copy: their lines are read (or were) through it
+    counts.prefix_copies += sum(len(stream.files) - 1 for stream in streams)
     for stream in streams:
         source = stream.best
         start, _reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
@@ -222,9 +235,18 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
             line_no = start.line_no
             for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes,
                                                             first_line=stream.first_line):
+                # Only a file's last line comes without its newline: the lines before it are read,
+                # the position stays before it.
+                held = not chunk.endswith(b"\n") and _may_still_be_written(source, loaded_at)
+                if held:
+                    chunk = chunk[:chunk.rfind(b"\n") + 1]
+                    if not chunk:
+                        break
                 parsed, lines = read(chunk, line_no, offset)
                 line_no += lines
                 yield parsed, line_no, offset + len(chunk)
+                if held:
+                    break
 
         line_no, end = start.line_no, start.offset
         meta = _meta_values(stream, source, loaded_at)
@@ -313,6 +335,12 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
+
+
+def _may_still_be_written(f: LogFile, now: datetime) -> bool:
+    """A plain file modified within ROTATED_TAIL_GRACE_SECONDS before `now` (a modification time
+    ahead of `now`, from a file server's clock, counts as recent). A compressed copy never grows."""
+    return not f.compressed and now.timestamp() - f.mtime_ns / 1e9 < ROTATED_TAIL_GRACE_SECONDS
 
 
 def _meta_values(stream: Stream, source: LogFile, loaded_at: datetime) -> dict[str, object]:
