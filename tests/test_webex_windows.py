@@ -162,3 +162,16 @@ def test_split_and_days():
         (datetime(2026, 11, 29, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)),
         (datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 11, 30, 6, tzinfo=UTC)),
     ]
+
+
+def test_a_poll_loads_ten_gap_windows_at_most_and_keeps_the_rest_of_the_gap():
+    from pipelines.webex.source import MAX_GAP_WINDOWS_PER_RUN, _limit_gap_windows
+
+    plan = _limit_gap_windows(plan_stream(NOW - 20 * 24 * H, NOW))
+    feed = [w for w in plan.windows if w.endpoint == FEED]
+    assert len(feed) == MAX_GAP_WINDOWS_PER_RUN and plan.windows[0].endpoint == STREAM
+    assert feed[0].start == NOW - 20 * 24 * H - FEED_GAP_LEAD  # oldest first: it expires first
+    gaps = plan.gaps
+    for done in feed:
+        gaps = gaps_after(gaps, done)
+    assert gaps == ((feed[-1].end - DEFAULT_FEED_OVERLAP, plan.gaps[0][1]),)

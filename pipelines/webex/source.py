@@ -73,7 +73,9 @@ POLL, BACKFILL = "poll", "backfill"
 CDR_KEY = ["report_id"]
 REJECT_KEY = ["reject_key"]
 DIRECTORY_REFRESH = timedelta(hours=1)
-MAX_STREAM_WINDOWS_PER_RUN = 12  # a poll catches up at most 24 h of stream per run; the next run goes on
+# A poll loads at most this many cdr_feed windows of a gap (5 days: ten minutes of the rate budget),
+# oldest first; the gap stays in state and the next polls go on, each loading the stream first.
+MAX_GAP_WINDOWS_PER_RUN = 10
 CDR_BATCH_ROWS = 50_000  # records normalised together, and rows handed to dlt per Arrow table (pages are ≤ 5000)
 PREFETCH_PAGES = 2  # pages fetched and read ahead while the previous ones are normalised and written
 
@@ -296,7 +298,7 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 cursor = state.get("stream_cursor")
                 plan = plan_stream(datetime.fromisoformat(cursor) if cursor else None, now(),
                                    gaps=_stored_gaps(state.get("feed_gaps", [])))
-                plan = _limit_stream(plan)
+                plan = _limit_gap_windows(plan)
                 state["feed_gaps"] = _storable_gaps(plan.gaps)
 
             def unavailable(start: datetime, end: datetime, why: str) -> None:
@@ -401,12 +403,12 @@ def _storable_gaps(gaps: tuple[Gap, ...]) -> list[list[str]]:
     return [[start.isoformat(), end.isoformat()] for start, end in gaps]
 
 
-def _limit_stream(plan: Plan) -> Plan:
-    stream = [w for w in plan.windows if w.endpoint == STREAM]
-    if len(stream) <= MAX_STREAM_WINDOWS_PER_RUN:
+def _limit_gap_windows(plan: Plan) -> Plan:
+    feed = [w for w in plan.windows if w.endpoint == FEED]
+    if len(feed) <= MAX_GAP_WINDOWS_PER_RUN:
         return plan
-    keep = set(stream[:MAX_STREAM_WINDOWS_PER_RUN])
-    return Plan(tuple(w for w in plan.windows if w.endpoint == FEED or w in keep), plan.unavailable, plan.gaps)
+    keep = set(feed[:MAX_GAP_WINDOWS_PER_RUN])
+    return Plan(tuple(w for w in plan.windows if w.endpoint == STREAM or w in keep), plan.unavailable, plan.gaps)
 
 
 class _Deduper:
