@@ -70,9 +70,10 @@ class LogFile:
 
     @property
     def is_final(self) -> bool:
-        """Rotated copies are complete: their unterminated last line will never be finished.
-
-        Only the live `queue_log` / `Master.csv` may still be half-way through writing its last line.
+        """Rotated copies will not grow: their bytes are read to the end, an unterminated last line
+        included. Only the live `queue_log` / `Master.csv` may still be half-way through writing
+        its last line. (The loader still holds back a rotated plain copy's unterminated line for a
+        while after the rename, when Asterisk may finish it there: source.ROTATED_TAIL_GRACE_SECONDS.)
         """
         return self.compressed or self.path.name not in ACTIVE_NAMES
 
