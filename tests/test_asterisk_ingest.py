@@ -22,10 +22,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.asterisk.log_streams import ROTATED_TAIL_GRACE_SECONDS
 from pipelines.asterisk.pipeline import asterisk_pipeline, run_load
 from pipelines.asterisk.source import (
     QUEUE_LOG_DICTIONARY_FIELDS,
-    ROTATED_TAIL_GRACE_SECONDS,
     AsteriskConfig,
     IngestReport,
     asterisk_source,

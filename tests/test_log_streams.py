@@ -10,6 +10,7 @@ import bz2
 import gzip
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,13 @@ WEEK2 = (
 
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
+    return path
+
+
+def left_alone(path: Path) -> Path:
+    """The file last modified longer ago than a rotated copy may still be written to."""
+    past = time.time() - log_streams.ROTATED_TAIL_GRACE_SECONDS - 60
+    os.utime(path, (past, past))
     return path
 
 
@@ -232,7 +240,7 @@ def test_best_copy_is_the_larger_one_even_if_compressed(tmp_path):
 def test_live_file_without_a_complete_first_line_waits(tmp_path):
     """A brand-new live log with only a partial first line has no identity yet: it waits."""
     write(tmp_path / "queue_log", f"{T}|NONE|NONE|NONE|QUEUE".encode())
-    write(tmp_path / "queue_log.1", f"{T - 10}|NONE|NONE|NONE|QUEUESTART|".encode())  # final: identified anyway
+    left_alone(write(tmp_path / "queue_log.1", f"{T - 10}|NONE|NONE|NONE|QUEUESTART|".encode()))  # final: identified anyway
     write(tmp_path / "queue_log.2", b"")  # empty: nothing to identify
     streams, waiting = group_streams(files_in(tmp_path))
     assert sorted(f.path.name for f in waiting) == ["queue_log", "queue_log.2"]
@@ -381,14 +389,27 @@ def test_live_file_without_any_complete_new_line_yields_nothing(tmp_path):
 
 @pytest.mark.parametrize("name", ["queue_log-20240101", "queue_log.1", "queue_log.1718900000"])
 def test_rotated_plain_file_last_line_is_consumed_without_newline(tmp_path, name):
-    """A rotated copy is final: its unterminated last line will never be finished, so it is read
-    (and handed to the parser, which quarantines it as a cut write: test_queue_log_parser)."""
+    """A rotated copy left alone is final: its unterminated last line will never be finished, so it
+    is read (and handed to the parser, which quarantines it as a cut write: test_queue_log_parser)."""
     tail = f"{T + 90}|1718900001.9|ventas|NONE|ABANDON|1|1|8".encode()
-    write(tmp_path / name, WEEK1 + tail)
+    left_alone(write(tmp_path / name, WEEK1 + tail))
     f = one(tmp_path, name)
     assert f.is_final
     assert b"".join(c for _, c in read_all(f)) == WEEK1 + tail
     assert read_all(f, len(WEEK1)) == [(len(WEEK1), tail)]
+
+
+def test_a_rotated_copy_written_to_lately_may_still_be_finished(tmp_path):
+    """Asterisk writes on into the renamed log until it reopens the live name: a rotated plain copy
+    modified within the grace keeps its unterminated last (or first) line back, as the live file does."""
+    tail = f"{T + 90}|1718900001.9|ventas|NONE|ABAN".encode()
+    write(tmp_path / "queue_log.1", WEEK1 + tail)
+    write(tmp_path / "queue_log.2", f"{T}|NONE|NONE|NONE|QUEUE".encode())
+    f = one(tmp_path, "queue_log.1")
+    assert not f.is_final
+    assert b"".join(c for _, c in read_all(f)) == WEEK1
+    _, waiting = group_streams(files_in(tmp_path))
+    assert [w.path.name for w in waiting] == ["queue_log.2"]  # no identity from a cut first line
 
 
 def test_gzip_copy_is_read_from_a_decompressed_offset(tmp_path):
@@ -411,7 +432,7 @@ def test_small_chunks_yield_whole_lines_that_concatenate_to_the_file(tmp_path, n
     if name.endswith(".gz"):
         write_gz(tmp_path / name, content)
     else:
-        write(tmp_path / name, content)
+        left_alone(write(tmp_path / name, content))
     f = one(tmp_path, name)
     expected = body if name == "queue_log" else content
     for start in (0, len(WEEK1)):

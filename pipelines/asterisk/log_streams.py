@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,6 +42,12 @@ CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
 ACTIVE_NAMES = frozenset({"queue_log", "Master.csv"})
 FIRST_LINE_MAX = 4096
 CHUNK_BYTES = 64 << 20
+# Asterisk writes on into a renamed log until `logger reload` reopens the live name (§1.3), so a
+# line it had begun before the rename is finished in the renamed file. A rotated plain copy
+# modified less than this long before the run may still be written to: its unterminated last
+# line waits, as the live file's does (§4.12); after that it is final (a cut write). logrotate
+# reloads right after renaming: ten minutes leave a wide margin and only ever delay that one line.
+ROTATED_TAIL_GRACE_SECONDS = 600
 # Blocks in which copies are compared (two in memory at a time)
 COMPARE_BYTES = 8 << 20
 
@@ -63,6 +70,7 @@ class LogFile:
     compression: str | None  # "gzip" | "bz2" by the file's first bytes, not its name; None = plain
     size: int  # decompressed size (gzip: from its trailer when that is plausible)
     mtime_ns: int
+    modified_recently: bool = False  # a plain file modified within ROTATED_TAIL_GRACE_SECONDS
 
     @property
     def compressed(self) -> bool:
@@ -70,12 +78,11 @@ class LogFile:
 
     @property
     def is_final(self) -> bool:
-        """Rotated copies will not grow: their bytes are read to the end, an unterminated last line
-        included. Only the live `queue_log` / `Master.csv` may still be half-way through writing
-        its last line. (The loader still holds back a rotated plain copy's unterminated line for a
-        while after the rename, when Asterisk may finish it there: source.ROTATED_TAIL_GRACE_SECONDS.)
-        """
-        return self.compressed or self.path.name not in ACTIVE_NAMES
+        """Whether the file will not grow: its bytes are read to the end, an unterminated last line
+        included. The live `queue_log` / `Master.csv` may still be half-way through writing its
+        last line, and so may a rotated plain copy for a while after the rename
+        (ROTATED_TAIL_GRACE_SECONDS); a compressed copy never grows."""
+        return self.compressed or (self.path.name not in ACTIVE_NAMES and not self.modified_recently)
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,7 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
     also a file whose first line reads as one (`looks_like_queue_log`). A file of a location without
     a PBX name belongs to the PBX named after its folder."""
     seen: dict[Path, LogFile] = {}
+    now_ns = time.time_ns()
     for loc in locations:
         for path in _log_paths(loc, name_filter):
             real = path.resolve()
@@ -136,7 +144,10 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
             compression = _compression(path)
             size = _decompressed_size(path, compression, st.st_size) if compression else st.st_size
             pbx = loc.pbx or path.parent.name or "asterisk"
-            seen[real] = LogFile(path=path, pbx=pbx, compression=compression, size=size, mtime_ns=st.st_mtime_ns)
+            # (a modification time ahead of ours, from a file server's clock, counts as recent)
+            recent = compression is None and now_ns - st.st_mtime_ns < ROTATED_TAIL_GRACE_SECONDS * 10**9
+            seen[real] = LogFile(path=path, pbx=pbx, compression=compression, size=size, mtime_ns=st.st_mtime_ns,
+                                 modified_recently=recent)
     return sorted(seen.values(), key=lambda f: (f.pbx, str(f.path)))
 
 

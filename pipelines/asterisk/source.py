@@ -8,9 +8,8 @@ Incremental and idempotent:
 - before a stream is read from position P, rows at or past P are deleted — leftovers of a run
   that loaded data but died before committing its state — so a crash at any point followed by a
   rerun gives the same warehouse as one clean run;
-- an unterminated last line is read only once it is finished or can no longer be: the live file's
-  always waits, a rotated plain copy's waits while the copy may still be written to
-  (ROTATED_TAIL_GRACE_SECONDS), a compressed copy's is final;
+- an unterminated last line is read only once it is finished or can no longer be
+  (log_streams.LogFile.is_final);
 - bulk rows travel as Arrow tables (Polars-parsed), never a dict per line.
 
 Counts (lines read = loaded + rejected + skipped) are collected in an `IngestReport` that the
@@ -48,12 +47,6 @@ from pipelines.load_files import ParquetLoadFile, warehouse_takes_load_files
 log = logging.getLogger(__name__)
 
 QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
-# Asterisk writes on into a renamed log until `logger reload` reopens the live name (§1.3), so a line
-# it had begun before the rename is finished in the renamed file. A rotated plain copy modified less
-# than this long before a run may still be written to: its unterminated last line waits, as the live
-# file's does (§4.12). After that the line is final and is rejected as unterminated. logrotate reloads
-# right after renaming; ten minutes leave a wide margin and only ever delay that one line.
-ROTATED_TAIL_GRACE_SECONDS = 600
 
 # Per-chunk constants travel as dictionary-encoded (Categorical) columns: one value, not millions of
 # copied strings, through Arrow and parquet (the warehouse stores plain text).
@@ -235,18 +228,9 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
             line_no = start.line_no
             for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes,
                                                             first_line=stream.first_line):
-                # Only a file's last line comes without its newline: the lines before it are read,
-                # the position stays before it.
-                held = not chunk.endswith(b"\n") and _may_still_be_written(source, loaded_at)
-                if held:
-                    chunk = chunk[:chunk.rfind(b"\n") + 1]
-                    if not chunk:
-                        break
                 parsed, lines = read(chunk, line_no, offset)
                 line_no += lines
                 yield parsed, line_no, offset + len(chunk)
-                if held:
-                    break
 
         line_no, end = start.line_no, start.offset
         meta = _meta_values(stream, source, loaded_at)
@@ -335,12 +319,6 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _may_still_be_written(f: LogFile, now: datetime) -> bool:
-    """A plain file modified within ROTATED_TAIL_GRACE_SECONDS before `now` (a modification time
-    ahead of `now`, from a file server's clock, counts as recent). A compressed copy never grows."""
-    return not f.compressed and now.timestamp() - f.mtime_ns / 1e9 < ROTATED_TAIL_GRACE_SECONDS
 
 
 def _meta_values(stream: Stream, source: LogFile, loaded_at: datetime) -> dict[str, object]:
