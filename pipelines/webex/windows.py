@@ -90,6 +90,13 @@ def _floor_ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def served_range(endpoint: str, now: datetime, margin: timedelta = DEFAULT_MARGIN) -> tuple[datetime, datetime]:
+    """(oldest start, newest end) of a window the endpoint serves at `now`, each kept `margin` /
+    END_MARGIN inside its limit."""
+    rules = RULES[endpoint]
+    return _floor_ms(now - rules.max_age + margin), _floor_ms(now - rules.min_age - END_MARGIN)
+
+
 def split(endpoint: str, start: datetime, end: datetime, *, overlap: timedelta = timedelta(0)) -> list[Window]:
     """[start, end) in windows of the endpoint's maximum span; each after the first starts
     `overlap` before the previous one ended."""
@@ -118,9 +125,7 @@ def plan_feed(
     since, until, now = _utc(since), _utc(until), _utc(now)
     if until <= since:
         raise ValueError(f"--until ({until.isoformat()}) must be after --since ({since.isoformat()})")
-    rules = RULES[FEED]
-    oldest = _floor_ms(now - rules.max_age + margin)
-    newest = _floor_ms(now - rules.min_age - END_MARGIN)
+    oldest, newest = served_range(FEED, now, margin)
     unavailable = []
     if since < oldest:
         unavailable.append((since, min(until, oldest), "older than cdr_feed's 30 days: load a Control Hub CSV export"))
@@ -146,9 +151,7 @@ def plan_stream(
     retention opens a gap: from FEED_GAP_LEAD before the cursor to where the stream takes over.
     """
     now = _utc(now)
-    rules = RULES[STREAM]
-    stream_oldest = _floor_ms(now - rules.max_age + margin)
-    newest = _floor_ms(now - rules.min_age - END_MARGIN)
+    stream_oldest, newest = served_range(STREAM, now, margin)
     cursor = stream_oldest if cursor is None else _utc(cursor)
     pending = [(_utc(start), _utc(end)) for start, end in gaps]
     if cursor < stream_oldest:
@@ -192,7 +195,7 @@ def gaps_after(gaps: tuple[Gap, ...], done: Window, overlap: timedelta = DEFAULT
 def still_served(window: Window, now: datetime, margin: timedelta = DEFAULT_MARGIN) -> Window | None:
     """The window as its endpoint serves it at `now`: its start moved past the retention limit
     (less `margin`) when time has carried it beyond; None when none of it is left."""
-    oldest = _floor_ms(_utc(now) - RULES[window.endpoint].max_age + margin)
+    oldest, _ = served_range(window.endpoint, _utc(now), margin)
     if window.start >= oldest:
         return window
     if window.end <= oldest:
