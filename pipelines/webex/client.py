@@ -84,7 +84,7 @@ def region_base_url(message: str, current_base: str) -> str | None:
         return None
     current = urlsplit(current_base)
 
-    def base_of(url: str) -> tuple[str, str]:
+    def base_of(url: str) -> tuple[str, bool]:
         parts = urlsplit(url.rstrip("./"))
         path = parts.path.rstrip("/")
         api_path = path.endswith(("/v1", "/cdr_feed", "/cdr_stream"))

@@ -1,8 +1,9 @@
 """Faults on demand: 5xx bursts, slow responses, truncated bodies and repeated pages.
 
 A fault is armed for an endpoint name (glob patterns allowed, e.g. `webex.*`) and fires on the
-next `count` matching requests (`count=None`: until cleared), once `after` of them have been served. Endpoint names are listed in
-`ENDPOINTS`; the test thread arms faults while the server thread consumes them, hence the lock.
+next `count` matching requests (`count=None`: until cleared), once `after` of them have been
+served. Endpoint names are listed in `ENDPOINTS`; the test thread arms faults while the server
+thread consumes them, hence the lock.
 """
 
 from __future__ import annotations
