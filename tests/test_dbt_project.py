@@ -288,6 +288,13 @@ def test_build_passes_on_an_empty_duckdb_warehouse(tmp_path):
     assert _rows(tmp_path / "empty.duckdb", "select count(*) as n from marts.fct_queue_visits") == [
         {"n": 0}
     ]
+    # sums of bigints widen to HUGEINT in DuckDB (numeric in Postgres): the marts cast them back,
+    # so a BI tool sees the same column types on either warehouse
+    assert _rows(
+        tmp_path / "empty.duckdb",
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = 'marts' and (data_type like 'HUGEINT%' or data_type like 'DECIMAL%')",
+    ) == []
 
 
 # --------------------------------------------------------------------------- visits
@@ -570,3 +577,91 @@ def test_build_on_postgres_gives_the_same_figures(tmp_path, postgres_server, bui
         assert agents(pg_fetch) == agents(duck_fetch)
     finally:
         con.close()
+
+
+# The same log on both engines, with what makes Postgres differ from DuckDB when the SQL does not
+# say how to compare text: a name logged with a trailing no-break space (DuckDB's trim() strips
+# it, Postgres' only strips ASCII spaces) and two spellings of one agent last seen in the same
+# second (the tie goes to the greater text: byte order in DuckDB, the database's collation in
+# Postgres, where en-US puts "Eva" after "eva").
+COLLATION_LINES: list[tuple[int, str]] = [
+    (0, "NONE|NONE|NONE|QUEUESTART|"),
+    (100, "8001.1|sales|NONE|ENTERQUEUE||3001110000|1"),
+    (110, "8001.1|sales|Dora Lima\u00a0|CONNECT|10|8001.2|1"),
+    (170, "8001.1|sales|Dora Lima\u00a0|COMPLETECALLER|10|60|1"),
+    (200, "8002.1|sales|NONE|ENTERQUEUE||3001110001|1"),
+    (205, "8002.1|sales|Dora Lima|CONNECT|5|8002.2|1"),
+    (245, "8002.1|sales|Dora Lima|COMPLETEAGENT|5|40|1"),
+    (300, "8003.1|sales|NONE|ENTERQUEUE||3001110002|1"),
+    (302, "8003.1|sales|Eva Soto|CONNECT|2|8003.2|1"),
+    (400, "8003.1|sales|Eva Soto|COMPLETECALLER|2|98|1"),
+    (350, "8004.1|sales|NONE|ENTERQUEUE||3001110003|1"),
+    (354, "8004.1|sales|eva soto|CONNECT|4|8004.2|1"),
+    (400, "8004.1|sales|eva soto|COMPLETEAGENT|4|46|1"),
+]
+
+
+@pytest.mark.postgres
+def test_postgres_with_a_linguistic_collation_builds_what_duckdb_builds(tmp_path, postgres_server):
+    import psycopg2
+
+    rows = [("lab", "lab-stream-1", "/logs/lab/queue_log", line_no, T0 + offset, *_fields(text))
+            for line_no, (offset, text) in enumerate(sorted(COLLATION_LINES))]
+    # models and seeds, no data tests: the comparison is the test
+    build = ["build", "--select", "+agg_agent_daily", "+fct_queue_visits",
+             "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+
+    for side in ("duck", "pg"):
+        (tmp_path / side).mkdir()
+    duck_path = tmp_path / "duck.duckdb"
+    with duckdb.connect(str(duck_path)) as dcon:
+        dcon.execute(RAW_DDL)
+        insert_file_lines(dcon.cursor(), "?", rows)
+    _assert_ok(_dbt(tmp_path / "duck", {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(duck_path)},
+                    *build))
+
+    server = {k: postgres_server[k] for k in ("host", "port", "user")}
+    admin = psycopg2.connect(**server, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("drop database if exists dbt_icu")
+        # a database whose text sorts as people read it (ICU en-US), as many managed servers are set up
+        cur.execute("create database dbt_icu template template0 locale_provider icu icu_locale 'en-US' "
+                    "locale 'C.UTF-8'")
+    admin.close()
+    con = psycopg2.connect(**server, dbname="dbt_icu")
+    con.autocommit = True
+    with con.cursor() as cur:
+        cur.execute("select 'Eva' > 'eva', 'Eva' collate \"C\" > 'eva'")
+        assert cur.fetchone() == (True, False)  # the collation the test is about
+        cur.execute(RAW_DDL)
+        insert_file_lines(cur, "%s", rows)
+    env = {
+        "SWITCHBOARD_DBT_TARGET": "postgres",
+        "SWITCHBOARD_DBT_PG_HOST": server["host"],
+        "SWITCHBOARD_DBT_PG_PORT": str(server["port"]),
+        "SWITCHBOARD_DBT_PG_USER": server["user"],
+        "SWITCHBOARD_DBT_PG_PASSWORD": "",
+        "SWITCHBOARD_DBT_PG_DBNAME": "dbt_icu",
+    }
+    _assert_ok(_dbt(tmp_path / "pg", env, *build))
+
+    visits_sql = "select call_id, agent, agent_key from marts.fct_queue_visits order by call_id"
+    agents_sql = ("select agent, agent_key, answered, cast(talk_seconds as bigint) "
+                  "from marts.agg_agent_daily order by agent_key")
+    try:
+        with con.cursor() as cur:
+            cur.execute(visits_sql)
+            pg_visits = cur.fetchall()
+            cur.execute(agents_sql)
+            pg_agents = cur.fetchall()
+    finally:
+        con.close()
+    with duckdb.connect(str(duck_path), read_only=True) as dcon:
+        duck_visits = dcon.execute(visits_sql).fetchall()
+        duck_agents = dcon.execute(agents_sql).fetchall()
+
+    # one Dora (the no-break space trimmed), and of Eva's two spellings the greater in byte order
+    assert duck_agents == [("Dora Lima", "dora lima", 2, 100), ("eva soto", "eva soto", 2, 144)]
+    assert pg_agents == duck_agents
+    assert pg_visits == duck_visits

@@ -67,5 +67,5 @@
   so one agent is one lower-cased, trimmed name. The spelling as logged is kept elsewhere.
 #}
 {% macro agent_key(expr) -%}
-    lower(trim({{ expr }}))
+    lower({{ trim_spaces(expr) }})
 {%- endmacro %}

@@ -9,11 +9,54 @@
 {%- endmacro %}
 
 {% macro default__safe_to_bigint(expr) -%}
-    (case when trim({{ expr }}) ~ '^[+-]?[0-9]{1,18}$' then cast(trim({{ expr }}) as bigint) end)
+    (case when {{ trim_spaces(expr) }} ~ '^[+-]?[0-9]{1,18}$' then cast({{ trim_spaces(expr) }} as bigint) end)
 {%- endmacro %}
 
 {% macro duckdb__safe_to_bigint(expr) -%}
-    (case when regexp_full_match(trim({{ expr }}), '[+-]?[0-9]{1,18}') then cast(trim({{ expr }}) as bigint) end)
+    (case when regexp_full_match({{ trim_spaces(expr) }}, '[+-]?[0-9]{1,18}') then cast({{ trim_spaces(expr) }} as bigint) end)
+{%- endmacro %}
+
+
+{#
+  trim() as DuckDB does it: leading and trailing space separators (Unicode Zs: the space, the
+  no-break space, the en/em/thin spaces, the ideographic space...), not tabs or line breaks.
+  Postgres' trim() strips only the ASCII space: a name logged with a trailing no-break space would
+  be a second agent there and not in DuckDB.
+#}
+{% macro trim_spaces(expr) -%}
+    {{ return(adapter.dispatch('trim_spaces', 'switchboard')(expr)) }}
+{%- endmacro %}
+
+{% macro default__trim_spaces(expr) -%}
+    btrim({{ expr }}, {{ unicode_space_separators() }})
+{%- endmacro %}
+
+{% macro duckdb__trim_spaces(expr) -%}
+    trim({{ expr }})
+{%- endmacro %}
+
+{# The Zs code points, as a Postgres text expression (chr() is immutable: folded once per query). #}
+{% macro unicode_space_separators() -%}
+    {%- set code_points = [32, 160, 5760] + range(8192, 8203) | list + [8239, 8287, 12288] -%}
+    ({% for cp in code_points %}chr({{ cp }}){% if not loop.last %} || {% endif %}{% endfor %})
+{%- endmacro %}
+
+
+{#
+  Text in byte order, as DuckDB always compares it. Postgres compares by the database's collation
+  (en_US puts 'Valentina' after 'valentina', ignores or reorders punctuation), so a tie broken on
+  text would pick a different spelling, stream or record there. `collate "C"` is byte order.
+#}
+{% macro binary_text(expr) -%}
+    {{ return(adapter.dispatch('binary_text', 'switchboard')(expr)) }}
+{%- endmacro %}
+
+{% macro default__binary_text(expr) -%}
+    ({{ expr }} collate "C")
+{%- endmacro %}
+
+{% macro duckdb__binary_text(expr) -%}
+    {{ expr }}
 {%- endmacro %}
 
 

@@ -40,6 +40,7 @@ CDR_SCHEMA: dict[str, pl.DataType] = {
     "userfield": pl.String(),
     "linkedid": pl.String(),
 }
+_TEXT_COLUMNS = tuple(c for c, dtype in CDR_SCHEMA.items() if dtype == pl.String() and c != "cdr_key")
 CDR_REJECT_SCHEMA: dict[str, pl.DataType] = {
     "line_no": pl.Int64(), "byte_offset": pl.Int64(), "reason": pl.String(), "raw_text": pl.String(),
 }
@@ -97,6 +98,11 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
     typed = typed.with_columns(pl.when(~pl.col("_blank")).then(reason).alias("_reason"))
     good = typed.filter(~pl.col("_blank") & pl.col("_reason").is_null())
     rows = _with_keys(good).select(list(CDR_SCHEMA)).cast(CDR_SCHEMA)  # DuckDB hands back Etc/UTC
+    # cdr_csv quotes every field, so a field without a value is "": null, as on Postgres, where dlt's
+    # CSV load file cannot tell the two apart (the key above is taken from the text as written)
+    rows = rows.with_columns(
+        pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in _TEXT_COLUMNS
+    )
     bad = typed.filter(pl.col("_reason").is_not_null()).select("line_no", "_reason")
     rejects = _rejects_with_text(data, bad, first_line_no, base_offset)  # the line as written, and where
     return ParsedCdr(rows=rows, rejects=rejects, lines_read=lines_read, skipped_blank=int(typed["_blank"].sum()))

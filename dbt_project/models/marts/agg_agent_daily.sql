@@ -76,7 +76,7 @@ pauses as (
 -- one shown name per (platform, identity): the directory's, else the platform's latest spelling
 agents as (
 
-    select platform, agent_key, max(agent) as agent
+    select platform, agent_key, max({{ binary_text('agent') }}) as agent
     from identities
     group by platform, agent_key
 

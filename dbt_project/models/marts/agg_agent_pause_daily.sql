@@ -35,7 +35,7 @@ pauses as (
 
 agents as (
 
-    select agent_key, max(agent) as agent from asterisk_identities group by agent_key
+    select agent_key, max({{ binary_text('agent') }}) as agent from asterisk_identities group by agent_key
 
 ),
 

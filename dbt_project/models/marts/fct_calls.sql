@@ -99,7 +99,7 @@ cdr_first as (
     from (
         select
             pbx, call_key, source_number, destination,
-            row_number() over (partition by pbx, call_key order by started_at, cdr_id) as row_rank
+            row_number() over (partition by pbx, call_key order by started_at, {{ binary_text('cdr_id') }}) as row_rank
         from planned_cdr
     ) as ranked
     where row_rank = 1
@@ -113,8 +113,8 @@ cdr_calls as (
         call_key,
         min(started_at) as started_at,
         max(ended_at) as ended_at,
-        sum(case when is_answered then ring_seconds end) as ring_seconds,
-        sum(case when is_answered and destination_channel is not null then billable_seconds end) as talk_seconds,
+        cast(sum(case when is_answered then ring_seconds end) as bigint) as ring_seconds,
+        cast(sum(case when is_answered and destination_channel is not null then billable_seconds end) as bigint) as talk_seconds,
         max(case when is_answered and destination_channel is not null then 1 else 0 end) as any_answered,
         max(case when disposition in ('FAILED', 'CONGESTION') then 1 else 0 end) as any_failed,
         max(loaded_at) as cdr_loaded_at
@@ -205,11 +205,11 @@ multi_visit_ranks as (
         asterisk_visits.*,
         row_number() over (
             partition by asterisk_visits.pbx, asterisk_visits.call_key
-            order by asterisk_visits.entered_at, asterisk_visits.visit_id
+            order by asterisk_visits.entered_at, {{ binary_text('asterisk_visits.visit_id') }}
         ) as first_rank,
         row_number() over (
             partition by asterisk_visits.pbx, asterisk_visits.call_key
-            order by asterisk_visits.entered_at desc, asterisk_visits.visit_id desc
+            order by asterisk_visits.entered_at desc, {{ binary_text('asterisk_visits.visit_id') }} desc
         ) as last_rank,
         row_number() over (
             partition by asterisk_visits.pbx, asterisk_visits.call_key

@@ -31,16 +31,16 @@ directory_rows as (
 directory as (
 
     select
-        lower(trim(agent_id)) as agent_key,
-        trim(display_name) as display_name,
-        nullif(lower(trim(email)), '') as email,
-        nullif(lower(trim(webex_user_uuid)), '') as webex_user_uuid,
-        nullif(trim(extension), '') as extension,
-        nullif(lower(trim(asterisk_member)), '') as asterisk_member_key,
-        nullif(lower(trim(asterisk_interface)), '') as asterisk_interface_key,
+        lower({{ trim_spaces('agent_id') }}) as agent_key,
+        {{ trim_spaces('display_name') }} as display_name,
+        nullif(lower({{ trim_spaces('email') }}), '') as email,
+        nullif(lower({{ trim_spaces('webex_user_uuid') }}), '') as webex_user_uuid,
+        nullif({{ trim_spaces('extension') }}, '') as extension,
+        nullif(lower({{ trim_spaces('asterisk_member') }}), '') as asterisk_member_key,
+        nullif(lower({{ trim_spaces('asterisk_interface') }}), '') as asterisk_interface_key,
         agent_id
     from directory_rows
-    where agent_id is not null and trim(agent_id) <> ''
+    where agent_id is not null and {{ trim_spaces('agent_id') }} <> ''
 
 ),
 
@@ -67,7 +67,7 @@ asterisk_matches as (
             partition by asterisk_agents.platform_agent_key
             order by
                 case when directory.asterisk_member_key = asterisk_agents.platform_agent_key then 0 else 1 end,
-                directory.agent_key
+                {{ binary_text('directory.agent_key') }}
         ) as match_rank
     from asterisk_agents
     inner join directory
@@ -104,7 +104,7 @@ webex_users as (
         select
             user_uuid,
             user_name,
-            row_number() over (partition by lower(user_uuid) order by started_at desc, report_id desc) as name_rank
+            row_number() over (partition by lower(user_uuid) order by started_at desc, {{ binary_text('report_id') }} desc) as name_rank
         from {{ ref('stg_webex__cdr') }}
         where leg_role = 'person' and user_uuid is not null
     ) as named
@@ -148,7 +148,7 @@ webex_matches as (
                     when directory.email = webex_people.email then 1
                     else 2
                 end,
-                directory.agent_key
+                {{ binary_text('directory.agent_key') }}
         ) as match_rank
     from webex_people
     inner join directory

@@ -1,6 +1,6 @@
 {#
   One row per agent identity. Names change case over time (karthik -> Karthik), so the
-  identity is agent_key = lower(trim(name)); the display name is the spelling most recently
+  identity is agent_key = lower({{ trim_spaces('name') }}); the display name is the spelling most recently
   logged (ties: the alphabetically last spelling). Sources: names on call lines (CONNECT,
   COMPLETE*, RINGNOANSWER, ...) and the resolved names of agent-state lines.
 #}
@@ -44,7 +44,7 @@ ranked as (
         {{ agent_key('agent') }} as agent_key,
         row_number() over (
             partition by {{ agent_key('agent') }}
-            order by last_epoch desc, agent desc
+            order by last_epoch desc, {{ binary_text('agent') }} desc
         ) as spelling_rank
     from spellings
 

@@ -101,12 +101,13 @@ talk_totals as (
 
     select
         journey_id,
-        sum(case
+        -- (sums cast back to bigint: DuckDB widens a bigint sum to hugeint, Postgres to numeric)
+        cast(sum(case
             when earlier_legs_ended_at is null or earlier_legs_ended_at <= answered_at then talk_seconds
             when earlier_legs_ended_at >= ended_at then 0
             else least(talk_seconds, {{ seconds_between('earlier_legs_ended_at', 'ended_at') }})
-        end) as talk_seconds,
-        sum(hold_seconds) as hold_seconds
+        end) as bigint) as talk_seconds,
+        cast(sum(hold_seconds) as bigint) as hold_seconds
     from talk_hops
     group by journey_id
 
@@ -123,8 +124,8 @@ hop_totals as (
             then 1 else 0 end) as any_self_service,
         sum(case when hops.hop_type = 'auto_attendant' then hops.duration_seconds end) as auto_attendant_seconds,
         sum(case when hops.hop_type = 'virtual_agent' then hops.duration_seconds end) as virtual_agent_seconds,
-        sum(case when hops.hop_type in ('agent', 'agent_offer') or (hops.hop_type = 'caller' and entry.direction = 'outbound')
-            then hops.ring_seconds end) as ring_seconds,
+        cast(sum(case when hops.hop_type in ('agent', 'agent_offer') or (hops.hop_type = 'caller' and entry.direction = 'outbound')
+            then hops.ring_seconds end) as bigint) as ring_seconds,
         max(case when hops.hop_type = 'caller' and entry.direction = 'outbound' and hops.answered_at is not null
             then 1 else 0 end) as outbound_answered,
         max(case when hops.hop_type = 'agent' then hops.hop_no end) as last_agent_hop_no,
@@ -182,7 +183,7 @@ last_visit as (
 
     select journey_id, outcome as last_visit_outcome
     from (
-        select journey_id, outcome, row_number() over (partition by journey_id order by entered_at desc, visit_id) as visit_rank
+        select journey_id, outcome, row_number() over (partition by journey_id order by entered_at desc, {{ binary_text('visit_id') }}) as visit_rank
         from visits
     ) as ranked
     where visit_rank = 1

@@ -43,7 +43,7 @@ nodes as materialized (
 
     select
         report_id,
-        row_number() over (order by report_id) as node,
+        row_number() over (order by {{ binary_text('report_id') }}) as node,
         started_at,
         direction,
         leg_role,
@@ -193,7 +193,7 @@ journey_nodes as materialized (
                     when 'auto_attendant' then 1 when 'virtual_agent' then 2 when 'queue' then 3
                     when 'person' then 4 else 5
                 end,
-                nodes.report_id
+                {{ binary_text('nodes.report_id') }}
         ) as leg_seq
     from nodes
     left join final_labels

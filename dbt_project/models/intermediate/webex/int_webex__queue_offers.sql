@@ -44,7 +44,7 @@ candidates as (
         queues.entered_at,
         row_number() over (
             partition by offers.report_id
-            order by queues.entered_at desc, queues.report_id desc
+            order by queues.entered_at desc, {{ binary_text('queues.report_id') }} desc
         ) as candidate_rank
     from offers
     inner join queues

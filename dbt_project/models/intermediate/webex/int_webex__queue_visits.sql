@@ -53,7 +53,7 @@ connects as (
     select
         offers.*,
         row_number() over (
-            partition by queue_report_id order by answered_at, report_id
+            partition by queue_report_id order by answered_at, {{ binary_text('report_id') }}
         ) as connect_rank
     from offers
     where is_connect

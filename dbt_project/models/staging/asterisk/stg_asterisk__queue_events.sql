@@ -103,7 +103,7 @@ file_streams as not materialized (
         stream_epochs.source_stream,
         stream_epochs.stream_first_epoch,
         dense_rank() over (
-            partition by streams.pbx order by stream_epochs.stream_first_epoch, stream_epochs.source_stream
+            partition by streams.pbx order by stream_epochs.stream_first_epoch, {{ binary_text('stream_epochs.source_stream') }}
         ) as stream_order
     from (
         select source_stream, min(event_epoch) as stream_first_epoch
@@ -165,7 +165,7 @@ unioned as not materialized (
         -- the key's text, where id 10 sorts before id 9 and a content hash at random.
         dense_rank() over (
             partition by table_rows.pbx
-            order by coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no), table_rows.row_key
+            order by coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no), {{ binary_text('table_rows.row_key') }}
         ) as stream_order
     from table_rows
     left join table_streams
@@ -292,7 +292,7 @@ duplicates as not materialized (
                 partition by sourced.pbx, sourced.event_epoch, sourced.callid, sourced.queuename,
                     sourced.agent, sourced.event, sourced.data1, sourced.data2, sourced.data3,
                     sourced.data4, sourced.data5, sourced.data6
-                order by sourced.source_rank, sourced.stream_first_epoch, sourced.source_stream,
+                order by sourced.source_rank, sourced.stream_first_epoch, {{ binary_text('sourced.source_stream') }},
                     sourced.source_position
             ) as copy_no
         from sourced
@@ -319,7 +319,7 @@ ordered as not materialized (
         row_number() over event_order as event_seq,
         {% if incremental %}coalesce(kept.base_boot, 0) + {% endif -%}
         count(
-            case when upper(trim(sourced.event)) = 'QUEUESTART' and duplicates.pbx is null then 1 end
+            case when upper({{ trim_spaces('sourced.event') }}) = 'QUEUESTART' and duplicates.pbx is null then 1 end
         ) over (event_order rows between unbounded preceding and current row) as boot_no
     from sourced
     left join duplicates
@@ -351,16 +351,16 @@ renamed as (
         ordered.boot_no,
         unioned.event_epoch,
         {{ epoch_to_timestamptz('unioned.event_epoch') }} as event_at,
-        nullif(trim(unioned.callid), '') as callid,
-        case when upper(trim(unioned.queuename)) in ('NONE', '') then null else trim(unioned.queuename) end as queue,
-        case when upper(trim(unioned.agent)) in ('NONE', '') then null else trim(unioned.agent) end as agent,
-        upper(trim(unioned.event)) as event,
-        nullif(trim(unioned.data1), '') as data1,
-        nullif(trim(unioned.data2), '') as data2,
-        nullif(trim(unioned.data3), '') as data3,
-        nullif(trim(unioned.data4), '') as data4,
-        nullif(trim(unioned.data5), '') as data5,
-        nullif(trim(unioned.data6), '') as data6,
+        nullif({{ trim_spaces('unioned.callid') }}, '') as callid,
+        case when upper({{ trim_spaces('unioned.queuename') }}) in ('NONE', '') then null else {{ trim_spaces('unioned.queuename') }} end as queue,
+        case when upper({{ trim_spaces('unioned.agent') }}) in ('NONE', '') then null else {{ trim_spaces('unioned.agent') }} end as agent,
+        upper({{ trim_spaces('unioned.event') }}) as event,
+        nullif({{ trim_spaces('unioned.data1') }}, '') as data1,
+        nullif({{ trim_spaces('unioned.data2') }}, '') as data2,
+        nullif({{ trim_spaces('unioned.data3') }}, '') as data3,
+        nullif({{ trim_spaces('unioned.data4') }}, '') as data4,
+        nullif({{ trim_spaces('unioned.data5') }}, '') as data5,
+        nullif({{ trim_spaces('unioned.data6') }}, '') as data6,
         ordered.is_duplicate,
         unioned.loaded_at,
         {{ run_started_at_literal() }} as dbt_refreshed_at

@@ -19,10 +19,10 @@ renamed as (
 
     select
         location_uuid,
-        nullif(trim(name), '') as location_name,
-        nullif(trim(time_zone), '') as time_zone,
-        nullif(upper(trim(country)), '') as country,
-        nullif(trim(city), '') as city,
+        nullif({{ trim_spaces('name') }}, '') as location_name,
+        nullif({{ trim_spaces('time_zone') }}, '') as time_zone,
+        nullif(upper({{ trim_spaces('country') }}), '') as country,
+        nullif({{ trim_spaces('city') }}, '') as city,
         _loaded_at as loaded_at,
         row_number() over (partition by location_uuid order by _loaded_at desc) as version_rank
     from source

@@ -21,17 +21,15 @@ renamed as (
     select
         person_uuid,
         -- the primary e-mail; else the first of `emails` (one address, a comma list or a JSON array)
-        coalesce(nullif(lower(trim(email)), ''), nullif(
-            lower(trim(
-                {{ dbt.split_part(
-                    "replace(replace(replace(replace(coalesce(emails, ''), '[', ''), ']', ''), '\"', ''), ' ', '')",
-                    "','", 1) }}
-            )),
+        coalesce(nullif(lower({{ trim_spaces('email') }}), ''), nullif(
+            lower({{ trim_spaces(dbt.split_part(
+                "replace(replace(replace(replace(coalesce(emails, ''), '[', ''), ']', ''), '\"', ''), ' ', '')",
+                "','", 1)) }}),
             ''
         )) as email,
-        nullif(trim(display_name), '') as display_name,
-        nullif(trim(extension), '') as extension,
-        nullif(trim(location_uuid), '') as location_uuid,
+        nullif({{ trim_spaces('display_name') }}, '') as display_name,
+        nullif({{ trim_spaces('extension') }}, '') as extension,
+        nullif({{ trim_spaces('location_uuid') }}, '') as location_uuid,
         _loaded_at as loaded_at,
         row_number() over (partition by person_uuid order by _loaded_at desc) as version_rank
     from source
