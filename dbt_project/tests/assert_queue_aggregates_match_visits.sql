@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'agg_queue_daily'}}}) }}
 -- Nothing lost, nothing doubled: every visit of fct_queue_visits is counted exactly once in
 -- agg_queue_daily and once in agg_queue_interval, per platform, queue and local day.
 with
