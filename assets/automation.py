@@ -1,14 +1,19 @@
 """Jobs, the queue_log sensor, the daily schedule and declarative automation."""
 
 
+import contextlib
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 
 from pipelines.asterisk import log_streams
+from pipelines.asterisk.pipeline import asterisk_pipeline
 from pipelines.asterisk.source import QUEUE_LOG_EXPORT_NAMES, AsteriskConfig
+from pipelines.destination import run_lock_path
+from pipelines.file_lock import shared_unless_held
 from switchboard.settings import Settings
 
 ASTERISK_RAW = dg.AssetSelection.key_prefixes(["raw", "asterisk"])
@@ -34,19 +39,84 @@ def file_versions(config: AsteriskConfig) -> dict[str, int | list[int]]:
     yet is not a stream. A realtime-table export is read whole when it changes: by path, size
     and modification time, as the source decides.
     """
-    versions: dict[str, int | list[int]] = {}
+    return {key: version for key, version, _stream in _versioned_files(config)}
+
+
+def _versioned_files(config: AsteriskConfig) -> list[tuple[str, int | list[int], log_streams.Stream | None]]:
+    """(key, version, the stream, None for an export) of each file_versions entry."""
+    versions: list[tuple[str, int | list[int], log_streams.Stream | None]] = []
     for kind, locations, names in (("queue_log", config.queue_log_locations, log_streams.QUEUE_LOG_NAMES),
                                    ("cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES)):
         streams, _waiting = log_streams.group_streams(_existing(log_streams.discover(list(locations), names)))
-        versions.update({f"{kind}:{stream.stream_id}": stream.best.size for stream in streams})
+        versions += [(f"{kind}:{stream.stream_id}", stream.best.size, stream) for stream in streams]
     for export in _existing(log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES)):
-        versions[f"export:{export.path}"] = [export.size, export.mtime_ns]
+        versions.append((f"export:{export.path}", [export.size, export.mtime_ns], None))
     return versions
 
 
 def _existing(files: list[log_streams.LogFile]) -> list[log_streams.LogFile]:
     """The files still there (a rotation may move one between listing and reading it)."""
     return [f for f in files if f.path.exists()]
+
+
+LOAD_RUNNING = "load running"
+
+
+def loader_state(settings: Settings) -> dict | str | None:
+    """The Asterisk loader's record of what it has read (its dlt resource state: each stream's
+    read position, each export's version) as of its last load, from the local copy dlt keeps of
+    the warehouse's: the sensor never opens the warehouse (a DuckDB reader would lock out the run
+    that writes it).
+
+    LOAD_RUNNING while a load holds the loader's lock (its state is being rewritten); None when
+    it cannot be told: no warehouse, no load yet, or a load that did not finish (its packages are
+    still pending, so its state may be ahead of the warehouse's).
+    """
+    if settings.warehouse.is_duckdb and not Path(settings.warehouse.duckdb_path).exists():
+        return None
+    pipeline = asterisk_pipeline(settings)
+    lock = run_lock_path(pipeline)
+    if not lock.exists():
+        return None  # no load has run with this state folder
+    with shared_unless_held(lock) as free:
+        if not free:
+            return LOAD_RUNNING
+        if pipeline.has_pending_data:
+            return None
+        resources = pipeline.state.get("sources", {}).get("asterisk", {}).get("resources")
+    return resources if isinstance(resources, dict) else None
+
+
+def loaded_versions(files: list[tuple[str, int | list[int], log_streams.Stream | None]],
+                    resources: dict) -> dict[str, object]:
+    """The versions of `files` (as `_versioned_files` gives them) the loader has nothing left to
+    read in, by its state (`loader_state`): a cursor for a sensor that has none, so that a fresh
+    Dagster instance starts a run only for bytes not loaded yet."""
+    positions = {kind: resources.get(kind, {}).get("streams", {}) for kind in ("queue_log", "cdr")}
+    exports = resources.get("queue_log_table", {}).get("files", {})
+    loaded: dict[str, object] = {}
+    for key, version, stream in files:
+        kind, _, name = key.partition(":")
+        if stream is None:
+            done = exports.get(name) == version
+        else:
+            offset = positions[kind].get(name, {}).get("offset")
+            done = offset is not None and _nothing_to_read(stream, offset)
+        if done:
+            loaded[key] = version
+    return loaded
+
+
+def _nothing_to_read(stream: log_streams.Stream, offset: int) -> bool:
+    """Whether the loader, at `offset`, would read nothing of the stream (log_streams.plan_read,
+    read_new_bytes): it is read to its end, or all that follows is a live log's unfinished line."""
+    best = stream.best
+    if best.size <= offset:
+        return best.size == offset  # (smaller: truncated and rewritten, read again from the start)
+    if best.is_final:
+        return False
+    with contextlib.closing(log_streams.read_new_bytes(best, offset, chunk_bytes=1 << 16)) as chunks:
+        return next(chunks, None) is None
 
 
 def changed_files(previous: dict[str, object], current: dict[str, object]) -> dict[str, object]:
@@ -90,9 +160,19 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
                     "(not for a rotation, copy or touch), one at a time.",
     )
     def asterisk_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
-        previous = json.loads(context.cursor) if context.cursor else {}
         try:
-            current = file_versions(config)  # the cursor holds only what exists now: bounded
+            files = _versioned_files(config)
+            current = {key: version for key, version, _stream in files}  # only what exists now: bounded
+            if context.cursor:
+                previous = json.loads(context.cursor)
+            else:
+                # A fresh instance (or a reset cursor): compare with what the loader has read,
+                # not with nothing, or every file would start a run that reads no line.
+                resources = loader_state(settings)
+                if resources == LOAD_RUNNING:
+                    return dg.SensorResult(skip_reason="an Asterisk load is running; comparing with what it "
+                                                       "read once it ends")
+                previous = loaded_versions(files, resources) if resources is not None else {}
         except FileNotFoundError as gone:  # a rotation moved a file while it was being looked at
             return dg.SensorResult(skip_reason=f"{gone.filename} moved while being read; looking again next time")
         changed = changed_files(previous, current)

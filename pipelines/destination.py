@@ -49,6 +49,11 @@ def use_loader_defaults(pipeline_name: str) -> None:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 
+def run_lock_path(pipeline: dlt.Pipeline) -> Path:
+    """The lock file a run of the pipeline holds (fresh_run), beside its working folder."""
+    return Path(pipeline.working_dir).with_name(f".{pipeline.pipeline_name}.lock")
+
+
 @contextmanager
 def fresh_run(pipeline: dlt.Pipeline) -> Iterator[dlt.Pipeline]:
     """The pipeline with its local working state dropped, for one run, and no other run of it
@@ -59,6 +64,6 @@ def fresh_run(pipeline: dlt.Pipeline) -> Iterator[dlt.Pipeline]:
     package of a run still loading (two backfills started together both failed), so runs of one
     pipeline take turns on a lock file beside its working folder: a second one waits.
     """
-    with FileLock(Path(pipeline.working_dir).with_name(f".{pipeline.pipeline_name}.lock")):
+    with FileLock(run_lock_path(pipeline)):
         pipeline.drop()
         yield pipeline

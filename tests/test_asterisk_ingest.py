@@ -442,6 +442,23 @@ def test_realtime_export_is_merged_on_its_id_when_exported_again(make_settings, 
         assert con.sql("select count(*) from raw_asterisk.queue_log_table").fetchall() == [(4,)]
 
 
+@pytest.mark.parametrize("name", ["pbx1.log", "queue_log"])
+def test_a_log_named_by_its_path_is_read_only_as_a_log(make_settings, tmp_path, name):
+    """Not also as a realtime-table export, which turned every line into a false reject."""
+    log = tmp_path / name
+    write(log, lines(0, 12))
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=str(log))
+    report = load(settings)
+    for resource in ("queue_log", "queue_log_table"):
+        counts = report.counts(resource)
+        assert counts.rejected == 0 and counts.balanced, (resource, counts.as_metadata())
+        assert counts.lines_read == counts.loaded + counts.rejected + counts.skipped_blank + counts.skipped_duplicate
+    assert (report.counts("queue_log").lines_read, report.counts("queue_log").loaded) == (12, 12)
+    assert report.counts("queue_log_table").lines_read == 0
+    assert rejects(settings) == []
+    assert warehouse_lines(settings) == expected(lines(0, 12))
+
+
 def test_a_parent_folder_of_pbx_folders_loads_each_pbx_and_an_empty_place_is_reported(make_settings, tmp_path, caplog):
     """SWITCHBOARD_QUEUE_LOG_DIRS pointing at the folder that holds the PBX folders loads every
     PBX under its folder's name; a place with nothing to read is warned about and reported in the

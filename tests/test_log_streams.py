@@ -143,6 +143,19 @@ def test_explicit_file_is_taken_whatever_its_name_but_not_an_export(tmp_path):
     assert discover([Location("norte", str(export))], QUEUE_LOG_NAMES) == []
 
 
+def test_a_log_named_by_its_path_is_not_taken_for_a_realtime_table_export(tmp_path):
+    """Only the log reader takes a file named by its path whatever its name; the export reader
+    (which parses a file whole as SQL/CSV) takes only files named like an export."""
+    from pipelines.asterisk.log_streams import QUEUE_LOG_EXPORT_NAMES
+
+    for name in ("pbx1.log", "queue_log"):
+        log = write(tmp_path / name, WEEK1)
+        assert [f.path for f in discover([Location("norte", str(log))], QUEUE_LOG_NAMES)] == [log]
+        assert discover([Location("norte", str(log))], QUEUE_LOG_EXPORT_NAMES) == [], name
+    export = write(tmp_path / "queue_log_dump.sql", b"INSERT INTO queue_log VALUES (1);\n")
+    assert [f.path for f in discover([Location("norte", str(export))], QUEUE_LOG_EXPORT_NAMES)] == [export]
+
+
 def test_discover_glob_only_keeps_log_names(tmp_path):
     write(tmp_path / "queue_log", WEEK1)
     write(tmp_path / "queue_log.sql", b"--\n")

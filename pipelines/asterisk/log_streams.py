@@ -36,6 +36,8 @@ QUEUE_LOG_NAMES = re.compile(rf"^(?!.*{_EXPORT_OR_DOCUMENT}).*queue_log.*$", re.
 # Asterisk's other logs (messages, full: "[Dec  3 10:00:00] NOTICE…"), exports and documents are not.
 _QUEUE_LOG_LINE = re.compile(rb"\d{9,11}(?:\.\d+)?\|[^|\n]*\|[^|\n]*\|[^|\n]*\|[A-Za-z_]+(?:[|\r\n]|$)")
 _NOT_A_LOG = re.compile(_EXPORT_OR_DOCUMENT, re.I)
+# Realtime queue_log table exports (a MySQL dump or CSV), read whole by their own reader
+QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
 # Master.csv and its rotations (Master.csv.1, Master.csv-20220707.gz)
 CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
 # The names Asterisk is still appending to; every other name is a finished, rotated copy.
@@ -448,6 +450,12 @@ def looks_like_queue_log(path: Path) -> bool:
 _KNOWN_BY_CONTENT = {QUEUE_LOG_NAMES: looks_like_queue_log}
 
 
+# Kinds a file is taken for only by its name, even when a location names the file itself: an
+# export is parsed whole as SQL/CSV, so a log named by its path (pbx1.log, queue_log) read as one
+# would turn every line into a reject.
+_KNOWN_BY_NAME_ONLY = frozenset({QUEUE_LOG_EXPORT_NAMES})
+
+
 def _is_log(path: Path, name_filter: re.Pattern[str]) -> bool:
     if name_filter.match(path.name):
         return True
@@ -472,7 +480,8 @@ def _log_paths(loc: Location, name_filter: re.Pattern[str]) -> Iterator[Path]:
     for found in map(Path, sorted(glob.glob(loc.pattern))):
         if found.is_dir():
             yield from _folder_logs(found, name_filter)
-        elif found.is_file() and (_is_log(found, name_filter) or _explicit_file(loc.pattern, found)):
+        elif found.is_file() and (_is_log(found, name_filter)
+                                  or (name_filter not in _KNOWN_BY_NAME_ONLY and _explicit_file(loc.pattern, found))):
             yield found
 
 
@@ -491,6 +500,7 @@ def _folder_logs(folder: Path, name_filter: re.Pattern[str]) -> list[Path]:
 
 def _explicit_file(pattern: str, path: Path) -> bool:
     """A log file named explicitly (not through a folder or glob) is taken whatever its name,
-    unless it is a table export (.sql/.csv), which has a reader of its own."""
+    unless it is a table export (.sql/.csv), which has a reader of its own (and takes only files
+    named like one: `_KNOWN_BY_NAME_ONLY`)."""
     exported = re.search(r"\.(?:sql|csv)(?:\.gz)?$", path.name, re.I) is not None
     return Path(pattern) == path and not glob.has_magic(pattern) and not exported

@@ -19,7 +19,6 @@ Dagster asset attaches to each materialization.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,7 +45,7 @@ from pipelines.load_files import ParquetLoadFile, warehouse_takes_load_files
 
 log = logging.getLogger(__name__)
 
-QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
+QUEUE_LOG_EXPORT_NAMES = log_streams.QUEUE_LOG_EXPORT_NAMES
 
 # Per-chunk constants travel as dictionary-encoded (Categorical) columns: one value, not millions of
 # copied strings, through Arrow and parquet (the warehouse stores plain text).

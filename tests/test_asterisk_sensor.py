@@ -1,0 +1,103 @@
+"""The queue_log sensor on a fresh Dagster instance (no cursor): it compares the files with what the
+loader has already read (real files, a real DuckDB load), so only bytes not loaded yet start a run."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+import pytest
+
+from definitions import build_definitions
+from pipelines.asterisk.pipeline import run_load
+from pipelines.file_lock import FileLock
+
+T = 1_709_546_400
+QUEUESTART = f"{T}|NONE|NONE|NONE|QUEUESTART|\n"
+CALL = (f"{T + 5}|1709546405.1|ventas|NONE|ENTERQUEUE||3001112233|1\n"
+        f"{T + 9}|1709546405.1|ventas|Ana Ruiz|CONNECT|4|1709546409.2|1\n")
+MORE = f"{T + 70}|1709546405.1|ventas|Ana Ruiz|COMPLETECALLER|4|61|1\n"
+SQL_EXPORT = (
+    "INSERT INTO `queue_log` (`id`,`time`,`callid`,`queuename`,`agent`,`event`,`data1`,`data2`,`data3`) VALUES "
+    "(1,'2024-03-04 10:00:01','1709546400.1','ventas','NONE','ENTERQUEUE','','3001110001','1');\n"
+)
+
+
+@pytest.fixture
+def fresh_sensor(make_settings, tmp_path):
+    """(site folder, settings, a function evaluating the sensor on a fresh instance with a cursor)."""
+    site = tmp_path / "pbx"
+    site.mkdir()
+    (site / "queue_log").write_text(QUEUESTART + CALL)
+    (site / "queue_log.sql").write_text(SQL_EXPORT)
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    defs = build_definitions(settings)
+    sensor = defs.get_sensor_def("asterisk_files_sensor")
+    with dg.instance_for_test() as instance:
+        def tick(cursor=None):
+            return sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))
+        yield site, settings, tick
+
+
+def test_a_fresh_instance_starts_no_run_for_files_already_loaded(fresh_sensor):
+    site, settings, tick = fresh_sensor
+    report = run_load(settings)
+    assert report.counts("queue_log").loaded == 3 and report.counts("queue_log_table").loaded == 1
+    first = tick()
+    assert not first.run_requests
+    assert first.cursor  # the versions seen, so later ticks compare with them
+
+    with open(site / "queue_log", "a") as fh:
+        fh.write(MORE)
+    assert len(tick(first.cursor).run_requests) == 1
+
+
+def test_a_fresh_instance_starts_a_run_for_bytes_not_loaded_yet(fresh_sensor):
+    site, settings, tick = fresh_sensor
+    run_load(settings)
+    with open(site / "queue_log", "a") as fh:
+        fh.write(MORE)
+    result = tick()
+    assert len(result.run_requests) == 1
+    assert result.run_requests[0].tags["switchboard/changed_files"] == "1"  # not the export, read already
+
+
+def test_a_changed_export_starts_a_run_as_the_source_reads_it_again(fresh_sensor):
+    site, settings, tick = fresh_sensor
+    run_load(settings)
+    os.utime(site / "queue_log.sql", ns=(1, 1))
+    assert len(tick().run_requests) == 1
+
+
+def test_an_unfinished_last_line_is_not_new_bytes_yet(fresh_sensor):
+    """The loader leaves a live log's unterminated last line for later: nothing to run for."""
+    site, settings, tick = fresh_sensor
+    run_load(settings)
+    with open(site / "queue_log", "a") as fh:
+        fh.write(MORE.rstrip("\n"))
+    assert not tick().run_requests
+
+
+def test_without_a_warehouse_one_run_is_started(fresh_sensor):
+    _site, _settings, tick = fresh_sensor
+    result = tick()
+    assert len(result.run_requests) == 1
+    assert result.run_requests[0].tags["switchboard/changed_files"] == "2"
+
+
+def test_a_load_that_did_not_finish_is_not_taken_for_read(fresh_sensor):
+    """Its package still pending, the local state may be ahead of the warehouse: one run."""
+    _site, settings, tick = fresh_sensor
+    run_load(settings)
+    (settings.state_dir / "dlt" / "asterisk" / "load" / "normalized" / "1709546400.123").mkdir(parents=True)
+    assert len(tick().run_requests) == 1
+
+
+def test_while_a_load_runs_the_sensor_waits_for_it_without_blocking_it(fresh_sensor):
+    _site, settings, tick = fresh_sensor
+    run_load(settings)
+    with FileLock(settings.state_dir / "dlt" / ".asterisk.lock"):  # what a running load holds
+        held = tick()
+    assert not held.run_requests and "load is running" in held.skip_reason.skip_message
+    assert held.cursor is None  # compared again next time
+    assert not tick().run_requests
