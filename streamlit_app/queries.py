@@ -6,14 +6,16 @@ Connections are never kept: the pipeline replaces the file atomically, and a hel
 connection would pin the old file and block writers (see DESIGN.md, Storage).
 
 KPIs over a selection are recomputed from counts and sums of `marts.fct_queue_visits`
-(never averaged ratios), with the project's metric definitions:
+(never averaged ratios), with the definitions of the marts (macro `queue_metric_columns`,
+`agg_agent_daily.sql`), so that one day and one queue give exactly the mart's value:
 
 * service level = answered within SL ÷ (offered − short abandons)
-* ASA           = mean wait of answered visits
-* AHT           = mean talk of answered visits whose conversation has ended
-                  (fct_queue_visits carries talk only; hold/wrap-up are not in it)
+* ASA           = mean wait of answered visits whose wait is known
+* AHT           = mean (talk + hold + wrap-up) of answered visits whose conversation has
+                  ended; hold is inside talk_seconds (Webex) and wrap-up is wrapup_seconds
+                  where the platform logs it (Wazo WRAPUPSTART), so handle = talk + wrap-up
 * abandon rate  = (abandoned − short abandons) ÷ (offered − short abandons)
-* occupancy     = talk ÷ (logged in − paused)
+* occupancy     = (talk + wrap-up) ÷ (logged in − paused), from agg_agent_daily
 """
 
 from __future__ import annotations
@@ -218,9 +220,11 @@ class QueueCounts:
     other_unanswered: int = 0
     open_visits: int = 0
     answered_within_sl: int = 0
+    answered_waited: int = 0  # answered visits whose wait is known (ASA's denominator)
     answered_wait_seconds: float = 0.0
-    ended_answered: int = 0
+    ended_answered: int = 0  # answered visits whose conversation ended (AHT's denominator)
     ended_talk_seconds: float = 0.0
+    ended_handle_seconds: float = 0.0  # talk (hold inside) + wrap-up of those visits
     max_wait_seconds: float | None = None
     transfers: int = 0
 
@@ -258,8 +262,8 @@ def kpis_from_counts(c: QueueCounts) -> QueueKpis:
         open_visits=c.open_visits,
         answered_within_sl=c.answered_within_sl,
         service_level=_ratio(c.answered_within_sl, base),
-        asa_seconds=_ratio(c.answered_wait_seconds, c.answered),
-        aht_seconds=_ratio(c.ended_talk_seconds, c.ended_answered),
+        asa_seconds=_ratio(c.answered_wait_seconds, c.answered_waited),
+        aht_seconds=_ratio(c.ended_handle_seconds, c.ended_answered),
         abandon_rate=_ratio(c.abandoned - c.short_abandons, base),
         max_wait_seconds=c.max_wait_seconds,
         timeouts=c.timeouts,
@@ -269,7 +273,11 @@ def kpis_from_counts(c: QueueCounts) -> QueueKpis:
 
 
 def queue_counts(path: str | Path, filters: Filters, sl_seconds: int) -> QueueCounts:
-    """Counts and sums of the selected visits (answered within SL uses wait ≤ sl_seconds)."""
+    """Counts and sums of the selected visits (answered within SL uses wait ≤ sl_seconds).
+
+    The additive inputs of the columns of the marts macro `queue_metric_columns`:
+    short abandons are `is_short_abandon`, ASA averages the known waits of answered visits,
+    AHT's handle time is talk + wrap-up (hold is inside talk), max wait is the longest known."""
     if filters.nothing_selected:
         return QueueCounts()
     where, params = _visit_where(filters)
@@ -279,18 +287,21 @@ def queue_counts(path: str | Path, filters: Filters, sl_seconds: int) -> QueueCo
             count(*)                                                            AS offered,
             count(*) FILTER (WHERE outcome = 'answered')                        AS answered,
             count(*) FILTER (WHERE outcome = 'abandoned')                       AS abandoned,
-            count(*) FILTER (WHERE outcome = 'abandoned' AND is_short_abandon)  AS short_abandons,
+            count(*) FILTER (WHERE is_short_abandon)                            AS short_abandons,
             count(*) FILTER (WHERE outcome = 'timeout')                         AS timeouts,
             count(*) FILTER (WHERE outcome IN ('exit_key', 'exit_empty', 'join_empty', 'other'))
                                                                                 AS other_unanswered,
             count(*) FILTER (WHERE outcome = 'open')                            AS open_visits,
             count(*) FILTER (WHERE outcome = 'answered' AND wait_seconds <= $sl)
                                                                                 AS answered_within_sl,
+            count(wait_seconds) FILTER (WHERE outcome = 'answered')             AS answered_waited,
             coalesce(sum(wait_seconds) FILTER (WHERE outcome = 'answered'), 0)  AS answered_wait_seconds,
             count(*) FILTER (WHERE outcome = 'answered' AND talk_seconds IS NOT NULL)
                                                                                 AS ended_answered,
             coalesce(sum(talk_seconds) FILTER (WHERE outcome = 'answered'), 0)  AS ended_talk_seconds,
-            max(wait_seconds) FILTER (WHERE outcome <> 'open')                  AS max_wait_seconds,
+            coalesce(sum(talk_seconds + coalesce(wrapup_seconds, 0))
+                     FILTER (WHERE outcome = 'answered'), 0)                    AS ended_handle_seconds,
+            max(wait_seconds)                                                   AS max_wait_seconds,
             count(*) FILTER (WHERE transferred)                                 AS transfers
         FROM {FCT}
         WHERE {where}
@@ -300,8 +311,8 @@ def queue_counts(path: str | Path, filters: Filters, sl_seconds: int) -> QueueCo
         names = rel.columns
         row = rel.fetchall()[0]
     values = dict(zip(names, row, strict=True))
-    values["answered_wait_seconds"] = float(values["answered_wait_seconds"])
-    values["ended_talk_seconds"] = float(values["ended_talk_seconds"])
+    for key in ("answered_wait_seconds", "ended_talk_seconds", "ended_handle_seconds"):
+        values[key] = float(values[key])
     if values["max_wait_seconds"] is not None:
         values["max_wait_seconds"] = float(values["max_wait_seconds"])
     return QueueCounts(**values)
@@ -387,8 +398,10 @@ def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
     per queue). With a queue selection, only agents who answered in those queues are listed,
     with an extra `answered_in_selection` column.
 
-    AHT is mean talk of the agent's answered visits that have ended (from fct_queue_visits);
-    occupancy = talk ÷ (logged in − paused)."""
+    Sums come from agg_agent_daily, so one day gives the mart's figures: occupancy =
+    (talk + wrap-up) ÷ (logged in − paused), null when that is not positive (and on Webex rows,
+    which carry no agent state). AHT is the queue AHT's definition over the agent's answered
+    visits that have ended (from fct_queue_visits): mean talk (hold inside) + wrap-up."""
     if filters.nothing_selected:
         return _empty_agents(with_selection=True)
     scope_cte, restricted, params = _agent_scope(filters)
@@ -399,6 +412,7 @@ def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
             SELECT platform, agent,
                    sum(answered)::BIGINT          AS answered,
                    sum(talk_seconds)::DOUBLE      AS talk_seconds,
+                   sum(wrapup_seconds)::DOUBLE    AS wrapup_seconds,
                    sum(ring_no_answer)::BIGINT    AS ring_no_answer,
                    sum(transfers)::BIGINT         AS transfers,
                    sum(logged_in_seconds)::DOUBLE AS logged_in_seconds,
@@ -407,18 +421,21 @@ def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
             WHERE day BETWEEN $start AND $end
             GROUP BY ALL
         ), ended AS (
-            SELECT platform, agent, count(*) AS ended_calls, sum(talk_seconds) AS ended_talk
+            SELECT platform, agent, count(*) AS ended_calls,
+                   sum(talk_seconds + coalesce(wrapup_seconds, 0)) AS ended_handle
             FROM {FCT}
             WHERE outcome = 'answered' AND talk_seconds IS NOT NULL AND agent IS NOT NULL
               AND entered_date BETWEEN $start AND $end
             GROUP BY ALL
         ){scope_cte}
         SELECT a.platform, a.agent, a.answered{extra},
-               a.talk_seconds,
-               ended.ended_talk / nullif(ended.ended_calls, 0)              AS aht_seconds,
+               a.talk_seconds, a.wrapup_seconds,
+               ended.ended_handle / nullif(ended.ended_calls, 0)            AS aht_seconds,
                a.ring_no_answer, a.transfers,
                a.logged_in_seconds, a.paused_seconds,
-               a.talk_seconds / nullif(a.logged_in_seconds - a.paused_seconds, 0) AS occupancy
+               CASE WHEN a.logged_in_seconds - a.paused_seconds > 0
+                    THEN (a.talk_seconds + a.wrapup_seconds) / (a.logged_in_seconds - a.paused_seconds)
+               END                                                          AS occupancy
         FROM a
         LEFT JOIN ended USING (platform, agent)
         {scope_join}
@@ -443,7 +460,7 @@ def _empty_agents(with_selection: bool) -> pl.DataFrame:
     }
     if with_selection:
         schema["answered_in_selection"] = pl.Int64()
-    for col in ("talk_seconds", "aht_seconds"):
+    for col in ("talk_seconds", "wrapup_seconds", "aht_seconds"):
         schema[col] = pl.Float64()
     schema["ring_no_answer"] = pl.Int64()
     schema["transfers"] = pl.Int64()

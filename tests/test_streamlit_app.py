@@ -40,6 +40,8 @@ FCT_COLUMNS = {
     "agent": "VARCHAR",
     "wait_seconds": "DOUBLE",
     "talk_seconds": "DOUBLE",
+    "wrapup_seconds": "BIGINT",
+    "hold_seconds": "BIGINT",
     "ring_attempts": "INTEGER",
     "ring_no_answer_count": "INTEGER",
     "transferred": "BOOLEAN",
@@ -71,6 +73,7 @@ AGENT_DAILY_COLUMNS = {
     "day": "DATE",
     "answered": "BIGINT",
     "talk_seconds": "DOUBLE",
+    "wrapup_seconds": "BIGINT",
     "ring_no_answer": "BIGINT",
     "transfers": "BIGINT",
     "logged_in_seconds": "DOUBLE",
@@ -88,14 +91,25 @@ PAUSE_COLUMNS = {
 
 
 def visit(
-    vid, queue, local_entry, outcome, wait, talk=None, agent=None, short=False, transferred=False
+    vid,
+    queue,
+    local_entry,
+    outcome,
+    wait,
+    talk=None,
+    agent=None,
+    short=False,
+    transferred=False,
+    wrapup=None,
+    hold=None,
+    platform="asterisk",
 ):
     """One fct_queue_visits row; `local_entry` is wall-clock time in Bogotá (UTC-5)."""
     entered_local = datetime.fromisoformat(local_entry)
     minute = entered_local.minute - entered_local.minute % 15
     return {
         "visit_id": vid,
-        "platform": "asterisk",
+        "platform": platform,
         "pbx": "pbx1",
         "call_id": f"c{vid}",
         "queue": queue,
@@ -109,6 +123,8 @@ def visit(
         "agent": agent,
         "wait_seconds": wait,
         "talk_seconds": talk,
+        "wrapup_seconds": wrapup,
+        "hold_seconds": hold,
         "ring_attempts": 1,
         "ring_no_answer_count": 0,
         "transferred": transferred,
@@ -133,11 +149,11 @@ VISITS = [
 ]
 
 AGENT_DAILY = [
-    # platform, agent, day, answered, talk, rna, transfers, logged_in, paused, occupancy
-    ("asterisk", "alice", date(2025, 3, 12), 2, 300.0, 1, 1, 3600.0, 600.0, 0.1),
-    ("asterisk", "carol", date(2025, 3, 12), 1, 0.0, 0, 0, 1200.0, 200.0, 0.0),
-    ("asterisk", "bob", date(2025, 3, 11), 1, 300.0, 2, 0, 1800.0, 0.0, 300 / 1800),
-    ("asterisk", "alice", date(2025, 3, 1), 1, 60.0, 0, 0, 1000.0, 0.0, 0.06),
+    # platform, agent, day, answered, talk, wrap-up, rna, transfers, logged_in, paused, occupancy
+    ("asterisk", "alice", date(2025, 3, 12), 2, 300.0, 0, 1, 1, 3600.0, 600.0, 0.1),
+    ("asterisk", "carol", date(2025, 3, 12), 1, 0.0, 0, 0, 0, 1200.0, 200.0, 0.0),
+    ("asterisk", "bob", date(2025, 3, 11), 1, 300.0, 0, 2, 0, 1800.0, 0.0, 300 / 1800),
+    ("asterisk", "alice", date(2025, 3, 1), 1, 60.0, 0, 0, 0, 1000.0, 0.0, 0.06),
 ]
 PAUSES = [
     ("asterisk", "alice", date(2025, 3, 12), "lunch", 1, 400.0),
@@ -180,9 +196,8 @@ def build_serving(path: Path, visits=VISITS, agents=AGENT_DAILY, pauses=PAUSES) 
                 [[v[c] for c in cols] for v in visits],
             )
         if agents:
-            con.executemany(
-                "INSERT INTO marts.agg_agent_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", agents
-            )
+            marks = ", ".join("?" for _ in AGENT_DAILY_COLUMNS)
+            con.executemany(f"INSERT INTO marts.agg_agent_daily VALUES ({marks})", agents)
         if pauses:
             con.executemany(
                 "INSERT INTO marts.agg_agent_pause_daily VALUES (?, ?, ?, ?, ?, ?)", pauses
@@ -352,6 +367,40 @@ def test_agent_table(serving):
     assert alice_month["answered"] == 3
     assert alice_month["occupancy"] == pytest.approx(360 / 4000)
     assert alice_month["aht_seconds"] == pytest.approx(120)
+
+
+HANDLED = [
+    # Asterisk (Wazo) visit with 60 s of wrap-up: handle 60 + 60 = 120
+    visit("h1", "sales", "2025-03-12 09:00:00", "answered", 10, 60, "alice", wrapup=60),
+    # orphan answered visit whose wait is unknown: handle 30, not in ASA
+    visit("h2", "sales", "2025-03-12 09:20:00", "answered", None, 30, "alice"),
+    # Webex visit with 30 s of hold, which is inside its 90 s of talk: handle 90
+    visit(
+        "h3", "sales", "2025-03-12 09:40:00", "answered", 20, 90, "dana", hold=30, platform="webex"
+    ),
+]
+HANDLED_AGENTS = [
+    # platform, agent, day, answered, talk, wrap-up, rna, transfers, logged_in, paused, occupancy
+    ("asterisk", "alice", date(2025, 3, 12), 2, 90.0, 60, 0, 0, 1000.0, 100.0, 150 / 900),
+    ("webex", "dana", date(2025, 3, 12), 1, 90.0, 0, 0, 0, None, None, None),
+]
+
+
+def test_aht_and_occupancy_count_wrapup_and_hold_as_the_marts_do(tmp_path):
+    path = build_serving(tmp_path / "s.duckdb", visits=HANDLED, agents=HANDLED_AGENTS, pauses=[])
+    day = date(2025, 3, 12)
+    asterisk = q.queue_kpis(path, q.Filters(day, day, (SALES,)), 20)
+    assert asterisk.aht_seconds == pytest.approx((120 + 30) / 2)  # talk-only would be 45
+    assert asterisk.asa_seconds == pytest.approx(10)  # mean of the known waits, not 10 ÷ 2
+    webex = q.queue_kpis(path, q.Filters(day, day, (q.QueueRef("webex", "sales"),)), 20)
+    assert webex.aht_seconds == pytest.approx(90)  # hold is not added twice
+
+    rows = {r["agent"]: r for r in q.agent_table(path, q.Filters(day, day)).iter_rows(named=True)}
+    alice, dana = rows["alice"], rows["dana"]
+    assert (alice["talk_seconds"], alice["wrapup_seconds"]) == (90, 60)
+    assert alice["occupancy"] == pytest.approx((90 + 60) / (1000 - 100))  # talk-only: 0.1
+    assert alice["aht_seconds"] == pytest.approx(75)
+    assert dana["occupancy"] is None and dana["aht_seconds"] == pytest.approx(90)
 
 
 def test_pause_breakdown(serving):

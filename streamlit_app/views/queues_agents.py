@@ -184,14 +184,15 @@ def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
         fmt_duration(k.asa_seconds),
         border=True,
         help=f"Average speed of answer: mean wait of answered visits (mm:ss). "
-        f"Longest wait: {fmt_duration(k.max_wait_seconds)}.",
+        f"Longest wait of any visit: {fmt_duration(k.max_wait_seconds)}.",
     )
     row2[2].metric(
         "AHT",
         fmt_duration(k.aht_seconds),
         border=True,
-        help="Average handle time: mean talk of answered visits whose conversation has ended "
-        "(mm:ss). Hold and wrap-up are not in the published visit data.",
+        help="Average handle time: mean talk + hold + wrap-up of answered visits whose "
+        "conversation has ended (mm:ss). Hold time is part of the talk time; wrap-up counts "
+        "where the platform logs it (Wazo `WRAPUPSTART`), so on plain Asterisk AHT equals talk.",
     )
     row2[3].metric(
         "Abandon rate",
@@ -277,7 +278,7 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
         return
     df = agents.to_pandas()
     df = _seconds_to_timedelta(
-        df, ["talk_seconds", "aht_seconds", "logged_in_seconds", "paused_seconds"]
+        df, ["talk_seconds", "wrapup_seconds", "aht_seconds", "logged_in_seconds", "paused_seconds"]
     )
     df["occupancy"] = df["occupancy"] * 100
     if not several_platforms:
@@ -296,9 +297,20 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
             "answered_in_selection": st.column_config.NumberColumn(
                 "Answered (selected queues)", format="%d"
             ),
-            "talk_seconds": st.column_config.NumberColumn("Talk", format=clock),
+            "talk_seconds": st.column_config.NumberColumn(
+                "Talk", format=clock, help="Talk time of answered calls (hold included)."
+            ),
+            "wrapup_seconds": st.column_config.NumberColumn(
+                "Wrap-up",
+                format=clock,
+                help="Wrap-up after answered calls, where the platform logs it "
+                "(Wazo `WRAPUPSTART`); 0 elsewhere.",
+            ),
             "aht_seconds": st.column_config.NumberColumn(
-                "AHT", format=clock, help="Mean talk of answered calls that have ended."
+                "AHT",
+                format=clock,
+                help="Mean talk + hold + wrap-up of answered calls that have ended "
+                "(hold is part of talk).",
             ),
             "ring_no_answer": st.column_config.NumberColumn(
                 "Ring, no answer",
@@ -309,7 +321,10 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
             "logged_in_seconds": st.column_config.NumberColumn("Logged in", format=clock),
             "paused_seconds": st.column_config.NumberColumn("Paused", format=clock),
             "occupancy": st.column_config.NumberColumn(
-                "Occupancy", format="%.1f%%", help="Talk ÷ (logged in − paused)."
+                "Occupancy",
+                format="%.1f%%",
+                help="(Talk + wrap-up) ÷ (logged in − paused); empty where agent state is not "
+                "logged (Webex) or no time was available.",
             ),
         },
     )
