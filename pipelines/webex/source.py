@@ -61,10 +61,13 @@ from pipelines.webex.windows import (
     STREAM,
     Gap,
     Plan,
+    Window,
+    carried_past,
     gaps_after,
     plan_feed,
     plan_stream,
     still_served,
+    with_gaps,
 )
 
 log = logging.getLogger(__name__)
@@ -292,12 +295,13 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 seen[path.name] = version
 
         if config.api_configured:
+            cursor = None
             if mode == BACKFILL:
                 plan = plan_feed(since, until, now())
             else:
                 cursor = state.get("stream_cursor")
-                plan = plan_stream(datetime.fromisoformat(cursor) if cursor else None, now(),
-                                   gaps=_stored_gaps(state.get("feed_gaps", [])))
+                cursor = datetime.fromisoformat(cursor) if cursor else None
+                plan = plan_stream(cursor, now(), gaps=_stored_gaps(state.get("feed_gaps", [])))
                 plan = _limit_gap_windows(plan)
                 state["feed_gaps"] = _storable_gaps(plan.gaps)
 
@@ -307,6 +311,21 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
 
             for part in plan.unavailable:
                 unavailable(*part)
+            # the stream's records this poll owes from (its cursor; without one, from where its
+            # first window is sent), and the stream parts the retention check moves into cdr_feed gaps
+            owed = {"from": cursor}
+            carried_gaps: list[Gap] = []
+
+            def checked(planned: Window, sent: Window | None) -> None:
+                lost, gap = carried_past(planned, sent, owed_from=owed["from"], gaps=plan.gaps)
+                if planned.endpoint == STREAM and owed["from"] is None and sent is not None:
+                    owed["from"] = sent.start
+                if lost is not None:
+                    unavailable(*lost, f"older than {planned.endpoint}'s retention by the time it was asked for")
+                if gap is not None and mode == POLL:
+                    log.info("Webex CDRs aged past cdr_stream's retention before they were asked for: cdr_feed "
+                             "loads them (gap %s – %s) next poll", gap[0].isoformat(), gap[1].isoformat())
+                    carried_gaps.append(gap)
             client = shared.client()
             # the regional host a 451 named in an earlier run (while the configured URL is the
             # same): each detour through the wrong region costs one initial request, a minute
@@ -315,7 +334,7 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 client.analytics_base_url = region["named"]
             try:
                 for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size, now,
-                                                      unavailable):
+                                                      checked):
                     if page is not None:
                         ctx = BatchContext(window.endpoint, loaded_at, window.start, window.end, page=page.url)
                         count_read(page.parsed.records, window.endpoint)
@@ -341,6 +360,8 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 shared.report.errors.append(exc)
             finally:
                 shared.record_client_stats()
+                if carried_gaps:  # stored with the cursor that moved past them (one state, one commit)
+                    state["feed_gaps"] = _storable_gaps(with_gaps(_stored_gaps(state["feed_gaps"]), carried_gaps))
                 if client.analytics_base_url != config.analytics_base_url.rstrip("/"):
                     state["analytics_region"] = {"configured": config.analytics_base_url,
                                                  "named": client.analytics_base_url}
@@ -355,12 +376,12 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
     counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
 
 
-def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: int, now, unavailable):
+def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: int, now, checked):
     """(window, page) for every page of every window in order, then (window, None) once the window
     is complete. Each window is checked against its endpoint's retention just before it is asked
-    for (windows.still_served; what time has carried past it goes to `unavailable`), and the
-    window yielded is the one asked for. Pages are fetched on one thread and read (parse_cdr_page) on another, each up to
-    PREFETCH_PAGES ahead, while the caller normalises and writes the previous ones: the request
+    for (windows.still_served; `checked(planned, sent)` is told of every window, to judge what
+    time has carried past it), and the window yielded is the one asked for. Pages are fetched on
+    one thread and read (parse_cdr_page) on another, each up to PREFETCH_PAGES ahead, while the caller normalises and writes the previous ones: the request
     loop only checks that a body can be whole (whole_page), so the next request goes out while
     this page is read. A body that passed that check but cannot be read is requested again in
     its place. An error on either thread is raised here; closing this generator stops both."""
@@ -372,9 +393,7 @@ def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: 
     def fetched():
         for planned in windows:
             window = still_served(planned, now())
-            if window != planned:
-                unavailable(planned.start, window.start if window else planned.end,
-                            f"older than {planned.endpoint}'s retention by the time it was asked for")
+            checked(planned, window)
             if window is not None:
                 for page in _locked(shared, client.cdr_pages(window, max_records=page_size, decode=whole_page)):
                     yield window, page

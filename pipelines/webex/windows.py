@@ -14,7 +14,10 @@ window is loaded, so a run that stops part-way resumes it.
 
 A window is checked again just before it is sent (`still_served`): time passes while requests
 wait for the shared rate budget, so its start moves past a retention limit it has crossed since
-planning, and the part lost is reported.
+planning. What that takes off a window is lost only when nothing serves or covers it
+(`carried_past`): a window planned at the limit loses the milliseconds between planning and
+sending, which lie before the stream's first cursor or inside a gap cdr_feed loads; a stream part
+the poller owes becomes a feed gap (cdr_feed keeps 30 days); only a feed part is really lost.
 """
 
 from __future__ import annotations
@@ -201,6 +204,41 @@ def still_served(window: Window, now: datetime, margin: timedelta = DEFAULT_MARG
     if window.end <= oldest:
         return None
     return Window(window.endpoint, oldest, window.end)
+
+
+def carried_past(
+    planned: Window,
+    sent: Window | None,
+    *,
+    owed_from: datetime | None,
+    gaps: tuple[Gap, ...] = (),
+    feed_overlap: timedelta = DEFAULT_FEED_OVERLAP,
+) -> tuple[tuple[datetime, datetime] | None, Gap | None]:
+    """What `still_served` took off `planned` (`sent`: the window as sent, None when dropped), as
+    (lost, gap): `lost` no endpoint serves any more and nothing loaded covers (report it); `gap`
+    cdr_feed still serves (load it as a feed gap).
+
+    A cdr_stream part counts only from `owed_from` (the stream cursor the windows continue; None
+    while there is none: a first poll starts where its first window is sent, and what lies before
+    is not the poll's to load), and not inside a pending feed gap that covers its insertion times
+    (from FEED_GAP_LEAD before them, as plan_stream opens gaps). cdr_feed keeps 30 days, so the rest
+    of a stream part is a gap, not a loss. A cdr_feed part is lost: no endpoint keeps longer."""
+    start, end = planned.start, sent.start if sent is not None else planned.end
+    if planned.endpoint == FEED:
+        return ((start, end) if start < end else None), None
+    if owed_from is None:
+        return None, None
+    start = max(start, _utc(owed_from))
+    if start >= end:
+        return None, None
+    if any(gap_start + FEED_GAP_LEAD <= start and end <= gap_end for gap_start, gap_end in gaps):
+        return None, None
+    return None, (start - FEED_GAP_LEAD, end + feed_overlap)
+
+
+def with_gaps(gaps: tuple[Gap, ...], more: list[Gap] | tuple[Gap, ...]) -> tuple[Gap, ...]:
+    """`gaps` and `more` as one set of gaps, overlapping ones merged."""
+    return tuple(_merged([*gaps, *more]))
 
 
 def days(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
