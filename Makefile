@@ -7,6 +7,9 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export GX_ANALYTICS_ENABLED := false
 export DAGSTER_DISABLE_TELEMETRY := true
 STAMP := $(VENV)/.installed
+# The demo's UI ports on 127.0.0.1: `make demo DAGSTER_PORT=3001 STREAMLIT_PORT=8502` when these are taken.
+DAGSTER_PORT   ?= 3000
+STREAMLIT_PORT ?= 8501
 
 .PHONY: install manifest demo test test-fast bench lint clean
 
@@ -20,7 +23,7 @@ manifest: install
 	$(BIN)/python -c "from resources.dbt import ensure_manifest; ensure_manifest()"
 
 demo: install manifest
-	$(BIN)/switchboard demo
+	$(BIN)/switchboard demo --dagster-port $(DAGSTER_PORT) --streamlit-port $(STREAMLIT_PORT)
 
 test: install manifest
 	scripts/ensure-postgres.sh

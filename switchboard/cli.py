@@ -2,7 +2,7 @@
 
     switchboard materialize [--select SELECTION]   materialize the asset graph in-process
     switchboard demo [--agents N --days D]         simulated site → full materialization → UIs
-    switchboard settings                           every setting, its default and meaning
+    switchboard settings                           every setting, its default and meaning; exit 2 if one is wrong
 """
 
 from __future__ import annotations
@@ -39,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--days", type=int, default=7)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--no-ui", action="store_true", help="stop after the materialization")
-    demo.add_argument("--dagster-port", type=int, default=3000)
-    demo.add_argument("--streamlit-port", type=int, default=8501)
+    demo.add_argument("--dagster-port", type=int, default=3000, help="Dagster UI port on 127.0.0.1 (default 3000)")
+    demo.add_argument("--streamlit-port", type=int, default=8501, help="Streamlit port on 127.0.0.1 (default 8501)")
 
-    sub.add_parser("settings", help="list every setting with its default")
+    sub.add_parser("settings", help="list every setting with its default, then check the environment's values")
     args = parser.parse_args(argv)
 
     try:
@@ -53,9 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return demo_command(args)
         if args.command == "settings":
-            for name, default, description in setting_docs():
-                print(f"{name}={default}\n    {description}")
-            return 0
+            return settings_command()
     except SettingsError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
@@ -72,11 +70,12 @@ def materialize(selection: str = "*") -> int:
 
     settings = load_settings()
     check_destinations(settings)
+    parsed = _parse_selection(selection)  # a typo fails here, before the definitions load
     defs = build_definitions(settings)
     graph = defs.resolve_asset_graph()
-    keys = _select(selection, graph)
+    keys = _select(selection, parsed, graph)
     if not keys:
-        print(f"switchboard: the selection {selection!r} matches no asset", file=sys.stderr)
+        print(f"switchboard: --select {selection!r} matches no asset", file=sys.stderr)
         return 2
     job = defs.resolve_implicit_global_asset_job_def()
     started = time.monotonic()
@@ -98,9 +97,27 @@ def materialize(selection: str = "*") -> int:
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
-                print(f"  step failed: {event.step_key}: {event.event_specific_data.error.message.strip()}",
+                print(f"  step failed: {event.step_key}: {root_cause_message(event.event_specific_data.error)}",
                       file=sys.stderr)
         return 1
+    return 0
+
+
+def root_cause_message(error, limit: int = 500) -> str:
+    """The innermost error of a Dagster SerializableErrorInfo, on one line. Dagster wraps what
+    stopped a step (a DuckDB lock, a refused request) in its own errors, so the outer message only
+    says that the op failed. An explicit cause is followed before an implicit context."""
+    while (inner := error.cause or error.context) is not None:
+        error = inner
+    text = " ".join(error.message.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def settings_command() -> int:
+    """The settings table; then the environment's values are checked, as a run would check them."""
+    for name, default, description in setting_docs():
+        print(f"{name}={default}\n    {description}")
+    _ = load_settings().webex_api_configured  # raises SettingsError naming a half-configured Webex
     return 0
 
 
@@ -133,12 +150,35 @@ def _writable_file_path(setting: str, path: Path) -> None:
         raise SettingsError(f"{setting}: {parent} is not writable")
 
 
-def _select(selection: str, graph) -> set:
+class SelectionError(ValueError):
+    """--select names no valid selection; main() prints it on one line (exit 2)."""
+
+
+def _parse_selection(selection: str):
+    """The AssetSelection, or None for everything."""
     import dagster as dg
 
     if selection.strip() in ("", "*"):
+        return None
+    try:
+        return dg.AssetSelection.from_string(selection)
+    except dg.DagsterError:
+        raise SelectionError(f"--select {selection!r} is not a valid asset selection "
+                             "(e.g. 'key:raw/asterisk/*', '+key:marts/fct_calls', 'kind:dbt')") from None
+
+
+def _select(selection: str, parsed, graph) -> set:
+    import dagster as dg
+
+    if parsed is None:
         return set(graph.materializable_asset_keys)
-    return set(dg.AssetSelection.from_string(selection).resolve(graph)) & set(graph.materializable_asset_keys)
+    try:
+        # an asset that one step writes with others (asterisk_raw's tables) brings them along
+        keys = parsed.required_multi_asset_neighbors().resolve(graph)
+    except dg.DagsterError as exc:  # e.g. a key that no asset has
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SelectionError(f"--select {selection!r}: {reason}") from None
+    return set(keys) & set(graph.materializable_asset_keys)
 
 
 def _instance():
@@ -150,12 +190,17 @@ def _instance():
     return DagsterInstance.ephemeral()
 
 
+# The sandbox's clock runs this many times faster than the real one: Webex's rate-limit minute lasts a second.
+DEMO_TIME_SCALE = 60.0
+
+
 def demo_command(args: argparse.Namespace) -> int:
     """Simulated bank contact center → sandbox provider APIs → full materialization → UIs.
 
+    Everything the demo writes is under data/demo and its settings are its own (see
+    demo_environment): the operator's warehouse, serving copy and state are never touched.
     The sandbox runs in this process (a background thread) for as long as the demo does, so the
-    Dagster UI's sensors and jobs keep reaching it; its time scale makes the Webex rate limit's
-    minute last one second."""
+    Dagster UI's sensors and jobs keep reaching it."""
     from contextlib import ExitStack
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
@@ -163,13 +208,19 @@ def demo_command(args: argparse.Namespace) -> int:
     from simulator.contact_center import simulate
     from simulator.sandbox import run_sandbox
 
+    if not args.no_ui:
+        check_ui_ports(args.dagster_port, args.streamlit_port)  # before any work, so nothing is lost
     demo_dir = DEFAULT_DATA_DIR / "demo"
+    env = demo_environment(demo_dir, time_scale=DEMO_TIME_SCALE)
     sim_dir = demo_dir / "simulated"
     if demo_dir.exists():
-        shutil.rmtree(demo_dir)
-    for path in (DEFAULT_DATA_DIR / "warehouse.duckdb", DEFAULT_DATA_DIR / "serving.duckdb"):
-        path.unlink(missing_ok=True)
-    shutil.rmtree(DEFAULT_DATA_DIR / "state", ignore_errors=True)
+        shutil.rmtree(demo_dir)  # only the previous demo's files
+    os.environ.update(env)
+    home = Path(env["DAGSTER_HOME"])
+    home.mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    print(f"demo: warehouse, serving copy, dlt state and Dagster home are under {demo_dir}; the settings in "
+          "the environment and .env are not used (the demo sets its own)", flush=True)
 
     # The week that ended at last midnight in Bogotá: all of it is old enough for cdr_feed.
     today = datetime.now(ZoneInfo("America/Bogota")).date()
@@ -180,21 +231,10 @@ def demo_command(args: argparse.Namespace) -> int:
     print(f"  Webex: {webex['journeys']:,} calls, {webex['records']:,} CDRs; Asterisk site: "
           f"{summary['asterisk']['lines']:,} queue_log lines ({summary['seconds']['total']:.0f} s)", flush=True)
 
-    time_scale = 60.0
     with ExitStack() as stack:
-        sandbox = stack.enter_context(run_sandbox(sim_dir, time_scale=time_scale))
+        sandbox = stack.enter_context(run_sandbox(sim_dir, time_scale=DEMO_TIME_SCALE))
         os.environ.update(sandbox.env())
-        os.environ["WEBEX_TOKEN_FILE"] = str(demo_dir / "secrets" / "webex_tokens.json")
-        os.environ["WEBEX_CDR_RATE_WINDOW_SECONDS"] = str(60.0 / time_scale)
-        os.environ["WEBEX_CONTROL_HUB_DIR"] = str(sim_dir / "webex" / "control_hub")
-        site = Path(summary["asterisk"]["out_dir"])
-        os.environ["SWITCHBOARD_QUEUE_LOG_DIRS"] = f"{site.name}={site}"
-        os.environ["SWITCHBOARD_ASTERISK_CDR_DIRS"] = f"{site.name}={site}"
-        home = DEFAULT_DATA_DIR / "dagster_home"
-        home.mkdir(parents=True, exist_ok=True)
-        shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
-        os.environ["DAGSTER_HOME"] = str(home)
-        print(f"sandbox provider APIs on {sandbox.state.base_url} (time scale {time_scale:g})", flush=True)
+        print(f"sandbox provider APIs on {sandbox.state.base_url} (time scale {DEMO_TIME_SCALE:g})", flush=True)
 
         code = _demo_webex_history(datetime.combine(start, datetime.min.time(), ZoneInfo("America/Bogota")),
                                    datetime.now(UTC))
@@ -202,7 +242,59 @@ def demo_command(args: argparse.Namespace) -> int:
             code = materialize("*")
         if code != 0 or args.no_ui:
             return code
-        return _serve_uis(args.dagster_port, args.streamlit_port)
+        return _serve_uis(args.dagster_port, args.streamlit_port, env=dict(os.environ), dagster_cwd=demo_dir,
+                          watched=env["SWITCHBOARD_QUEUE_LOG_DIRS"])
+
+
+def demo_environment(demo_dir: Path, *, time_scale: float) -> dict[str, str]:
+    """Every setting the demo runs with, and DAGSTER_HOME: its own files under demo_dir, the
+    simulated site as the only Asterisk source, the code's defaults for the rest. All are set in
+    the environment, which wins over .env, so an operator's warehouse (a production DuckDB file
+    or Postgres) is never written by the demo. The sandbox's Webex URLs and credentials are added
+    once it is listening."""
+    from pydantic import SecretStr
+
+    from simulator.contact_center import ASTERISK_SITE
+    from switchboard.settings import Settings
+
+    env = {}
+    for info in Settings.model_fields.values():
+        default = info.default.get_secret_value() if isinstance(info.default, SecretStr) else info.default
+        env[info.alias] = "" if default is None else str(default)
+    sim_dir = demo_dir / "simulated"
+    site = sim_dir / "asterisk" / ASTERISK_SITE
+    env.update({
+        "SWITCHBOARD_WAREHOUSE_URL": f"duckdb:///{demo_dir / 'warehouse.duckdb'}",
+        "SWITCHBOARD_SERVING_PATH": str(demo_dir / "serving.duckdb"),
+        "SWITCHBOARD_LANDING_DIR": str(demo_dir / "landing"),
+        "SWITCHBOARD_STATE_DIR": str(demo_dir / "state"),
+        "SWITCHBOARD_QUEUE_LOG_DIRS": f"{site.name}={site}",
+        "SWITCHBOARD_ASTERISK_CDR_DIRS": f"{site.name}={site}",
+        "WEBEX_TOKEN_FILE": str(demo_dir / "secrets" / "webex_tokens.json"),
+        "WEBEX_CONTROL_HUB_DIR": str(sim_dir / "webex" / "control_hub"),
+        "WEBEX_CDR_RATE_WINDOW_SECONDS": str(60.0 / time_scale),
+        "DAGSTER_HOME": str(demo_dir / "dagster_home"),
+    })
+    return env
+
+
+def check_ui_ports(dagster_port: int, streamlit_port: int) -> None:
+    """Raise ValueError naming the flag when a UI's port on 127.0.0.1 is taken: the UI would fail
+    to start while the printed address reached whatever server holds the port."""
+    import socket
+
+    if dagster_port == streamlit_port:
+        raise ValueError(f"--dagster-port and --streamlit-port are both {dagster_port}: give them different ports")
+    for flag, port, variable in (("--dagster-port", dagster_port, "DAGSTER_PORT"),
+                                 ("--streamlit-port", streamlit_port, "STREAMLIT_PORT")):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            # as the servers bind: a closed connection's TIME_WAIT does not make the port taken
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise ValueError(f"port {port} on 127.0.0.1 is not available ({exc.strerror}): choose another "
+                                 f"with {flag} PORT (make demo {variable}=PORT)") from None
 
 
 def _demo_webex_history(since, until) -> int:
@@ -212,38 +304,68 @@ def _demo_webex_history(since, until) -> int:
 
     quiet_dlt_hints()
     print(f"Webex CDR backfill {since.isoformat()} – {until.isoformat(timespec='seconds')} …", flush=True)
-    counts = run_backfill(load_settings(), since, until).cdr
-    print(f"  {counts.windows} windows, {counts.records_read:,} records read, {counts.loaded:,} loaded, "
-          f"{counts.rejected:,} rejected", flush=True)
+    print("  " + backfill_counts_line(run_backfill(load_settings(), since, until).cdr), flush=True)
     return 0
 
 
-def _serve_uis(dagster_port: int, streamlit_port: int) -> int:
+def backfill_counts_line(counts) -> str:
+    """A backfill's CdrCounts as read = loaded + rejected + skipped, so the figures add up."""
+    return (f"{counts.windows} windows: {counts.records_read:,} records read = {counts.loaded:,} loaded "
+            f"+ {counts.rejected:,} rejected + {counts.skipped_duplicate:,} skipped (duplicates or versions "
+            "no newer than stored)")
+
+
+def ui_banner(dagster_port: int, streamlit_port: int, queue_log_dirs: str) -> str:
+    """The addresses, and the folders asterisk_files_sensor watches: lines appended to a
+    queue_log there start a run (the sensor looks every 30 s)."""
+    from pipelines.asterisk.log_streams import parse_locations
+
+    lines = ["", f"Dagster UI:    http://127.0.0.1:{dagster_port}", f"Streamlit app: http://127.0.0.1:{streamlit_port}"]
+    for location in parse_locations(queue_log_dirs):
+        pbx = f" (PBX {location.pbx})" if location.pbx else ""
+        lines.append(f"queue_log watched by asterisk_files_sensor{pbx}: {location.pattern} — append lines to its "
+                     "queue_log to start a run")
+    lines.append("Ctrl-C stops both.")
+    return "\n".join(lines)
+
+
+def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], dagster_cwd: Path,
+               watched: str) -> int:
     bin_dir = Path(sys.executable).parent
-    procs = [
-        subprocess.Popen([str(bin_dir / "dagster"), "dev", "-f", str(PROJECT_ROOT / "definitions.py"),
-                          "-h", "127.0.0.1", "-p", str(dagster_port)], cwd=PROJECT_ROOT),
-        subprocess.Popen([str(bin_dir / "streamlit"), "run", str(STREAMLIT_APP), "--server.address", "127.0.0.1",
-                          "--server.port", str(streamlit_port), "--server.headless", "true",
-                          "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT),
-    ]
-    print(f"\nDagster UI:    http://127.0.0.1:{dagster_port}\nStreamlit app: http://127.0.0.1:{streamlit_port}\n"
-          "Ctrl-C stops both.", flush=True)
+    # `dagster dev` loads the .env of its working directory over the environment, so it runs
+    # outside the project (the code still loads from it, -d) to keep the demo's settings.
+    procs = {
+        "the Dagster UI": subprocess.Popen(
+            [str(bin_dir / "dagster"), "dev", "-f", str(PROJECT_ROOT / "definitions.py"), "-d", str(PROJECT_ROOT),
+             "-h", "127.0.0.1", "-p", str(dagster_port)], cwd=dagster_cwd, env=env),
+        "Streamlit": subprocess.Popen(
+            [str(bin_dir / "streamlit"), "run", str(STREAMLIT_APP), "--server.address", "127.0.0.1",
+             "--server.port", str(streamlit_port), "--server.headless", "true",
+             "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT, env=env),
+    }
+    print(ui_banner(dagster_port, streamlit_port, watched), flush=True)
+    code = 0
     try:
-        while all(p.poll() is None for p in procs):
+        while True:
+            stopped = next(((name, p.returncode) for name, p in procs.items() if p.poll() is not None), None)
+            if stopped is not None:  # one UI alone is not the demo: stop the other too
+                name, code = stopped
+                if code != 0:  # 0: it was stopped, e.g. by a Ctrl-C that reached it first
+                    print(f"switchboard: {name} exited with code {code}; stopping the demo", file=sys.stderr)
+                break
             time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
-        for p in procs:
+        for p in procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)
-        for p in procs:
+        for p in procs.values():
             try:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
-    return 0
+    return 1 if code else 0
 
 
 if __name__ == "__main__":

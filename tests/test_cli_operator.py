@@ -1,0 +1,171 @@
+"""What an operator sees from the `switchboard` command: the demo's isolation and ports, and
+one-line answers for a bad selection, a failed step and invalid settings."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines.webex.source import CdrCounts
+from switchboard import cli
+from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT
+from switchboard.settings import Settings, load_settings
+
+
+def test_demo_settings_ignore_the_operators_environment_and_dotenv(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    prod = tmp_path / "prod"
+    (tmp_path / ".env").write_text(
+        f"SWITCHBOARD_SERVING_PATH={prod}/serving.duckdb\n"
+        f"SWITCHBOARD_LANDING_DIR={prod}/landing\n"
+        "SWITCHBOARD_TIMEZONE=Europe/Madrid\n"
+        f"WEBEX_TOKEN_FILE={prod}/tokens.json\n")
+    monkeypatch.setenv("SWITCHBOARD_WAREHOUSE_URL", f"duckdb:///{prod}/prod.duckdb")
+    monkeypatch.setenv("SWITCHBOARD_STATE_DIR", str(prod / "state"))
+    monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "not a number")  # a wrong value the demo does not use either
+    monkeypatch.setenv("DAGSTER_HOME", str(prod / "dagster"))
+    demo_dir = tmp_path / "data" / "demo"
+
+    env = cli.demo_environment(demo_dir, time_scale=60.0)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings()
+
+    assert settings.warehouse.is_duckdb and settings.warehouse.duckdb_path == demo_dir / "warehouse.duckdb"
+    assert settings.serving_path == demo_dir / "serving.duckdb"
+    assert settings.state_dir == demo_dir / "state"
+    assert Path(settings.landing_dir) == demo_dir / "landing"
+    assert settings.webex_token_file == demo_dir / "secrets" / "webex_tokens.json"
+    assert Path(env["DAGSTER_HOME"]) == demo_dir / "dagster_home"
+    assert (settings.timezone, settings.sl_seconds) == ("America/Bogota", 20)  # the code's defaults
+    assert settings.queue_log_dirs.endswith(str(demo_dir / "simulated" / "asterisk" / "cali"))
+    assert settings.webex_rate_window_seconds == 1.0
+    # Every setting is the demo's, and any path one whose default is under data/ moves under data/demo.
+    assert set(env) >= {info.alias for info in Settings.model_fields.values()}
+    for info in Settings.model_fields.values():
+        if str(DEFAULT_DATA_DIR) in str(info.default):
+            assert str(demo_dir) in env[info.alias], info.alias
+    assert not any(str(prod) in value for value in env.values())
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_taken_ui_port_is_refused_naming_the_flag():
+    with socket.socket() as server:  # someone else's server
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        taken, free = server.getsockname()[1], _free_port()
+        for args, flag in (((taken, free), "--dagster-port"), ((free, taken), "--streamlit-port")):
+            try:
+                cli.check_ui_ports(*args)
+            except ValueError as exc:
+                message = str(exc)
+            else:
+                raise AssertionError(f"port {taken} is in use but was accepted")
+            assert flag in message and str(taken) in message and "\n" not in message
+    cli.check_ui_ports(taken, free)  # free again once that server is gone
+    try:
+        cli.check_ui_ports(free, free)
+    except ValueError as exc:
+        assert "--streamlit-port" in str(exc)
+    else:
+        raise AssertionError("one port for both UIs was accepted")
+
+
+def test_make_demo_passes_the_port_variables():
+    out = subprocess.run(["make", "-n", "demo", "DAGSTER_PORT=3101", "STREAMLIT_PORT=8601"], cwd=PROJECT_ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert "switchboard demo --dagster-port 3101 --streamlit-port 8601" in out
+
+
+def test_the_ui_banner_names_the_queue_log_folder_the_sensor_watches(tmp_path):
+    site = tmp_path / "cali"
+    site.mkdir()
+    (site / "queue_log").write_text("")
+    banner = cli.ui_banner(3001, 8502, f"cali={site}")
+    assert "http://127.0.0.1:3001" in banner and "http://127.0.0.1:8502" in banner
+    watched = [line for line in banner.splitlines() if str(site) in line]
+    assert len(watched) == 1 and "asterisk_files_sensor" in watched[0]
+
+
+def test_backfill_summary_adds_up():
+    counts = CdrCounts(records_read=69_901, loaded=69_221, rejected=0, skipped_duplicate=680, windows=14)
+    line = cli.backfill_counts_line(counts)
+    assert "69,901 records read = 69,221 loaded + 0 rejected + 680 skipped" in line
+
+
+def test_a_bad_selection_is_one_line_naming_it(make_settings, capsys):
+    make_settings()
+    assert cli.main(["materialize", "--select", "garbage(("]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'garbage(('" in err and "\n" not in err and "Traceback" not in err
+    for selection in ("no_such_asset", "key:no/such/*"):  # a key no asset has; a pattern matching none
+        assert cli.main(["materialize", "--select", selection]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith(f"switchboard: --select {selection!r}")
+
+
+def test_selecting_one_table_of_a_step_selects_the_tables_it_writes_with(make_settings):
+    from definitions import build_definitions
+
+    graph = build_definitions(make_settings()).resolve_asset_graph()
+    selection = "key:raw/asterisk/queue_log"  # asterisk_raw writes all of raw/asterisk in one step
+    keys = cli._select(selection, cli._parse_selection(selection), graph)
+    assert {k.to_user_string() for k in keys} >= {"raw/asterisk/queue_log", "raw/asterisk/cdr"}
+
+
+def test_a_failed_step_is_summarised_by_its_root_cause(make_settings, tmp_path, capsys):
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={tmp_path}")
+    # Another process holds the warehouse open for writing, as a forgotten `duckdb` shell would.
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+         "print('open', flush=True); sys.stdin.read()", str(settings.warehouse.duckdb_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        assert cli.main(["materialize", "--select", "key:raw/asterisk/*"]) == 1
+    finally:
+        holder.communicate("")
+    failed = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  step failed: ")]
+    assert len(failed) == 1, failed
+    assert failed[0].startswith("  step failed: asterisk_raw: ") and "Could not set lock on file" in failed[0]
+
+
+def test_root_cause_follows_causes_then_contexts():
+    from dagster._utils.error import serializable_error_info_from_exc_info
+
+    try:
+        try:
+            try:
+                raise OSError("disk full\n  while writing")
+            except OSError:
+                raise KeyError("lookup") from None  # an explicit cause of None hides the OSError
+        except KeyError as inner:
+            raise RuntimeError("step failed") from inner
+    except RuntimeError:
+        info = serializable_error_info_from_exc_info(sys.exc_info())
+    assert cli.root_cause_message(info) == "KeyError: 'lookup'"
+
+    try:
+        try:
+            raise OSError("disk full\n  while writing")
+        except OSError:
+            raise RuntimeError("step failed")  # noqa: B904 — an implicit context, as dlt raises some
+    except RuntimeError:
+        info = serializable_error_info_from_exc_info(sys.exc_info())
+    assert cli.root_cause_message(info) == "OSError: disk full while writing"
+
+
+def test_settings_exits_2_naming_an_invalid_value(make_settings, monkeypatch, capsys):
+    make_settings()
+    assert cli.main(["settings"]) == 0
+    monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "twenty")
+    assert cli.main(["settings"]) == 2
+    assert "SWITCHBOARD_SL_SECONDS" in capsys.readouterr().err
