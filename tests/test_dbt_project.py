@@ -245,6 +245,18 @@ def _dbt(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Complete
     )
 
 
+def _postgres_target(server: dict, dbname: str) -> dict[str, str]:
+    """dbt's environment for a database of the test's Postgres server."""
+    return {
+        "SWITCHBOARD_DBT_TARGET": "postgres",
+        "SWITCHBOARD_DBT_PG_HOST": server["host"],
+        "SWITCHBOARD_DBT_PG_PORT": str(server["port"]),
+        "SWITCHBOARD_DBT_PG_USER": server["user"],
+        "SWITCHBOARD_DBT_PG_PASSWORD": "",
+        "SWITCHBOARD_DBT_PG_DBNAME": dbname,
+    }
+
+
 def _assert_ok(result: subprocess.CompletedProcess) -> None:
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
 
@@ -525,14 +537,7 @@ def test_build_on_postgres_gives_the_same_figures(tmp_path, postgres_server, bui
     with con.cursor() as cur:
         cur.execute(RAW_DDL)
         _load(cur, "%s")
-    env = {
-        "SWITCHBOARD_DBT_TARGET": "postgres",
-        "SWITCHBOARD_DBT_PG_HOST": postgres_server["host"],
-        "SWITCHBOARD_DBT_PG_PORT": str(postgres_server["port"]),
-        "SWITCHBOARD_DBT_PG_USER": postgres_server["user"],
-        "SWITCHBOARD_DBT_PG_PASSWORD": "",
-        "SWITCHBOARD_DBT_PG_DBNAME": "dbt_fixture",
-    }
+    env = _postgres_target(postgres_server, "dbt_fixture")
     _assert_ok(_dbt(tmp_path, env, "build"))
 
     def figures(fetch) -> list[tuple]:
@@ -637,14 +642,7 @@ def test_postgres_with_a_linguistic_collation_builds_what_duckdb_builds(tmp_path
         assert cur.fetchone() == (True, False)  # the collation the test is about
         cur.execute(RAW_DDL)
         insert_file_lines(cur, "%s", rows)
-    env = {
-        "SWITCHBOARD_DBT_TARGET": "postgres",
-        "SWITCHBOARD_DBT_PG_HOST": server["host"],
-        "SWITCHBOARD_DBT_PG_PORT": str(server["port"]),
-        "SWITCHBOARD_DBT_PG_USER": server["user"],
-        "SWITCHBOARD_DBT_PG_PASSWORD": "",
-        "SWITCHBOARD_DBT_PG_DBNAME": "dbt_icu",
-    }
+    env = _postgres_target(postgres_server, "dbt_icu")
     _assert_ok(_dbt(tmp_path / "pg", env, *build))
 
     visits_sql = "select call_id, agent, agent_key from marts.fct_queue_visits order by call_id"
