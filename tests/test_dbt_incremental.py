@@ -51,6 +51,7 @@ from tests.test_dbt_project import (
     _assert_ok,
     _dbt,
     _fields,
+    _postgres_target,
     insert_file_lines,
 )
 
@@ -352,14 +353,7 @@ def test_incremental_runs_equal_a_full_refresh_on_postgres(tmp_path, postgres_se
             cur.execute(RAW_DDL)
 
     def env(db: str) -> dict[str, str]:
-        return {
-            "SWITCHBOARD_DBT_TARGET": "postgres",
-            "SWITCHBOARD_DBT_PG_HOST": postgres_server["host"],
-            "SWITCHBOARD_DBT_PG_PORT": str(postgres_server["port"]),
-            "SWITCHBOARD_DBT_PG_USER": postgres_server["user"],
-            "SWITCHBOARD_DBT_PG_PASSWORD": "",
-            "SWITCHBOARD_DBT_PG_DBNAME": db,
-        }
+        return _postgres_target(postgres_server, db)
 
     reference_dir = _reference_dir(tmp_path)
     try:

@@ -313,13 +313,14 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 unavailable(*part)
             # the stream's records this poll owes from (its cursor; without one, from where its
             # first window is sent), and the stream parts the retention check moves into cdr_feed gaps
-            owed = {"from": cursor}
+            owed_from = cursor
             carried_gaps: list[Gap] = []
 
             def checked(planned: Window, sent: Window | None) -> None:
-                lost, gap = carried_past(planned, sent, owed_from=owed["from"], gaps=plan.gaps)
-                if planned.endpoint == STREAM and owed["from"] is None and sent is not None:
-                    owed["from"] = sent.start
+                nonlocal owed_from
+                lost, gap = carried_past(planned, sent, owed_from=owed_from, gaps=plan.gaps)
+                if planned.endpoint == STREAM and owed_from is None and sent is not None:
+                    owed_from = sent.start
                 if lost is not None:
                     unavailable(*lost, f"older than {planned.endpoint}'s retention by the time it was asked for")
                 if gap is not None and mode == POLL:
