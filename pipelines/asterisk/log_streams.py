@@ -289,16 +289,22 @@ def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES,
     content is a stream of its own.
     """
     with open_log(f) as fh:
-        _skip(fh, start)
         offset = start
+        if not f.compressed:
+            for chunk_offset, chunk in _whole_line_chunks(fh.fileno(), start, chunk_bytes):
+                if first_line is not None and not _starts_with(fh, first_line):
+                    _warn_rewritten(f)
+                    return
+                yield chunk_offset, chunk
+                offset = chunk_offset + len(chunk)
+        _skip(fh, offset)
         carry = b""
         while True:
             block = fh.read(chunk_bytes)
             if not block:
                 break
             if first_line is not None and not f.compressed and not _starts_with(fh, first_line):
-                log.warning("%s was truncated and rewritten while being read: its new content is read "
-                            "as a log of its own by the next run", f.path)
+                _warn_rewritten(f)
                 return
             cut = block.rfind(b"\n")
             if cut < 0:
@@ -312,6 +318,40 @@ def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES,
             carry = block[cut + 1:]
         if carry and f.is_final:
             yield offset, carry
+
+
+# How far before a chunk's end its last newline is looked for (a longer line takes the block path)
+_TAIL_BYTES = 1 << 16
+
+
+def _whole_line_chunks(fd: int, start: int, chunk_bytes: int) -> Iterator[tuple[int, bytes]]:
+    """(offset, chunk) of a plain file from `start`, each chunk up to its last newline within
+    `chunk_bytes`, read straight into its own bytes object: the chunk's end is found first in a
+    small read of its tail. Stops where less than a chunk is left (or the tail holds no newline);
+    the caller reads the rest in blocks.
+
+    (Reading a block and joining its whole lines to the carried start of its first line copied
+    every chunk twice: 10M lines, 1-1.5 CPU-s and 170k page faults more, on the parsing thread.)
+    """
+    offset = start
+    tail_bytes = min(_TAIL_BYTES, chunk_bytes)
+    while True:
+        tail_at = offset + chunk_bytes - tail_bytes
+        tail = os.pread(fd, tail_bytes, tail_at)
+        cut = tail.rfind(b"\n") if len(tail) == tail_bytes else -1
+        if cut < 0:
+            return
+        length = tail_at + cut + 1 - offset
+        chunk = os.pread(fd, length, offset)
+        if len(chunk) < length:  # the file shrank since the tail was read: the block path decides
+            return
+        yield offset, chunk
+        offset += length
+
+
+def _warn_rewritten(f: LogFile) -> None:
+    log.warning("%s was truncated and rewritten while being read: its new content is read "
+                "as a log of its own by the next run", f.path)
 
 
 def _starts_with(fh, first_line: bytes) -> bool:
