@@ -10,6 +10,7 @@ import dlt
 
 from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
 from pipelines.destination import dlt_destination, fresh_run, use_loader_defaults
+from pipelines.gc_freeze import existing_objects_frozen
 from switchboard.settings import Settings
 
 
@@ -55,7 +56,7 @@ def run_load(settings: Settings, report: IngestReport | None = None) -> IngestRe
     """
     report = report or IngestReport()
     pipeline = asterisk_pipeline(settings)
-    with fresh_run(pipeline):
+    with fresh_run(pipeline), existing_objects_frozen():
         info = pipeline.run(asterisk_source(AsteriskConfig.from_settings(settings), report),
                             loader_file_format="parquet")
     report.load_id = info.loads_ids[-1] if info.loads_ids else None

@@ -16,6 +16,7 @@ import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.destination import dlt_destination, fresh_run, use_loader_defaults
+from pipelines.gc_freeze import existing_objects_frozen
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.oauth import WebexAuthError
@@ -70,7 +71,7 @@ def _run(settings, name, report, config, **source_options) -> WebexReport:
     if settings.warehouse.is_duckdb:
         create_duckdb_cdr_table(settings.warehouse)
     pipeline = webex_pipeline(settings, name)
-    with fresh_run(pipeline):
+    with fresh_run(pipeline), existing_objects_frozen():
         try:
             info = pipeline.run(webex_source(config, report, **source_options), loader_file_format="parquet")
         except PipelineStepFailed as exc:
