@@ -131,12 +131,12 @@ def main() -> int:
         "SWITCHBOARD_ASTERISK_CDR_DIRS": "",
         "SWITCHBOARD_TIMEZONE": "America/Bogota",
     }
-    from resources.dbt import dbt_build_args, dbt_environment
+    from resources.dbt import dbt_build_args, dbt_environment, dbt_executable
     from switchboard.settings import Settings
 
     settings = Settings(SWITCHBOARD_WAREHOUSE_URL=env["SWITCHBOARD_WAREHOUSE_URL"])
     dbt_env = {**env, **dbt_environment(settings)}
-    dbt_build = [str(Path(sys.executable).parent / "dbt"), *dbt_build_args(Settings(SWITCHBOARD_TIMEZONE="America/Bogota")),
+    dbt_build = [dbt_executable(), *dbt_build_args(Settings(SWITCHBOARD_TIMEZONE="America/Bogota")),
                  "--project-dir", str(DBT_PROJECT_DIR),
                  "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(work / "dbt-target"),
                  "--log-path", str(work / "dbt-logs")]

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from resources.dbt import dbt_executable
 from switchboard.paths import DBT_PROJECT_DIR, DEFAULT_DATA_DIR, PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -37,7 +38,7 @@ TIME_COLUMNS = ("start_time", "answer_time", "release_time", "report_time", "cal
 
 
 def _dbt(args: list[str], path: Path, workdir: Path) -> dict:
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = dbt_executable()
     env = {**os.environ, "SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(path)}
     argv = [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]

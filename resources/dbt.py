@@ -28,11 +28,15 @@ def dbt_project() -> DbtProject:
 
 
 def dbt_executable() -> str:
-    """The dbt installed beside this interpreter (the project's virtual environment), so that
-    `.venv/bin/switchboard` and a daemon started without an activated environment find it;
-    otherwise whichever `dbt` is on PATH."""
-    bundled = Path(sys.executable).parent / "dbt"
-    return str(bundled) if bundled.exists() else "dbt"
+    """dbt as the project installs it beside this interpreter (the virtual environment), so that
+    `.venv/bin/switchboard` and a daemon started without an activated environment find it:
+    `switchboard-dbt` (dbt without the cyclic garbage collector, a sixth faster: switchboard/dbt_cli.py),
+    else plain `dbt` there; otherwise whichever `dbt` is on PATH."""
+    folder = Path(sys.executable).parent
+    for name in ("switchboard-dbt", "dbt"):
+        if (folder / name).exists():
+            return str(folder / name)
+    return "dbt"
 
 
 def ensure_manifest() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from resources.dbt import dbt_executable
 from switchboard.paths import DBT_PROJECT_DIR
 
 # one worker builds the fixture warehouse once for the whole module (pytest -n 2 --dist loadgroup)
@@ -225,7 +225,7 @@ def _load(cur, placeholder: str) -> None:
 
 
 def _dbt(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = dbt_executable()
     cmd = [
         dbt,
         *args,

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from resources.dbt import dbt_executable
 from switchboard.paths import DBT_PROJECT_DIR
 from tests.test_dbt_project import RAW_DDL, _fields, insert_file_lines
 from tests.webex_dbt_fixtures import (
@@ -75,7 +75,7 @@ def _project(tmp: Path) -> Path:
 
 
 def _dbt(project: Path, tmp: Path, env: dict[str, str], *args: str) -> None:
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = dbt_executable()
     result = subprocess.run(
         [dbt, *args, "--project-dir", str(project), "--profiles-dir", str(project),
          "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from resources.dbt import dbt_executable
 from simulator.contact_center import simulate
 from switchboard.paths import DBT_PROJECT_DIR
 from tests.test_dbt_project import RAW_DDL
@@ -53,7 +53,7 @@ def site(tmp_path_factory) -> tuple[Path, Path]:
     with duckdb.connect(str(path)) as con:
         con.execute(RAW_DDL)
         assert load_simulated_webex(con, sim) > 1000
-    dbt = str(Path(sys.executable).parent / "dbt")
+    dbt = dbt_executable()
     result = subprocess.run(
         [dbt, "build", "--exclude", "test_type:unit", "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
