@@ -1,5 +1,7 @@
 import gc
 import subprocess
+import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import dbt.cli.main
@@ -16,6 +18,7 @@ def test_switchboard_dbt_runs_dbt_with_the_cyclic_collector_off(monkeypatch):
         return 0
 
     monkeypatch.setattr(dbt.cli.main, "cli", fake_cli)
+    monkeypatch.setattr(sys, "argv", ["switchboard-dbt", "build"])
     try:
         assert dbt_cli.main() == 0
     finally:
@@ -26,7 +29,20 @@ def test_switchboard_dbt_runs_dbt_with_the_cyclic_collector_off(monkeypatch):
 def test_dagster_and_the_benchmark_run_the_installed_switchboard_dbt():
     executable = Path(dbt_executable())
     assert executable.name == "switchboard-dbt"
-    # (--help: `--version` would ask PyPI for the latest release)
     result = subprocess.run([str(executable), "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "An ELT tool for managing your SQL transformations" in result.stdout
+
+
+def test_version_names_the_installed_dbt_without_asking_pypi():
+    """dagster-dbt reads the first version number of `--version`; dbt's own would also request
+    pypi.org. A proxy that refuses every connection would make that lookup fail (dbt then prints
+    'could not be determined'); this answer does not make one."""
+    result = subprocess.run(
+        [dbt_executable(), "--version"], capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[:2] == ["Core:", f"  - installed: {version('dbt-core')}"]
+    assert f"  - duckdb: {version('dbt-duckdb')}" in result.stdout
+    assert "latest" not in result.stdout and "could not be determined" not in result.stdout

@@ -1,7 +1,7 @@
 import gc
 import weakref
 
-from pipelines.gc_freeze import existing_objects_frozen
+from switchboard.gc_freeze import existing_objects_frozen
 
 
 class _Node:
@@ -31,4 +31,13 @@ def test_the_objects_are_unfrozen_when_the_block_fails():
             raise RuntimeError("load failed")
     except RuntimeError:
         pass
+    assert gc.get_freeze_count() == 0
+
+
+def test_an_inner_block_leaves_the_unfreezing_to_the_outer_one():
+    with existing_objects_frozen():
+        outer = gc.get_freeze_count()
+        with existing_objects_frozen():
+            pass
+        assert gc.get_freeze_count() >= outer
     assert gc.get_freeze_count() == 0

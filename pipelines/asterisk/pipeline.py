@@ -10,7 +10,7 @@ import dlt
 
 from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
 from pipelines.destination import dlt_destination, fresh_run, use_loader_defaults
-from pipelines.gc_freeze import existing_objects_frozen
+from switchboard.gc_freeze import existing_objects_frozen
 from switchboard.settings import Settings
 
 

@@ -16,11 +16,11 @@ import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.destination import dlt_destination, fresh_run, use_loader_defaults
-from pipelines.gc_freeze import existing_objects_frozen
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.oauth import WebexAuthError
 from pipelines.webex.source import BACKFILL, POLL, WebexConfig, WebexReport, webex_source
+from switchboard.gc_freeze import existing_objects_frozen
 from switchboard.settings import Settings
 from switchboard.warehouse_url import WarehouseURL
 
