@@ -30,7 +30,7 @@ def dbt_project() -> DbtProject:
 def dbt_executable() -> str:
     """dbt as the project installs it beside this interpreter (the virtual environment), so that
     `.venv/bin/switchboard` and a daemon started without an activated environment find it:
-    `switchboard-dbt` (dbt without the cyclic garbage collector, a sixth faster: switchboard/dbt_cli.py),
+    `switchboard-dbt` (dbt without the cyclic garbage collector: switchboard/dbt_cli.py),
     else plain `dbt` there; otherwise whichever `dbt` is on PATH."""
     folder = Path(sys.executable).parent
     for name in ("switchboard-dbt", "dbt"):
