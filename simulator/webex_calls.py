@@ -1297,7 +1297,8 @@ class WebexCallCenter:
         v.leg.release = t
         v.leg.f["Releasing party"] = "Remote"
         j = v.j
-        j.outcome = "abandoned"
+        # a call an agent answered before this queue (then transferred here) stays answered
+        j.outcome = "answered" if j.agents_talked else "abandoned"
         r = self.r
         wait = (t - v.entered) / 1000
         if wait > 5 and r.random() < 0.42:
@@ -1353,7 +1354,7 @@ class WebexCallCenter:
                               (v.leg, v.qr.q.uuid, v.qr.q.number, "Deflection"))  # fmt: skip
             v.leg.f["Related reason"] = "Deflection"
             return
-        j.outcome = "timeout"
+        j.outcome = "answered" if j.agents_talked else "timeout"
         self._finish(j, t)
 
     # -------------------------------------------------------------------- talking

@@ -134,10 +134,16 @@ def test_every_call_has_exactly_one_outcome(site):
         visits.filter(pl.col("outcome") != "answered")["agent_id"].null_count()
         == visits.height - ans.height
     )
-    # a journey that reached a queue ends answered, abandoned, timed out (or after the AI)
-    last = visits.sort("visit_no").group_by("journey_id").agg(pl.col("outcome").last())
+    # a journey that reached a queue is answered when any of its visits was, else it ends as its
+    # last visit did (abandoned, timed out)
+    last = visits.sort("visit_no").group_by("journey_id").agg(
+        pl.when((pl.col("outcome") == "answered").any()).then(pl.lit("answered"))
+        .otherwise(pl.col("outcome").last()).alias("outcome"))
     j = journeys.join(last, on="journey_id", suffix="_visit")
     assert (j["outcome"] == j["outcome_visit"]).all()
+    answered_then_left = visits.group_by("journey_id").agg(
+        (pl.col("outcome") == "answered").any() & (pl.col("outcome") != "answered").any())
+    assert answered_then_left["outcome"].any()  # the rule above is exercised
     # every kind of call is there
     kinds = set(journeys.select(pl.concat_str("direction", "call_type", separator="/")).to_series())
     assert {"inbound/service", "inbound/card_block", "outbound/collections", "internal/internal",

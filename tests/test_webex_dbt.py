@@ -157,6 +157,13 @@ EXPECTED_JOURNEYS = {
     # no Start time: the journey starts at the record's release (+5); failed before anyone answered
     "empty_start_time": ("outbound", "failed", "María Gómez → PSTN", "national", "CO", None, None,
                          0, 0, 0, 0, 0, 0, False, False, 1),
+    # Ana answers after 10 s in Tarjetas (rang 6), talks 50, blind-transfers to Fraude, where Luis rings
+    # 25 s and the caller hangs up after 35 s: answered (a person answered; the Fraude visit is the abandon)
+    "transfer_then_abandoned": ("inbound", "answered", "PSTN → Tarjetas → Ana Pérez → Fraude", "mobile", "CO",
+                                "Tarjetas", "Ana Pérez", 6 + 25, 0, 10 + 35, 0, 50, 0, False, True, 4),
+    # the AA (10 s, key 0) sends the caller to Jorge, whose phone rings 20 s: the call did not end in the AA
+    "aa_to_unanswered_person": ("inbound", "unanswered", "PSTN → AA Principal [0] → Jorge Páez", "national", "CO",
+                                None, None, 20, 10, 0, 0, 0, 0, False, False, 2),
 }
 
 
@@ -230,30 +237,36 @@ def test_webex_queue_visits_in_fct_queue_visits(built):
         ("C6a", "Tarjetas", "answered", 9, 120, 1, 0, False, "Ana Pérez", False),
         ("C9", "Seguros", "answered", 6, 94, 1, 0, False, "Linea Cobro", False),
         ("C10", "Seguros", "answered", 10, 60, 1, 0, False, "Roberto Díaz", False),
+        ("C12", "Tarjetas", "answered", 10, 50, 1, 0, True, "Ana Pérez", False),
+        ("C12", "Fraude", "abandoned", 35, None, 1, 1, False, None, False),
     ]
     c1 = rows[0]
     assert (c1["entered_date"], str(c1["entered_interval_start"]), c1["hold_seconds"], c1["did"]) == (
         DAY, "2026-03-02 09:00:00", 10, "+576015550100")
     assert c1["pbx"] is None and c1["agent_key"] == "a-001" and c1["agent_as_logged"] == "Ana Perez (CDR)"
     all_ids = _rows(built, "select count(*) as n, count(distinct visit_id) as d from marts.fct_queue_visits")
-    assert all_ids == [{"n": 11, "d": 11}]  # 10 Webex + 1 Asterisk visit, ids unique across platforms
+    assert all_ids == [{"n": 13, "d": 13}]  # 12 Webex + 1 Asterisk visit, ids unique across platforms
 
 
 def test_queue_daily_covers_webex_under_the_same_definitions(built):
     rows = {(r["platform"], r["queue"]): r for r in _rows(built, "select * from marts.agg_queue_daily")}
     tarjetas = rows[("webex", "Tarjetas")]
-    # 5 answered visits, waits 12, 28, 10, 15, 9: within 20 s 4 -> SL 4/5; ASA 74/5; talks 118+152+80+105+120
-    assert (tarjetas["offered"], tarjetas["answered"], tarjetas["answered_within_sl"], tarjetas["transfers"]) == (5, 5, 4, 2)
-    assert tarjetas["service_level"] == pytest.approx(0.8)
-    assert tarjetas["asa_seconds"] == pytest.approx(74 / 5)
-    assert tarjetas["avg_talk_seconds"] == pytest.approx(575 / 5)
+    # 6 answered visits, waits 12, 28, 10, 15, 9, 10: within 20 s 5 -> SL 5/6; ASA 84/6;
+    # talks 118+152+80+105+120+50
+    assert (tarjetas["offered"], tarjetas["answered"], tarjetas["answered_within_sl"], tarjetas["transfers"]) == (6, 6, 5, 3)
+    assert tarjetas["service_level"] == pytest.approx(5 / 6)
+    assert tarjetas["asa_seconds"] == pytest.approx(84 / 6)
+    assert tarjetas["avg_talk_seconds"] == pytest.approx(625 / 6)
     assert tarjetas["max_wait_seconds"] == 28
     cobranzas = rows[("webex", "Cobranzas")]
     # 2 abandoned (40 s, 3 s short): SL 0 / (2 − 1); abandon rate (2 − 1) / (2 − 1)
     assert (cobranzas["offered"], cobranzas["abandoned"], cobranzas["short_abandons"]) == (2, 2, 1)
     assert (cobranzas["service_level"], cobranzas["abandon_rate"]) == (0.0, 1.0)
     assert cobranzas["avg_wait_seconds"] == pytest.approx(43 / 2)
-    assert rows[("webex", "Fraude")]["asa_seconds"] == pytest.approx(10)
+    fraude = rows[("webex", "Fraude")]
+    # Luis answers C3 after 10 s; the caller transferred in C12 hangs up after 35 s
+    assert (fraude["offered"], fraude["answered"], fraude["abandoned"]) == (2, 1, 1)
+    assert fraude["asa_seconds"] == pytest.approx(10)
     assert rows[("asterisk", "ventas")]["answered"] == 1
 
 
@@ -268,13 +281,14 @@ def test_agent_directory_makes_one_person_across_platforms(built):
     assert ana_pbx["agent"] == ana_webex["agent"] == "Ana Pérez"
     # Asterisk: one call, talk 60; logged in from +10 to the log's last line (+170)
     assert (ana_pbx["answered"], ana_pbx["talk_seconds"], ana_pbx["logged_in_seconds"]) == (1, 60, 160)
-    # Webex: answered C1, C2, C3, C4, C6 = 118+152+80+105+120; transferred C3, C4; no agent state
-    assert (ana_webex["answered"], ana_webex["talk_seconds"], ana_webex["transfers"]) == (5, 575, 2)
+    # Webex: answered C1, C2, C3, C4, C6, C12 = 118+152+80+105+120+50; transferred C3, C4, C12; no agent state
+    assert (ana_webex["answered"], ana_webex["talk_seconds"], ana_webex["transfers"]) == (6, 625, 3)
     assert (ana_webex["logged_in_seconds"], ana_webex["occupancy"]) == (None, None)
     jorge = rows[("webex", "jorge.paez@banco.example")]
     assert (jorge["agent"], jorge["answered"], jorge["ring_no_answer"]) == ("Jorge Páez", 0, 2)
     luis = rows[("webex", "a-002")]
-    assert (luis["agent"], luis["answered"], luis["talk_seconds"], luis["ring_no_answer"]) == ("Luis Mora R.", 1, 200, 0)
+    # Luis rang out in C12's Fraude visit (his busy offer in C5 is not a ring)
+    assert (luis["agent"], luis["answered"], luis["talk_seconds"], luis["ring_no_answer"]) == ("Luis Mora R.", 1, 200, 1)
     visit = _rows(built, "select agent, agent_key, agent_as_logged from marts.fct_queue_visits where platform = 'asterisk'")
     assert visit == [{"agent": "Ana Pérez", "agent_key": "a-001", "agent_as_logged": "ana"}]
     sources = {r["platform_agent_key"]: r["match_source"] for r in _rows(built, "select * from intermediate.int_agents")}

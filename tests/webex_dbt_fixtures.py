@@ -256,6 +256,27 @@ def scenarios() -> dict[str, list[dict]]:
                call_type="SIP_NATIONAL", correlation_id="C11", local_call_id="m11:0", call_outcome="Failure",
                call_outcome_reason="NoRouteToDestination"),
     ]
+
+    b = 11000  # Tarjetas -> Ana answers, blind-transfers to Fraude -> Luis rings 25 s, the caller hangs up
+    s["transfer_then_abandoned"] = [
+        record("r12-q", Q_TARJETAS, start=b, answer=b, release=b + 60, correlation_id="C12", local_call_id="q12:0",
+               related_call_id="a12:0", related_reason="CallQueue"),
+        offer("r12-a", ANA, Q_TARJETAS, start=b + 4, answer=b + 10, release=b + 60, correlation_id="C12",
+              local_call_id="a12:0", related_call_id="qf12:0", related_reason="Deflection", call_transfer_time=b + 60),
+        record("r12-f", Q_FRAUDE, start=b + 60, answer=b + 60, release=b + 95, correlation_id="C12",
+               local_call_id="qf12:0", redirect_reason="Deflection", redirecting_party_uuid=ANA),
+        offer("r12-l", LUIS, Q_FRAUDE, start=b + 62, release=b + 87, ring=25, correlation_id="C12",
+              local_call_id="l12:0"),
+    ]
+
+    b = 12000  # AA: key 0 sends the caller to Jorge's phone, which rings 20 s unanswered
+    s["aa_to_unanswered_person"] = [
+        record("r13-aa", AA, start=b, answer=b, release=b + 10, caller=FIXED, correlation_id="C13",
+               local_call_id="aa13:0", related_call_id="j13:0", related_reason="Deflection",
+               auto_attendant_key_pressed="0"),
+        record("r13-j", JORGE, start=b + 10, release=b + 30, ring_duration=20, caller=FIXED, correlation_id="C13",
+               local_call_id="j13:0", redirect_reason="Deflection", redirecting_party_uuid=AA),
+    ]
     return s
 
 

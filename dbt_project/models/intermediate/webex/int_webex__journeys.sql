@@ -4,12 +4,13 @@
 
   direction  inbound (first record received from outside), outbound (placed by a user to an
              off-net number), internal (both ends on the platform).
-  outcome    how the journey ended: abandoned / timeout when its last queue (entered after the
-             last agent answered, e.g. after a transfer) was left unanswered - the caller hung
-             up waiting / the queue sent the call on; answered when a person answered (an
-             agent, or the far end of an outbound call) and no such queue followed;
-             self_service (ended in an auto attendant or virtual agent) |
-             failed (refused or failed before anyone answered) | unanswered (rang out).
+  outcome    how the journey ended, as fct_calls defines it on every platform: answered when a
+             person answered (an agent, or the far end of an outbound call) - also when the
+             caller later left a queue the call was transferred to (that visit is abandoned in
+             fct_queue_visits); else abandoned / timeout when its last queue was left unanswered
+             (the caller hung up waiting / the queue sent the call on); self_service when it
+             ended in an auto attendant or virtual agent (no person rang after it); failed
+             (refused or failed before anyone answered) | unanswered (rang out).
   Times (seconds): auto_attendant and virtual_agent = hop durations; queue = sum of the visits'
   waits; talk and hold = agents' answered legs (for outbound calls, the caller's own leg);
   ring = ringing of the agent offers and person legs (for outbound calls, the caller's leg).
@@ -121,15 +122,14 @@ hop_totals as (
         count(case when hops.hop_type = 'queue' then 1 end) as queue_count,
         count(case when hops.hop_type = 'agent' then 1 end) as agent_count,
         max(case when hops.hop_type in ('auto_attendant', 'virtual_agent') and hops.answered_at is not null
-            then 1 else 0 end) as any_self_service,
+            then hops.hop_no end) as last_self_service_hop_no,
+        max(case when hops.hop_type = 'agent_offer' then hops.hop_no end) as last_offer_hop_no,
         sum(case when hops.hop_type = 'auto_attendant' then hops.duration_seconds end) as auto_attendant_seconds,
         sum(case when hops.hop_type = 'virtual_agent' then hops.duration_seconds end) as virtual_agent_seconds,
         cast(sum(case when hops.hop_type in ('agent', 'agent_offer') or (hops.hop_type = 'caller' and entry.direction = 'outbound')
             then hops.ring_seconds end) as bigint) as ring_seconds,
         max(case when hops.hop_type = 'caller' and entry.direction = 'outbound' and hops.answered_at is not null
-            then 1 else 0 end) as outbound_answered,
-        max(case when hops.hop_type = 'agent' then hops.hop_no end) as last_agent_hop_no,
-        max(case when hops.hop_type = 'queue' then hops.hop_no end) as last_queue_hop_no
+            then 1 else 0 end) as outbound_answered
     from hops
     inner join entry
         on hops.journey_id = entry.journey_id
@@ -239,13 +239,12 @@ final as (
         final_agent.final_agent,
         final_agent.final_agent_key,
         case
-            -- how the journey ended: a queue entered after the last agent answered decides
-            when hop_totals.last_queue_hop_no > coalesce(hop_totals.last_agent_hop_no, 0)
-                and last_visit.last_visit_outcome in ('abandoned', 'timeout') then last_visit.last_visit_outcome
             when hop_totals.agent_count > 0 or hop_totals.outbound_answered = 1 then 'answered'
             when last_visit.last_visit_outcome = 'abandoned' then 'abandoned'
             when last_visit.last_visit_outcome = 'timeout' then 'timeout'
-            when hop_totals.any_self_service = 1 then 'self_service'
+            -- an auto attendant that sent the caller to a person who did not answer is not where
+            -- the call ended
+            when hop_totals.last_self_service_hop_no > coalesce(hop_totals.last_offer_hop_no, 0) then 'self_service'
             when leg_totals.any_failure = 1 then 'failed'
             else 'unanswered'
         end as outcome,
