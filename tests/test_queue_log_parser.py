@@ -310,6 +310,30 @@ def test_out_of_order_lines_are_kept_in_file_order_with_line_numbers():
     ]
 
 
+
+@pytest.mark.parametrize("damaged", [T + 100_000_000, T - 100_000_000, T + 3601 + 60])
+def test_an_epoch_far_from_both_neighbours_is_rejected_as_out_of_sequence(damaged):
+    """A digit changed inside the plausible range (2024 read as 2027 or 2021): the line stands out
+    from the lines around it, which agree with each other; a blank line between is no neighbour."""
+    enter = f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1"
+    stray = f"{damaged}|NONE|NONE|NONE|CONFIGRELOAD|"
+    out = parse(ql(enter, stray, "", f"{T + 60}|{CALL}|ventas|NONE|ABANDON|1|1|60"))
+    assert rows(out, "line_no", "event") == [(0, "ENTERQUEUE"), (3, "ABANDON")]
+    assert out.rejects.select("line_no", "reason", "raw_text").rows() == [(1, "epoch_out_of_sequence", stray)]
+    assert out.lines_read == out.events.height + out.rejects.height + out.skipped_blank
+
+
+@pytest.mark.parametrize("epochs", [
+    (T, T + 86_400, T + 86_460),  # a quiet night, then a restart: one step forward
+    (T, T + 60, T - 7_200, T - 7_140),  # the clock set back two hours: every line after it moves
+    (T + 320_000, T, T + 1_120_000),  # an excerpt: lines days apart on both sides are not judged
+    (T, T + 100_000_000),  # first and last lines have one neighbour: not judged
+])
+def test_long_steps_that_are_not_one_stray_line_are_kept(epochs):
+    out = parse(ql(*(f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs)))
+    assert out.rejects.height == 0
+    assert [e for (e,) in rows(out, "event_epoch")] == list(epochs)
+
 @pytest.mark.parametrize("ms", ["0", "1000", "15000"])
 def test_ringnoanswer_values_are_kept_as_data(ms):
     """RINGNOANSWER 0/1000 ms are busy-member noise, but filtering them is a model decision."""

@@ -35,6 +35,14 @@ _NARROW_COLUMNS = _READ_COLUMNS[: len(BASE_FIELDS) + len(DATA_FIELDS)]
 
 # Plausible epoch range: 2000-01-01 .. 2100-01-01. Anything else is a damaged line.
 _MIN_EPOCH, _MAX_EPOCH = 946_684_800, 4_102_444_800
+# A line whose epoch is more than this ahead of (or behind) both the line before it and the line
+# after it, while those two are within this of each other, is a damaged timestamp inside the
+# plausible range (a digit changed: 2025 read as 2029), not an event: Asterisk appends lines as it
+# writes them, out of order by seconds at most (§4.10), and a clock that jumps moves every line
+# after it, not one. Left in, such a line would be the PBX's newest event and keep its agents
+# logged in, and its callers waiting, until then. (Lines far apart on both sides - an excerpt
+# of a log, days between its lines - are not judged.)
+OUT_OF_SEQUENCE_SECONDS = 3600
 
 EVENT_SCHEMA: dict[str, pl.DataType] = {
     "line_no": pl.Int64(),
@@ -59,7 +67,10 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
 # and left alone: see source.py) without its newline — Asterisk ends every line it writes with
 # one, so the write was cut. Either may look like a whole event with fewer fields
 # (`…|COMPLETECALLER|10|12`) and would count wrong figures.
-REJECT_REASONS = ("missing_event", "bad_epoch", "too_many_fields", "cut_by_crash", "unterminated")
+# epoch_out_of_sequence: see OUT_OF_SEQUENCE_SECONDS (judged among the chunk's other events: a
+# chunk's first and last line, which lack a neighbour there, are not).
+REJECT_REASONS = ("missing_event", "bad_epoch", "epoch_out_of_sequence", "too_many_fields", "cut_by_crash",
+                  "unterminated")
 
 
 @dataclass(frozen=True)
@@ -142,7 +153,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
     cut = [first_line_no + i for i in _lines_cut_by_nuls(data, broken)] if has_nuls else []
-    if not cut and not unterminated and _all_lines_clean(raw, epochs, wide):
+    if not cut and not unterminated and _all_lines_clean(raw, epochs, wide) and not _out_of_sequence(epochs).any():
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
@@ -169,6 +180,13 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     )
     tagged = raw.with_columns(f[0].cast(pl.Int64, strict=False).alias("_epoch")).with_columns(
         blank.alias("_blank"), reason.alias("_reason"))
+    # among the lines that are events, those whose epoch stands out from both neighbours
+    events_so_far = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
+    stray = events_so_far.get_column("line_no").filter(_out_of_sequence(events_so_far.get_column("_epoch")))
+    if len(stray):
+        tagged = tagged.with_columns(
+            pl.when(pl.col("line_no").is_in(stray.implode())).then(pl.lit("epoch_out_of_sequence"))
+            .otherwise(pl.col("_reason")).alias("_reason"))
     kept = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
     events = kept.select("line_no", pl.col("_epoch").alias("event_epoch"), *_event_fields(wide))
 
@@ -196,6 +214,23 @@ def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
     if wide and raw.get_column(_READ_COLUMNS[-1]).null_count() < raw.height:
         return False
     return epochs.null_count() == 0 and epochs.min() >= _MIN_EPOCH and epochs.max() <= _MAX_EPOCH
+
+
+def _out_of_sequence(epochs: pl.Series) -> pl.Series:
+    """Whether each epoch is more than OUT_OF_SEQUENCE_SECONDS ahead of both its neighbours, or
+    behind both, while they are within that of each other (see there); the first and the last are
+    not judged. Numpy over the chunk's epochs: a few ms per million lines."""
+    flags = np.zeros(len(epochs), np.bool_)
+    if len(epochs) >= 3:
+        steps = np.diff(epochs.to_numpy())  # steps[i] = e[i + 1] - e[i]
+        limit = OUT_OF_SEQUENCE_SECONDS
+        # only a line reached by a long step can be one (a night's gap, a restart: a few per chunk)
+        lines = np.flatnonzero(np.abs(steps[:-1]) > limit) + 1
+        into, out_of = steps[lines - 1], steps[lines]
+        stray = (((into > limit) & (out_of < -limit)) | ((into < -limit) & (out_of > limit))) & (
+            np.abs(into + out_of) <= limit)
+        flags[lines[stray]] = True
+    return pl.Series(flags)
 
 
 def _read_fields(clean: bytes, first_line_no: int) -> pl.DataFrame:
