@@ -1,6 +1,9 @@
 {#
   Logged-in intervals, one row per session, as the PBX logged them:
-    * queue_membership: ADDMEMBER -> next REMOVEMEMBER of the same interface and queue;
+    * queue_membership: ADDMEMBER -> next REMOVEMEMBER of the same interface and queue; a
+      REMOVEMEMBER without its ADDMEMBER (a member the data shows joining nowhere: restored by
+      persistentmembers at start, or added before the data starts) is no session - REMOVEMEMBER
+      carries no duration to rebuild its start from, unlike AGENTLOGOFF;
     * agent_login: AGENTLOGIN/AGENTCALLBACKLOGIN -> next AGENTLOGOFF/AGENTCALLBACKLOGOFF of the
       same agent; a logoff without its login (before the data starts) is rebuilt from its
       logged duration (data2), as Wazo does.
