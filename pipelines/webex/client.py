@@ -231,9 +231,12 @@ class WebexClient:
         switches = 0
         rate_limited = 0
         while True:
+            # the token first: a refresh goes over the network and may wait (a 429 or 5xx of the
+            # token endpoint, another process holding the token file), and the request must leave
+            # at the moment its budget slot was recorded, or the next slot comes too soon
+            token = self.tokens.access_token()
             if budget_kind and self.budget is not None:
                 self.budget.acquire(budget_kind)
-            token = self.tokens.access_token()
             self.stats.requests += 1
             try:
                 response = self.http.get(url, params=params, headers={
