@@ -34,7 +34,8 @@ class WebexRunStopped(RuntimeError):
     def __init__(self, cause: Exception, report: WebexReport):
         cdr = report.cdr
         super().__init__(f"{cause} — loaded what was read before it ({cdr.windows} whole CDR windows, "
-                         f"{cdr.loaded} records); a new run goes on from there")
+                         f"{cdr.loaded} records); the next poll goes on from the last whole stream window, and a "
+                         "backfill run again for its range merges what is new")
         self.cause, self.report = cause, report
 
 def webex_pipeline(settings: Settings, name: str = "webex") -> dlt.Pipeline:
