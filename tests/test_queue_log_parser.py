@@ -310,7 +310,6 @@ def test_out_of_order_lines_are_kept_in_file_order_with_line_numbers():
     ]
 
 
-
 @pytest.mark.parametrize("damaged", [T + 100_000_000, T - 100_000_000, T + 3601 + 60])
 def test_an_epoch_far_from_both_neighbours_is_rejected_as_out_of_sequence(damaged):
     """A digit changed inside the plausible range (2024 read as 2027 or 2021): the line stands out
@@ -333,6 +332,7 @@ def test_long_steps_that_are_not_one_stray_line_are_kept(epochs):
     out = parse(ql(*(f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs)))
     assert out.rejects.height == 0
     assert [e for (e,) in rows(out, "event_epoch")] == list(epochs)
+
 
 @pytest.mark.parametrize("ms", ["0", "1000", "15000"])
 def test_ringnoanswer_values_are_kept_as_data(ms):

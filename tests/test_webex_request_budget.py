@@ -2,8 +2,15 @@
 
 import multiprocessing
 import time
+from datetime import UTC, datetime, timedelta
 
+import httpx
+import orjson
+
+from pipelines.webex.client import WebexClient
+from pipelines.webex.oauth import TokenManager, TokenStore
 from pipelines.webex.request_budget import INITIAL, PAGE, RequestBudget
+from pipelines.webex.windows import Window
 
 
 class FakeClock:
@@ -98,15 +105,6 @@ def test_a_slow_token_refresh_comes_before_the_budget_slot_not_between_it_and_th
 
     Both endpoints are httpx.MockTransport handlers, not the sandbox on loopback: the test needs
     the virtual clock (the budget's and the token manager's) to be what the server sees."""
-    from datetime import UTC, datetime, timedelta
-
-    import httpx
-    import orjson
-
-    from pipelines.webex.client import WebexClient
-    from pipelines.webex.oauth import TokenManager, TokenStore
-    from pipelines.webex.windows import Window
-
     clock = FakeClock()
     token_calls, initial_requests_at = [], []
 

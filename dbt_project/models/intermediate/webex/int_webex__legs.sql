@@ -7,7 +7,8 @@
   The passes a journey needs grow with the logarithm of its length, not with its length:
   var('webex_journey_link_passes') passes (default 8) cover any real journey (AA, queues,
   offers, transfers and consults are 1-3 links apart; a chain of twelve consult transfers is
-  whole after 4 passes, one of 200 records after at most 9, simulated); the data test assert_webex_journeys_are_closed fails if two linked records still differ.
+  whole after 4 passes, one of 200 records after at most 9, simulated); the data test
+  assert_webex_journeys_are_closed fails if two linked records still differ.
   Passes after the first run on the few keys still shared by two labels, not on every record
   (1M records: 11 s instead of 17 s, python -m bench.webex_journeys).
 
