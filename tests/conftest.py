@@ -98,7 +98,10 @@ def postgres_server():
     port = _free_port()
     subprocess.run([*as_postgres, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "-N", "-E", "UTF8"],
                    check=True, capture_output=True)
-    options = f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off -c full_page_writes=off"
+    # autovacuum off: the planner statistics a test sees are the ones the project itself takes
+    # (dbt_project/macros/planner.sql), as in production before autovacuum gets round to a table
+    options = (f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off -c full_page_writes=off"
+               " -c autovacuum=off")
     subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
                    check=True, capture_output=True)
     try:

@@ -97,7 +97,8 @@ group by pbx
     drop table if exists {{ agent_member_names_used_relation() }};
     create table {{ agent_member_names_used_relation() }} as
     select pbx, interface, mapping_id, member_name, lookup_from_seq, valid_to_seq
-    from {{ ref('int_asterisk__member_names') }}
+    from {{ ref('int_asterisk__member_names') }};
+    {{ analyze_table(agent_member_names_used_relation()) }}
 {% endmacro %}
 
 

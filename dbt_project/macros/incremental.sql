@@ -34,9 +34,11 @@
     {{ return(adapter.dispatch('create_plan_table', 'switchboard')(name, sql)) }}
 {%- endmacro %}
 
+{# analyzed: Postgres leaves a temporary table without statistics (macros/planner.sql) #}
 {% macro default__create_plan_table(name, sql) -%}
     drop table if exists {{ plan_relation(name) }};
-    create temporary table {{ name }} as {{ sql }}
+    create temporary table {{ name }} as {{ sql }};
+    analyze {{ plan_relation(name) }}
 {%- endmacro %}
 
 {% macro duckdb__create_plan_table(name, sql) -%}
