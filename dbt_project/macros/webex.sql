@@ -148,9 +148,22 @@
 {%- endmacro %}
 
 
-{# Seconds between two timestamptz values (b - a), milliseconds kept (double); null when either is null. #}
+{#
+  Seconds between two timestamptz values (b - a), milliseconds kept (double); null when either
+  is null. The difference is taken exactly before it becomes a double: Postgres's epoch is a
+  numeric; DuckDB's is a double whose last bit at 1.7e9 s is 2.4e-7 s (8.233 s came out as
+  8.23300004), so DuckDB subtracts whole microseconds.
+#}
 {% macro exact_seconds_between(a, b) -%}
+    {{ return(adapter.dispatch('exact_seconds_between', 'switchboard')(a, b)) }}
+{%- endmacro %}
+
+{% macro default__exact_seconds_between(a, b) -%}
     cast(extract(epoch from {{ b }}) - extract(epoch from {{ a }}) as double precision)
+{%- endmacro %}
+
+{% macro duckdb__exact_seconds_between(a, b) -%}
+    ((epoch_us({{ b }}) - epoch_us({{ a }})) / 1000000.0)
 {%- endmacro %}
 
 

@@ -211,10 +211,19 @@ multi_visit_ranks as (
             partition by asterisk_visits.pbx, asterisk_visits.call_key
             order by asterisk_visits.entered_at desc, {{ binary_text('asterisk_visits.visit_id') }} desc
         ) as last_rank,
+        -- the answered visit whose agent took the call last; a visit answered without its
+        -- CONNECT line took it at its end less its talk time (explicit NULL order: DuckDB and
+        -- Postgres put NULLs at opposite ends of a descending sort)
         row_number() over (
             partition by asterisk_visits.pbx, asterisk_visits.call_key
             order by case when asterisk_visits.outcome = 'answered' then 0 else 1 end,
-                asterisk_visits.connected_at desc, asterisk_visits.visit_id desc
+                coalesce(
+                    asterisk_visits.connected_at,
+                    {{ dbt.dateadd('second', '-asterisk_visits.talk_seconds', 'asterisk_visits.ended_at') }},
+                    asterisk_visits.ended_at,
+                    asterisk_visits.entered_at
+                ) desc nulls last,
+                {{ binary_text('asterisk_visits.visit_id') }} desc
         ) as agent_rank
     from asterisk_visits
     inner join call_visit_counts

@@ -157,7 +157,7 @@ final_agent as (
             hops.journey_id,
             hops.agent,
             hops.agent_key,
-            row_number() over (partition by hops.journey_id order by hops.answered_at desc, hops.hop_no desc) as agent_rank
+            row_number() over (partition by hops.journey_id order by hops.answered_at desc nulls last, hops.hop_no desc) as agent_rank
         from hops
         inner join entry
             on hops.journey_id = entry.journey_id
