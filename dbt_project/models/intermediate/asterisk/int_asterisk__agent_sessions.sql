@@ -6,7 +6,7 @@
       carries no duration to rebuild its start from, unlike AGENTLOGOFF;
     * agent_login: AGENTLOGIN/AGENTCALLBACKLOGIN -> next AGENTLOGOFF/AGENTCALLBACKLOGOFF of the
       same agent; a logoff without its login (before the data starts) is rebuilt from its
-      logged duration (data2), as Wazo does.
+      logged duration (data2), as Wazo does, but no earlier than its boot's QUEUESTART.
   A repeated start without an end in between continues the open session. A session still open
   is closed at the PBX's next QUEUESTART (restart) or, in the last boot, at the end of that
   PBX's data. Agent-level logged-in time is the union of these rows
@@ -161,6 +161,13 @@ closed as (
 
     select
         sessions.*,
+        -- a logoff rebuilt from its logged duration cannot start before its boot's QUEUESTART:
+        -- a restart logs every agent off, so a longer duration was counted across it
+        case
+            when boots.started_epoch is not null
+                then greatest(sessions.start_epoch, boots.started_epoch)
+            else sessions.start_epoch
+        end as opened_epoch,
         coalesce(sessions.end_epoch, boots.restarted_epoch, boots.data_end_epoch) as closed_epoch,
         coalesce(
             sessions.logged_end_reason,
@@ -184,12 +191,12 @@ final as (
         interface,
         agent,
         agent_key,
-        start_epoch as started_epoch,
-        {{ epoch_to_timestamptz('start_epoch') }} as started_at,
+        opened_epoch as started_epoch,
+        {{ epoch_to_timestamptz('opened_epoch') }} as started_at,
         closed_epoch as ended_epoch,
         {{ epoch_to_timestamptz('closed_epoch') }} as ended_at,
         end_reason,
-        closed_epoch - start_epoch as duration_seconds,
+        closed_epoch - opened_epoch as duration_seconds,
         {{ run_started_at_literal() }} as dbt_refreshed_at
     from closed
 
