@@ -11,9 +11,10 @@ models are easiest to get wrong:
    and a re-export of a realtime row already loaded (same row key, new load);
 4. brings the restart (QUEUESTART: what was open is now closed by the restart, not by the data
    end) and boot 2 with a new spelling of an agent (every older visit of that agent is renamed);
-5. brings an older rotated file whose copy of an already-loaded line now comes first (the old
-   line becomes the duplicate, so the visit's identity moves) and a line before the first
-   QUEUESTART: every boot is rebuilt;
+5. brings an older rotated file that starts with an earlier restart (every boot is renumbered:
+   the rows of the old numbering, left with no counterpart upstream, must go) and whose copy of an
+   already-loaded line now comes first (the old line becomes the duplicate, so the visit's
+   identity moves): every boot is rebuilt;
 6. removes the realtime export of PBX rt from raw altogether (staged lines vanish: staging is
    rebuilt from raw, and every model drops that PBX).
 
@@ -77,7 +78,8 @@ ROTATED_LATE = [  # read in load 3: first line at +400, so it sorts after stream
     (400, "9003.1|sales|NONE|ENTERQUEUE||3003334444|2"),  # exact copy of a stream-1 line: duplicate
     (410, "9003.1|sales|Ben|RINGNOANSWER|9000"),  # out of order: inside call 9003.1 of boot 1
 ]
-ROTATED_EARLY = [  # read in load 4: starts before everything else, so its copy comes first
+ROTATED_EARLY = [  # read in load 5: starts before everything else, so its copy comes first
+    (-60, "NONE|NONE|NONE|QUEUESTART|"),  # an earlier restart: every later boot is renumbered
     (-50, "NONE|NONE|NONE|CONFIGRELOAD|"),
     (
         600,

@@ -124,7 +124,8 @@ group by pbx
   `changed` (a relation with pbx, boot_no, dbt_refreshed_at and, optionally, event) were
   rewritten after this model's own newest row. Everything from that boot on is rebuilt. A
   changed QUEUESTART also reopens the boot before it: that boot now ends at a restart instead of
-  at the end of the data. When this model is empty (or lost its newest rows) the plan only grows,
+  at the end of the data. `changed` without events (rows derived from them) shows no QUEUESTART,
+  so there a boot this model holds and `changed` no longer has is rebuilt as well. When this model is empty (or lost its newest rows) the plan only grows,
   never shrinks, so a failed or skipped run is caught up by the next one. A PBX that is no longer
   upstream at all is removed.
 #}
@@ -143,6 +144,21 @@ where changed.dbt_refreshed_at > (
     select coalesce(max(own.dbt_refreshed_at), cast('1900-01-01 00:00:00' as timestamp)) from {{ this }} as own
 )
 group by changed.pbx
+
+{%- if not with_event %}
+
+union all
+
+-- a boot this model holds that upstream no longer has: its rows were all deleted upstream and
+-- left no newer row behind (an older rotated file's QUEUESTART renumbers the boots after it)
+select own.pbx, min(own.boot_no) as first_boot
+from (
+    select pbx, boot_no from {{ this }} where pbx is not null
+    except
+    select pbx, boot_no from {{ changed }}
+) as own
+group by own.pbx
+{%- endif %}
 
 union all
 
