@@ -294,6 +294,22 @@ def test_truncated_and_rewritten_log_is_replaced_not_doubled(make_settings, site
     assert warehouse_lines(settings) == expected(rewritten)
 
 
+def test_a_log_emptied_in_place_and_grown_past_the_old_offset_is_read_from_its_start(make_settings, site):
+    """`echo > queue_log` leaves a blank first line, as the log already had: the identity is the
+    same and the new content soon outgrows the stored offset, so only the bytes before that
+    offset tell that the log was rewritten. Reading on from it would start mid-line."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    original = lines(0, 3)
+    write(site / "queue_log", ["", *original])
+    assert load(settings).counts("queue_log").loaded == 3
+    write(site / "queue_log", [""])  # what `echo > queue_log` writes
+    rewritten = lines(100, 6)
+    write(site / "queue_log", rewritten, mode="a")
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected, counts.skipped_blank) == (7, 6, 0, 1)
+    assert warehouse_lines(settings) == expected(rewritten)
+
+
 def test_damaged_lines_are_quarantined_and_counts_add_up(make_settings, site):
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
     good = lines(0, 6)

@@ -30,6 +30,7 @@ from pipelines.asterisk.log_streams import (
     read_first_line,
     read_new_bytes,
     stream_identity,
+    tail_fingerprint,
 )
 
 T = 1_718_900_000
@@ -370,6 +371,22 @@ def test_plan_read_keeps_a_position_within_the_file(tmp_path, offset):
     write(tmp_path / "queue_log", WEEK1)
     (stream,), _ = group_streams(files_in(tmp_path))
     assert plan_read(stream, Position(offset, 3)) == (Position(offset, 3), False)
+
+
+def test_plan_read_resets_when_the_bytes_before_the_stored_offset_changed(tmp_path):
+    """Emptied in place and grown past the stored offset under the same first line: the
+    fingerprint of the bytes read up to the offset no longer matches."""
+    live = tmp_path / "queue_log"
+    write(live, WEEK1)
+    (stream,), _ = group_streams(files_in(tmp_path))
+    read_to = Position(len(WEEK1), 9, tail_fingerprint(stream.best, len(WEEK1)))
+    write(live, WEEK1 + WEEK2)  # appended: the bytes read stay as they were
+    (stream,), _ = group_streams(files_in(tmp_path))
+    assert plan_read(stream, read_to) == (read_to, False)
+    first_line = WEEK1[: WEEK1.index(b"\n") + 1]
+    write(live, first_line + WEEK2 * 3)  # rewritten under the same first line, now longer
+    (stream,), _ = group_streams(files_in(tmp_path))
+    assert plan_read(stream, read_to) == (Position(0, 0), True)
 
 
 def test_plan_read_uses_the_decompressed_size_of_gzip_copies(tmp_path):

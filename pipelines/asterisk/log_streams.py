@@ -108,6 +108,9 @@ def _completeness(f: LogFile) -> tuple[int, bool, bool]:
 class Position:
     offset: int = 0
     line_no: int = 0
+    # fingerprint of the bytes just before `offset` (tail_fingerprint); "" = not checked (a
+    # compressed copy, or a position stored before fingerprints were kept)
+    tail: str = ""
 
 
 def parse_locations(value: str) -> list[Location]:
@@ -267,12 +270,37 @@ def read_first_line(f: LogFile) -> bytes | None:
 def plan_read(stream: Stream, position: Position) -> tuple[Position, bool]:
     """Where to start reading `stream`, and whether the stored position had to be reset.
 
-    A stored offset past the end of every copy means the log was truncated and rewritten in place
-    under the same first line: it is read again from the start (the loader replaces those lines).
+    The log was truncated and rewritten in place under the same first line when the stored offset
+    is past the end of every copy, or when the bytes before it are no longer those read up to it
+    (emptied with `echo > queue_log`, whose first line is then as blank as before, and grown past
+    the old offset since): it is read again from the start (the loader replaces those lines).
+    Reading on from the old offset would start mid-line in the new content.
     """
-    if stream.best.size < position.offset:
+    best = stream.best
+    if best.size < position.offset:
+        log.warning("%s is shorter than the %d bytes read from it: truncated and rewritten, read again "
+                    "from the start", best.path, position.offset)
+        return Position(0, 0), True
+    if position.tail and tail_fingerprint(best, position.offset) not in ("", position.tail):
+        log.warning("%s no longer holds the bytes read up to offset %d: rewritten in place, read again "
+                    "from the start", best.path, position.offset)
         return Position(0, 0), True
     return position, False
+
+
+# How many bytes before a stored offset are fingerprinted: the last line or lines read
+TAIL_CHECK_BYTES = 256
+
+
+def tail_fingerprint(f: LogFile, offset: int) -> str:
+    """A fingerprint of the bytes of a plain file just before `offset` ("" for a compressed copy,
+    which never changes and would have to be decompressed up to there)."""
+    if f.compressed or offset <= 0:
+        return ""
+    start = max(0, offset - TAIL_CHECK_BYTES)
+    with open(f.path, "rb") as fh:
+        tail = os.pread(fh.fileno(), offset - start, start)
+    return hashlib.blake2b(tail, digest_size=12).hexdigest()
 
 
 def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES,

@@ -236,7 +236,8 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
         for parsed, line_no_after, end_after in ahead(parsed_chunks(), depth=1, name=f"{kind}-chunks"):
             yield from emit(parsed, meta)
             line_no, end = line_no_after, end_after
-        positions[stream.stream_id] = {"offset": end, "line_no": line_no}
+        positions[stream.stream_id] = {"offset": end, "line_no": line_no,
+                                       "tail": log_streams.tail_fingerprint(source, end)}
         yield _stream_row(stream, source, kind, end, line_no)
 
 
