@@ -18,12 +18,14 @@
     §4.7, close calls without a terminal event with a timeout; the default of one day is Wazo's
     window for pairing an ENTERQUEUE with its end); else 'other' when the PBX restarted after
     entry (ended_at = the restart); else 'open' (still waiting).
-  * Nothing survives a restart: lines of a call after a QUEUESTART whose ENTERQUEUE in that queue
-    came before it are remnants of the visit the restart closed, not a second (orphan) visit.
+  * Nothing survives a restart: lines of a call after a QUEUESTART whose last ENTERQUEUE in that
+    queue came before it, with no exit line after it, are remnants of the visit the restart
+    closed, not a second (orphan) visit.
   * Refused at join: IssabelPBX/FreePBX write a DID line (callid, queue) right before Queue(),
     and stock Asterisk logs nothing when the queue refuses the caller (joinempty, full). A DID
-    line not followed by an ENTERQUEUE of the same call and queue is such a visit: outcome
-    'join_empty', entered and ended at the DID line, no wait (is_refused_at_join).
+    line not followed by an ENTERQUEUE of the same call and queue (nor written a second after
+    one, out of order) is such a visit: outcome 'join_empty', entered and ended at the DID line,
+    no wait (is_refused_at_join).
 
   Incremental: a visit depends only on the events of its boot (and on DID lines of the same
   call), so a run rebuilds, per PBX, the boots from the first one with new or re-sequenced
@@ -73,11 +75,20 @@ segmented as (
             order by event_seq
             rows between unbounded preceding and current row
         ) as visit_no,
-        -- a DID line must be followed by the ENTERQUEUE of the same call and queue
+        -- a DID line must be followed by the ENTERQUEUE of the same call and queue, or follow
+        -- it within a second (the two lines written out of order)
         lead(event) over (
             partition by pbx, boot_no, callid, queue
             order by event_seq
         ) as next_event,
+        lag(event) over (
+            partition by pbx, boot_no, callid, queue
+            order by event_seq
+        ) as previous_event,
+        lag(event_epoch) over (
+            partition by pbx, boot_no, callid, queue
+            order by event_seq
+        ) as previous_epoch,
         -- IssabelPBX's own TRANSFER line carries only the target; Asterisk's always has a context
         (event = 'TRANSFER' and data2 is null) as is_soft_transfer
     from events
@@ -173,11 +184,12 @@ reentered as (
 
 ),
 
--- orphan segments after a restart whose call entered this queue in an earlier boot (see header):
--- the few orphans are joined to the ENTERQUEUE lines, not every ENTERQUEUE probed per segment
+-- orphan segments after a restart whose call was still in this queue when an earlier boot ended
+-- (see header): its last ENTERQUEUE there has no terminal line after it. The few orphans are
+-- joined to the entry and exit lines, not every line probed per segment.
 restart_remnants as (
 
-    select distinct orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
+    select orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
     from visit_scopes as orphans
     inner join {{ ref('int_asterisk__queue_events') }} as entries
         on entries.pbx = orphans.pbx
@@ -187,7 +199,10 @@ restart_remnants as (
     where orphans.visit_no = 0
         and orphans.boot_no > 0
         and (orphans.terminal_seq is not null or orphans.connect_seq is not null)
-        and entries.event = 'ENTERQUEUE'
+        and (entries.event = 'ENTERQUEUE' or entries.event in {{ asterisk_terminal_events() }})
+    group by orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
+    having max(case when entries.event = 'ENTERQUEUE' then entries.event_seq end)
+        > coalesce(max(case when entries.event <> 'ENTERQUEUE' then entries.event_seq end), -1)
 
 ),
 
@@ -568,6 +583,7 @@ refused as (
     from segmented
     where event = 'DID'
         and (next_event is null or next_event <> 'ENTERQUEUE')
+        and not coalesce(previous_event = 'ENTERQUEUE' and event_epoch - previous_epoch <= 1, false)
 
 ),
 
