@@ -332,7 +332,6 @@ with_boot as (
 
     select
         fields.*,
-        boots.started_epoch as boot_started_epoch,
         boots.restarted_epoch,
         boots.data_end_epoch,
         reentered.reentered_epoch
@@ -353,17 +352,11 @@ timed as (
         case
             when enter_epoch is not null then enter_epoch
             -- orphan visit: reconstruct the entry as end - talk - wait (Wazo's partial calls),
-            -- or, still talking, as connect - holdtime; no call waits across a restart, so
-            -- never before the boot's QUEUESTART
-            else greatest(
-                case
-                    when end_epoch is not null then end_epoch
-                        - coalesce(case when is_answered then end_talk_field end, 0)
-                        - coalesce(connect_holdtime, end_wait_field, 0)
-                    else connect_epoch - coalesce(connect_holdtime, 0)
-                end,
-                coalesce(boot_started_epoch, {{ epoch_floor() }})
-            )
+            -- or, still talking, as connect - holdtime
+            when end_epoch is not null then end_epoch
+                - coalesce(case when is_answered then end_talk_field end, 0)
+                - coalesce(connect_holdtime, end_wait_field, 0)
+            else connect_epoch - coalesce(connect_holdtime, 0)
         end as entered_epoch,
         case
             when end_epoch is not null then end_epoch
