@@ -167,6 +167,13 @@
 {%- endmacro %}
 
 
+{# A Webex record's talk: its Duration (whole seconds, answer to release), or, when the record has
+   none, the whole seconds between its answer and release times. #}
+{% macro webex_talk_seconds(legs) -%}
+    coalesce({{ legs }}.duration_seconds, {{ seconds_between(legs ~ '.answered_at', legs ~ '.released_at') }})
+{%- endmacro %}
+
+
 {# Whole seconds between two timestamptz values (b - a, floored like Webex's own durations), as a bigint. #}
 {% macro seconds_between(a, b) -%}
     cast(floor(extract(epoch from {{ b }}) - extract(epoch from {{ a }})) as bigint)
@@ -182,3 +189,78 @@
         delete from {{ this }} where platform = '{{ platform }}'
     {%- endif -%}
 {% endmacro %}
+
+
+{#
+  The Local call ID link keys of Webex records (webex.md §1.9), as (record, link_key) rows:
+  `records` has local, remote, related and transfer-related call ids and started_at, `id` names
+  its record column. Local call IDs are reused over time, so a record pointing at one (Remote,
+  Related, Transfer related call ID) meets the record owning it that started nearest in time,
+  within var('webex_call_id_link_seconds'): the owner and the pointers resolved to it share
+  'l:<id>#<owner>'; two owners of one id do not meet through it, and pointers to an id no record
+  owns near them share 'l:<id>' (the target is not loaded). int_webex__legs links journeys by
+  these keys and assert_webex_journeys_are_closed checks them, hence one definition.
+#}
+{% macro webex_call_id_link_keys(records, id) -%}
+with
+
+owners as (
+
+    select {{ id }} as record, local_call_id as call_id, started_at
+    from {{ records }}
+    where local_call_id is not null
+
+),
+
+pointers as (
+
+    select distinct record, call_id, started_at
+    from (
+        select {{ id }} as record, remote_call_id as call_id, started_at from {{ records }} where remote_call_id is not null
+        union all
+        select {{ id }}, related_call_id, started_at from {{ records }} where related_call_id is not null
+        union all
+        select {{ id }}, transfer_related_call_id, started_at from {{ records }} where transfer_related_call_id is not null
+    ) as pointing
+
+),
+
+resolved as (
+
+    select
+        pointers.record,
+        pointers.call_id,
+        owners.record as owner,
+        row_number() over (
+            partition by pointers.record, pointers.call_id
+            order by
+                abs(coalesce({{ exact_seconds_between('pointers.started_at', 'owners.started_at') }}, 0)),
+                owners.record
+        ) as nearness
+    from pointers
+    inner join owners
+        on pointers.call_id = owners.call_id
+        and pointers.record <> owners.record
+    where abs(coalesce({{ exact_seconds_between('pointers.started_at', 'owners.started_at') }}, 0))
+        <= {{ var('webex_call_id_link_seconds') }}
+
+)
+
+select record, 'l:' || call_id || '#' || cast(record as {{ dbt.type_string() }}) as link_key
+from owners
+
+union all
+
+select record, 'l:' || call_id || '#' || cast(owner as {{ dbt.type_string() }})
+from resolved
+where nearness = 1
+
+union all
+
+select pointers.record, 'l:' || pointers.call_id
+from pointers
+where not exists (
+    select 1 from resolved
+    where resolved.record = pointers.record and resolved.call_id = pointers.call_id
+)
+{%- endmacro %}

@@ -1,9 +1,10 @@
 {{ config(meta={'dagster': {'ref': {'name': 'int_webex__legs'}}}) }}
 -- Every Webex record belongs to exactly one journey, and linked records to the same one:
 -- * each staged record appears once in int_webex__legs, with a journey;
--- * no link key (webex.md §1.9: correlation, interaction, network, local/remote/related/
---   transfer-related call ids) is shared by records of two journeys - if one were, the label
---   propagation needed more passes (var webex_journey_link_passes).
+-- * no link key (webex.md §1.9: correlation, interaction, network, and the local/remote/
+--   related/transfer-related call id keys of macros/webex.sql: webex_call_id_link_keys) is
+--   shared by records of two journeys - if one were, the label propagation needed more passes
+--   (var webex_journey_link_passes).
 with
 
 legs as (
@@ -36,13 +37,10 @@ keys as (
     union all
     select journey_id, 'n:' || network_call_id from legs where network_call_id is not null
     union all
-    select journey_id, 'l:' || local_call_id from legs where local_call_id is not null
-    union all
-    select journey_id, 'l:' || remote_call_id from legs where remote_call_id is not null
-    union all
-    select journey_id, 'l:' || related_call_id from legs where related_call_id is not null
-    union all
-    select journey_id, 'l:' || transfer_related_call_id from legs where transfer_related_call_id is not null
+    select legs.journey_id, call_id_links.link_key
+    from ({{ webex_call_id_link_keys('legs', 'report_id') }}) as call_id_links
+    inner join legs
+        on call_id_links.record = legs.report_id
 
 ),
 

@@ -1,12 +1,13 @@
 {#
   One row per hop of a Webex journey, in order: the records of the journey (int_webex__legs)
   plus the public network as a hop of its own - first for inbound calls from outside, last for
-  outbound calls. Ordering is by start time (a leg's originating half before its terminating
-  half; AA, virtual agent, queue, person, service at the same second).
+  outbound calls. Ordering is by start time to the second (a leg's originating half before its
+  terminating half; AA, virtual agent, queue, person, service within the same second).
 
   duration_seconds is the hop's share of the journey's time: auto attendant - from its start to
   its end or to the next hop, whichever is first; queue - the visit's wait; agent, caller,
-  consult, virtual agent - answer to release (talk); agent offer - ringing.
+  consult, virtual agent - the talk (the record's Duration: Webex's whole seconds from answer to
+  release, or those seconds from its timestamps when Duration is empty); agent offer - ringing.
   route_label is what the journey's route shows for the hop (null: not shown - a queue's offers
   that were not answered, an agent's own consult calls and the people only consulted).
 #}
@@ -88,15 +89,16 @@ record_hops as (
         case
             when journey_legs.is_answered and journey_legs.leg_role in ('person', 'virtual_agent', 'service')
                 and journey_legs.hop_type <> 'agent_offer'
-                then journey_legs.duration_seconds
+                then {{ webex_talk_seconds('journey_legs') }}
         end as talk_seconds,
         case
-            when journey_legs.hop_type = 'auto_attendant' then
+            -- (the next hop may start a fraction of a second before: see the ordering in legs)
+            when journey_legs.hop_type = 'auto_attendant' then greatest(0,
                 {{ seconds_between('journey_legs.started_at',
-                    'least(coalesce(journey_legs.released_at, journey_legs.next_started_at), coalesce(journey_legs.next_started_at, journey_legs.released_at))') }}
+                    'least(coalesce(journey_legs.released_at, journey_legs.next_started_at), coalesce(journey_legs.next_started_at, journey_legs.released_at))') }})
             when journey_legs.hop_type = 'queue' then visits.wait_seconds
             when journey_legs.hop_type = 'agent_offer' then journey_legs.ring_seconds
-            when journey_legs.is_answered then journey_legs.duration_seconds
+            when journey_legs.is_answered then {{ webex_talk_seconds('journey_legs') }}
         end as duration_seconds,
         case
             when journey_legs.hop_type = 'queue' then visits.outcome

@@ -18,7 +18,8 @@
     n: Network call ID - both halves of one leg, the AA -> queue redirect of one PSTN dialog
     l: a Local call ID - the record's own, and the ones it points to: Remote call ID (its peer
        half), Related call ID (the call its service created), Transfer related call ID (the
-       other call of a transfer). A pointer and its target then share the key 'l:<id>'.
+       other call of a transfer). Ids are reused over time, so a pointer meets the record owning
+       the id nearest in time (macros/webex.sql: webex_call_id_link_keys).
 
   hop_type: auto_attendant | virtual_agent | queue | service | caller (the person who placed an
   internal or outbound call) | consult (an agent's own call to consult or transfer, inside a
@@ -75,13 +76,7 @@ all_links as (
     union all
     select node, 'n:' || network_call_id from nodes where network_call_id is not null
     union all
-    select node, 'l:' || local_call_id from nodes where local_call_id is not null
-    union all
-    select node, 'l:' || remote_call_id from nodes where remote_call_id is not null
-    union all
-    select node, 'l:' || related_call_id from nodes where related_call_id is not null
-    union all
-    select node, 'l:' || transfer_related_call_id from nodes where transfer_related_call_id is not null
+    select record, link_key from ({{ webex_call_id_link_keys('nodes', 'node') }}) as call_id_links
 
 ),
 
@@ -218,13 +213,16 @@ journey_nodes as materialized (
         row_number() over (
             partition by coalesce(final_labels.label, nodes.node)
             order by
-                nodes.started_at,
+                -- by the second: two records' clocks differ by a fraction of one (a callee's
+                -- record stamped 30 ms before its caller's, an agent offer before its queue's)
+                {{ dbt.date_trunc('second', 'nodes.started_at') }},
                 -- the originating half of a leg comes before its terminating half
                 case when nodes.direction = 'ORIGINATING' then 0 else 1 end,
                 case nodes.leg_role
                     when 'auto_attendant' then 1 when 'virtual_agent' then 2 when 'queue' then 3
                     when 'person' then 4 else 5
                 end,
+                nodes.started_at,
                 {{ binary_text('nodes.report_id') }}
         ) as leg_seq
     from nodes

@@ -3,7 +3,9 @@
   journey redirected by a queue (Redirecting party UUID = a queue of the journey, or Redirect
   reason CallQueue / HuntGroup). It belongs to the latest visit that began at or before it of
   the queue that redirected it (of any queue of the journey when the redirecting party is not
-  one of them).
+  one of them), or, when none did, to the first that began after it: the two records' clocks
+  can differ by a fraction of a second, and an offer a moment before its queue's record is
+  still that queue's offer.
     is_connect        - answered here (not answered elsewhere)
     is_busy           - refused without ringing (busy, rejected, unavailable): not a ring attempt
     is_ring_no_answer - rang out: nobody answered it (not busy, not answered elsewhere, not
@@ -44,13 +46,16 @@ candidates as (
         queues.entered_at,
         row_number() over (
             partition by offers.report_id
-            order by queues.entered_at desc, {{ binary_text('queues.report_id') }} desc
+            order by
+                case when queues.entered_at <= offers.started_at then 0 else 1 end,
+                abs({{ exact_seconds_between('queues.entered_at', 'offers.started_at') }}),
+                {{ binary_text('queues.report_id') }} desc
         ) as candidate_rank
     from offers
     inner join queues
         on offers.journey_id = queues.journey_id
-        and queues.entered_at <= offers.started_at
         and (offers.offering_queue_uuid = queues.queue_uuid or offers.offering_queue_uuid is null)
+    where queues.entered_at is not null and offers.started_at is not null
 
 ),
 
