@@ -294,6 +294,20 @@ def test_truncated_and_rewritten_log_is_replaced_not_doubled(make_settings, site
     assert warehouse_lines(settings) == expected(rewritten)
 
 
+def test_lines_read_stay_when_only_an_older_or_cut_copy_of_the_log_is_left(make_settings, site):
+    """The live file deleted beside an older copy: shorter than what was read, but not the log
+    rewritten in place, so nothing is read and nothing goes (before, the stream was read again
+    from the older copy and lost its later lines)."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    history = lines(0, 12)
+    write(site / "queue_log.bak", history[:6])
+    write(site / "queue_log", history)
+    assert load(settings).counts("queue_log").loaded == 12
+    (site / "queue_log").unlink()
+    assert load(settings).counts("queue_log").lines_read == 0
+    assert warehouse_lines(settings) == expected(history)
+
+
 def test_a_log_emptied_in_place_and_grown_past_the_old_offset_is_read_from_its_start(make_settings, site):
     """`echo > queue_log` leaves a blank first line, as the log already had: the identity is the
     same and the new content soon outgrows the stored offset, so only the bytes before that

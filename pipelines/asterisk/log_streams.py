@@ -271,13 +271,19 @@ def plan_read(stream: Stream, position: Position) -> tuple[Position, bool]:
     """Where to start reading `stream`, and whether the stored position had to be reset.
 
     The log was truncated and rewritten in place under the same first line when the stored offset
-    is past the end of every copy, or when the bytes before it are no longer those read up to it
-    (emptied with `echo > queue_log`, whose first line is then as blank as before, and grown past
-    the old offset since): it is read again from the start (the loader replaces those lines).
+    is past the end of every copy and the largest is the live file (a shorter rotated or
+    compressed copy is an older or damaged copy: nothing to read, the lines read stay), or when
+    the bytes before it are no longer those read up to it (emptied with `echo > queue_log`, whose
+    first line is then as blank as before, and grown past the old offset since): it is read
+    again from the start (the loader replaces those lines).
     Reading on from the old offset would start mid-line in the new content.
     """
     best = stream.best
     if best.size < position.offset:
+        if not shrank_in_place(best):
+            # only an older or cut copy is left (the live file deleted, a damaged archive): what
+            # was read from the longer one stays loaded, and there is nothing new to read
+            return position, False
         log.warning("%s is shorter than the %d bytes read from it: truncated and rewritten, read again "
                     "from the start", best.path, position.offset)
         return Position(0, 0), True
@@ -286,6 +292,13 @@ def plan_read(stream: Stream, position: Position) -> tuple[Position, bool]:
                     "from the start", best.path, position.offset)
         return Position(0, 0), True
     return position, False
+
+
+def shrank_in_place(f: LogFile) -> bool:
+    """Whether a copy shorter than what was read from its stream is the log itself cut and
+    rewritten (the live, plain file) rather than an older or damaged copy of it (a rotated name,
+    an archive), which holds nothing the stream lacks."""
+    return not f.compressed and f.path.name in ACTIVE_NAMES
 
 
 # How many bytes before a stored offset are fingerprinted: the last line or lines read
