@@ -111,10 +111,11 @@ def _nothing_to_read(stream: log_streams.Stream, offset: int) -> bool:
     """Whether the loader, at `offset`, would read nothing of the stream (log_streams.plan_read,
     read_new_bytes): it is read to its end, or all that follows is a live log's unfinished line."""
     best = stream.best
-    if best.size <= offset:
-        # smaller: the live file truncated and rewritten is read again from the start; an older
-        # or damaged copy has nothing to read (log_streams.plan_read)
-        return best.size == offset or not log_streams.shrank_in_place(best)
+    start, reset = log_streams.plan_read(stream, log_streams.Position(offset))
+    if reset:  # the live file truncated and rewritten: read again from the start
+        return False
+    if best.size <= start.offset:  # read to its end, or only an older or cut copy is left
+        return True
     if best.is_final:
         return False
     with contextlib.closing(log_streams.read_new_bytes(best, offset, chunk_bytes=1 << 16)) as chunks:

@@ -125,9 +125,9 @@ group by pbx
   rewritten after this model's own newest row. Everything from that boot on is rebuilt. A
   changed QUEUESTART also reopens the boot before it: that boot now ends at a restart instead of
   at the end of the data. `changed` without events (rows derived from them) shows no QUEUESTART,
-  so there a boot this model holds and `changed` no longer has is rebuilt as well. When this model is empty (or lost its newest rows) the plan only grows,
-  never shrinks, so a failed or skipped run is caught up by the next one. A PBX that is no longer
-  upstream at all is removed.
+  so there a boot this model holds and `changed` no longer has is rebuilt as well. When this
+  model is empty (or lost its newest rows) the plan only grows, never shrinks, so a failed or
+  skipped run is caught up by the next one. A PBX that is no longer upstream at all is removed.
 #}
 {% macro boot_plan_sql(changed, with_event=true) %}
 select

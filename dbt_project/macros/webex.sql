@@ -225,24 +225,34 @@ pointers as (
 
 ),
 
-resolved as (
+owner_gaps as (
 
     select
         pointers.record,
         pointers.call_id,
         owners.record as owner,
-        row_number() over (
-            partition by pointers.record, pointers.call_id
-            order by
-                abs(coalesce({{ exact_seconds_between('pointers.started_at', 'owners.started_at') }}, 0)),
-                owners.record
-        ) as nearness
+        abs(coalesce({{ exact_seconds_between('pointers.started_at', 'owners.started_at') }}, 0)) as gap_seconds
     from pointers
     inner join owners
         on pointers.call_id = owners.call_id
         and pointers.record <> owners.record
-    where abs(coalesce({{ exact_seconds_between('pointers.started_at', 'owners.started_at') }}, 0))
-        <= {{ var('webex_call_id_link_seconds') }}
+
+),
+
+near_owners as (
+
+    select * from owner_gaps where gap_seconds <= {{ var('webex_call_id_link_seconds') }}
+
+),
+
+resolved as (
+
+    select
+        record,
+        call_id,
+        owner,
+        row_number() over (partition by record, call_id order by gap_seconds, owner) as nearness
+    from near_owners
 
 )
 
