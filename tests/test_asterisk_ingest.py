@@ -340,6 +340,22 @@ def test_damaged_lines_are_quarantined_and_counts_add_up(make_settings, site):
     assert rejects == [(3, "missing_event", "garbage without pipes"), (4, "bad_epoch", "abc|1.1|q|NONE|ENTERQUEUE||1|1")]
 
 
+def test_a_damaged_future_time_on_the_last_line_of_a_run_is_quarantined(make_settings, site):
+    """The last line read has no line after it: judged against the one before it and the file's
+    modification time. Left in, it would be the PBX's newest event (data end years away)."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    good = lines(0, 5)
+    damaged = good[-1].replace(str(B)[:3], str(int(str(B)[:3]) + 3), 1)  # 2024 read as 2025
+    write(site / "queue_log", good[:-1] + [damaged])
+    os.utime(site / "queue_log", (B + 3600, B + 3600))  # copied keeping its time (cp -p, rsync -t)
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected) == (5, 4, 1)
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select line_no, reason, raw_text from raw_asterisk.queue_log_rejects").fetchall() == [
+            (4, "epoch_out_of_sequence", damaged)]
+    assert warehouse_lines(settings) == expected(good[:-1])
+
+
 def test_a_misnamed_or_cut_archive_loads_what_it_holds_instead_of_stopping_the_load(make_settings, site):
     """A `.gz` that is plain text is read as text; an archive cut short gives its whole lines and
     its cut last line is quarantined; the other files load as usual."""

@@ -326,10 +326,38 @@ def test_an_epoch_far_from_both_neighbours_is_rejected_as_out_of_sequence(damage
     (T, T + 86_400, T + 86_460),  # a quiet night, then a restart: one step forward
     (T, T + 60, T - 7_200, T - 7_140),  # the clock set back two hours: every line after it moves
     (T + 320_000, T, T + 1_120_000),  # an excerpt: lines days apart on both sides are not judged
-    (T, T + 100_000_000),  # first and last lines have one neighbour: not judged
+    (T, T + 100_000_000),  # first and last lines have one neighbour: judged only by the file's time
 ])
 def test_long_steps_that_are_not_one_stray_line_are_kept(epochs):
     out = parse(ql(*(f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs)))
+    assert out.rejects.height == 0
+    assert [e for (e,) in rows(out, "event_epoch")] == list(epochs)
+
+
+WRITTEN = T + 7_200  # the file's modification time, two hours after T
+
+
+@pytest.mark.parametrize(("epochs", "stray"), [
+    ((T, T + 60, T + 100_000_000), 2),  # the last line a digit off (2024 read as 2027)
+    ((T + 100_000_000, T + 60, T + 120), 0),  # the first line
+    ((T + 100_000_000,), 0),  # a lone line: by the file's time alone
+])
+def test_a_first_or_last_line_later_than_its_file_was_written_is_out_of_sequence(epochs, stray):
+    """A chunk's end has one neighbour: a line far from it and written after its file cannot be
+    a real line (a run's newest line would otherwise keep the PBX's agents logged in for years)."""
+    text = [f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs]
+    out = parse(ql(*text), file_written_epoch=WRITTEN)
+    assert out.rejects.select("line_no", "reason", "raw_text").rows() == [(stray, "epoch_out_of_sequence", text[stray])]
+    assert [e for (e,) in rows(out, "event_epoch")] == [e for i, e in enumerate(epochs) if i != stray]
+
+
+@pytest.mark.parametrize("epochs", [
+    (T - 86_400 * 30, T),  # a restart after a month switched off, before the file was written
+    (T, T + 60, WRITTEN + 86_000),  # within the slack for a file server's clock
+    (T + 300_000_000, T + 300_000_060),  # a future log (simulated): the lines agree with each other
+])
+def test_an_end_line_near_its_neighbour_or_not_after_the_file_time_is_kept(epochs):
+    out = parse(ql(*(f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs)), file_written_epoch=WRITTEN)
     assert out.rejects.height == 0
     assert [e for (e,) in rows(out, "event_epoch")] == list(epochs)
 

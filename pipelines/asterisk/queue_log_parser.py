@@ -41,8 +41,13 @@ _MIN_EPOCH, _MAX_EPOCH = 946_684_800, 4_102_444_800
 # writes them, out of order by seconds at most (§4.10), and a clock that jumps moves every line
 # after it, not one. Left in, such a line would be the PBX's newest event and keep its agents
 # logged in, and its callers waiting, until then. (Lines far apart on both sides - an excerpt
-# of a log, days between its lines - are not judged.)
+# of a log, days between its lines - are not judged.) A chunk's first or last line has one
+# neighbour there (the last line of a run's new bytes, most often): it is judged only when the
+# caller says when the file was last written, and is out of sequence when it is this far from
+# its neighbour and also later than that time by more than FILE_TIME_SLACK_SECONDS - a line
+# cannot be written after its file was (the slack covers a file server's clock).
 OUT_OF_SEQUENCE_SECONDS = 3600
+FILE_TIME_SLACK_SECONDS = 86_400
 
 EVENT_SCHEMA: dict[str, pl.DataType] = {
     "line_no": pl.Int64(),
@@ -67,8 +72,8 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
 # and left alone: see source.py) without its newline — Asterisk ends every line it writes with
 # one, so the write was cut. Either may look like a whole event with fewer fields
 # (`…|COMPLETECALLER|10|12`) and would count wrong figures.
-# epoch_out_of_sequence: see OUT_OF_SEQUENCE_SECONDS (judged among the chunk's other events: a
-# chunk's first and last line, which lack a neighbour there, are not).
+# epoch_out_of_sequence: see OUT_OF_SEQUENCE_SECONDS (judged among the chunk's other events; a
+# chunk's first and last line, which have one neighbour there, also by the file's time).
 REJECT_REASONS = ("missing_event", "bad_epoch", "epoch_out_of_sequence", "too_many_fields", "cut_by_crash",
                   "unterminated")
 
@@ -123,12 +128,14 @@ def break_midline_nul_runs(data: bytes) -> bytes:
     return _NULS_BEFORE_A_NEW_LINE.sub(lambda run: b"\n" + run.group()[1:], data)
 
 
-def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) -> ParsedChunk:
+def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0,
+                file_written_epoch: int | None = None) -> ParsedChunk:
     """Parse whole lines of a queue_log.
 
     `data` must start at a line start; its last line may lack the newline only when the caller
     decided to consume a final unterminated line. `first_line_no` and `base_offset` place the chunk
-    in its stream so that rejects can point at the exact line and byte.
+    in its stream so that rejects can point at the exact line and byte. `file_written_epoch`, the
+    file's modification time, lets the chunk's first and last line be judged (OUT_OF_SEQUENCE_SECONDS).
     """
     if not data:
         return ParsedChunk(_empty(EVENT_SCHEMA), _empty(REJECT_SCHEMA), 0, 0)
@@ -153,7 +160,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
     cut = [first_line_no + i for i in _lines_cut_by_nuls(data, broken)] if has_nuls else []
-    if not cut and not unterminated and _all_lines_clean(raw, epochs, wide) and not _out_of_sequence(epochs).any():
+    if not cut and not unterminated and _all_lines_clean(raw, epochs, wide) and not _out_of_sequence(epochs, file_written_epoch).any():
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
@@ -182,7 +189,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0) ->
         blank.alias("_blank"), reason.alias("_reason"))
     # among the lines that are events, those whose epoch stands out from both neighbours
     events_so_far = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
-    stray = events_so_far.get_column("line_no").filter(_out_of_sequence(events_so_far.get_column("_epoch")))
+    stray = events_so_far.get_column("line_no").filter(
+        _out_of_sequence(events_so_far.get_column("_epoch"), file_written_epoch))
     if len(stray):
         tagged = tagged.with_columns(
             pl.when(pl.col("line_no").is_in(stray.implode())).then(pl.lit("epoch_out_of_sequence"))
@@ -216,20 +224,29 @@ def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
     return epochs.null_count() == 0 and epochs.min() >= _MIN_EPOCH and epochs.max() <= _MAX_EPOCH
 
 
-def _out_of_sequence(epochs: pl.Series) -> pl.Series:
+def _out_of_sequence(epochs: pl.Series, file_written_epoch: int | None = None) -> pl.Series:
     """Whether each epoch is more than OUT_OF_SEQUENCE_SECONDS ahead of both its neighbours, or
-    behind both, while they are within that of each other (see there); the first and the last are
-    not judged. Numpy over the chunk's epochs: a few ms per million lines."""
+    behind both, while they are within that of each other (see there). The first and the last,
+    with one neighbour, are judged only given `file_written_epoch`: out of sequence when also more
+    than FILE_TIME_SLACK_SECONDS later than it (a lone line: by that alone). Numpy over the chunk's
+    epochs: a few ms per million lines."""
     flags = np.zeros(len(epochs), np.bool_)
-    if len(epochs) >= 3:
-        steps = np.diff(epochs.to_numpy())  # steps[i] = e[i + 1] - e[i]
-        limit = OUT_OF_SEQUENCE_SECONDS
+    e = epochs.to_numpy()
+    limit = OUT_OF_SEQUENCE_SECONDS
+    if len(e) >= 3:
+        steps = np.diff(e)  # steps[i] = e[i + 1] - e[i]
         # only a line reached by a long step can be one (a night's gap, a restart: a few per chunk)
         lines = np.flatnonzero(np.abs(steps[:-1]) > limit) + 1
         into, out_of = steps[lines - 1], steps[lines]
         stray = (((into > limit) & (out_of < -limit)) | ((into < -limit) & (out_of > limit))) & (
             np.abs(into + out_of) <= limit)
         flags[lines[stray]] = True
+    if file_written_epoch is not None and len(e):
+        latest = file_written_epoch + FILE_TIME_SLACK_SECONDS
+        for end, neighbour in ((0, 1), (len(e) - 1, len(e) - 2)):
+            alone = neighbour < 0 or neighbour >= len(e)
+            if e[end] > latest and (alone or e[end] - e[neighbour] > limit):
+                flags[end] = True
     return pl.Series(flags)
 
 

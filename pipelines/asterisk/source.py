@@ -170,8 +170,9 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
-    def read(chunk: bytes, line_no: int, offset: int) -> tuple[object, int]:
-        parsed = parse_chunk(chunk, first_line_no=line_no, base_offset=offset)
+    def read(chunk: bytes, line_no: int, offset: int, source: log_streams.LogFile) -> tuple[object, int]:
+        parsed = parse_chunk(chunk, first_line_no=line_no, base_offset=offset,
+                             file_written_epoch=source.mtime_ns // 1_000_000_000)
         return parsed, parsed.lines_read
 
     def emit(parsed, meta: dict[str, object]) -> Iterator[object]:
@@ -204,7 +205,7 @@ def _note_empty_locations(setting: str, locations, counts: IngestCounts, named: 
 def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, counts, read, emit) -> Iterator[object]:
     """New bytes of every stream of one kind of append-only log, chunk by chunk.
 
-    `read(chunk, first_line_no, offset)` parses a chunk and returns (parsed, the chunk's line
+    `read(chunk, first_line_no, offset, file)` parses a chunk of `file` and returns (parsed, the chunk's line
     count); it runs on a thread of its own one chunk ahead, so parsing the next chunk overlaps
     with dlt writing this one. `emit(parsed, meta_values)` yields the tables and updates
     `counts`. Each stream's position advances in resource state once all its chunks are yielded.
@@ -227,7 +228,7 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
             line_no = start.line_no
             for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes,
                                                             first_line=stream.first_line):
-                parsed, lines = read(chunk, line_no, offset)
+                parsed, lines = read(chunk, line_no, offset, source)
                 line_no += lines
                 yield parsed, line_no, offset + len(chunk)
 
@@ -295,7 +296,7 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     yield _to_table("cdr_rejects", pl.DataFrame(schema=CDR_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
-    def read(chunk: bytes, line_no: int, offset: int) -> tuple[object, int]:
+    def read(chunk: bytes, line_no: int, offset: int, _source: log_streams.LogFile) -> tuple[object, int]:
         parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=line_no, base_offset=offset)
         return parsed, count_lines(chunk)
 
