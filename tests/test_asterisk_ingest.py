@@ -376,6 +376,26 @@ def test_a_misnamed_or_cut_archive_loads_what_it_holds_instead_of_stopping_the_l
     assert counts.loaded == len(plain) + len(live) + len(recovered)
 
 
+def test_a_pbx_renamed_in_the_setting_is_refused_instead_of_loaded_twice(make_settings, site, tmp_path):
+    """A PBX's name is part of its streams' identity: the same file under a new name would load
+    every line again (both names in the marts). The run stops naming the setting; the old name
+    goes on. A copy of the log in another PBX's folder is that PBX's log and loads."""
+    write(site / "queue_log", lines(0, 9))
+    load(make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}"))
+    renamed = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"branch={site}")
+    with pytest.raises(Exception, match=r"SWITCHBOARD_QUEUE_LOG_DIRS: .*queue_log \(read as PBX 'lab', now 'branch'\)"):
+        load(renamed)
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(site / "queue_log", other / "queue_log")
+    write(site / "queue_log", lines(9, 3), mode="a")
+    counts = load(make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site},other={other}")).counts("queue_log")
+    assert (counts.lines_read, counts.loaded) == (3 + 9, 3 + 9)
+    with duckdb.connect(str(renamed.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select pbx, count(*) from raw_asterisk.queue_log join raw_asterisk.log_streams "
+                       "using (source_stream) group by pbx order by pbx").fetchall() == [("lab", 12), ("other", 9)]
+
+
 def test_unconfigured_source_still_creates_typed_empty_tables(make_settings):
     settings = make_settings()  # no queue_log, no CDR folders
     load(settings)

@@ -18,6 +18,7 @@ Dagster asset attaches to each materialization.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -211,8 +212,10 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
     `counts`. Each stream's position advances in resource state once all its chunks are yielded.
     """
     loaded_at = _now()
-    positions = dlt.current.resource_state().setdefault("streams", {})
+    state = dlt.current.resource_state()
+    positions = state.setdefault("streams", {})
     streams, waiting = log_streams.group_streams(log_streams.discover(list(locations), names))
+    state["file_pbx"] = _refuse_renamed_pbx(_LOCATION_SETTINGS[kind], streams, state.get("file_pbx", {}))
     counts.files_waiting += len(waiting)
     # copies that are the start of a larger copy: their lines are read (or were) through it
     counts.prefix_copies += sum(len(stream.files) - 1 for stream in streams)
@@ -240,6 +243,35 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
         positions[stream.stream_id] = {"offset": end, "line_no": line_no,
                                        "tail": log_streams.tail_fingerprint(source, end)}
         yield _stream_row(stream, source, kind, end, line_no)
+
+
+_LOCATION_SETTINGS = {"queue_log": "SWITCHBOARD_QUEUE_LOG_DIRS", "cdr": "SWITCHBOARD_ASTERISK_CDR_DIRS"}
+
+
+def _refuse_renamed_pbx(setting: str, streams, read_before: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each file's PBX and first line this run (path → [pbx, first line's digest]), after checking
+    them against the last run's: a file that starts with the same line but is now named for
+    another PBX is the same log whose PBX was renamed in the setting. A PBX's name is part of its
+    streams' identity, so its lines would all load again under the new name and every mart would
+    count them twice: refused, naming the setting. (The same log in two PBXs' folders is two
+    paths, and loads for each.)"""
+    now: dict[str, list[str]] = {}
+    renamed = []
+    for stream in streams:
+        digest = hashlib.sha256(stream.first_line).hexdigest()[:24]
+        for f in stream.files:
+            path = str(f.path.resolve())
+            pbx_before, digest_before = read_before.get(path, (None, None))
+            if digest_before == digest and pbx_before != stream.pbx:
+                renamed.append(f"{f.path} (read as PBX {pbx_before!r}, now {stream.pbx!r})")
+            now[path] = [stream.pbx, digest]
+    if renamed:
+        raise ValueError(
+            f"{setting}: {', '.join(renamed)}: a PBX's name is part of the keys of every row read from "
+            "it, so its lines would load a second time under the new name. Give the location its old "
+            "name again (NAME=path; without NAME the folder's name), or load the renamed PBX into a "
+            "new warehouse.")
+    return now
 
 
 # ---------------------------------------------------------------------------------------------
