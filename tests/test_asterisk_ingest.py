@@ -27,6 +27,7 @@ from pipelines.asterisk.pipeline import asterisk_pipeline, run_load
 from pipelines.asterisk.source import (
     QUEUE_LOG_DICTIONARY_FIELDS,
     AsteriskConfig,
+    IngestCounts,
     IngestReport,
     asterisk_source,
 )
@@ -354,6 +355,35 @@ def test_a_damaged_future_time_on_the_last_line_of_a_run_is_quarantined(make_set
         assert con.sql("select line_no, reason, raw_text from raw_asterisk.queue_log_rejects").fetchall() == [
             (4, "epoch_out_of_sequence", damaged)]
     assert warehouse_lines(settings) == expected(good[:-1])
+
+
+def test_damaged_times_at_the_edges_of_runs_and_chunks_are_judged_by_the_lines_around_them(make_settings, site):
+    """A run's first new line has the last line the run before read as its neighbour (kept in the
+    stream's position), and a chunk's last line the next chunk's first: a time damaged there
+    (2024 read as 2011: the agent logged in for 13 years) is quarantined as in a single read."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    config = replace(AsteriskConfig.from_settings(settings), chunk_bytes=100)  # ~2 lines a chunk
+
+    def run() -> IngestCounts:
+        report = IngestReport()
+        asterisk_pipeline(settings).run(asterisk_source(config, report), loader_file_format="parquet")
+        return report.counts("queue_log")
+
+    def past(line: str) -> str:
+        return line.replace(str(B)[:3], "129", 1)  # 1709… read as 1299…
+
+    first, more = lines(0, 12), lines(12, 9)
+    damaged = [*first[:4], past(first[4]), first[5], past(first[6]), *first[7:]]  # chunks' first and last lines
+    write(site / "queue_log", damaged)
+    counts = run()
+    assert (counts.lines_read, counts.loaded, counts.rejected) == (12, 10, 2)
+    write(site / "queue_log", [past(more[0]), *more[1:]], mode="a")  # the next run's first line
+    counts = run()
+    assert (counts.lines_read, counts.loaded, counts.rejected) == (9, 8, 1)
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select line_no, reason from raw_asterisk.queue_log_rejects order by 1").fetchall() == [
+            (4, "epoch_out_of_sequence"), (6, "epoch_out_of_sequence"), (12, "epoch_out_of_sequence")]
+    assert warehouse_lines(settings) == expected([*first[:4], first[5], *first[7:], *more[1:]])
 
 
 def test_a_misnamed_or_cut_archive_loads_what_it_holds_instead_of_stopping_the_load(make_settings, site):

@@ -326,7 +326,7 @@ def test_an_epoch_far_from_both_neighbours_is_rejected_as_out_of_sequence(damage
     (T, T + 86_400, T + 86_460),  # a quiet night, then a restart: one step forward
     (T, T + 60, T - 7_200, T - 7_140),  # the clock set back two hours: every line after it moves
     (T + 320_000, T, T + 1_120_000),  # an excerpt: lines days apart on both sides are not judged
-    (T, T + 100_000_000),  # first and last lines have one neighbour: judged only by the file's time
+    (T, T + 86_400 * 80, T + 86_400 * 80 + 60),  # a log begun 80 days before its next line
 ])
 def test_long_steps_that_are_not_one_stray_line_are_kept(epochs):
     out = parse(ql(*(f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs)))
@@ -337,16 +337,27 @@ def test_long_steps_that_are_not_one_stray_line_are_kept(epochs):
 WRITTEN = T + 7_200  # the file's modification time, two hours after T
 
 
-@pytest.mark.parametrize(("epochs", "stray"), [
-    ((T, T + 60, T + 100_000_000), 2),  # the last line a digit off (2024 read as 2027)
-    ((T + 100_000_000, T + 60, T + 120), 0),  # the first line
-    ((T + 100_000_000,), 0),  # a lone line: by the file's time alone
+@pytest.mark.parametrize(("epochs", "stray", "around"), [
+    # the last line read a digit off (2024 read as 2027), later than its file was written
+    ((T, T + 60, T + 100_000_000), 2, {}),
+    ((T + 100_000_000, T + 60, T + 120), 0, {}),  # the first line
+    ((T + 100_000_000,), 0, {}),  # a lone line: by the file's time alone
+    ((T - 400_000_000, T + 60, T + 120), 0, {}),  # the stream's first line years before the next (2024 as 2011)
+    ((T, T + 60, T - 400_000_000), 2, {}),  # the last line years before the one before it
+    # the last line a year after the one before it, in a file copied since (written later)
+    ((T, T + 60, T + 31_000_000), 2, {"file_written_epoch": T + 40_000_000}),
+    # a login after a quiet night (3 h) damaged: out by far more than ten times the night
+    ((T, T + 10_800 - 400_000_000, T + 10_800), 1, {}),
+    # the neighbours outside the chunk: the last line the run before read, the next chunk's first
+    ((T - 400_000_000, T + 60, T + 120), 0, {"epoch_before": T}),
+    ((T + 60, T + 120, T + 100_000_000), 2, {"epoch_after": T + 180}),
 ])
-def test_a_first_or_last_line_later_than_its_file_was_written_is_out_of_sequence(epochs, stray):
-    """A chunk's end has one neighbour: a line far from it and written after its file cannot be
-    a real line (a run's newest line would otherwise keep the PBX's agents logged in for years)."""
+def test_a_line_out_of_sequence_with_its_stream_is_quarantined(epochs, stray, around):
+    """The ends of what a chunk holds are judged with the lines outside it, or, at the ends of what
+    is read, with one neighbour and the file's time (ONE_NEIGHBOUR_FAR_SECONDS): left in, a
+    damaged time keeps the PBX's agents logged in for years."""
     text = [f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs]
-    out = parse(ql(*text), file_written_epoch=WRITTEN)
+    out = parse(ql(*text), **{"file_written_epoch": WRITTEN, **around})
     assert out.rejects.select("line_no", "reason", "raw_text").rows() == [(stray, "epoch_out_of_sequence", text[stray])]
     assert [e for (e,) in rows(out, "event_epoch")] == [e for i, e in enumerate(epochs) if i != stray]
 
@@ -358,6 +369,26 @@ def test_a_first_or_last_line_later_than_its_file_was_written_is_out_of_sequence
 ])
 def test_an_end_line_near_its_neighbour_or_not_after_the_file_time_is_kept(epochs):
     out = parse(ql(*(f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs)), file_written_epoch=WRITTEN)
+    assert out.rejects.height == 0
+    assert [e for (e,) in rows(out, "event_epoch")] == list(epochs)
+
+
+@pytest.mark.parametrize("last", ["QUEUESTART", " configreload"])
+def test_asterisk_starting_after_months_switched_off_is_kept_as_the_last_line(last):
+    """The line after months without any is Asterisk's start (or a reload), not an agent's event."""
+    text = [f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1", f"{T + 60}|{CALL}|ventas|NONE|ABANDON|1|1|60",
+            f"{T + 86_400 * 200}|NONE|NONE|NONE|{last}|"]
+    out = parse(ql(*text), file_written_epoch=T + 86_400 * 201)
+    assert out.rejects.height == 0 and out.events.height == 3
+
+
+@pytest.mark.parametrize("epochs", [
+    (T - 86_400 * 200, T, T + 60),  # the run's first line: after the line the run before read, not before
+    (T, T + 60, T + 120),
+])
+def test_the_line_a_run_before_read_is_a_neighbour(epochs):
+    out = parse(ql(*(f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs)),
+                epoch_before=T - 86_400 * 200 - 30, epoch_after=T + 180)
     assert out.rejects.height == 0
     assert [e for (e,) in rows(out, "event_epoch")] == list(epochs)
 
@@ -493,8 +524,8 @@ def test_rejects_carry_reason_exact_text_byte_offset_and_line_number():
 
 def test_epoch_range_bounds_are_inclusive():
     """2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z are the first and last plausible epochs."""
-    out = parse(ql("946684800|NONE|NONE|NONE|QUEUESTART|", "4102444800|NONE|NONE|NONE|QUEUESTART|"))
-    assert rows(out, "event_epoch") == [(946_684_800,), (4_102_444_800,)]
+    for epoch in (946_684_800, 4_102_444_800):
+        assert rows(parse(ql(f"{epoch}|NONE|NONE|NONE|QUEUESTART|")), "event_epoch") == [(epoch,)]
 
 
 def test_reject_text_of_crlf_and_nul_line_is_cleaned_and_offset_counts_raw_bytes():

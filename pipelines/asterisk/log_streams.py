@@ -111,6 +111,8 @@ class Position:
     # fingerprint of the bytes just before `offset` (tail_fingerprint); "" = not checked (a
     # compressed copy, or a position stored before fingerprints were kept)
     tail: str = ""
+    # the epoch of the last event read before `offset`: the next line's neighbour (None: unknown)
+    last_epoch: int | None = None
 
 
 def parse_locations(value: str) -> list[Location]:

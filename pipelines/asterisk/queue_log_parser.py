@@ -40,13 +40,23 @@ _MIN_EPOCH, _MAX_EPOCH = 946_684_800, 4_102_444_800
 # plausible range (a digit changed: 2025 read as 2029), not an event: Asterisk appends lines as it
 # writes them, out of order by seconds at most (§4.10), and a clock that jumps moves every line
 # after it, not one. Left in, such a line would be the PBX's newest event and keep its agents
-# logged in, and its callers waiting, until then. (Lines far apart on both sides - an excerpt
-# of a log, days between its lines - are not judged.) A chunk's first or last line has one
-# neighbour there (the last line of a run's new bytes, most often): it is judged only when the
-# caller says when the file was last written, and is out of sequence when it is this far from
-# its neighbour and also later than that time by more than FILE_TIME_SLACK_SECONDS - a line
-# cannot be written after its file was (the slack covers a file server's clock).
+# logged in, and its callers waiting, until then (or, 2022 read as 2009, logged in since then).
+# Neighbours further apart (a quiet night, a weekend) still frame a line that is out by more than
+# ten times their distance; lines far apart on both sides - an excerpt of a log, days between
+# its lines - are not judged. The neighbours are the lines around it in the stream: across the
+# chunks of a run and, for a run's first line, the last line the run before read.
 OUT_OF_SEQUENCE_SECONDS = 3600
+OUT_OF_SEQUENCE_RATIO = 10
+# A stream's first and last line read so far have one neighbour. The first is out of sequence
+# when it is more than this from the line after it (a log does not begin months before its next
+# line; 2022 read as 2009); the last when it is this far from the line before it, unless it is
+# Asterisk starting after months switched off (QUEUESTART; CONFIGRELOAD): an agent's or a
+# call's event months after the PBX's last one would keep its agents logged in until then. An
+# end line ahead of its neighbour by more than an hour is also out of sequence when later than
+# its file was last written by more than FILE_TIME_SLACK_SECONDS (no line is written after its
+# file; the slack covers a file server's clock).
+ONE_NEIGHBOUR_FAR_SECONDS = 90 * 86_400
+_STARTS = ("QUEUESTART", "CONFIGRELOAD")
 FILE_TIME_SLACK_SECONDS = 86_400
 
 EVENT_SCHEMA: dict[str, pl.DataType] = {
@@ -72,8 +82,7 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
 # and left alone: see source.py) without its newline — Asterisk ends every line it writes with
 # one, so the write was cut. Either may look like a whole event with fewer fields
 # (`…|COMPLETECALLER|10|12`) and would count wrong figures.
-# epoch_out_of_sequence: see OUT_OF_SEQUENCE_SECONDS (judged among the chunk's other events; a
-# chunk's first and last line, which have one neighbour there, also by the file's time).
+# epoch_out_of_sequence: see OUT_OF_SEQUENCE_SECONDS (judged among the stream's events around it).
 REJECT_REASONS = ("missing_event", "bad_epoch", "epoch_out_of_sequence", "too_many_fields", "cut_by_crash",
                   "unterminated")
 
@@ -128,14 +137,16 @@ def break_midline_nul_runs(data: bytes) -> bytes:
     return _NULS_BEFORE_A_NEW_LINE.sub(lambda run: b"\n" + run.group()[1:], data)
 
 
-def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0,
-                file_written_epoch: int | None = None) -> ParsedChunk:
+def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, epoch_before: int | None = None,
+                epoch_after: int | None = None, file_written_epoch: int | None = None) -> ParsedChunk:
     """Parse whole lines of a queue_log.
 
     `data` must start at a line start; its last line may lack the newline only when the caller
     decided to consume a final unterminated line. `first_line_no` and `base_offset` place the chunk
-    in its stream so that rejects can point at the exact line and byte. `file_written_epoch`, the
-    file's modification time, lets the chunk's first and last line be judged (OUT_OF_SEQUENCE_SECONDS).
+    in its stream so that rejects can point at the exact line and byte. The chunk's neighbours
+    judge its first and last line (OUT_OF_SEQUENCE_SECONDS): `epoch_before`, the last event read
+    before it (None: the stream's first line); `epoch_after`, the first epoch after it (None: the
+    last line read so far); `file_written_epoch`, the file's modification time.
     """
     if not data:
         return ParsedChunk(_empty(EVENT_SCHEMA), _empty(REJECT_SCHEMA), 0, 0)
@@ -160,7 +171,9 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0,
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
     cut = [first_line_no + i for i in _lines_cut_by_nuls(data, broken)] if has_nuls else []
-    if not cut and not unterminated and _all_lines_clean(raw, epochs, wide) and not _out_of_sequence(epochs, file_written_epoch).any():
+    around = (epoch_before, epoch_after, file_written_epoch)
+    if (not cut and not unterminated and _all_lines_clean(raw, epochs, wide)
+            and not _out_of_sequence(epochs, *around, last_event=raw.get_column(_READ_COLUMNS[4])[-1]).any()):
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
@@ -190,7 +203,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0,
     # among the lines that are events, those whose epoch stands out from both neighbours
     events_so_far = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
     stray = events_so_far.get_column("line_no").filter(
-        _out_of_sequence(events_so_far.get_column("_epoch"), file_written_epoch))
+        _out_of_sequence(events_so_far.get_column("_epoch"), *around,
+                         last_event=events_so_far.get_column(_READ_COLUMNS[4])[-1] if events_so_far.height else None))
     if len(stray):
         tagged = tagged.with_columns(
             pl.when(pl.col("line_no").is_in(stray.implode())).then(pl.lit("epoch_out_of_sequence"))
@@ -213,6 +227,16 @@ def _lines_cut_by_nuls(data: bytes, broken: bytes) -> list[int]:
     return sorted({int(i) for i in np.searchsorted(newlines, cut_at)})
 
 
+def first_epoch(data: bytes, lines: int = 8) -> int | None:
+    """The epoch of the first of `data`'s first few lines that starts with a plausible one (a
+    chunk's neighbour for the line before it), or None."""
+    for line in data[:4096].split(b"\n", lines)[:lines]:
+        head = line.split(b"|", 1)[0].replace(b"\x00", b"").strip()
+        if head.isdigit() and _MIN_EPOCH <= int(head) <= _MAX_EPOCH:
+            return int(head)
+    return None
+
+
 def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
     """No blank line and no reject, from null counts (kept by Polars, free) and the lines' epochs:
     every line has an event field (so it is not blank), none fills the extra read column of a wide
@@ -224,30 +248,49 @@ def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
     return epochs.null_count() == 0 and epochs.min() >= _MIN_EPOCH and epochs.max() <= _MAX_EPOCH
 
 
-def _out_of_sequence(epochs: pl.Series, file_written_epoch: int | None = None) -> pl.Series:
-    """Whether each epoch is more than OUT_OF_SEQUENCE_SECONDS ahead of both its neighbours, or
-    behind both, while they are within that of each other (see there). The first and the last,
-    with one neighbour, are judged only given `file_written_epoch`: out of sequence when also more
-    than FILE_TIME_SLACK_SECONDS later than it (a lone line: by that alone). Numpy over the chunk's
-    epochs: a few ms per million lines."""
-    flags = np.zeros(len(epochs), np.bool_)
-    e = epochs.to_numpy()
+def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: int | None = None,
+                     file_written_epoch: int | None = None, last_event: str | None = None) -> pl.Series:
+    """Whether each epoch is out of sequence among its neighbours (OUT_OF_SEQUENCE_SECONDS):
+    `before` and `after` are the epochs just outside the chunk, None at the ends of what is read;
+    `last_event` is the last line's event name. Numpy over the chunk's epochs: a few ms per
+    million lines."""
+    e = np.concatenate([[before] if before is not None else [], epochs.to_numpy(),
+                        [after] if after is not None else []]).astype(np.int64)
+    flags = np.zeros(len(e), np.bool_)
     limit = OUT_OF_SEQUENCE_SECONDS
     if len(e) >= 3:
         steps = np.diff(e)  # steps[i] = e[i + 1] - e[i]
         # only a line reached by a long step can be one (a night's gap, a restart: a few per chunk)
         lines = np.flatnonzero(np.abs(steps[:-1]) > limit) + 1
         into, out_of = steps[lines - 1], steps[lines]
+        apart = np.abs(into + out_of)  # how far apart its neighbours are
         stray = (((into > limit) & (out_of < -limit)) | ((into < -limit) & (out_of > limit))) & (
-            np.abs(into + out_of) <= limit)
+            (apart <= limit) | (apart * OUT_OF_SEQUENCE_RATIO <= np.minimum(np.abs(into), np.abs(out_of))))
         flags[lines[stray]] = True
-    if file_written_epoch is not None and len(e):
-        latest = file_written_epoch + FILE_TIME_SLACK_SECONDS
-        for end, neighbour in ((0, 1), (len(e) - 1, len(e) - 2)):
-            alone = neighbour < 0 or neighbour >= len(e)
-            if e[end] > latest and (alone or e[end] - e[neighbour] > limit):
-                flags[end] = True
-    return pl.Series(flags)
+    # the ends of what is read, against the nearest line not already out of sequence
+    kept = np.flatnonzero(~flags)
+    if len(e) and before is None:  # the stream's first line
+        nearest = int(e[kept[1]]) if len(kept) > 1 else None
+        flags[0] |= _end_out_of_sequence(int(e[0]), nearest, file_written_epoch, first=True)
+    if len(e) and after is None:  # the last line read so far
+        nearest = int(e[kept[-2]]) if len(kept) > 1 else None
+        restart = (last_event or "").strip().upper() in _STARTS
+        flags[-1] |= _end_out_of_sequence(int(e[-1]), nearest, file_written_epoch, first=False, restart=restart)
+    inner = slice(1 if before is not None else 0, len(e) - (1 if after is not None else 0))
+    return pl.Series(flags[inner])
+
+
+def _end_out_of_sequence(epoch: int, neighbour: int | None, file_written_epoch: int | None, *, first: bool,
+                         restart: bool = False) -> bool:
+    """A first or last line with one neighbour (see ONE_NEIGHBOUR_FAR_SECONDS)."""
+    if neighbour is not None:
+        # the first line months from the second either way; the last months from the one before
+        # it, unless it is Asterisk starting (or reloading) after months switched off
+        far = abs(epoch - neighbour) if first or not restart else neighbour - epoch
+        if far > ONE_NEIGHBOUR_FAR_SECONDS:
+            return True
+    return (file_written_epoch is not None and epoch > file_written_epoch + FILE_TIME_SLACK_SECONDS
+            and (neighbour is None or epoch - neighbour > OUT_OF_SEQUENCE_SECONDS))
 
 
 def _read_fields(clean: bytes, first_line_no: int) -> pl.DataFrame:

@@ -9,7 +9,7 @@ Incremental and idempotent:
   that loaded data but died before committing its state — so a crash at any point followed by a
   rerun gives the same warehouse as one clean run;
 - an unterminated last line is read only once it is finished or can no longer be
-  (log_streams.LogFile.is_final);
+  (LogFile.is_final);
 - bulk rows travel as Arrow tables (Polars-parsed), never a dict per line.
 
 Counts (lines read = loaded + rejected + skipped) are collected in an `IngestReport` that the
@@ -38,6 +38,7 @@ from pipelines.asterisk.queue_log_parser import (
     EVENT_SCHEMA,
     REJECT_SCHEMA,
     count_lines,
+    first_epoch,
     parse_chunk,
 )
 from pipelines.asterisk.queue_log_table import TABLE_SCHEMA, parse_csv_export, parse_sql_dump
@@ -171,10 +172,13 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
-    def read(chunk: bytes, line_no: int, offset: int, source: log_streams.LogFile) -> tuple[object, int]:
-        parsed = parse_chunk(chunk, first_line_no=line_no, base_offset=offset,
-                             file_written_epoch=source.mtime_ns // 1_000_000_000)
-        return parsed, parsed.lines_read
+    def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, int | None]:
+        parsed = parse_chunk(
+            chunk, first_line_no=place.first_line_no, base_offset=place.offset, epoch_before=place.epoch_before,
+            epoch_after=None if place.next_chunk is None else first_epoch(place.next_chunk),
+            file_written_epoch=place.file.mtime_ns // 1_000_000_000)
+        epochs = parsed.events.get_column("event_epoch")
+        return parsed, parsed.lines_read, epochs[-1] if len(epochs) else None
 
     def emit(parsed, meta: dict[str, object]) -> Iterator[object]:
         if parsed.events.height:
@@ -206,10 +210,12 @@ def _note_empty_locations(setting: str, locations, counts: IngestCounts, named: 
 def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, counts, read, emit) -> Iterator[object]:
     """New bytes of every stream of one kind of append-only log, chunk by chunk.
 
-    `read(chunk, first_line_no, offset, file)` parses a chunk of `file` and returns (parsed, the chunk's line
-    count); it runs on a thread of its own one chunk ahead, so parsing the next chunk overlaps
-    with dlt writing this one. `emit(parsed, meta_values)` yields the tables and updates
-    `counts`. Each stream's position advances in resource state once all its chunks are yielded.
+    `read(chunk, place)` parses a chunk (`ChunkPlace`: where it is, what is around it) and
+    returns (parsed, the chunk's line count, the epoch of its last event or None); it runs on a
+    thread of its own one chunk ahead, so parsing the next chunk overlaps with dlt writing this
+    one. `emit(parsed, meta_values)` yields the tables and updates `counts`. Each stream's
+    position (with the last event's epoch, the next run's first neighbour) advances in resource
+    state once all its chunks are yielded.
     """
     loaded_at = _now()
     state = dlt.current.resource_state()
@@ -227,22 +233,39 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
         _remove_uncommitted(appended_tables, stream.stream_id, start.line_no)
         counts.streams_read += 1
 
-        def parsed_chunks(source=source, start=start, stream=stream) -> Iterator[tuple[object, int, int]]:
-            line_no = start.line_no
-            for offset, chunk in log_streams.read_new_bytes(source, start.offset, chunk_bytes,
-                                                            first_line=stream.first_line):
-                parsed, lines = read(chunk, line_no, offset, source)
-                line_no += lines
-                yield parsed, line_no, offset + len(chunk)
+        def parsed_chunks(source=source, start=start, stream=stream) -> Iterator[tuple[object, int, int, int | None]]:
+            line_no, last_epoch = start.line_no, start.last_epoch if start.offset else None
+            chunks = log_streams.read_new_bytes(source, start.offset, chunk_bytes, first_line=stream.first_line)
+            current = next(chunks, None)
+            while current is not None:
+                following = next(chunks, None)  # its first line is the last line's neighbour
+                offset, chunk = current
+                parsed, lines, epoch = read(chunk, ChunkPlace(source, line_no, offset, last_epoch,
+                                                              None if following is None else following[1]))
+                line_no, last_epoch = line_no + lines, last_epoch if epoch is None else epoch
+                yield parsed, line_no, offset + len(chunk), last_epoch
+                current = following
 
-        line_no, end = start.line_no, start.offset
+        line_no, end, last_epoch = start.line_no, start.offset, start.last_epoch
         meta = _meta_values(stream, source, loaded_at)
-        for parsed, line_no_after, end_after in ahead(parsed_chunks(), depth=1, name=f"{kind}-chunks"):
+        for parsed, *read_up_to in ahead(parsed_chunks(), depth=1, name=f"{kind}-chunks"):
             yield from emit(parsed, meta)
-            line_no, end = line_no_after, end_after
-        positions[stream.stream_id] = {"offset": end, "line_no": line_no,
+            line_no, end, last_epoch = read_up_to
+        positions[stream.stream_id] = {"offset": end, "line_no": line_no, "last_epoch": last_epoch,
                                        "tail": log_streams.tail_fingerprint(source, end)}
         yield _stream_row(stream, source, kind, end, line_no)
+
+
+@dataclass(frozen=True)
+class ChunkPlace:
+    """Where a chunk of a stream is, and what is around it (a parser judges its first and last
+    line by their neighbours: queue_log_parser.OUT_OF_SEQUENCE_SECONDS)."""
+
+    file: LogFile
+    first_line_no: int
+    offset: int
+    epoch_before: int | None  # the last event's epoch before the chunk, this run or the run before
+    next_chunk: bytes | None  # the chunk after it, None for the last of this run
 
 
 _LOCATION_SETTINGS = {"queue_log": "SWITCHBOARD_QUEUE_LOG_DIRS", "cdr": "SWITCHBOARD_ASTERISK_CDR_DIRS"}
@@ -328,9 +351,10 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     yield _to_table("cdr_rejects", pl.DataFrame(schema=CDR_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
-    def read(chunk: bytes, line_no: int, offset: int, _source: log_streams.LogFile) -> tuple[object, int]:
-        parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=line_no, base_offset=offset)
-        return parsed, count_lines(chunk)
+    def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, None]:
+        parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=place.first_line_no,
+                                  base_offset=place.offset)
+        return parsed, count_lines(chunk), None
 
     def emit(parsed, meta: dict[str, object]) -> Iterator[object]:
         unique = parsed.rows.unique(subset=["cdr_key"], keep="first", maintain_order=True)
