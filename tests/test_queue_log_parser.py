@@ -373,13 +373,15 @@ def test_an_end_line_near_its_neighbour_or_not_after_the_file_time_is_kept(epoch
     assert [e for (e,) in rows(out, "event_epoch")] == list(epochs)
 
 
-@pytest.mark.parametrize("last", ["QUEUESTART", " configreload"])
-def test_asterisk_starting_after_months_switched_off_is_kept_as_the_last_line(last):
-    """The line after months without any is Asterisk's start (or a reload), not an agent's event."""
-    text = [f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1", f"{T + 60}|{CALL}|ventas|NONE|ABANDON|1|1|60",
-            f"{T + 86_400 * 200}|NONE|NONE|NONE|{last}|"]
-    out = parse(ql(*text), file_written_epoch=T + 86_400 * 201)
-    assert out.rejects.height == 0 and out.events.height == 3
+@pytest.mark.parametrize("start", ["QUEUESTART", " configreload"])
+def test_asterisk_starting_months_from_its_one_neighbour_is_kept(start):
+    """Asterisk's start (or a reload) may follow months switched off, or be followed by months
+    without calls: as the last or the first line read it is no damaged time."""
+    calls = [f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1", f"{T + 60}|{CALL}|ventas|NONE|ABANDON|1|1|60"]
+    for text in ([*calls, f"{T + 86_400 * 200}|NONE|NONE|NONE|{start}|"],
+                 [f"{T - 86_400 * 200}|NONE|NONE|NONE|{start}|", *calls]):
+        out = parse(ql(*text), file_written_epoch=T + 86_400 * 201)
+        assert out.rejects.height == 0 and out.events.height == 3
 
 
 @pytest.mark.parametrize("epochs", [

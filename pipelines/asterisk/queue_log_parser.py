@@ -47,11 +47,11 @@ _MIN_EPOCH, _MAX_EPOCH = 946_684_800, 4_102_444_800
 # chunks of a run and, for a run's first line, the last line the run before read.
 OUT_OF_SEQUENCE_SECONDS = 3600
 OUT_OF_SEQUENCE_RATIO = 10
-# A stream's first and last line read so far have one neighbour. The first is out of sequence
-# when it is more than this from the line after it (a log does not begin months before its next
-# line; 2022 read as 2009); the last when it is this far from the line before it, unless it is
-# Asterisk starting after months switched off (QUEUESTART; CONFIGRELOAD): an agent's or a
-# call's event months after the PBX's last one would keep its agents logged in until then. An
+# A stream's first and last line read so far have one neighbour: either is out of sequence when
+# more than this from it (a log does not begin months before its next line: 2022 read as 2009;
+# an agent's or a call's event months after the PBX's last one would keep its agents logged in
+# until then), unless it is Asterisk starting (QUEUESTART; CONFIGRELOAD), which may follow or be
+# followed by months switched off (then only months back in time is out of sequence). An
 # end line ahead of its neighbour by more than an hour is also out of sequence when later than
 # its file was last written by more than FILE_TIME_SLACK_SECONDS (no line is written after its
 # file; the slack covers a file server's clock).
@@ -173,7 +173,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     cut = [first_line_no + i for i in _lines_cut_by_nuls(data, broken)] if has_nuls else []
     around = (epoch_before, epoch_after, file_written_epoch)
     if (not cut and not unterminated and _all_lines_clean(raw, epochs, wide)
-            and not _out_of_sequence(epochs, *around, last_event=raw.get_column(_READ_COLUMNS[4])[-1]).any()):
+            and not _out_of_sequence(epochs, *around, end_events=_end_events(raw.get_column(_READ_COLUMNS[4]))).any()):
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
@@ -204,7 +204,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     events_so_far = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
     stray = events_so_far.get_column("line_no").filter(
         _out_of_sequence(events_so_far.get_column("_epoch"), *around,
-                         last_event=events_so_far.get_column(_READ_COLUMNS[4])[-1] if events_so_far.height else None))
+                         end_events=_end_events(events_so_far.get_column(_READ_COLUMNS[4]))))
     if len(stray):
         tagged = tagged.with_columns(
             pl.when(pl.col("line_no").is_in(stray.implode())).then(pl.lit("epoch_out_of_sequence"))
@@ -249,10 +249,10 @@ def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
 
 
 def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: int | None = None,
-                     file_written_epoch: int | None = None, last_event: str | None = None) -> pl.Series:
+                     file_written_epoch: int | None = None, end_events: tuple[str, str] = ("", "")) -> pl.Series:
     """Whether each epoch is out of sequence among its neighbours (OUT_OF_SEQUENCE_SECONDS):
     `before` and `after` are the epochs just outside the chunk, None at the ends of what is read;
-    `last_event` is the last line's event name. Numpy over the chunk's epochs: a few ms per
+    `end_events` are the first and the last line's event names. Numpy over the chunk's epochs: a few ms per
     million lines."""
     e = np.concatenate([[before] if before is not None else [], epochs.to_numpy(),
                         [after] if after is not None else []]).astype(np.int64)
@@ -271,22 +271,32 @@ def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: int | 
     kept = np.flatnonzero(~flags)
     if len(e) and before is None:  # the stream's first line
         nearest = int(e[kept[1]]) if len(kept) > 1 else None
-        flags[0] |= _end_out_of_sequence(int(e[0]), nearest, file_written_epoch, first=True)
+        flags[0] |= _end_out_of_sequence(int(e[0]), nearest, file_written_epoch, first=True,
+                                         restart=end_events[0] in _STARTS)
     if len(e) and after is None:  # the last line read so far
         nearest = int(e[kept[-2]]) if len(kept) > 1 else None
-        restart = (last_event or "").strip().upper() in _STARTS
-        flags[-1] |= _end_out_of_sequence(int(e[-1]), nearest, file_written_epoch, first=False, restart=restart)
+        flags[-1] |= _end_out_of_sequence(int(e[-1]), nearest, file_written_epoch, first=False,
+                                          restart=end_events[1] in _STARTS)
     inner = slice(1 if before is not None else 0, len(e) - (1 if after is not None else 0))
     return pl.Series(flags[inner])
+
+
+def _end_events(events: pl.Series) -> tuple[str, str]:
+    """The first and the last event name of a chunk, as Asterisk names them ("" for none)."""
+    if not len(events):
+        return "", ""
+    return tuple((name or "").strip().upper() for name in (events[0], events[-1]))
 
 
 def _end_out_of_sequence(epoch: int, neighbour: int | None, file_written_epoch: int | None, *, first: bool,
                          restart: bool = False) -> bool:
     """A first or last line with one neighbour (see ONE_NEIGHBOUR_FAR_SECONDS)."""
     if neighbour is not None:
-        # the first line months from the second either way; the last months from the one before
-        # it, unless it is Asterisk starting (or reloading) after months switched off
-        far = abs(epoch - neighbour) if first or not restart else neighbour - epoch
+        # months from its neighbour, or months back in time (the first line after the second, the
+        # last before the one before it) when it is Asterisk starting: a start may follow, or be
+        # followed by, months switched off
+        away = epoch - neighbour if first else neighbour - epoch
+        far = away if restart else abs(away)
         if far > ONE_NEIGHBOUR_FAR_SECONDS:
             return True
     return (file_written_epoch is not None and epoch > file_written_epoch + FILE_TIME_SLACK_SECONDS
