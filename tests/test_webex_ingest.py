@@ -289,6 +289,44 @@ def test_a_refused_window_stops_the_backfill_but_keeps_the_windows_read_before_i
     assert_exactly_once(settings, [r for _, r in rows])
 
 
+def test_a_404_to_a_next_page_is_asked_again_and_never_ends_the_window(make_settings, data_dir, tmp_path):
+    """404 means an empty window only for a window's first request: to a next link (the pages
+    before it had records) it is a failure. Once, it is asked again; for good, the run stops
+    naming it and the next run loads the window whole. Before, the rest of the window was
+    dropped without a word."""
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 1500, oldest=timedelta(hours=10), newest=timedelta(hours=1), seed=12)
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+
+        def not_found_after_a_first_page(times: int | None):
+            armed = []
+
+            def hook(response: httpx.Response) -> None:
+                if response.request.url.path.endswith("/cdr_feed") and response.headers.get("link") and not armed:
+                    armed.append(True)
+                    sandbox.faults.set("webex.cdr_feed", "server_error", count=times, status=404)
+            return httpx.Client(timeout=10.0, event_hooks={"response": [hook]})
+
+        report = run_backfill(settings, now - timedelta(hours=11), now, config=fast(settings),
+                              http=not_found_after_a_first_page(1))
+        assert report.client["retries"] == 1 and report.client["empty_windows"] == 0
+        assert_exactly_once(settings, [r for _, r in rows])
+
+        again = webex_settings(make_settings, sandbox, tmp_path,
+                               SWITCHBOARD_WAREHOUSE_URL=f"duckdb:///{tmp_path}/again.duckdb",
+                               SWITCHBOARD_STATE_DIR=str(tmp_path / "again_state"))
+        with pytest.raises(WebexRunStopped) as stopped:
+            run_backfill(again, now - timedelta(hours=11), now, config=fast(again),
+                         http=not_found_after_a_first_page(None))
+        assert "404 to a next page" in str(stopped.value)
+        sandbox.faults.clear()
+        report = run_backfill(again, now - timedelta(hours=11), now, config=fast(again))
+    assert not report.errors
+    assert_exactly_once(again, [r for _, r in rows])
+
+
 def test_a_404_for_a_path_the_api_does_not_serve_is_an_error_not_an_empty_window(make_settings, data_dir, tmp_path):
     now = datetime.now(UTC)
     write_cdr_files(data_dir, cdr_fixture(now, 20, oldest=timedelta(hours=3), newest=timedelta(hours=1), seed=9))

@@ -7,8 +7,10 @@
 - CDR requests take a slot from the shared `RequestBudget` first (initial vs page requests).
 - 404 on a CDR endpoint = an empty window ("No CDRs for requested time range and filters"),
   unless its message says the resource does not exist: a wrong base URL must not pass for no
-  data. 429 = wait `Retry-After` (seconds or an HTTP date; and make every other run wait too). 451 = wrong region: switch to the base URL the body names
-  and repeat. 5xx, 423, timeouts, broken connections and truncated/unparseable bodies are retried
+  data. A 404 to a next link (the window's earlier pages had records) is a failure: asked again
+  with backoff, then an error, so that the rest of the window is not dropped. 429 = wait
+  `Retry-After` (seconds or an HTTP date; and make every other run wait too). 451 = wrong
+  region: switch to the base URL the body names and repeat. 5xx, 423, timeouts, broken connections and truncated/unparseable bodies are retried
   with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
   records (§5: the gateway timed out on a heavy page; next links are followed verbatim, so only
   the initial request's `max` is ours to change). 401 = refresh the access token once, then
@@ -172,7 +174,9 @@ class WebexClient:
             number += 1
             self._count_visit(visits, url, window.endpoint)
             kind = INITIAL if number == 1 else PAGE
-            response, url_used = self._get(url, params, budget_kind=kind, cdr=True, decode=decode)
+            # a 404 to a next link is no empty window: the window had records (asked again, then an error)
+            response, url_used = self._get(url, params, budget_kind=kind, cdr=True, decode=decode,
+                                           empty_window=number == 1)
             if response is None:  # 404: no CDRs in this window
                 self.stats.empty_windows += 1
                 return
@@ -224,8 +228,9 @@ class WebexClient:
     # -- one request, with every rule ------------------------------------------------------
 
     def _get(self, url: str, params: dict | None, *, budget_kind: str | None, cdr: bool,
-             decode: Callable[[bytes], object | None] | None = None):
-        """(response, url) of a 200, or (None, url) of a CDR 404; raises WebexApiError."""
+             decode: Callable[[bytes], object | None] | None = None, empty_window: bool = True):
+        """(response, url) of a 200, or (None, url) of a CDR 404 (`empty_window`: else a 404 is a
+        failure, asked again with backoff); raises WebexApiError."""
         failures = 0
         refreshed = False
         switches = 0
@@ -269,6 +274,10 @@ class WebexClient:
                     raise WebexApiError(
                         f"Webex answered 404 to {_redact(url)}: {text[:300]!r} — no such endpoint; check "
                         "WEBEX_ANALYTICS_BASE_URL (e.g. https://analytics-calling.webexapis.com/v1)")
+                if not empty_window:
+                    # the pages before it had records: ending the window here would drop the rest
+                    failures = self._backoff(failures, url, "404 to a next page of a window that had records")
+                    continue
                 return None, str(response.url)
             if status == 429:
                 rate_limited += 1
