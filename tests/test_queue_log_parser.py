@@ -386,7 +386,7 @@ def test_asterisk_starting_months_from_its_one_neighbour_is_kept(start):
 
 @pytest.mark.parametrize("epochs", [
     (T - 86_400 * 200, T, T + 60),  # the run's first line: after the line the run before read, not before
-    (T, T + 60, T + 120),
+    (T, T + 60, T + 120),  # lines resuming 200 days after the run before's last (months switched off)
 ])
 def test_the_line_a_run_before_read_is_a_neighbour(epochs):
     out = parse(ql(*(f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs)),

@@ -252,8 +252,8 @@ def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: int | 
                      file_written_epoch: int | None = None, end_events: tuple[str, str] = ("", "")) -> pl.Series:
     """Whether each epoch is out of sequence among its neighbours (OUT_OF_SEQUENCE_SECONDS):
     `before` and `after` are the epochs just outside the chunk, None at the ends of what is read;
-    `end_events` are the first and the last line's event names. Numpy over the chunk's epochs: a few ms per
-    million lines."""
+    `end_events` are the first and the last line's event names. Numpy over the chunk's epochs: a
+    few ms per million lines."""
     e = np.concatenate([[before] if before is not None else [], epochs.to_numpy(),
                         [after] if after is not None else []]).astype(np.int64)
     flags = np.zeros(len(e), np.bool_)
