@@ -107,6 +107,21 @@ def test_cdr_stream_refuses_broken_windows_with_400(sandbox, delta, message):
     assert response.status_code == 400 and message in response.json()["message"]
 
 
+def test_answers_tell_the_sandbox_clock_in_their_date_header(fixture):
+    """A real API's `Date` is its server's clock; the sandbox's, set off ours, judges windows by it."""
+    from email.utils import parsedate_to_datetime
+
+    with run_sandbox(fixture.root, time_scale=SCALE) as behind:
+        behind.clock.offset_seconds = -300
+        now = datetime.now(UTC)
+        response = httpx.get(feed_url(behind, "cdr_stream"), headers=auth(behind),
+                             params=window(now, timedelta(minutes=30), timedelta(minutes=2)))
+    assert response.status_code == 400 and "1 minute" in response.json()["message"]
+    assert response.headers.get_list("date") == [response.headers["date"]]  # uvicorn's own is off
+    told = parsedate_to_datetime(response.headers["date"])
+    assert abs(told - (now - timedelta(minutes=5))) < timedelta(seconds=3)
+
+
 def test_empty_window_is_404_with_the_documented_message(sandbox):
     params = window(datetime.now(UTC), timedelta(days=3), timedelta(days=2, hours=20))
     response = httpx.get(feed_url(sandbox), params=params, headers=auth(sandbox))

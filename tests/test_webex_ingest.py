@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import re
 import stat
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -287,6 +288,52 @@ def test_a_refused_window_stops_the_backfill_but_keeps_the_windows_read_before_i
         report = run_backfill(settings, now - timedelta(hours=31), now, config=fast(settings))
     assert not report.errors
     assert_exactly_once(settings, [r for _, r in rows])
+
+
+def test_an_api_clock_minutes_behind_ours_cuts_the_newest_stream_window_instead_of_stopping_every_poll(
+        make_settings, data_dir, tmp_path, caplog):
+    """The API's clock falls 5 minutes behind this machine's (its answers' `Date` tells). The
+    next poll's stream window, ending 2 minutes before our now, ends after the API's now less a
+    minute: refused (400) as too recent. It is asked again ending where the API's clock allows;
+    the rest waits for the next poll, which plans by that clock from the start (no 400). Before,
+    every poll stopped on that 400 while the clocks disagreed."""
+    import random
+
+    now = datetime.now(UTC)
+    behind = timedelta(minutes=5)
+    rows = cdr_fixture(now, 300, oldest=timedelta(hours=3), newest=timedelta(minutes=15), seed=31)
+    rng = random.Random(32)
+    # inserted after what the API serves, by its clock, at the second poll
+    newest = [(now + timedelta(minutes=5), cdr_record(rng, now - timedelta(minutes=1))) for _ in range(3)]
+    write_cdr_files(data_dir, rows + newest)
+    write_directory(data_dir)
+
+    def poll(later: timedelta):
+        """A poll `later` than `now` by our clock, with the API's clock `behind` ours."""
+        sandbox.clock.offset_seconds = (later - behind).total_seconds() if later else 0
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="pipelines.webex.source"):
+            return run_poll(settings, config=fast(settings), now=lambda: now + later)
+
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        first = poll(timedelta(0))  # the clocks agree
+        assert first.cdr.loaded == len(rows) and sandbox.stats.status_count("webex.cdr_stream", 400) == 0
+
+        second = poll(timedelta(minutes=10))
+        assert sandbox.stats.status_count("webex.cdr_stream", 400) == 1 and not second.errors
+        assert re.search(r"Webex's clock is 29\d s behind this machine's", caplog.text)
+        cursor = datetime.fromisoformat(second.stream_cursor)
+        # the API's now - 1 min - END_MARGIN (the test's own seconds count in the API's favour)
+        api_newest = now + timedelta(minutes=10) - behind - RULES[STREAM].min_age - END_MARGIN
+        assert timedelta(0) <= cursor - api_newest < timedelta(seconds=15)
+        assert second.cdr.loaded == 0
+
+        third = poll(timedelta(minutes=20))
+        assert sandbox.stats.status_count("webex.cdr_stream", 400) == 1  # planned by its clock
+        assert not third.errors and "behind" not in caplog.text
+    assert third.cdr.loaded == len(newest)
+    assert_exactly_once(settings, [r for _, r in rows + newest])
 
 
 def test_a_404_to_a_next_page_is_asked_again_and_never_ends_the_window(make_settings, data_dir, tmp_path):

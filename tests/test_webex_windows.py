@@ -15,6 +15,7 @@ from pipelines.webex.windows import (
     Window,
     days,
     gaps_after,
+    not_too_recent,
     plan_feed,
     plan_stream,
     split,
@@ -148,6 +149,17 @@ def test_a_window_that_aged_past_retention_before_it_was_sent_is_moved_or_droppe
     moved = still_served(window, later)
     assert moved == Window(STREAM, later - 12 * H + DEFAULT_MARGIN, window.end)
     assert still_served(window, NOW + 3 * H) is None
+
+
+def test_a_window_too_recent_by_the_apis_clock_is_cut_at_its_end_or_left_out():
+    window = Window(STREAM, NOW - 2 * H, NOW - RULES[STREAM].min_age - END_MARGIN)
+    assert not_too_recent(window, NOW) == window
+    api_now = NOW - timedelta(minutes=5)  # the API's clock, five minutes behind ours
+    newest = api_now - RULES[STREAM].min_age - END_MARGIN
+    assert not_too_recent(window, api_now) == Window(STREAM, window.start, newest)
+    assert not_too_recent(Window(STREAM, newest, window.end), api_now) is None
+    feed = Window(FEED, NOW - 12 * H, NOW - RULES[FEED].min_age - END_MARGIN)
+    assert not_too_recent(feed, api_now).end == api_now - RULES[FEED].min_age - END_MARGIN
 
 
 def test_stream_nothing_to_do_when_cursor_is_recent():

@@ -14,7 +14,8 @@
   with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
   records (§5: the gateway timed out on a heavy page; next links are followed verbatim, so only
   the initial request's `max` is ours to change). 401 = refresh the access token once, then
-  repeat; a second 401 stops with a message.
+  repeat; a second 401 stops with a message. A 400 to a window's initial CDR request is
+  `WindowRefused` (the API judged the window by its own clock: see `server_clock_offset`).
 - Tokens are sent only in the Authorization header and never logged.
 """
 
@@ -27,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
@@ -60,6 +62,12 @@ _NO_CDRS = re.compile(r"\bno (?:cdrs?|records|data)\b", re.IGNORECASE)
 
 class WebexApiError(RuntimeError):
     """The API refused a request in a way retrying cannot fix; the message says why."""
+
+
+class WindowRefused(WebexApiError):
+    """HTTP 400 to a CDR window's initial request: the window breaks a rule as the API judges it,
+    by its own clock (too recent, too old). Asking again unchanged cannot help; a window moved
+    to fit the API's clock can."""
 
 
 def next_link(headers: httpx.Headers | dict, base_url: str = "") -> str | None:
@@ -156,6 +164,9 @@ class WebexClient:
         self.max_retry_after = max_retry_after_seconds
         self.sleep = sleep
         self.stats = ClientStats()
+        # the CDR API's clock by the `Date` of its latest answer: (its time then, in epoch
+        # seconds; time.monotonic() then), None before one. It judges the window rules by it.
+        self.server_clock: tuple[float, float] | None = None
 
     # -- CDRs ------------------------------------------------------------------------------
 
@@ -259,6 +270,8 @@ class WebexClient:
                 continue
             status = response.status_code
             self.stats.statuses[status] += 1
+            if cdr:
+                self._note_server_clock(response)
             if status == 200:
                 if decode is not None:
                     response._parsed = decode(response.content)
@@ -332,12 +345,24 @@ class WebexClient:
                 failures = self._backoff(failures, url, f"HTTP {status}",
                                          None if retry_after is None else min(retry_after, self.max_retry_after))
                 continue
+            if status == 400 and cdr and budget_kind == INITIAL:
+                raise WindowRefused(f"Webex answered HTTP 400 to {_redact(url)}: {_message(response)}")
             if status == 403:
                 raise WebexApiError(
                     f"Webex answered 403 to {_redact(url)}: {_message(response)} — the token lacks a scope or the "
                     "admin lacks the 'Webex Calling Detailed Call History API access' role"
                 )
             raise WebexApiError(f"Webex answered HTTP {status} to {_redact(url)}: {_message(response)}")
+
+    def _note_server_clock(self, response: httpx.Response) -> None:
+        try:
+            sent = parsedate_to_datetime(response.headers["date"])
+        except (KeyError, TypeError, ValueError, IndexError):
+            return
+        if sent.tzinfo is None:
+            return
+        # `Date` counts whole seconds: the answer left within the second after it
+        self.server_clock = (sent.timestamp() + 0.5, time.monotonic())
 
     def _backoff(self, failures: int, url: str, what: str, retry_after: float | None = None) -> int:
         failures += 1

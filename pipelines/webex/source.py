@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -52,7 +53,7 @@ from pipelines.webex.cdr_normalize import (
     parse_cdr_page,
     whole_page,
 )
-from pipelines.webex.client import WebexApiError, WebexClient
+from pipelines.webex.client import WebexApiError, WebexClient, WindowRefused
 from pipelines.webex.control_hub_csv import csv_files, export_csvs, read_control_hub_csv
 from pipelines.webex.oauth import TokenManager, TokenStore, WebexAuthError
 from pipelines.webex.request_budget import RequestBudget
@@ -64,6 +65,7 @@ from pipelines.webex.windows import (
     Window,
     carried_past,
     gaps_after,
+    not_too_recent,
     plan_feed,
     plan_stream,
     still_served,
@@ -81,6 +83,9 @@ DIRECTORY_REFRESH = timedelta(hours=1)
 MAX_GAP_WINDOWS_PER_RUN = 10
 CDR_BATCH_ROWS = 50_000  # records normalised together, and rows handed to dlt per Arrow table (pages are ≤ 5000)
 PREFETCH_PAGES = 2  # pages fetched and read ahead while the previous ones are normalised and written
+# An API clock this far behind ours moves the windows' ends back; less, END_MARGIN absorbs it.
+# (A clock ahead of ours only matters at the retention limits, where DEFAULT_MARGIN is 3 minutes.)
+HEEDED_CLOCK_BEHIND = 30.0
 
 
 @dataclass(frozen=True)
@@ -295,13 +300,30 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 seen[path.name] = version
 
         if config.api_configured:
+            client = shared.client()
+            # The API judges windows by its own clock: when its answers' `Date` shows it behind
+            # ours (this run's latest answer, else the last run's), windows end by its clock, or
+            # it refuses every poll's newest window as too recent.
+            last_behind = state.get("api_clock_behind_seconds", 0.0)
+
+            def api_clock_behind() -> float:
+                if client.server_clock is None:
+                    return last_behind
+                server_time, received = client.server_clock
+                ours_then = now().timestamp() - (time.monotonic() - received)
+                behind = ours_then - server_time
+                return behind if behind >= HEEDED_CLOCK_BEHIND else 0.0
+
+            def api_now() -> datetime:
+                return now() - timedelta(seconds=api_clock_behind())
+
             cursor = None
             if mode == BACKFILL:
-                plan = plan_feed(since, until, now())
+                plan = plan_feed(since, until, api_now())
             else:
                 cursor = state.get("stream_cursor")
                 cursor = datetime.fromisoformat(cursor) if cursor else None
-                plan = plan_stream(cursor, now(), gaps=_stored_gaps(state.get("feed_gaps", [])))
+                plan = plan_stream(cursor, api_now(), gaps=_stored_gaps(state.get("feed_gaps", [])))
                 plan = _limit_gap_windows(plan)
                 state["feed_gaps"] = _storable_gaps(plan.gaps)
 
@@ -327,15 +349,24 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                     log.info("Webex CDRs aged past cdr_stream's retention before they were asked for: cdr_feed "
                              "loads them (gap %s – %s) next poll", gap[0].isoformat(), gap[1].isoformat())
                     carried_gaps.append(gap)
-            client = shared.client()
+
+            def too_recent(planned: Window, sent: Window | None) -> None:
+                """`sent` is `planned` less its end, too recent by the API's clock: a stream poll
+                or a feed gap goes on from `sent`'s end next poll; a backfill reports the rest."""
+                start = planned.start if sent is None else sent.end
+                log.warning("Webex's clock is %.0f s behind this machine's: CDRs %s – %s are asked for in a later "
+                            "run", api_clock_behind(), start.isoformat(), planned.end.isoformat())
+                if mode == BACKFILL:
+                    unavailable(start, planned.end, f"younger than {planned.endpoint}'s minimum age by the API's "
+                                                    "clock, which runs behind this machine's: run again later")
             # the regional host a 451 named in an earlier run (while the configured URL is the
             # same): each detour through the wrong region costs one initial request, a minute
             region = state.get("analytics_region") or {}
             if region.get("configured") == config.analytics_base_url and region.get("named"):
                 client.analytics_base_url = region["named"]
             try:
-                for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size, now,
-                                                      checked):
+                for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size, api_now,
+                                                      checked, too_recent):
                     if page is not None:
                         ctx = BatchContext(window.endpoint, loaded_at, window.start, window.end, page=page.url)
                         count_read(page.parsed.records, window.endpoint)
@@ -361,6 +392,8 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 shared.report.errors.append(exc)
             finally:
                 shared.record_client_stats()
+                if client.server_clock is not None:
+                    state["api_clock_behind_seconds"] = round(api_clock_behind(), 1)
                 if carried_gaps:  # stored with the cursor that moved past them (one state, one commit)
                     state["feed_gaps"] = _storable_gaps(with_gaps(_stored_gaps(state["feed_gaps"]), carried_gaps))
                 if client.analytics_base_url != config.analytics_base_url.rstrip("/"):
@@ -377,12 +410,15 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
     counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
 
 
-def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: int, now, checked):
+def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: int, now, checked, too_recent):
     """(window, page) for every page of every window in order, then (window, None) once the window
     is complete. Each window is checked against its endpoint's retention just before it is asked
     for (windows.still_served; `checked(planned, sent)` is told of every window, to judge what
-    time has carried past it), and the window yielded is the one asked for. Pages are fetched on
-    one thread and read (parse_cdr_page) on another, each up to PREFETCH_PAGES ahead, while the caller normalises and writes the previous ones: the request
+    time has carried past it), and the window yielded is the one asked for. `now` is the API's
+    clock: a window too recent by it is cut at its end or left out (`too_recent(planned, sent)`),
+    also when the API refuses one (400) and its answer shows its clock further behind than known.
+    Pages are fetched on one thread and read (parse_cdr_page) on another, each up to
+    PREFETCH_PAGES ahead, while the caller normalises and writes the previous ones: the request
     loop only checks that a body can be whole (whole_page), so the next request goes out while
     this page is read. A body that passed that check but cannot be read is requested again in
     its place. An error on either thread is raised here; closing this generator stops both."""
@@ -396,9 +432,33 @@ def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: 
             window = still_served(planned, now())
             checked(planned, window)
             if window is not None:
-                for page in _locked(shared, client.cdr_pages(window, max_records=page_size, decode=whole_page)):
-                    yield window, page
+                window = yield from pages_of(planned, window)
+                if window is None:
+                    continue  # none of it old enough yet: not complete
             yield window or planned, None
+
+    def pages_of(planned: Window, window: Window):
+        """Yields the window's pages; returns the window read (None: none of it)."""
+        sent = not_too_recent(window, now())
+        if sent != window:
+            too_recent(planned, sent)
+        if sent is None:
+            return None
+        try:
+            for page in _locked(shared, client.cdr_pages(sent, max_records=page_size, decode=whole_page)):
+                yield sent, page
+            return sent
+        except WindowRefused:
+            # the refusal's own `Date` may show the API's clock behind ours: once, the window cut to fit
+            fitted = not_too_recent(sent, now())
+            if fitted == sent:
+                raise
+            too_recent(planned, fitted)
+            if fitted is None:
+                return None
+            for page in _locked(shared, client.cdr_pages(fitted, max_records=page_size, decode=whole_page)):
+                yield fitted, page
+            return fitted
 
     def read(fetched_pages):
         for window, page in fetched_pages:
@@ -473,16 +533,16 @@ class _Deduper:
             seen.update(zip(ids, times, strict=True))
             return rows
         keep_mask = []
-        for report_id, time in zip(ids, times, strict=True):
+        for report_id, reported in zip(ids, times, strict=True):
             if report_id in seen:
                 before = seen[report_id]
-                newer = time is not None and (before is None or time > before)
+                newer = reported is not None and (before is None or reported > before)
                 keep_mask.append(newer)
                 if newer:
-                    seen[report_id] = time
+                    seen[report_id] = reported
                     self.reemitted = True  # a second version of one Report ID in this run
             else:
-                seen[report_id] = time
+                seen[report_id] = reported
                 keep_mask.append(True)
         return rows.filter(pl.Series(keep_mask, dtype=pl.Boolean))
 

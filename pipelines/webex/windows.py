@@ -206,6 +206,17 @@ def still_served(window: Window, now: datetime, margin: timedelta = DEFAULT_MARG
     return Window(window.endpoint, oldest, window.end)
 
 
+def not_too_recent(window: Window, now: datetime) -> Window | None:
+    """The window with its end moved back to the newest its endpoint serves at `now` (the API's
+    clock, which may run behind ours); None when all of it is still too recent."""
+    _, newest = served_range(window.endpoint, _utc(now))
+    if window.end <= newest:
+        return window
+    if window.start >= newest:
+        return None
+    return Window(window.endpoint, window.start, newest)
+
+
 def carried_past(
     planned: Window,
     sent: Window | None,

@@ -9,6 +9,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email.utils import formatdate
 from pathlib import Path
 
 import uvicorn
@@ -30,13 +31,42 @@ from simulator.sandbox.state import Credentials, SandboxState
 LOOPBACK = "127.0.0.1"
 
 
-def build_app(state: SandboxState) -> Starlette:
+def build_app(state: SandboxState):
     routes = []
     for module in (webex_oauth, webex_cdr, webex_directory, webex_recordings, elevenlabs, twilio):
         routes += module.routes(state)
     app = Starlette(routes=routes)
     app.state.sandbox = state
-    return app
+    return _DateFromClock(app, state.clock)
+
+
+class _DateFromClock:
+    """Every answer's `Date` header tells the sandbox's own clock, as a real API's tells its
+    server's: a test that sets the clock off ours (`Clock.offset_seconds`) sees a server whose
+    clock is off, in its window rules and in its headers alike. (uvicorn's own Date is off:
+    `uvicorn_config`.)"""
+
+    def __init__(self, app: Starlette, clock: Clock):
+        self.app, self.clock = app, clock
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_dated(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                headers.append((b"date", formatdate(self.clock.now(), usegmt=True).encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_dated)
+
+
+def uvicorn_config(state: SandboxState, log_level: str = "warning") -> uvicorn.Config:
+    return uvicorn.Config(build_app(state), log_level=log_level, access_log=False, lifespan="off",
+                          date_header=False)
 
 
 @dataclass(frozen=True)
@@ -169,7 +199,7 @@ def run_sandbox(data_dir: SandboxData | str | Path, time_scale: float = 60.0, li
     sock = bind_loopback(port)
     state.base_url = f"http://{LOOPBACK}:{sock.getsockname()[1]}"
     quiet_expected_truncation_errors()
-    server = _Server(uvicorn.Config(build_app(state), log_level=log_level, access_log=False, lifespan="off"))
+    server = _Server(uvicorn_config(state, log_level))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sandbox", daemon=True)
     thread.start()
     try:

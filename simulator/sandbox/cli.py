@@ -37,9 +37,9 @@ def serve_command(args: argparse.Namespace) -> int:
         LOOPBACK,
         Sandbox,
         bind_loopback,
-        build_app,
         make_state,
         quiet_expected_truncation_errors,
+        uvicorn_config,
     )
 
     try:
@@ -62,7 +62,7 @@ def serve_command(args: argparse.Namespace) -> int:
           f"{len(state.data.conversations):,} conversations, {len(state.data.messages):,} messages; "
           f"time scale {args.time_scale:g}, limits {args.limits}; other Webex region (451): "
           f"{sandbox.base_urls.webex_analytics_other_region}", flush=True)
-    server = uvicorn.Server(uvicorn.Config(build_app(state), log_level="warning", access_log=False, lifespan="off"))
+    server = uvicorn.Server(uvicorn_config(state))
     quiet_expected_truncation_errors()
     server.run(sockets=[sock])
     return 0
