@@ -309,10 +309,11 @@ def test_lines_read_stay_when_only_an_older_or_cut_copy_of_the_log_is_left(make_
     assert warehouse_lines(settings) == expected(history)
 
 
-def test_a_log_emptied_in_place_and_grown_past_the_old_offset_is_read_from_its_start(make_settings, site):
-    """`echo > queue_log` leaves a blank first line, as the log already had: the identity is the
-    same and the new content soon outgrows the stored offset, so only the bytes before that
-    offset tell that the log was rewritten. Reading on from it would start mid-line."""
+def test_a_log_emptied_in_place_with_echo_is_a_new_generation_and_the_lines_read_before_stay(make_settings, site):
+    """`echo > queue_log` leaves a blank first line, as the log already had; the new content soon
+    outgrows the stored offset. The new generation is known by its first line with content, so it
+    is read from its start as a log of its own, and the events read before stay (they happened;
+    the file no longer holds them). Reading on from the old offset would start mid-line."""
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
     original = lines(0, 3)
     write(site / "queue_log", ["", *original])
@@ -322,7 +323,43 @@ def test_a_log_emptied_in_place_and_grown_past_the_old_offset_is_read_from_its_s
     write(site / "queue_log", rewritten, mode="a")
     counts = load(settings).counts("queue_log")
     assert (counts.lines_read, counts.loaded, counts.rejected, counts.skipped_blank) == (7, 6, 0, 1)
+    assert sorted(warehouse_lines(settings)) == sorted(expected(original + rewritten))
+
+
+def test_a_log_rewritten_in_place_under_its_first_line_and_grown_past_the_old_offset_is_read_from_its_start(
+        make_settings, site):
+    """Same first line, other content beyond it, longer than what was read: only the bytes before
+    the stored offset tell that the log was rewritten. It replaces what was read of it."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    original = lines(0, 3)
+    write(site / "queue_log", ["", *original])
+    assert load(settings).counts("queue_log").loaded == 3
+    rewritten = original[:1] + lines(100, 6)
+    write(site / "queue_log", ["", *rewritten])
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected, counts.skipped_blank) == (8, 7, 0, 1)
     assert warehouse_lines(settings) == expected(rewritten)
+
+
+def test_generations_of_a_log_emptied_with_echo_keep_their_identity_as_older_ones_rotate_away(make_settings, site):
+    """`cp queue_log queue_log.1; echo > queue_log` every day, two copies kept: each generation
+    starts with the same blank line. Known by that line alone, which generation held the plain
+    identity depended on which others were still there: when the oldest was deleted, the next
+    took its identity and position and was read again from its start (its lines twice in raw).
+    A generation is known by its first line with content."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    generations = [lines(100 * k, 6) for k in range(5)]
+    write(site / "queue_log", ["", *generations[0]])
+    loaded = [load(settings).counts("queue_log").loaded]
+    for generation in generations[1:]:
+        (site / "queue_log.2").unlink(missing_ok=True)
+        if (site / "queue_log.1").exists():
+            (site / "queue_log.1").rename(site / "queue_log.2")
+        shutil.copy(site / "queue_log", site / "queue_log.1")
+        write(site / "queue_log", ["", *generation])  # echo > queue_log, then the day's lines
+        loaded.append(load(settings).counts("queue_log").loaded)
+    assert loaded == [6] * 5
+    assert sorted(warehouse_lines(settings)) == sorted(expected([line for g in generations for line in g]))
 
 
 def test_damaged_lines_are_quarantined_and_counts_add_up(make_settings, site):

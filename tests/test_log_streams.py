@@ -219,6 +219,22 @@ def test_identity_survives_rename_and_gzip(tmp_path):
     assert read_first_line(gz) == WEEK1.split(b"\n")[0] + b"\n"
 
 
+def test_a_log_starting_with_blank_lines_is_known_by_its_first_line_with_content(tmp_path):
+    """`echo > queue_log` starts each generation with the same blank line: the identity reaches
+    to the first event, so generations differ; while only blank lines are complete, the live log
+    waits, and a finished copy of blank lines only is known by them."""
+    first_event = WEEK1.split(b"\n")[0] + b"\n"
+    live = files_in(write(tmp_path / "queue_log", b"\n \r\n" + WEEK1).parent)[0]
+    assert read_first_line(live) == b"\n \r\n" + first_event
+    other = WEEK2.split(b"\n")[0] + b"\n"
+    assert stream_identity("lab", read_first_line(live)) != stream_identity("lab", b"\n" + other)
+    write(tmp_path / "queue_log", b"\n" + first_event[:20])
+    assert read_first_line(files_in(tmp_path)[0]) is None
+    (tmp_path / "queue_log").rename(tmp_path / "queue_log.1")
+    write(tmp_path / "queue_log.1", b"\n\n")
+    assert read_first_line(files_in(left_alone(tmp_path / "queue_log.1").parent)[0]) == b"\n\n"
+
+
 def test_identity_differs_per_pbx_and_per_first_line():
     first = WEEK1.split(b"\n")[0] + b"\n"
     assert stream_identity("norte", first) != stream_identity("sur", first)

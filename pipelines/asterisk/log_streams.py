@@ -3,7 +3,8 @@ and read only the bytes not yet read.
 
 A *stream* is one queue_log as Asterisk wrote it, whatever it is called now: `queue_log` renamed
 to `queue_log.1`, `queue_log-20220707` or compressed to `.gz` is still the same stream. Its identity
-is a hash of the PBX name and its first line, so a rename or compression keeps the read position,
+is a hash of the PBX name and its first line (with content: blank lines before it are part of it),
+so a rename or compression keeps the read position,
 and two copies of one log (`queue_log.1` beside `queue_log.1.gz`, or a copy taken before more was
 appended) are read once. A copy that shares the first line but then parts from the others (a
 hand-edited copy) holds lines they lack: it is a stream of its own (see `group_streams`).
@@ -43,6 +44,7 @@ CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
 # The names Asterisk is still appending to; every other name is a finished, rotated copy.
 ACTIVE_NAMES = frozenset({"queue_log", "Master.csv"})
 FIRST_LINE_MAX = 4096
+_BLANK = b" \t\r\x00"  # what a line without content holds (the parser skips such lines as blank)
 CHUNK_BYTES = 64 << 20
 # Asterisk writes on into a renamed log until `logger reload` reopens the live name (§1.3), so a
 # line it had begun before the rename is finished in the renamed file. A rotated plain copy
@@ -259,14 +261,22 @@ def _first_difference(mine: bytes, theirs: bytes, step: int = 4096) -> int:
 
 
 def read_first_line(f: LogFile) -> bytes | None:
-    """The first complete line (with its newline), or None while there is none yet."""
+    """The log's start up to its first complete line with content (with its newline), blank
+    lines before it included; None while there is none yet.
+
+    `echo > queue_log` starts every generation of a log with the same blank line: known by it
+    alone, the generations would be told apart only by each other (`_split_copies`), and a
+    generation's identity would change when an older one is deleted."""
     with open_log(f) as fh:
         head = fh.read(FIRST_LINE_MAX)
-    end = head.find(b"\n")
-    if end < 0:
-        # A first line longer than FIRST_LINE_MAX is damage; identify the stream by its prefix.
-        return head if len(head) >= FIRST_LINE_MAX or (head and f.is_final) else None
-    return head[: end + 1]
+    start = 0
+    while (end := head.find(b"\n", start)) >= 0:
+        if head[start:end].strip(_BLANK):
+            return head[: end + 1]
+        start = end + 1
+    # No line with content within FIRST_LINE_MAX is damage; identify the stream by its prefix.
+    # A finished copy holding blank lines only, or one unterminated line, is what it is.
+    return head if len(head) >= FIRST_LINE_MAX or (head and f.is_final) else None
 
 
 def plan_read(stream: Stream, position: Position) -> tuple[Position, bool]:
@@ -275,9 +285,9 @@ def plan_read(stream: Stream, position: Position) -> tuple[Position, bool]:
     The log was truncated and rewritten in place under the same first line when the stored offset
     is past the end of every copy and the largest is the live file (a shorter rotated or
     compressed copy is an older or damaged copy: nothing to read, the lines read stay), or when
-    the bytes before it are no longer those read up to it (emptied with `echo > queue_log`, whose
-    first line is then as blank as before, and grown past the old offset since): it is read
-    again from the start (the loader replaces those lines).
+    the bytes before it are no longer those read up to it (rewritten under the same first line
+    and grown past the old offset since): it is read again from the start (the loader replaces
+    those lines).
     Reading on from the old offset would start mid-line in the new content.
     """
     best = stream.best
