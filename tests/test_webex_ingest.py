@@ -28,7 +28,7 @@ from pipelines.webex.directory import LOCATION_COLUMNS, PEOPLE_COLUMNS, webex_id
 from pipelines.webex.oauth import WebexAuthError
 from pipelines.webex.pipeline import WebexRunStopped, run_backfill, run_poll
 from pipelines.webex.source import WebexConfig
-from pipelines.webex.windows import END_MARGIN, RULES, STREAM, plan_feed
+from pipelines.webex.windows import END_MARGIN, FEED, RULES, STREAM, plan_feed
 from simulator.sandbox import run_sandbox
 from simulator.sandbox.faults import Fault
 from tests.webex_fixtures import cdr_fixture, cdr_record, iso, write_cdr_files, write_directory
@@ -334,6 +334,31 @@ def test_an_api_clock_minutes_behind_ours_cuts_the_newest_stream_window_instead_
         assert not third.errors and "behind" not in caplog.text
     assert third.cdr.loaded == len(newest)
     assert_exactly_once(settings, [r for _, r in rows + newest])
+
+
+def test_a_backfill_against_an_api_clock_behind_ours_reports_its_newest_minutes_as_not_yet_available(
+        make_settings, data_dir, tmp_path):
+    """A backfill up to now, the API's clock 10 minutes behind ours: its first (oldest) window
+    tells the clock, and the last one ends where the API's clock allows. The rest is reported as
+    not yet available, not refused (400) and not passed over in silence."""
+    now = datetime.now(UTC)
+    behind = timedelta(minutes=10)
+    rows = cdr_fixture(now, 400, oldest=timedelta(hours=20), newest=timedelta(minutes=1), seed=33,
+                       insert_delay=timedelta(0))
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        sandbox.clock.offset_seconds = -behind.total_seconds()
+        report = run_backfill(settings, now - timedelta(hours=21), now, config=fast(settings), now=lambda: now)
+        assert sandbox.stats.status_count("webex.cdr_feed", 400) == 0 and not report.errors
+    served_until = now - behind - RULES[FEED].min_age - END_MARGIN
+    reported = [u for u in report.cdr.unavailable if "behind" in u]
+    assert len(reported) == 1 and "minimum age by the API's clock" in reported[0]
+    assert datetime.fromisoformat(reported[0].split("–")[0]) - served_until < timedelta(seconds=15)
+    # the feed selects by start time here: what started before the last window's end is loaded
+    last_end = datetime.fromisoformat(reported[0].split("–")[0])
+    assert_exactly_once(settings, [r for _, r in rows if datetime.fromisoformat(
+        r["Start time"].replace("Z", "+00:00")) < last_end])
 
 
 def test_a_404_to_a_next_page_is_asked_again_and_never_ends_the_window(make_settings, data_dir, tmp_path):
