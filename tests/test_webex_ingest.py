@@ -336,6 +336,23 @@ def test_an_api_clock_minutes_behind_ours_cuts_the_newest_stream_window_instead_
     assert_exactly_once(settings, [r for _, r in rows + newest])
 
 
+def test_a_window_refused_by_an_api_clock_far_ahead_of_ours_stops_the_run_naming_the_clock(
+        make_settings, data_dir, tmp_path):
+    """The API's clock 10 minutes ahead of ours: a first poll's oldest stream window, 3 minutes
+    inside the 12 h the stream keeps by our clock, is too old by the API's (400). The run stops
+    saying so, and what to do, instead of naming only the 400."""
+    now = datetime.now(UTC)
+    write_cdr_files(data_dir, cdr_fixture(now, 50, oldest=timedelta(hours=3), newest=timedelta(hours=1), seed=34))
+    write_directory(data_dir)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        sandbox.clock.offset_seconds = 600
+        with pytest.raises(WebexRunStopped) as stopped:
+            run_poll(settings, config=fast(settings), now=lambda: now)
+    assert "HTTP 400" in str(stopped.value) and "12 hours" in str(stopped.value)
+    assert re.search(r"Webex's clock is 6\d\d s ahead of this machine's .*synchronise", str(stopped.value))
+
+
 def test_a_backfill_against_an_api_clock_behind_ours_reports_its_newest_minutes_as_not_yet_available(
         make_settings, data_dir, tmp_path):
     """A backfill up to now, the API's clock 10 minutes behind ours: its first (oldest) window

@@ -84,8 +84,9 @@ MAX_GAP_WINDOWS_PER_RUN = 10
 CDR_BATCH_ROWS = 50_000  # records normalised together, and rows handed to dlt per Arrow table (pages are ≤ 5000)
 PREFETCH_PAGES = 2  # pages fetched and read ahead while the previous ones are normalised and written
 # An API clock this far behind ours moves the windows' ends back; less, END_MARGIN absorbs it.
-# (A clock ahead of ours only matters at the retention limits, where DEFAULT_MARGIN is 3 minutes.)
-HEEDED_CLOCK_BEHIND = 30.0
+# (A clock ahead of ours only matters at the retention limits, where DEFAULT_MARGIN is 3 minutes:
+# a window it refuses there is an error that names the clock.)
+HEEDED_CLOCK_SKEW = 30.0
 
 
 @dataclass(frozen=True)
@@ -306,13 +307,18 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
             # it refuses every poll's newest window as too recent.
             last_behind = state.get("api_clock_behind_seconds", 0.0)
 
-            def api_clock_behind() -> float:
+            def api_clock_offset() -> float | None:
+                """How far the API's clock is ahead of ours (s; negative: behind), by its latest answer."""
                 if client.server_clock is None:
-                    return last_behind
+                    return None
                 server_time, received = client.server_clock
-                ours_then = now().timestamp() - (time.monotonic() - received)
-                behind = ours_then - server_time
-                return behind if behind >= HEEDED_CLOCK_BEHIND else 0.0
+                return server_time - (now().timestamp() - (time.monotonic() - received))
+
+            def api_clock_behind() -> float:
+                offset = api_clock_offset()
+                if offset is None:
+                    return last_behind
+                return -offset if -offset >= HEEDED_CLOCK_SKEW else 0.0
 
             def api_now() -> datetime:
                 return now() - timedelta(seconds=api_clock_behind())
@@ -388,6 +394,13 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
             except (WebexApiError, WebexAuthError) as exc:
                 # no later window is asked for; the pages read so far are loaded (the stream cursor
                 # stays at the last whole window), then the run fails with this error
+                offset = api_clock_offset()
+                if isinstance(exc, WindowRefused) and offset is not None and offset >= HEEDED_CLOCK_SKEW:
+                    # windows start up to DEFAULT_MARGIN inside the retention limits by our clock
+                    exc = WebexApiError(
+                        f"{exc} — Webex's clock is {offset:.0f} s ahead of this machine's (its answers' Date): a "
+                        "window near the endpoint's retention limit is too old by its clock; synchronise this "
+                        "machine's clock (NTP)")
                 log.error("Webex CDRs stopped after %d whole windows: %s", counts.windows, exc)
                 shared.report.errors.append(exc)
             finally:
