@@ -283,16 +283,22 @@ def test_a_copy_that_is_the_start_of_the_log_is_read_once_and_reported(make_sett
     assert warehouse_lines(settings) == expected(history + appended)
 
 
-def test_truncated_and_rewritten_log_is_replaced_not_doubled(make_settings, site):
+def test_a_log_cut_and_rewritten_in_place_under_its_first_line_is_a_new_generation(make_settings, site):
+    """Same first line, shorter content (a backup restored in place, then written on): the lines
+    read before stay, even those no file holds any more, and the new content is read whole as a
+    generation of its own, never from the old offset (independent audit: the old stream's lines
+    were replaced, and lines that existed only in it were lost)."""
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
     original = lines(0, 12)
     write(site / "queue_log", original)
     load(settings)
-    # Same first line, shorter content: the file was cut and rewritten in place.
     rewritten = original[:4] + lines(50, 2)
     write(site / "queue_log", rewritten)
-    load(settings)
-    assert warehouse_lines(settings) == expected(rewritten)
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded) == (6, 6)
+    assert sorted(warehouse_lines(settings)) == sorted(expected(original + rewritten))
+    write(site / "queue_log", lines(60, 3), mode="a")
+    assert load(settings).counts("queue_log").loaded == 3  # the new generation goes on
 
 
 def test_lines_read_stay_when_only_an_older_or_cut_copy_of_the_log_is_left(make_settings, site):
@@ -326,10 +332,11 @@ def test_a_log_emptied_in_place_with_echo_is_a_new_generation_and_the_lines_read
     assert sorted(warehouse_lines(settings)) == sorted(expected(original + rewritten))
 
 
-def test_a_log_rewritten_in_place_under_its_first_line_and_grown_past_the_old_offset_is_read_from_its_start(
+def test_a_log_rewritten_in_place_under_its_first_line_and_grown_past_the_old_offset_is_a_new_generation(
         make_settings, site):
     """Same first line, other content beyond it, longer than what was read: only the bytes before
-    the stored offset tell that the log was rewritten. It replaces what was read of it."""
+    the stored offset tell that the log was rewritten. It is read whole as a new generation; the
+    lines read before stay (reading on from the old offset would start mid-line)."""
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
     original = lines(0, 3)
     write(site / "queue_log", ["", *original])
@@ -338,7 +345,7 @@ def test_a_log_rewritten_in_place_under_its_first_line_and_grown_past_the_old_of
     write(site / "queue_log", ["", *rewritten])
     counts = load(settings).counts("queue_log")
     assert (counts.lines_read, counts.loaded, counts.rejected, counts.skipped_blank) == (8, 7, 0, 1)
-    assert warehouse_lines(settings) == expected(rewritten)
+    assert sorted(warehouse_lines(settings)) == sorted(expected(original + rewritten))
 
 
 def test_generations_of_a_log_emptied_with_echo_keep_their_identity_as_older_ones_rotate_away(make_settings, site):
@@ -360,6 +367,29 @@ def test_generations_of_a_log_emptied_with_echo_keep_their_identity_as_older_one
         loaded.append(load(settings).counts("queue_log").loaded)
     assert loaded == [6] * 5
     assert sorted(warehouse_lines(settings)) == sorted(expected([line for g in generations for line in g]))
+
+
+def test_a_generation_sharing_its_first_line_keeps_its_identity_when_the_older_copy_is_deleted(make_settings, site):
+    """Two generations of one log with the same first line (a header an admin restores): the
+    older, copied aside, holds the stream's plain identity and the newer one a derived one. When
+    the older copy is deleted, the newer takes the plain identity by its content alone, and that
+    identity's position is the older one's: the newer is read under the identity it was read
+    under, never as the older rewritten (its lines deleted, the newer's loaded twice).
+    (Independent audit, scenario s4_min_same_first_line_copy_rotated_away.)"""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    header = f"{B - 60}|NONE|NONE|NONE|QUEUESTART|"
+    older, newer = lines(0, 6), lines(100, 3)
+    write(site / "queue_log", [header, *older])
+    assert load(settings).counts("queue_log").loaded == 7
+    shutil.copy(site / "queue_log", site / "queue_log.1")
+    write(site / "queue_log", [header, *newer])  # the header restored, then the day's lines
+    assert load(settings).counts("queue_log").loaded == 4
+    (site / "queue_log.1").unlink()
+    assert load(settings).counts("queue_log").lines_read == 0
+    more = lines(200, 3)
+    write(site / "queue_log", more, mode="a")
+    assert load(settings).counts("queue_log").loaded == 3
+    assert sorted(warehouse_lines(settings)) == sorted(expected([header, *older, header, *newer, *more]))
 
 
 def test_damaged_lines_are_quarantined_and_counts_add_up(make_settings, site):

@@ -24,7 +24,7 @@ import struct
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 # Any name containing "queue_log": queue_log, queue_log.3(.gz), queue_log-20220707(.gz), queue_log.<epoch>,
@@ -115,6 +115,9 @@ class Position:
     tail: str = ""
     # the epoch of the last event read before `offset`: the next line's neighbour (None: unknown)
     last_epoch: int | None = None
+    # stream_identity(PBX, first line) of the stream read ("" = stored before it was kept): the
+    # family of branches among which `with_read_identities` looks
+    family: str = ""
 
 
 def parse_locations(value: str) -> list[Location]:
@@ -279,6 +282,59 @@ def read_first_line(f: LogFile) -> bytes | None:
     return head if len(head) >= FIRST_LINE_MAX or (head and f.is_final) else None
 
 
+def with_read_identities(streams: list[Stream], positions: dict[str, Position]) -> list[Stream]:
+    """`streams`, each under the identity its content was read under before, or under one never
+    used; never under the identity of other content (the loader would replace that content's
+    lines).
+
+    Which of the files sharing a first line holds the plain identity, and which derived one the
+    others hold, depends on which of them are there (`_split_copies`): when one is deleted,
+    another may take over its identity, and with it a position its content does not fit
+    (`plan_read`: rewritten). Among the streams of one family (PBX and first line), in turn:
+    a stream whose own position fits keeps its identity; one whose content fits the position of
+    another stream of its family not kept by a present file goes on under that identity; any
+    other whose own position does not fit (its identity's content is gone: a log rewritten in
+    place under its first line, or a copy holding it deleted) is a new generation, under a new
+    identity, and the lines read before stay."""
+    stored: dict[str, list[str]] = {}
+    for stream_id, position in positions.items():
+        if position.family and position.offset > 0 and position.tail:
+            stored.setdefault(position.family, []).append(stream_id)
+    kept = {s.stream_id for s in streams if s.stream_id not in positions or not _rewritten(s, positions[s.stream_id])}
+    taken = set(kept)
+    out = []
+    for stream in streams:
+        if stream.stream_id in kept:
+            out.append(stream)
+            continue
+        family = stream_identity(stream.pbx, stream.first_line)
+        match = next((c for c in stored.get(family, ()) if c not in taken and _fits(stream.best, positions[c])), None)
+        if match is None:
+            generation = 1
+            while (match := stream_identity(stream.pbx, stream.first_line + b"\0generation %d\0" % generation)) in (
+                    positions.keys() | taken):
+                generation += 1
+            log.warning("%s starts like the log read before as stream %s but no longer holds what was read of it: "
+                        "read as a new generation (%s); the lines read before stay", stream.best.path,
+                        stream.stream_id, match)
+        else:
+            log.info("%s is the log read before as stream %s (a copy sharing its first line is gone)",
+                     stream.best.path, match)
+        taken.add(match)
+        out.append(replace(stream, stream_id=match))
+    return out
+
+
+def _rewritten(stream: Stream, position: Position) -> bool:
+    return plan_read(stream, position)[1]
+
+
+def _fits(f: LogFile, position: Position) -> bool:
+    """Whether the plain file `f` holds what was read up to `position`, by the bytes before it."""
+    return (not f.compressed and 0 < position.offset <= f.size and bool(position.tail)
+            and tail_fingerprint(f, position.offset) == position.tail)
+
+
 def plan_read(stream: Stream, position: Position) -> tuple[Position, bool]:
     """Where to start reading `stream`, and whether the stored position had to be reset.
 
@@ -286,8 +342,8 @@ def plan_read(stream: Stream, position: Position) -> tuple[Position, bool]:
     is past the end of every copy and the largest is the live file (a shorter rotated or
     compressed copy is an older or damaged copy: nothing to read, the lines read stay), or when
     the bytes before it are no longer those read up to it (rewritten under the same first line
-    and grown past the old offset since): it is read again from the start (the loader replaces
-    those lines).
+    and grown past the old offset since): it is read again from the start (the loader reads it
+    as a new generation: `with_read_identities`).
     Reading on from the old offset would start mid-line in the new content.
     """
     best = stream.best

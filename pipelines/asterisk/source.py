@@ -222,6 +222,8 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
     positions = state.setdefault("streams", {})
     streams, waiting = log_streams.group_streams(log_streams.discover(list(locations), names))
     state["file_pbx"] = _refuse_renamed_pbx(_LOCATION_SETTINGS[kind], streams, state.get("file_pbx", {}))
+    streams = log_streams.with_read_identities(
+        streams, {stream_id: Position(**stored) for stream_id, stored in positions.items()})
     counts.files_waiting += len(waiting)
     # copies that are the start of a larger copy: their lines are read (or were) through it
     counts.prefix_copies += sum(len(stream.files) - 1 for stream in streams)
@@ -252,7 +254,8 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
             yield from emit(parsed, meta)
             line_no, end, last_epoch = read_up_to
         positions[stream.stream_id] = {"offset": end, "line_no": line_no, "last_epoch": last_epoch,
-                                       "tail": log_streams.tail_fingerprint(source, end)}
+                                       "tail": log_streams.tail_fingerprint(source, end),
+                                       "family": log_streams.stream_identity(stream.pbx, stream.first_line)}
         yield _stream_row(stream, source, kind, end, line_no)
 
 
