@@ -31,6 +31,7 @@ from pipelines.asterisk.log_streams import (
     read_new_bytes,
     stream_identity,
     tail_fingerprint,
+    with_read_identities,
 )
 
 T = 1_718_900_000
@@ -233,6 +234,33 @@ def test_a_log_starting_with_blank_lines_is_known_by_its_first_line_with_content
     (tmp_path / "queue_log").rename(tmp_path / "queue_log.1")
     write(tmp_path / "queue_log.1", b"\n\n")
     assert read_first_line(files_in(left_alone(tmp_path / "queue_log.1").parent)[0]) == b"\n\n"
+
+
+def test_streams_keep_the_identity_they_were_read_under_and_rewritten_logs_are_new_generations(tmp_path):
+    """with_read_identities: a file whose own position does not fit its content goes on under the
+    position of its family it fits (a copy sharing its first line was deleted and it took over
+    that copy's identity), else under a new identity: never under another content's."""
+    header = WEEK1.split(b"\n")[0] + b"\n"
+    older, newer = WEEK1, header + WEEK2.split(b"\n", 1)[1]
+
+    def read_to_end(f: LogFile, family: str) -> Position:
+        return Position(f.size, 1, tail_fingerprint(f, f.size), family=family)
+
+    write(tmp_path / "queue_log", newer)
+    live = files_in(tmp_path)[0]
+    [stream] = group_streams([live])[0]
+    family = stream_identity("lab", header)
+    assert stream.stream_id == family
+    # the family's plain identity was read with the older content; the newer under a derived one
+    positions = {family: Position(len(older), 4, "0" * 24, family=family),
+                 "derived": read_to_end(live, family)}
+    assert with_read_identities([stream], positions)[0].stream_id == "derived"
+    # no position fits: a new generation, under an identity no stream was read under
+    [generation] = with_read_identities([stream], {family: positions[family]})
+    assert generation.stream_id not in (family, "derived") and generation.files == stream.files
+    # its own position fits: kept; and a stream never read keeps its identity
+    assert with_read_identities([stream], {family: read_to_end(live, family)}) == [stream]
+    assert with_read_identities([stream], {}) == [stream]
 
 
 def test_identity_differs_per_pbx_and_per_first_line():
