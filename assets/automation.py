@@ -94,13 +94,21 @@ def loaded_versions(files: list[tuple[str, int | list[int], log_streams.Stream |
     Dagster instance starts a run only for bytes not loaded yet."""
     positions = {kind: resources.get(kind, {}).get("streams", {}) for kind in ("queue_log", "cdr")}
     exports = resources.get("queue_log_table", {}).get("files", {})
+    # each stream under the identity the loader reads it under (a new generation of a log
+    # rewritten in place, a file whose copy sharing its first line is gone)
+    read_as: dict[int, str] = {}
+    for kind, stored in positions.items():
+        streams = [stream for key, _, stream in files if stream is not None and key.startswith(f"{kind}:")]
+        known = {stream_id: log_streams.Position(**position) for stream_id, position in stored.items()}
+        for stream, read in zip(streams, log_streams.with_read_identities(streams, known), strict=True):
+            read_as[id(stream)] = read.stream_id
     loaded: dict[str, object] = {}
     for key, version, stream in files:
         kind, _, name = key.partition(":")
         if stream is None:
             done = exports.get(name) == version
         else:
-            offset = positions[kind].get(name, {}).get("offset")
+            offset = positions[kind].get(read_as[id(stream)], {}).get("offset")
             done = offset is not None and _nothing_to_read(stream, offset)
         if done:
             loaded[key] = version

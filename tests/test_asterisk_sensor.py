@@ -62,6 +62,19 @@ def test_a_fresh_instance_starts_a_run_for_bytes_not_loaded_yet(fresh_sensor):
     assert result.run_requests[0].tags["switchboard/changed_files"] == "1"  # not the export, read already
 
 
+def test_a_fresh_instance_knows_a_log_rewritten_in_place_was_read_as_a_new_generation(fresh_sensor):
+    """The file's identity by its first line is still the old content's; the loader read the new
+    content under a generation of its own, and the sensor compares with that one."""
+    site, settings, tick = fresh_sensor
+    run_load(settings)
+    (site / "queue_log").write_text(QUEUESTART + MORE)  # the header put back, then other lines
+    assert run_load(settings).counts("queue_log").loaded == 2
+    assert not tick().run_requests
+    with open(site / "queue_log", "a") as fh:
+        fh.write(CALL)
+    assert len(tick().run_requests) == 1
+
+
 def test_a_changed_export_starts_a_run_as_the_source_reads_it_again(fresh_sensor):
     site, settings, tick = fresh_sensor
     run_load(settings)
