@@ -332,6 +332,11 @@ def ui_banner(dagster_port: int, streamlit_port: int, queue_log_dirs: str) -> st
     return "\n".join(lines)
 
 
+# `dagster dev` tells at every start that it is superseded by `dg dev` (the dagster-dg-cli
+# package and a project laid out for it); the demo runs it as it is, without that notice.
+_QUIET_DEV = "ignore:Function `dev_command` is superseded:FutureWarning"
+
+
 def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], dagster_cwd: Path,
                watched: str) -> int:
     bin_dir = Path(sys.executable).parent
@@ -340,7 +345,7 @@ def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], d
     procs = {
         "the Dagster UI": subprocess.Popen(
             [str(bin_dir / "dagster"), "dev", "-f", str(PROJECT_ROOT / "definitions.py"), "-d", str(PROJECT_ROOT),
-             "-h", "127.0.0.1", "-p", str(dagster_port)], cwd=dagster_cwd, env=env),
+             "-h", "127.0.0.1", "-p", str(dagster_port)], cwd=dagster_cwd, env={**env, "PYTHONWARNINGS": _QUIET_DEV}),
         "Streamlit": subprocess.Popen(
             [str(bin_dir / "streamlit"), "run", str(STREAMLIT_APP), "--server.address", "127.0.0.1",
              "--server.port", str(streamlit_port), "--server.headless", "true",
