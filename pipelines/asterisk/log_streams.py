@@ -300,7 +300,7 @@ def with_read_identities(streams: list[Stream], positions: dict[str, Position]) 
     for stream_id, position in positions.items():
         if position.family and position.offset > 0 and position.tail:
             stored.setdefault(position.family, []).append(stream_id)
-    kept = {s.stream_id for s in streams if s.stream_id not in positions or not _rewritten(s, positions[s.stream_id])}
+    kept = {s.stream_id for s in streams if s.stream_id not in positions or not plan_read(s, positions[s.stream_id])[1]}
     taken = set(kept)
     out = []
     for stream in streams:
@@ -323,10 +323,6 @@ def with_read_identities(streams: list[Stream], positions: dict[str, Position]) 
         taken.add(match)
         out.append(replace(stream, stream_id=match))
     return out
-
-
-def _rewritten(stream: Stream, position: Position) -> bool:
-    return plan_read(stream, position)[1]
 
 
 def _fits(f: LogFile, position: Position) -> bool:

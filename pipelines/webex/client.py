@@ -15,7 +15,7 @@
   records (§5: the gateway timed out on a heavy page; next links are followed verbatim, so only
   the initial request's `max` is ours to change). 401 = refresh the access token once, then
   repeat; a second 401 stops with a message. A 400 to a window's initial CDR request is
-  `WindowRefused` (the API judged the window by its own clock: see `server_clock_offset`).
+  `WindowRefused` (the API judged the window by its own clock: see `server_clock`).
 - Tokens are sent only in the Authorization header and never logged.
 """
 

@@ -453,25 +453,21 @@ def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: 
     def pages_of(planned: Window, window: Window):
         """Yields the window's pages; returns the window read (None: none of it)."""
         sent = not_too_recent(window, now())
-        if sent != window:
-            too_recent(planned, sent)
-        if sent is None:
-            return None
-        try:
-            for page in _locked(shared, client.cdr_pages(sent, max_records=page_size, decode=whole_page)):
-                yield sent, page
-            return sent
-        except WindowRefused:
-            # the refusal's own `Date` may show the API's clock behind ours: once, the window cut to fit
-            fitted = not_too_recent(sent, now())
-            if fitted == sent:
-                raise
-            too_recent(planned, fitted)
-            if fitted is None:
+        while True:
+            if sent != window:
+                too_recent(planned, sent)
+            if sent is None:
                 return None
-            for page in _locked(shared, client.cdr_pages(fitted, max_records=page_size, decode=whole_page)):
-                yield fitted, page
-            return fitted
+            try:
+                for page in _locked(shared, client.cdr_pages(sent, max_records=page_size, decode=whole_page)):
+                    yield sent, page
+                return sent
+            except WindowRefused:
+                # the refusal's own `Date` may show the API's clock further behind: asked again cut
+                # to fit (each time shorter), else the refusal stands
+                window, sent = sent, not_too_recent(sent, now())
+                if sent == window:
+                    raise
 
     def read(fetched_pages):
         for window, page in fetched_pages:
