@@ -122,7 +122,7 @@ REJECT_COLUMNS: dict[str, pl.DataType] = {
     "_window_start": UTC_TS,
     "_window_end": UTC_TS,
     "_source_file": pl.String(),
-    "_page": pl.String(),  # page URL or file row number
+    "_page": pl.String(),  # page URL, or "line N" of a file (where the record starts)
     "_loaded_at": UTC_TS,
 }
 
@@ -563,3 +563,11 @@ def _md5(values: pl.Series) -> pl.Series:
 def reject_rows(reason: str, raw_text: str, ctx: BatchContext) -> pl.DataFrame:
     """One reject (e.g. a page whose body is not `{"items": [...]}`)."""
     return _reject_frame([reason], [raw_text], ctx)
+
+
+def reject_records(reasons: Sequence[str], raw_texts: Sequence[str], pages: Sequence[str | None],
+                   ctx: BatchContext) -> pl.DataFrame:
+    """Rejects each at its own `_page` (e.g. the line of a file where each record starts)."""
+    frame = with_context(pl.DataFrame({"reason": list(reasons), "raw_text": list(raw_texts)},
+                                      schema={"reason": pl.String, "raw_text": pl.String}), ctx)
+    return _rejects_of(frame.with_columns(pl.Series("_page", list(pages), pl.String)))
