@@ -3,12 +3,14 @@
 A single read pass over a log produces its lines *and* its rejects, so the tables of the Asterisk
 source are materialized together (not subsettable): selecting any `raw/asterisk/*` key loads the
 source. Each table's materialization carries the load's counts (lines read = loaded + rejected +
-skipped) and dlt's load id.
+skipped) and dlt's load id. The same run then classifies the phone numbers the load brought
+(raw_asterisk.phone_numbers, pipelines/asterisk/numbers.py).
 """
 
 
 import dagster as dg
 
+from pipelines.asterisk.numbers import classify_new_numbers
 from pipelines.asterisk.pipeline import run_load
 from pipelines.asterisk.source import AsteriskConfig, IngestReport
 from pipelines.dlt_logging import quiet_dlt_hints
@@ -27,6 +29,8 @@ RAW_ASTERISK_TABLES = {
     "cdr": ("cdr", "Asterisk cdr-csv Master.csv rows, typed and deduplicated."),
     "cdr_rejects": ("cdr", "Master.csv rows that could not be read, with the reason and exact text."),
 }
+PHONE_NUMBERS_DESCRIPTION = ("Each distinct phone number text of the Asterisk tables (callers, DIDs, Master.csv src/dst) "
+                             "with its E.164 form, country and type, classified by phonenumbers.")
 
 
 def raw_asterisk_key(table: str) -> dg.AssetKey:
@@ -40,7 +44,8 @@ def build_asterisk_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     specs = [
         dg.AssetSpec(raw_asterisk_key(table), description=description, group_name="raw", kinds={"dlt", kind},
                      metadata={"table": f"raw_asterisk.{table}"})
-        for table, (_resource, description) in RAW_ASTERISK_TABLES.items()
+        for table, description in [*((t, d) for t, (_r, d) in RAW_ASTERISK_TABLES.items()),
+                                   ("phone_numbers", PHONE_NUMBERS_DESCRIPTION)]
     ]
 
     @dg.multi_asset(specs=specs, name="asterisk_raw", can_subset=False, pool=WAREHOUSE_POOL)
@@ -54,5 +59,8 @@ def build_asterisk_raw_assets(settings: Settings) -> dg.AssetsDefinition:
                 context.log.info(f"{resource}: {counts.as_metadata()}")
             yield dg.MaterializeResult(asset_key=raw_asterisk_key(table), metadata={
                 "load_id": report.load_id or "", "source_resource": resource, **counts.as_metadata()})
+        added = classify_new_numbers(settings)
+        context.log.info(f"phone_numbers: {added} new number texts classified")
+        yield dg.MaterializeResult(asset_key=raw_asterisk_key("phone_numbers"), metadata={"numbers_added": added})
 
     return asterisk_raw

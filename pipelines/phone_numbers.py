@@ -57,6 +57,7 @@ _HOME_TYPES = {
 # URI wrappers and dial-string noise seen in CDR number fields: "tel:+57…", "sip:1001@host;user=phone".
 _URI_PREFIX = re.compile(r"^(?:tel|sips?):", re.IGNORECASE)
 _DIAL_NOISE = re.compile(r"[\s\-().]")
+_NO_REGION = {"ZZ", "001"}
 _EMPTY = {"", "na", "n/a", "null", "none", "unknown", "anonymous", "restricted", "private"}
 
 
@@ -94,12 +95,17 @@ def classify_number(
         # a third of the work of is_valid_number + region_code_for_number + number_type.
         kind = phonenumbers.number_type(number)
         return e164, region, "unknown" if kind == PhoneNumberType.UNKNOWN else _HOME_TYPES.get(kind, "unknown")
-    if not phonenumbers.is_valid_number(number):
-        country = phonenumbers.region_code_for_country_code(number.country_code)
-        return e164, (None if country == "ZZ" else country), "unknown"
-    country = phonenumbers.region_code_for_number(number)
+    valid = phonenumbers.is_valid_number(number)
+    country = (phonenumbers.region_code_for_number(number) if valid
+               else phonenumbers.region_code_for_country_code(number.country_code))
+    country = None if country in _NO_REGION else country  # non-geographic codes have no ISO region
     if number.country_code != home_code:
+        # Another country's code is an international call whether or not its range is assigned:
+        # unassigned and satellite ranges (+881, +882) are where international revenue share
+        # fraud dials.
         return e164, country, "international"
+    if not valid:
+        return e164, country, "unknown"
     return e164, country, _HOME_TYPES.get(phonenumbers.number_type(number), "unknown")
 
 
@@ -109,23 +115,43 @@ def classify_numbers(
     region: str = DEFAULT_REGION,
     max_extension_digits: int = DEFAULT_MAX_EXTENSION_DIGITS,
 ) -> pl.DataFrame:
-    """One row per input value (same order): e164, country, number_type."""
+    """One row per input value (same order): e164, country, number_type, as classify_number.
+
+    Home numbers written in plain national form (most callers of a domestic contact center) are
+    typed with phonenumbers' own patterns for the region as vectorised regexes; every other
+    distinct value is parsed one by one.
+    """
     values = values.cast(pl.String)
-    uniques = values.unique().drop_nulls().to_list()
+    uniques = values.unique().drop_nulls().to_frame("_raw")
+    fast_types = _national_type_expr(region, max_extension_digits)
+    if fast_types is None:
+        fast = uniques.clear().with_columns(**{k: pl.lit(None, v) for k, v in CLASSIFICATION_SCHEMA.items()})
+        slow = uniques
+    else:
+        typed = uniques.with_columns(fast_types.alias("number_type"))
+        home_code = phonenumbers.country_code_for_region(region)
+        fast = typed.filter(pl.col("number_type").is_not_null()).select(
+            "_raw",
+            pl.concat_str(pl.lit(f"+{home_code}"), pl.col("_raw")).alias("e164"),
+            pl.lit(region, pl.String).alias("country"),
+            "number_type",
+        )
+        slow = typed.filter(pl.col("number_type").is_null()).select("_raw")
     mapped = [
         classify_number(v, region=region, max_extension_digits=max_extension_digits)
-        for v in uniques
+        for v in slow.get_column("_raw").to_list()
     ]
-    lookup = pl.DataFrame(
+    parsed = pl.DataFrame(
         {
-            "_raw": uniques,
+            "_raw": slow.get_column("_raw"),
             "e164": [m[0] for m in mapped],
             "country": [m[1] for m in mapped],
             "number_type": [m[2] for m in mapped],
         },
         schema={"_raw": pl.String(), **CLASSIFICATION_SCHEMA},
     )
-    out = (
+    lookup = pl.concat([fast, parsed])
+    return (
         pl.DataFrame({"_raw": values})
         .join(lookup, on="_raw", how="left", maintain_order="left")
         .select(
@@ -134,7 +160,53 @@ def classify_numbers(
             pl.col("number_type").fill_null("unknown"),
         )
     )
-    return out
+
+
+@lru_cache(maxsize=16)
+def _national_type_expr(region: str, max_extension_digits: int) -> pl.Expr | None:
+    """number_type of `_raw` where it is a plain national number of `region`, else null.
+
+    Plain national form: digits only, no national or international prefix (no leading 0), not
+    starting with the country code, of a length the region's numbers have and longer than an
+    extension. For such text phonenumbers' parse keeps the digits as the national number
+    unchanged, so its number_type reduces to its metadata patterns, tested in its order
+    (_number_type_helper). Only for a region alone behind its country code, as classify_number's
+    home branch. tests/test_webex_phone_numbers.py checks it agrees with classify_number.
+    """
+    code = phonenumbers.country_code_for_region(region)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None or len(COUNTRY_CODE_TO_REGION_CODE.get(code, ())) != 1:
+        return None
+    text = pl.col("_raw")
+    length = text.str.len_bytes()
+
+    def matches(desc) -> pl.Expr:
+        if desc is None or desc.national_number_pattern is None:
+            return pl.lit(False)
+        fits = text.str.contains(f"^(?:{desc.national_number_pattern})$")
+        return length.is_in(list(desc.possible_length)) & fits if desc.possible_length else fits
+
+    lengths = [n for n in metadata.general_desc.possible_length if n > max_extension_digits]
+    plain = (
+        text.str.contains(r"^[1-9][0-9]*$")
+        & ~text.str.starts_with(str(code))
+        & length.is_in(lengths)
+    )
+    other_valid = pl.lit(False)
+    for desc in (metadata.shared_cost, metadata.voip, metadata.personal_number, metadata.pager,
+                 metadata.uan, metadata.voicemail):
+        other_valid = other_valid | matches(desc)
+    mobile = pl.lit(False) if metadata.same_mobile_and_fixed_line_pattern else matches(metadata.mobile)
+    return (
+        pl.when(~plain).then(pl.lit(None, pl.String))
+        .when(~matches(metadata.general_desc)).then(pl.lit("unknown"))
+        .when(matches(metadata.premium_rate)).then(pl.lit("premium_rate"))
+        .when(matches(metadata.toll_free)).then(pl.lit("toll_free"))
+        .when(other_valid).then(pl.lit("unknown"))
+        .when(matches(metadata.fixed_line)).then(pl.lit("fixed_line"))
+        .when(mobile).then(pl.lit("mobile"))
+        .otherwise(pl.lit("unknown"))
+    )
 
 
 def with_number_columns(

@@ -53,6 +53,7 @@ from tests.test_dbt_project import (
     _dbt,
     _fields,
     _postgres_target,
+    classify_raw_numbers,
     insert_file_lines,
 )
 
@@ -220,6 +221,7 @@ def _apply(path: Path, file_rows: list[tuple], table_rows: list[tuple], n: int) 
                 [row[0], row[1]],
             )
             con.execute(TABLE_INSERT_LOADED.format(p="?"), list(row))
+        classify_raw_numbers(con, "?")
 
 
 def _relations(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]:
@@ -375,6 +377,7 @@ def test_incremental_runs_equal_a_full_refresh_on_postgres(tmp_path, postgres_se
                             (row[0], row[1]),
                         )
                         cur.execute(TABLE_INSERT_LOADED.format(p="%s"), row)
+                    classify_raw_numbers(cur, "%s")
             _assert_ok(_dbt(tmp_path, env("dbt_incremental"), "build", "--exclude", "test_type:unit"))
             if n == 1:
                 continue

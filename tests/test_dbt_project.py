@@ -12,13 +12,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
+from pipelines.asterisk.numbers import NUMBER_FIELDS, classified, unclassified_numbers_sql
 from resources.dbt import dbt_executable
 from switchboard.paths import DBT_PROJECT_DIR
 
@@ -53,6 +55,8 @@ create table raw_asterisk.cdr (
     lastdata varchar, start_at timestamptz, answer_at timestamptz, end_at timestamptz,
     duration bigint, billsec bigint, disposition varchar, amaflags varchar, uniqueid varchar,
     userfield varchar, linkedid varchar, loaded_at timestamptz);
+create table raw_asterisk.phone_numbers (
+    number varchar, e164 varchar, country varchar, number_type varchar, classified_at timestamptz);
 """
 
 # (seconds after T0, "callid|queue|agent|EVENT|data1|data2|...") on PBX "lab", one file stream.
@@ -219,9 +223,23 @@ TABLE_INSERT = (
 )
 
 
+def classify_raw_numbers(cur, placeholder: str) -> None:
+    """What the Asterisk raw asset does after each load (pipelines/asterisk/numbers.py): the
+    number texts of the raw tables not classified yet, classified into raw_asterisk.phone_numbers
+    (the same query and classification, written without dlt)."""
+    cur.execute(unclassified_numbers_sql({table for table, _column, _event in NUMBER_FIELDS} | {"phone_numbers"}))
+    numbers = pl.Series("number", [row[0] for row in cur.fetchall()], pl.String)
+    rows = classified(numbers, datetime.now(UTC)).rows()
+    if rows:
+        cur.executemany(
+            "insert into raw_asterisk.phone_numbers (number, e164, country, number_type, classified_at) "
+            f"values ({', '.join([placeholder] * 5)})", rows)
+
+
 def _load(cur, placeholder: str) -> None:
     insert_file_lines(cur, placeholder, _file_rows())
     cur.executemany(TABLE_INSERT.format(p=placeholder), _table_rows())
+    classify_raw_numbers(cur, placeholder)
 
 
 def _dbt(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

@@ -23,7 +23,7 @@ import pytest
 
 from resources.dbt import dbt_executable
 from switchboard.paths import DBT_PROJECT_DIR
-from tests.test_dbt_project import RAW_DDL, _fields, insert_file_lines
+from tests.test_dbt_project import RAW_DDL, _fields, classify_raw_numbers, insert_file_lines
 from tests.webex_dbt_fixtures import (
     CDR_COLUMNS,
     DAY,
@@ -64,6 +64,7 @@ def _load_asterisk(cur, placeholder: str) -> None:
         rows.append(("lab", "lab-1", "/logs/queue_log", line_no, E0 + offset, callid, queue, agent, event, *data))
     insert_file_lines(cur, placeholder, rows)
     cur.execute(CDR_INSERT.format(", ".join([placeholder] * len(CDR_ROW))), CDR_ROW)
+    classify_raw_numbers(cur, placeholder)
 
 
 def _project(tmp: Path) -> Path:

@@ -35,6 +35,12 @@ from pipelines.phone_numbers import (
         ("+4420", (None, None, "unknown")),
         # Possible length but an unassigned Colombian range: E.164 known, type unknown.
         ("9001234567", ("+579001234567", "CO", "unknown")),
+        # Another country's code is international even where the range is unassigned (where
+        # revenue-share fraud dials); non-geographic codes (+881, +882) have no ISO region.
+        ("+67771234", ("+67771234", "SB", "international")),
+        ("+88239871234", ("+88239871234", None, "international")),
+        ("+881631234567", ("+881631234567", None, "international")),
+        ("19471234567", ("+5719471234567", "CO", "premium_rate")),
     ],
 )
 def test_classify_number(raw, expected):
@@ -72,7 +78,30 @@ def test_classify_numbers_keeps_order_and_length_and_parses_each_value_once(monk
     assert out.row(2) == (None, "CO", "internal")
     assert out.row(4) == ("+12125551234", "US", "international")
     assert out.row(5997) == out.row(3)
-    assert sorted(calls) == ["+12125551234", "1001", "3001234567"]
+    # each other value parsed once; a plain national number is typed by the vectorised patterns
+    assert sorted(calls) == ["+12125551234", "1001"]
+
+
+def test_vectorised_national_numbers_agree_with_phonenumbers_one_by_one():
+    """classify_numbers types plain national numbers with phonenumbers' own patterns as regexes:
+    for every shape of digits (every prefix the CO metadata distinguishes, every length around
+    the possible ones, leading 0 and 57 that parse differently) it must give classify_number's
+    answer."""
+    import random
+
+    rng = random.Random(7)
+    prefixes = ["", "3", "30", "333301", "3333", "324", "9408", "60", "601", "601055", "6010", "46", "1800",
+                "1900", "1947", "1948", "901", "57", "573", "5746", "0", "00", "009", "01", "018000", "5"]
+    values = sorted({
+        (prefix + "".join(rng.choice("0123456789") for _ in range(12)))[:length]
+        for prefix in prefixes for length in range(max(len(prefix), 1), 14) for _ in range(40)
+    })
+    out = classify_numbers(pl.Series(values))
+    classify_number.cache_clear()
+    expected = [classify_number(v) for v in values]
+    assert [tuple(row) for row in out.rows()] == expected
+    kinds = {e[2] for e in expected}
+    assert {"mobile", "fixed_line", "toll_free", "premium_rate", "unknown", "internal"} <= kinds
 
 
 def test_with_number_columns_adds_prefixed_columns_even_when_source_column_is_missing():

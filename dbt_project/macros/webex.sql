@@ -106,49 +106,6 @@
 {%- endmacro %}
 
 {#
-  The same classification for a raw number in SQL only, for platforms whose raw tables carry no
-  phonenumbers columns (the Asterisk CDR). Colombian numbering (the bank's home country, region
-  CO as in pipelines/phone_numbers.py): extensions are up to 6 digits; 123/112 emergency;
-  01 8000 toll free; 01 900 premium; 10-digit numbers starting with 3 are mobile, with 60
-  fixed lines; 00 / 009 and a leading + with another country code are international.
-#}
-{% macro sql_number_type(expr) -%}
-    {{ return(adapter.dispatch('sql_number_type', 'switchboard')(expr)) }}
-{%- endmacro %}
-
-{% macro default__sql_number_type(expr) -%}
-    {%- set n = "regexp_replace(coalesce(" ~ expr ~ ", ''), '[^0-9+]', '', 'g')" -%}
-    (case
-        when {{ n }} = '' then 'unknown'
-        when {{ n }} in ('123', '112', '119', '132') then 'emergency'
-        when {{ n }} ~ '^[0-9]{1,6}$' then 'internal'
-        when {{ n }} ~ '^(\+57|57)?0?18000?[0-9]+$' then 'toll_free'
-        when {{ n }} ~ '^(\+57|57)?0?1900[0-9]+$' then 'premium_rate'
-        when {{ n }} ~ '^(\+57|57)?3[0-9]{9}$' then 'mobile'
-        when {{ n }} ~ '^(\+57|57)?60[0-9]{8}$' then 'fixed_line'
-        when {{ n }} ~ '^(\+|00|009)[1-9][0-9]{6,}$' and {{ n }} !~ '^(\+|00|009)57' then 'international'
-        else 'unknown'
-    end)
-{%- endmacro %}
-
-{% macro duckdb__sql_number_type(expr) -%}
-    {%- set n = "regexp_replace(coalesce(" ~ expr ~ ", ''), '[^0-9+]', '', 'g')" -%}
-    (case
-        when {{ n }} = '' then 'unknown'
-        when {{ n }} in ('123', '112', '119', '132') then 'emergency'
-        when regexp_full_match({{ n }}, '[0-9]{1,6}') then 'internal'
-        when regexp_full_match({{ n }}, '(\+57|57)?0?18000?[0-9]+') then 'toll_free'
-        when regexp_full_match({{ n }}, '(\+57|57)?0?1900[0-9]+') then 'premium_rate'
-        when regexp_full_match({{ n }}, '(\+57|57)?3[0-9]{9}') then 'mobile'
-        when regexp_full_match({{ n }}, '(\+57|57)?60[0-9]{8}') then 'fixed_line'
-        when regexp_full_match({{ n }}, '(\+|00|009)[1-9][0-9]{6,}')
-            and not regexp_full_match({{ n }}, '(\+|00|009)57.*') then 'international'
-        else 'unknown'
-    end)
-{%- endmacro %}
-
-
-{#
   Seconds between two timestamptz values (b - a), milliseconds kept (double); null when either
   is null. The difference is taken exactly before it becomes a double: Postgres's epoch is a
   numeric; DuckDB's is a double whose last bit at 1.7e9 s is 2.4e-7 s (8.233 s came out as

@@ -6,10 +6,9 @@
     writes it, else by the caller channel's uniqueid) and per queue_log call that has no CDR
     row yet (cdr-csv writes a row when the leg hangs up). Queue figures come from
     fct_queue_visits (visits whose call id is the uniqueid of one of the call's CDR rows).
-    The raw Asterisk CDR has no phonenumbers columns, so its numbers are classified in SQL
-    (macros/webex.sql: sql_number_type, Colombian numbering); Master.csv holds neither hold
-    time nor recording results (null), and ring_seconds is the CDR's duration − billsec of
-    answered rows.
+    Numbers are E.164 and classified by phonenumbers on both platforms (Asterisk's through
+    stg_asterisk__phone_numbers); Master.csv holds neither hold time nor recording results
+    (null), and ring_seconds is the CDR's duration − billsec of answered rows.
 
   Incremental: a run rebuilds the Asterisk calls whose visits or CDR rows changed since this
   table's newest row (macros/calls_refresh.sql: calls_plan_sql) and rewrites every Webex row
@@ -300,9 +299,7 @@ asterisk_joined as (
         visit_calls.last_outcome,
         visit_calls.final_agent,
         visit_calls.final_agent_key,
-        visit_calls.any_answered as visit_answered,
-        {{ sql_number_type('coalesce(cdr_first.source_number, visit_calls.caller_number)') }} as caller_type,
-        {{ sql_number_type('coalesce(cdr_first.destination, visit_calls.did)') }} as callee_type
+        visit_calls.any_answered as visit_answered
     from asterisk_keys
     left join cdr_calls
         on asterisk_keys.pbx = cdr_calls.pbx and asterisk_keys.call_key = cdr_calls.call_key
@@ -310,6 +307,31 @@ asterisk_joined as (
         on asterisk_keys.pbx = cdr_first.pbx and asterisk_keys.call_key = cdr_first.call_key
     left join visit_calls
         on asterisk_keys.pbx = visit_calls.pbx and asterisk_keys.call_key = visit_calls.call_key
+
+),
+
+-- the far ends' numbers as phonenumbers classifies them (raw_asterisk.phone_numbers)
+asterisk_numbered as (
+
+    select
+        numbered.*,
+        coalesce(caller_numbers.number_type, 'unknown') as caller_type,
+        caller_numbers.e164 as caller_e164,
+        caller_numbers.country as caller_country,
+        coalesce(callee_numbers.number_type, 'unknown') as callee_type,
+        callee_numbers.e164 as callee_e164,
+        callee_numbers.country as callee_country
+    from (
+        select
+            asterisk_joined.*,
+            coalesce(source_number, visit_caller_number) as caller_text,
+            coalesce(destination, did) as callee_text
+        from asterisk_joined
+    ) as numbered
+    left join {{ ref('stg_asterisk__phone_numbers') }} as caller_numbers
+        on numbered.caller_text = caller_numbers.number_text
+    left join {{ ref('stg_asterisk__phone_numbers') }} as callee_numbers
+        on numbered.callee_text = callee_numbers.number_text
 
 ),
 
@@ -324,8 +346,8 @@ asterisk_directed as (
             else 'inbound'
         end as direction
     from (
-        select asterisk_joined.*, entered_at is not null as visit_calls_present
-        from asterisk_joined
+        select asterisk_numbered.*, entered_at is not null as visit_calls_present
+        from asterisk_numbered
     ) as asterisk_joined
 
 ),
@@ -349,17 +371,16 @@ asterisk as (
             when visits_ended_at is null then cdr_ended_at
             else greatest(cdr_ended_at, visits_ended_at)
         end as ended_at,
-        coalesce(source_number, visit_caller_number) as caller_number,
-        coalesce(destination, did) as callee_number,
+        coalesce(caller_e164, caller_text) as caller_number,
+        coalesce(callee_e164, callee_text) as callee_number,
         case
             when direction = 'internal' then 'internal'
             when direction = 'inbound' then {{ call_type_from_number_type('caller_type') }}
             else {{ call_type_from_number_type('callee_type') }}
         end as call_type,
         case
-            when (case when direction = 'inbound' then caller_type else callee_type end)
-                in ('fixed_line', 'mobile', 'toll_free', 'premium_rate') and direction <> 'internal'
-                then 'CO'
+            when direction = 'inbound' then caller_country
+            when direction = 'outbound' then callee_country
         end as country,
         first_queue,
         final_agent,

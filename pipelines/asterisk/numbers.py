@@ -1,0 +1,91 @@
+"""The phone numbers raw_asterisk holds, classified with phonenumbers, into raw_asterisk.phone_numbers.
+
+Asterisk writes numbers as the PBX saw them: the caller on ENTERQUEUE, the dialled number on DID
+lines, `src` and `dst` in Master.csv. Webex's loader adds E.164, country and type to its records
+as it loads them (pipelines/phone_numbers.py); for Asterisk the same classification is kept in a
+lookup, one row per distinct text, that staging joins. A run classifies only the texts no run
+before it has, found by one set-based query over the raw tables, so the raw queue_log load stays
+a plain copy of the files.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import dlt
+import polars as pl
+
+from pipelines.destination import dlt_destination, fresh_run, use_loader_defaults
+from pipelines.phone_numbers import classify_numbers
+from switchboard.settings import Settings
+
+DATASET = "raw_asterisk"
+TABLE = "phone_numbers"
+# (raw table, column, the event whose lines carry a number there; None: every row)
+NUMBER_FIELDS = (
+    ("queue_log", "data2", "ENTERQUEUE"),
+    ("queue_log", "data1", "DID"),
+    ("queue_log_table", "data2", "ENTERQUEUE"),
+    ("queue_log_table", "data1", "DID"),
+    ("cdr", "src", None),
+    ("cdr", "dst", None),
+)
+
+
+def unclassified_numbers_sql(tables: set[str]) -> str | None:
+    """The distinct number texts of the raw tables present that phone_numbers does not hold yet."""
+    selects = [
+        f"select {column} as number from {DATASET}.{table}"
+        + (f" where upper(trim(event)) = '{event}'" if event else "")
+        for table, column, event in NUMBER_FIELDS
+        if table in tables
+    ]
+    if not selects:
+        return None
+    seen = "\n    union\n    ".join(selects)
+    known = (f"left join {DATASET}.{TABLE} as known on known.number = seen.number" if TABLE in tables else "")
+    return (
+        f"select seen.number from (\n    {seen}\n) as seen\n{known}\n"
+        f"where seen.number is not null{' and known.number is null' if known else ''}"
+    )
+
+
+def classified(numbers: pl.Series, now: datetime) -> pl.DataFrame:
+    """The rows of phone_numbers for `numbers` (distinct texts)."""
+    return pl.concat(
+        [numbers.alias("number").to_frame(), classify_numbers(numbers)], how="horizontal"
+    ).with_columns(pl.lit(now, pl.Datetime("us", "UTC")).alias("classified_at"))
+
+
+def numbers_pipeline(settings: Settings) -> dlt.Pipeline:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    use_loader_defaults("asterisk_numbers")
+    return dlt.pipeline(
+        pipeline_name="asterisk_numbers",
+        destination=dlt_destination(settings.warehouse),
+        dataset_name=DATASET,
+        pipelines_dir=str(settings.state_dir / "dlt"),
+    )
+
+
+def classify_new_numbers(settings: Settings) -> int:
+    """Classify the number texts loaded since the last run; returns how many were added.
+
+    The table is created (empty) on the first run, so staging can always read it."""
+    pipeline = numbers_pipeline(settings)
+    with fresh_run(pipeline):
+        with pipeline.sql_client() as client:
+            present = {row[0] for row in client.execute_sql(
+                "select table_name from information_schema.tables where table_schema = %s", DATASET)}
+            sql = unclassified_numbers_sql(present)
+            numbers = pl.Series("number", [], pl.String)
+            if sql is not None:
+                with client.execute_query(sql) as cursor:
+                    numbers = pl.Series("number", [row[0] for row in cursor.fetchall()], pl.String)
+        if TABLE in present and numbers.is_empty():
+            return 0
+        rows = classified(numbers, datetime.now(UTC))
+        resource = dlt.resource(rows.to_arrow(), name=TABLE, write_disposition="append")
+        pipeline.run(resource, loader_file_format="parquet")
+    return rows.height
+
