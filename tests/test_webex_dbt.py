@@ -25,9 +25,11 @@ from resources.dbt import dbt_executable
 from switchboard.paths import DBT_PROJECT_DIR
 from tests.test_dbt_project import RAW_DDL, _fields, classify_raw_numbers, insert_file_lines
 from tests.webex_dbt_fixtures import (
+    ANA,
     CDR_COLUMNS,
     DAY,
     DIRECTORY_CSV,
+    PEOPLE,
     T0,
     TZ,
     all_records,
@@ -303,6 +305,24 @@ def test_agent_directory_makes_one_person_across_platforms(built):
                        "a0000000-0000-4000-8000-000000000007": None,
                        "a0000000-0000-4000-8000-000000000008": None,
                        "72000000-0000-4000-8000-000000000001": None}
+
+
+def test_dimensions_name_each_agent_once_with_their_webex_person_and_location(built):
+    agents = {r["agent_key"]: r for r in _rows(built, "select * from marts.dim_agents")}
+    # every agent the marts name, once (the directory joins Ana's two platforms into one row)
+    named = {r["agent_key"] for r in _rows(built, "select agent_key from marts.agg_agent_daily")}
+    assert named <= set(agents)
+    ana = agents["a-001"]
+    assert (ana["agent"], ana["agent_id"], ana["on_asterisk"], ana["on_webex"]) == ("Ana Pérez", "A-001", True, True)
+    assert (ana["webex_person_uuid"], ana["location_name"]) == (ANA, "Bogota")
+    carlos = agents["a-003"]  # found by extension only; in People, so at its location
+    assert (carlos["on_asterisk"], carlos["on_webex"], carlos["extension"], carlos["location_name"]) == (
+        False, True, "2004", "Bogota")
+    line = agents["72000000-0000-4000-8000-000000000001"]  # a virtual line: not in People, no location
+    assert (line["agent"], line["webex_person_uuid"], line["location_uuid"]) == ("Linea Cobro", None, None)
+    assert _rows(built, "select location_name, time_zone, country, city, people from marts.dim_locations") == [
+        {"location_name": "Bogota", "time_zone": "America/Bogota", "country": "CO", "city": "Bogotá",
+         "people": len(PEOPLE)}]
 
 
 def test_fct_calls_one_row_per_call_on_both_platforms(built):
