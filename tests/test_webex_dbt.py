@@ -29,6 +29,7 @@ from tests.webex_dbt_fixtures import (
     CDR_COLUMNS,
     DAY,
     DIRECTORY_CSV,
+    PEDRO,
     PEOPLE,
     T0,
     TZ,
@@ -36,6 +37,7 @@ from tests.webex_dbt_fixtures import (
     journey_of,
     load_webex,
     raw_webex_ddl,
+    record,
     scenarios,
 )
 
@@ -390,6 +392,23 @@ def test_raw_table_with_only_some_columns_still_builds(tmp_path):
         ("C2", "PSTN → AA Principal → Tarjetas → Ana Perez (CDR)", 28, 152)]
     # no number types loaded: the far end is unknown, not guessed
     assert rows[0]["call_type"] == "unknown"
+
+
+def test_an_internal_call_known_only_by_its_callers_answered_record_is_answered(tmp_path):
+    """A Webex user calls a colleague's extension and only the caller's record (ORIGINATING,
+    Answered) is loaded: the far end answered, so the call is answered, not unanswered."""
+    path = tmp_path / "warehouse.duckdb"
+    call = record("r20-p", PEDRO, start=0, answer=3, release=63, direction="ORIGINATING",
+                  caller=("2008", "CO", "internal"), called=("2005", "CO", "internal"),
+                  correlation_id="C20", local_call_id="p20:0")
+    with duckdb.connect(str(path)) as con:
+        con.execute(RAW_DDL)
+        con.execute(raw_webex_ddl())
+        load_webex(con.cursor(), "?", [call])
+    _dbt(_project(tmp_path), tmp_path, {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(path)},
+         "run", "--select", "+fct_calls")
+    rows = _rows(path, "select direction, call_type, outcome from marts.fct_calls")
+    assert rows == [{"direction": "internal", "call_type": "internal", "outcome": "answered"}]
 
 
 @pytest.mark.postgres

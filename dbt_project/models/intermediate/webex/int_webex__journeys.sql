@@ -128,8 +128,10 @@ hop_totals as (
         sum(case when hops.hop_type = 'virtual_agent' then hops.duration_seconds end) as virtual_agent_seconds,
         cast(sum(case when hops.hop_type in ('agent', 'agent_offer') or (hops.hop_type = 'caller' and entry.direction = 'outbound')
             then hops.ring_seconds end) as bigint) as ring_seconds,
-        max(case when hops.hop_type = 'caller' and entry.direction = 'outbound' and hops.answered_at is not null
-            then 1 else 0 end) as outbound_answered
+        -- the caller's own record says whether the far end answered an outbound or internal call
+        -- (an internal callee's record, when loaded, is an agent hop of its own)
+        max(case when hops.hop_type = 'caller' and entry.direction in ('outbound', 'internal')
+            and hops.answered_at is not null then 1 else 0 end) as far_end_answered
     from hops
     inner join entry
         on hops.journey_id = entry.journey_id
@@ -239,7 +241,7 @@ final as (
         final_agent.final_agent,
         final_agent.final_agent_key,
         case
-            when hop_totals.agent_count > 0 or hop_totals.outbound_answered = 1 then 'answered'
+            when hop_totals.agent_count > 0 or hop_totals.far_end_answered = 1 then 'answered'
             when last_visit.last_visit_outcome = 'abandoned' then 'abandoned'
             when last_visit.last_visit_outcome = 'timeout' then 'timeout'
             -- an auto attendant that sent the caller to a person who did not answer is not where
