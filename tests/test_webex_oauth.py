@@ -105,3 +105,68 @@ def test_a_short_lived_token_is_renewed_halfway_not_before_every_request(tmp_pat
         assert tokens.access_token() == first and short_lived.tokens.refreshes == 1
         now[0] += lifetime * 0.2  # past half its life
         assert tokens.access_token() != first and short_lived.tokens.refreshes == 2
+
+
+def _temp_files(store: TokenStore) -> list[str]:
+    return sorted(p.name for p in store.path.parent.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_the_temp_file_of_a_process_killed_before_its_rename_is_removed_by_the_next_refresh(sandbox, tmp_path):
+    """A process killed between writing the temp file and renaming it leaves a whole token set
+    beside the token file. The next refresh (under the token lock) removes it; a temp file whose
+    process still runs is left alone."""
+    import signal
+    import subprocess
+    import sys
+
+    store = TokenStore(tmp_path / "secrets" / "tokens.json")
+    killed_in_rename = (
+        "import os, signal, sys\n"
+        "from pipelines.webex.oauth import TokenStore, Tokens\n"
+        "os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "TokenStore(sys.argv[1]).save(Tokens(access_token='LIVE-ACCESS', expires_at=9e9, "
+        "refresh_token='LIVE-REFRESH', refresh_expires_at=None, seed='s'))\n")
+    child = subprocess.run([sys.executable, "-c", killed_in_rename, str(store.path)], cwd=os.getcwd())
+    assert child.returncode == -signal.SIGKILL
+    [left] = _temp_files(store)
+    assert b"LIVE-REFRESH" in (store.path.parent / left).read_bytes()  # what the audit found
+
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        running = store.path.parent / f".{store.path.name}.{writer.pid}.tmp"
+        running.write_bytes(b"{}")  # a live process's write in progress
+        token = manager(sandbox, store).access_token()  # no token file yet: a refresh
+        assert sandbox.tokens.is_valid(token)
+        assert _temp_files(store) == [running.name]
+    finally:
+        writer.kill()
+        writer.wait()
+    assert orjson.loads(store.path.read_bytes())["access_token"] == token
+
+
+def test_a_failed_write_leaves_no_temp_file_and_the_previous_tokens_in_place(tmp_path, monkeypatch):
+    from pipelines.webex.oauth import Tokens
+
+    store = TokenStore(tmp_path / "tokens.json")
+    store.save(Tokens(access_token="A1", expires_at=1.0, refresh_token="R1", refresh_expires_at=None, seed="s"))
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space"):
+        store.save(Tokens(access_token="A2", expires_at=2.0, refresh_token="R2", refresh_expires_at=None, seed="s"))
+    monkeypatch.undo()
+    assert _temp_files(store) == []
+    assert store.load().refresh_token == "R1"
+
+
+def test_a_dead_refresh_token_names_every_scope_the_integration_needs(sandbox, tmp_path):
+    store = TokenStore(tmp_path / "tokens.json")
+    manager(sandbox, store).access_token()
+    sandbox.tokens.expire_refresh_token()
+    sandbox.expire_access_tokens()
+    with pytest.raises(WebexAuthError) as error:
+        manager(sandbox, store).refresh(rejected=store.load().access_token)
+    for scope in ("spark-admin:calling_cdr_read", "spark-admin:people_read", "spark-admin:locations_read"):
+        assert scope in str(error.value)

@@ -9,7 +9,8 @@
   unless its message says the resource does not exist: a wrong base URL must not pass for no
   data. A 404 to a next link (the window's earlier pages had records) is a failure: asked again
   with backoff, then an error, so that the rest of the window is not dropped. 429 = wait
-  `Retry-After` (seconds or an HTTP date; and make every other run wait too). 451 = wrong
+  `Retry-After` (seconds or an HTTP date; a CDR endpoint's 429 makes every other run's CDR
+  requests wait too, another API's only its own request). 451 = wrong
   region: switch to the base URL the body names and repeat. 5xx, 423, timeouts, broken connections and truncated/unparseable bodies are retried
   with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
   records (§5: the gateway timed out on a heavy page; next links are followed verbatim, so only
@@ -299,7 +300,9 @@ class WebexClient:
                     raise WebexApiError(f"{_redact(url)}: still rate limited after 100 waits")
                 wait = min(retry_after_seconds(response, default=5.0), self.max_retry_after)
                 log.info("Webex rate limit (429): waiting %.1f s as Retry-After asks", wait)
-                if self.budget is not None:
+                if budget_kind is not None and self.budget is not None:
+                    # the CDR endpoints' limit (§1.5) pauses every run's CDR requests; a 429 of
+                    # another API (people, locations) is that API's own and only this request waits
                     self.budget.pause(wait)
                 if budget_kind is None or self.budget is None:
                     self.sleep(wait)

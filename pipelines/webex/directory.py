@@ -3,6 +3,11 @@
 The public API's ids are base64 of `ciscospark://<region>/<TYPE>/<uuid>`; CDRs carry the bare
 UUIDs (`User UUID`, `Site UUID`), so each id is decoded to the UUID the CDRs join on. An id that
 does not decode is quarantined with the reason, like any malformed record.
+
+People are also looked up by id (`/people?id=`, at most 85 a request: §4), to check a listing
+against the people stored before and the people CDRs name (see source._check_people); the ids are
+encoded back from the UUIDs like the org's own ids. `deleted_at` marks a stored person the API
+no longer knows (a listed person has none).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from pipelines.webex.cdr_normalize import (
 )
 
 PEOPLE_PATH, PEOPLE_PARAMS = "people", {"max": "100", "callingData": "true"}
+PEOPLE_BY_ID_PARAMS = {"callingData": "true"}  # plus `id`
+MAX_IDS_PER_REQUEST = 85  # /people?id= takes at most 85 comma-separated ids (webex.md §4)
 LOCATIONS_PATH, LOCATIONS_PARAMS = "locations", {"max": "100"}
 
 PEOPLE_COLUMNS: dict[str, pl.DataType] = {
@@ -33,7 +40,8 @@ PEOPLE_COLUMNS: dict[str, pl.DataType] = {
     "extension": pl.String(), "work_number": pl.String(), "phone_numbers": pl.String(),
     "location_id": pl.String(), "location_uuid": pl.String(), "org_uuid": pl.String(),
     "department": pl.String(), "title": pl.String(), "status": pl.String(), "type": pl.String(),
-    "created": UTC_TS, "last_modified": UTC_TS, "raw_record": pl.String(), "_loaded_at": UTC_TS,
+    "created": UTC_TS, "last_modified": UTC_TS, "deleted_at": UTC_TS, "raw_record": pl.String(),
+    "_loaded_at": UTC_TS,
 }
 LOCATION_COLUMNS: dict[str, pl.DataType] = {
     "location_uuid": pl.String(), "id": pl.String(), "name": pl.String(), "time_zone": pl.String(),
@@ -62,6 +70,22 @@ def webex_id_to_uuid(webex_id: str | None) -> str | None:
             tail = decoded.rstrip("/").rsplit("/", 1)[-1]
             return tail.lower() if _UUID.match(tail) else tail or None
     return None
+
+
+def person_id(uuid: str, like: str | None = None) -> str:
+    """The public id of the person with this UUID: base64 of `ciscospark://<region>/PEOPLE/<uuid>`,
+    the region (and padding) as in `like`, another person's id of the org (else `us`)."""
+    prefix, padded = "ciscospark://us/PEOPLE/", False
+    if like:
+        text = like.strip()
+        try:
+            decoded = base64.b64decode(text + "=" * (-len(text) % 4)).decode("utf-8")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            decoded = ""
+        if decoded.startswith("ciscospark://") and "/" in decoded.rstrip("/"):
+            prefix, padded = decoded.rstrip("/").rsplit("/", 1)[0] + "/", text.endswith("=")
+    encoded = base64.b64encode(f"{prefix}{uuid.lower()}".encode()).decode()
+    return encoded if padded else encoded.rstrip("=")
 
 
 def _text(value) -> str | None:
@@ -99,7 +123,7 @@ def people_rows(items: Sequence[object], ctx: BatchContext) -> tuple[pl.DataFram
             "org_uuid": webex_id_to_uuid(item.get("orgId")), "department": _text(item.get("department")),
             "title": _text(item.get("title")), "status": _text(item.get("status")), "type": _text(item.get("type")),
             "created": _text(item.get("created")), "last_modified": _text(item.get("lastModified")),
-            "raw_record": raw,
+            "deleted_at": None, "raw_record": raw,
         })
     return _frame(rows, PEOPLE_COLUMNS, ("created", "last_modified"), ctx.loaded_at), _rejects(rejects)
 

@@ -2,7 +2,9 @@
 
 - The first refresh token comes from WEBEX_REFRESH_TOKEN; every refresh may return a new one,
   which is written at once to WEBEX_TOKEN_FILE (owner-only 0600, temp file + rename, so a crash
-  never leaves a half-written file and no other user can read it).
+  never leaves a half-written file and no other user can read it). A write that fails removes
+  its temp file; the temp file of a process killed before its rename (it holds whole tokens) is
+  removed by the next refresh or save, once no live process owns it.
 - The access token is refreshed shortly before it expires and once when the API answers 401.
 - Several processes may share the file: refreshing happens under an exclusive file lock and
   re-reads the file first, so a token another process just rotated is used, not rotated again.
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -28,6 +31,10 @@ from pipelines.file_lock import FileLock
 from pipelines.http_retry import retry_after_seconds
 
 log = logging.getLogger(__name__)
+
+# what the integration is authorised for (README: WEBEX_REFRESH_TOKEN): CDRs, and the people and
+# locations they name
+SCOPES = ("spark-admin:calling_cdr_read", "spark-admin:people_read", "spark-admin:locations_read")
 
 
 class WebexAuthError(RuntimeError):
@@ -76,20 +83,29 @@ class TokenStore:
 
     def save(self, tokens: Tokens) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        self.remove_stale_temp_files()
+        tmp = self._temp_file(os.getpid())
         body = orjson.dumps({
             "access_token": tokens.access_token, "expires_at": tokens.expires_at,
             "refresh_token": tokens.refresh_token, "refresh_expires_at": tokens.refresh_expires_at,
             "seed": tokens.seed, "issued_at": tokens.issued_at,
         })
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.fchmod(fd, 0o600)  # even if a stale temp file had other permissions
-            os.write(fd, body)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.fchmod(fd, 0o600)  # even if a stale temp file had other permissions
+                view = memoryview(body)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except BaseException:
+            # a full disk, an interrupt: no copy of the tokens is left beside the file
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -98,6 +114,42 @@ class TokenStore:
 
     def lock(self):
         return FileLock(self.path.with_name(self.path.name + ".lock"))
+
+    def _temp_file(self, pid: int) -> Path:
+        return self.path.with_name(f".{self.path.name}.{pid}.tmp")
+
+    def remove_stale_temp_files(self) -> int:
+        """Removes the temp files (`.<file>.<pid>.tmp`) of processes killed between writing and
+        renaming them: each holds a whole token set. A file whose process still runs (it may be
+        writing it) is left alone. Returns how many were removed."""
+        removed = 0
+        prefix, suffix = f".{self.path.name}.", ".tmp"
+        try:
+            names = os.listdir(self.path.parent)
+        except FileNotFoundError:
+            return 0
+        for name in names:
+            pid = name[len(prefix):-len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
+            if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path.parent / name)
+                removed += 1
+        if removed:
+            log.info("removed %d temp file(s) of killed processes beside %s", removed, self.path)
+        return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process (EPERM): alive
+        return True
+    return True
 
 
 class TokenManager:
@@ -139,6 +191,7 @@ class TokenManager:
         """A new access token. `rejected` is the token the API just refused: if another process
         has already replaced it, that replacement is used instead of rotating again."""
         with self.store.lock():
+            self.store.remove_stale_temp_files()  # also when the refresh then fails (a dead token)
             tokens = self._current()
             if tokens is not None and tokens.access_token != rejected and not self._expiring(tokens):
                 return tokens.access_token
@@ -228,7 +281,7 @@ class TokenManager:
     def _dead_message(self, what: str) -> str:
         return (
             f"{what}. The integration must be authorised again by a Webex admin: obtain a new refresh token "
-            f"(OAuth authorization-code grant with scope spark-admin:calling_cdr_read) and set WEBEX_REFRESH_TOKEN "
+            f"(OAuth authorization-code grant with the scopes {' '.join(SCOPES)}) and set WEBEX_REFRESH_TOKEN "
             f"to it; the stale rotated token in {self.store.path} is replaced automatically on the next run."
         )
 

@@ -43,6 +43,7 @@ from pipelines.webex.cdr_normalize import (
     CDR_COLUMNS,
     FEW_VALUED_COLUMNS,
     REJECT_COLUMNS,
+    UTC_TS,
     BatchContext,
     NormalizedBatch,
     empty_rejects,
@@ -150,6 +151,8 @@ class CdrCounts:
     windows: int = 0
     files: int = 0
     unavailable: list[str] = field(default_factory=list)
+    # people: what checking the directory by id found (see _check_people); reported when not empty
+    directory_checks: dict[str, int] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
@@ -161,6 +164,7 @@ class CdrCounts:
             "skipped_duplicate": self.skipped_duplicate, "counts_balance": self.balanced,
             "read_by_source": dict(self.read_by_source), "rejects_by_reason": dict(self.rejects_by_reason),
             "windows": self.windows, "files": self.files, "unavailable": list(self.unavailable),
+            **({"directory_checks": dict(self.directory_checks)} if self.directory_checks else {}),
         }
 
 
@@ -659,6 +663,13 @@ def _as_utc(moment: datetime) -> datetime:
 # people and locations
 
 
+# People named by CDR legs that started this recently are looked up by id when the directory
+# lacks them; one not found is not asked again for as long.
+CDR_PEOPLE_LOOKBACK = timedelta(days=2)
+# /people?id= requests of one run (85 ids each); the ids left over are asked by the next poll
+MAX_ID_LOOKUPS_PER_RUN = 12
+
+
 def _directory(shared: _Shared, kind: str, mode: str, now) -> Iterator[object]:
     columns = directory.PEOPLE_COLUMNS if kind == "people" else directory.LOCATION_COLUMNS
     key = ["person_uuid"] if kind == "people" else ["location_uuid"]
@@ -670,25 +681,34 @@ def _directory(shared: _Shared, kind: str, mode: str, now) -> Iterator[object]:
     state = dlt.current.resource_state()
     moment = now()
     last = state.get("loaded_at")
-    if last and moment - datetime.fromisoformat(last) < DIRECTORY_REFRESH:
+    due = not last or moment - datetime.fromisoformat(last) >= DIRECTORY_REFRESH
+    if not due and kind != "people":
         return
     counts = shared.report.people if kind == "people" else shared.report.locations
     path, params = (directory.PEOPLE_PATH, directory.PEOPLE_PARAMS) if kind == "people" else (
         directory.LOCATIONS_PATH, directory.LOCATIONS_PARAMS)
     convert = directory.people_rows if kind == "people" else directory.location_rows
     ids: set[str] = set()
+    sample_id = None  # an id of the org, the model for ids encoded from UUIDs
     try:
-        for page in _locked(shared, shared.client().list_items(path, params)):
-            ctx = BatchContext(f"webex_{kind}", moment, page=page.url)
-            rows, rejects = convert(page.items, ctx)
-            counts.records_read += len(page.items)
-            counts.rejected += rejects.height
-            if rejects.height:
-                yield _rejects_table(rejects)
-            fresh = rows.filter(~pl.col(key[0]).is_in(list(ids)))
-            ids.update(fresh.get_column(key[0]).to_list())
-            if fresh.height:
-                yield _to_table(kind, fresh, key)
+        if due:
+            for page in _locked(shared, shared.client().list_items(path, params)):
+                ctx = BatchContext(f"webex_{kind}", moment, page=page.url)
+                rows, rejects = convert(page.items, ctx)
+                counts.records_read += len(page.items)
+                counts.rejected += rejects.height
+                if rejects.height:
+                    yield _rejects_table(rejects)
+                fresh = rows.filter(~pl.col(key[0]).is_in(list(ids)))
+                ids.update(fresh.get_column(key[0]).to_list())
+                sample_id = sample_id or next(iter(fresh.get_column("id").to_list()), None)
+                if fresh.height:
+                    yield _to_table(kind, fresh, key)
+            state["loaded_at"] = moment.isoformat()
+        if kind == "people":
+            listed_at = moment if due else datetime.fromisoformat(last)
+            yield from _check_people(shared, state, moment, listed=due, listed_at=listed_at, ids=ids,
+                                     sample_id=sample_id, counts=counts)
     except WebexAuthError as exc:  # no request of the run can succeed: the run stops with it
         log.error("Webex %s stopped part-way: %s", kind, exc)
         shared.report.errors.append(exc)
@@ -698,12 +718,154 @@ def _directory(shared: _Shared, kind: str, mode: str, now) -> Iterator[object]:
         # built from them. The pages read are loaded; the next poll asks again.
         log.warning("Webex %s unavailable (CDRs are loaded without it; asked again next poll): %s", kind, exc)
         counts.unavailable.append(str(exc))
-    else:
-        state["loaded_at"] = moment.isoformat()
     finally:
         shared.record_client_stats()
     counts.loaded = len(ids)
     counts.skipped_duplicate = counts.records_read - counts.rejected - counts.loaded
+
+
+def _check_people(shared: _Shared, state: dict, moment: datetime, *, listed: bool, listed_at: datetime,
+                  ids: set[str], sample_id: str | None, counts: CdrCounts) -> Iterator[object]:
+    """The people the directory lacks, looked up by id (`/people?id=`, 85 a request: §4).
+
+    /people pages by offset: a person deleted while the listing is paged moves everyone after
+    him one place up, and the person at the next page's edge is never listed. So:
+    - after a whole listing (`listed`), the people stored before that it lacks: found, they are
+      loaded and the listing is reported as changed while paged (`listing_missed`); not found,
+      they were deleted from Webex: the stored row stays (CDRs still name them) with `deleted_at`;
+    - every poll, the people that CDR legs of the last CDR_PEOPLE_LOOKBACK name (`User UUID` of
+      user type User) and the directory lacks: a person skipped by a listing (also the first one,
+      when nothing was stored) or created since. Found, they are loaded — and counted in
+      `listing_missed` when a leg of theirs is older than the listing that lacked them; not
+      found (a deleted person's legs), they are not asked again for CDR_PEOPLE_LOOKBACK.
+    """
+    checks = counts.directory_checks
+    not_found = state.setdefault("people_not_found", {})  # UUID -> when asked (CDR-named only)
+    since = moment - CDR_PEOPLE_LOOKBACK
+    for uuid, asked in list(not_found.items()):
+        if datetime.fromisoformat(asked) < since:
+            del not_found[uuid]
+    with _StoredDirectory() as stored:
+        unlisted = {uuid: webex_id for uuid, webex_id in stored.people_ids().items() if uuid not in ids} if listed else {}
+        named = {uuid: first_leg for uuid, first_leg in stored.people_named_by_cdrs(since).items()
+                 if uuid not in ids and uuid not in unlisted and uuid not in not_found}
+        if not unlisted and not named:
+            return
+        sample_id = sample_id or next((i for i in unlisted.values() if i), None) or stored.any_person_id()
+        wanted = [(uuid, webex_id or directory.person_id(uuid, sample_id)) for uuid, webex_id in unlisted.items()]
+        wanted += [(uuid, directory.person_id(uuid, sample_id)) for uuid in named]
+        size = directory.MAX_IDS_PER_REQUEST
+        chunks = [wanted[i:i + size] for i in range(0, len(wanted), size)]
+        if len(chunks) > MAX_ID_LOOKUPS_PER_RUN:
+            left = sum(len(c) for c in chunks[MAX_ID_LOOKUPS_PER_RUN:])
+            checks["left_for_next_poll"] = left
+            log.info("Webex people: %d ids to check are left for the next poll (%d requests a run)",
+                     left, MAX_ID_LOOKUPS_PER_RUN)
+            chunks = chunks[:MAX_ID_LOOKUPS_PER_RUN]
+        for chunk in chunks:
+            found: set[str] = set()
+            params = {**directory.PEOPLE_BY_ID_PARAMS, "id": ",".join(webex_id for _, webex_id in chunk)}
+            for page in _locked(shared, shared.client().list_items(directory.PEOPLE_PATH, params)):
+                rows, rejects = directory.people_rows(page.items, BatchContext("webex_people", moment, page=page.url))
+                counts.records_read += len(page.items)
+                counts.rejected += rejects.height
+                if rejects.height:
+                    yield _rejects_table(rejects)
+                found.update(rows.get_column("person_uuid").to_list())
+                fresh = rows.filter(~pl.col("person_uuid").is_in(list(ids)))
+                ids.update(fresh.get_column("person_uuid").to_list())
+                if fresh.height:
+                    yield _to_table("people", fresh, ["person_uuid"])
+            asked = [uuid for uuid, _ in chunk]
+            missed = [u for u in asked if u in found and (u in unlisted or named[u] < listed_at)]
+            deleted = [u for u in asked if u in unlisted and u not in found]
+            for u in asked:
+                if u in named and u not in found:
+                    not_found[u] = moment.isoformat()
+            _add(checks, "listing_missed", len(missed))
+            _add(checks, "found_by_id", len(found))
+            _add(checks, "cdr_people_not_found", sum(1 for u in asked if u in named and u not in found))
+            if deleted:
+                marked = stored.people_rows(deleted).with_columns(pl.lit(moment, UTC_TS).alias("deleted_at"))
+                _add(checks, "marked_deleted", marked.height)
+                yield _to_table("people", marked, ["person_uuid"])
+    if checks.get("listing_missed"):
+        log.warning("Webex people: the directory listing lacked %d person(s) who exist (the listing changed while "
+                    "it was paged: a person deleted meanwhile shifts the offsets); loaded them by id",
+                    checks["listing_missed"])
+    if checks.get("found_by_id", 0) > checks.get("listing_missed", 0):
+        log.info("Webex people: %d person(s) named by recent CDRs and new since the last listing loaded by id",
+                 checks["found_by_id"] - checks["listing_missed"])
+    if checks.get("marked_deleted"):
+        log.info("Webex people: %d person(s) no longer in Webex kept with deleted_at", checks["marked_deleted"])
+
+
+def _add(checks: dict[str, int], name: str, n: int) -> None:
+    if n:
+        checks[name] = checks.get(name, 0) + n
+
+
+class _StoredDirectory:
+    """Reads raw_webex.people and raw_webex.cdr for _check_people through one dlt SQL client.
+    A table that does not exist yet reads as empty."""
+
+    def __init__(self):
+        self._client = dlt.current.pipeline().sql_client()
+
+    def __enter__(self) -> _StoredDirectory:
+        self._client.open_connection()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._client.close_connection()
+
+    def _query(self, sql: str, *args, **tables: str) -> tuple[list[str], list[tuple]] | None:
+        try:
+            sql = sql.format(**{k: self._client.make_qualified_table_name(t) for k, t in tables.items()})
+            with self._client.execute_query(sql, *args) as cursor:
+                return [d[0] for d in cursor.description], cursor.fetchall()
+        except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+            return None
+
+    def _people_columns(self) -> list[str]:
+        result = self._query("select * from {people} limit 0", people="people")
+        return result[0] if result else []
+
+    def people_ids(self) -> dict[str, str | None]:
+        """person_uuid -> id of the stored people not marked deleted."""
+        columns = self._people_columns()
+        if not columns:
+            return {}
+        live = " where deleted_at is null" if "deleted_at" in columns else ""
+        _, rows = self._query("select person_uuid, id from {people}" + live, people="people")
+        return {uuid: webex_id for uuid, webex_id in rows if uuid}
+
+    def any_person_id(self) -> str | None:
+        result = self._query("select id from {people} where id is not null limit 1", people="people")
+        return result[1][0][0] if result and result[1] else None
+
+    def people_named_by_cdrs(self, since: datetime) -> dict[str, datetime]:
+        """The UUIDs of the people (user type User) CDR legs started since `since` name and
+        raw_webex.people lacks, with the start of each one's first such leg."""
+        legs = ("select lower(user_uuid) as person, min(start_time) as first_leg from {cdr} "
+                "where start_time >= %s and lower(user_type) = 'user' and user_uuid is not null and user_uuid <> ''")
+        if self._people_columns():
+            result = self._query(legs + " and lower(user_uuid) not in (select person_uuid from {people} "
+                                 "where person_uuid is not null) group by 1", since, cdr="cdr", people="people")
+        else:
+            result = self._query(legs + " group by 1", since, cdr="cdr")
+        return {uuid: _as_utc(first) for uuid, first in (result[1] if result else [])}
+
+    def people_rows(self, uuids: list[str]) -> pl.DataFrame:
+        """The stored rows of these people, as PEOPLE_COLUMNS."""
+        result = self._query("select * from {people} where person_uuid in (select unnest(%s))", uuids,
+                             people="people")
+        columns, rows = result if result else ([], [])
+        at = {name: i for i, name in enumerate(columns)}
+        schema = directory.PEOPLE_COLUMNS
+        data = {name: [row[at[name]] if name in at else None for row in rows] for name in schema}
+        return pl.DataFrame({name: pl.Series(name, values, dtype=schema[name], strict=False)
+                             for name, values in data.items()})
 
 
 # ---------------------------------------------------------------------------------------------
