@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from pipelines.asterisk.cdr_csv import CDR_REJECT_SCHEMA, CDR_SCHEMA, ParsedCdr, parse_master_csv
+from pipelines.asterisk.cdr_csv import (
+    CDR_REJECT_SCHEMA,
+    CDR_SCHEMA,
+    REJECT_REASONS,
+    ParsedCdr,
+    break_midline_nul_runs,
+    parse_master_csv,
+)
 from pipelines.asterisk.queue_log_parser import count_lines
 
 BOGOTA = "America/Bogota"  # UTC-5
@@ -46,7 +53,10 @@ def master(*lines: str, end: str = "\n") -> bytes:
 def parse(data: bytes, **kw) -> ParsedCdr:
     kw.setdefault("timezone", BOGOTA)
     out = parse_master_csv(data, **kw)
-    assert out.lines_read == out.rows.height + out.rejects.height + out.skipped_blank == count_lines(data)
+    # lines as the parser sees them: a NUL run between a cut record and the next one ends a line
+    assert out.lines_read == out.rows.height + out.rejects.height + out.skipped_blank == count_lines(
+        break_midline_nul_runs(data))
+    assert set(out.rejects["reason"]) <= set(REJECT_REASONS)
     assert dict(out.rows.schema) == CDR_SCHEMA
     assert dict(out.rejects.schema) == CDR_REJECT_SCHEMA
     return out
@@ -151,9 +161,16 @@ def test_final_unterminated_line_of_nuls_is_blank_not_a_crash():
     assert (out.lines_read, out.rows.height, out.skipped_blank) == (2, 1, 1)
 
 
-def test_unterminated_last_line_is_parsed():
-    out = parse(master(cdr_line(), end=""))
-    assert out.rows.height == 1
+def test_an_unterminated_last_line_is_rejected_as_unterminated():
+    """The caller hands over a last line without its newline only once the file can no longer
+    grow (a rotated copy left alone, an archive): cdr_csv ends every record with a newline, so the
+    write was cut — even where what is left reads as a whole record (its userfield may be cut)."""
+    whole, cut = cdr_line(), cdr_line(uniqueid="1718900000.43", userfield="vip")[:-3]  # ends in ,"v
+    for last in (cut, cdr_line(uniqueid="1718900000.44")):
+        data = master(whole, last, end="")
+        out = parse(data, first_line_no=10, base_offset=100)
+        assert out.rejects.rows() == [(11, 100 + len(whole) + 1, "unterminated", last)]
+        assert out.rows["line_no"].to_list() == [10]
 
 
 def test_empty_input():
@@ -168,3 +185,161 @@ def test_dst_gap_start_is_rejected_and_utc_zone_keeps_times():
     assert out.rejects["reason"].to_list() == ["bad_start_time"]
     out = parse(master(cdr_line()), timezone="UTC")
     assert out.rows["start_at"].to_list() == [utc(2024, 6, 20, 11, 13, 20)]
+
+
+# --- damaged records (independent audit): set aside line by line, never failing the chunk -------
+
+
+def test_a_record_cut_by_a_crash_and_the_record_written_after_it_on_the_same_line_are_told_apart():
+    """An unclean shutdown cuts the record being written (here inside the quoted clid) and pads the
+    file with NULs; the restarted Asterisk writes its next record right after them, on the same
+    line. The cut text is quarantined as cut_by_crash, the next record loads, counts add up."""
+    first, third = cdr_line(uniqueid="1.1"), cdr_line(uniqueid="1.3")
+    cut = cdr_line(clid='"Alice, The Boss" <1001>', uniqueid="1.2")
+    cut = cut[:cut.index("The Boss") + 6]  # …,"""Alice, The Bo
+    after = cdr_line(uniqueid="1.4")
+    data = (first + "\n" + cut).encode() + b"\x00" * 40 + (after + "\n" + third + "\n").encode()
+    out = parse(data, first_line_no=20, base_offset=1000)
+    nuls_at = len(first) + 1 + len(cut)
+    assert out.rejects.rows() == [(21, 1000 + len(first) + 1, "cut_by_crash", cut)]
+    assert out.rows.select("line_no", "uniqueid").rows() == [(20, "1.1"), (22, "1.4"), (23, "1.3")]
+    assert (out.lines_read, out.skipped_blank) == (4, 0)
+    # the next record's line starts after the run's first NUL (which ends the cut line)
+    assert break_midline_nul_runs(data)[nuls_at:nuls_at + 2] == b'\n\x00'
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"", b"\r\n"], ids=["then-newline", "end-of-data", "then-crlf"])
+def test_a_record_cut_by_a_crash_whose_nul_run_ends_the_line_is_cut_by_crash(ending):
+    good, cut = cdr_line(uniqueid="2.1"), cdr_line(uniqueid="2.2")[:-30]
+    data = (good + "\n" + cut).encode() + b"\x00" * 25 + ending
+    out = parse(data)
+    assert out.rejects.select("line_no", "reason", "raw_text").rows() == [(1, "cut_by_crash", cut)]
+    assert out.rows["uniqueid"].to_list() == ["2.1"]
+
+
+def test_records_cut_inside_a_quoted_field_then_ended_by_a_newline_are_bad_quoting():
+    """A record cut inside a quoted field and followed by a newline has an unpaired quote: the
+    reader would run that field over the newline into the next record (or fail the whole chunk).
+    Each such line is set aside as bad_quoting; the lines around it load. Two in a row stay two."""
+    rows = [cdr_line(uniqueid=f"3.{i}") for i in range(6)]
+    cut_a = rows[1][:rows[1].index("Cliente") + 4]  # …,"""Clie
+    cut_b = rows[2][:rows[2].index("SIP/troncal") + 5]  # …,"SIP/t
+    stray = rows[4].replace('"ANSWERED"', '"ANSW"ERED"')  # an unpaired quote inside a field
+    data = master(rows[0], cut_a, cut_b, rows[3], stray, rows[5])
+    out = parse(data, first_line_no=100)
+    assert out.rejects.select("line_no", "reason", "raw_text").rows() == [
+        (101, "bad_quoting", cut_a), (102, "bad_quoting", cut_b), (104, "bad_quoting", stray)]
+    assert out.rows.select("line_no", "uniqueid").rows() == [(100, "3.0"), (103, "3.3"), (105, "3.5")]
+    assert out.rows.row(1, named=True)["clid"] == '"Cliente Uno" <3001234567>'  # good rows intact
+
+
+def test_the_audit_files_load_their_good_records_and_quarantine_the_damaged_ones():
+    """The audit's Master.csv (a record cut in its clid, NULs, the next record on its line) and
+    rotated Master.csv.1 (unreadable answer and end times; the last record cut, no newline)."""
+    crashed = (
+        b'"","5551234","500","from-trunk",""""" <5551234>","SIP/trunk-00000003","Local/1001@from-queue-00000001;1",'
+        b'"Queue","500,t,,,300","2024-03-05 08:10:00","2024-03-05 08:10:01","2024-03-05 08:10:31",31,30,"ANSWERED",'
+        b'"DOCUMENTATION","1709626200.3",""\n'
+        b'"","1001","5550100","from-internal","""Alice, The Bo' + b"\x00" * 40
+        + b'"","1002","1003","from-internal","""ram"" <1002>","SIP/1002-00000004","SIP/1003-00000005","Dial",'
+        b'"SIP/1003,,trIb(func-apply-sipheaders^s^1)","2024-03-05 08:20:00",,"2024-03-05 08:20:20",20,0,"NO ANSWER",'
+        b'"DOCUMENTATION","1709626800.5",""\n'
+    )
+    out = parse(crashed, timezone="UTC")
+    assert out.rejects.select("line_no", "reason", "raw_text").rows() == [
+        (1, "cut_by_crash", '"","1001","5550100","from-internal","""Alice, The Bo')]
+    assert out.rows.select("line_no", "uniqueid", "answer_at").rows() == [
+        (0, "1709626200.3", utc(2024, 3, 5, 8, 10, 1)), (2, "1709626800.5", None)]
+
+    head = '"","1001","1002","from-internal","""A"" <1001>","SIP/1001-1","SIP/1002-2","Dial","SIP/1002,,tr"'
+    ok = head + ',"2024-03-07 08:00:00","2024-03-07 08:00:05","2024-03-07 08:01:05",65,60,"ANSWERED","DOCUMENTATION","1709798400.1",""'
+    bad = head + ',"2024-03-07 08:00:00","not a time","2024-03-07 25:99:05",65,60,"ANSWERED","DOCUMENTATION","1709798400.9",""'
+    cut = ('"","1003","1002","from-internal","""C"" <1003>","SIP/1003-3","SIP/1002-4","Dial","SIP/1002,,tr",'
+           '"2024-03-07 08:10:00","2024-03-07 08:10:05","2024-03-07 08:11:05",65,60,"ANSWERED","DOCUMENTATION",'
+           '"1709799000.3","vi')
+    out = parse(master(ok, bad, cut, end=""), timezone="UTC")
+    assert out.rejects.select("line_no", "reason", "raw_text").rows() == [
+        (1, "bad_answer_time", bad), (2, "unterminated", cut)]
+    assert out.rows["uniqueid"].to_list() == ["1709798400.1"]
+
+
+@pytest.mark.parametrize(("answer", "end", "reason"), [
+    ("not a time", "2024-06-20 11:15:01", "bad_answer_time"),
+    ("2024-06-20 11:13:21", "2024-03-07 25:99:05", "bad_end_time"),
+    ("2024-06-20 11:13:21", "ayer", "bad_end_time"),
+    ("2024-03-10 02:30:00", "2024-03-10 03:31:00", "bad_answer_time"),  # in New York's spring-forward gap
+])
+def test_an_unreadable_answer_or_end_time_is_rejected(answer, end, reason):
+    """A time that is written but cannot be read is damage, not an unanswered or unfinished call."""
+    line = cdr_line(start="2024-03-10 01:59:00", answer=answer, end=end)
+    out = parse(master(cdr_line(), line), timezone="America/New_York")
+    assert out.rejects.select("line_no", "reason", "raw_text").rows() == [(1, reason, line)]
+    assert out.rows.height == 1
+
+
+def test_an_empty_answer_or_end_time_is_no_time():
+    """cdr_csv leaves an unset time empty (bare); a quoted empty one is no time either."""
+    bare_end = cdr_line(answer="", end="").replace(',"",101,', ",,101,")
+    out = parse(master(bare_end, cdr_line(answer="", end="", uniqueid="x.2")))
+    assert out.rejects.height == 0
+    assert out.rows.select("answer_at", "end_at").rows() == [(None, None), (None, None)]
+
+
+def with_fields(line: str, *more: str) -> str:
+    return ",".join([line, *more])
+
+
+@pytest.mark.parametrize("line", [
+    with_fields(cdr_line(extended=("p", "l", "1")), q("extra1"), q("extra2")),  # 23 (the audit's row)
+    with_fields(cdr_line(extended=("p", "l", "1")), q("extra")),  # 22
+    with_fields(cdr_line(extended=("p", "l", "1")), ""),  # 22, the last empty
+    cdr_line(extended=("p", "l", "1")) + ",,,,,,,,",  # 29, all extra ones empty
+    with_fields(cdr_line(), q("extra")),  # 19 whose last is not newcdrcolumns' sequence
+    with_fields(cdr_line(), q("p"), q("l"), q("seq")),  # 21, the same
+    with_fields(cdr_line(extended=("p", "l", "")), ""),  # 22: an empty sequence, then an empty field
+], ids=["23", "22", "22-last-empty", "29-empties", "19-not-newcdrcolumns", "21-bad-sequence", "22-empties"])
+def test_a_record_with_more_fields_than_its_layout_is_too_many_fields(line):
+    """cdr_csv writes 16 to 21 fields and never an empty last one; extra fields are damage, not a
+    row to load with them dropped (and a field of them in linkedid). First in a chunk too."""
+    for data, at in ((master(cdr_line(), line), 1), (master(line, cdr_line()), 0)):
+        out = parse(data)
+        assert out.rejects.select("line_no", "reason", "raw_text").rows() == [(at, "too_many_fields", line)]
+        assert out.rows["uniqueid"].to_list() == ["1718900000.42"]
+
+
+def test_every_cdr_csv_layout_maps_its_fields():
+    """16 + uniqueid (loguniqueid) + userfield (loguserfield) + peeraccount, linkedid, sequence
+    (newcdrcolumns): 16 to 21 fields. A 17- or 20-field record is read as having the uniqueid."""
+    base = cdr_line(uniqueid="u.1", userfield="uf", fields=16)
+    layouts = [
+        base,  # 16
+        with_fields(base, q("u.1")),  # 17
+        with_fields(base, q("u.1"), q("uf")),  # 18
+        with_fields(base, q("peer"), q("link.1"), "3"),  # 19
+        with_fields(base, q("u.1"), q("peer"), q("link.1"), "3"),  # 20
+        with_fields(base, q("u.1"), q("uf"), q("peer"), q("link.1"), "3"),  # 21
+    ]
+    out = parse(master(*layouts))
+    assert out.rejects.height == 0
+    assert out.rows.select("uniqueid", "userfield", "linkedid", "amaflags").rows() == [
+        (None, None, None, "DOCUMENTATION"),
+        ("u.1", None, None, "DOCUMENTATION"),
+        ("u.1", "uf", None, "DOCUMENTATION"),
+        (None, None, "link.1", "DOCUMENTATION"),
+        ("u.1", None, "link.1", "DOCUMENTATION"),
+        ("u.1", "uf", "link.1", "DOCUMENTATION"),
+    ]
+
+
+def test_damage_anywhere_in_a_large_chunk_leaves_its_other_rows_to_the_reader():
+    """Thousands of good rows around a few damaged lines: all good rows load, in order."""
+    good = [cdr_line(uniqueid=f"9.{i}") for i in range(3000)]
+    lines = list(good)
+    lines[10] = good[10][:40]  # cut inside a quoted field
+    lines[1500] = with_fields(good[1500], q("a"), q("b"), q("c"), q("d"))
+    lines[2999] = good[2999][:-5]
+    out = parse(master(*lines, end=""), first_line_no=5)
+    assert out.rejects.select("line_no", "reason").rows() == [
+        (15, "bad_quoting"), (1505, "too_many_fields"), (3004, "unterminated")]
+    assert out.rows.height == 2997
+    assert out.rows["uniqueid"].to_list() == [f"9.{i}" for i in range(3000) if i not in (10, 1500, 2999)]

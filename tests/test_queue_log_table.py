@@ -22,6 +22,7 @@ BOGOTA = "America/Bogota"  # UTC-5, no DST
 T = 1_718_900_000  # 2024-06-20 16:13:20 UTC = 11:13:20 in Bogotá
 LOCAL = "2024-06-20 11:13:20"
 DATA = ("data1", "data2", "data3", "data4", "data5", "data6")
+ID = pl.col("row_key").str.split(":").list.first().alias("id")  # a key is "<id>:<md5 of the content>"
 
 CREATE = """
 CREATE TABLE `queue_log` (
@@ -62,13 +63,13 @@ def csv(*lines: str) -> bytes:
 
 
 def test_sql_dump_adaptive_columns_local_time_to_utc_and_id_key():
-    """Adaptive data1..data5 rows: local `time` → UTC epoch, row_key = the id column, '' → null."""
+    """Adaptive data1..data5 rows: local `time` → UTC epoch, row_key starts with the id column, '' → null."""
     out = checked(parse_sql_dump(sql(
         f"(7,'{LOCAL}','NONE','NONE','NONE','QUEUESTART','','','','','')",
         "(8,'2024-06-20 11:13:25','1718900004.31','ventas','NONE','ENTERQUEUE','','3001234567','1','','')",
         "(9,'2024-06-20 11:13:31','1718900004.31','ventas','Lucía Gómez','CONNECT','6','1718900010.32','5','','')",
     ), timezone=BOGOTA))
-    assert out.rows.select("row_key", "row_no", "event_time_text", "event_epoch", "callid", "agent", "event", *DATA).rows() == [
+    assert out.rows.select(ID, "row_no", "event_time_text", "event_epoch", "callid", "agent", "event", *DATA).rows() == [
         ("7", 0, LOCAL, T, "NONE", "NONE", "QUEUESTART", None, None, None, None, None, None),
         ("8", 1, "2024-06-20 11:13:25", T + 5, "1718900004.31", "NONE", "ENTERQUEUE", None, "3001234567", "1", None, None, None),
         ("9", 2, "2024-06-20 11:13:31", T + 11, "1718900004.31", "Lucía Gómez", "CONNECT", "6", "1718900010.32", "5", None, None, None),
@@ -152,7 +153,7 @@ def test_sql_other_tables_are_ignored_and_row_numbers_continue_across_inserts():
         + f"(3,'{LOCAL}','NONE','NONE','NONE','CONFIGRELOAD','','','','','');\n"
     )
     out = checked(parse_sql_dump(text, timezone=BOGOTA))
-    assert out.rows.select("row_key", "row_no").rows() == [("1", 0), ("2", 1), ("3", 2)]
+    assert out.rows.select(ID, "row_no").rows() == [("1", 0), ("2", 1), ("3", 2)]
 
 
 def test_sql_insert_without_columns_and_without_create_table_fails_loudly():
@@ -184,7 +185,7 @@ def test_sql_bad_rows_and_bad_times_are_rejected_with_their_text():
         f"(4,'{LOCAL}','NONE','NONE','NONE','CONFIGRELOAD','','','','','')",
     ), timezone=BOGOTA))
     assert sorted(out.rejects.rows()) == [(1, "bad_row", short), (2, "bad_time", bad_time)]
-    assert out.rows["row_key"].to_list() == ["1", "4"]
+    assert out.rows.select(ID).to_series().to_list() == ["1", "4"]
 
 
 def test_dst_gap_time_is_rejected_and_repeated_hour_takes_the_earlier_instant():
@@ -207,7 +208,7 @@ def test_csv_export_with_adaptive_columns_and_id():
         f"41,{LOCAL},1718900004.31,ventas,NONE,ENTERQUEUE,,3001234567,1,,",
         f'42,{LOCAL},1718900004.31,ventas,"Gómez, Lucía",ATTENDEDTRANSFER,LINK,PJSIP/2001-1a,PJSIP/2002-1b,5,88|1',
     ), timezone=BOGOTA))
-    assert out.rows.select("row_key", "event_epoch", "agent", *DATA).rows() == [
+    assert out.rows.select(ID, "event_epoch", "agent", *DATA).rows() == [
         ("41", T, "NONE", None, "3001234567", "1", None, None, None),
         ("42", T, "Gómez, Lucía", "LINK", "PJSIP/2001-1a", "PJSIP/2002-1b", "5", "88", "1"),
     ]
@@ -298,3 +299,141 @@ def test_empty_exports():
     out = checked(parse_csv_export(b"time,callid,queuename,agent,event,data\n", timezone=BOGOTA))
     assert out.rows_read == 0
     assert isinstance(out.rows, pl.DataFrame)
+
+
+# --- row identity, the table's order, cut dumps (independent audit) ---------------------------
+
+
+def test_same_id_with_other_content_is_another_row_and_the_same_row_exported_again_keeps_its_key():
+    """After TRUNCATE TABLE the ids start again at 1: a later dump's id 1 is another event, so the
+    key is the id and the content ("<id>:<md5>", the md5 an id-less export of the row gets too);
+    the same row exported again has the same key (it merges), whatever else the dump holds."""
+    day1 = sql(
+        "(1,'2024-03-05 09:00:00.250000','NONE','NONE','NONE','QUEUESTART','','','','','')",
+        "(2,'2024-03-05 09:10:00.250000','c1','sales','NONE','ENTERQUEUE','','5553001','1','','')",
+    )
+    day2 = sql(
+        "(1,'2024-03-06 09:00:00.250000','NONE','NONE','NONE','QUEUESTART','','','','','')",
+        "(2,'2024-03-06 09:10:00.250000','c7','sales','NONE','ENTERQUEUE','','5553001','1','','')",
+    )
+    same_again = sql(
+        "(2,'2024-03-05 09:10:00.250000','c1','sales','NONE','ENTERQUEUE','','5553001','1','','')",
+        "(3,'2024-03-05 09:10:10.250000','c1','sales','NONE','ABANDON','1','1','10','','')",
+    )
+    k1, k2, k3 = (checked(parse_sql_dump(d, timezone="UTC")).rows["row_key"].to_list() for d in (day1, day2, same_again))
+    assert [k.split(":")[0] for k in k1] == [k.split(":")[0] for k in k2] == ["1", "2"]
+    assert not set(k1) & set(k2)  # same ids, other events: no key in common
+    assert k3[0] == k1[1]  # the same row exported again
+    no_id = parse_csv_export(csv(
+        "time,callid,queuename,agent,event,data1,data2,data3,data4,data5",
+        "2024-03-05 09:10:00.250000,c1,sales,NONE,ENTERQUEUE,,5553001,1,,",
+    ), timezone="UTC").rows["row_key"][0]
+    assert k1[1] == f"2:{no_id}"
+
+
+def test_same_id_and_time_with_other_fields_is_another_row():
+    a = parse_sql_dump(sql(f"(5,'{LOCAL}','c1','ventas','NONE','ABANDON','1','1','9','','')"), timezone=BOGOTA)
+    b = parse_sql_dump(sql(f"(5,'{LOCAL}','c1','ventas','NONE','ABANDON','1','1','8','','')"), timezone=BOGOTA)
+    assert a.rows["row_key"][0] != b.rows["row_key"][0]
+
+
+def table_order(out: ParsedTable) -> list[tuple]:
+    """(time, event) of the rows in the order row_no gives them (staging's order within a second)."""
+    return out.rows.sort("row_no").select("event_time_text", "event").rows()
+
+
+NEWEST_FIRST = (
+    "time,callid,queuename,agent,event,data1,data2,data3,data4,data5",
+    "2024-03-05 12:31:00.000000,NONE,sales,Ana,UNPAUSE,,,,,",
+    "2024-03-05 12:30:00.900000,c11,sales,NONE,ABANDON,1,1,0,,",
+    "2024-03-05 12:30:00.100000,c11,sales,NONE,ENTERQUEUE,,5551011,1,,",
+    "2024-03-05 12:29:00.000000,NONE,sales,Ana,PAUSE,Lunch,,,,",
+)
+
+
+def test_an_export_printed_newest_first_is_numbered_oldest_first():
+    """Wazo prints the table newest first (§4.10): an ENTERQUEUE at .100 and its ABANDON at .900
+    of the same second come out ENTERQUEUE first, as the same rows printed oldest first do."""
+    out = checked(parse_csv_export(csv(*NEWEST_FIRST), timezone="UTC"))
+    expected = [
+        ("2024-03-05 12:29:00.000000", "PAUSE"),
+        ("2024-03-05 12:30:00.100000", "ENTERQUEUE"),
+        ("2024-03-05 12:30:00.900000", "ABANDON"),
+        ("2024-03-05 12:31:00.000000", "UNPAUSE"),
+    ]
+    assert table_order(out) == expected
+    # the rows' places counted from the oldest end of the export, rows still in export order
+    assert out.rows["row_no"].to_list() == [3, 2, 1, 0]
+    oldest_first = checked(parse_csv_export(csv(NEWEST_FIRST[0], *reversed(NEWEST_FIRST[1:])), timezone="UTC"))
+    assert table_order(oldest_first) == expected
+    assert oldest_first.rows["row_no"].to_list() == [0, 1, 2, 3]
+    assert sorted(oldest_first.rows["row_key"]) == sorted(out.rows["row_key"])
+
+
+def test_rows_of_one_time_keep_the_chronological_order_of_a_newest_first_export():
+    """Rows of the same time (DATETIME without fraction): a newest-first export is read from its
+    end — the PAUSEALL logged before its PAUSE comes first."""
+    out = checked(parse_csv_export(csv(
+        "time,callid,queuename,agent,event,data",
+        "2024-03-05 09:00:01,NONE,ventas,Ana,PAUSE,Break",
+        "2024-03-05 09:00:00,NONE,soporte,Ana,PAUSE,Break",
+        "2024-03-05 09:00:00,NONE,NONE,Ana,PAUSEALL,Break",
+        "2024-03-05 08:59:59,MANAGER,ventas,Ana,ADDMEMBER,",
+    ), timezone="UTC"))
+    assert [event for _time, event in table_order(out)] == ["ADDMEMBER", "PAUSEALL", "PAUSE", "PAUSE"]
+
+
+def test_rows_of_an_export_out_of_time_order_are_numbered_by_their_exact_time():
+    """The fraction orders rows of one second whatever order the export prints them in; rows of
+    equal times keep their order, and rejects keep their place in the file."""
+    out = checked(parse_csv_export(csv(
+        "time,callid,queuename,agent,event,data1,data2,data3",
+        "2024-03-05 12:30:00.900000,c11,sales,NONE,ABANDON,1,1,0",
+        "2024-03-05 12:00:00.000000,NONE,sales,Ana,PAUSE,Lunch,,",
+        "ayer,c11,sales,NONE,RINGNOANSWER,1000,,",
+        "2024-03-05 12:30:00.100000,c11,sales,NONE,ENTERQUEUE,,5551011,1",
+        "2024-03-05 12:30:00.100000,c11,sales,Ana,RINGNOANSWER,0,,",
+        "2024-03-05 12:40:00.000000,NONE,sales,Ana,UNPAUSE,,,",
+    ), timezone="UTC"))
+    assert [event for _time, event in table_order(out)] == ["PAUSE", "ENTERQUEUE", "RINGNOANSWER", "ABANDON", "UNPAUSE"]
+    assert sorted(out.rows["row_no"].to_list()) == [0, 1, 3, 4, 5]
+    assert out.rejects.select("row_no", "reason").rows() == [(2, "bad_time")]
+
+
+def test_a_sql_dump_cut_in_its_last_row_rejects_that_row_with_its_text():
+    """A dump that ends partway through a row: the cut row is read, rejected as unterminated
+    with its exact text, not dropped unseen (rows read = rows + rejects)."""
+    cut = "(3,'2024-03-05 08:40:00.900"
+    text = CREATE + (
+        "INSERT INTO `queue_log` VALUES (1,'2024-03-05 08:30:00.400000','c1','sales','NONE','ENTERQUEUE','','5551001','1','',''),"
+        "(2,'2024-03-05 08:33:18.700000','c1','sales','Ana','CONNECT','3','c1b','1','',''),"
+        f"{cut}"
+    )
+    out = checked(parse_sql_dump(text, timezone="UTC"))
+    assert out.rows_read == 3
+    assert out.rows.select(ID).to_series().to_list() == ["1", "2"]
+    assert out.rejects.rows() == [(2, "unterminated", cut)]
+    # cut inside a string that holds a comma and a parenthesis, after an escaped quote
+    tail = "(4,'2024-03-05 08:40:00','c2','sales','O\\'Neill, (turno'"
+    out = checked(parse_sql_dump(sql(f"(1,'{LOCAL}','NONE','NONE','NONE','QUEUESTART','','','','','')")[:-2] + "," + tail,
+                                 timezone=BOGOTA))
+    assert out.rejects.rows() == [(1, "unterminated", tail)]
+    assert out.rows_read == 2
+    # cut inside a string holding ",(": the open string runs to the end of the dump
+    tail = "(4,'2024-03-05 08:40:00','c2','sales','Ana','PAUSE','a, (b"
+    out = checked(parse_sql_dump(sql(f"(1,'{LOCAL}','NONE','NONE','NONE','QUEUESTART','','','','','')")[:-2] + "," + tail,
+                                 timezone=BOGOTA))
+    assert out.rejects.rows() == [(1, "unterminated", tail)]
+
+
+def test_text_between_the_tuples_of_an_insert_is_a_rejected_row():
+    """Something that is not a tuple amid an INSERT's rows (a damaged row) is a bad row with its
+    exact text; the tuples after it are read."""
+    damaged = "(2,'2024-06-20 11:13:21','c1','ventas','NONE','ENTERQUEUE','','300','1','',''"
+    out = checked(parse_sql_dump(sql(
+        f"(1,'{LOCAL}','NONE','NONE','NONE','QUEUESTART','','','','','')",
+        damaged,
+        f"(3,'{LOCAL}','NONE','NONE','NONE','CONFIGRELOAD','','','','','')",
+    ), timezone=BOGOTA))
+    assert out.rejects.rows() == [(1, "bad_row", damaged)]
+    assert out.rows.select(ID, "row_no").rows() == [("1", 0), ("3", 2)]

@@ -4,6 +4,21 @@ Realtime storage writes `time` as a local datetime string and the data either in
 column (legacy mode, pipes included) or split into data1..data5 (adaptive mode, where data5 keeps
 any remaining '|'), asterisk-queue-log.md §1.2. Rows are normalised to the flat file's field
 layout (data1..data6) so that staging treats both variants alike. Vectorised with Polars regexes.
+
+A row's key (`row_key`) is its content: an md5 of its time and fields, prefixed with its id when
+the export has one ("<id>:<md5>"). The id alone does not name a row: after `TRUNCATE TABLE` (or a
+restored backup) the auto-increment ids start again at 1, and a later dump's rows would replace
+the earlier dump's rows with the same ids. The same row exported again has the same key.
+
+`row_no` numbers the rows in the table's order (staging orders rows of one second by it when they
+have no id): the rows' places in the export counted from its oldest end — an export printed newest
+first (Wazo, asterisk-queue-log.md §4.10) is read from its end — handed out in the order of the
+rows' exact times (fraction included). An export in time order keeps its own numbering. A
+reject's `row_no` is its place in the file.
+
+Every row of the export is a row or a reject (rows_read = rows + rejects): a tuple cut off by the
+end of a truncated SQL dump is rejected as `unterminated`, text between tuples that is not a
+tuple as `bad_row`, both with their exact text.
 """
 
 from __future__ import annotations
@@ -58,12 +73,48 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
         cols = [c.strip(" `\"") for c in match.group(3).split(",")] if match.group(3) else columns
         if not cols:
             raise ValueError(f"INSERT INTO {table_name} without a column list and no CREATE TABLE to take it from")
-        body = text[match.end(): _statement_end(text, match.end())]
-        tuples = pl.Series("t", [body]).str.extract_all(_TUPLE).explode().drop_nulls()
-        values = tuples.str.slice(1, tuples.str.len_chars() - 2).str.extract_all(_VALUE)
-        frames.append((cols, pl.DataFrame({"raw_text": tuples, "values": values})))
-    rows = [(cols, f) for cols, f in frames]
-    return _normalise(rows, timezone)
+        end = _statement_end(text, match.end())
+        tuples = _tuples(text[match.end(): end], terminated=end < len(text))
+        values = tuples["raw_text"].str.slice(1, tuples["raw_text"].str.len_chars() - 2).str.extract_all(_VALUE)
+        frames.append((cols, tuples.with_columns(values.alias("values"))))
+    return _normalise(frames, timezone)
+
+
+_SEPARATORS = " \t\r\n,"
+_TUPLE_AT = re.compile(_TUPLE)
+_SKIP_SEPARATORS = re.compile(r"[ \t\r\n,]*")
+# the next ",(" outside quoted strings (a string left open runs to the end)
+_NEXT_TUPLE = re.compile(r"'(?:[^'\\]|\\.|'')*(?:'|\Z)|(,)[ \t\r\n]*(?=\()")
+
+
+def _tuples(body: str, *, terminated: bool) -> pl.DataFrame:
+    """The `(...)` tuples of an INSERT's VALUES list (raw_text), with a reason for text that is
+    not a tuple: `unterminated` for the last one of a statement cut off by the end of the dump,
+    `bad_row` for any other. A reject's text is exact, and each is counted as one row read."""
+    tuples = pl.Series("raw_text", [body]).str.extract_all(_TUPLE).explode().drop_nulls()
+    # Clean (nearly always): every character outside the tuples is a separator.
+    outside = len(body) - int(tuples.str.len_chars().sum() or 0)
+    separators_outside = sum(body.count(c) for c in _SEPARATORS) - int(
+        tuples.str.count_matches(r"[ \t\r\n,]").sum() or 0)
+    if outside == separators_outside:
+        return pl.DataFrame({"raw_text": tuples, "reason": pl.Series([None] * len(tuples), dtype=pl.String)})
+    # Otherwise read the list tuple by tuple; what is not a tuple runs to the next ",(" (or the end).
+    texts, reasons = [], []
+    pos = _SKIP_SEPARATORS.match(body).end()
+    while pos < len(body):
+        found = _TUPLE_AT.match(body, pos)
+        if found:
+            texts.append(found.group())
+            reasons.append(None)
+            pos = found.end()
+        else:
+            following = next((m for m in _NEXT_TUPLE.finditer(body, pos) if m.group(1)), None)
+            stop = following.start() if following else len(body)
+            texts.append(body[pos:stop].rstrip(_SEPARATORS))
+            reasons.append("bad_row" if following or terminated else "unterminated")
+            pos = stop
+        pos = _SKIP_SEPARATORS.match(body, pos).end()
+    return pl.DataFrame({"raw_text": texts, "reason": reasons}, schema={"raw_text": pl.String, "reason": pl.String})
 
 
 def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
@@ -84,22 +135,22 @@ def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
     # A ragged row gets one value too many, so that _normalise rejects it as bad_row.
     values = pl.when(ragged).then(pl.concat_list([pl.col(c) for c in [*cols, extra]])).otherwise(
         pl.concat_list([pl.col(c) for c in cols]))
-    prepared = frame.select(raw_text.alias("raw_text"), values.alias("values"))
+    prepared = frame.select(raw_text.alias("raw_text"), pl.lit(None, pl.String).alias("reason"), values.alias("values"))
     return _normalise([(cols, prepared)], timezone, quoted=False)
 
 
 def _normalise(parts: list[tuple[list[str], pl.DataFrame]], timezone: str, *, quoted: bool = True) -> ParsedTable:
-    row_frames, reject_frames, total, row_base = [], [], 0, 0
+    """`parts`: (columns, frame of raw_text, reason (of a piece that is not a row) and values)."""
+    row_frames, reject_frames, total = [], [], 0
     for cols, frame in parts:
         n = len(cols)
-        frame = frame.with_columns(pl.int_range(row_base, row_base + frame.height, dtype=pl.Int64).alias("row_no"))
-        row_base += frame.height
+        frame = frame.with_columns(pl.int_range(total, total + frame.height, dtype=pl.Int64).alias("row_no"))
         total += frame.height
-        bad = frame.filter(pl.col("values").list.len() != n)
-        good = frame.filter(pl.col("values").list.len() == n)
+        wrong = pl.col("reason").is_not_null() | (pl.col("values").list.len() != n)
+        bad = frame.filter(wrong)
         if bad.height:
-            reject_frames.append(bad.select("row_no", pl.lit("bad_row").alias("reason"), "raw_text"))
-        fields = good.select(
+            reject_frames.append(bad.select("row_no", pl.col("reason").fill_null("bad_row"), "raw_text"))
+        fields = frame.filter(~wrong).select(
             "row_no", "raw_text",
             *[_unquote(pl.col("values").list.get(i), quoted).alias(name.lower()) for i, name in enumerate(cols)],
         )
@@ -108,16 +159,30 @@ def _normalise(parts: list[tuple[list[str], pl.DataFrame]], timezone: str, *, qu
         if bad_time.height:
             reject_frames.append(bad_time.select("row_no", pl.lit("bad_time").alias("reason"), "raw_text"))
         row_frames.append(typed.filter(pl.col("event_epoch").is_not_null()).drop("raw_text"))
-    rows = pl.concat(row_frames, how="vertical") if row_frames else pl.DataFrame(schema=TABLE_SCHEMA)
+    rows = pl.concat(row_frames, how="vertical") if row_frames else pl.DataFrame()
+    rows = _in_table_order(_keyed(rows), total) if rows.height else pl.DataFrame(schema=TABLE_SCHEMA)
     rejects = pl.concat(reject_frames) if reject_frames else pl.DataFrame(schema=TABLE_REJECT_SCHEMA)
     return ParsedTable(rows=rows.select(list(TABLE_SCHEMA)), rejects=rejects.cast(TABLE_REJECT_SCHEMA), rows_read=total)
+
+
+def _in_table_order(rows: pl.DataFrame, rows_read: int) -> pl.DataFrame:
+    """`row_no` in the table's order (module docstring): the rows' places counted from the oldest
+    end of the export, handed out by exact time, then by that place. Rows come in export order."""
+    exact = rows["exact_time"]
+    steps = exact.diff().drop_nulls()
+    newest_first = int((steps < 0).sum()) > int((steps > 0).sum())
+    place = (rows_read - 1 - pl.col("row_no")) if newest_first else pl.col("row_no")
+    rows = rows.with_columns(place.alias("row_no"), pl.int_range(pl.len()).alias("export_index"))
+    ordered = rows.sort("exact_time", "row_no").with_columns(rows["row_no"].sort().alias("row_no"))
+    return ordered.sort("export_index")
 
 
 def _typed_rows(fields: pl.DataFrame, timezone: str) -> pl.DataFrame:
     present = set(fields.columns)
     time_col = pl.col("time") if "time" in present else pl.lit(None, pl.String)
     parsed = time_col.str.strip_chars().str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
-    epoch = parsed.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.epoch("s")
+    instant = parsed.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    epoch = instant.dt.epoch("s")
 
     split_data = pl.col("data").str.split("|") if "data" in present else pl.lit(None, pl.List(pl.String))
     adaptive = [pl.col(f"data{i}") if f"data{i}" in present else pl.lit(None, pl.String) for i in range(1, 6)]
@@ -138,23 +203,27 @@ def _typed_rows(fields: pl.DataFrame, timezone: str) -> pl.DataFrame:
         "raw_text",
         time_col.alias("event_time_text"),
         epoch.cast(pl.Int64).alias("event_epoch"),
+        instant.dt.epoch("us").alias("exact_time"),
         *[(pl.col(c) if c in present else pl.lit(None, pl.String)).alias(c) for c in ("callid", "queuename", "agent", "event")],
         *data_cols,
     )
-    if "id" not in present:
-        frame = _content_keys(frame)
     return frame
 
 
-def _content_keys(frame: pl.DataFrame) -> pl.DataFrame:
-    """No id column: key rows by an md5 of their content (DuckDB's md5 is stable across versions)."""
+# A row's content as text, in SQL that DuckDB and Postgres evaluate alike: the parser keys rows by
+# its md5 and the loader recognises rows loaded before (source.py, _table_rows_keyed_by_id) by it.
+# coalesce: concat_ws skips NULLs, which would let a value shift into a neighbouring field.
+CONTENT_MD5_SQL = "md5(concat_ws('|', " + ", ".join(
+    f"coalesce({c}, '')" for c in ("event_time_text", "callid", "queuename", "agent", "event", *DATA_FIELDS)) + "))"
+
+
+def _keyed(frame: pl.DataFrame) -> pl.DataFrame:
+    """row_key: the md5 of the row's content (DuckDB's md5 is stable across versions), after the
+    row's id and a ':' when it has one."""
     with duckdb.connect() as con:
         con.register("frame", frame.to_arrow())
         return con.sql(
-            # coalesce: concat_ws skips NULLs, which would let a value shift into a neighbouring field
-            "select * replace (md5(concat_ws('|', " + ", ".join(
-                f"coalesce({c}, '')" for c in ("event_time_text", "callid", "queuename", "agent", "event", *DATA_FIELDS)
-            ) + ")) as row_key) from frame"
+            f"select * replace (coalesce(row_key || ':', '') || {CONTENT_MD5_SQL} as row_key) from frame"
         ).pl()
 
 

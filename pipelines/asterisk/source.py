@@ -37,11 +37,15 @@ from pipelines.asterisk.log_streams import Location, LogFile, Position, Stream
 from pipelines.asterisk.queue_log_parser import (
     EVENT_SCHEMA,
     REJECT_SCHEMA,
-    count_lines,
     first_epoch,
     parse_chunk,
 )
-from pipelines.asterisk.queue_log_table import TABLE_SCHEMA, parse_csv_export, parse_sql_dump
+from pipelines.asterisk.queue_log_table import (
+    CONTENT_MD5_SQL,
+    TABLE_SCHEMA,
+    parse_csv_export,
+    parse_sql_dump,
+)
 from pipelines.background import ahead
 from pipelines.load_files import ParquetLoadFile, warehouse_takes_load_files
 
@@ -309,6 +313,7 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
     yield _to_table("queue_log_table", pl.DataFrame(schema=QUEUE_LOG_TABLE_COLUMNS), merge_key=TABLE_KEY)
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     seen = dlt.current.resource_state().setdefault("files", {})
+    keyed_by_id: dict[str, pl.DataFrame] = {}  # per PBX: its rows loaded under their id alone
     for f in log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES):
         version = [f.size, f.mtime_ns]
         if seen.get(str(f.path)) == version:
@@ -323,8 +328,10 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
         # The whole export is parsed again when it changes: its old rejects are replaced.
         _remove_uncommitted(("queue_log_rejects",), stream_id, 0)
         if parsed.rows.height:
-            rows = parsed.rows.with_columns(pl.lit(f.pbx).alias("pbx"), pl.lit(str(f.path)).alias("source_file"),
-                                            pl.lit(loaded_at).alias("loaded_at"))
+            if f.pbx not in keyed_by_id:
+                keyed_by_id[f.pbx] = _table_rows_keyed_by_id(f.pbx)
+            rows = _keep_id_keys(parsed.rows, keyed_by_id[f.pbx]).with_columns(
+                pl.lit(f.pbx).alias("pbx"), pl.lit(str(f.path)).alias("source_file"), pl.lit(loaded_at).alias("loaded_at"))
             yield _to_table("queue_log_table", rows, columns=QUEUE_LOG_TABLE_COLUMNS, merge_key=TABLE_KEY)
         if parsed.rejects.height:
             counts.add_rejects(parsed.rejects["reason"])
@@ -343,6 +350,41 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
         seen[str(f.path)] = version
 
 
+def _table_rows_keyed_by_id(pbx: str) -> pl.DataFrame:
+    """The rows of `pbx` a warehouse holds under their id alone (row_key "<id>"; loaded before a
+    key held the row's content, queue_log_table.py), with the md5 of their content (id, md5)."""
+    empty = pl.DataFrame(schema={"id": pl.String, "md5": pl.String})
+    pipeline = dlt.current.pipeline()
+    try:
+        with pipeline.sql_client() as client:
+            table = client.make_qualified_table_name("queue_log_table")
+            try:
+                # (not a content key, 32 hex digits, nor an id with its content, "<id>:<md5>")
+                found = client.execute_sql(
+                    f"select row_key, {CONTENT_MD5_SQL} from {table} "
+                    "where pbx = %s and length(row_key) < 32 and strpos(row_key, ':') = 0", pbx)
+            except DatabaseUndefinedRelation:
+                return empty
+    except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+        return empty
+    return pl.DataFrame(found or [], schema=empty.schema, orient="row")
+
+
+def _keep_id_keys(rows: pl.DataFrame, keyed_by_id: pl.DataFrame) -> pl.DataFrame:
+    """A row exported again that the warehouse holds under its id alone, with the same content,
+    keeps that key: it merges onto the row loaded before (whose event_id staging keeps) instead of
+    loading a second time. Other rows keep "<id>:<md5>" — the same id with other content is
+    another event (the table was emptied and its ids started again)."""
+    if not keyed_by_id.height:
+        return rows
+    parts = pl.col("row_key").str.extract_groups(r"^(?<id>.*):(?<md5>[0-9a-f]{32})$")
+    known = keyed_by_id.with_columns(pl.lit(True).alias("loaded_by_id"))
+    return (rows.with_columns(parts.struct.field("id"), parts.struct.field("md5"))
+            .join(known, on=["id", "md5"], how="left", maintain_order="left")
+            .with_columns(pl.when(pl.col("loaded_by_id")).then(pl.col("id")).otherwise(pl.col("row_key")).alias("row_key"))
+            .select(rows.columns))
+
+
 # ---------------------------------------------------------------------------------------------
 # cdr-csv Master.csv
 
@@ -357,24 +399,50 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, None]:
         parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=place.first_line_no,
                                   base_offset=place.offset)
-        return parsed, count_lines(chunk), None
+        return parsed, parsed.lines_read, None  # lines as the parser counts them (a NUL run may end one)
+
+    keys = _RunCdrKeys()
 
     def emit(parsed, meta: dict[str, object]) -> Iterator[object]:
+        # A row already met this run — in this chunk, an earlier one, or another file of the PBX
+        # (a copy of Master.csv that parted from the log) — would only merge into the same row:
+        # counted as a skipped duplicate, so that `loaded` is the rows the table receives.
         unique = parsed.rows.unique(subset=["cdr_key"], keep="first", maintain_order=True)
-        if unique.height:
-            yield _to_table("cdr", unique.with_columns(_meta_columns(meta)), columns=CDR_COLUMNS, merge_key=CDR_KEY)
+        new = unique.filter(keys.first_seen(str(meta["pbx"]), unique.get_column("cdr_key")))
+        if new.height:
+            yield _to_table("cdr", new.with_columns(_meta_columns(meta)), columns=CDR_COLUMNS, merge_key=CDR_KEY)
         if parsed.rejects.height:
             counts.add_rejects(parsed.rejects["reason"])
             yield _to_table("cdr_rejects", parsed.rejects.with_columns(_meta_columns(meta)), columns=CDR_REJECT_COLUMNS)
         counts.lines_read += parsed.lines_read
-        counts.loaded += unique.height
-        counts.skipped_duplicate += parsed.rows.height - unique.height
+        counts.loaded += new.height
+        counts.skipped_duplicate += parsed.rows.height - new.height
         counts.rejected += parsed.rejects.height
         counts.skipped_blank += parsed.skipped_blank
 
     yield from _read_log_streams(
         "cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES, ("cdr_rejects",), config.chunk_bytes, counts, read, emit,
     )
+
+
+class _RunCdrKeys:
+    """The cdr_keys of the rows a run has yielded, per PBX: sorted md5 digests (16 bytes a row, not
+    a Python object), searched and extended a chunk at a time."""
+
+    def __init__(self) -> None:
+        self.by_pbx: dict[str, np.ndarray] = {}
+
+    def first_seen(self, pbx: str, cdr_keys: pl.Series) -> pl.Series:
+        """Whether each of `cdr_keys` (distinct md5 hex digests) is new this run; records them."""
+        if not len(cdr_keys):
+            return pl.Series(dtype=pl.Boolean)
+        digests = np.frombuffer(bytes.fromhex(cdr_keys.str.join("").item()), dtype="S16")
+        seen = self.by_pbx.get(pbx, np.empty(0, dtype="S16"))
+        at = np.searchsorted(seen, digests)
+        known = seen[np.minimum(at, len(seen) - 1)] == digests if len(seen) else np.zeros(len(digests), np.bool_)
+        fresh = np.sort(digests[~known])
+        self.by_pbx[pbx] = np.insert(seen, np.searchsorted(seen, fresh), fresh)
+        return pl.Series(~known)
 
 
 # ---------------------------------------------------------------------------------------------

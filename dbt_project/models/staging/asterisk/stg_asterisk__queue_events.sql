@@ -19,6 +19,12 @@
 
 {% set incremental = incremental_ready() %}
 {% set fingerprint_fields = ['callid', 'queuename', 'agent', 'event', 'data1', 'data2', 'data3', 'data4', 'data5', 'data6'] %}
+{#- A realtime table row's place in its table: its numeric id (a row_key is "<id>:<md5 of the
+    content>", or "<id>" for a row loaded before keys held the content), else its row_no (the
+    export's order: pipelines/asterisk/queue_log_table.py) -#}
+{% set table_row_position -%}
+    coalesce({{ safe_to_bigint(dbt.split_part('table_rows.row_key', "':'", 1)) }}, table_rows.row_no)
+{%- endset %}
 
 with
 
@@ -143,8 +149,8 @@ unioned as not materialized (
         table_rows.pbx,
         table_rows.row_key as source_stream,
         table_rows.source_file,
-        -- rows of the realtime table are ordered by their numeric id when exported, else by export position
-        coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no) as source_position,
+        -- rows of the realtime table are ordered by their numeric id when exported, else by row_no
+        {{ table_row_position }} as source_position,
         table_rows.event_epoch,
         table_rows.callid,
         table_rows.queuename,
@@ -161,11 +167,12 @@ unioned as not materialized (
         1 as source_rank,
         table_streams.stream_first_epoch,
         -- a table row is a stream of its own, in the table's order: its numeric id, else its
-        -- position in the export (rows of one second keep it: a DID before its ENTERQUEUE). Not
-        -- the key's text, where id 10 sorts before id 9 and a content hash at random.
+        -- row_no, its place in the export read oldest first (rows of one second keep it: a DID
+        -- before its ENTERQUEUE). Not the key's text, where id 10 sorts before id 9 and a content
+        -- hash at random; the key after the id tells apart rows of one id (the table emptied).
         dense_rank() over (
             partition by table_rows.pbx
-            order by coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no), {{ binary_text('table_rows.row_key') }}
+            order by {{ table_row_position }}, {{ binary_text('table_rows.row_key') }}
         ) as stream_order
     from table_rows
     left join table_streams
@@ -272,7 +279,7 @@ duplicates as not materialized (
         table_rows.pbx,
         'table' as source_kind,
         table_rows.row_key as source_stream,
-        coalesce({{ safe_to_bigint('table_rows.row_key') }}, table_rows.row_no) as source_position
+        {{ table_row_position }} as source_position
     from table_rows
     inner join late_table_copies
         on table_rows.pbx = late_table_copies.pbx
