@@ -21,24 +21,16 @@ from pipelines.webex.request_budget import INITIAL, RequestBudget
 from pipelines.webex.source import WebexConfig
 from simulator.sandbox import run_sandbox
 from simulator.sandbox.faults import Fault
+from tests.test_webex_ingest import TIME_SCALE, webex_settings
 from tests.webex_fixtures import cdr_fixture, write_cdr_files, write_directory
 
-TIME_SCALE = 60.0  # the sandbox's rate-limit minute lasts one real second
 N_PEOPLE = 230  # three /people pages of 100
 
 
 @pytest.fixture
 def data_dir(tmp_path):
-    d = tmp_path / "sim"
-    d.mkdir()
-    return d
-
-
-def webex_settings(make_settings, sandbox, tmp_path, **extra):
-    env = {k: v for k, v in sandbox.env().items() if k.startswith("WEBEX_")}
-    env["WEBEX_TOKEN_FILE"] = str(tmp_path / "secrets" / "webex_tokens.json")
-    env["WEBEX_CDR_RATE_WINDOW_SECONDS"] = str(60 / TIME_SCALE)
-    return make_settings(**env, **extra)
+    (tmp_path / "sim").mkdir()
+    return tmp_path / "sim"
 
 
 def fast(settings):

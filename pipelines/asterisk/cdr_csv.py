@@ -39,6 +39,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from pipelines.asterisk import queue_log_parser
+
 CDR_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
     "start", "answer", "end", "duration", "billsec", "disposition", "amaflags", "uniqueid", "userfield",
@@ -103,11 +105,8 @@ class ParsedCdr:
 
 def break_midline_nul_runs(data: bytes) -> bytes:
     """`data` with each NUL run between a cut record and the start of a new one (see
-    _NULS_BEFORE_A_RECORD) turned into a line break, keeping every byte's offset (the run's first
-    NUL becomes the newline), so that the record after it is not lost in the cut one."""
-    if b"\x00" not in data:
-        return data
-    return _NULS_BEFORE_A_RECORD.sub(lambda run: b"\n" + run.group()[1:], data)
+    _NULS_BEFORE_A_RECORD) turned into a line break, offsets kept, as queue_log lines are."""
+    return queue_log_parser.break_midline_nul_runs(data, _NULS_BEFORE_A_RECORD)
 
 
 def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base_offset: int = 0) -> ParsedCdr:

@@ -128,13 +128,14 @@ _NULS_AFTER_CUT_TEXT = re.compile(rb"(?<=[^\n\r\x00])\x00++(?=[\r\x00]*+(?:\n|\Z
 _BYTE_ORDER_MARK = "\ufeff"
 
 
-def break_midline_nul_runs(data: bytes) -> bytes:
-    """`data` with each NUL run between a cut line and the start of a new one (see
-    _NULS_BEFORE_A_NEW_LINE) turned into a line break, keeping every byte's offset (the run's first
-    NUL becomes the newline), so that the line after it is not lost in the cut one."""
+def break_midline_nul_runs(data: bytes, nuls_before_a_new_line: re.Pattern[bytes] = _NULS_BEFORE_A_NEW_LINE) -> bytes:
+    """`data` with each NUL run between a cut line and the start of a new one (the pattern's
+    matches; a queue_log line's start by default) turned into a line break, keeping every byte's
+    offset (the run's first NUL becomes the newline), so that the line after it is not lost in
+    the cut one."""
     if b"\x00" not in data:
         return data
-    return _NULS_BEFORE_A_NEW_LINE.sub(lambda run: b"\n" + run.group()[1:], data)
+    return nuls_before_a_new_line.sub(lambda run: b"\n" + run.group()[1:], data)
 
 
 def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, epoch_before: int | None = None,
