@@ -214,6 +214,19 @@ def test_csv_export_with_adaptive_columns_and_id():
     ]
 
 
+def test_a_csv_export_writing_null_as_text_gives_the_rows_of_the_sql_dump_their_keys():
+    """The same table exported twice, as a dump and as a CSV that writes NULL as `NULL` or `\\N`
+    (mysql's own CSV): one row each, not two (keys hold the content)."""
+    dump = checked(parse_sql_dump(sql(f"(7,'{LOCAL}','c1','ventas',NULL,'ABANDON','1',NULL,'3',NULL,NULL)"),
+                                  timezone=BOGOTA))
+    for null in ("NULL", "\\N"):
+        export = checked(parse_csv_export(csv(
+            "id,time,callid,queuename,agent,event,data1,data2,data3,data4,data5",
+            f"7,{LOCAL},c1,ventas,{null},ABANDON,1,{null},3,{null},{null}",
+        ), timezone=BOGOTA))
+        assert export.rows.select("row_key", "agent", *DATA).rows() == dump.rows.select("row_key", "agent", *DATA).rows()
+
+
 def test_csv_export_legacy_data_column_and_header_case():
     """Header names are matched case-insensitively; the legacy `data` column is split on '|'."""
     out = checked(parse_csv_export(csv(

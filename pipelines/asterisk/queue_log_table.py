@@ -125,10 +125,12 @@ def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
     header = pl.read_csv(data, n_rows=0, infer_schema=False, encoding="utf8-lossy").columns
     cols = [c.strip().lower() for c in header]
     extra = "_extra_field"  # one spare column: content there means the row is longer than the header
+    # NULL as exporters write it (mysql's own CSV: \N; others: NULL) is a null, as in a dump: the
+    # row key holds the content, and the same row exported both ways must keep one key
     frame = pl.read_csv(
         data, has_header=False, skip_rows=1, new_columns=[*cols, extra], schema={c: pl.String for c in [*cols, extra]},
         missing_columns="insert", extra_columns="ignore", truncate_ragged_lines=True, encoding="utf8-lossy",
-        raise_if_empty=False,
+        raise_if_empty=False, null_values=["NULL", "\\N"],
     )
     ragged = pl.col(extra).is_not_null() | (pl.col("event").is_null() if "event" in cols else pl.lit(False))
     raw_text = pl.concat_str([*(pl.col(c).fill_null("") for c in cols), pl.col(extra)], separator=",", ignore_nulls=True)
