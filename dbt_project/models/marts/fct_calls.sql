@@ -378,9 +378,10 @@ asterisk as (
             when direction = 'inbound' then {{ call_type_from_number_type('caller_type') }}
             else {{ call_type_from_number_type('callee_type') }}
         end as call_type,
+        -- (an extension is internal and has no country, on a queue call that counts as inbound too)
         case
-            when direction = 'inbound' then caller_country
-            when direction = 'outbound' then callee_country
+            when direction = 'inbound' and caller_type <> 'internal' then caller_country
+            when direction = 'outbound' and callee_type <> 'internal' then callee_country
         end as country,
         first_queue,
         final_agent,
