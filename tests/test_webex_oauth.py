@@ -170,3 +170,39 @@ def test_a_dead_refresh_token_names_every_scope_the_integration_needs(sandbox, t
         manager(sandbox, store).refresh(rejected=store.load().access_token)
     for scope in ("spark-admin:calling_cdr_read", "spark-admin:people_read", "spark-admin:locations_read"):
         assert scope in str(error.value)
+
+
+def test_a_next_link_to_another_host_is_not_followed_with_the_token(tmp_path):
+    """Every request carries the bearer token, so paging follows a next link only on the page's
+    own host. (httpx's in-process transport stands in for the two hosts: the test is about which
+    host a request is sent to, which it records exactly.)"""
+    from pipelines.webex.client import WebexApiError, WebexClient
+
+    seen: list[tuple[str, str | None]] = []
+
+    def hosts(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/access_token"):
+            return httpx.Response(200, content=orjson.dumps({
+                "access_token": "secret-access", "expires_in": 1_209_600, "refresh_token": "next",
+                "refresh_token_expires_in": 7_776_000}))
+        seen.append((request.url.host, request.headers.get("authorization")))
+        if request.url.host == "webex.test" and "page" not in request.url.params:
+            return httpx.Response(200, json={"items": [{"id": "p1"}]},
+                                  headers={"Link": '<https://webex.test/v1/people?page=2>; rel="next"'})
+        if request.url.host == "webex.test":
+            return httpx.Response(200, json={"items": [{"id": "p2"}]},
+                                  headers={"Link": '<https://collector.example/v1/people?page=3>; rel="next"'})
+        return httpx.Response(200, json={"items": []})
+
+    http = httpx.Client(transport=httpx.MockTransport(hosts))
+    tokens = TokenManager(token_url="https://webex.test/v1/access_token", client_id="id", client_secret="s",
+                          refresh_token="first", store=TokenStore(tmp_path / "tokens.json"), http=http)
+    client = WebexClient(api_base_url="https://webex.test/v1", analytics_base_url="https://webex.test/v1",
+                         tokens=tokens, budget=None, http=http)
+    pages = client.list_items("people", {})
+    assert [item["id"] for item in next(pages).items] == ["p1"]
+    assert [item["id"] for item in next(pages).items] == ["p2"]  # a next link on the same host is followed
+    with pytest.raises(WebexApiError, match="another host"):
+        next(pages)
+    assert [host for host, _ in seen] == ["webex.test", "webex.test"]
+    assert all(auth == "Bearer secret-access" for _, auth in seen)

@@ -17,7 +17,8 @@
   the initial request's `max` is ours to change). 401 = refresh the access token once, then
   repeat; a second 401 stops with a message. A 400 to a window's initial CDR request is
   `WindowRefused` (the API judged the window by its own clock: see `server_clock`).
-- Tokens are sent only in the Authorization header and never logged.
+- Tokens are sent only in the Authorization header and never logged, and only to the host of
+  the request that gave a next link: a link to another host stops the paging with an error.
 """
 
 from __future__ import annotations
@@ -81,6 +82,17 @@ def next_link(headers: httpx.Headers | dict, base_url: str = "") -> str | None:
                 if "next" in (rel.group(1) or rel.group(2) or "").lower().split():
                     return urljoin(base_url, link.group(1))
     return None
+
+
+def followed_next_link(headers: httpx.Headers | dict, page_url: str) -> str | None:
+    """next_link of a page, which must stay on the page's own scheme and host: the request carries
+    the bearer token, which no other host may receive (a 451 names a new regional host for
+    whole requests, not a next link)."""
+    url = next_link(headers, page_url)
+    if url is not None and urlsplit(url)[:2] != urlsplit(page_url)[:2]:
+        raise WebexApiError(f"a next link leads to another host ({_redact(url)} from {_redact(page_url)}): "
+                            "not followed, the request would send it the access token")
+    return url
 
 
 def region_base_url(message: str, current_base: str) -> str | None:
@@ -197,7 +209,7 @@ class WebexClient:
                 yield Page(url_used, number, _items(response))
             else:
                 yield Page(url_used, number, [], parsed=response._parsed)
-            url, params = next_link(response.headers, url_used), None
+            url, params = followed_next_link(response.headers, url_used), None
 
     def cdr_page_again(self, page: Page, decode: Callable[[bytes], object | None]) -> Page:
         """`page` requested once more because its body, accepted by a cheaper check in the request
@@ -225,7 +237,7 @@ class WebexClient:
                 return
             self.stats.pages += 1
             yield Page(used, number, _items(response))
-            url, query = next_link(response.headers, used), None
+            url, query = followed_next_link(response.headers, used), None
 
     def _count_visit(self, visits: Counter, url: str, endpoint: str) -> None:
         """Counts one request of `url` in a paging loop. A next link back to a page already read is
