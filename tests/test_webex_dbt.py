@@ -411,6 +411,30 @@ def test_an_internal_call_known_only_by_its_callers_answered_record_is_answered(
     assert rows == [{"direction": "internal", "call_type": "internal", "outcome": "answered"}]
 
 
+def test_a_pstn_call_type_decides_the_direction_of_a_call_with_a_short_far_end_number(tmp_path):
+    """A short code calls in (Call type SIP_INBOUND) and a user dials an operator's service number
+    (SIP_SHORTCODE): their numbers are as short as an extension, but Webex says they crossed the
+    public network (webex.md §1.8)."""
+    path = tmp_path / "warehouse.duckdb"
+    short = ("12345", "CO", "internal")
+    calls = [
+        record("r21-a", ANA, start=0, answer=4, release=64, caller=short, called=("+576015550100", "CO", "fixed_line"),
+               correlation_id="C21", local_call_id="a21:0"),
+        record("r22-p", PEDRO, start=100, answer=103, release=163, direction="ORIGINATING",
+               caller=("2008", "CO", "internal"), called=("611", "CO", "internal"), call_type="SIP_SHORTCODE",
+               correlation_id="C22", local_call_id="p22:0"),
+    ]
+    with duckdb.connect(str(path)) as con:
+        con.execute(RAW_DDL)
+        con.execute(raw_webex_ddl())
+        load_webex(con.cursor(), "?", calls)
+    _dbt(_project(tmp_path), tmp_path, {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(path)},
+         "run", "--select", "+fct_calls")
+    rows = _rows(path, "select call_id, direction, outcome from marts.fct_calls order by call_id")
+    assert rows == [{"call_id": "C21", "direction": "inbound", "outcome": "answered"},
+                    {"call_id": "C22", "direction": "outbound", "outcome": "answered"}]
+
+
 @pytest.mark.postgres
 def test_postgres_gives_the_same_journeys_and_visits(tmp_path, postgres_url, built):
     import psycopg2

@@ -59,17 +59,27 @@
   A journey's direction, from its first record: inbound (received from outside), outbound (placed
   by a user to an off-net number), internal (both ends on the platform). Webex's own Call type
   SIP_ENTERPRISE (on-net) makes a placed call internal even when dialled as a full number, e.g.
-  an employee calling a queue's DID.
+  an employee calling a queue's DID; a PSTN Call type (SIP_INBOUND received; SIP_NATIONAL,
+  SIP_SHORTCODE, ... placed) makes it inbound or outbound even when the far end's number is as
+  short as an extension (a short code, an operator's service number).
 #}
 {% macro webex_journey_direction(legs) -%}
     (case
-        when {{ legs }}.direction = 'TERMINATING' and {{ legs }}.calling_number_type <> 'internal' then 'inbound'
+        when {{ legs }}.direction = 'TERMINATING'
+            and ({{ legs }}.calling_number_type <> 'internal' or {{ legs }}.webex_call_type = 'SIP_INBOUND')
+            then 'inbound'
         when {{ legs }}.direction = 'ORIGINATING' and {{ legs }}.remote_call_id is null
-            and {{ legs }}.called_number_type <> 'internal'
+            and ({{ legs }}.called_number_type <> 'internal' or {{ legs }}.webex_call_type in {{ webex_pstn_call_types() }})
             and coalesce({{ legs }}.webex_call_type, '') <> 'SIP_ENTERPRISE'
             then 'outbound'
         else 'internal'
     end)
+{%- endmacro %}
+
+{# Call types of a call placed to the public network (webex.md §1.8). #}
+{% macro webex_pstn_call_types() -%}
+    {{ sql_list(['SIP_NATIONAL', 'SIP_MOBILE', 'SIP_INTERNATIONAL', 'SIP_TOLLFREE', 'SIP_PREMIUM',
+                 'SIP_EMERGENCY', 'SIP_SHORTCODE']) }}
 {%- endmacro %}
 
 {# Redirect reasons that mean "offered to an agent by a queue or hunt group". #}
