@@ -29,8 +29,10 @@ from tests.webex_dbt_fixtures import (
     CDR_COLUMNS,
     DAY,
     DIRECTORY_CSV,
+    LEFT_WEBEX,
     PEDRO,
     PEOPLE,
+    ROBERTO,
     T0,
     TZ,
     all_records,
@@ -320,6 +322,9 @@ def test_dimensions_name_each_agent_once_with_their_webex_person_and_location(bu
     carlos = agents["a-003"]  # found by extension only; in People, so at its location
     assert (carlos["on_asterisk"], carlos["on_webex"], carlos["extension"], carlos["location_name"]) == (
         False, True, "2004", "Bogota")
+    assert ana["webex_deleted_at"] is None
+    roberto = agents["roberto.diaz@banco.example"]  # found gone from Webex: still named, marked
+    assert (roberto["agent"], roberto["webex_deleted_at"]) == ("Roberto Díaz", LEFT_WEBEX[ROBERTO])
     line = agents["72000000-0000-4000-8000-000000000001"]  # a virtual line: not in People, no location
     assert (line["agent"], line["webex_person_uuid"], line["location_uuid"]) == ("Linea Cobro", None, None)
     assert _rows(built, "select location_name, time_zone, country, city, people from marts.dim_locations") == [

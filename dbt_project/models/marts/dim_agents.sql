@@ -33,12 +33,13 @@ agents as (
 -- takes the person listed last
 webex_people as (
 
-    select agent_key, person_uuid, location_uuid
+    select agent_key, person_uuid, location_uuid, deleted_at
     from (
         select
             identities.agent_key,
             people.person_uuid,
             people.location_uuid,
+            people.deleted_at,
             row_number() over (
                 partition by identities.agent_key
                 order by people.loaded_at desc, {{ binary_text('people.person_uuid') }}
@@ -61,6 +62,7 @@ select
     agents.on_asterisk,
     agents.on_webex,
     webex_people.person_uuid as webex_person_uuid,
+    webex_people.deleted_at as webex_deleted_at,
     webex_people.location_uuid,
     locations.location_name
 from agents

@@ -11,6 +11,7 @@ source as (
         ['display_name', dbt.type_string()],
         ['extension', dbt.type_string()],
         ['location_uuid', dbt.type_string()],
+        ['deleted_at', type_timestamptz()],
         ['_loaded_at', type_timestamptz()],
     ]) }}
 
@@ -30,6 +31,7 @@ renamed as (
         nullif({{ trim_spaces('display_name') }}, '') as display_name,
         nullif({{ trim_spaces('extension') }}, '') as extension,
         nullif({{ trim_spaces('location_uuid') }}, '') as location_uuid,
+        deleted_at,
         _loaded_at as loaded_at,
         row_number() over (partition by person_uuid order by _loaded_at desc) as version_rank
     from source
@@ -37,6 +39,6 @@ renamed as (
 
 )
 
-select person_uuid, email, display_name, extension, location_uuid, loaded_at
+select person_uuid, email, display_name, extension, location_uuid, deleted_at, loaded_at
 from renamed
 where version_rank = 1
