@@ -4,14 +4,46 @@
   that differ only in surrounding spaces are classified alike (phonenumbers ignores them).
   A table, not the staging default view: the grouping of millions of texts would otherwise run
   again for each of its tests and for each of fct_calls' two joins.
+
+  Incremental: a text's classification never changes once made (the loader classifies each raw
+  text once), so a run adds only the texts this table lacks, found by an anti-join rather than
+  by a load time (a load committed while an earlier run read cannot slip past it).
+  Rebuilding all of it took ~2 s a run with 2M texts.
 #}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+) }}
+
+{% set incremental = incremental_ready() %}
+
+with
+
+numbers as (
+
+    select
+        {{ trim_spaces('number') }} as number_text,
+        e164,
+        country,
+        number_type
+    from {{ source('raw_asterisk', 'phone_numbers') }}
+
+)
 
 select
-    {{ trim_spaces('number') }} as number_text,
-    max(e164) as e164,
-    max(country) as country,
-    max(number_type) as number_type
-from {{ source('raw_asterisk', 'phone_numbers') }}
-where {{ trim_spaces('number') }} <> ''
-group by {{ trim_spaces('number') }}
+    numbers.number_text,
+    max(numbers.e164) as e164,
+    max(numbers.country) as country,
+    max(numbers.number_type) as number_type,
+    {{ run_started_at_literal() }} as dbt_refreshed_at
+from numbers
+{% if incremental -%}
+left join {{ this }} as known
+    on numbers.number_text = known.number_text
+{%- endif %}
+where numbers.number_text <> ''
+{%- if incremental %}
+    and known.number_text is null
+{%- endif %}
+group by numbers.number_text
