@@ -6,17 +6,17 @@ only lays them out. Phone numbers are never queried for this page.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import altair as alt
 import duckdb
-import pandas as pd
 import polars as pl
 import streamlit as st
 
 from streamlit_app import cached
 from streamlit_app import queries as q
 from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct, fmt_timestamp
+from streamlit_app.views.widgets import date_range, no_data, seconds_to_timedelta
 from switchboard.settings import Settings, SettingsError, load_settings
 
 TITLE = "Queues & agents"
@@ -36,7 +36,7 @@ def render() -> None:
     try:
         _render(settings, path)
     except q.NoServingData as exc:
-        _no_data(str(exc), path)
+        no_data(str(exc), path)
     except q.ServingBusy as exc:
         st.warning(str(exc), icon=":material/lock_clock:")
     except q.ServingError as exc:
@@ -48,16 +48,11 @@ def render() -> None:
         )
 
 
-def _no_data(message: str, path: str) -> None:
-    st.info(message, icon=":material/hourglass_empty:")
-    st.caption(f"Looked for the serving copy at `{path}` (SWITCHBOARD_SERVING_PATH).")
-
-
 def _render(settings: Settings, path: str) -> None:
     version = q.serving_version(path)
     overview = cached.overview(path, version, settings.timezone) if version else None
     if overview is None:
-        _no_data(q.NO_DATA_MESSAGE, path)
+        no_data(q.NO_DATA_MESSAGE, path)
         return
 
     start, end, queue_key, picked_labels = _sidebar(overview, settings)
@@ -103,7 +98,7 @@ def _sidebar(overview: q.Overview, settings: Settings):
         max_value=overview.max_date,
         help=f"Queue-entry day in {settings.timezone}. Default: the last {DEFAULT_DAYS} days with data.",
     )
-    start, end = _date_range(picked, default_start, overview.max_date)
+    start, end = date_range(picked, default_start, overview.max_date)
 
     labels = q.queue_labels(overview.queues)
     picked_labels = sb.multiselect(
@@ -118,16 +113,6 @@ def _sidebar(overview: q.Overview, settings: Settings):
         f"{settings.short_abandon_seconds} s"
     )
     return start, end, queue_key, picked_labels
-
-
-def _date_range(picked, default_start: date, default_end: date) -> tuple[date, date]:
-    """date_input returns a 1-tuple while the user is between the two clicks of a range."""
-    if isinstance(picked, date):
-        return picked, picked
-    values = [d for d in (picked or ()) if d is not None]
-    if not values:
-        return default_start, default_end
-    return min(values), max(values)
 
 
 def _queue_summary(picked: list[str], total: int) -> str:
@@ -259,12 +244,6 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, several_days: bool) 
 # --------------------------------------------------------------------------- agents
 
 
-def _seconds_to_timedelta(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    for col in cols:
-        df[col] = pd.to_timedelta(df[col].astype("float64").round(0), unit="s")
-    return df
-
-
 def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool) -> None:
     if restricted:
         st.caption(
@@ -277,7 +256,7 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
         st.info("No agent activity in this selection.")
         return
     df = agents.to_pandas()
-    df = _seconds_to_timedelta(
+    df = seconds_to_timedelta(
         df, ["talk_seconds", "wrapup_seconds", "aht_seconds", "logged_in_seconds", "paused_seconds"]
     )
     df["occupancy"] = df["occupancy"] * 100
@@ -362,7 +341,7 @@ def _pause_breakdown(
     )
     chart_col.altair_chart(chart, width="stretch")
 
-    table = _seconds_to_timedelta(pauses.to_pandas(), ["paused_seconds"])
+    table = seconds_to_timedelta(pauses.to_pandas(), ["paused_seconds"])
     table["share"] = table["share"] * 100
     table_col.dataframe(
         table,
@@ -382,7 +361,7 @@ def _pause_breakdown(
             on="reason", index=index, values="paused_seconds", aggregate_function="sum"
         )
         reasons = [c for c in wide.columns if c not in index]
-        wide_pd = _seconds_to_timedelta(wide.to_pandas(), reasons)
+        wide_pd = seconds_to_timedelta(wide.to_pandas(), reasons)
         st.dataframe(
             wide_pd,
             hide_index=True,
