@@ -7,7 +7,7 @@ access and KPI math in `streamlit_app/queries.py`.
 
 import streamlit as st
 
-from streamlit_app.views import queues_agents
+from streamlit_app.views import calls, queues_agents
 
 st.set_page_config(
     page_title="Switchboard",
@@ -23,6 +23,12 @@ pages = [
         icon=":material/support_agent:",
         url_path="queues",
         default=True,
+    ),
+    st.Page(
+        calls.render,
+        title=calls.TITLE,
+        icon=":material/call:",
+        url_path="calls",
     ),
 ]
 

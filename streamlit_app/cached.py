@@ -15,6 +15,7 @@ from datetime import date
 import polars as pl
 import streamlit as st
 
+from streamlit_app import call_queries as cq
 from streamlit_app import queries as q
 
 Version = tuple[int, int, int]
@@ -66,3 +67,38 @@ def pauses_by_agent(
     path: str, version: Version, start: date, end: date, queues: QueueKey
 ) -> pl.DataFrame:
     return q.pauses_by_agent(path, _filters(start, end, queues))
+
+
+# --------------------------------------------------------------------------- calls page
+# (call_queries: the filters are a frozen dataclass of tuples, hashed by value)
+
+
+@st.cache_data(**_CACHE)
+def call_overview(path: str, version: Version, timezone: str) -> cq.CallOverview | None:
+    return cq.load_call_overview(path, timezone)
+
+
+@st.cache_data(**_CACHE)
+def call_summary(path: str, version: Version, filters: cq.CallFilters) -> cq.CallSummary:
+    return cq.call_summary(path, filters)
+
+
+@st.cache_data(**_CACHE)
+def calls_per_day(path: str, version: Version, filters: cq.CallFilters) -> pl.DataFrame:
+    return cq.calls_per_day(path, filters)
+
+
+@st.cache_data(**_CACHE)
+def call_types(path: str, version: Version, filters: cq.CallFilters) -> pl.DataFrame:
+    return cq.call_types(path, filters)
+
+
+@st.cache_data(**_CACHE)
+def call_list(path: str, version: Version, filters: cq.CallFilters, timezone: str,
+              show_numbers: bool) -> tuple[pl.DataFrame, int]:
+    return cq.call_list(path, filters, timezone, show_numbers=show_numbers)
+
+
+@st.cache_data(**_CACHE)
+def journey_hops(path: str, version: Version, call_id: str, timezone: str) -> pl.DataFrame:
+    return cq.journey_hops(path, call_id, timezone)

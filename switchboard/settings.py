@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         default=5, alias="SWITCHBOARD_SHORT_ABANDON_SECONDS", ge=0,
         description="Abandons with a wait at or under this are short abandons (excluded from SL).",
     )
+    app_number_viewers: str = Field(
+        default="",
+        alias="SWITCHBOARD_APP_NUMBER_VIEWERS",
+        description="Comma-separated e-mails of the app's signed-in users (Streamlit OIDC login) who see "
+        "phone numbers in full; `*` for every viewer. Everyone else sees them masked.",
+    )
     open_visit_timeout_seconds: int = Field(
         default=86_400, alias="SWITCHBOARD_OPEN_VISIT_TIMEOUT_SECONDS", gt=0,
         description="A queue visit with no exit line whose PBX logged on for longer than this after "
@@ -169,6 +175,12 @@ class Settings(BaseSettings):
     @property
     def cdr_zone(self) -> str:
         return self.cdr_timezone or self.timezone
+
+    def may_see_numbers(self, viewer_email: str | None) -> bool:
+        """Whether a viewer of the app (their e-mail when signed in, else None) sees phone numbers
+        in full (SWITCHBOARD_APP_NUMBER_VIEWERS)."""
+        allowed = {e.strip().lower() for e in self.app_number_viewers.split(",") if e.strip()}
+        return "*" in allowed or (viewer_email is not None and viewer_email.strip().lower() in allowed)
 
     @property
     def webex_api_configured(self) -> bool:

@@ -18,6 +18,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from streamlit_app import call_queries as cq
 from streamlit_app import queries as q
 from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct
 from switchboard import cli
@@ -215,3 +216,32 @@ def test_page_shows_the_marts_figures(serving, monkeypatch):
     eva = _agent_mart(serving)["Eva Gil"]
     assert agents.loc["Eva Gil", "occupancy"] == pytest.approx(eva["occupancy"] * 100)
     assert agents.loc["Eva Gil", "wrapup_seconds"].total_seconds() == eva["wrapup_seconds"]
+
+
+def _calls_page() -> None:
+    from streamlit_app.views import calls
+
+    calls.render()
+
+
+def test_calls_page_reads_the_published_fct_calls(serving, monkeypatch):
+    """The Calls page's queries against the real marts (their column contract): the log's seven
+    calls, all inbound from Colombian mobiles, their numbers masked by default."""
+    day = cq.CallFilters(start=DAY, end=DAY)
+    summary = cq.call_summary(serving, day)
+    # v1, v2 and v5 answered; v3, v4 abandoned, v6 timed out, v7 still waiting
+    assert (summary.calls, summary.answered, summary.inbound, summary.queued) == (7, 3, 7, 7)
+    calls, total = cq.call_list(serving, day, "UTC", show_numbers=False)
+    assert total == 7
+    assert calls["caller_number"][0] == "+57••••••••77"  # v7, the newest: 300 666 7777
+    assert set(calls["call_type"]) == {"mobile"}
+    assert cq.journey_hops(serving, calls["call_id"][0], "UTC").is_empty()  # Asterisk: no hops
+
+    monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(serving))
+    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", "UTC")
+    monkeypatch.delenv("SWITCHBOARD_APP_NUMBER_VIEWERS", raising=False)
+    st.cache_data.clear()
+    at = AppTest.from_function(_calls_page, default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.metric}["Calls"] == "7"
+    assert "+573006667777" not in at.dataframe[1].value.to_csv()

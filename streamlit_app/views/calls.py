@@ -1,0 +1,283 @@
+"""Page "Calls": every call on any platform (marts.fct_calls) and a Webex call's journey
+(marts.fct_journey_hops).
+
+All figures come from `streamlit_app.call_queries` (through the cached wrappers); this module
+only lays them out. Phone numbers are masked by the query unless the signed-in viewer is listed
+in SWITCHBOARD_APP_NUMBER_VIEWERS.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import altair as alt
+import duckdb
+import polars as pl
+import streamlit as st
+
+from streamlit_app import cached
+from streamlit_app import call_queries as cq
+from streamlit_app import queries as q
+from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct, fmt_timestamp
+from streamlit_app.views.widgets import date_range, no_data, seconds_to_timedelta
+from switchboard.settings import Settings, SettingsError, load_settings
+
+TITLE = "Calls"
+DEFAULT_DAYS = 7
+NO_CALLS_MESSAGE = "No calls published yet — run `switchboard materialize`"
+DIRECTION_COLORS = {"inbound": "#4C78A8", "outbound": "#F58518", "internal": "#9D9DA3"}
+
+
+def render() -> None:
+    st.title(TITLE)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        st.error(str(exc))
+        return
+
+    path = str(settings.serving_path)
+    try:
+        _render(settings, path)
+    except q.NoServingData:
+        no_data(NO_CALLS_MESSAGE, path)
+    except q.ServingBusy as exc:
+        st.warning(str(exc), icon=":material/lock_clock:")
+    except q.ServingError as exc:
+        st.error(str(exc))
+    except duckdb.Error as exc:
+        st.error(
+            "The serving copy does not match the `marts` contract this page expects "
+            f"(tables/columns of fct_calls, fct_journey_hops).\n\n`{exc}`"
+        )
+
+
+def viewer_email() -> str | None:
+    """The signed-in viewer's e-mail (Streamlit's OIDC login), else None."""
+    user = st.user
+    return user.get("email") if user.get("is_logged_in") else None
+
+
+def _render(settings: Settings, path: str) -> None:
+    version = q.serving_version(path)
+    overview = cached.call_overview(path, version, settings.timezone) if version else None
+    if overview is None:
+        no_data(NO_CALLS_MESSAGE, path)
+        return
+    show_numbers = settings.may_see_numbers(viewer_email())
+
+    filters = _sidebar(overview, settings, show_numbers)
+    st.caption(
+        f"{filters.start:%a %d %b %Y} – {filters.end:%a %d %b %Y} · times in **{settings.timezone}** · "
+        f"latest call {fmt_timestamp(overview.latest_start)}"
+        + ("" if show_numbers else " · phone numbers masked")
+    )
+    if filters.nothing_selected:
+        st.warning("Select at least one value of every filter in the sidebar.")
+        return
+
+    _tiles(cached.call_summary(path, version, filters))
+
+    st.subheader("Calls per day")
+    _per_day_chart(cached.calls_per_day(path, version, filters), settings.timezone)
+
+    st.subheader("Far ends")
+    _call_types_table(cached.call_types(path, version, filters))
+
+    st.subheader("Calls")
+    calls, total = cached.call_list(path, version, filters, settings.timezone, show_numbers)
+    _call_table(calls, total, several_platforms=len(overview.platforms) > 1)
+
+    st.subheader("Journey")
+    _journey(path, version, calls, settings.timezone)
+
+
+# --------------------------------------------------------------------------- sidebar
+
+
+def _sidebar(overview: cq.CallOverview, settings: Settings, show_numbers: bool) -> cq.CallFilters:
+    sb = st.sidebar
+    sb.header("Filters")
+    default_start = max(overview.min_date, overview.max_date - timedelta(days=DEFAULT_DAYS - 1))
+    picked = sb.date_input(
+        "Days",
+        value=(default_start, overview.max_date),
+        min_value=overview.min_date,
+        max_value=overview.max_date,
+        help=f"Day the call started, in {settings.timezone}. Default: the last {DEFAULT_DAYS} days with calls.",
+    )
+    start, end = date_range(picked, default_start, overview.max_date)
+
+    def choice(label: str, options: tuple[str, ...]) -> tuple[str, ...] | None:
+        if len(options) <= 1:
+            return None
+        picked = sb.multiselect(label, options=list(options), default=list(options), placeholder="Choose")
+        return None if len(picked) == len(options) else tuple(picked)
+
+    platforms = choice("Platforms", overview.platforms)
+    directions = choice("Direction", overview.directions)
+    call_types = choice("Call type", overview.call_types)
+    outcomes = choice("Outcome", overview.outcomes)
+    number = None
+    if show_numbers:
+        number = sb.text_input("Number", placeholder="digits of the caller or callee",
+                               help="Calls whose caller's or callee's number contains these digits.").strip()
+    else:
+        sb.caption("Phone numbers are masked for you (SWITCHBOARD_APP_NUMBER_VIEWERS), so there is "
+                   "no search by number.")
+    return cq.CallFilters(start=start, end=end, platforms=platforms, directions=directions,
+                          call_types=call_types, outcomes=outcomes, number=number or None)
+
+
+# --------------------------------------------------------------------------- tiles and charts
+
+
+def _tiles(s: cq.CallSummary) -> None:
+    row1 = st.columns(4)
+    row1[0].metric("Calls", fmt_count(s.calls), border=True,
+                   help="Calls that started in the selected days (one per call, however many queues "
+                        "and agents it met).")
+    row1[1].metric("Answered", fmt_pct(s.answer_rate), border=True,
+                   help=f"Calls a person answered: {s.answered:,} of {s.calls:,}.")
+    row1[2].metric("Inbound / outbound", f"{s.inbound:,} / {s.outbound:,}", border=True,
+                   help=f"Internal calls (between extensions): {s.internal:,}.")
+    row1[3].metric("International / premium", f"{s.international:,} / {s.premium:,}", border=True,
+                   help="Calls whose far end is abroad, or a premium-rate number (phonenumbers' "
+                        "classification of the caller of inbound calls and the dialled number of "
+                        "outbound ones): where toll fraud shows.")
+    row2 = st.columns(4)
+    row2[0].metric("Mean talk", fmt_duration(s.mean_talk_seconds), border=True,
+                   help="Talk with agents per answered call that has talk time (mm:ss).")
+    row2[1].metric("Mean queue wait", fmt_duration(s.mean_queue_seconds), border=True,
+                   help=f"Queue time per call that entered a queue ({s.queued:,} calls), all its "
+                        "queues added up (mm:ss).")
+    row2[2].metric("Talk", fmt_duration(s.talk_seconds), border=True,
+                   help="Talk with agents of the answered calls, added up (h:mm:ss).")
+    row2[3].metric("Queued calls", fmt_count(s.queued), border=True,
+                   help="Calls that entered at least one queue.")
+
+
+def _per_day_chart(per_day: pl.DataFrame, timezone: str) -> None:
+    if int(per_day["calls"].sum()) == 0:
+        st.caption("No calls in this selection.")
+    chart = (
+        alt.Chart(per_day.to_pandas())
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title=f"Day ({timezone})", axis=alt.Axis(format="%a %d %b")),
+            y=alt.Y("calls:Q", title="Calls", stack=True),
+            color=alt.Color("direction:N", title=None, legend=alt.Legend(orient="top"),
+                            scale=alt.Scale(domain=list(DIRECTION_COLORS),
+                                            range=list(DIRECTION_COLORS.values()))),
+            tooltip=[alt.Tooltip("day:T", title="Day", format="%a %d %b %Y"),
+                     alt.Tooltip("direction:N", title="Direction"),
+                     alt.Tooltip("calls:Q", title="Calls")],
+        )
+        .properties(height=260)
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def _call_types_table(types: pl.DataFrame) -> None:
+    if types.is_empty():
+        st.info("No calls in this selection.")
+        return
+    st.caption("The far end's number: the caller of inbound calls, the dialled number of outbound ones.")
+    st.dataframe(
+        seconds_to_timedelta(types.to_pandas(), ["talk_seconds"]),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "call_type": st.column_config.TextColumn("Call type"),
+            "country": st.column_config.TextColumn("Country", help="ISO 3166 region of the far end's number."),
+            "calls": st.column_config.NumberColumn("Calls", format="%d"),
+            "answered": st.column_config.NumberColumn("Answered", format="%d"),
+            "talk_seconds": st.column_config.NumberColumn("Talk", format="compact"),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- calls and journey
+
+
+def _call_table(calls: pl.DataFrame, total: int, several_platforms: bool) -> None:
+    if calls.is_empty():
+        st.info("No calls in this selection.")
+        return
+    shown = f"the newest {calls.height:,} of {total:,}" if total > calls.height else f"all {total:,}"
+    st.caption(f"Calls of the selection, newest first: {shown}.")
+    df = seconds_to_timedelta(calls.drop("call_id").to_pandas(),
+                               ["queue_seconds", "talk_seconds", "hold_seconds"])
+    if not several_platforms:
+        df = df.drop(columns=["platform"])
+    clock = "compact"
+    st.dataframe(
+        df,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "platform": st.column_config.TextColumn("Platform"),
+            "started_at": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
+            "direction": st.column_config.TextColumn("Direction"),
+            "caller_number": st.column_config.TextColumn("Caller"),
+            "callee_number": st.column_config.TextColumn("Callee"),
+            "call_type": st.column_config.TextColumn("Call type"),
+            "country": st.column_config.TextColumn("Country"),
+            "first_queue": st.column_config.TextColumn("First queue"),
+            "final_agent": st.column_config.TextColumn("Final agent"),
+            "outcome": st.column_config.TextColumn("Outcome"),
+            "route": st.column_config.TextColumn("Route", help="Webex: the journey's hops; see below."),
+            "queue_seconds": st.column_config.NumberColumn("Queue", format=clock),
+            "talk_seconds": st.column_config.NumberColumn("Talk", format=clock),
+            "hold_seconds": st.column_config.NumberColumn("Hold", format=clock),
+            "transferred": st.column_config.CheckboxColumn("Transferred"),
+            "recorded": st.column_config.CheckboxColumn("Recorded"),
+        },
+    )
+
+
+def journey_label(row: dict) -> str:
+    """How a call is named in the journey picker: its local start, direction and route."""
+    started = row["started_at"].strftime("%Y-%m-%d %H:%M:%S") if row["started_at"] else "?"
+    return f"{started} · {row['direction']} · {row['route'] or row['call_id']}"
+
+
+def _journey(path: str, version, calls: pl.DataFrame, timezone: str) -> None:
+    with_route = calls.filter(pl.col("route").is_not_null())
+    if with_route.is_empty():
+        st.caption("Journeys are recorded for Webex calls; none in the list above.")
+        return
+    labels = {journey_label(row): row["call_id"] for row in with_route.iter_rows(named=True)}
+    picked = st.selectbox("Call", options=list(labels), help="A Webex call of the list above.")
+    hops = cached.journey_hops(path, version, labels[picked], timezone)
+    if hops.is_empty():
+        st.info("No hops recorded for this call.")
+        return
+    df = seconds_to_timedelta(
+        hops.to_pandas(),
+        ["ring_seconds", "wait_seconds", "talk_seconds", "hold_seconds", "duration_seconds"],
+    )
+    clock = "compact"
+    st.dataframe(
+        df,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "hop_no": st.column_config.NumberColumn("#", format="%d"),
+            "hop_type": st.column_config.TextColumn("Hop"),
+            "hop": st.column_config.TextColumn("Who / what"),
+            "queue": st.column_config.TextColumn("Queue"),
+            "agent": st.column_config.TextColumn("Agent"),
+            "key_pressed": st.column_config.TextColumn("Key"),
+            "started_at": st.column_config.DatetimeColumn("Started", format="HH:mm:ss"),
+            "ring_seconds": st.column_config.NumberColumn("Ring", format=clock),
+            "wait_seconds": st.column_config.NumberColumn("Wait", format=clock),
+            "talk_seconds": st.column_config.NumberColumn("Talk", format=clock),
+            "hold_seconds": st.column_config.NumberColumn("Hold", format=clock),
+            "duration_seconds": st.column_config.NumberColumn(
+                "Share of the call", format=clock,
+                help="The hop's share of the journey's time (auto attendant: until the next hop; "
+                     "queue: wait; agent: talk; offer: ringing)."),
+            "outcome": st.column_config.TextColumn("Outcome"),
+        },
+    )
