@@ -139,37 +139,41 @@ def _tiles(s: cq.CallSummary) -> None:
                         "and agents it met).")
     row1[1].metric("Answered", fmt_pct(s.answer_rate), border=True,
                    help=f"Calls a person answered: {s.answered:,} of {s.calls:,}.")
-    row1[2].metric("Inbound / outbound", f"{s.inbound:,} / {s.outbound:,}", border=True,
-                   help=f"Internal calls (between extensions): {s.internal:,}.")
-    row1[3].metric("International / premium", f"{s.international:,} / {s.premium:,}", border=True,
-                   help="Calls whose far end is abroad, or a premium-rate number (phonenumbers' "
-                        "classification of the caller of inbound calls and the dialled number of "
-                        "outbound ones): where toll fraud shows.")
+    row1[2].metric("Inbound", fmt_count(s.inbound), border=True)
+    row1[3].metric("Outbound", fmt_count(s.outbound), border=True,
+                   help=f"Internal calls (between extensions), in neither: {s.internal:,}.")
     row2 = st.columns(4)
-    row2[0].metric("Mean talk", fmt_duration(s.mean_talk_seconds), border=True,
-                   help="Talk with agents per answered call that has talk time (mm:ss).")
-    row2[1].metric("Mean queue wait", fmt_duration(s.mean_queue_seconds), border=True,
+    far_end = ("phonenumbers' type of the far end's number: the caller of inbound calls, the dialled "
+               "number of outbound ones. Where toll fraud shows.")
+    row2[0].metric("International", fmt_count(s.international), border=True,
+                   help=f"Calls whose far end is abroad ({far_end})")
+    row2[1].metric("Premium", fmt_count(s.premium), border=True,
+                   help=f"Calls to or from a premium-rate number ({far_end})")
+    row2[2].metric("Mean talk", fmt_duration(s.mean_talk_seconds), border=True,
+                   help=f"Talk with agents per answered call that has talk time (mm:ss); "
+                        f"{fmt_duration(s.talk_seconds)} in all.")
+    row2[3].metric("Mean queue wait", fmt_duration(s.mean_queue_seconds), border=True,
                    help=f"Queue time per call that entered a queue ({s.queued:,} calls), all its "
                         "queues added up (mm:ss).")
-    row2[2].metric("Talk", fmt_duration(s.talk_seconds), border=True,
-                   help="Talk with agents of the answered calls, added up (h:mm:ss).")
-    row2[3].metric("Queued calls", fmt_count(s.queued), border=True,
-                   help="Calls that entered at least one queue.")
 
 
 def _per_day_chart(per_day: pl.DataFrame, timezone: str) -> None:
     if int(per_day["calls"].sum()) == 0:
         st.caption("No calls in this selection.")
+    # one bar per day: the days as labels in their order (a time axis draws thin bars and
+    # repeats a day's label at every tick)
+    data = per_day.with_columns(pl.col("day").dt.strftime("%a %d %b").alias("label")).to_pandas()
     chart = (
-        alt.Chart(per_day.to_pandas())
+        alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title=f"Day ({timezone})", axis=alt.Axis(format="%a %d %b")),
+            x=alt.X("label:O", title=f"Day ({timezone})", sort=list(dict.fromkeys(data["label"])),
+                    axis=alt.Axis(labelAngle=0)),
             y=alt.Y("calls:Q", title="Calls", stack=True),
             color=alt.Color("direction:N", title=None, legend=alt.Legend(orient="top"),
                             scale=alt.Scale(domain=list(DIRECTION_COLORS),
                                             range=list(DIRECTION_COLORS.values()))),
-            tooltip=[alt.Tooltip("day:T", title="Day", format="%a %d %b %Y"),
+            tooltip=[alt.Tooltip("label:O", title="Day"),
                      alt.Tooltip("direction:N", title="Direction"),
                      alt.Tooltip("calls:Q", title="Calls")],
         )
