@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from streamlit_app.queries import NoServingData, read_only, serving_version
+from streamlit_app.queries import NoServingData, has_mart, read_only, serving_version
 
 CALLS = "marts.fct_calls"
 HOPS = "marts.fct_journey_hops"
@@ -115,11 +115,7 @@ def load_call_overview(path: str | Path, timezone: str) -> CallOverview | None:
         return None
     try:
         with read_only(path, timezone) as con:
-            exists = con.sql(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = 'marts' AND table_name = 'fct_calls'"
-            ).fetchall()[0][0]
-            if not exists:
+            if not has_mart(con, "fct_calls"):
                 return None
             row = con.sql(
                 f"SELECT min(started_date), max(started_date), count(*), max(started_at) FROM {CALLS}"

@@ -112,6 +112,14 @@ def read_only(
         con.close()
 
 
+def has_mart(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether the serving copy holds marts.`table` (a copy published by an older version may not)."""
+    return con.sql(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'marts' AND table_name = $table",
+        params={"table": table},
+    ).fetchall()[0][0] > 0
+
+
 def _sql_str(value: str) -> str:
     return value.replace("'", "''")
 
@@ -177,11 +185,7 @@ def load_overview(path: str | Path, timezone: str) -> Overview | None:
         return None
     try:
         with read_only(path, timezone) as con:
-            exists = con.sql(
-                "SELECT count(*) FROM information_schema.tables "
-                "WHERE table_schema = 'marts' AND table_name = 'fct_queue_visits'"
-            ).fetchall()[0][0]
-            if not exists:
+            if not has_mart(con, "fct_queue_visits"):
                 return None
             row = con.sql(
                 f"SELECT min(entered_date), max(entered_date), count(*), max(entered_at) FROM {FCT}"

@@ -8,10 +8,7 @@ in SWITCHBOARD_APP_NUMBER_VIEWERS.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import altair as alt
-import duckdb
 import polars as pl
 import streamlit as st
 
@@ -19,8 +16,8 @@ from streamlit_app import cached
 from streamlit_app import call_queries as cq
 from streamlit_app import queries as q
 from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct, fmt_timestamp
-from streamlit_app.views.widgets import date_range, no_data, seconds_to_timedelta
-from switchboard.settings import Settings, SettingsError, load_settings
+from streamlit_app.views.widgets import no_data, page, seconds_to_timedelta, sidebar_days
+from switchboard.settings import Settings
 
 TITLE = "Calls"
 DEFAULT_DAYS = 7
@@ -29,27 +26,7 @@ DIRECTION_COLORS = {"inbound": "#4C78A8", "outbound": "#F58518", "internal": "#9
 
 
 def render() -> None:
-    st.title(TITLE)
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        st.error(str(exc))
-        return
-
-    path = str(settings.serving_path)
-    try:
-        _render(settings, path)
-    except q.NoServingData:
-        no_data(NO_CALLS_MESSAGE, path)
-    except q.ServingBusy as exc:
-        st.warning(str(exc), icon=":material/lock_clock:")
-    except q.ServingError as exc:
-        st.error(str(exc))
-    except duckdb.Error as exc:
-        st.error(
-            "The serving copy does not match the `marts` contract this page expects "
-            f"(tables/columns of fct_calls, fct_journey_hops).\n\n`{exc}`"
-        )
+    page(TITLE, _render, tables="fct_calls, fct_journey_hops", no_data_message=NO_CALLS_MESSAGE)
 
 
 def viewer_email() -> str | None:
@@ -96,17 +73,9 @@ def _render(settings: Settings, path: str) -> None:
 
 
 def _sidebar(overview: cq.CallOverview, settings: Settings, show_numbers: bool) -> cq.CallFilters:
+    start, end = sidebar_days(overview.min_date, overview.max_date,
+                              f"Day the call started, in {settings.timezone}.", DEFAULT_DAYS)
     sb = st.sidebar
-    sb.header("Filters")
-    default_start = max(overview.min_date, overview.max_date - timedelta(days=DEFAULT_DAYS - 1))
-    picked = sb.date_input(
-        "Days",
-        value=(default_start, overview.max_date),
-        min_value=overview.min_date,
-        max_value=overview.max_date,
-        help=f"Day the call started, in {settings.timezone}. Default: the last {DEFAULT_DAYS} days with calls.",
-    )
-    start, end = date_range(picked, default_start, overview.max_date)
 
     def choice(label: str, options: tuple[str, ...]) -> tuple[str, ...] | None:
         if len(options) <= 1:

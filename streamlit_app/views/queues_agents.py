@@ -6,18 +6,15 @@ only lays them out. Phone numbers are never queried for this page.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import altair as alt
-import duckdb
 import polars as pl
 import streamlit as st
 
 from streamlit_app import cached
 from streamlit_app import queries as q
 from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct, fmt_timestamp
-from streamlit_app.views.widgets import date_range, no_data, seconds_to_timedelta
-from switchboard.settings import Settings, SettingsError, load_settings
+from streamlit_app.views.widgets import no_data, page, seconds_to_timedelta, sidebar_days
+from switchboard.settings import Settings
 
 TITLE = "Queues & agents"
 DEFAULT_DAYS = 7
@@ -25,27 +22,7 @@ MEASURE_COLORS = {"offered": "#4C78A8", "answered": "#54A24B", "abandoned": "#E4
 
 
 def render() -> None:
-    st.title(TITLE)
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        st.error(str(exc))
-        return
-
-    path = str(settings.serving_path)
-    try:
-        _render(settings, path)
-    except q.NoServingData as exc:
-        no_data(str(exc), path)
-    except q.ServingBusy as exc:
-        st.warning(str(exc), icon=":material/lock_clock:")
-    except q.ServingError as exc:
-        st.error(str(exc))
-    except duckdb.Error as exc:
-        st.error(
-            "The serving copy does not match the `marts` contract this page expects "
-            f"(tables/columns of fct_queue_visits, agg_agent_daily, agg_agent_pause_daily).\n\n`{exc}`"
-        )
+    page(TITLE, _render, tables="fct_queue_visits, agg_agent_daily, agg_agent_pause_daily")
 
 
 def _render(settings: Settings, path: str) -> None:
@@ -88,17 +65,9 @@ def _render(settings: Settings, path: str) -> None:
 
 
 def _sidebar(overview: q.Overview, settings: Settings):
+    start, end = sidebar_days(overview.min_date, overview.max_date,
+                              f"Queue-entry day in {settings.timezone}.", DEFAULT_DAYS)
     sb = st.sidebar
-    sb.header("Filters")
-    default_start = max(overview.min_date, overview.max_date - timedelta(days=DEFAULT_DAYS - 1))
-    picked = sb.date_input(
-        "Days",
-        value=(default_start, overview.max_date),
-        min_value=overview.min_date,
-        max_value=overview.max_date,
-        help=f"Queue-entry day in {settings.timezone}. Default: the last {DEFAULT_DAYS} days with data.",
-    )
-    start, end = date_range(picked, default_start, overview.max_date)
 
     labels = q.queue_labels(overview.queues)
     picked_labels = sb.multiselect(

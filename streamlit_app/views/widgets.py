@@ -2,10 +2,42 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 
+import duckdb
 import pandas as pd
 import streamlit as st
+
+from streamlit_app import queries as q
+from switchboard.settings import Settings, SettingsError, load_settings
+
+
+def page(title: str, body: Callable[[Settings, str], None], *, tables: str,
+         no_data_message: str | None = None) -> None:
+    """A page of the app: its title, then `body(settings, serving path)`, with what can go wrong
+    around it shown as a message instead of a traceback (settings, a missing, busy or unreadable
+    serving copy, a copy whose marts lack the `tables` the page reads)."""
+    st.title(title)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        st.error(str(exc))
+        return
+    path = str(settings.serving_path)
+    try:
+        body(settings, path)
+    except q.NoServingData as exc:
+        no_data(no_data_message or str(exc), path)
+    except q.ServingBusy as exc:
+        st.warning(str(exc), icon=":material/lock_clock:")
+    except q.ServingError as exc:
+        st.error(str(exc))
+    except duckdb.Error as exc:
+        st.error(
+            "The serving copy does not match the `marts` contract this page expects "
+            f"(tables/columns of {tables}).\n\n`{exc}`"
+        )
 
 
 def no_data(message: str, path: str) -> None:
@@ -28,3 +60,19 @@ def seconds_to_timedelta(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     for col in cols:
         df[col] = pd.to_timedelta(df[col].astype("float64").round(0), unit="s")
     return df
+
+
+def sidebar_days(min_date: date, max_date: date, what: str, default_days: int = 7) -> tuple[date, date]:
+    """The sidebar's filter header and its range of days (default: the last `default_days` days
+    with data); `what` says which day a row counts on."""
+    sb = st.sidebar
+    sb.header("Filters")
+    default_start = max(min_date, max_date - timedelta(days=default_days - 1))
+    picked = sb.date_input(
+        "Days",
+        value=(default_start, max_date),
+        min_value=min_date,
+        max_value=max_date,
+        help=f"{what} Default: the last {default_days} days with data.",
+    )
+    return date_range(picked, default_start, max_date)
