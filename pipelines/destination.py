@@ -4,6 +4,7 @@ importing Dagster (a stand-alone load would spend about a second of its start-up
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import dlt
 
 from pipelines.file_lock import FileLock
+from switchboard.settings import Settings
 from switchboard.warehouse_url import WarehouseURL
 
 # Raw tables carry no meaning in their physical row order (every model orders by its own keys),
@@ -47,6 +49,32 @@ def use_loader_defaults(pipeline_name: str) -> None:
     os.environ.setdefault(f"{pipeline_name.upper()}__DATA_WRITER__COMPRESSION", "none")
     # No anonymous usage events from a loader (each run would otherwise queue one).
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+def loader_pipeline(settings: Settings, name: str, dataset: str, **options: object) -> dlt.Pipeline:
+    """A loader's dlt pipeline on the warehouse, its working files under the state folder, with
+    Switchboard's defaults (use_loader_defaults); `options` go to dlt.pipeline (e.g. progress)."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    use_loader_defaults(name)
+    with _no_streamlit_secrets():
+        return dlt.pipeline(pipeline_name=name, destination=dlt_destination(settings.warehouse),
+                            dataset_name=dataset, pipelines_dir=str(settings.state_dir / "dlt"), **options)
+
+
+@contextmanager
+def _no_streamlit_secrets() -> Iterator[None]:
+    """dlt's first configuration lookup imports Streamlit to look for secrets there (a third of a
+    second to a second, more than reading the new bytes of an append); Switchboard keeps none
+    there. Unless Streamlit is already loaded, its import fails (dlt skips it) while dlt sets up."""
+    if "streamlit" in sys.modules:
+        yield
+        return
+    sys.modules["streamlit"] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if "streamlit" in sys.modules and sys.modules["streamlit"] is None:
+            del sys.modules["streamlit"]
 
 
 def run_lock_path(pipeline: dlt.Pipeline) -> Path:

@@ -1,11 +1,15 @@
 """The dlt destination every loader shares (pipelines/destination.py), on a real DuckDB file."""
 
+import subprocess
+import sys
+
 import dlt
 import duckdb
 import pytest
 from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
 
 from pipelines.destination import dlt_destination
+from switchboard.paths import PROJECT_ROOT
 from switchboard.warehouse_url import WarehouseURL
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
@@ -43,3 +47,22 @@ def test_a_merge_killed_between_its_delete_and_its_insert_loses_no_row(tmp_path,
 
     with duckdb.connect(str(location.duckdb_path), read_only=True) as con:
         assert con.execute("select id, version from raw_test.t order by id").fetchall() == [(i, 1) for i in range(5)]
+
+
+def test_a_loader_pipeline_does_not_import_streamlit(tmp_path):
+    """dlt's first configuration lookup imports Streamlit to look for secrets (0.3 s and more of
+    a loader's start-up); a loader's pipeline is made without it, and Streamlit stays importable."""
+    code = (
+        "import sys\n"
+        "from switchboard.settings import Settings\n"
+        "from pipelines.destination import loader_pipeline\n"
+        f"settings = Settings(SWITCHBOARD_WAREHOUSE_URL='duckdb:///{tmp_path}/w.duckdb', "
+        f"SWITCHBOARD_STATE_DIR='{tmp_path}/state')\n"
+        "pipeline = loader_pipeline(settings, 'probe', 'raw_probe')\n"
+        "assert pipeline.pipeline_name == 'probe' and pipeline.dataset_name == 'raw_probe'\n"
+        "assert sys.modules.get('streamlit') is None, 'streamlit was imported'\n"
+        "import streamlit\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=PROJECT_ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]

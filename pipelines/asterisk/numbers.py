@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import dlt
 import polars as pl
 
-from pipelines.destination import dlt_destination, fresh_run, use_loader_defaults
+from pipelines.destination import fresh_run, loader_pipeline
 from pipelines.phone_numbers import classify_numbers
 from switchboard.settings import Settings
 
@@ -58,14 +58,7 @@ def classified(numbers: pl.Series, now: datetime) -> pl.DataFrame:
 
 
 def numbers_pipeline(settings: Settings) -> dlt.Pipeline:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    use_loader_defaults("asterisk_numbers")
-    return dlt.pipeline(
-        pipeline_name="asterisk_numbers",
-        destination=dlt_destination(settings.warehouse),
-        dataset_name=DATASET,
-        pipelines_dir=str(settings.state_dir / "dlt"),
-    )
+    return loader_pipeline(settings, "asterisk_numbers", DATASET)
 
 
 def classify_new_numbers(settings: Settings) -> int:

@@ -15,7 +15,7 @@ import dlt
 import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.destination import dlt_destination, fresh_run, use_loader_defaults
+from pipelines.destination import fresh_run, loader_pipeline
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.oauth import WebexAuthError
@@ -39,15 +39,7 @@ class WebexRunStopped(RuntimeError):
         self.cause, self.report = cause, report
 
 def webex_pipeline(settings: Settings, name: str = "webex") -> dlt.Pipeline:
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    use_loader_defaults(name)
-    return dlt.pipeline(
-        pipeline_name=name,
-        destination=dlt_destination(settings.warehouse),
-        dataset_name=DATASET,
-        pipelines_dir=str(settings.state_dir / "dlt"),
-        progress="log",
-    )
+    return loader_pipeline(settings, name, DATASET, progress="log")
 
 
 def run_poll(settings: Settings, report: WebexReport | None = None, *, config: WebexConfig | None = None,
