@@ -264,6 +264,14 @@ def run_page(user: dict | None = None) -> AppTest:
     return at
 
 
+def _chart_rows(at: AppTest):
+    """The rows Streamlit sends to the browser for the page's chart."""
+    import pyarrow as pa
+
+    (dataset,) = at.get("vega_lite_chart")[0].proto.datasets
+    return pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
+
+
 def _page_text(at: AppTest) -> str:
     return " ".join([c.value for c in at.caption] + [df.value.to_csv() for df in at.dataframe])
 
@@ -282,6 +290,12 @@ def test_page_for_a_viewer_without_numbers(app_env):
     }
     assert "06:30 in all" in next(m for m in at.metric if m.label == "Mean talk").help
     assert at.date_input[0].value == (date(2025, 3, 6), date(2025, 3, 12))
+    bars = _chart_rows(at)  # one bar per day and direction, the days in order
+    assert list(dict.fromkeys(bars["label"])) == [
+        "Thu 06 Mar", "Fri 07 Mar", "Sat 08 Mar", "Sun 09 Mar", "Mon 10 Mar", "Tue 11 Mar", "Wed 12 Mar"]
+    assert bars[bars["calls"] > 0][["label", "direction", "calls"]].values.tolist() == [
+        ["Mon 10 Mar", "inbound", 1], ["Tue 11 Mar", "internal", 1], ["Tue 11 Mar", "outbound", 1],
+        ["Wed 12 Mar", "inbound", 2]]
     calls = at.dataframe[1].value
     assert list(calls["caller_number"]) == ["+44••••••••21", "+57••••••••67", "1001", "2001", "Anonymous"]
     text = _page_text(at)

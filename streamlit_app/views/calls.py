@@ -131,7 +131,9 @@ def _per_day_chart(per_day: pl.DataFrame, timezone: str) -> None:
         st.caption("No calls in this selection.")
     # one bar per day: the days as labels in their order (a time axis draws thin bars and
     # repeats a day's label at every tick)
-    data = per_day.with_columns(pl.col("day").dt.strftime("%a %d %b").alias("label")).to_pandas()
+    one_year = per_day["day"].dt.year().n_unique() <= 1
+    data = per_day.with_columns(
+        pl.col("day").dt.strftime("%a %d %b" if one_year else "%d %b %Y").alias("label")).to_pandas()
     chart = (
         alt.Chart(data)
         .mark_bar()
