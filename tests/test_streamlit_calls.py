@@ -343,3 +343,12 @@ def test_page_without_calls(monkeypatch, tmp_path):
     st.cache_data.clear()
     at = run_page()
     assert "No calls published yet" in at.info[0].value
+
+
+def test_page_offers_sign_in_only_where_a_login_is_configured(app_env, monkeypatch):
+    monkeypatch.setenv("SWITCHBOARD_APP_NUMBER_VIEWERS", "sup@bank.co")
+    assert [b.label for b in run_page().button] == []  # no [auth] configured: nothing to sign in to
+    assert [b.label for b in run_page({"is_logged_in": False}).button] == ["Sign in"]
+    at = run_page({"is_logged_in": True, "email": "sup@bank.co"})
+    assert [b.label for b in at.button] == ["Sign out"]
+    assert any(c.value == "Signed in as sup@bank.co" for c in at.caption)

@@ -16,7 +16,13 @@ from streamlit_app import cached
 from streamlit_app import call_queries as cq
 from streamlit_app import queries as q
 from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct, fmt_timestamp
-from streamlit_app.views.widgets import no_data, page, seconds_to_timedelta, sidebar_days
+from streamlit_app.views.widgets import (
+    no_data,
+    page,
+    seconds_to_timedelta,
+    sidebar_days,
+    sign_in_box,
+)
 from switchboard.settings import Settings
 
 TITLE = "Calls"
@@ -94,6 +100,7 @@ def _sidebar(overview: cq.CallOverview, settings: Settings, show_numbers: bool) 
     else:
         sb.caption("Phone numbers are masked for you (SWITCHBOARD_APP_NUMBER_VIEWERS), so there is "
                    "no search by number.")
+    sign_in_box("Viewers listed in SWITCHBOARD_APP_NUMBER_VIEWERS see phone numbers in full once signed in.")
     return cq.CallFilters(start=start, end=end, platforms=platforms, directions=directions,
                           call_types=call_types, outcomes=outcomes, number=number or None)
 

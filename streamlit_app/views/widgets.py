@@ -76,3 +76,18 @@ def sidebar_days(min_date: date, max_date: date, what: str, default_days: int = 
         help=f"{what} Default: the last {default_days} days with data.",
     )
     return date_range(picked, default_start, max_date)
+
+
+def sign_in_box(why: str) -> None:
+    """Sign in and out in the sidebar, where the deployment configured Streamlit's OIDC login
+    (an `[auth]` section in its secrets); nothing where it did not."""
+    user = st.user
+    signed_in = user.get("is_logged_in")
+    if signed_in is None:  # no login configured
+        return
+    sb = st.sidebar
+    if signed_in:
+        sb.caption(f"Signed in as {user.get('email') or user.get('name') or 'you'}")
+        sb.button("Sign out", on_click=st.logout)
+    else:
+        sb.button("Sign in", on_click=st.login, help=why)
