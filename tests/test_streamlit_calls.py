@@ -352,3 +352,19 @@ def test_page_offers_sign_in_only_where_a_login_is_configured(app_env, monkeypat
     at = run_page({"is_logged_in": True, "email": "sup@bank.co"})
     assert [b.label for b in at.button] == ["Sign out"]
     assert any(c.value == "Signed in as sup@bank.co" for c in at.caption)
+
+
+def test_sign_in_works_where_a_login_is_configured(app_env, monkeypatch, tmp_path):
+    """With an `[auth]` section in the app's secrets, Sign in starts Streamlit's OIDC login (it
+    needs Authlib, installed with streamlit[auth]). The provider is never reached: the login
+    redirects the browser, which AppTest does not follow."""
+    secrets = tmp_path / ".streamlit" / "secrets.toml"
+    secrets.parent.mkdir()
+    secrets.write_text(
+        '[auth]\nredirect_uri = "http://127.0.0.1:8501/oauth2callback"\ncookie_secret = "test-only"\n'
+        'client_id = "switchboard"\nclient_secret = "test-only"\n'
+        'server_metadata_url = "http://127.0.0.1:9/.well-known/openid-configuration"\n')
+    monkeypatch.chdir(tmp_path)
+    at = run_page({"is_logged_in": False})
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
