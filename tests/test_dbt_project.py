@@ -319,6 +319,10 @@ def test_build_passes_on_an_empty_duckdb_warehouse(tmp_path):
     assert _rows(tmp_path / "empty.duckdb", "select count(*) as n from marts.fct_queue_visits") == [
         {"n": 0}
     ]
+    # dbt's usage tracking is off (dbt_project.yml flags): with it on, dbt logs every event it
+    # queues and posts them to dbt Labs — a host beyond the warehouse
+    debug_log = (tmp_path / "logs" / "dbt.log").read_text()
+    assert "Running with dbt" in debug_log and "Sending event" not in debug_log
     # sums of bigints widen to HUGEINT in DuckDB (numeric in Postgres): the marts cast them back,
     # so a BI tool sees the same column types on either warehouse
     assert _rows(
