@@ -27,7 +27,9 @@ CDR row of call 9001.1 (the call gains CDR figures); in load 3 one whose linkedi
 9003.1's channel to another call (the visit-only call 9003.1 must vanish); in load 4 an outbound
 call that met no queue; in load 5 the row of load 2 exported again with new figures; load 7
 brings nothing but a CDR row joining call 9005.1's channel to another call, so nothing upstream
-of fct_calls is rebuilt and only the CDR row tells which calls change.
+of fct_calls is rebuilt and only the CDR row tells which calls change. Load 8 is one line two
+days on that no model reads (the nightly log rotation's CONFIGRELOAD): it only moves the PBX's data
+end, where the last boot's open sessions and pauses end and its waiting calls time out.
 
 After each incremental `dbt build` (models and tests) every staging, intermediate and mart
 relation must equal, row for row, what `dbt run --full-refresh` builds from the same raw data.
@@ -172,6 +174,8 @@ def _loads() -> list[tuple[list[tuple], list[tuple]]]:
         ),
         ([], []),  # load 6 only removes PBX rt (see REMOVED_AT)
         ([], []),  # load 7 brings only a CDR row (CDR_LOADS)
+        ([_file_row("lab-stream-1", len(main), main[-1][1] + 2 * 86400, "NONE|NONE|NONE|CONFIGRELOAD|",
+                    LOADED + timedelta(hours=7))], []),  # load 8: only the data end moves
     ]
 
 

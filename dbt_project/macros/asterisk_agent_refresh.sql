@@ -55,7 +55,7 @@ where now_.mapping_id is null
 select pbx, min(first_boot) as first_boot
 from (
 
-    {{ boot_plan_sql(ref('int_asterisk__queue_events')) }}
+    {{ boot_plan_sql(staged_lines()) }}
 
     {%- if used is none %}
 
@@ -104,14 +104,15 @@ group by pbx
 
 {#
   Models built from agent events within a boot: rebuilt from the first boot whose agent events
-  were rewritten, or whose events were (a restart closes what was open in the boot before it;
-  raw lines that vanished re-sequence staging).
+  were rewritten, or whose staged lines were (a restart closes what was open in the boot before
+  it; any new line moves the data end, where the last boot's open sessions and pauses end; raw
+  lines that vanished re-sequence staging).
 #}
 {% macro agent_boot_plan_sql() %}
 select pbx, min(first_boot) as first_boot
 from (
 
-    {{ boot_plan_sql(ref('int_asterisk__queue_events')) }}
+    {{ boot_plan_sql(staged_lines()) }}
 
     union all
 

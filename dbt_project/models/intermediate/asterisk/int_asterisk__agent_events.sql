@@ -4,7 +4,7 @@
   (and interfaces without any mapping) are kept as logged. agent_key is the case-insensitive
   identity used to union an agent's intervals.
 
-  Incremental: per PBX, the boots from the first one with new or re-sequenced events, or with an
+  Incremental: per PBX, the boots from the first one with new or re-sequenced lines, or with an
   event whose member-name mapping changed, are rebuilt (macros/asterisk_agent_refresh.sql).
 #}
 {{ config(
@@ -17,6 +17,7 @@
 ) }}
 
 -- depends_on: {{ ref('int_asterisk__boots') }} (refresh plan)
+-- depends_on: {{ ref('stg_asterisk__queue_events') }} (refresh plan: every staged line)
 
 {% set incremental = incremental_ready() %}
 

@@ -12,7 +12,8 @@
   (cascade): int_asterisk__agent_pauses unions these rows so that time is counted once.
 
   Incremental: a pause lies within one boot, so a run rebuilds, per PBX, the boots from the first
-  one whose events or agent events were rewritten (macros/asterisk_agent_refresh.sql).
+  one whose lines or agent events were rewritten (macros/asterisk_agent_refresh.sql): an open
+  one ends at the PBX's last line, which any new line moves.
 #}
 
 {{ config(
@@ -23,7 +24,7 @@
     pre_hook="{{ agent_boot_plan_pre_hook() }}",
 ) }}
 
--- depends_on: {{ ref('int_asterisk__queue_events') }} (refresh plan)
+-- depends_on: {{ ref('stg_asterisk__queue_events') }} (refresh plan: every staged line)
 
 {% set incremental = incremental_ready() %}
 

@@ -27,17 +27,20 @@
     one, out of order) is such a visit: outcome 'join_empty', entered and ended at the DID line,
     no wait (is_refused_at_join).
 
-  Incremental: a visit depends only on the events of its boot (and on DID lines of the same
-  call), so a run rebuilds, per PBX, the boots from the first one with new or re-sequenced
-  events on (macros/asterisk_refresh.sql: boot_plan_sql); older boots are kept as they are.
+  Incremental: a visit depends only on the events of its boot, the boot's end (a restart, or the
+  PBX's last line of any kind) and the DID lines of the same call, so a run rebuilds, per PBX,
+  the boots from the first one with new or re-sequenced lines on (macros/asterisk_refresh.sql:
+  boot_plan_sql); older boots are kept as they are.
 #}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='visit_id',
     on_schema_change='append_new_columns',
-    pre_hook="{{ boot_plan_pre_hook(ref('int_asterisk__queue_events')) }}",
+    pre_hook="{{ boot_plan_pre_hook(staged_lines()) }}",
 ) }}
+
+-- depends_on: {{ ref('stg_asterisk__queue_events') }} (refresh plan: every staged line)
 
 {% set incremental = incremental_ready() %}
 

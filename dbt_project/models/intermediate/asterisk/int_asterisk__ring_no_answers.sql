@@ -6,15 +6,17 @@
 
   Incremental like int_asterisk__queue_visits: a ring depends only on the events and visits of
   its boot, so a run rebuilds, per PBX, the boots from the first one with new or re-sequenced
-  events on (the same plan as the visits, macros/asterisk_refresh.sql: boot_plan_sql).
+  lines on (the same plan as the visits, macros/asterisk_refresh.sql: boot_plan_sql).
 #}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='ring_id',
     on_schema_change='append_new_columns',
-    pre_hook="{{ boot_plan_pre_hook(ref('int_asterisk__queue_events')) }}",
+    pre_hook="{{ boot_plan_pre_hook(staged_lines()) }}",
 ) }}
+
+-- depends_on: {{ ref('stg_asterisk__queue_events') }} (refresh plan: every staged line)
 
 {% set incremental = incremental_ready() %}
 
