@@ -379,10 +379,10 @@ def test_a_backfill_against_an_api_clock_behind_ours_reports_its_newest_minutes_
 
 
 def test_a_404_to_a_next_page_is_asked_again_and_never_ends_the_window(make_settings, data_dir, tmp_path):
-    """404 means an empty window only for a window's first request: to a next link (the pages
-    before it had records) it is a failure. Once, it is asked again; for good, the run stops
-    naming it and the next run loads the window whole. Before, the rest of the window was
-    dropped without a word."""
+    """A 404 to a next link (the pages before it had records) that does not say the window has
+    no more CDRs (here the sandbox's fault: "Service temporarily unavailable") is a failure. Once,
+    it is asked again; for good, the run stops naming it and the next run loads the window whole.
+    Before, the rest of the window was dropped without a word."""
     now = datetime.now(UTC)
     rows = cdr_fixture(now, 1500, oldest=timedelta(hours=10), newest=timedelta(hours=1), seed=12)
     write_cdr_files(data_dir, rows)
@@ -414,6 +414,37 @@ def test_a_404_to_a_next_page_is_asked_again_and_never_ends_the_window(make_sett
         report = run_backfill(again, now - timedelta(hours=11), now, config=fast(again))
     assert not report.errors
     assert_exactly_once(again, [r for _, r in rows])
+
+
+def test_a_404_after_a_windows_last_record_ends_the_window(make_settings, data_dir, tmp_path):
+    """An API that sends a next link after a window's last page (one filled exactly to `max`
+    would be such a page: its time cursor cannot know nothing follows) answers that link 404 "No
+    CDRs for requested time range and filters": an empty page, the window is whole (webex.md
+    §1.4). Before, that 404 was asked again eight times and stopped the run, and the window was
+    never loaded whole. (The sandbox sends no such link: a response hook adds one to every
+    window's last page, pointing past the window's records.)"""
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 1500, oldest=timedelta(hours=20), newest=timedelta(hours=1), seed=13)
+    write_cdr_files(data_dir, rows)
+    added = []
+
+    def next_link_after_the_last_page(response: httpx.Response) -> None:
+        url = response.request.url
+        if url.path.endswith("/cdr_feed") and response.status_code == 200 and not response.headers.get("link"):
+            response.read()
+            after = url.copy_set_param("startTimeForNextFetch", url.params["endTime"])
+            response.headers["Link"] = f'<{after}>; rel="next"'
+            added.append(after)
+
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        report = run_backfill(settings, now - timedelta(hours=21), now, config=fast(settings),
+                              http=httpx.Client(timeout=10.0, event_hooks={"response": [next_link_after_the_last_page]}))
+        not_found = sandbox.stats.status_count("webex.cdr_feed", 404)
+    assert not report.errors and report.client["retries"] == 0
+    assert len(added) >= 2 and report.client["empty_last_pages"] == len(added) == not_found
+    assert report.cdr.windows == len(plan_feed(now - timedelta(hours=21), now, now).windows)
+    assert_exactly_once(settings, [r for _, r in rows])
 
 
 def test_a_404_for_a_path_the_api_does_not_serve_is_an_error_not_an_empty_window(make_settings, data_dir, tmp_path):

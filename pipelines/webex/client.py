@@ -7,8 +7,10 @@
 - CDR requests take a slot from the shared `RequestBudget` first (initial vs page requests).
 - 404 on a CDR endpoint = an empty window ("No CDRs for requested time range and filters"),
   unless its message says the resource does not exist: a wrong base URL must not pass for no
-  data. A 404 to a next link (the window's earlier pages had records) is a failure: asked again
-  with backoff, then an error, so that the rest of the window is not dropped. 429 = wait
+  data. A 404 to a next link ends the window when it says so ("No CDRs …": an empty page, §1.4;
+  a cursor API may send a next link after a last page filled exactly to `max`); any other 404
+  there is a failure, asked again with backoff, then an error, so that the rest of the window is
+  not dropped. 429 = wait
   `Retry-After` (seconds or an HTTP date; a CDR endpoint's 429 makes every other run's CDR
   requests wait too, another API's only its own request). 451 = wrong
   region: switch to the base URL the body names and repeat. 5xx, 423, timeouts, broken connections and truncated/unparseable bodies are retried
@@ -135,6 +137,7 @@ class ClientStats:
     requests: int = 0
     pages: int = 0
     empty_windows: int = 0
+    empty_last_pages: int = 0  # a next link after the window's last record, answered 404 "No CDRs"
     retries: int = 0
     rate_limited: int = 0
     token_refreshes_after_401: int = 0
@@ -147,7 +150,7 @@ class ClientStats:
             "requests": self.requests, "pages": self.pages, "empty_windows": self.empty_windows,
             "retries": self.retries, "rate_limited_429": self.rate_limited,
             "token_refreshes_after_401": self.token_refreshes_after_401, "region_switches": self.region_switches,
-            "repeated_pages": self.repeated_pages,
+            "repeated_pages": self.repeated_pages, "empty_last_pages": self.empty_last_pages,
         }
 
 
@@ -198,11 +201,13 @@ class WebexClient:
             number += 1
             self._count_visit(visits, url, window.endpoint)
             kind = INITIAL if number == 1 else PAGE
-            # a 404 to a next link is no empty window: the window had records (asked again, then an error)
             response, url_used = self._get(url, params, budget_kind=kind, cdr=True, decode=decode,
                                            empty_window=number == 1)
-            if response is None:  # 404: no CDRs in this window
-                self.stats.empty_windows += 1
+            if response is None:  # 404: no CDRs in this window, or none after its last page
+                if number == 1:
+                    self.stats.empty_windows += 1
+                else:
+                    self.stats.empty_last_pages += 1
                 return
             self.stats.pages += 1
             if decode is None:
@@ -300,8 +305,8 @@ class WebexClient:
                     raise WebexApiError(
                         f"Webex answered 404 to {_redact(url)}: {text[:300]!r} — no such endpoint; check "
                         "WEBEX_ANALYTICS_BASE_URL (e.g. https://analytics-calling.webexapis.com/v1)")
-                if not empty_window:
-                    # the pages before it had records: ending the window here would drop the rest
+                if not empty_window and not _NO_CDRS.search(text):
+                    # a next page the API does not say is empty: ending the window here could drop the rest
                     failures = self._backoff(failures, url, "404 to a next page of a window that had records")
                     continue
                 return None, str(response.url)
