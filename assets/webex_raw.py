@@ -46,6 +46,8 @@ def raw_webex_key(table: str) -> dg.AssetKey:
 def _metadata(report: WebexReport, table: str) -> dict:
     counts = {"people": report.people, "locations": report.locations}.get(table, report.cdr)
     meta = {"load_id": report.load_id or "", **counts.as_metadata()}
+    if report.skipped:
+        meta["skipped"] = report.skipped
     if table in ("cdr", "cdr_rejects"):
         meta.update({f"api_{k}": v for k, v in report.client.items()})
         meta["stream_cursor"] = report.stream_cursor or ""
@@ -78,6 +80,8 @@ def build_webex_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     @dg.multi_asset(specs=specs, name="webex_raw", can_subset=False, pool=WAREHOUSE_POOL)
     def webex_raw(context: dg.AssetExecutionContext, settings: dg.ResourceParam[Settings]):
         report, stopped = _loaded_report(run_poll, settings)
+        if report.skipped:
+            context.log.warning(report.skipped)
         context.log.info(f"webex cdr: {report.cdr.as_metadata()}; api: {report.client}")
         # Only the scheduled poll may leave a table unmaterialized: in any other run (a full
         # materialization, one launched by hand) Dagster would skip everything downstream of an

@@ -10,14 +10,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+class LockHeld(RuntimeError):
+    """Another process holds the lock (FileLock with wait=False)."""
+
+
 class FileLock:
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, path: Path, *, wait: bool = True):
+        self.path, self.wait = path, wait
 
     def __enter__(self) -> FileLock:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)  # waits for the holder
+        try:
+            # waits for the holder, or raises LockHeld at once when told not to wait
+            fcntl.flock(self.fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(self.fd)
+            raise LockHeld(f"{self.path} is held by another process") from None
         return self
 
     def __exit__(self, *exc) -> None:

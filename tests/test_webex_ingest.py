@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import stat
+import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +27,8 @@ from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.directory import LOCATION_COLUMNS, PEOPLE_COLUMNS, webex_id_to_uuid
 from pipelines.webex.oauth import WebexAuthError
-from pipelines.webex.pipeline import WebexRunStopped, run_backfill, run_poll
+from pipelines.file_lock import FileLock
+from pipelines.webex.pipeline import WebexRunStopped, raw_webex_lock_path, run_backfill, run_poll, webex_pipeline
 from pipelines.webex.source import WebexConfig
 from pipelines.webex.windows import END_MARGIN, FEED, RULES, STREAM, plan_feed
 from simulator.sandbox import run_sandbox
@@ -444,6 +446,38 @@ def test_a_404_after_a_windows_last_record_ends_the_window(make_settings, data_d
     assert not report.errors and report.client["retries"] == 0
     assert len(added) >= 2 and report.client["empty_last_pages"] == len(added) == not_found
     assert report.cdr.windows == len(plan_feed(now - timedelta(hours=21), now, now).windows)
+    assert_exactly_once(settings, [r for _, r in rows])
+
+
+def test_polls_and_backfills_load_raw_webex_one_at_a_time(make_settings, data_dir, tmp_path):
+    """A run decides while it reads whether a record is new (appended) or replaces a stored one
+    (merged): a poll and a backfill reading at once both appended what both fetched (an
+    independent audit found 48 Report IDs twice on Postgres, where nothing else kept them apart).
+    Every run that loads raw_webex holds one lock: a poll that finds it held is skipped without
+    a request; a backfill waits for it. (The lock is held here by the test, standing in for a
+    run in another process.)"""
+    now = datetime.now(UTC)
+    rows = cdr_fixture(now, 600, oldest=timedelta(hours=6), newest=timedelta(minutes=20), seed=14)
+    write_cdr_files(data_dir, rows)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        lock = raw_webex_lock_path(webex_pipeline(settings, "webex_backfill"))
+        assert lock == raw_webex_lock_path(webex_pipeline(settings, "webex"))
+        with FileLock(lock):
+            poll = run_poll(settings, config=fast(settings), now=lambda: now)
+            assert "this poll is skipped" in poll.skipped and poll.cdr.records_read == 0
+            assert not sandbox.stats.snapshot()["requests"] and poll.cdr.balanced
+
+            backfill = threading.Thread(target=run_backfill, args=(settings, now - timedelta(hours=7), now),
+                                        kwargs={"config": fast(settings)})
+            backfill.start()
+            backfill.join(timeout=1.5)
+            assert backfill.is_alive() and not sandbox.stats.snapshot()["requests"]  # waiting for the lock
+        backfill.join(timeout=120)
+        assert not backfill.is_alive()
+        assert_exactly_once(settings, [r for _, r in rows])  # the backfill, once the lock was free
+        poll = run_poll(settings, config=fast(settings), now=lambda: now)
+    assert poll.skipped is None and poll.cdr.records_read == len(rows) and poll.cdr.loaded == 0
     assert_exactly_once(settings, [r for _, r in rows])
 
 

@@ -2,12 +2,20 @@
 
 Polls and backfills are two pipelines over one dataset: each keeps its own state (the poll's
 stream cursor and CSV files read; a backfill has none worth keeping), both merge into the same
-tables on the same keys.
+tables on the same keys. They load one at a time: a run decides while it reads whether a
+record is new (plain append) or replaces a stored one (merge), so two runs reading at once
+would both append a record they both fetched. A backfill waits for a poll to end; a poll that
+finds a backfill loading is skipped (the next one goes on from the stream cursor), rather than
+hold its run, and Dagster's warehouse pool, for a backfill's length. The lock is a file beside
+the pipelines' folders, in the state folder every Webex run shares (as it shares the request
+budget).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
@@ -16,6 +24,7 @@ import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.destination import fresh_run, loader_pipeline
+from pipelines.file_lock import FileLock, LockHeld
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.oauth import WebexAuthError
@@ -25,6 +34,7 @@ from switchboard.settings import Settings
 from switchboard.warehouse_url import WarehouseURL
 
 DATASET = "raw_webex"
+log = logging.getLogger(__name__)
 
 
 class WebexRunStopped(RuntimeError):
@@ -55,15 +65,32 @@ def run_backfill(settings: Settings, since: datetime, until: datetime, report: W
                 **source_options)
 
 
+def raw_webex_lock_path(pipeline: dlt.Pipeline) -> Path:
+    """The lock every run that loads raw_webex holds, beside the pipelines' working folders."""
+    return Path(pipeline.working_dir).with_name(f".{DATASET}.lock")
+
+
 def _run(settings, name, report, config, **source_options) -> WebexReport:
     # A key Webex adds appears in some pages and not in others, so Arrow batches of one table
     # may differ by columns; dlt's lossless promotion merges them (its default demands equal schemas).
     os.environ.setdefault("DATA_WRITER__ARROW_CONCAT_PROMOTE_OPTIONS", "default")
     report = report or WebexReport()
     config = config or WebexConfig.from_settings(settings)
+    pipeline = webex_pipeline(settings, name)
+    with ExitStack() as held:
+        try:
+            held.enter_context(FileLock(raw_webex_lock_path(pipeline), wait=source_options["mode"] == BACKFILL))
+        except LockHeld:
+            report.skipped = ("another Webex run (a backfill) is loading raw_webex: this poll is skipped, the next "
+                              "one goes on from the stream cursor")
+            log.warning(report.skipped)
+            return report
+        return _run_locked(settings, pipeline, report, config, **source_options)
+
+
+def _run_locked(settings, pipeline, report, config, **source_options) -> WebexReport:
     if settings.warehouse.is_duckdb:
         create_duckdb_cdr_table(settings.warehouse)
-    pipeline = webex_pipeline(settings, name)
     with fresh_run(pipeline), existing_objects_frozen():
         try:
             info = pipeline.run(webex_source(config, report, **source_options), loader_file_format="parquet")

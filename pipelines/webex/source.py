@@ -179,6 +179,7 @@ class WebexReport:
     # what stopped a resource part-way (a request the API refused, a dead token): what was read
     # before it is still loaded, and the run then fails with it (pipeline.WebexRunStopped)
     errors: list[Exception] = field(default_factory=list)
+    skipped: str | None = None  # why the run read nothing (pipeline.py: a poll while a backfill loads)
 
 
 @dlt.source(name="webex", max_table_nesting=0)
