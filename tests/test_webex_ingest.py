@@ -23,12 +23,18 @@ import httpx
 import orjson
 import pytest
 
+from pipelines.file_lock import FileLock
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
 from pipelines.webex.directory import LOCATION_COLUMNS, PEOPLE_COLUMNS, webex_id_to_uuid
 from pipelines.webex.oauth import WebexAuthError
-from pipelines.file_lock import FileLock
-from pipelines.webex.pipeline import WebexRunStopped, raw_webex_lock_path, run_backfill, run_poll, webex_pipeline
+from pipelines.webex.pipeline import (
+    WebexRunStopped,
+    raw_webex_lock_path,
+    run_backfill,
+    run_poll,
+    webex_pipeline,
+)
 from pipelines.webex.source import WebexConfig
 from pipelines.webex.windows import END_MARGIN, FEED, RULES, STREAM, plan_feed
 from simulator.sandbox import run_sandbox
