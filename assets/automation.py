@@ -142,29 +142,62 @@ def run_key_for(changed: dict[str, object]) -> str:
 
 # A run still not started after this long is taken for stuck (e.g. never launched), not waiting.
 WAITING_RUN_MAX_AGE = timedelta(hours=1)
+# A failed run's bytes are asked for again this long after it ended (not at every 30 s tick while,
+# say, a backfill outside Dagster holds a DuckDB warehouse).
+FAILED_RUN_RETRY_AFTER = timedelta(minutes=2)
+SENSOR_NAME = "asterisk_files_sensor"
 
 
 def _waiting_run(instance: dg.DagsterInstance) -> str | None:
-    """A run of the Asterisk job that has not started yet: it will read every new byte when it
-    does, so a second one behind it would only queue up (a live PBX appends every few seconds,
-    a run takes longer than the sensor's interval)."""
-    runs = instance.get_run_records(
-        filters=dg.RunsFilter(
-            job_name=asterisk_refresh.name,
-            statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING],
-            created_after=datetime.now(UTC) - WAITING_RUN_MAX_AGE,
-        ),
-        limit=1,
-    )
-    return runs[0].dagster_run.run_id if runs else None
+    """A run that loads the Asterisk files and has not started yet: it will read every new byte
+    when it does, so a second one behind it would only queue up (a live PBX appends every few
+    seconds, a run takes longer than the sensor's interval)."""
+    for job in (asterisk_refresh, refresh_everything):
+        runs = instance.get_run_records(
+            filters=dg.RunsFilter(
+                job_name=job.name,
+                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING],
+                created_after=datetime.now(UTC) - WAITING_RUN_MAX_AGE,
+            ),
+            limit=1,
+        )
+        if runs:
+            return runs[0].dagster_run.run_id
+    return None
+
+
+def _failed_run(instance: dg.DagsterInstance) -> str | None:
+    """The sensor's newest run, when it failed at least FAILED_RUN_RETRY_AFTER ago. The sensor
+    moved its cursor past the bytes that run was to load; whether it loaded them (a run can fail
+    after its load, in a dbt test) only the loader's state tells."""
+    records = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/sensor_name": SENSOR_NAME}), limit=1)
+    if not records or records[0].dagster_run.status != dg.DagsterRunStatus.FAILURE:
+        return None
+    ended = records[0].end_time or records[0].update_timestamp.timestamp()
+    if datetime.now(UTC).timestamp() - ended < FAILED_RUN_RETRY_AFTER.total_seconds():
+        return None
+    return records[0].dagster_run.run_id
+
+
+def _job_for(context: dg.SensorEvaluationContext):
+    """asterisk_refresh, or everything while an asset its models read but it does not build was
+    never materialized: on a fresh instance of an Issabel-only bank the Webex raw tables (empty
+    and typed without Webex), their staging models and the agent directory seed do not exist yet,
+    and the Asterisk job's int_agents reads them."""
+    graph = context.repository_def.asset_graph
+    built = asterisk_refresh.selection.resolve(graph)
+    read = asterisk_refresh.selection.upstream().resolve(graph) - built
+    never = [key for key in read if graph.get(key).is_materializable
+             and context.instance.get_latest_materialization_event(key) is None]
+    return refresh_everything if never else asterisk_refresh
 
 
 def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
     config = AsteriskConfig.from_settings(settings)
 
     @dg.sensor(
-        name="asterisk_files_sensor",
-        job=asterisk_refresh,
+        name=SENSOR_NAME,
+        jobs=[asterisk_refresh, refresh_everything],
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Starts a run when the queue_log / Master.csv logs in the configured places gain bytes "
@@ -174,11 +207,13 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
         try:
             files = _versioned_files(config)
             current = {key: version for key, version, _stream in files}  # only what exists now: bounded
-            if context.cursor:
+            failed = _failed_run(context.instance)
+            if context.cursor and failed is None:
                 previous = json.loads(context.cursor)
             else:
-                # A fresh instance (or a reset cursor): compare with what the loader has read,
-                # not with nothing, or every file would start a run that reads no line.
+                # A fresh instance (or a reset cursor), or after a failed run: compare with what
+                # the loader has read, not with nothing (every file would start a run that reads
+                # no line) nor with the cursor (it moved past what the failed run did not load).
                 resources = loader_state(settings)
                 if resources == LOAD_RUNNING:
                     return dg.SensorResult(skip_reason="an Asterisk load is running; comparing with what it "
@@ -191,10 +226,17 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
             return dg.SensorResult(skip_reason="no new bytes in the Asterisk files", cursor=json.dumps(current))
         waiting = _waiting_run(context.instance)
         if waiting:
-            # the cursor stays: what changed after that run starts is still seen next time
-            return dg.SensorResult(skip_reason=f"new bytes are left to run {waiting}, which has not started yet")
+            # that run reads every byte there when it starts: the cursor moves on, or the next
+            # tick would start a run behind it for bytes it has read (what changes after it
+            # starts is new to the cursor; should it fail, _failed_run asks for its bytes again)
+            return dg.SensorResult(skip_reason=f"new bytes are left to run {waiting}, which has not started yet",
+                                   cursor=json.dumps(current))
+        job = _job_for(context)
+        # (after a failed run the same versions may be asked for again: a key Dagster has not seen)
+        key = run_key_for(changed) + (f":after:{failed}" if failed else "")
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=run_key_for(changed), tags={"switchboard/changed_files": str(len(changed))})],
+            run_requests=[dg.RunRequest(run_key=key, job_name=job.name,
+                                        tags={"switchboard/changed_files": str(len(changed))})],
             cursor=json.dumps(current),
         )
 

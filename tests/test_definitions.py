@@ -81,7 +81,7 @@ def queue_log_sensor(make_settings, tmp_path):
     with dg.instance_for_test() as instance:
         def tick(cursor=None):
             return sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))
-        tick.instance = instance
+        tick.instance, tick.defs = instance, defs
         yield site, tick
 
 
@@ -149,14 +149,55 @@ def _new_bytes_behind_a_run_not_started(site, tick) -> tuple[str, dg.DagsterRun]
 
 
 def test_sensor_leaves_new_bytes_to_a_run_that_has_not_started(queue_log_sensor):
+    """That run reads them when it starts: no second run behind it for bytes it has read (one
+    followed every waiting run, read no line and rebuilt every model: independent audit)."""
     cursor, waiting = _new_bytes_behind_a_run_not_started(*queue_log_sensor)
     tick = queue_log_sensor[1]
     held = tick(cursor)
     assert not held.run_requests and waiting.run_id in held.skip_reason.skip_message
-    assert held.cursor is None  # unchanged: the bytes are seen again once that run has started
+    assert held.cursor != cursor  # moved past the bytes left to that run
 
-    tick.instance.delete_run(waiting.run_id)  # once it has left the queue, the next tick requests a run
-    assert len(tick(cursor).run_requests) == 1
+    tick.instance.delete_run(waiting.run_id)  # it has started (and read them)
+    assert not tick(held.cursor).run_requests
+    assert len(tick(cursor).run_requests) == 1  # (from the old cursor they are new bytes)
+
+
+def _sensor_run(tick, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+    run = dg.DagsterRun(job_name="asterisk_refresh", run_id=make_new_run_id(), status=status,
+                        tags={"dagster/sensor_name": "asterisk_files_sensor"})
+    tick.instance.add_run(run)
+    return run
+
+
+def test_bytes_a_failed_run_did_not_load_are_asked_for_again(queue_log_sensor, monkeypatch):
+    """The cursor moved past them when the run was requested; a run that failed before its load
+    (a backfill outside Dagster holding the DuckDB warehouse) left them unread, and no tick
+    requested them again until the PBX wrote more (independent audit). After a failed run the
+    sensor compares with what the loader has read (here: nothing, no load ran)."""
+    site, tick = queue_log_sensor
+    (site / "queue_log").write_text(QUEUESTART)
+    first = tick()
+    assert len(first.run_requests) == 1 and not tick(first.cursor).run_requests
+    failed = _sensor_run(tick, dg.DagsterRunStatus.FAILURE)
+    assert not tick(first.cursor).run_requests  # not at once: FAILED_RUN_RETRY_AFTER
+    monkeypatch.setattr(automation, "FAILED_RUN_RETRY_AFTER", timedelta(0))
+    again = tick(first.cursor)
+    assert len(again.run_requests) == 1
+    assert again.run_requests[0].run_key == first.run_requests[0].run_key + f":after:{failed.run_id}"
+    _sensor_run(tick, dg.DagsterRunStatus.SUCCESS)  # the run it asked for loaded them
+    assert not tick(again.cursor).run_requests
+
+
+def test_a_fresh_instance_builds_everything_the_asterisk_models_read(queue_log_sensor):
+    """int_agents (Asterisk job) reads the Webex staging models and the agent directory seed:
+    on a fresh Issabel-only instance they did not exist and every sensor run failed (independent
+    audit). The first runs are of everything (the Webex raw tables are created empty)."""
+    site, tick = queue_log_sensor
+    (site / "queue_log").write_text(QUEUESTART)
+    assert tick().run_requests[0].job_name == "refresh_everything"
+    for key in tick.defs.resolve_asset_graph().materializable_asset_keys:  # as that first run leaves them
+        tick.instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    assert tick().run_requests[0].job_name == "asterisk_refresh"
 
 
 def test_sensor_does_not_wait_for_a_run_stuck_before_starting(queue_log_sensor, monkeypatch):
