@@ -167,16 +167,21 @@ def _waiting_run(instance: dg.DagsterInstance) -> str | None:
 
 
 def _failed_run(instance: dg.DagsterInstance) -> str | None:
-    """The sensor's newest run, when it failed at least FAILED_RUN_RETRY_AFTER ago. The sensor
-    moved its cursor past the bytes that run was to load; whether it loaded them (a run can fail
-    after its load, in a dbt test) only the loader's state tells."""
-    records = instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/sensor_name": SENSOR_NAME}), limit=1)
-    if not records or records[0].dagster_run.status != dg.DagsterRunStatus.FAILURE:
+    """The newest run that loads the Asterisk files (the sensor's, the schedule's or one launched
+    by hand), when it failed at least FAILED_RUN_RETRY_AFTER ago. The sensor moved its cursor past
+    the bytes it left to that run; whether the run loaded them (it can fail after its load, in a
+    dbt test) only the loader's state tells."""
+    newest = None
+    for job in (asterisk_refresh, refresh_everything):
+        records = instance.get_run_records(filters=dg.RunsFilter(job_name=job.name), limit=1)
+        if records and (newest is None or records[0].create_timestamp > newest.create_timestamp):
+            newest = records[0]
+    if newest is None or newest.dagster_run.status != dg.DagsterRunStatus.FAILURE:
         return None
-    ended = records[0].end_time or records[0].update_timestamp.timestamp()
+    ended = newest.end_time or newest.update_timestamp.timestamp()
     if datetime.now(UTC).timestamp() - ended < FAILED_RUN_RETRY_AFTER.total_seconds():
         return None
-    return records[0].dagster_run.run_id
+    return newest.dagster_run.run_id
 
 
 def _job_for(context: dg.SensorEvaluationContext):

@@ -162,9 +162,8 @@ def test_sensor_leaves_new_bytes_to_a_run_that_has_not_started(queue_log_sensor)
     assert len(tick(cursor).run_requests) == 1  # (from the old cursor they are new bytes)
 
 
-def _sensor_run(tick, status: dg.DagsterRunStatus) -> dg.DagsterRun:
-    run = dg.DagsterRun(job_name="asterisk_refresh", run_id=make_new_run_id(), status=status,
-                        tags={"dagster/sensor_name": "asterisk_files_sensor"})
+def _sensor_run(tick, status: dg.DagsterRunStatus, job_name: str = "asterisk_refresh") -> dg.DagsterRun:
+    run = dg.DagsterRun(job_name=job_name, run_id=make_new_run_id(), status=status)
     tick.instance.add_run(run)
     return run
 
@@ -186,6 +185,9 @@ def test_bytes_a_failed_run_did_not_load_are_asked_for_again(queue_log_sensor, m
     assert again.run_requests[0].run_key == first.run_requests[0].run_key + f":after:{failed.run_id}"
     _sensor_run(tick, dg.DagsterRunStatus.SUCCESS)  # the run it asked for loaded them
     assert not tick(again.cursor).run_requests
+    # so is a failed run of the schedule's job (new bytes may have been left to it while it waited)
+    _sensor_run(tick, dg.DagsterRunStatus.FAILURE, job_name="refresh_everything")
+    assert len(tick(again.cursor).run_requests) == 1
 
 
 def test_a_fresh_instance_builds_everything_the_asterisk_models_read(queue_log_sensor):
