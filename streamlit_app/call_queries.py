@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from streamlit_app.queries import NoServingData, has_mart, read_only, serving_version
+from streamlit_app.queries import read_mart, read_only, serving_version
 
 CALLS = "marts.fct_calls"
 HOPS = "marts.fct_journey_hops"
@@ -113,22 +113,18 @@ def load_call_overview(path: str | Path, timezone: str) -> CallOverview | None:
     """Date bounds and filter values of the published calls; None when there are none."""
     if serving_version(path) is None:
         return None
-    try:
-        with read_only(path, timezone) as con:
-            if not has_mart(con, "fct_calls"):
-                return None
-            row = con.sql(
-                f"SELECT min(started_date), max(started_date), count(*), max(started_at) FROM {CALLS}"
-            ).fetchall()[0]
-            values = {
-                column: tuple(r[0] for r in con.sql(
-                    f"SELECT DISTINCT {column} FROM {CALLS} WHERE {column} IS NOT NULL ORDER BY 1"
-                ).fetchall())
-                for column in ("platform", "direction", "call_type", "outcome")
-            }
-    except NoServingData:
+    read = read_mart(path, timezone, "fct_calls", lambda con: (
+        con.sql(f"SELECT min(started_date), max(started_date), count(*), max(started_at) FROM {CALLS}").fetchall()[0],
+        {
+            column: tuple(r[0] for r in con.sql(
+                f"SELECT DISTINCT {column} FROM {CALLS} WHERE {column} IS NOT NULL ORDER BY 1"
+            ).fetchall())
+            for column in ("platform", "direction", "call_type", "outcome")
+        },
+    ))
+    if read is None:
         return None
-    min_date, max_date, calls, latest = row
+    (min_date, max_date, calls, latest), values = read
     if not calls:
         return None
     return CallOverview(

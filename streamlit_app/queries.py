@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import duckdb
@@ -37,6 +38,8 @@ NO_DATA_MESSAGE = "No data published yet — run `switchboard materialize`"
 FCT = "marts.fct_queue_visits"
 AGENT_DAILY = "marts.agg_agent_daily"
 AGENT_PAUSE_DAILY = "marts.agg_agent_pause_daily"
+
+T = TypeVar("T")
 
 
 # --------------------------------------------------------------------------- errors
@@ -120,6 +123,16 @@ def has_mart(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     ).fetchall()[0][0] > 0
 
 
+def read_mart(path: str | Path, timezone: str, table: str, read: Callable[[duckdb.DuckDBPyConnection], T]) -> T | None:
+    """`read(con)` on the serving copy when its marts hold `table`; None when they do not or when
+    nothing is published."""
+    try:
+        with read_only(path, timezone) as con:
+            return read(con) if has_mart(con, table) else None
+    except NoServingData:
+        return None
+
+
 def _sql_str(value: str) -> str:
     return value.replace("'", "''")
 
@@ -183,19 +196,13 @@ def load_overview(path: str | Path, timezone: str) -> Overview | None:
     version = serving_version(path)
     if version is None:
         return None
-    try:
-        with read_only(path, timezone) as con:
-            if not has_mart(con, "fct_queue_visits"):
-                return None
-            row = con.sql(
-                f"SELECT min(entered_date), max(entered_date), count(*), max(entered_at) FROM {FCT}"
-            ).fetchall()[0]
-            queues = con.sql(
-                f"SELECT DISTINCT platform, queue FROM {FCT} ORDER BY platform, queue"
-            ).fetchall()
-    except NoServingData:
+    read = read_mart(path, timezone, "fct_queue_visits", lambda con: (
+        con.sql(f"SELECT min(entered_date), max(entered_date), count(*), max(entered_at) FROM {FCT}").fetchall()[0],
+        con.sql(f"SELECT DISTINCT platform, queue FROM {FCT} ORDER BY platform, queue").fetchall(),
+    ))
+    if read is None:
         return None
-    min_date, max_date, visits, latest = row
+    (min_date, max_date, visits, latest), queues = read
     if not visits or min_date is None:
         return None
     zone = ZoneInfo(timezone)
