@@ -159,11 +159,14 @@ def test_a_body_cut_right_after_a_record_is_requested_again_in_its_place(make_se
     assert report.cdr.balanced and report.cdr.loaded == 1200 and report.client["retries"] == 1
 
 
+@pytest.mark.parametrize("lookup_ids", [150, 10**9], ids=["lookups-along-the-way", "one-lookup-at-the-end"])
 def test_batches_append_until_one_replaces_a_stored_row_then_the_whole_load_merges(make_settings, data_dir, tmp_path,
-                                                                                  monkeypatch):
+                                                                                  monkeypatch, lookup_ids):
     import pipelines.webex.source as source
 
     monkeypatch.setattr(source, "CDR_BATCH_ROWS", 150)  # several batches per run
+    # appended Report IDs are looked up in the warehouse this many at a time, the rest at the end
+    monkeypatch.setattr(source, "STORED_LOOKUP_IDS", lookup_ids)
     now = datetime.now(UTC)
     rows = cdr_fixture(now, 900, oldest=timedelta(hours=30), newest=timedelta(hours=1), seed=11)
     late = [(i, r) for i, r in rows if r["Start time"] >= iso(now - timedelta(hours=8))]
