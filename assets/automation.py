@@ -35,8 +35,9 @@ def file_versions(config: AsteriskConfig) -> dict[str, int | list[int]]:
     An append-only log (queue_log, Master.csv) is versioned by its stream - its identity, not its
     name - and the bytes it holds: renaming, compressing, copying or touching a log changes
     neither, so none of them starts a run (the source would read nothing new); appending does,
-    and so does a log truncated and written again. A live file without a complete first line
-    yet is not a stream. A realtime-table export is read whole when it changes: by path, size
+    and so does a log truncated and written again. A live file's bytes count up to its last
+    newline (the source leaves an unfinished last line for later), and one without a complete
+    first line yet is not a stream. A realtime-table export is read whole when it changes: by path, size
     and modification time, as the source decides.
     """
     return {key: version for key, version, _stream in _versioned_files(config)}
@@ -48,7 +49,8 @@ def _versioned_files(config: AsteriskConfig) -> list[tuple[str, int | list[int],
     for kind, locations, names in (("queue_log", config.queue_log_locations, log_streams.QUEUE_LOG_NAMES),
                                    ("cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES)):
         streams, _waiting = log_streams.group_streams(_existing(log_streams.discover(list(locations), names)))
-        versions += [(f"{kind}:{stream.stream_id}", stream.best.size, stream) for stream in streams]
+        versions += [(f"{kind}:{stream.stream_id}", log_streams.readable_size(stream.best), stream)
+                     for stream in streams]
     for export in _existing(log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES)):
         versions.append((f"export:{export.path}", [export.size, export.mtime_ns], None))
     return versions

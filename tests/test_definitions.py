@@ -104,6 +104,21 @@ def test_sensor_requests_one_run_per_file_version(queue_log_sensor):
     assert not tick(grown.cursor).run_requests
 
 
+def test_an_unfinished_last_line_starts_no_run_until_its_newline_is_written(queue_log_sensor):
+    """The source leaves the live log's unterminated last line for later: a run would read nothing."""
+    site, tick = queue_log_sensor
+    log = site / "queue_log"
+    log.write_text(QUEUESTART)
+    cursor = tick().cursor
+    with open(log, "a") as fh:
+        fh.write(RELOAD[:20])
+    waiting = tick(cursor)
+    assert not waiting.run_requests
+    with open(log, "a") as fh:
+        fh.write(RELOAD[20:])
+    assert len(tick(waiting.cursor).run_requests) == 1
+
+
 def test_sensor_starts_no_run_for_a_rotation_copy_or_touch_that_brings_no_new_bytes(queue_log_sensor):
     """The source would read nothing in each of these, so a run would only rebuild the marts."""
     site, tick = queue_log_sensor

@@ -449,11 +449,13 @@ def test_live_partial_last_line_is_left_then_read_once_completed(tmp_path):
     live = one(tmp_path, "queue_log")
     assert not live.is_final
     assert read_all(live) == [(0, WEEK1)]
+    assert log_streams.readable_size(live) == len(WEEK1)  # what the sensor counts (assets/automation.py)
 
     with open(tmp_path / "queue_log", "ab") as fh:
         fh.write(b"UEUE||3001234567|1\n")
     live = one(tmp_path, "queue_log")
     assert read_all(live, len(WEEK1)) == [(len(WEEK1), partial + b"UEUE||3001234567|1\n")]
+    assert log_streams.readable_size(live) == live.size
 
 
 def test_live_file_without_any_complete_new_line_yields_nothing(tmp_path):
@@ -471,6 +473,7 @@ def test_rotated_plain_file_last_line_is_consumed_without_newline(tmp_path, name
     assert f.is_final
     assert b"".join(c for _, c in read_all(f)) == WEEK1 + tail
     assert read_all(f, len(WEEK1)) == [(len(WEEK1), tail)]
+    assert log_streams.readable_size(f) == f.size
 
 
 def test_a_rotated_copy_written_to_lately_may_still_be_finished(tmp_path):

@@ -429,6 +429,19 @@ def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES,
 _TAIL_BYTES = 1 << 16
 
 
+def readable_size(f: LogFile) -> int:
+    """How far a load would read the file now: its size, but a file that may still be writing its
+    last line (not is_final) only to the end of its last complete line. A tail longer than
+    _TAIL_BYTES without a newline counts whole."""
+    if f.is_final:
+        return f.size
+    start = max(0, f.size - _TAIL_BYTES)
+    with open(f.path, "rb") as fh:
+        tail = os.pread(fh.fileno(), f.size - start, start)
+    cut = tail.rfind(b"\n")
+    return f.size if cut < 0 else start + cut + 1
+
+
 def _whole_line_chunks(fd: int, start: int, chunk_bytes: int) -> Iterator[tuple[int, bytes]]:
     """(offset, chunk) of a plain file from `start`, each chunk up to its last newline within
     `chunk_bytes`, read straight into its own bytes object: the chunk's end is found first in a
