@@ -739,8 +739,10 @@ def test_partial_webex_configuration_names_the_missing_setting(make_settings):
 
 
 @pytest.mark.postgres
-def test_backfill_into_postgres(make_settings, data_dir, tmp_path, postgres_url):
+def test_backfill_into_postgres(make_settings, data_dir, tmp_path, postgres_url, monkeypatch):
     import psycopg2
+
+    import pipelines.webex.source as source
 
     now = datetime.now(UTC)
     rows = cdr_fixture(now, 700, oldest=timedelta(hours=10), newest=timedelta(hours=1), seed=8)
@@ -751,11 +753,28 @@ def test_backfill_into_postgres(make_settings, data_dir, tmp_path, postgres_url)
         sandbox.reset_rate_limits()
         again = run_backfill(settings, now - timedelta(hours=11), now, config=fast(settings))
     assert report.cdr.loaded == 700 and again.cdr.loaded == 0
-    with psycopg2.connect(settings.warehouse.postgres_dsn()) as con, con.cursor() as cur:
-        cur.execute("select report_id, raw_record, start_time from raw_webex.cdr")
-        got = cur.fetchall()
-    assert {r[0]: orjson.loads(r[1]) for r in got} == {r["Report ID"]: r for _, r in rows}
-    assert all(r[2].tzinfo is not None for r in got)
+
+    def stored_rows() -> dict:
+        with psycopg2.connect(settings.warehouse.postgres_dsn()) as con, con.cursor() as cur:
+            cur.execute("select report_id, raw_record, start_time from raw_webex.cdr")
+            got = cur.fetchall()
+        assert all(r[2].tzinfo is not None for r in got)
+        assert len({r[0] for r in got}) == len(got)
+        return {r[0]: orjson.loads(r[1]) for r in got}
+
+    assert stored_rows() == {r["Report ID"]: r for _, r in rows}
+
+    # Webex re-reports 20 records; the run's Arrow batches go to dlt as appends until
+    # the one lookup of their IDs, at the end, finds stored rows: every batch is then merged
+    monkeypatch.setattr(source, "CDR_BATCH_ROWS", 150)
+    monkeypatch.setattr(source, "STORED_LOOKUP_IDS", 10**9)
+    updated = [(i, {**r, "Report time": iso(now - timedelta(minutes=20)), "Duration": 999}) for i, r in rows[-20:]]
+    write_cdr_files(data_dir, rows + updated)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE, credentials=rotated_credentials(settings)) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path, SWITCHBOARD_WAREHOUSE_URL=postgres_url)
+        third = run_backfill(settings, now - timedelta(hours=11), now, config=fast(settings))
+    assert third.cdr.loaded == 20
+    assert stored_rows() == {r["Report ID"]: r for _, r in rows} | {r["Report ID"]: r for _, r in updated}
 
 
 def test_a_second_run_of_the_pipeline_waits_for_the_first_instead_of_dropping_its_package(
