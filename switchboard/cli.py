@@ -352,7 +352,16 @@ def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], d
              "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT, env=env),
     }
     print(ui_banner(dagster_port, streamlit_port, watched), flush=True)
+    return supervise(procs)
+
+
+def supervise(procs: dict[str, subprocess.Popen]) -> int:
+    """Waits while all of `procs` run; when one exits, or on Ctrl-C, or when this process is
+    terminated (`kill`, a service manager, `timeout`), stops the others as Ctrl-C does (SIGINT,
+    then SIGKILL after 20 s) and waits for them: no UI is left holding its port. 1 when one
+    exited with an error, else 0."""
     code = 0
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             stopped = next(((name, p.returncode) for name, p in procs.items() if p.poll() is not None), None)
@@ -365,6 +374,7 @@ def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], d
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         for p in procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)
@@ -373,7 +383,12 @@ def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], d
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
     return 1 if code else 0
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

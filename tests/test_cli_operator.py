@@ -4,6 +4,8 @@ one-line answers for a bad selection, a failed step and invalid settings."""
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -83,6 +85,26 @@ def test_make_demo_passes_the_port_variables():
     out = subprocess.run(["make", "-n", "demo", "DAGSTER_PORT=3101", "STREAMLIT_PORT=8601"], cwd=PROJECT_ROOT,
                          capture_output=True, text=True, check=True).stdout
     assert "switchboard demo --dagster-port 3101 --streamlit-port 8601" in out
+
+
+def test_a_terminated_demo_stops_its_uis_and_waits_for_them():
+    """`kill`, `timeout` or a service manager stop the demo with SIGTERM, not Ctrl-C: the UIs it
+    started must not be left running, holding their ports. Real child processes stand in for the
+    Dagster UI and Streamlit (starting those takes ~15 s and changes nothing in the supervision)."""
+    script = (
+        "import subprocess, sys\n"
+        "from switchboard import cli\n"
+        "uis = {n: subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']) for n in ('ui', 'app')}\n"
+        "print(*(p.pid for p in uis.values()), flush=True)\n"
+        "sys.exit(cli.supervise(uis))\n")
+    demo = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    pids = [int(pid) for pid in demo.stdout.readline().split()]
+    demo.send_signal(signal.SIGTERM)
+    assert demo.wait(timeout=30) == 0
+    for pid in pids:  # stopped and reaped: no such process any more
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 0)
+            raise AssertionError(f"UI process {pid} was left running")
 
 
 def test_the_ui_banner_names_the_queue_log_folder_the_sensor_watches(tmp_path):
