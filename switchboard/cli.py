@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import shutil
@@ -343,10 +344,10 @@ def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], d
     # `dagster dev` loads the .env of its working directory over the environment, so it runs
     # outside the project (the code still loads from it, -d) to keep the demo's settings.
     procs = {
-        "the Dagster UI": subprocess.Popen(
+        "the Dagster UI": start_ui(
             [str(bin_dir / "dagster"), "dev", "-f", str(PROJECT_ROOT / "definitions.py"), "-d", str(PROJECT_ROOT),
              "-h", "127.0.0.1", "-p", str(dagster_port)], cwd=dagster_cwd, env={**env, "PYTHONWARNINGS": _QUIET_DEV}),
-        "Streamlit": subprocess.Popen(
+        "Streamlit": start_ui(
             [str(bin_dir / "streamlit"), "run", str(STREAMLIT_APP), "--server.address", "127.0.0.1",
              "--server.port", str(streamlit_port), "--server.headless", "true",
              "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT, env=env),
@@ -355,11 +356,17 @@ def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], d
     return supervise(procs)
 
 
+def start_ui(argv: list[str], **popen_args) -> subprocess.Popen:
+    """A UI's process, leading a process group of its own: supervise stops it together with the
+    processes it starts (`dagster dev` runs its webserver, daemon and code server as children)."""
+    return subprocess.Popen(argv, process_group=0, **popen_args)
+
+
 def supervise(procs: dict[str, subprocess.Popen]) -> int:
-    """Waits while all of `procs` run; when one exits, or on Ctrl-C, or when this process is
-    terminated (`kill`, a service manager, `timeout`), stops the others as Ctrl-C does (SIGINT,
-    then SIGKILL after 20 s) and waits for them: no UI is left holding its port. 1 when one
-    exited with an error, else 0."""
+    """Waits while all of `procs` (start_ui) run; when one exits, or on Ctrl-C, or when this
+    process is terminated (`kill`, a service manager, `timeout`), stops each one's whole process
+    group as a terminal's Ctrl-C would (SIGINT, SIGKILL after 20 s) and waits for it: no UI or
+    process of one is left holding a port. 1 when one exited with an error, else 0."""
     code = 0
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -376,15 +383,28 @@ def supervise(procs: dict[str, subprocess.Popen]) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         for p in procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
+            _signal_group(p, signal.SIGINT)
+        deadline = time.monotonic() + 20
         for p in procs.values():
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            while _group_alive(p) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            _signal_group(p, signal.SIGKILL)
+            p.wait()
     return 1 if code else 0
+
+
+def _signal_group(p: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(p.pid, signum)
+
+
+def _group_alive(p: subprocess.Popen) -> bool:
+    p.poll()  # the leader, once it has exited, is reaped (a zombie still counts as in the group)
+    try:
+        os.killpg(p.pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _interrupt(_signum, _frame) -> None:

@@ -87,24 +87,32 @@ def test_make_demo_passes_the_port_variables():
     assert "switchboard demo --dagster-port 3101 --streamlit-port 8601" in out
 
 
-def test_a_terminated_demo_stops_its_uis_and_waits_for_them():
+def test_a_terminated_demo_stops_its_uis_and_what_they_started():
     """`kill`, `timeout` or a service manager stop the demo with SIGTERM, not Ctrl-C: the UIs it
-    started must not be left running, holding their ports. Real child processes stand in for the
-    Dagster UI and Streamlit (starting those takes ~15 s and changes nothing in the supervision)."""
+    started, and the processes they started (`dagster dev`'s webserver, daemon and code server),
+    must not be left running, holding their ports. Real processes stand in for the Dagster UI and
+    Streamlit, each with a child of its own (the real ones take ~15 s to start and are supervised
+    the same way)."""
+    ui = ("import subprocess, sys, time\n"
+          "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+          "print(child.pid, flush=True)\n"
+          "try:\n    time.sleep(120)\nexcept KeyboardInterrupt:\n    child.wait()\n")
     script = (
         "import subprocess, sys\n"
         "from switchboard import cli\n"
-        "uis = {n: subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)']) for n in ('ui', 'app')}\n"
-        "print(*(p.pid for p in uis.values()), flush=True)\n"
+        f"uis = {{n: cli.start_ui([sys.executable, '-c', {ui!r}], stdout=subprocess.PIPE, text=True) "
+        "for n in ('ui', 'app')}\n"
+        "print(*(pid for p in uis.values() for pid in (p.pid, p.stdout.readline().strip())), flush=True)\n"
         "sys.exit(cli.supervise(uis))\n")
     demo = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     pids = [int(pid) for pid in demo.stdout.readline().split()]
+    assert len(pids) == 4
     demo.send_signal(signal.SIGTERM)
     assert demo.wait(timeout=30) == 0
     for pid in pids:  # stopped and reaped: no such process any more
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 0)
-            raise AssertionError(f"UI process {pid} was left running")
+            raise AssertionError(f"process {pid} was left running")
 
 
 def test_the_ui_banner_names_the_queue_log_folder_the_sensor_watches(tmp_path):
