@@ -660,7 +660,7 @@ class _StoredCdr:
         if self._empty is None:
             # dlt loads this run's rows only after the extract: a table empty now stays so until
             # then, and its batches need no lookup (a backfill into a new warehouse spent 1.6 s
-            # handing 50k ids a batch to the database)
+            # handing the database 50k ids a lookup)
             rows = self._fetch("select count(*) from (select 1 from {table} limit 1) as one_row")
             self._empty = not (rows and rows[0][0])
         if self._empty:
