@@ -451,7 +451,8 @@ def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: 
     pages in a burst, then normalises and writes them for a while; with less room the reader
     stopped for that while and the caller then waited for it (batches of 50k, 1M CDRs, paired:
     45.5–47.8k records/s with two pages of room, 49.0–50.7k with ten). A body that passed that
-    check but cannot be read is requested again in its place. An error on either thread is raised here; closing this generator stops both."""
+    check but cannot be read is requested again in its place. An error on either thread is
+    raised here; closing this generator stops both."""
     known_keys: dict = {}  # API keys seen in this run's pages (parse_cdr_page reads with them first)
 
     def decode(body: bytes):
