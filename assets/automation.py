@@ -1,7 +1,6 @@
 """Jobs, the queue_log sensor, the daily schedule and declarative automation."""
 
 
-import contextlib
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -27,6 +26,8 @@ asterisk_refresh = dg.define_asset_job(
     "asterisk_refresh", selection=ASTERISK_RAW.downstream(include_self=True),
     description="Asterisk raw loads and everything built from them.",
 )
+# the jobs that load the Asterisk files: the sensor's two (_job_for) and the schedule's
+ASTERISK_LOADING_JOBS = (asterisk_refresh, refresh_everything)
 
 
 def file_versions(config: AsteriskConfig) -> dict[str, int | list[int]]:
@@ -37,8 +38,8 @@ def file_versions(config: AsteriskConfig) -> dict[str, int | list[int]]:
     neither, so none of them starts a run (the source would read nothing new); appending does,
     and so does a log truncated and written again. A live file's bytes count up to its last
     newline (the source leaves an unfinished last line for later), and one without a complete
-    first line yet is not a stream. A realtime-table export is read whole when it changes: by path, size
-    and modification time, as the source decides.
+    first line yet is not a stream. A realtime-table export is read whole when it changes: by
+    path, size and modification time, as the source decides.
     """
     return {key: version for key, version, _stream in _versioned_files(config)}
 
@@ -111,25 +112,21 @@ def loaded_versions(files: list[tuple[str, int | list[int], log_streams.Stream |
             done = exports.get(name) == version
         else:
             offset = positions[kind].get(read_as[id(stream)], {}).get("offset")
-            done = offset is not None and _nothing_to_read(stream, offset)
+            done = offset is not None and _nothing_to_read(stream, offset, version)
         if done:
             loaded[key] = version
     return loaded
 
 
-def _nothing_to_read(stream: log_streams.Stream, offset: int) -> bool:
-    """Whether the loader, at `offset`, would read nothing of the stream (log_streams.plan_read,
-    read_new_bytes): it is read to its end, or all that follows is a live log's unfinished line."""
-    best = stream.best
+def _nothing_to_read(stream: log_streams.Stream, offset: int, readable: int) -> bool:
+    """Whether the loader, at `offset`, would read nothing of the stream (log_streams.plan_read):
+    `readable` (its version, log_streams.readable_size of its most complete copy) ends where it
+    is read to - its end, or a live log's unfinished last line - or only an older or cut copy
+    is left."""
     start, reset = log_streams.plan_read(stream, log_streams.Position(offset))
     if reset:  # the live file truncated and rewritten: read again from the start
         return False
-    if best.size <= start.offset:  # read to its end, or only an older or cut copy is left
-        return True
-    if best.is_final:
-        return False
-    with contextlib.closing(log_streams.read_new_bytes(best, offset, chunk_bytes=1 << 16)) as chunks:
-        return next(chunks, None) is None
+    return readable <= start.offset
 
 
 def changed_files(previous: dict[str, object], current: dict[str, object]) -> dict[str, object]:
@@ -154,7 +151,7 @@ def _waiting_run(instance: dg.DagsterInstance) -> str | None:
     """A run that loads the Asterisk files and has not started yet: it will read every new byte
     when it does, so a second one behind it would only queue up (a live PBX appends every few
     seconds, a run takes longer than the sensor's interval)."""
-    for job in (asterisk_refresh, refresh_everything):
+    for job in ASTERISK_LOADING_JOBS:
         runs = instance.get_run_records(
             filters=dg.RunsFilter(
                 job_name=job.name,
@@ -174,7 +171,7 @@ def _failed_run(instance: dg.DagsterInstance) -> str | None:
     the bytes it left to that run; whether the run loaded them (it can fail after its load, in a
     dbt test) only the loader's state tells."""
     newest = None
-    for job in (asterisk_refresh, refresh_everything):
+    for job in ASTERISK_LOADING_JOBS:
         records = instance.get_run_records(filters=dg.RunsFilter(job_name=job.name), limit=1)
         if records and (newest is None or records[0].create_timestamp > newest.create_timestamp):
             newest = records[0]
@@ -204,7 +201,7 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
 
     @dg.sensor(
         name=SENSOR_NAME,
-        jobs=[asterisk_refresh, refresh_everything],
+        jobs=list(ASTERISK_LOADING_JOBS),
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Starts a run when the queue_log / Master.csv logs in the configured places gain bytes "
