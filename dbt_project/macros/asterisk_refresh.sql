@@ -125,9 +125,8 @@ group by pbx
   rewritten after this model's own newest row. Everything from that boot on is rebuilt. Models
   built from events plan on staged_lines(): every staged line, also those no model reads (a
   CONFIGRELOAD), since any line moves the PBX's data end, where the last boot's open visits time
-  out and its open sessions and pauses end. A
-  changed QUEUESTART also reopens the boot before it: that boot now ends at a restart instead of
-  at the end of the data. `changed` without events (rows derived from them) shows no QUEUESTART,
+  out and its open sessions and pauses end. A changed QUEUESTART also reopens the boot before
+  it: that boot now ends at a restart instead of at the end of the data. `changed` without events (rows derived from them) shows no QUEUESTART,
   so there a boot this model holds and `changed` no longer has is rebuilt as well. When this
   model is empty (or lost its newest rows) the plan only grows, never shrinks, so a failed or
   skipped run is caught up by the next one. A PBX that is no longer upstream at all is removed.
@@ -172,17 +171,17 @@ where not exists (select 1 from {{ changed }} as still where still.pbx = gone.pb
 {% endmacro %}
 
 
-{#
-  Pre-hook of a boot-planned model: writes the plan (pbx, first_boot) to <model>__plan, then
-  deletes the model's rows from each planned PBX's first boot on; the model's incremental
-  select rebuilds exactly those boots from the same plan.
-#}
 {# The staged lines a boot plan of an event-built model looks at (see boot_plan_sql). #}
 {% macro staged_lines() -%}
     {{ ref('stg_asterisk__queue_events') }}
 {%- endmacro %}
 
 
+{#
+  Pre-hook of a boot-planned model: writes the plan (pbx, first_boot) to <model>__plan, then
+  deletes the model's rows from each planned PBX's first boot on; the model's incremental
+  select rebuilds exactly those boots from the same plan.
+#}
 {% macro replace_planned_boots(plan_sql) %}
     {%- if incremental_ready() -%}
         {{ create_plan_table(this.identifier ~ '__plan', plan_sql) }};

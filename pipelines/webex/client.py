@@ -10,11 +10,11 @@
   data. A 404 to a next link ends the window when it says so ("No CDRs …": an empty page, §1.4;
   a cursor API may send a next link after a last page filled exactly to `max`); any other 404
   there is a failure, asked again with backoff, then an error, so that the rest of the window is
-  not dropped. 429 = wait
-  `Retry-After` (seconds or an HTTP date; a CDR endpoint's 429 makes every other run's CDR
-  requests wait too, another API's only its own request). 451 = wrong
-  region: switch to the base URL the body names and repeat. 5xx, 423, timeouts, broken connections and truncated/unparseable bodies are retried
-  with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
+  not dropped.
+- 429 = wait `Retry-After` (seconds or an HTTP date; a CDR endpoint's 429 makes every other
+  run's CDR requests wait too, another API's only its own request). 451 = wrong region: switch
+  to the base URL the body names and repeat. 5xx, 423, timeouts, broken connections and
+  truncated/unparseable bodies are retried with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
   records (§5: the gateway timed out on a heavy page; next links are followed verbatim, so only
   the initial request's `max` is ours to change). 401 = refresh the access token once, then
   repeat; a second 401 stops with a message. A 400 to a window's initial CDR request is
