@@ -358,8 +358,20 @@ def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], d
 
 def start_ui(argv: list[str], **popen_args) -> subprocess.Popen:
     """A UI's process, leading a process group of its own: supervise stops it together with the
-    processes it starts (`dagster dev` runs its webserver, daemon and code server as children)."""
-    return subprocess.Popen(argv, process_group=0, **popen_args)
+    processes it starts (`dagster dev` runs its webserver, daemon and code server as children).
+
+    It starts with Ctrl-C's default action even where this process ignores SIGINT, as a
+    background job of a script does (`make demo &`): exec keeps an ignored signal ignored, so the
+    UI would ignore supervise's SIGINT and be stopped only by SIGKILL, 20 s later. A handled
+    signal is reset to its default by exec, so SIGINT is handled (by doing nothing) while the
+    process starts."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        return subprocess.Popen(argv, process_group=0, **popen_args)
+    signal.signal(signal.SIGINT, _ignore)
+    try:
+        return subprocess.Popen(argv, process_group=0, **popen_args)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def supervise(procs: dict[str, subprocess.Popen]) -> int:
@@ -409,6 +421,10 @@ def _group_alive(p: subprocess.Popen) -> bool:
 
 def _interrupt(_signum, _frame) -> None:
     raise KeyboardInterrupt
+
+
+def _ignore(_signum, _frame) -> None:
+    pass
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipelines.webex.source import CdrCounts
 from switchboard import cli
 from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT
@@ -87,24 +89,29 @@ def test_make_demo_passes_the_port_variables():
     assert "switchboard demo --dagster-port 3101 --streamlit-port 8601" in out
 
 
-def test_a_terminated_demo_stops_its_uis_and_what_they_started():
+@pytest.mark.parametrize("ignoring_ctrl_c", [False, True], ids=["from a terminal", "as a background job"])
+def test_a_terminated_demo_stops_its_uis_and_what_they_started(tmp_path, ignoring_ctrl_c):
     """`kill`, `timeout` or a service manager stop the demo with SIGTERM, not Ctrl-C: the UIs it
     started, and the processes they started (`dagster dev`'s webserver, daemon and code server),
     must not be left running, holding their ports. Real processes stand in for the Dagster UI and
     Streamlit, each with a child of its own (the real ones take ~15 s to start and are supervised
-    the same way)."""
+    the same way). Each writes a file when Ctrl-C reaches it: stopped by it, not by the SIGKILL
+    that follows 20 s later. A background job of a script (`make demo &`) starts with SIGINT
+    ignored, which a UI would inherit."""
     ui = ("import subprocess, sys, time\n"
           "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
-          "print(child.pid, flush=True)\n"
-          "try:\n    time.sleep(120)\nexcept KeyboardInterrupt:\n    child.wait()\n")
+          "try:\n    print(child.pid, flush=True)\n    time.sleep(120)\nexcept KeyboardInterrupt:\n"
+          "    child.wait()\n    open(sys.argv[1], 'w').close()\n")
     script = (
         "import subprocess, sys\n"
         "from switchboard import cli\n"
-        f"uis = {{n: cli.start_ui([sys.executable, '-c', {ui!r}], stdout=subprocess.PIPE, text=True) "
-        "for n in ('ui', 'app')}\n"
+        f"uis = {{n: cli.start_ui([sys.executable, '-c', {ui!r}, f'{tmp_path}/{{n}}.interrupted'], "
+        "stdout=subprocess.PIPE, text=True) for n in ('ui', 'app')}\n"
         "print(*(pid for p in uis.values() for pid in (p.pid, p.stdout.readline().strip())), flush=True)\n"
         "sys.exit(cli.supervise(uis))\n")
-    demo = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignoring_ctrl_c else None
+    demo = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
+                            preexec_fn=ignore)
     pids = [int(pid) for pid in demo.stdout.readline().split()]
     assert len(pids) == 4
     demo.send_signal(signal.SIGTERM)
@@ -113,6 +120,7 @@ def test_a_terminated_demo_stops_its_uis_and_what_they_started():
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 0)
             raise AssertionError(f"process {pid} was left running")
+    assert sorted(p.name for p in tmp_path.glob("*.interrupted")) == ["app.interrupted", "ui.interrupted"]
 
 
 def test_the_ui_banner_names_the_queue_log_folder_the_sensor_watches(tmp_path):
