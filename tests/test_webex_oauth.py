@@ -206,3 +206,22 @@ def test_a_next_link_to_another_host_is_not_followed_with_the_token(tmp_path):
         next(pages)
     assert [host for host, _ in seen] == ["webex.test", "webex.test"]
     assert all(auth == "Bearer secret-access" for _, auth in seen)
+
+
+def test_a_token_rejected_again_after_its_refresh_says_to_authorise_again(sandbox, tmp_path):
+    """401 means Webex does not accept the token (a missing scope is a 403): one refresh, and when
+    the fresh token is refused too, the run stops saying to authorise again, not to add scopes.
+    The sandbox revokes every token it has issued, the fresh one included, before each request."""
+    from pipelines.webex.client import WebexApiError, WebexClient
+
+    def revoke_all(request: httpx.Request) -> None:
+        sandbox.expire_access_tokens()
+
+    http = httpx.Client(timeout=10, event_hooks={"request": [revoke_all]})
+    client = WebexClient(api_base_url=sandbox.base_urls.webex_api, analytics_base_url=sandbox.base_urls.webex_analytics,
+                         tokens=manager(sandbox, TokenStore(tmp_path / "tokens.json")), budget=None, http=http)
+    with pytest.raises(WebexApiError) as error:
+        next(client.list_items("people", {}))
+    assert "401" in str(error.value) and "authorise again" in str(error.value)
+    assert "scope" not in str(error.value)
+    assert client.stats.token_refreshes_after_401 == 1

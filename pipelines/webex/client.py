@@ -326,11 +326,12 @@ class WebexClient:
                 continue
             if status == 401:
                 if refreshed:
+                    # 401 is a token Webex does not accept at all (a missing scope or role is a 403)
                     raise WebexApiError(
-                        f"Webex answered 401 to {_redact(url)} even with a freshly refreshed token: check that the "
-                        "integration has the scopes it needs (spark-admin:calling_cdr_read, spark-admin:people_read, "
-                        "spark-admin:locations_read) and that the authorising admin holds the 'Webex Calling "
-                        "Detailed Call History API access' role"
+                        f"Webex answered 401 to {_redact(url)} even with a freshly refreshed token: "
+                        f"{_message(response) or 'no reason given'} — Webex refuses even a token its refresh has "
+                        "just issued (the authorisation revoked, or the authorising admin deactivated or no longer "
+                        "an admin): authorise again and set the new WEBEX_REFRESH_TOKEN"
                     )
                 refreshed = True
                 self.stats.token_refreshes_after_401 += 1
