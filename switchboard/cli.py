@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from switchboard.gc_freeze import existing_objects_frozen
@@ -343,17 +344,16 @@ def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], d
     bin_dir = Path(sys.executable).parent
     # `dagster dev` loads the .env of its working directory over the environment, so it runs
     # outside the project (the code still loads from it, -d) to keep the demo's settings.
-    procs = {
-        "the Dagster UI": start_ui(
+    uis = {
+        "the Dagster UI": lambda: start_ui(
             [str(bin_dir / "dagster"), "dev", "-f", str(PROJECT_ROOT / "definitions.py"), "-d", str(PROJECT_ROOT),
              "-h", "127.0.0.1", "-p", str(dagster_port)], cwd=dagster_cwd, env={**env, "PYTHONWARNINGS": _QUIET_DEV}),
-        "Streamlit": start_ui(
+        "Streamlit": lambda: start_ui(
             [str(bin_dir / "streamlit"), "run", str(STREAMLIT_APP), "--server.address", "127.0.0.1",
              "--server.port", str(streamlit_port), "--server.headless", "true",
              "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT, env=env),
     }
-    print(ui_banner(dagster_port, streamlit_port, watched), flush=True)
-    return supervise(procs)
+    return supervise(uis, on_started=lambda _: print(ui_banner(dagster_port, streamlit_port, watched), flush=True))
 
 
 def start_ui(argv: list[str], **popen_args) -> subprocess.Popen:
@@ -374,14 +374,22 @@ def start_ui(argv: list[str], **popen_args) -> subprocess.Popen:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def supervise(procs: dict[str, subprocess.Popen]) -> int:
-    """Waits while all of `procs` (start_ui) run; when one exits, or on Ctrl-C, or when this
-    process is terminated (`kill`, a service manager, `timeout`), stops each one's whole process
-    group as a terminal's Ctrl-C would (SIGINT, SIGKILL after 20 s) and waits for it: no UI or
-    process of one is left holding a port. 1 when one exited with an error, else 0."""
+def supervise(uis: dict[str, Callable[[], subprocess.Popen]],
+              on_started: Callable[[dict[str, subprocess.Popen]], None] = lambda _: None) -> int:
+    """Starts each of `uis` (a start_ui call), calls `on_started` and waits while all run; when one
+    exits, or on Ctrl-C, or when this process is terminated (`kill`, a service manager,
+    `timeout`), stops each started one's whole process group as a terminal's Ctrl-C would (SIGINT,
+    SIGKILL after 20 s) and waits for it: no UI or process of one is left holding a port. They are
+    started once SIGTERM is handled, so a stop while they start stops those already running (a UI
+    leads its own process group: a terminal's Ctrl-C does not reach it). 1 when one exited with an
+    error, else 0."""
     code = 0
+    procs: dict[str, subprocess.Popen] = {}
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        for name, start in uis.items():
+            procs[name] = start()
+        on_started(procs)
         while True:
             stopped = next(((name, p.returncode) for name, p in procs.items() if p.poll() is not None), None)
             if stopped is not None:  # one UI alone is not the demo: stop the other too

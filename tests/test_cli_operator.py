@@ -105,10 +105,11 @@ def test_a_terminated_demo_stops_its_uis_and_what_they_started(tmp_path, ignorin
     script = (
         "import subprocess, sys\n"
         "from switchboard import cli\n"
-        f"uis = {{n: cli.start_ui([sys.executable, '-c', {ui!r}, f'{tmp_path}/{{n}}.interrupted'], "
+        f"uis = {{n: lambda n=n: cli.start_ui([sys.executable, '-c', {ui!r}, f'{tmp_path}/{{n}}.interrupted'], "
         "stdout=subprocess.PIPE, text=True) for n in ('ui', 'app')}\n"
-        "print(*(pid for p in uis.values() for pid in (p.pid, p.stdout.readline().strip())), flush=True)\n"
-        "sys.exit(cli.supervise(uis))\n")
+        "def started(procs):\n"
+        "    print(*(pid for p in procs.values() for pid in (p.pid, p.stdout.readline().strip())), flush=True)\n"
+        "sys.exit(cli.supervise(uis, on_started=started))\n")
     ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignoring_ctrl_c else None
     demo = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
                             preexec_fn=ignore)
