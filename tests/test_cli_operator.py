@@ -102,7 +102,9 @@ def test_a_terminated_demo_stops_its_uis_and_what_they_started(tmp_path, ignorin
           "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
           "try:\n    print(child.pid, flush=True)\n    time.sleep(120)\nexcept KeyboardInterrupt:\n"
           "    child.wait()\n    open(sys.argv[1], 'w').close()\n")
-    script = (
+    # a background job of a script starts with SIGINT ignored: here the demo ignores it itself
+    ignore = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignoring_ctrl_c else ""
+    script = ignore + (
         "import subprocess, sys\n"
         "from switchboard import cli\n"
         f"uis = {{n: lambda n=n: cli.start_ui([sys.executable, '-c', {ui!r}, f'{tmp_path}/{{n}}.interrupted'], "
@@ -110,9 +112,7 @@ def test_a_terminated_demo_stops_its_uis_and_what_they_started(tmp_path, ignorin
         "def started(procs):\n"
         "    print(*(pid for p in procs.values() for pid in (p.pid, p.stdout.readline().strip())), flush=True)\n"
         "sys.exit(cli.supervise(uis, on_started=started))\n")
-    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignoring_ctrl_c else None
-    demo = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True,
-                            preexec_fn=ignore)
+    demo = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     pids = [int(pid) for pid in demo.stdout.readline().split()]
     assert len(pids) == 4
     demo.send_signal(signal.SIGTERM)
