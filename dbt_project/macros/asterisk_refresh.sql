@@ -126,8 +126,9 @@ group by pbx
   built from events plan on staged_lines(): every staged line, also those no model reads (a
   CONFIGRELOAD), since any line moves the PBX's data end, where the last boot's open visits time
   out and its open sessions and pauses end. A changed QUEUESTART also reopens the boot before
-  it: that boot now ends at a restart instead of at the end of the data. `changed` without events (rows derived from them) shows no QUEUESTART,
-  so there a boot this model holds and `changed` no longer has is rebuilt as well. When this
+  it: that boot now ends at a restart instead of at the end of the data. `changed` without
+  events (rows derived from them) shows no QUEUESTART, so there a boot this model holds and
+  `changed` no longer has is rebuilt as well. When this
   model is empty (or lost its newest rows) the plan only grows, never shrinks, so a failed or
   skipped run is caught up by the next one. A PBX that is no longer upstream at all is removed.
 #}

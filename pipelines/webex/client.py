@@ -14,9 +14,10 @@
 - 429 = wait `Retry-After` (seconds or an HTTP date; a CDR endpoint's 429 makes every other
   run's CDR requests wait too, another API's only its own request). 451 = wrong region: switch
   to the base URL the body names and repeat. 5xx, 423, timeouts, broken connections and
-  truncated/unparseable bodies are retried with exponential backoff; a 504 to a window's initial CDR request asks again for half as many
-  records (§5: the gateway timed out on a heavy page; next links are followed verbatim, so only
-  the initial request's `max` is ours to change). 401 = refresh the access token once, then
+  truncated/unparseable bodies are retried with exponential backoff; a 504 to a window's
+  initial CDR request asks again for half as many records (§5: the gateway timed out on a heavy
+  page; next links are followed verbatim, so only the initial request's `max` is ours to
+  change). 401 = refresh the access token once, then
   repeat; a second 401 stops with a message. A 400 to a window's initial CDR request is
   `WindowRefused` (the API judged the window by its own clock: see `server_clock`).
 - Tokens are sent only in the Authorization header and never logged, and only to the host of

@@ -22,6 +22,7 @@ Every table is created with its full column set even when Webex is not configure
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -499,7 +500,7 @@ def _prefetched_pages(shared: _Shared, client: WebexClient, windows, page_size: 
             yield window, page
 
     pages = ahead(fetched(), depth=FETCH_AHEAD_PAGES, name="webex-cdr-pages")
-    return ahead(read(pages), depth=max(FETCH_AHEAD_PAGES, -(-CDR_BATCH_ROWS // page_size)),
+    return ahead(read(pages), depth=max(FETCH_AHEAD_PAGES, math.ceil(CDR_BATCH_ROWS / page_size)),
                  name="webex-cdr-page-reads")
 
 
