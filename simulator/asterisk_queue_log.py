@@ -764,6 +764,15 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
         ms = max(1, secs * 1000 + randint(-499, 499))
         return ms + 1 if ms == 1000 else ms
 
+    def stop_ringing(vi: int, a: int, q: int, r: int, dl: int, kind: int) -> None:
+        """The caller leaves at ``dl`` (gives up or times out) while member ``a`` rings since
+        ``r``: the ring ends with them and the member is free again."""
+        if kind == O_ABANDONED:
+            at_add((vi, a, r, dl, AT_CANCEL, ring_ms(dl - r)))
+        elif kind == O_TIMEOUT:
+            at_add((vi, a, r, dl, AT_RNA, ring_ms(dl - r)))
+        set_free(a, dl, q)
+
     while True:
         if dyn and (i >= n or dyn[0] < pre[i]):
             item = hpop(dyn)
@@ -833,11 +842,7 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
             if rand() < p_rna[a]:
                 re_ = r + RNA_RING_S
                 if dl < re_:
-                    if kind == O_ABANDONED:
-                        at_add((vi, a, r, dl, AT_CANCEL, ring_ms(dl - r)))
-                    elif kind == O_TIMEOUT:
-                        at_add((vi, a, r, dl, AT_RNA, ring_ms(dl - r)))
-                    set_free(a, dl, q)
+                    stop_ringing(vi, a, q, r, dl, kind)
                     res = (kind, dl)
                     break
                 at_add((vi, a, r, re_, AT_RNA, 15000 + (randint(0, 20) if rand() < 0.3 else 0)))
@@ -846,11 +851,7 @@ def _simulate_day(spec: _SiteSpec, k: int) -> _DaySim:  # noqa: C901 - one tight
                 continue
             c = r + rt_s
             if dl < c:
-                if kind == O_ABANDONED:
-                    at_add((vi, a, r, dl, AT_CANCEL, ring_ms(dl - r)))
-                elif kind == O_TIMEOUT:
-                    at_add((vi, a, r, dl, AT_RNA, ring_ms(dl - r)))
-                set_free(a, dl, q)
+                stop_ringing(vi, a, q, r, dl, kind)
                 res = (kind, dl)
                 break
             # connected
@@ -1169,7 +1170,15 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
         frames.append(df.select(pl.col("key"), pl.concat_str(parts).alias("line")))
 
     sep = pl.lit("|")
-    CID = [pl.col("ce"), pl.lit("."), pl.col("cs")]
+
+    def call_line(event: str, *data: pl.Expr, agent: bool = False) -> list[pl.Expr]:
+        """``time|callid|queue|agent|EVENT|data…`` of a call's line: the callid from the row's
+        ``ce``.``cs``, the agent its member (column ``a``) or NONE."""
+        parts = [pl.col("t"), sep, pl.col("ce"), pl.lit("."), pl.col("cs"), sep, Q(), sep]
+        parts += [AG() if agent else pl.lit("NONE"), pl.lit(f"|{event}")]
+        for field in data:
+            parts += [sep, field]
+        return parts
 
     # system lines
     sy = sim.system
@@ -1195,15 +1204,7 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
             "q": v["q"],
             "di": did_idx,
         },
-        [
-            pl.col("t"),
-            sep,
-            *CID,
-            sep,
-            Q(),
-            pl.lit("|NONE|DID|"),
-            pl.lit(did_flat).gather(pl.col("di")),
-        ],
+        call_line("DID", pl.lit(did_flat).gather(pl.col("di"))),
     )
     caller = sim.c_caller[call]
     m_eq = m_in & (v["out"] != O_JOINEMPTY)
@@ -1226,17 +1227,7 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
     add(
         m_eq,
         cdf_cols,
-        [
-            pl.col("t"),
-            sep,
-            *CID,
-            sep,
-            Q(),
-            pl.lit("|NONE|ENTERQUEUE||"),
-            cn_expr,
-            sep,
-            pl.col("pos"),
-        ],
+        call_line("ENTERQUEUE", pl.lit(""), cn_expr, pl.col("pos")),
     )
 
     # CONNECT (member uniqueid = ring start epoch . seq of the member channel)
@@ -1264,23 +1255,13 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
             "ms": mem_uid_s,
             "rt": v["ringtime"],
         },
-        [
-            pl.col("t"),
-            sep,
-            *CID,
-            sep,
-            Q(),
-            sep,
-            AG(),
-            pl.lit("|CONNECT|"),
+        call_line(
+            "CONNECT",
             pl.col("h"),
-            sep,
-            pl.col("me"),
-            pl.lit("."),
-            pl.col("ms"),
-            sep,
+            pl.concat_str([pl.col("me"), pl.lit("."), pl.col("ms")]),
             pl.col("rt"),
-        ],
+            agent=True,
+        ),
     )
 
     # terminal events
@@ -1303,47 +1284,24 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
         "xt": v["xt"],
         "br": v["bridge"],
     }
+    talked = (pl.col("h"), pl.col("tk"), pl.col("pos"))  # holdtime, talk time, entry position
     for code in (EV_COMPLETEAGENT, EV_COMPLETECALLER):
         add(
             m_end & (v["endev"] == code),
             common,
-            [
-                pl.col("t"),
-                sep,
-                *CID,
-                sep,
-                Q(),
-                sep,
-                AG(),
-                pl.lit(f"|{EVENT_NAMES[code]}|"),
-                pl.col("h"),
-                sep,
-                pl.col("tk"),
-                sep,
-                pl.col("pos"),
-            ],
+            call_line(EVENT_NAMES[code], *talked, agent=True),
         )
     xts = pl.Series(_XFER_TARGETS, dtype=pl.String)
     add(
         m_end & (v["endev"] == EV_BLINDTRANSFER),
         common,
-        [
-            pl.col("t"),
-            sep,
-            *CID,
-            sep,
-            Q(),
-            sep,
-            AG(),
-            pl.lit("|BLINDTRANSFER|"),
+        call_line(
+            "BLINDTRANSFER",
             pl.lit(xts).gather(pl.col("xt")),
-            pl.lit(f"|{_XFER_CONTEXT}|"),
-            pl.col("h"),
-            sep,
-            pl.col("tk"),
-            sep,
-            pl.col("pos"),
-        ],
+            pl.lit(_XFER_CONTEXT),
+            *talked,
+            agent=True,
+        ),
     )
     m_att = m_end & (v["endev"] == EV_ATTENDEDTRANSFER)
     if m_att.any():
@@ -1354,23 +1312,9 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
             df.select(
                 pl.col("key"),
                 pl.concat_str(
-                    [
-                        pl.col("t"),
-                        sep,
-                        *CID,
-                        sep,
-                        Q(),
-                        sep,
-                        AG(),
-                        pl.lit("|ATTENDEDTRANSFER|BRIDGE|"),
-                        pl.col("bid"),
-                        sep,
-                        pl.col("h"),
-                        sep,
-                        pl.col("tk"),
-                        sep,
-                        pl.col("pos"),
-                    ]
+                    call_line(
+                        "ATTENDEDTRANSFER", pl.lit("BRIDGE"), pl.col("bid"), *talked, agent=True
+                    )
                 ).alias("line"),
             )
         )
@@ -1378,38 +1322,12 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
         add(
             m_end & (v["endev"] == code),
             common,
-            [
-                pl.col("t"),
-                sep,
-                *CID,
-                sep,
-                Q(),
-                pl.lit(f"|NONE|{EVENT_NAMES[code]}|"),
-                pl.col("xp"),
-                sep,
-                pl.col("pos"),
-                sep,
-                pl.col("h"),
-            ],
+            call_line(EVENT_NAMES[code], pl.col("xp"), pl.col("pos"), pl.col("h")),
         )
     add(
         m_end & (v["endev"] == EV_EXITWITHKEY),
         common,
-        [
-            pl.col("t"),
-            sep,
-            *CID,
-            sep,
-            Q(),
-            pl.lit("|NONE|EXITWITHKEY|"),
-            pl.col("ky"),
-            sep,
-            pl.col("xp"),
-            sep,
-            pl.col("pos"),
-            sep,
-            pl.col("h"),
-        ],
+        call_line("EXITWITHKEY", pl.col("ky"), pl.col("xp"), pl.col("pos"), pl.col("h")),
     )
 
     # ring attempts
@@ -1432,17 +1350,7 @@ def _finalize_day(sim: _DaySim, spec: _SiteSpec, cut: int | None) -> _DayOut:  #
         add(
             m,
             {**a_cols, "key": _key(at["t"], M, phase, av, sub)},
-            [
-                pl.col("t"),
-                sep,
-                *CID,
-                sep,
-                Q(),
-                sep,
-                AG(),
-                pl.lit(f"|{EVENT_NAMES[code]}|"),
-                pl.col("ms"),
-            ],
+            call_line(EVENT_NAMES[code], pl.col("ms"), agent=True),
         )
 
     # agent events, expanded per queue
@@ -1654,9 +1562,10 @@ def _cdr_rows(sim: _DaySim, spec: _SiteSpec, T: int, mem_chan: np.ndarray) -> pl
         .otherwise(pl.lit('""'))
     )
     Qn = pl.lit(qnames).gather(pl.col("q"))
+    caller_channel = pl.concat_str([pl.lit(trunks).gather(pl.col("tr")), pl.lit("-"), _hex8("ch")])
     q_rows = df.select(
         pl.col("key"),
-        pl.concat_str(
+        _master_csv_line(
             [
                 pl.lit('"","'),
                 src,
@@ -1665,29 +1574,15 @@ def _cdr_rows(sim: _DaySim, spec: _SiteSpec, T: int, mem_chan: np.ndarray) -> pl
                 pl.lit('","ext-queues",'),
                 clid,
                 pl.lit(',"'),
-                pl.lit(trunks).gather(pl.col("tr")),
-                pl.lit("-"),
-                _hex8("ch"),
+                caller_channel,
                 pl.lit('",'),
                 dstch,
                 pl.lit(',"Queue","'),
                 Qn,
                 pl.lit(',t,,,,,,,,","'),
-                _local_str("st", day, M),
-                pl.lit('","'),
-                _local_str("an", day, M),
-                pl.lit('","'),
-                _local_str("en", day, M),
-                pl.lit('",'),
-                (pl.col("en") - pl.col("st")),
-                pl.lit(","),
-                (pl.col("en") - pl.col("an")),
-                pl.lit(f',"ANSWERED","{_AMAFLAGS}","'),
-                pl.col("ce"),
-                pl.lit("."),
-                pl.col("cs"),
-                pl.lit('",""'),
-            ]
+            ],
+            day,
+            M,
         ).alias("line"),
     )
     # transfer legs: caller channel bridged with the transfer target
@@ -1717,7 +1612,7 @@ def _cdr_rows(sim: _DaySim, spec: _SiteSpec, T: int, mem_chan: np.ndarray) -> pl
         X = pl.lit(xts).gather(pl.col("xt"))
         x_rows = dfx.select(
             pl.col("key"),
-            pl.concat_str(
+            _master_csv_line(
                 [
                     pl.lit('"","'),
                     src,
@@ -1726,9 +1621,7 @@ def _cdr_rows(sim: _DaySim, spec: _SiteSpec, T: int, mem_chan: np.ndarray) -> pl
                     pl.lit(f'","{_XFER_CONTEXT}",'),
                     clid,
                     pl.lit(',"'),
-                    pl.lit(trunks).gather(pl.col("tr")),
-                    pl.lit("-"),
-                    _hex8("ch"),
+                    caller_channel,
                     pl.lit('","SIP/'),
                     X,
                     pl.lit("-"),
@@ -1736,25 +1629,38 @@ def _cdr_rows(sim: _DaySim, spec: _SiteSpec, T: int, mem_chan: np.ndarray) -> pl
                     pl.lit('","Dial","SIP/'),
                     X,
                     pl.lit(',,tr","'),
-                    _local_str("st", day, M),
-                    pl.lit('","'),
-                    _local_str("an", day, M),
-                    pl.lit('","'),
-                    _local_str("en", day, M),
-                    pl.lit('",'),
-                    (pl.col("en") - pl.col("st")),
-                    pl.lit(","),
-                    (pl.col("en") - pl.col("an")),
-                    pl.lit(f',"ANSWERED","{_AMAFLAGS}","'),
-                    pl.col("ce"),
-                    pl.lit("."),
-                    pl.col("cs"),
-                    pl.lit('",""'),
-                ]
+                ],
+                day,
+                M,
             ).alias("line"),
         )
         q_rows = pl.concat([q_rows, x_rows])
     return q_rows.sort("key") if q_rows.height else empty
+
+
+def _master_csv_line(fields: list[pl.Expr], day: date, M: int) -> pl.Expr:
+    """A Master.csv record of an answered leg: ``fields`` from accountcode to the opening quote
+    of ``start``, then the times, durations, disposition, amaflags, uniqueid and an empty
+    userfield from the row's ``st``/``an``/``en`` epochs and ``ce``.``cs`` channel id."""
+    return pl.concat_str(
+        [
+            *fields,
+            _local_str("st", day, M),
+            pl.lit('","'),
+            _local_str("an", day, M),
+            pl.lit('","'),
+            _local_str("en", day, M),
+            pl.lit('",'),
+            (pl.col("en") - pl.col("st")),
+            pl.lit(","),
+            (pl.col("en") - pl.col("an")),
+            pl.lit(f',"ANSWERED","{_AMAFLAGS}","'),
+            pl.col("ce"),
+            pl.lit("."),
+            pl.col("cs"),
+            pl.lit('",""'),
+        ]
+    )
 
 
 def _hex8(col: str) -> pl.Expr:
