@@ -266,12 +266,21 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
                 help="Times a call rang this agent without being picked up.",
             ),
             "transfers": st.column_config.NumberColumn("Transfers", format="%d"),
-            "logged_in_seconds": st.column_config.NumberColumn("Logged in", format=clock),
-            "paused_seconds": st.column_config.NumberColumn("Paused", format=clock),
+            "logged_in_seconds": st.column_config.NumberColumn(
+                "Logged in",
+                format=clock,
+                help="Time logged in to any queue (Asterisk's member and login lines). None for "
+                "Webex agents: Webex's CDRs carry no agent state.",
+            ),
+            "paused_seconds": st.column_config.NumberColumn(
+                "Paused",
+                format=clock,
+                help="Time paused while logged in (Asterisk). None for Webex agents.",
+            ),
             "occupancy": st.column_config.NumberColumn(
                 "Occupancy",
                 format="%.1f%%",
-                help="(Talk + wrap-up) ÷ (logged in − paused); empty where agent state is not "
+                help="(Talk + wrap-up) ÷ (logged in − paused); None where agent state is not "
                 "logged (Webex) or no time was available.",
             ),
         },
@@ -306,7 +315,9 @@ def _pause_breakdown(
                 alt.Tooltip("share_pct:N", title="Share of paused time"),
             ],
         )
-        .properties(height=max(120, 32 * len(chart_data)))
+        # the height Streamlit gives holds the axis too: ~60 px of it, then 32 px per reason, or
+        # Vega-Lite hides the labels of bars that would overlap
+        .properties(height=60 + 32 * len(chart_data))
     )
     chart_col.altair_chart(chart, width="stretch")
 
