@@ -25,12 +25,18 @@ def marts_tables(warehouse: WarehouseResource) -> list[str]:
     return frame.get_column("table_name").to_list() if frame.height else []
 
 
+# Tables are copied without keeping their rows' physical order, which no reader may rely on (SQL
+# has ORDER BY): both cores then write (the 10M-line benchmark's marts, 4.7M rows: 4.5-4.8 s
+# instead of 5.8 s).
+_COPY_CONFIG = {"preserve_insertion_order": False}
+
+
 def publish_duckdb(source_path: Path, target: Path, tables: list[str]) -> dict[str, int]:
     """Copy marts tables from a DuckDB warehouse into `target` via a temp file and os.replace."""
     tmp = target.with_name(target.name + ".tmp")
     tmp.unlink(missing_ok=True)
     counts = {}
-    with duckdb.connect() as con:
+    with duckdb.connect(config=_COPY_CONFIG) as con:
         con.execute("attach ? as warehouse (read_only)", [str(source_path)])
         con.execute("attach ? as serving", [str(tmp)])
         con.execute("create schema serving.marts")
@@ -48,7 +54,7 @@ def publish_from_postgres(warehouse: WarehouseResource, target: Path, tables: li
     tmp = target.with_name(target.name + ".tmp")
     tmp.unlink(missing_ok=True)
     counts = {}
-    with warehouse.postgres() as pg, duckdb.connect(str(tmp)) as out:
+    with warehouse.postgres() as pg, duckdb.connect(str(tmp), config=_COPY_CONFIG) as out:
         out.execute("create schema marts")
         for table in tables:
             with pg.cursor() as cur:
