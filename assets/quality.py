@@ -1,9 +1,10 @@
 """Great Expectations suites run as Dagster asset checks on raw and mart tables.
 
-Each suite reads only the columns its expectations need and, on tables that grow with the history,
-only the rows of the newest write (raw: the newest load; fct_queue_visits: the visits the newest dbt
-run wrote, as its dbt tests do), and validates them with GX's pandas engine. `great_expectations` is imported inside the check (it
-costs ~10 s to import; code locations must load fast).
+Each suite reads only the columns its expectations need and, on tables that grow with the
+history, only the rows of the newest write (raw: the newest load; fct_queue_visits: the visits the
+newest dbt run wrote, as its dbt tests do), and validates them with GX's pandas engine.
+`great_expectations` is imported inside the check (~3 s to import on a 2-core machine; code
+locations must load fast).
 dbt's own tests arrive as checks too; these cover cross-column and reconciliation rules.
 """
 
@@ -35,8 +36,9 @@ class Suite:
     # a timestamp column every write stamps (loaded_at, dbt_refreshed_at): only the rows of the
     # newest write are read. Rows written before were checked by the run that wrote them; reading
     # them all again would cost every run time and memory in proportion to the whole history
-    # (2.3M visits of a 10M-line queue_log: 4.4 s), and the uniqueness across the table that a
-    # subset cannot show is dbt's `unique` test in SQL.
+    # (100k lines appended to a 10M-line queue_log: the 58k visits rewritten in 0.23 s, against
+    # all 2.3M in 6.1 s and 1.6 GB), and the uniqueness across the table that a subset cannot
+    # show is dbt's `unique` test in SQL.
     newest_only_by: str | None = None
     blocking: bool = False
 
