@@ -177,6 +177,33 @@ def test_full_materialization_on_postgres(make_settings, tmp_path, postgres_url,
     assert served.keys() == queues.keys()
 
 
+@pytest.mark.slow
+def test_a_failed_blocking_suite_stops_the_serving_copy_and_the_run_names_it(
+        make_settings, tmp_path, capsys, monkeypatch):
+    """Daily figures the models computed always reconcile, so the reconciliation suite gets one
+    more expectation that ventas' day breaks (at most 4 offered; it offers 5). Fault injection:
+    everything else (dlt, dbt, GX, Dagster's blocking checks) runs for real."""
+    from dataclasses import replace
+
+    from assets import quality
+
+    def stricter(gxe):
+        return [*quality._agg_queue(gxe), gxe.ExpectColumnValuesToBeBetween(column="offered", max_value=4)]
+
+    suites = tuple(replace(s, build=stricter) if s.name == "agg_queue_daily_reconciles" else s
+                   for s in quality.SUITES)
+    monkeypatch.setattr(quality, "SUITES", suites)
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={_write_site(tmp_path)}")
+
+    assert cli.main(["materialize"]) == 1
+    out = capsys.readouterr().out
+    assert "check failed: marts/agg_queue_daily agg_queue_daily_reconciles" in out
+    assert not settings.serving_path.exists()  # nothing published over figures that failed
+    # the marts were built: the check ran on them
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select offered from marts.agg_queue_daily where queue = 'ventas'").fetchall() == [(5,)]
+
+
 def test_materialize_rejects_a_bad_setting_naming_it(make_settings, capsys, monkeypatch):
     make_settings()
     monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "twenty")
