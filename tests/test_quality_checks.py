@@ -8,7 +8,8 @@ from datetime import datetime
 import duckdb
 import pytest
 
-from assets.quality import SUITES, run_suite
+from assets import quality
+from assets.quality import SUITES, batch_ranges, run_suite
 from resources.warehouse import WarehouseResource
 
 SUITE = {suite.name: suite for suite in SUITES}
@@ -53,7 +54,26 @@ T0 = datetime(2026, 12, 1, 7, 0)
 T1 = datetime(2026, 12, 1, 7, 1)
 
 
-def test_visit_suite_reads_only_the_newest_dbt_run_and_fails_on_its_bad_rows(warehouse):
+@pytest.mark.parametrize(("counts", "limit", "ranges"), [
+    ([], 10, []),
+    ([("a", 4), ("b", 4), ("c", 4)], 10, [("a", "b"), ("c", "c")]),
+    ([("a", 4), ("b", 6), ("c", 1)], 10, [("a", "b"), ("c", "c")]),
+    # a key with more rows than the limit is a batch of its own, never split
+    ([("a", 3), ("b", 25), ("c", 3)], 10, [("a", "a"), ("b", "b"), ("c", "c")]),
+    ([("a", 1), ("b", 1), ("c", 1)], 1, [("a", "a"), ("b", "b"), ("c", "c")]),
+])
+def test_batch_ranges_hold_whole_keys_in_order_up_to_the_limit(counts, limit, ranges):
+    assert batch_ranges(counts, limit) == ranges
+
+
+@pytest.fixture(params=[quality.BATCH_ROWS, 1], ids=["one batch", "a batch per key value"])
+def batch_rows(request, monkeypatch):
+    """Every suite must find the same rows whether it reads the table at once or in batches."""
+    monkeypatch.setattr(quality, "BATCH_ROWS", request.param)
+    return request.param
+
+
+def test_visit_suite_reads_only_the_newest_dbt_run_and_fails_on_its_bad_rows(warehouse, batch_rows):
     good_new = [
         ("v3", "answered", 10, 100, T0, T1, NEW_RUN),
         ("v4", "abandoned", 3, None, T0, T1, NEW_RUN),
@@ -97,7 +117,7 @@ def test_daily_queue_figures_that_do_not_add_up_fail_the_reconciliation(warehous
     }
 
 
-def test_raw_suite_checks_the_newest_load_for_lines_read_twice(warehouse):
+def test_raw_suite_checks_the_newest_load_for_lines_read_twice(warehouse, batch_rows):
     warehouse.execute(
         "create table raw_asterisk.queue_log (source_stream text, line_no bigint, event_epoch bigint, event text, "
         "loaded_at timestamp)"
@@ -107,17 +127,20 @@ def test_raw_suite_checks_the_newest_load_for_lines_read_twice(warehouse):
     warehouse.execute(
         "insert into raw_asterisk.queue_log values "
         f"('s1', 1, {epoch}, 'QUEUESTART', '{OLD_RUN}'), ('s1', 1, {epoch}, 'QUEUESTART', '{OLD_RUN}'), "
-        f"('s1', 2, {epoch + 5}, 'ADDMEMBER', '{NEW_RUN}'), ('s1', 3, {epoch + 6}, 'PAUSE', '{NEW_RUN}')"
+        f"('s1', 2, {epoch + 5}, 'ADDMEMBER', '{NEW_RUN}'), ('s1', 3, {epoch + 6}, 'PAUSE', '{NEW_RUN}'), "
+        f"('s2', 7, {epoch + 6}, 'PAUSE', '{NEW_RUN}')"
     )
-    assert _run("raw_queue_log_expectations", warehouse) == (True, 2, {})
+    assert _run("raw_queue_log_expectations", warehouse) == (True, 3, {})
 
-    # the newest load read line 3 again and a line with a date in 1970
+    # the newest load read line 3 again, and a line past the first million with a date in 1970
     warehouse.execute(
         "insert into raw_asterisk.queue_log values "
-        f"('s1', 3, {epoch + 6}, 'PAUSE', '{NEW_RUN}'), ('s1', 4, 60, 'UNPAUSE', '{NEW_RUN}')"
+        f"('s1', 3, {epoch + 6}, 'PAUSE', '{NEW_RUN}'), ('s1', 1000004, 60, 'UNPAUSE', '{NEW_RUN}')"
     )
     passed, rows, failed = _run("raw_queue_log_expectations", warehouse)
-    assert (passed, rows) == (False, 4)
+    assert (passed, rows) == (False, 5)
+    batches = run_suite(SUITE["raw_queue_log_expectations"], warehouse.resource).metadata["batches"].value
+    assert batches == (1 if batch_rows > 1 else 3)  # s1's first million lines, s1's next, s2's
     assert failed == {
         "expect_compound_columns_to_be_unique:": 2,
         "expect_column_values_to_be_between:event_epoch": 1,
