@@ -84,13 +84,15 @@ def test_visit_suite_reads_only_the_newest_dbt_run_and_fails_on_its_bad_rows(war
     assert _run("fct_queue_visits_expectations", warehouse) == (True, 2, {})
 
     # the newest run wrote a visit with an unknown outcome, a negative wait, talk time without an
-    # answer, an end before its entry, and the id of another of its visits
-    _visits(warehouse, [bad_old, *good_new, ("v3", "lost", -1, 20, T1, T0, NEW_RUN)])
+    # answer, an end before its entry, and the id of another of its visits; and one without an id
+    # (its own dbt test reports that) with an unknown outcome too
+    _visits(warehouse, [bad_old, *good_new, ("v3", "lost", -1, 20, T1, T0, NEW_RUN),
+                        (None, "gone", 0, None, T0, T1, NEW_RUN)])
     passed, rows, failed = _run("fct_queue_visits_expectations", warehouse)
-    assert (passed, rows) == (False, 3)
+    assert (passed, rows) == (False, 4)
     assert failed == {
         "expect_column_values_to_be_unique:visit_id": 2,
-        "expect_column_values_to_be_in_set:outcome": 1,
+        "expect_column_values_to_be_in_set:outcome": 2,
         "expect_column_values_to_be_between:wait_seconds": 1,
         "expect_column_values_to_be_null:talk_seconds": 1,
         "expect_column_pair_values_a_to_be_greater_than_b:": 1,
