@@ -6,6 +6,7 @@ copy, never the live warehouse, and keep working while the pipeline writes (DESI
 
 
 import os
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -30,29 +31,99 @@ def marts_tables(warehouse: WarehouseResource) -> list[str]:
 # instead of 5.8 s).
 _COPY_CONFIG = {"preserve_insertion_order": False}
 
+# Marts that grow with the history, by their key. dbt stamps every row it (re)writes with the run's
+# start (dbt_refreshed_at), so a row whose (key, stamp) the previous copy holds is unchanged: the
+# new copy starts from the previous one and only rows whose (key, stamp) differ are deleted and
+# inserted, instead of every row copied and compressed again.
+PATCHED_MARTS = {"fct_queue_visits": "visit_id", "fct_calls": "call_id"}
+STAMP = "dbt_refreshed_at"
 
-def publish_duckdb(source_path: Path, target: Path, tables: list[str]) -> dict[str, int]:
-    """Copy marts tables from a DuckDB warehouse into `target` via a temp file and os.replace."""
+
+def publish_duckdb(source_path: Path, target: Path, tables: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Publish marts tables from a DuckDB warehouse into `target` via a temp file and os.replace:
+    (rows per table, the tables patched rather than copied).
+
+    The temp file starts as a copy of the previous `target` when there is one (a file DuckDB
+    cannot open is started afresh): tables in PATCHED_MARTS with the same columns are patched
+    (see there), every other table is copied whole."""
     tmp = target.with_name(target.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    counts = {}
+    _remove_database_file(tmp)  # (with the WAL a killed publish may have left: it would be replayed)
+    if target.exists():
+        shutil.copyfile(target, tmp)
+    counts: dict[str, int] = {}
+    patched: list[str] = []
     with duckdb.connect(config=_COPY_CONFIG) as con:
         con.execute("attach ? as warehouse (read_only)", [str(source_path)])
-        con.execute("attach ? as serving", [str(tmp)])
-        con.execute("create schema serving.marts")
+        try:
+            con.execute("attach ? as serving", [str(tmp)])
+        except duckdb.Error:
+            _remove_database_file(tmp)
+            con.execute("attach ? as serving", [str(tmp)])
+        con.execute("create schema if not exists serving.marts")
+        for table in set(_tables(con, "serving")) - set(tables):  # a mart the project no longer has
+            con.execute(f'drop table serving.marts."{table}"')
+        kept = set(_tables(con, "serving"))
         for table in tables:
-            con.execute(f'create table serving.marts."{table}" as select * from warehouse.marts."{table}"')
+            if (table in PATCHED_MARTS and table in kept
+                    and _columns(con, "serving", table) == _columns(con, "warehouse", table)
+                    and _patch(con, table, PATCHED_MARTS[table])):
+                patched.append(table)
+            else:
+                con.execute(f'create or replace table serving.marts."{table}" as '
+                            f'select * from warehouse.marts."{table}"')
             counts[table] = con.execute(f'select count(*) from serving.marts."{table}"').fetchall()[0][0]
         con.execute("detach serving")
         con.execute("detach warehouse")
     os.replace(tmp, target)
-    return counts
+    return counts, patched
+
+
+def _remove_database_file(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".wal").unlink(missing_ok=True)
+
+
+def _tables(con, catalog: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_catalog = ? and table_schema = 'marts'",
+        [catalog]).fetchall()]
+
+
+def _columns(con, catalog: str, table: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = ? and table_schema = 'marts' and table_name = ? order by ordinal_position",
+        [catalog, table]).fetchall()
+
+
+def _patch(con, table: str, key: str) -> bool:
+    """Bring serving.marts.table to the warehouse's rows by (key, stamp); False (and nothing
+    changed) when a copy is the better way: most rows changed, or the row counts then differ
+    (a (key, stamp) held by two rows, which the patch cannot tell apart)."""
+    served, source = f'serving.marts."{table}"', f'warehouse.marts."{table}"'
+    same = f"{{a}}.{key} = {{b}}.{key} and {{a}}.{STAMP} = {{b}}.{STAMP}"
+    con.execute("begin")
+    total = con.execute(f"select count(*) from {served}").fetchall()[0][0]
+    deleted = con.execute(f"delete from {served} as s where not exists "
+                          f"(select 1 from {source} as w where {same.format(a='w', b='s')})").fetchall()[0][0]
+    if deleted > total // 2:
+        con.execute("rollback")
+        return False
+    con.execute(f"insert into {served} select * from {source} as w where not exists "
+                f"(select 1 from {served} as s where {same.format(a='s', b='w')})")
+    served_rows, source_rows = con.execute(
+        f"select (select count(*) from {served}), (select count(*) from {source})").fetchall()[0]
+    if served_rows != source_rows:
+        con.execute("rollback")
+        return False
+    con.execute("commit")
+    return True
 
 
 def publish_from_postgres(warehouse: WarehouseResource, target: Path, tables: list[str]) -> dict[str, int]:
     """Postgres warehouse: stream each mart out with COPY (CSV) and load it into the DuckDB copy."""
     tmp = target.with_name(target.name + ".tmp")
-    tmp.unlink(missing_ok=True)
+    _remove_database_file(tmp)
     counts = {}
     with warehouse.postgres() as pg, duckdb.connect(str(tmp), config=_COPY_CONFIG) as out:
         out.execute("create schema marts")
@@ -100,10 +171,12 @@ def build_serving_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         target.parent.mkdir(parents=True, exist_ok=True)
         tables = marts_tables(warehouse)
         if warehouse.location.is_duckdb:
-            counts = publish_duckdb(warehouse.location.duckdb_path, target, tables)
+            counts, patched = publish_duckdb(warehouse.location.duckdb_path, target, tables)
         else:
-            counts = publish_from_postgres(warehouse, target, tables)
-        context.log.info(f"published {len(tables)} marts tables to {target}")
-        return dg.MaterializeResult(metadata={"path": str(target), "rows_by_table": counts})
+            counts, patched = publish_from_postgres(warehouse, target, tables), []
+        context.log.info(f"published {len(tables)} marts tables to {target}"
+                         + (f" ({', '.join(patched)} patched)" if patched else ""))
+        return dg.MaterializeResult(
+            metadata={"path": str(target), "rows_by_table": counts, "patched_tables": patched})
 
     return marts_copy

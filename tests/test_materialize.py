@@ -243,7 +243,7 @@ def test_serving_copy_is_published_while_another_process_reads_the_warehouse(tmp
     try:
         assert reader.stdout.readline().strip() == "open"
         tables = marts_tables(WarehouseResource(url=f"duckdb:///{warehouse}"))
-        counts = publish_duckdb(warehouse, tmp_path / "serving.duckdb", tables)
+        counts, _ = publish_duckdb(warehouse, tmp_path / "serving.duckdb", tables)
     finally:
         reader.communicate("")
     assert counts == {"agg_queue_daily": 1}

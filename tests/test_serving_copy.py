@@ -1,0 +1,147 @@
+"""The serving copy (assets/serving.py) on real DuckDB files: whatever happened to the warehouse's
+marts between two publications, the copy that patches the previous one holds exactly what a copy
+made afresh holds."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from assets.serving import publish_duckdb
+
+RUN_0 = datetime(2026, 12, 1, 8, 0)
+
+
+class Marts:
+    """A warehouse whose marts a test changes the way dbt runs do: every row a run (re)writes
+    carries that run's start in dbt_refreshed_at."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "warehouse.duckdb"
+        self.run = RUN_0
+        self.sql("""
+            create schema marts;
+            create table marts.fct_queue_visits (visit_id text, queue text, wait_seconds bigint,
+                                                 dbt_refreshed_at timestamp);
+            create table marts.fct_calls (call_id text, outcome text, dbt_refreshed_at timestamp);
+            create table marts.agg_queue_daily (queue text, offered bigint);
+        """)
+
+    def sql(self, statements: str, params: list | None = None) -> list[tuple]:
+        with duckdb.connect(str(self.path)) as con:
+            return con.execute(statements, params).fetchall() if params else con.execute(statements).fetchall()
+
+    def next_run(self) -> datetime:
+        self.run += timedelta(minutes=5)
+        return self.run
+
+    @property
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.sql(
+            "select table_name from information_schema.tables where table_schema = 'marts' order by 1")]
+
+
+def same_content(a: Path, b: Path) -> dict[str, tuple[int, int]]:
+    """Per table of either file: (rows only in a, rows only in b), as multisets."""
+    with duckdb.connect() as con:
+        con.execute(f"attach '{a}' as a (read_only)")
+        con.execute(f"attach '{b}' as b (read_only)")
+        names = {catalog: {r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_catalog = ? and table_schema = 'marts'",
+            [catalog]).fetchall()} for catalog in ("a", "b")}
+        assert names["a"] == names["b"]
+        return {t: tuple(con.execute(
+            f'select count(*) from (select * from {x}.marts."{t}" except all select * from {y}.marts."{t}")'
+        ).fetchall()[0][0] for x, y in (("a", "b"), ("b", "a"))) for t in names["a"]}
+
+
+def publish_both(marts: Marts, folder: Path) -> list[str]:
+    """Publish onto the previous copy and afresh; assert they hold the same rows; the patched tables."""
+    fresh = folder / "fresh.duckdb"
+    fresh.unlink(missing_ok=True)
+    counts, patched = publish_duckdb(marts.path, folder / "serving.duckdb", marts.tables)
+    fresh_counts, _ = publish_duckdb(marts.path, fresh, marts.tables)
+    assert counts == fresh_counts
+    differences = same_content(folder / "serving.duckdb", fresh)
+    assert all(d == (0, 0) for d in differences.values()), differences
+    return patched
+
+
+def test_a_patched_copy_holds_what_a_fresh_copy_holds_through_every_kind_of_change(tmp_path):
+    marts = Marts(tmp_path)
+    rng = random.Random(20261205)
+    run = marts.run
+    marts.sql("insert into marts.fct_queue_visits select 'v' || i, 'q' || (i % 3), i % 50, ? from range(400) t(i)",
+              [run])
+    marts.sql("insert into marts.fct_calls select 'c' || i, 'answered', ? from range(300) t(i)", [run])
+    marts.sql("insert into marts.agg_queue_daily values ('q0', 10), ('q1', 20)")
+    assert publish_both(marts, tmp_path) == []  # nothing to patch yet: copied
+
+    for step in range(12):
+        run = marts.next_run()
+        # an incremental run: some visits rewritten (new values, new stamp), some gone (a boot
+        # rebuilt into fewer visits), new ones; calls likewise; the small aggregate rebuilt
+        rewritten = rng.sample(range(400), 25)
+        marts.sql(f"update marts.fct_queue_visits set wait_seconds = wait_seconds + 1, dbt_refreshed_at = ? "
+                  f"where visit_id in ({', '.join(repr(f'v{i}') for i in rewritten)})", [run])
+        marts.sql(f"delete from marts.fct_queue_visits where visit_id = 'v{rng.randrange(400)}'")
+        marts.sql(f"insert into marts.fct_queue_visits values ('n{step}', 'q1', 7, ?)", [run])
+        marts.sql(f"update marts.fct_calls set outcome = 'abandoned', dbt_refreshed_at = ? "
+                  f"where call_id = 'c{rng.randrange(300)}'", [run])
+        marts.sql(f"update marts.agg_queue_daily set offered = offered + {step}")
+        assert publish_both(marts, tmp_path) == ["fct_calls", "fct_queue_visits"]
+
+    # a rewrite with the same stamp and key but a row only the warehouse holds twice: the patch
+    # cannot tell the copies apart, so that table is copied whole
+    marts.sql("insert into marts.fct_calls select * from marts.fct_calls where call_id = 'c1'")
+    assert publish_both(marts, tmp_path) == ["fct_queue_visits"]
+
+    # most visits rewritten (a full refresh): copying is cheaper than patching
+    marts.sql("update marts.fct_queue_visits set dbt_refreshed_at = ?", [marts.next_run()])
+    assert publish_both(marts, tmp_path) == ["fct_calls"]
+
+    # a column added to a mart (on_schema_change: append_new_columns) and a new mart; a mart dropped
+    marts.sql("alter table marts.fct_calls add column talk_seconds bigint; "
+              "update marts.fct_calls set talk_seconds = 60;"
+              "create table marts.dim_agents as select 'Ana' as agent; drop table marts.agg_queue_daily")
+    assert publish_both(marts, tmp_path) == ["fct_queue_visits"]
+    assert publish_both(marts, tmp_path) == ["fct_calls", "fct_queue_visits"]  # nothing changed: patches
+
+
+def test_what_a_killed_publication_left_behind_is_not_replayed_into_the_next(tmp_path):
+    marts = Marts(tmp_path)
+    marts.sql("insert into marts.fct_calls values ('c1', 'answered', ?)", [marts.run])
+    publish_both(marts, tmp_path)
+    # a killed publication's temp file, with rows of its own, and a write-ahead log beside it
+    with duckdb.connect(str(tmp_path / "serving.duckdb.tmp")) as con:
+        con.execute("create schema marts; create table marts.fct_calls as select 'stale' as call_id")
+    (tmp_path / "serving.duckdb.tmp.wal").write_bytes(b"not a log DuckDB could replay")
+    marts.sql("insert into marts.fct_calls values ('c2', 'answered', ?)", [marts.next_run()])
+    assert publish_both(marts, tmp_path) == ["fct_calls", "fct_queue_visits"]
+    with duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True) as con:
+        assert con.execute("select call_id from marts.fct_calls order by 1").fetchall() == [("c1",), ("c2",)]
+
+
+def test_a_previous_copy_duckdb_cannot_open_is_replaced_by_a_fresh_one(tmp_path):
+    marts = Marts(tmp_path)
+    marts.sql("insert into marts.fct_queue_visits values ('v1', 'q0', 3, ?)", [marts.run])
+    (tmp_path / "serving.duckdb").write_bytes(b"\0" * 4096)  # damaged, or not a database at all
+    assert publish_both(marts, tmp_path) == []
+
+
+@pytest.mark.parametrize("table", ["fct_queue_visits", "fct_calls"])
+def test_a_patch_commits_nothing_when_it_falls_back_to_a_copy(tmp_path, table):
+    """The rows the patch deleted before it found the counts differ are back before the copy."""
+    marts = Marts(tmp_path)
+    key = "visit_id" if table == "fct_queue_visits" else "call_id"
+    marts.sql(f"insert into marts.{table} ({key}, dbt_refreshed_at) select 'k' || i, ? from range(10) t(i)",
+              [marts.run])
+    publish_both(marts, tmp_path)
+    marts.sql(f"delete from marts.{table} where {key} = 'k3'")
+    marts.sql(f"insert into marts.{table} select * from marts.{table} where {key} = 'k4'")
+    other = "fct_calls" if table == "fct_queue_visits" else "fct_queue_visits"
+    assert publish_both(marts, tmp_path) == [other]
