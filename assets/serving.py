@@ -1,4 +1,5 @@
-"""Publish the serving copy: every marts table copied into a DuckDB file, swapped in atomically.
+"""Publish the serving copy: the marts tables in a DuckDB file, swapped in atomically (the two
+that grow with the history patched onto the previous copy, the others copied whole).
 
 DuckDB allows one writer or many readers, never both; Streamlit and BI tools therefore read this
 copy, never the live warehouse, and keep working while the pipeline writes (DESIGN.md Storage).
@@ -34,7 +35,8 @@ _COPY_CONFIG = {"preserve_insertion_order": False}
 # Marts that grow with the history, by their key. dbt stamps every row it (re)writes with the run's
 # start (dbt_refreshed_at), so a row whose (key, stamp) the previous copy holds is unchanged: the
 # new copy starts from the previous one and only rows whose (key, stamp) differ are deleted and
-# inserted, instead of every row copied and compressed again.
+# inserted, instead of every row copied and compressed again. (This holds while only dbt writes
+# them: a row changed in place under its old stamp would not be seen.)
 PATCHED_MARTS = {"fct_queue_visits": "visit_id", "fct_calls": "call_id"}
 STAMP = "dbt_refreshed_at"
 
