@@ -8,6 +8,8 @@ copy, never the live warehouse, and keep working while the pipeline writes (DESI
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -122,31 +124,120 @@ def _patch(con, table: str, key: str) -> bool:
     return True
 
 
-def publish_from_postgres(warehouse: WarehouseResource, target: Path, tables: list[str]) -> dict[str, int]:
-    """Postgres warehouse: stream each mart out with COPY (CSV) and load it into the DuckDB copy."""
+def publish_from_postgres(warehouse: WarehouseResource, target: Path,
+                          tables: list[str]) -> tuple[dict[str, int], list[str]]:
+    """Postgres warehouse: stream marts out with COPY (CSV) into the DuckDB copy, via a temp file
+    and os.replace: (rows per table, the tables patched rather than copied). As on DuckDB, the
+    temp file starts as the previous copy and PATCHED_MARTS are patched (_patch_from_postgres)."""
     tmp = target.with_name(target.name + ".tmp")
     _remove_database_file(tmp)
-    counts = {}
-    with warehouse.postgres() as pg, duckdb.connect(str(tmp), config=_COPY_CONFIG) as out:
-        out.execute("create schema marts")
+    if target.exists():
+        shutil.copyfile(target, tmp)
+    counts: dict[str, int] = {}
+    patched: list[str] = []
+    with warehouse.postgres() as pg, _open_copy(tmp) as out:
+        out.execute("create schema if not exists marts")
+        for table in set(_tables(out, _catalog(out))) - set(tables):
+            out.execute(f'drop table marts."{table}"')
+        kept = set(_tables(out, _catalog(out)))
         for table in tables:
             with pg.cursor() as cur:
                 cur.execute(
                     "select column_name, data_type from information_schema.columns "
                     "where table_schema = 'marts' and table_name = %s order by ordinal_position", (table,))
-                columns = cur.fetchall()
-                csv_path = target.with_name(f".{table}.csv")
-                with open(csv_path, "w", encoding="utf-8") as fh:
-                    cur.copy_expert(f'copy (select * from marts."{table}") to stdout with (format csv, header)', fh)
-            types = {name: _duckdb_type(pg_type) for name, pg_type in columns}
-            out.execute(
-                f'create table marts."{table}" as select * from read_csv(?, header = true, columns = ?)',
-                [str(csv_path), types],
-            )
-            csv_path.unlink()
+                types = {name: _duckdb_type(pg_type) for name, pg_type in cur.fetchall()}
+            if (table in PATCHED_MARTS and table in kept and _served_types(out, table) == _normalized(types)
+                    and _patch_from_postgres(pg, out, table, PATCHED_MARTS[table], types, target.parent)):
+                patched.append(table)
+            else:
+                out.execute(f'drop table if exists marts."{table}"')
+                _copy_out(pg, out, table, types, "true", [], target.parent, create=True)
             counts[table] = out.execute(f'select count(*) from marts."{table}"').fetchall()[0][0]
     os.replace(tmp, target)
-    return counts
+    return counts, patched
+
+
+def _open_copy(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), config=_COPY_CONFIG)
+    except duckdb.Error:  # not a database DuckDB can open: start afresh
+        _remove_database_file(path)
+        return duckdb.connect(str(path), config=_COPY_CONFIG)
+
+
+def _catalog(con) -> str:
+    return con.execute("select current_database()").fetchall()[0][0]
+
+
+def _served_types(con, table: str) -> dict[str, str]:
+    return dict(_columns(con, _catalog(con), table))
+
+
+def _normalized(types: dict[str, str]) -> dict[str, str]:
+    """The types as DuckDB's information_schema names them."""
+    return {name: {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}.get(t, t) for name, t in types.items()}
+
+
+@contextmanager
+def _csv_from_postgres(pg, select: str, params: list, path: Path) -> Iterator[Path]:
+    """The rows of `select` (with `params`) in a CSV file with a header, removed afterwards."""
+    try:
+        with pg.cursor() as cur, open(path, "w", encoding="utf-8") as fh:
+            cur.copy_expert(f"copy ({cur.mogrify(select, params).decode()}) to stdout with (format csv, header)", fh)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _copy_out(pg, out, table: str, types: dict[str, str], where: str, params: list, folder: Path, *,
+              create: bool) -> None:
+    """Rows of marts.table on Postgres matching `where` into marts.table of the copy (a new table
+    when `create`)."""
+    with _csv_from_postgres(pg, f'select * from marts."{table}" where {where}', params,
+                            folder / f".{table}.csv") as csv_path:
+        rows = "select * from read_csv(?, header = true, columns = ?)"
+        out.execute(f'create table marts."{table}" as {rows}' if create
+                    else f'insert into marts."{table}" {rows}', [str(csv_path), types])
+
+
+def _patch_from_postgres(pg, out, table: str, key: str, types: dict[str, str], folder: Path) -> bool:
+    """Bring the copy's marts.table to Postgres' rows without streaming them all: rows are
+    compared by stamp first (rows per dbt_refreshed_at on both sides), since a run's rows can
+    only disappear after the copy was published, never appear. Rows of stamps the warehouse no
+    longer has are deleted; of stamps with fewer rows there, only their keys are fetched to find
+    the rows gone; rows of stamps the copy has not seen are fetched whole. False (nothing changed)
+    when copying is better: most rows changed, or the counts per stamp do not then agree."""
+    with pg.cursor() as cur:
+        cur.execute(f'select {STAMP}, count(*) from marts."{table}" group by {STAMP}')
+        wanted = dict(cur.fetchall())
+    out.execute("begin")
+    held = dict(out.execute(f'select {STAMP}, count(*) from marts."{table}" group by {STAMP}').fetchall())
+    gone = [s for s in held if s not in wanted]
+    shrunk = [s for s in held if s in wanted and wanted[s] < held[s]]
+    new = [s for s in wanted if s not in held]
+    stale = sum(held[s] for s in gone) + sum(held[s] - wanted[s] for s in shrunk)
+    if None in held or None in wanted or stale > sum(held.values()) // 2:
+        out.execute("rollback")
+        return False
+    if gone:
+        out.execute(f'delete from marts."{table}" where {STAMP} in (select unnest(?::timestamp[]))', [gone])
+    if shrunk:
+        with _csv_from_postgres(pg, f'select {key}, {STAMP} from marts."{table}" where {STAMP} = any(%s)',
+                                [shrunk], folder / f".{table}.keys.csv") as csv_path:
+            out.execute("create temp table kept_keys as select * from read_csv(?, header = true, columns = ?)",
+                        [str(csv_path), {key: types[key], STAMP: types[STAMP]}])
+        out.execute(f'delete from marts."{table}" as s where {STAMP} in (select unnest(?::timestamp[])) '
+                    f"and not exists (select 1 from kept_keys as k where k.{key} = s.{key} "
+                    f"and k.{STAMP} = s.{STAMP})", [shrunk])
+        out.execute("drop table kept_keys")
+    if new:
+        _copy_out(pg, out, table, types, f"{STAMP} = any(%s)", [new], folder, create=False)
+    now = dict(out.execute(f'select {STAMP}, count(*) from marts."{table}" group by {STAMP}').fetchall())
+    if now != wanted:
+        out.execute("rollback")
+        return False
+    out.execute("commit")
+    return True
 
 
 def _duckdb_type(pg_type: str) -> str:
@@ -175,7 +266,7 @@ def build_serving_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         if warehouse.location.is_duckdb:
             counts, patched = publish_duckdb(warehouse.location.duckdb_path, target, tables)
         else:
-            counts, patched = publish_from_postgres(warehouse, target, tables), []
+            counts, patched = publish_from_postgres(warehouse, target, tables)
         context.log.info(f"published {len(tables)} marts tables to {target}"
                          + (f" ({', '.join(patched)} patched)" if patched else ""))
         return dg.MaterializeResult(
