@@ -207,6 +207,8 @@ def _patch_from_postgres(pg, out, table: str, key: str, types: dict[str, str], f
     longer has are deleted; of stamps with fewer rows there, only their keys are fetched to find
     the rows gone; rows of stamps the copy has not seen are fetched whole. False (nothing changed)
     when copying is better: most rows changed, or the counts per stamp do not then agree."""
+    if types.get(STAMP) != "TIMESTAMP" or key not in types:  # (stamps are compared as plain timestamps)
+        return False
     with pg.cursor() as cur:
         cur.execute(f'select {STAMP}, count(*) from marts."{table}" group by {STAMP}')
         wanted = dict(cur.fetchall())
