@@ -68,8 +68,9 @@ def publish_duckdb(source_path: Path, target: Path, tables: list[str]) -> tuple[
             con.execute(f'drop table serving.marts."{table}"')
         kept = set(_tables(con, "serving"))
         for table in tables:
-            if (table in PATCHED_MARTS and table in kept
-                    and _columns(con, "serving", table) == _columns(con, "warehouse", table)
+            columns = _columns(con, "warehouse", table)
+            if (table in PATCHED_MARTS and table in kept and _columns(con, "serving", table) == columns
+                    and {PATCHED_MARTS[table], STAMP} <= {name for name, _ in columns}
                     and _patch(con, table, PATCHED_MARTS[table])):
                 patched.append(table)
             else:

@@ -214,3 +214,12 @@ def test_a_copy_patched_from_postgres_holds_what_a_fresh_copy_holds(postgres_url
     assert publish() == []
     assert publish() == ["fct_calls", "fct_queue_visits"]
     con.close()
+
+
+def test_a_growing_mart_without_its_stamp_is_copied_whole(tmp_path):
+    marts = Marts(tmp_path)
+    marts.sql("insert into marts.fct_calls values ('c1', 'answered', ?)", [marts.run])
+    publish_both(marts, tmp_path)
+    marts.sql("alter table marts.fct_calls drop column dbt_refreshed_at")
+    assert publish_both(marts, tmp_path) == ["fct_queue_visits"]  # columns changed: copied
+    assert publish_both(marts, tmp_path) == ["fct_queue_visits"]  # same columns, but no stamp
