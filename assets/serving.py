@@ -47,40 +47,54 @@ def publish_duckdb(source_path: Path, target: Path, tables: list[str]) -> tuple[
     """Publish marts tables from a DuckDB warehouse into `target` via a temp file and os.replace:
     (rows per table, the tables patched rather than copied).
 
-    The temp file starts as a copy of the previous `target` when there is one (a file DuckDB
-    cannot open is started afresh): tables in PATCHED_MARTS with the same columns are patched
-    (see there), every other table is copied whole."""
-    tmp = target.with_name(target.name + ".tmp")
-    _remove_database_file(tmp)  # (with the WAL a killed publish may have left: it would be replayed)
-    if target.exists():
-        shutil.copyfile(target, tmp)
+    The temp file starts as the previous `target` (_start_copy): tables in PATCHED_MARTS with the
+    same columns are patched (_patch), every other table is copied whole."""
+    tmp = _start_copy(target)
     counts: dict[str, int] = {}
     patched: list[str] = []
-    with duckdb.connect(config=_COPY_CONFIG) as con:
+    with _open_copy(tmp) as con:
         con.execute("attach ? as warehouse (read_only)", [str(source_path)])
-        try:
-            con.execute("attach ? as serving", [str(tmp)])
-        except duckdb.Error:
-            _remove_database_file(tmp)
-            con.execute("attach ? as serving", [str(tmp)])
-        con.execute("create schema if not exists serving.marts")
-        for table in set(_tables(con, "serving")) - set(tables):  # a mart the project no longer has
-            con.execute(f'drop table serving.marts."{table}"')
-        kept = set(_tables(con, "serving"))
+        served = _catalog(con)
+        kept = _drop_other_marts(con, tables)
         for table in tables:
             columns = _columns(con, "warehouse", table)
-            if (table in PATCHED_MARTS and table in kept and _columns(con, "serving", table) == columns
+            if (table in PATCHED_MARTS and table in kept and _columns(con, served, table) == columns
                     and {PATCHED_MARTS[table], STAMP} <= {name for name, _ in columns}
                     and _patch(con, table, PATCHED_MARTS[table])):
                 patched.append(table)
             else:
-                con.execute(f'create or replace table serving.marts."{table}" as '
-                            f'select * from warehouse.marts."{table}"')
-            counts[table] = con.execute(f'select count(*) from serving.marts."{table}"').fetchall()[0][0]
-        con.execute("detach serving")
-        con.execute("detach warehouse")
+                con.execute(f'create or replace table marts."{table}" as select * from warehouse.marts."{table}"')
+            counts[table] = con.execute(f'select count(*) from marts."{table}"').fetchall()[0][0]
     os.replace(tmp, target)
     return counts, patched
+
+
+def _start_copy(target: Path) -> Path:
+    """The temp file a publication writes: the previous copy when there is one, so that the
+    patched marts start from it. What a killed publication left there goes first (its WAL would
+    be replayed into the copy)."""
+    tmp = target.with_name(target.name + ".tmp")
+    _remove_database_file(tmp)
+    if target.exists():
+        shutil.copyfile(target, tmp)
+    return tmp
+
+
+def _open_copy(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), config=_COPY_CONFIG)
+    except duckdb.Error:  # not a database DuckDB can open: start afresh
+        _remove_database_file(path)
+        return duckdb.connect(str(path), config=_COPY_CONFIG)
+
+
+def _drop_other_marts(con, tables: list[str]) -> set[str]:
+    """Drop the copy's marts the warehouse no longer has; the ones kept."""
+    con.execute("create schema if not exists marts")
+    served = _tables(con, _catalog(con))
+    for table in set(served) - set(tables):
+        con.execute(f'drop table marts."{table}"')
+    return set(served) & set(tables)
 
 
 def _remove_database_file(path: Path) -> None:
@@ -102,10 +116,11 @@ def _columns(con, catalog: str, table: str) -> list[tuple[str, str]]:
 
 
 def _patch(con, table: str, key: str) -> bool:
-    """Bring serving.marts.table to the warehouse's rows by (key, stamp); False (and nothing
+    """Bring the copy's marts.table to the warehouse's rows by (key, stamp); False (and nothing
     changed) when a copy is the better way: most rows changed, or the row counts then differ
-    (a (key, stamp) held by two rows, which the patch cannot tell apart)."""
-    served, source = f'serving.marts."{table}"', f'warehouse.marts."{table}"'
+    (a (key, stamp) held by two rows, which the patch cannot tell apart). Both tables are local,
+    so every (key, stamp) pair is compared, unlike _patch_from_postgres."""
+    served, source = f'marts."{table}"', f'warehouse.marts."{table}"'
     same = f"{{a}}.{key} = {{b}}.{key} and {{a}}.{STAMP} = {{b}}.{STAMP}"
     con.execute("begin")
     total = con.execute(f"select count(*) from {served}").fetchall()[0][0]
@@ -130,17 +145,11 @@ def publish_from_postgres(warehouse: WarehouseResource, target: Path,
     """Postgres warehouse: stream marts out with COPY (CSV) into the DuckDB copy, via a temp file
     and os.replace: (rows per table, the tables patched rather than copied). As on DuckDB, the
     temp file starts as the previous copy and PATCHED_MARTS are patched (_patch_from_postgres)."""
-    tmp = target.with_name(target.name + ".tmp")
-    _remove_database_file(tmp)
-    if target.exists():
-        shutil.copyfile(target, tmp)
+    tmp = _start_copy(target)
     counts: dict[str, int] = {}
     patched: list[str] = []
     with warehouse.postgres() as pg, _open_copy(tmp) as out:
-        out.execute("create schema if not exists marts")
-        for table in set(_tables(out, _catalog(out))) - set(tables):
-            out.execute(f'drop table marts."{table}"')
-        kept = set(_tables(out, _catalog(out)))
+        kept = _drop_other_marts(out, tables)
         for table in tables:
             with pg.cursor() as cur:
                 cur.execute(
@@ -156,14 +165,6 @@ def publish_from_postgres(warehouse: WarehouseResource, target: Path,
             counts[table] = out.execute(f'select count(*) from marts."{table}"').fetchall()[0][0]
     os.replace(tmp, target)
     return counts, patched
-
-
-def _open_copy(path: Path) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path), config=_COPY_CONFIG)
-    except duckdb.Error:  # not a database DuckDB can open: start afresh
-        _remove_database_file(path)
-        return duckdb.connect(str(path), config=_COPY_CONFIG)
 
 
 def _catalog(con) -> str:
