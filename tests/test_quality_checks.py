@@ -147,3 +147,19 @@ def test_raw_suite_checks_the_newest_load_for_lines_read_twice(warehouse, batch_
         "expect_compound_columns_to_be_unique:": 2,
         "expect_column_values_to_be_between:event_epoch": 1,
     }
+
+
+def test_agent_suite_allows_the_25_hour_day_and_no_more(warehouse):
+    warehouse.execute(
+        "create table marts.agg_agent_daily (agent text, day date, logged_in_seconds bigint, "
+        "paused_seconds bigint, occupancy double)"
+    )
+    # Omar was logged in and paused the whole of the day New York leaves daylight saving (25 h);
+    # Ada's 25 h and one second cannot fit in any local day
+    warehouse.execute(
+        "insert into marts.agg_agent_daily values "
+        "('Omar', '2024-11-03', 90000, 90000, 0.0), ('Ada', '2024-11-04', 90001, 0, 0.1)"
+    )
+    passed, rows, failed = _run("agg_agent_daily_expectations", warehouse)
+    assert (passed, rows) == (False, 2)
+    assert failed == {"expect_column_values_to_be_between:logged_in_seconds": 1}

@@ -6,8 +6,10 @@
   Evidence, for each ADDMEMBER (first match wins):
     1. self                 - the ADDMEMBER already carries a name (no '/'; log_membername_as_agent=yes)
     2. same_second_unpause  - the nearest later UNPAUSEALL/UNPAUSE/PAUSEALL/PAUSE line of the same
-                              second (same queue, or queue NONE) names the member (IssabelPBX logs
-                              ADDMEMBER SIP/1001 then UNPAUSEALL Sathish and UNPAUSE Sathish)
+                              second (same queue, or queue NONE) that carries a name, not an
+                              interface, names the member (IssabelPBX logs ADDMEMBER SIP/1001 then
+                              UNPAUSEALL Sathish and UNPAUSE Sathish; Asterisk 11 and older log
+                              UNPAUSEALL SIP/1001, which names no one)
     3. carried_forward      - the name of that interface's previous evidence
     4. carried_back         - the name of that interface's first evidence, for ADDMEMBERs before it
     5. interface            - no evidence at all: the interface is its own name
