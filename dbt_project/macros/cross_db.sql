@@ -3,17 +3,22 @@
   adapter.dispatch, with a default__ implementation (Postgres syntax) and a duckdb__ override.
 #}
 
-{# Text -> bigint that never fails: null for empty, non-numeric or absurdly long values. #}
-{% macro safe_to_bigint(expr) -%}
-    {{ return(adapter.dispatch('safe_to_bigint', 'switchboard')(expr)) }}
+{#
+  Text -> a count as bigint, never failing: null for empty, non-numeric, negative or absurdly
+  long values. Every number a queue_log field or a realtime row id holds is a count (seconds,
+  milliseconds, a queue position, an id); a negative one is damage (the PBX's clock stepped back
+  during the call) and, like a missing one, leaves the model to its fallback (end - enter).
+#}
+{% macro safe_to_count(expr) -%}
+    {{ return(adapter.dispatch('safe_to_count', 'switchboard')(expr)) }}
 {%- endmacro %}
 
-{% macro default__safe_to_bigint(expr) -%}
-    (case when {{ trim_spaces(expr) }} ~ '^[+-]?[0-9]{1,18}$' then cast({{ trim_spaces(expr) }} as bigint) end)
+{% macro default__safe_to_count(expr) -%}
+    (case when {{ trim_spaces(expr) }} ~ '^[+]?[0-9]{1,18}$' then cast({{ trim_spaces(expr) }} as bigint) end)
 {%- endmacro %}
 
-{% macro duckdb__safe_to_bigint(expr) -%}
-    (case when regexp_full_match({{ trim_spaces(expr) }}, '[+-]?[0-9]{1,18}') then cast({{ trim_spaces(expr) }} as bigint) end)
+{% macro duckdb__safe_to_count(expr) -%}
+    (case when regexp_full_match({{ trim_spaces(expr) }}, '[+]?[0-9]{1,18}') then cast({{ trim_spaces(expr) }} as bigint) end)
 {%- endmacro %}
 
 
