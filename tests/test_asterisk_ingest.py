@@ -761,6 +761,20 @@ def test_an_export_without_ids_printed_newest_first_loads_in_time_order(make_set
     assert [e for (e,) in order] == ["QUEUESTART", "PAUSE", "ENTERQUEUE", "ABANDON", "UNPAUSE"]
 
 
+def _same_second_abandons(with_ids: bool) -> list[str]:
+    """Ten callers of 'copias' who hang up in the second they queued (wait 0 s): their
+    ENTERQUEUE and ABANDON share a time, so only the table's order says which came first."""
+    rows = ["2024-03-07 08:00:00,NONE,NONE,NONE,QUEUESTART,,,,,"]
+    for call in range(10):
+        at = f"2024-03-07 09:{call:02d}:00"
+        rows += [f"{at},1709802{call:03d}.{call},copias,NONE,ENTERQUEUE,,555200{call},1,,",
+                 f"{at},1709802{call:03d}.{call},copias,NONE,ABANDON,1,1,0,,"]
+    header = "time,callid,queuename,agent,event,data1,data2,data3,data4,data5"
+    if with_ids:
+        return [f"id,{header}"] + [f"{row_id},{row}" for row_id, row in enumerate(rows, start=1)]
+    return [header] + rows
+
+
 @pytest.mark.slow
 def test_realtime_exports_give_the_hand_computed_queue_figures(make_settings, tmp_path):
     """End to end (load, dbt, marts): the two dumps of an emptied table and a newest-first export.
@@ -768,22 +782,28 @@ def test_realtime_exports_give_the_hand_computed_queue_figures(make_settings, tm
     sales, 2024-03-06: offered 2, abandoned 2 (40, 50 s) — before, day 2's ids replaced day 1's
     rows: 1 call offered on 2024-03-05.
     soporte, 2024-03-05: offered 1, abandoned 1 after 0 s (short), no open visit — before, the
-    ABANDON came first: an abandon without its entry and an ENTERQUEUE left open."""
+    ABANDON came first: an abandon without its entry and an ENTERQUEUE left open.
+    copias, 2024-03-07: one table exported twice, with ids and without: offered 10, abandoned 10,
+    all short, none open — before, a call's ENTERQUEUE could be kept from one export and its
+    ABANDON from the other, in either order (independent audit)."""
     from switchboard import cli
 
-    dumps, wazo = tmp_path / "pbx4", tmp_path / "wazo"
-    dumps.mkdir()
-    wazo.mkdir()
+    dumps, wazo, copies = tmp_path / "pbx4", tmp_path / "wazo", tmp_path / "copies"
+    for folder in (dumps, wazo, copies):
+        folder.mkdir()
     _write_dump(dumps / "queue_log-20240305.sql", DAY1)
     _write_dump(dumps / "queue_log-20240306.sql", DAY2)
     write(wazo / "queue_log_newest.csv", NEWEST_FIRST_EXPORT)
-    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"pbx4={dumps},wazo={wazo}")
+    write(copies / "queue_log_with_ids.csv", _same_second_abandons(with_ids=True))
+    write(copies / "queue_log_without_ids.csv", _same_second_abandons(with_ids=False))
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"pbx4={dumps},wazo={wazo},copies={copies}")
     assert cli.main(["materialize"]) == 0
     with duckdb.connect(str(settings.serving_path), read_only=True) as con:
         figures = con.sql(
             "select queue, cast(day as varchar), offered, abandoned, short_abandons, open_visits "
             "from marts.agg_queue_daily order by queue, day").fetchall()
     assert figures == [
+        ("copias", "2024-03-07", 10, 10, 10, 0),
         ("sales", "2024-03-05", 3, 3, 0, 0),
         ("sales", "2024-03-06", 2, 2, 0, 0),
         ("soporte", "2024-03-05", 1, 1, 1, 0),

@@ -99,7 +99,8 @@ table_rows as not materialized (
 ),
 
 -- rotated copies of one file are separate streams: order streams of one PBX by their first
--- event (over all of raw, also in an incremental run); the realtime table is one stream per PBX.
+-- event (over all of raw, also in an incremental run); each export of the realtime table is one
+-- stream (table_streams).
 -- stream_order numbers that order, so that the sorts and joins over every line below use
 -- integer keys, not the stream's text (10M lines: the ordering sort 16 -> 5 thread-seconds)
 file_streams as not materialized (
@@ -121,11 +122,16 @@ file_streams as not materialized (
 
 ),
 
+-- each export of a realtime table is ordered as a whole, the one with the oldest rows first:
+-- two exports number their rows apart (ids, or places when they have none), and a row found in
+-- both is kept from the first (duplicates below), so a call's rows of one second keep one
+-- export's order (an ENTERQUEUE kept from one export and its ABANDON from the other came out
+-- in either order)
 table_streams as not materialized (
 
-    select pbx, min(event_epoch) as stream_first_epoch
+    select pbx, source_file, min(event_epoch) as stream_first_epoch
     from {{ source('raw_asterisk', 'queue_log_table') }}
-    group by pbx
+    group by pbx, source_file
 
 ),
 
@@ -166,17 +172,20 @@ unioned as not materialized (
         'table' as source_kind,
         1 as source_rank,
         table_streams.stream_first_epoch,
-        -- a table row is a stream of its own, in the table's order: its numeric id, else its
-        -- row_no, its place in the export read oldest first (rows of one second keep it: a DID
-        -- before its ENTERQUEUE). Not the key's text, where id 10 sorts before id 9 and a content
-        -- hash at random; the key after the id tells apart rows of one id (the table emptied).
+        -- a table row is a stream of its own, in its export's place (table_streams) and then in
+        -- the table's order: its numeric id, else its row_no, its place in the export read
+        -- oldest first (rows of one second keep it: a DID before its ENTERQUEUE). Not the key's
+        -- text, where id 10 sorts before id 9 and a content hash at random; the key after the id
+        -- tells apart rows of one id (the table emptied).
         dense_rank() over (
             partition by table_rows.pbx
-            order by {{ table_row_position }}, {{ binary_text('table_rows.row_key') }}
+            order by table_streams.stream_first_epoch, {{ binary_text('table_rows.source_file') }},
+                {{ table_row_position }}, {{ binary_text('table_rows.row_key') }}
         ) as stream_order
     from table_rows
     left join table_streams
         on table_rows.pbx = table_streams.pbx
+        and table_rows.source_file = table_streams.source_file
 
 ),
 
@@ -299,8 +308,9 @@ duplicates as not materialized (
                 partition by sourced.pbx, sourced.event_epoch, sourced.callid, sourced.queuename,
                     sourced.agent, sourced.event, sourced.data1, sourced.data2, sourced.data3,
                     sourced.data4, sourced.data5, sourced.data6
-                order by sourced.source_rank, sourced.stream_first_epoch, {{ binary_text('sourced.source_stream') }},
-                    sourced.source_position
+                order by sourced.source_rank, sourced.stream_first_epoch,
+                    {{ binary_text("case when sourced.source_kind = 'table' then sourced.source_file end") }},
+                    {{ binary_text('sourced.source_stream') }}, sourced.source_position
             ) as copy_no
         from sourced
         inner join candidate_groups
