@@ -190,7 +190,8 @@ def test_sql_bad_rows_and_bad_times_are_rejected_with_their_text():
 
 def test_dst_gap_time_is_rejected_and_repeated_hour_takes_the_earlier_instant():
     """Local times without zone (§4.11): a time inside the spring-forward gap does not exist → bad_time;
-    an ambiguous fall-back time resolves to its first (earlier, DST) occurrence."""
+    a lone ambiguous fall-back time (no step back in the table to tell) resolves to its first
+    (earlier, DST) occurrence."""
     out = checked(parse_sql_dump(sql(
         "(1,'2024-03-10 02:30:00','NONE','NONE','NONE','QUEUESTART','','','','','')",
         "(2,'2024-11-03 01:30:00','NONE','NONE','NONE','QUEUESTART','','','','','')",
@@ -450,3 +451,149 @@ def test_text_between_the_tuples_of_an_insert_is_a_rejected_row():
     ), timezone=BOGOTA))
     assert out.rejects.rows() == [(1, "bad_row", damaged)]
     assert out.rows.select(ID, "row_no").rows() == [("1", 0), ("3", 2)]
+
+
+# --- the hour repeated when daylight saving ends (asterisk-queue-log.md §4.11) ----------------
+
+NEW_YORK = "America/New_York"
+NOV_2_2025 = 1_762_041_600  # 2025-11-02 00:00:00 UTC; that night 02:00 EDT (UTC-4) became 01:00 EST (UTC-5)
+NOV_3_2024 = 1_730_592_000  # 2024-11-03 00:00:00 UTC, the same change a year before
+EDT, EST = 4 * 3600, 5 * 3600  # local time + offset = UTC
+
+
+def at(midnight_utc: int, local: str, offset: int) -> int:
+    """The true epoch of a local `HH:MM[:SS]` on a fall-back day, read with the given offset."""
+    h, m, *sec = (int(x) for x in local.split(":"))
+    return midnight_utc + h * 3600 + m * 60 + (sec[0] if sec else 0) + offset
+
+
+# (local time, event, true epoch), oldest first: the 01:xx times of the second pass repeat the first's.
+FALL_BACK_NIGHT = [
+    ("2025-11-02 00:50:00", "QUEUESTART", at(NOV_2_2025, "00:50", EDT)),
+    ("2025-11-02 01:10:00", "ENTERQUEUE", at(NOV_2_2025, "01:10", EDT)),
+    ("2025-11-02 01:55:00", "CONNECT", at(NOV_2_2025, "01:55", EDT)),
+    ("2025-11-02 01:05:00", "COMPLETECALLER", at(NOV_2_2025, "01:05", EST)),
+    ("2025-11-02 01:40:00", "ABANDON", at(NOV_2_2025, "01:40", EST)),
+    ("2025-11-02 02:10:00", "CONFIGRELOAD", at(NOV_2_2025, "02:10", EST)),
+]
+COLUMNS = "time,callid,queuename,agent,event,data1,data2,data3,data4,data5"
+
+
+def fall_back_export(fmt: str, *, with_ids: bool, newest_first: bool, rows=FALL_BACK_NIGHT, first_id: int = 98,
+                     ids=None) -> ParsedTable:
+    """`rows` (local time, event, _) exported as CSV or as a SQL dump; ids count up from `first_id`
+    (past 99, so that a text order of the ids would be wrong) unless given."""
+    ids = list(ids) if ids is not None else list(range(first_id, first_id + len(rows)))
+    printed = list(zip(ids, rows, strict=True))
+    if newest_first:
+        printed.reverse()
+    if fmt == "csv":
+        lines = [f"{i},{t},c1,sales,NONE,{e},,,,," if with_ids else f"{t},c1,sales,NONE,{e},,,,," for i, (t, e, _) in printed]
+        return checked(parse_csv_export(csv(("id," if with_ids else "") + COLUMNS, *lines), timezone=NEW_YORK))
+    values = [f"({i},'{t}','c1','sales','NONE','{e}','','','','','')" if with_ids
+              else f"('{t}','c1','sales','NONE','{e}','','','','','')" for i, (t, e, _) in printed]
+    if with_ids:
+        return checked(parse_sql_dump(sql(*values), timezone=NEW_YORK))
+    text = f"INSERT INTO `queue_log` ({COLUMNS}) VALUES " + ",\n".join(values) + ";\n"
+    return checked(parse_sql_dump(text, timezone=NEW_YORK))
+
+
+def true_epochs(out: ParsedTable) -> list[tuple[str, int]]:
+    """(event, epoch) in the order of the true instants."""
+    return out.rows.sort("event_epoch").select("event", "event_epoch").rows()
+
+
+@pytest.mark.parametrize("newest_first", [False, True], ids=["oldest_first", "newest_first"])
+@pytest.mark.parametrize("with_ids", [True, False], ids=["ids", "no_ids"])
+@pytest.mark.parametrize("fmt", ["csv", "sql"])
+def test_the_repeated_hour_is_resolved_by_the_tables_order(fmt, with_ids, newest_first):
+    """The second pass of 01:00–01:59 starts where the table's time goes back by about an hour:
+    those rows are EST, the first pass EDT, and the six rows get six increasing true epochs,
+    numbered (row_no) in that order whichever way the export is printed."""
+    out = fall_back_export(fmt, with_ids=with_ids, newest_first=newest_first)
+    expected = [(e, epoch) for _t, e, epoch in FALL_BACK_NIGHT]
+    assert [epoch for _e, epoch in expected] == sorted({epoch for _e, epoch in expected})  # strictly increasing
+    assert [epoch for _e, epoch in expected] == [
+        1_762_059_000, 1_762_060_200, 1_762_062_900, 1_762_063_500, 1_762_065_600, 1_762_067_400]
+    assert true_epochs(out) == expected
+    assert out.rows.sort("row_no").select("event", "event_epoch").rows() == expected
+    assert out.rows["event_time_text"].to_list() == [t for t, _e, _ in (reversed(FALL_BACK_NIGHT) if newest_first else FALL_BACK_NIGHT)]
+
+
+def test_the_ids_give_the_tables_order_when_the_export_is_sorted_by_local_time():
+    """`SELECT ... ORDER BY time` interleaves the two passes; the ids still give the order the rows
+    were logged in (numerically: id 100 comes after id 99)."""
+    logged = [(98 + n, row) for n, row in enumerate(FALL_BACK_NIGHT)]
+    by_local_time = sorted(logged, key=lambda pair: pair[1][0])
+    out = fall_back_export("csv", with_ids=True, newest_first=False, rows=[r for _i, r in by_local_time],
+                           ids=[i for i, _r in by_local_time])
+    assert [t for t, _e, _ in (r for _i, r in by_local_time)][1:5] == [
+        "2025-11-02 01:05:00", "2025-11-02 01:10:00", "2025-11-02 01:40:00", "2025-11-02 01:55:00"]
+    assert true_epochs(out) == [(e, epoch) for _t, e, epoch in FALL_BACK_NIGHT]
+
+
+def test_a_few_seconds_of_disorder_stay_in_their_pass():
+    """Rows logged a few seconds out of order are not a change of pass: in the first pass they stay
+    EDT, in the second (already started) EST."""
+    rows = [
+        ("2025-11-02 00:50:00", "QUEUESTART", at(NOV_2_2025, "00:50:00", EDT)),
+        ("2025-11-02 01:55:00", "ENTERQUEUE", at(NOV_2_2025, "01:55:00", EDT)),
+        ("2025-11-02 01:55:07", "CONNECT", at(NOV_2_2025, "01:55:07", EDT)),
+        ("2025-11-02 01:55:03", "RINGNOANSWER", at(NOV_2_2025, "01:55:03", EDT)),
+        ("2025-11-02 01:59:58", "PAUSE", at(NOV_2_2025, "01:59:58", EDT)),
+        ("2025-11-02 01:00:02", "UNPAUSE", at(NOV_2_2025, "01:00:02", EST)),
+        ("2025-11-02 01:00:00", "COMPLETECALLER", at(NOV_2_2025, "01:00:00", EST)),
+        ("2025-11-02 01:30:00", "ENTERQUEUE", at(NOV_2_2025, "01:30:00", EST)),
+        ("2025-11-02 02:10:00", "ABANDON", at(NOV_2_2025, "02:10:00", EST)),
+    ]
+    for with_ids in (True, False):
+        out = fall_back_export("csv", with_ids=with_ids, newest_first=False, rows=rows)
+        assert out.rows.select("event", "event_epoch").rows() == [(e, epoch) for _t, e, epoch in rows]
+
+
+def test_a_quiet_spell_around_the_change_still_shows_the_step_back():
+    """A queue quiet from 01:20 EDT to 01:10 EST (50 minutes): time goes back only ten minutes in
+    the table, which is still the second pass."""
+    rows = [
+        ("2025-11-02 00:40:00", "QUEUESTART", at(NOV_2_2025, "00:40", EDT)),
+        ("2025-11-02 01:20:00", "ENTERQUEUE", at(NOV_2_2025, "01:20", EDT)),
+        ("2025-11-02 01:10:00", "ABANDON", at(NOV_2_2025, "01:10", EST)),
+        ("2025-11-02 02:05:00", "CONFIGRELOAD", at(NOV_2_2025, "02:05", EST)),
+    ]
+    for with_ids in (True, False):
+        out = fall_back_export("sql", with_ids=with_ids, newest_first=False, rows=rows)
+        assert out.rows.select("event", "event_epoch").rows() == [(e, epoch) for _t, e, epoch in rows]
+
+
+def test_an_export_without_a_second_pass_keeps_the_earlier_reading():
+    """Ambiguous times with no step back (here the first pass only) keep their earlier, EDT
+    reading, as a single ambiguous time does."""
+    rows = [r for r in FALL_BACK_NIGHT if r[2] < at(NOV_2_2025, "01:00", EST)] + [FALL_BACK_NIGHT[-1]]
+    for fmt, with_ids, newest_first in [("csv", True, False), ("sql", False, True), ("csv", False, False)]:
+        out = fall_back_export(fmt, with_ids=with_ids, newest_first=newest_first, rows=rows)
+        assert true_epochs(out) == [(e, epoch) for _t, e, epoch in rows]
+        assert sorted(out.rows["event_epoch"]) == [
+            at(NOV_2_2025, "00:50", EDT), at(NOV_2_2025, "01:10", EDT), at(NOV_2_2025, "01:55", EDT), at(NOV_2_2025, "02:10", EST)]
+
+
+def test_each_fall_back_night_of_an_export_is_resolved_on_its_own():
+    """Two fall-back nights a year apart in one export, the first with both passes, the second
+    with its first pass only: the year's jump forward is no step back, and the first night's
+    second pass does not carry over to the next night."""
+    night_2024 = [
+        ("2024-11-03 01:30:00", "ENTERQUEUE", at(NOV_3_2024, "01:30", EDT)),
+        ("2024-11-03 01:20:00", "ABANDON", at(NOV_3_2024, "01:20", EST)),
+        ("2024-11-03 01:50:00", "QUEUESTART", at(NOV_3_2024, "01:50", EST)),
+    ]
+    night_2025 = [
+        ("2025-11-02 01:10:00", "ENTERQUEUE", at(NOV_2_2025, "01:10", EDT)),
+        ("2025-11-02 01:55:00", "CONNECT", at(NOV_2_2025, "01:55", EDT)),
+    ]
+    rows = night_2024 + [("2025-06-01 12:00:00", "CONFIGRELOAD", NOV_2_2025 - 154 * 86400 + 12 * 3600 + EDT)] + night_2025
+    for newest_first in (False, True):
+        out = fall_back_export("csv", with_ids=False, newest_first=newest_first, rows=rows)
+        assert true_epochs(out) == [(e, epoch) for _t, e, epoch in rows]
+    both_with_second_pass = night_2024 + night_2025 + [
+        ("2025-11-02 01:15:00", "COMPLETECALLER", at(NOV_2_2025, "01:15", EST))]
+    out = fall_back_export("sql", with_ids=True, newest_first=False, rows=both_with_second_pass)
+    assert true_epochs(out) == [(e, epoch) for _t, e, epoch in both_with_second_pass]

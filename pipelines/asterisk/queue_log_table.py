@@ -16,6 +16,12 @@ first (Wazo, asterisk-queue-log.md §4.10) is read from its end — handed out i
 rows' exact times (fraction included). An export in time order keeps its own numbering. A
 reject's `row_no` is its place in the file.
 
+`time` is local time without a zone (asterisk-queue-log.md §4.11): on the night daylight saving
+ends the hour before the change happens twice. The table's own order (its ids, or the rows' places
+in the export) tells the two passes apart: where the second pass begins, time goes back by more
+than rows logged out of order ever do, and that row and the later ones of the repeated hour take
+the later reading (`_second_pass_of_repeated_hours`). A time in the spring-forward gap does not exist (`bad_time`).
+
 Every row of the export is a row or a reject (rows_read = rows + rejects): a tuple cut off by the
 end of a truncated SQL dump is rejected as `unterminated`, text between tuples that is not a
 tuple as `bad_row`, both with their exact text.
@@ -162,28 +168,84 @@ def _normalise(parts: list[tuple[list[str], pl.DataFrame]], timezone: str, *, qu
             reject_frames.append(bad_time.select("row_no", pl.lit("bad_time").alias("reason"), "raw_text"))
         row_frames.append(typed.filter(pl.col("event_epoch").is_not_null()).drop("raw_text"))
     rows = pl.concat(row_frames, how="vertical") if row_frames else pl.DataFrame()
-    rows = _in_table_order(_keyed(rows), total) if rows.height else pl.DataFrame(schema=TABLE_SCHEMA)
+    if rows.height:
+        newest_first = _newest_first(rows["exact_time"])
+        place = (total - 1 - pl.col("row_no")) if newest_first else pl.col("row_no")
+        rows = _in_table_order(_keyed(_second_pass_of_repeated_hours(rows, place)), place)
+    else:
+        rows = pl.DataFrame(schema=TABLE_SCHEMA)
     rejects = pl.concat(reject_frames) if reject_frames else pl.DataFrame(schema=TABLE_REJECT_SCHEMA)
     return ParsedTable(rows=rows.select(list(TABLE_SCHEMA)), rejects=rejects.cast(TABLE_REJECT_SCHEMA), rows_read=total)
 
 
-def _in_table_order(rows: pl.DataFrame, rows_read: int) -> pl.DataFrame:
+def _newest_first(exact_time: pl.Series) -> bool:
+    """Whether the export prints the table newest first: its times go down more often than up
+    (export order). The one step back of a repeated hour does not outweigh the others."""
+    steps = exact_time.diff().drop_nulls()
+    return int((steps < 0).sum()) > int((steps > 0).sum())
+
+
+def _in_table_order(rows: pl.DataFrame, place: pl.Expr) -> pl.DataFrame:
     """`row_no` in the table's order (module docstring): the rows' places counted from the oldest
-    end of the export, handed out by exact time, then by that place. Rows come in export order."""
-    exact = rows["exact_time"]
-    steps = exact.diff().drop_nulls()
-    newest_first = int((steps < 0).sum()) > int((steps > 0).sum())
-    place = (rows_read - 1 - pl.col("row_no")) if newest_first else pl.col("row_no")
+    end of the export (`place`), handed out by exact time, then by that place. Rows come in
+    export order, their exact times already resolved in a repeated hour."""
     rows = rows.with_columns(place.alias("row_no"), pl.int_range(pl.len()).alias("export_index"))
     ordered = rows.sort("exact_time", "row_no").with_columns(rows["row_no"].sort().alias("row_no"))
     return ordered.sort("export_index")
 
 
+# Where time goes back by more than this between rows of a repeated hour (table order), the second
+# pass has begun. Rows reach the table a few seconds out of order at most; the step back is the
+# shift less the quiet spell around the change, so this much still finds a pass that follows up to
+# 55 quiet minutes (one-hour shift) — at night a queue can be quiet for half an hour.
+_SECOND_PASS_STEP_BACK_US = 5 * 60 * 1_000_000
+# Ambiguous rows further apart than this (earlier readings) belong to different fall-back nights.
+_OTHER_NIGHT_US = 12 * 3600 * 1_000_000
+
+
+def _second_pass_of_repeated_hours(rows: pl.DataFrame, place: pl.Expr) -> pl.DataFrame:
+    """Resolve the local times that a fall-back night repeats (asterisk-queue-log.md §4.11).
+
+    A local time alone cannot say which of its two instants it was, but the table's order can: the
+    table gets its rows as they are logged, so where the earlier readings of a night's ambiguous
+    rows go back by far more than ordinary disorder (`_SECOND_PASS_STEP_BACK_US`) from the latest one
+    before them, the clock has been set back. That row and every later ambiguous row of the same
+    night take the later instant (`exact_time_late`); the others keep the earlier one, as does a
+    night where no step back is seen (a night whose rows all fall in one pass cannot be told).
+
+    Table order: by numeric id when the export has ids, then by `place` (the row's place from the
+    export's oldest end). Each fall-back night of the export is resolved on its own.
+    """
+    ambiguous = rows.with_row_index("_index").filter(pl.col("exact_time") != pl.col("exact_time_late"))
+    if not ambiguous.height:
+        return rows
+    night = (pl.col("exact_time").diff() > _OTHER_NIGHT_US).fill_null(False).cum_sum()
+    before = pl.col("exact_time").cum_max().shift(1).over("_night")
+    steps_back = (pl.col("exact_time") < before - _SECOND_PASS_STEP_BACK_US).fill_null(False)
+    second_pass = (
+        ambiguous.sort("exact_time").with_columns(night.alias("_night"))
+        .sort(pl.col("row_key").str.strip_chars().cast(pl.Int64, strict=False), place, nulls_last=True)
+        .select("_index", steps_back.cast(pl.Int64).cum_sum().over("_night").gt(0).alias("_second_pass"))
+    )
+    late = pl.col("_second_pass").fill_null(False)
+    return (
+        rows.with_row_index("_index").join(second_pass, on="_index", how="left").sort("_index")
+        .with_columns(
+            pl.when(late).then(pl.col("exact_time_late") // 1_000_000).otherwise("event_epoch").alias("event_epoch"),
+            pl.when(late).then(pl.col("exact_time_late")).otherwise("exact_time").alias("exact_time"),
+        )
+        .drop("_index", "_second_pass")
+    )
+
+
 def _typed_rows(fields: pl.DataFrame, timezone: str) -> pl.DataFrame:
+    """Typed rows; `exact_time` is a repeated hour's earlier instant, `exact_time_late` its later
+    one (the same instant outside it): `_second_pass_of_repeated_hours` chooses."""
     present = set(fields.columns)
     time_col = pl.col("time") if "time" in present else pl.lit(None, pl.String)
     parsed = time_col.str.strip_chars().str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
     instant = parsed.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+    instant_late = parsed.dt.replace_time_zone(timezone, ambiguous="latest", non_existent="null")
     epoch = instant.dt.epoch("s")
 
     split_data = pl.col("data").str.split("|") if "data" in present else pl.lit(None, pl.List(pl.String))
@@ -206,6 +268,7 @@ def _typed_rows(fields: pl.DataFrame, timezone: str) -> pl.DataFrame:
         time_col.alias("event_time_text"),
         epoch.cast(pl.Int64).alias("event_epoch"),
         instant.dt.epoch("us").alias("exact_time"),
+        instant_late.dt.epoch("us").alias("exact_time_late"),
         *[(pl.col(c) if c in present else pl.lit(None, pl.String)).alias(c) for c in ("callid", "queuename", "agent", "event")],
         *data_cols,
     )
