@@ -325,6 +325,40 @@ def test_incremental_runs_equal_a_full_refresh(tmp_path):
     assert flags == [(901, True), (902, True), (903, True)]
 
 
+def test_changed_metric_settings_rebuild_the_rows_written_under_the_old_ones(tmp_path):
+    """A new time zone, short-abandon threshold and open-visit timeout, with no new line: the
+    models whose rows hold them are rebuilt whole, equal to a full refresh under the new values
+    (an incremental run rewrote only boots with new lines, so one mart mixed two definitions:
+    independent audit)."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(RAW_DDL)
+    env = {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(warehouse)}
+    for n, (file_rows, table_rows) in enumerate(_loads()[:2], start=1):
+        _apply(warehouse, file_rows, table_rows, n)
+        _assert_ok(_dbt(tmp_path, env, "build", "--exclude", "test_type:unit"))
+    new_vars = {"reporting_timezone": "Asia/Kathmandu", "sl_seconds": 20, "short_abandon_seconds": 30,
+                "open_visit_timeout_seconds": 600}
+    _assert_ok(_dbt(tmp_path, env, "build", "--exclude", "test_type:unit", dbt_vars=new_vars))
+    reference_dir = _reference_dir(tmp_path)
+    reference = reference_dir / "full.duckdb"
+    shutil.copy(warehouse, reference)
+    _assert_ok(_dbt(reference_dir, {**env, "SWITCHBOARD_DBT_DUCKDB_PATH": str(reference)},
+                    "run", "--full-refresh", dbt_vars=new_vars))
+    assert _differences(warehouse, reference) == {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        recorded = dict(con.execute("select model_name, build_vars from intermediate.dbt_model_build_vars").fetchall())
+        # Kathmandu is 5:45 ahead of UTC: quarter-hour buckets at :45 exist only under it
+        kathmandu_buckets = con.execute("select count(*) from marts.fct_queue_visits "
+                                        "where minute(entered_interval_start) = 45").fetchone()[0]
+    assert recorded == {
+        "int_asterisk__queue_visits": "open_visit_timeout_seconds=600;short_abandon_seconds=30",
+        "fct_queue_visits": "reporting_timezone=Asia/Kathmandu;short_abandon_seconds=30",
+        "fct_calls": "reporting_timezone=Asia/Kathmandu",
+    }
+    assert kathmandu_buckets > 0
+
+
 # --------------------------------------------------------------------------- postgres
 
 

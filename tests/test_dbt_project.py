@@ -242,7 +242,7 @@ def _load(cur, placeholder: str) -> None:
     classify_raw_numbers(cur, placeholder)
 
 
-def _dbt(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def _dbt(tmp_path: Path, env: dict[str, str], *args: str, dbt_vars: dict | None = None) -> subprocess.CompletedProcess:
     dbt = dbt_executable()
     cmd = [
         dbt,
@@ -256,7 +256,7 @@ def _dbt(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Complete
         "--log-path",
         str(tmp_path / "logs"),
         "--vars",
-        json.dumps({"reporting_timezone": TZ, "sl_seconds": 20, "short_abandon_seconds": 5}),
+        json.dumps(dbt_vars or {"reporting_timezone": TZ, "sl_seconds": 20, "short_abandon_seconds": 5}),
     ]
     return subprocess.run(
         cmd, env={**os.environ, **env}, capture_output=True, text=True, cwd=tmp_path

@@ -75,14 +75,16 @@
 
 
 {#
-  True when this run updates the model in place: dbt's is_incremental() and the existing table
-  already carries dbt_refreshed_at. A table built by an older version of the project (without
-  it) is rebuilt in full once; on_schema_change='append_new_columns' adds the new columns to it.
+  True when this run updates the model in place: dbt's is_incremental(), the existing table
+  already carries dbt_refreshed_at, and it was built under the metric settings of this run
+  (macros/build_vars.sql). A table built by an older version of the project (without
+  dbt_refreshed_at) or under other settings is rebuilt in full once; on_schema_change=
+  'append_new_columns' adds the new columns to it.
 #}
 {% macro incremental_ready() -%}
     {%- if not is_incremental() or not execute -%}
         {{ return(false) }}
     {%- endif -%}
     {%- set names = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {{ return('dbt_refreshed_at' in names) }}
+    {{ return('dbt_refreshed_at' in names and not built_under_other_vars()) }}
 {%- endmacro %}

@@ -19,6 +19,7 @@
     incremental_strategy='delete+insert',
     unique_key='call_id',
     on_schema_change='append_new_columns',
+    meta={'rows_depend_on_vars': ['reporting_timezone']},
     pre_hook="{{ calls_pre_hook() }}",
 ) }}
 

@@ -16,6 +16,7 @@
     incremental_strategy='delete+insert',
     unique_key='visit_id',
     on_schema_change='append_new_columns',
+    meta={'rows_depend_on_vars': ['reporting_timezone', 'short_abandon_seconds']},
     pre_hook=[
         "{{ boot_plan_pre_hook(ref('int_asterisk__queue_visits'), with_event=false) }}",
         "{{ platform_replace_pre_hook('webex') }}",

@@ -37,6 +37,7 @@
     incremental_strategy='delete+insert',
     unique_key='visit_id',
     on_schema_change='append_new_columns',
+    meta={'rows_depend_on_vars': ['short_abandon_seconds', 'open_visit_timeout_seconds']},
     pre_hook="{{ boot_plan_pre_hook(staged_lines()) }}",
 ) }}
 
