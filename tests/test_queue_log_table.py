@@ -282,6 +282,20 @@ def test_content_key_matches_between_sql_and_csv_of_the_same_row():
     assert row_sql.rows["row_key"][0] != hashlib.md5(b"").hexdigest()
 
 
+def test_nuls_in_values_are_removed_as_from_queue_log_files():
+    """A NUL in a value (a raw byte in a CSV, `\\0` in a dump) is damage: the agent is Ana in both,
+    with one key, and no row or reject keeps a NUL (Postgres cannot store one: the load failed)."""
+    row_sql = parse_sql_dump(
+        f"INSERT INTO queue_log (time,callid,queuename,agent,event,data1,data2,data3) VALUES "
+        f"('{LOCAL}','c1','ventas','Ana\\0','CONNECT','3','c1b','1');", timezone=BOGOTA)
+    row_csv = parse_csv_export(
+        csv("time,callid,queuename,agent,event,data1,data2,data3", f"{LOCAL},c1,ventas,Ana\x00,CONNECT,3,c1b,1",
+            "ayer\x00,c2,ventas,NONE,ABANDON,1,1,9"), timezone=BOGOTA)
+    assert row_sql.rows["agent"].to_list() == row_csv.rows["agent"].to_list() == ["Ana"]
+    assert row_sql.rows["row_key"].to_list() == row_csv.rows["row_key"].to_list()
+    assert row_csv.rejects.select("reason", "raw_text").rows() == [("bad_time", "ayer,c2,ventas,NONE,ABANDON,1,1,9")]
+
+
 def test_csv_bad_time_is_rejected():
     out = checked(parse_csv_export(csv(
         "time,callid,queuename,agent,event,data",

@@ -152,7 +152,8 @@ def _normalise(parts: list[tuple[list[str], pl.DataFrame]], timezone: str, *, qu
     row_frames, reject_frames, total = [], [], 0
     for cols, frame in parts:
         n = len(cols)
-        frame = frame.with_columns(pl.int_range(total, total + frame.height, dtype=pl.Int64).alias("row_no"))
+        frame = frame.with_columns(
+            pl.int_range(total, total + frame.height, dtype=pl.Int64).alias("row_no"), _without_nuls(pl.col("raw_text")))
         total += frame.height
         wrong = pl.col("reason").is_not_null() | (pl.col("values").list.len() != n)
         bad = frame.filter(wrong)
@@ -160,7 +161,7 @@ def _normalise(parts: list[tuple[list[str], pl.DataFrame]], timezone: str, *, qu
             reject_frames.append(bad.select("row_no", pl.col("reason").fill_null("bad_row"), "raw_text"))
         fields = frame.filter(~wrong).select(
             "row_no", "raw_text",
-            *[_unquote(pl.col("values").list.get(i), quoted).alias(name.lower()) for i, name in enumerate(cols)],
+            *[_without_nuls(_unquote(pl.col("values").list.get(i), quoted)).alias(name.lower()) for i, name in enumerate(cols)],
         )
         typed = _typed_rows(fields, timezone)
         bad_time = typed.filter(pl.col("event_epoch").is_null())
@@ -176,6 +177,13 @@ def _normalise(parts: list[tuple[list[str], pl.DataFrame]], timezone: str, *, qu
         rows = pl.DataFrame(schema=TABLE_SCHEMA)
     rejects = pl.concat(reject_frames) if reject_frames else pl.DataFrame(schema=TABLE_REJECT_SCHEMA)
     return ParsedTable(rows=rows.select(list(TABLE_SCHEMA)), rejects=rejects.cast(TABLE_REJECT_SCHEMA), rows_read=total)
+
+
+def _without_nuls(text: pl.Expr) -> pl.Expr:
+    """NULs removed, as from queue_log files (§4.12): a NUL in a value (a raw byte in a CSV, `\\0` in
+    a dump) is damage, not part of a name, and Postgres cannot store it in text at all (the load
+    failed there)."""
+    return text.str.replace_all("\x00", "", literal=True)
 
 
 def _newest_first(exact_time: pl.Series) -> bool:
