@@ -8,17 +8,19 @@
   long values. Every number a queue_log field or a realtime row id holds is a count (seconds,
   milliseconds, a queue position, an id); a negative one is damage (the PBX's clock stepped back
   during the call) and, like a missing one, leaves the model to its fallback (end - enter).
+  max_digits: durations take 9 (under 32 years): a longer one is damage too, and would put a
+  rebuilt entry (end - wait) before any date Postgres stores (4713 BC; the build failed there).
 #}
-{% macro safe_to_count(expr) -%}
-    {{ return(adapter.dispatch('safe_to_count', 'switchboard')(expr)) }}
+{% macro safe_to_count(expr, max_digits=18) -%}
+    {{ return(adapter.dispatch('safe_to_count', 'switchboard')(expr, max_digits)) }}
 {%- endmacro %}
 
-{% macro default__safe_to_count(expr) -%}
-    (case when {{ trim_spaces(expr) }} ~ '^[+]?[0-9]{1,18}$' then cast({{ trim_spaces(expr) }} as bigint) end)
+{% macro default__safe_to_count(expr, max_digits) -%}
+    (case when {{ trim_spaces(expr) }} ~ '^[+]?[0-9]{1,{{ max_digits }}}$' then cast({{ trim_spaces(expr) }} as bigint) end)
 {%- endmacro %}
 
-{% macro duckdb__safe_to_count(expr) -%}
-    (case when regexp_full_match({{ trim_spaces(expr) }}, '[+]?[0-9]{1,18}') then cast({{ trim_spaces(expr) }} as bigint) end)
+{% macro duckdb__safe_to_count(expr, max_digits) -%}
+    (case when regexp_full_match({{ trim_spaces(expr) }}, '[+]?[0-9]{1,{{ max_digits }}}') then cast({{ trim_spaces(expr) }} as bigint) end)
 {%- endmacro %}
 
 
