@@ -115,6 +115,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "SWITCHBOARD_DBT_PG_USER": wh.user,
         "SWITCHBOARD_DBT_PG_PASSWORD": wh.password,
         "SWITCHBOARD_DBT_PG_DBNAME": wh.database,
+        **wh.libpq_environment(),
     }
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+# libpq connection options a Postgres URL may carry (?sslmode=verify-full&sslrootcert=...), with the
+# environment variable libpq reads each from: dbt's profile has no place for them, its libpq does
+LIBPQ_OPTIONS = {
+    "sslmode": "PGSSLMODE", "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
+    "connect_timeout": "PGCONNECT_TIMEOUT", "application_name": "PGAPPNAME",
+}
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 @dataclass(frozen=True)
@@ -16,6 +24,7 @@ class WarehouseURL:
     user: str = ""
     password: str = ""
     database: str = ""
+    options: tuple[tuple[str, str], ...] = ()  # libpq options from the URL's query, sorted
 
     @property
     def is_duckdb(self) -> bool:
@@ -26,24 +35,33 @@ class WarehouseURL:
         # Re-encode: a password with '@', '/' or ':' would otherwise change the host it points at.
         return f"{quote(self.user, safe='')}:{quote(self.password, safe='')}"
 
+    @property
+    def _query(self) -> str:
+        return f"?{urlencode(self.options)}" if self.options else ""
+
+    def libpq_environment(self) -> dict[str, str]:
+        """The URL's options as the environment variables libpq reads them from (for dbt)."""
+        return {LIBPQ_OPTIONS[name]: value for name, value in self.options}
+
     def postgres_dsn(self) -> str:
         """libpq DSN (psycopg2, dlt)."""
-        return f"postgresql://{self._credentials}@{self.host}:{self.port}/{self.database}"
+        return f"postgresql://{self._credentials}@{self.host}:{self.port}/{self.database}{self._query}"
 
     def sqlalchemy_url(self) -> str:
         # SQLAlchemy 2.1 maps bare postgresql:// to psycopg 3, which is not installed.
         if self.is_duckdb:
             return f"duckdb:///{self.duckdb_path}"
-        return f"postgresql+psycopg2://{self._credentials}@{self.host}:{self.port}/{self.database}"
+        return f"postgresql+psycopg2://{self._credentials}@{self.host}:{self.port}/{self.database}{self._query}"
 
     def redacted(self) -> str:
         if self.is_duckdb:
             return f"duckdb:///{self.duckdb_path}"
-        return f"postgresql://{quote(self.user, safe='')}:***@{self.host}:{self.port}/{self.database}"
+        return f"postgresql://{quote(self.user, safe='')}:***@{self.host}:{self.port}/{self.database}{self._query}"
 
 
 def parse_warehouse_url(url: str, base_dir: Path) -> WarehouseURL:
-    """`duckdb:///abs/or/relative.duckdb` (relative to base_dir, normally the working directory) or `postgresql://user:pw@host:port/db`."""
+    """`duckdb:///abs/or/relative.duckdb` (relative to base_dir, normally the working directory) or
+    `postgresql://user:pw@host:port/db[?sslmode=verify-full&sslrootcert=/path&...]`."""
     url = url.strip()
     if url.startswith("duckdb:///"):
         raw = url[len("duckdb:///"):]
@@ -68,5 +86,19 @@ def parse_warehouse_url(url: str, base_dir: Path) -> WarehouseURL:
             user=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
             database=parts.path.strip("/"),
+            options=_libpq_options(parts.query),
         )
     raise ValueError("must start with duckdb:/// or postgresql://")
+
+
+def _libpq_options(query: str) -> tuple[tuple[str, str], ...]:
+    """The query's libpq options; anything else is an error, not dropped (a dropped sslmode=require
+    connected in plain text)."""
+    options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=False))
+    unknown = sorted(set(options) - set(LIBPQ_OPTIONS))
+    if unknown:
+        raise ValueError(f"unsupported option(s) {', '.join(unknown)} in the postgres URL; "
+                         f"supported: {', '.join(LIBPQ_OPTIONS)}")
+    if "sslmode" in options and options["sslmode"] not in SSL_MODES:
+        raise ValueError(f"sslmode must be one of {', '.join(SSL_MODES)}")
+    return tuple(sorted(options.items()))

@@ -1,16 +1,22 @@
-"""The dlt destination every loader shares (pipelines/destination.py), on a real DuckDB file."""
+"""The dlt destination every loader shares (pipelines/destination.py), on a real DuckDB file, and
+the Postgres URL's options reaching every client (real Postgres, dlt and dbt)."""
 
+import os
 import subprocess
 import sys
 
 import dlt
 import duckdb
+import psycopg2
 import pytest
 from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.destination import dlt_destination
-from switchboard.paths import PROJECT_ROOT
-from switchboard.warehouse_url import WarehouseURL
+from resources.dbt import dbt_executable
+from resources.warehouse import WarehouseResource
+from switchboard.paths import DBT_PROJECT_DIR, PROJECT_ROOT
+from switchboard.warehouse_url import WarehouseURL, parse_warehouse_url
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 
@@ -66,3 +72,36 @@ def test_a_loader_pipeline_does_not_import_streamlit(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=PROJECT_ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("sslmode", ["disable", "require"])
+def test_the_urls_sslmode_reaches_every_postgres_client(postgres_url, tmp_path, sslmode):
+    """The tests' server has no SSL: with ?sslmode=require in SWITCHBOARD_WAREHOUSE_URL the readers
+    (psycopg2), dlt and dbt each refuse it, with disable each connects (the option was dropped, so
+    a bank's sslmode=require connected in plain text: independent audit)."""
+    location = parse_warehouse_url(f"{postgres_url}?sslmode={sslmode}", tmp_path)
+    refused = sslmode == "require"
+    outcomes = {}
+    try:
+        WarehouseResource(url=f"{postgres_url}?sslmode={sslmode}").query("select 1")
+        outcomes["psycopg2"] = "connected"
+    except psycopg2.OperationalError as exc:
+        outcomes["psycopg2"] = "refused" if "SSL" in str(exc) else str(exc)
+    pipeline = dlt.pipeline(f"ssl_{sslmode}", destination=dlt_destination(location), dataset_name="raw_test",
+                            pipelines_dir=str(tmp_path / "dlt"))
+    try:
+        pipeline.run([{"id": 1}], table_name="t")
+        outcomes["dlt"] = "connected"
+    except PipelineStepFailed as exc:
+        outcomes["dlt"] = "refused" if "SSL" in str(exc) else str(exc)
+    dbt_env = {"SWITCHBOARD_DBT_TARGET": "postgres", "SWITCHBOARD_DBT_PG_HOST": location.host,
+               "SWITCHBOARD_DBT_PG_PORT": str(location.port), "SWITCHBOARD_DBT_PG_USER": location.user,
+               "SWITCHBOARD_DBT_PG_DBNAME": location.database, **location.libpq_environment()}
+    debug = subprocess.run(
+        [dbt_executable(), "debug", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--log-path", str(tmp_path / "logs")],
+        env={**os.environ, **dbt_env}, capture_output=True, text=True, cwd=tmp_path)
+    outcomes["dbt"] = ("refused" if "SSL" in debug.stdout else debug.stdout[-2000:]) if debug.returncode else "connected"
+    expected = "refused" if refused else "connected"
+    assert outcomes == {"psycopg2": expected, "dlt": expected, "dbt": expected}

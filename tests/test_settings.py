@@ -6,6 +6,7 @@ variables, so neither the developer's shell nor a checkout's .env leaks in.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -237,3 +238,23 @@ def test_setting_docs_cover_every_variable():
     assert len(rows) == len(Settings.model_fields)
     prefixes = ("SWITCHBOARD_", "WEBEX_", "ELEVENLABS_", "TWILIO_", "BUILDERBOT_", "OPENAI_")
     assert all(name.startswith(prefixes) and description for name, _, description in rows)
+
+
+def test_postgres_url_keeps_its_libpq_options_for_every_connection(tmp_path):
+    url = parse_warehouse_url(
+        "postgresql://ana:s3cr3t@db:5432/switchboard?sslrootcert=/etc/ssl/bank.pem&sslmode=verify-full", tmp_path)
+    query = "?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Fbank.pem"
+    assert url.postgres_dsn() == "postgresql://ana:s3cr3t@db:5432/switchboard" + query
+    assert url.sqlalchemy_url() == "postgresql+psycopg2://ana:s3cr3t@db:5432/switchboard" + query
+    assert url.redacted() == "postgresql://ana:***@db:5432/switchboard" + query
+    # dbt's profile has no place for them: its libpq reads them from the environment
+    assert url.libpq_environment() == {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": "/etc/ssl/bank.pem"}
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("?ssl=true", "unsupported option(s) ssl"),
+    ("?sslmode=required", "sslmode must be one of"),
+])
+def test_postgres_url_options_that_would_be_dropped_are_errors(tmp_path, query, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_warehouse_url(f"postgresql://ana@db:5432/switchboard{query}", tmp_path)
