@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import psycopg2
 import pytest
 
 from pipelines.asterisk.numbers import NUMBER_FIELDS, classified, unclassified_numbers_sql
@@ -686,3 +687,43 @@ def test_postgres_with_a_linguistic_collation_builds_what_duckdb_builds(tmp_path
     assert duck_agents == [("Dora Lima", "dora lima", 2, 100), ("eva soto", "eva soto", 2, 144)]
     assert pg_agents == duck_agents
     assert pg_visits == duck_visits
+
+
+AGENT_NAMES = ["JOSÉ", "Ángela ", "ÑANDÚ", "ΝΊΚΟΣ", "İlker", "Ελένη"]
+
+
+@pytest.mark.postgres
+def test_agent_keys_are_lower_cased_on_postgres_as_on_duckdb(tmp_path, postgres_server):
+    """One agent is one lower-cased name on both warehouses, whatever the database's locale: in a
+    database with locale C, lower() left JOSÉ as josÉ (another agent than José) while
+    DuckDB gave josé (independent audit). The macro's SQL is compiled by dbt for each target and
+    run there."""
+    inline = " union all ".join(
+        f"select {i} as n, {{{{ agent_key(\"'{name}'\") }}}} as agent_key" for i, name in enumerate(AGENT_NAMES))
+    server = {k: postgres_server[k] for k in ("host", "port", "user")}
+    admin = psycopg2.connect(**server, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("drop database if exists keys_locale_c")
+        cur.execute("create database keys_locale_c template template0 encoding 'UTF8' locale 'C'")
+    admin.close()
+    targets = {
+        "duckdb": {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(tmp_path / "keys.duckdb")},
+        "postgres": _postgres_target(postgres_server, "keys_locale_c"),
+    }
+    keys = {}
+    for target, env in targets.items():
+        folder = tmp_path / target
+        folder.mkdir()
+        compiled = _dbt(folder, env, "--quiet", "compile", "--inline", inline)
+        _assert_ok(compiled)
+        sql = f"select agent_key from ({compiled.stdout.strip()}) as keys order by n"
+        if target == "duckdb":
+            with duckdb.connect() as con:
+                keys[target] = [k for (k,) in con.execute(sql).fetchall()]
+        else:
+            with psycopg2.connect(**server, dbname="keys_locale_c") as con, con.cursor() as cur:
+                cur.execute(sql)
+                keys[target] = [k for (k,) in cur.fetchall()]
+    assert keys["duckdb"][:3] == ["josé", "ángela", "ñandú"]
+    assert keys["postgres"] == keys["duckdb"]
