@@ -75,8 +75,14 @@
     {{ return(adapter.dispatch('agent_key', 'switchboard')(expr)) }}
 {%- endmacro %}
 
+{# (the key itself back in the database's collation: columns of two collations do not mix) #}
 {% macro default__agent_key(expr) -%}
-    lower({{ trim_spaces(expr) }}{{ unicode_lower_collation() }})
+    {%- set collation = unicode_lower_collation() -%}
+    {%- if collation -%}
+        (lower({{ trim_spaces(expr) }}{{ collation }}) collate "default")
+    {%- else -%}
+        lower({{ trim_spaces(expr) }})
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro duckdb__agent_key(expr) -%}
