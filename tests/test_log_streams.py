@@ -165,6 +165,17 @@ def test_discover_glob_only_keeps_log_names(tmp_path):
     assert [f.path.name for f in found] == ["queue_log"]
 
 
+def test_discover_leaves_out_a_file_whose_name_is_not_utf8_and_says_so(tmp_path, caplog):
+    """A name with a byte that is not UTF-8 cannot key the stream's rows (it stopped the load of
+    every PBX: independent audit); the file is left out with a warning naming it, the rest read."""
+    write(tmp_path / "queue_log", WEEK1)
+    write(Path(os.fsdecode(os.fsencode(tmp_path) + b"/queue_log-2025\xff")), WEEK1)
+    with caplog.at_level("WARNING"):
+        found = discover([Location("lab", str(tmp_path))], QUEUE_LOG_NAMES)
+    assert [f.path.name for f in found] == ["queue_log"]
+    assert "queue_log-2025\\xff" in caplog.text and "not UTF-8" in caplog.text
+
+
 def test_discover_lists_a_file_once_across_overlapping_locations(tmp_path):
     write(tmp_path / "queue_log", WEEK1)
     found = discover([Location("lab", str(tmp_path)), Location("lab", str(tmp_path / "queue_log*"))], QUEUE_LOG_NAMES)

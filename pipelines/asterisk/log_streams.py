@@ -149,6 +149,8 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
     now_ns = time.time_ns()
     for loc in locations:
         for path in _log_paths(loc, name_filter):
+            if not _has_text_name(path):
+                continue
             real = path.resolve()
             if real in seen:
                 continue
@@ -626,6 +628,18 @@ def empty_locations(locations: list[Location], *name_filters: re.Pattern[str]) -
     pointing at the wrong place: worth a warning, not an error)."""
     return [loc for loc in locations
             if not any(next(_log_paths(loc, names), None) for names in name_filters)]
+
+
+def _has_text_name(path: Path) -> bool:
+    """A path that is not UTF-8 (a byte Python keeps as a surrogate) cannot be stored as the text
+    that keys a stream's rows, and stopped the load of every PBX: such a file is left out, loudly,
+    until it is renamed."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        log.warning("%r is not read: its name is not UTF-8 (rename it to read it)", os.fsencode(path))
+        return False
+    return True
 
 
 def _log_paths(loc: Location, name_filter: re.Pattern[str]) -> Iterator[Path]:
