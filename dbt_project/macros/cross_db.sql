@@ -8,10 +8,11 @@
   long values. Every number a queue_log field or a realtime row id holds is a count (seconds,
   milliseconds, a queue position, an id); a negative one is damage (the PBX's clock stepped back
   during the call) and, like a missing one, leaves the model to its fallback (end - enter).
-  max_digits: durations take 9 (under 32 years): a longer one is damage too, and would put a
-  rebuilt entry (end - wait) before any date Postgres stores (4713 BC; the build failed there).
+  max_digits: 9 by default, as a queue_log duration of ten digits (over 31 years) is damage too,
+  and would put a rebuilt entry (end - wait) before any date Postgres stores (4713 BC; the build
+  failed there); a realtime table's row id may take up to 18.
 #}
-{% macro safe_to_count(expr, max_digits=18) -%}
+{% macro safe_to_count(expr, max_digits=9) -%}
     {{ return(adapter.dispatch('safe_to_count', 'switchboard')(expr, max_digits)) }}
 {%- endmacro %}
 

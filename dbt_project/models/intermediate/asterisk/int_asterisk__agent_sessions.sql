@@ -140,13 +140,13 @@ login_sessions as (
         logged_agent as interface,
         agent,
         agent_key,
-        event_epoch - {{ safe_to_count('data2', 9) }} as start_epoch,
+        event_epoch - {{ safe_to_count('data2') }} as start_epoch,
         event_epoch as end_epoch,
         'agentlogoff' as logged_end_reason
     from logins
     where not is_login
         and coalesce(previous_is_login, 0) = 0
-        and {{ safe_to_count('data2', 9) }} > 0
+        and {{ safe_to_count('data2') }} > 0
 
 ),
 

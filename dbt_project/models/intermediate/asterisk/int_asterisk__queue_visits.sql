@@ -306,23 +306,23 @@ fields as (
 
     select
         visits.*,
-        {{ safe_to_count('connect_holdtime_text', 9) }} as connect_holdtime,
+        {{ safe_to_count('connect_holdtime_text') }} as connect_holdtime,
         -- waiting time written by the event that ended the visit
         case
-            when end_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_count('end_data1', 9) }}
-            when end_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_count('end_data3', 9) }}
-            when end_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_count('end_data3', 9) }}
-            when end_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_count('end_data4', 9) }}
+            when end_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_count('end_data1') }}
+            when end_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_count('end_data3') }}
+            when end_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_count('end_data3') }}
+            when end_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_count('end_data4') }}
             when end_event in ('ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY', 'LEAVEEMPTY', 'WITHDRAW')
-                then {{ safe_to_count('end_data3', 9) }}
-            when end_event = 'EXITWITHKEY' then {{ safe_to_count('end_data4', 9) }}
+                then {{ safe_to_count('end_data3') }}
+            when end_event = 'EXITWITHKEY' then {{ safe_to_count('end_data4') }}
         end as end_wait_field,
         -- talk time written by the event that ended the visit
         case
-            when end_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_count('end_data2', 9) }}
-            when end_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_count('end_data4', 9) }}
-            when end_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_count('end_data4', 9) }}
-            when end_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_count('end_data5', 9) }}
+            when end_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_count('end_data2') }}
+            when end_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_count('end_data4') }}
+            when end_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_count('end_data4') }}
+            when end_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_count('end_data5') }}
         end as end_talk_field,
         (
             connect_seq is not null
@@ -453,7 +453,7 @@ wrapup_lines as (
 
     select
         wrapups.pbx, wrapups.boot_no, {{ agent_key('wrapups.agent') }} as agent_key, wrapups.event_seq as seq,
-        {{ safe_to_count('wrapups.data1', 9) }} as wrapup_seconds
+        {{ safe_to_count('wrapups.data1') }} as wrapup_seconds
     from {{ ref('int_asterisk__queue_events') }} as wrapups
     {{ in_rebuilt_boots('wrapups', incremental) }}
     where wrapups.event = 'WRAPUPSTART' and wrapups.agent is not null
@@ -609,7 +609,7 @@ final as (
         measured.is_exit_missing,
         measured.caller_number,
         visit_dids.did,
-        {{ safe_to_count('measured.position_text', 9) }} as position_at_entry,
+        {{ safe_to_count('measured.position_text') }} as position_at_entry,
         measured.outcome,
         coalesce(measured.outcome = 'abandoned' and measured.wait_seconds <= {{ var('short_abandon_seconds') }}, false)
             as is_short_abandon,

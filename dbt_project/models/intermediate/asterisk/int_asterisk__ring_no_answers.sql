@@ -56,7 +56,7 @@ joined as (
         {{ agent_key('rings.agent') }} as agent_key,
         rings.event_epoch as rang_epoch,
         rings.event_at as rang_at,
-        {{ safe_to_count('rings.data1', 9) }} as ring_ms,
+        {{ safe_to_count('rings.data1') }} as ring_ms,
         coalesce(rings.data1, '') in ('0', '1000') as is_noise,
         visits.entered_epoch as visit_entered_epoch,
         {{ run_started_at_literal() }} as dbt_refreshed_at

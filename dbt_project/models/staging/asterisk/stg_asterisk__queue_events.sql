@@ -23,7 +23,7 @@
     content>", or "<id>" for a row loaded before keys held the content), else its row_no (the
     export's order: pipelines/asterisk/queue_log_table.py) -#}
 {% set table_row_position -%}
-    coalesce({{ safe_to_count(dbt.split_part('table_rows.row_key', "':'", 1)) }}, table_rows.row_no)
+    coalesce({{ safe_to_count(dbt.split_part('table_rows.row_key', "':'", 1), max_digits=18) }}, table_rows.row_no)
 {%- endset %}
 
 with
