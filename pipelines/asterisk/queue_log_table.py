@@ -224,7 +224,8 @@ def _second_pass_of_repeated_hours(rows: pl.DataFrame, place: pl.Expr) -> pl.Dat
     Table order: by numeric id when the export has ids, then by `place` (the row's place from the
     export's oldest end). Each fall-back night of the export is resolved on its own.
     """
-    ambiguous = rows.with_row_index("_index").filter(pl.col("exact_time") != pl.col("exact_time_late"))
+    indexed = rows.with_row_index("_index")
+    ambiguous = indexed.filter(pl.col("exact_time") != pl.col("exact_time_late"))
     if not ambiguous.height:
         return rows
     night = (pl.col("exact_time").diff() > _OTHER_NIGHT_US).fill_null(False).cum_sum()
@@ -237,7 +238,7 @@ def _second_pass_of_repeated_hours(rows: pl.DataFrame, place: pl.Expr) -> pl.Dat
     )
     late = pl.col("_second_pass").fill_null(False)
     return (
-        rows.with_row_index("_index").join(second_pass, on="_index", how="left").sort("_index")
+        indexed.join(second_pass, on="_index", how="left", maintain_order="left")
         .with_columns(
             pl.when(late).then(pl.col("exact_time_late") // 1_000_000).otherwise("event_epoch").alias("event_epoch"),
             pl.when(late).then(pl.col("exact_time_late")).otherwise("exact_time").alias("exact_time"),
