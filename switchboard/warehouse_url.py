@@ -36,6 +36,14 @@ class WarehouseURL:
         return f"{quote(self.user, safe='')}:{quote(self.password, safe='')}"
 
     @property
+    def _url_host(self) -> str:
+        # An IPv6 address goes in brackets and a Unix-socket folder percent-encoded, as libpq's and
+        # SQLAlchemy's URL parsers read them (bare, "::1:5432" and "/run/postgresql" break the URL).
+        if self.host.startswith("/"):
+            return quote(self.host, safe="")
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
     def _query(self) -> str:
         return f"?{urlencode(self.options)}" if self.options else ""
 
@@ -45,18 +53,18 @@ class WarehouseURL:
 
     def postgres_dsn(self) -> str:
         """libpq DSN (psycopg2, dlt)."""
-        return f"postgresql://{self._credentials}@{self.host}:{self.port}/{self.database}{self._query}"
+        return f"postgresql://{self._credentials}@{self._url_host}:{self.port}/{self.database}{self._query}"
 
     def sqlalchemy_url(self) -> str:
         # SQLAlchemy 2.1 maps bare postgresql:// to psycopg 3, which is not installed.
         if self.is_duckdb:
             return f"duckdb:///{self.duckdb_path}"
-        return f"postgresql+psycopg2://{self._credentials}@{self.host}:{self.port}/{self.database}{self._query}"
+        return f"postgresql+psycopg2://{self._credentials}@{self._url_host}:{self.port}/{self.database}{self._query}"
 
     def redacted(self) -> str:
         if self.is_duckdb:
             return f"duckdb:///{self.duckdb_path}"
-        return f"postgresql://{quote(self.user, safe='')}:***@{self.host}:{self.port}/{self.database}{self._query}"
+        return f"postgresql://{quote(self.user, safe='')}:***@{self._url_host}:{self.port}/{self.database}{self._query}"
 
 
 def parse_warehouse_url(url: str, base_dir: Path) -> WarehouseURL:
@@ -77,11 +85,12 @@ def parse_warehouse_url(url: str, base_dir: Path) -> WarehouseURL:
         return WarehouseURL(kind="duckdb", duckdb_path=path)
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg2://")):
         parts = urlsplit(url)
-        if not parts.hostname or not parts.path.strip("/"):
+        host = _url_host(parts.netloc)
+        if not host or not parts.path.strip("/"):
             raise ValueError("postgres URL needs host and database: postgresql://user:password@host:5432/dbname")
         return WarehouseURL(
             kind="postgres",
-            host=parts.hostname,
+            host=host,
             port=parts.port or 5432,
             user=unquote(parts.username or ""),
             password=unquote(parts.password or ""),
@@ -89,6 +98,15 @@ def parse_warehouse_url(url: str, base_dir: Path) -> WarehouseURL:
             options=_libpq_options(parts.query),
         )
     raise ValueError("must start with duckdb:/// or postgresql://")
+
+
+def _url_host(netloc: str) -> str:
+    """The URL's host as libpq takes it: an IPv6 address without its brackets, a Unix-socket folder
+    (`%2Frun%2Fpostgresql`) decoded, its case kept (urlsplit's `hostname` lower-cases a path)."""
+    host = netloc.rpartition("@")[2]
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else ""
+    return unquote(host.partition(":")[0])
 
 
 def _libpq_options(query: str) -> tuple[tuple[str, str], ...]:

@@ -100,12 +100,13 @@ def postgres_server():
                    check=True, capture_output=True)
     # autovacuum off: the planner statistics a test sees are the ones the project itself takes
     # (dbt_project/macros/planner.sql), as in production before autovacuum gets round to a table
-    options = (f"-p {port} -c listen_addresses=127.0.0.1 -k {base} -c fsync=off -c full_page_writes=off"
+    # also on ::1 where the machine has IPv6 (Postgres starts on the addresses it can bind)
+    options = (f"-p {port} -c listen_addresses=127.0.0.1,::1 -k {base} -c fsync=off -c full_page_writes=off"
                " -c autovacuum=off")
     subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
                    check=True, capture_output=True)
     try:
-        yield {"host": "127.0.0.1", "port": port, "user": "postgres"}
+        yield {"host": "127.0.0.1", "port": port, "user": "postgres", "socket_dir": str(base)}
     finally:
         subprocess.run([*as_postgres, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)

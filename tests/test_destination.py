@@ -2,8 +2,10 @@
 the Postgres URL's options reaching every client (real Postgres, dlt and dbt)."""
 
 import os
+import socket
 import subprocess
 import sys
+from urllib.parse import quote
 
 import dlt
 import duckdb
@@ -74,27 +76,23 @@ def test_a_loader_pipeline_does_not_import_streamlit(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("sslmode", ["disable", "require"])
-def test_the_urls_sslmode_reaches_every_postgres_client(postgres_url, tmp_path, sslmode):
-    """The tests' server has no SSL: with ?sslmode=require in SWITCHBOARD_WAREHOUSE_URL the readers
-    (psycopg2), dlt and dbt each refuse it, with disable each connects (the option was dropped, so
-    a bank's sslmode=require connected in plain text: independent audit)."""
-    location = parse_warehouse_url(f"{postgres_url}?sslmode={sslmode}", tmp_path)
-    refused = sslmode == "require"
+def _connect_every_client(url: str, tmp_path, name: str) -> dict[str, str]:
+    """Connect with SWITCHBOARD_WAREHOUSE_URL=url as each Postgres client of the project does: the
+    readers (psycopg2), dlt, dbt; "connected", "refused (SSL)" or the error."""
+    location = parse_warehouse_url(url, tmp_path)
     outcomes = {}
     try:
-        WarehouseResource(url=f"{postgres_url}?sslmode={sslmode}").query("select 1")
+        WarehouseResource(url=url).query("select 1")
         outcomes["psycopg2"] = "connected"
     except psycopg2.OperationalError as exc:
-        outcomes["psycopg2"] = "refused" if "SSL" in str(exc) else str(exc)
-    pipeline = dlt.pipeline(f"ssl_{sslmode}", destination=dlt_destination(location), dataset_name="raw_test",
+        outcomes["psycopg2"] = "refused (SSL)" if "SSL" in str(exc) else str(exc)
+    pipeline = dlt.pipeline(name, destination=dlt_destination(location), dataset_name="raw_test",
                             pipelines_dir=str(tmp_path / "dlt"))
     try:
         pipeline.run([{"id": 1}], table_name="t")
         outcomes["dlt"] = "connected"
     except PipelineStepFailed as exc:
-        outcomes["dlt"] = "refused" if "SSL" in str(exc) else str(exc)
+        outcomes["dlt"] = "refused (SSL)" if "SSL" in str(exc) else str(exc)
     dbt_env = {"SWITCHBOARD_DBT_TARGET": "postgres", "SWITCHBOARD_DBT_PG_HOST": location.host,
                "SWITCHBOARD_DBT_PG_PORT": str(location.port), "SWITCHBOARD_DBT_PG_USER": location.user,
                "SWITCHBOARD_DBT_PG_DBNAME": location.database, **location.libpq_environment()}
@@ -102,6 +100,41 @@ def test_the_urls_sslmode_reaches_every_postgres_client(postgres_url, tmp_path, 
         [dbt_executable(), "debug", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
          "--log-path", str(tmp_path / "logs")],
         env={**os.environ, **dbt_env}, capture_output=True, text=True, cwd=tmp_path)
-    outcomes["dbt"] = ("refused" if "SSL" in debug.stdout else debug.stdout[-2000:]) if debug.returncode else "connected"
-    expected = "refused" if refused else "connected"
+    if debug.returncode:
+        outcomes["dbt"] = "refused (SSL)" if "SSL" in debug.stdout else debug.stdout[-2000:]
+    else:
+        outcomes["dbt"] = "connected"
+    return outcomes
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("sslmode", ["disable", "require"])
+def test_the_urls_sslmode_reaches_every_postgres_client(postgres_url, tmp_path, sslmode):
+    """The tests' server has no SSL: with ?sslmode=require in SWITCHBOARD_WAREHOUSE_URL the readers
+    (psycopg2), dlt and dbt each refuse it, with disable each connects (the option was dropped, so
+    a bank's sslmode=require connected in plain text: independent audit)."""
+    outcomes = _connect_every_client(f"{postgres_url}?sslmode={sslmode}", tmp_path, f"ssl_{sslmode}")
+    expected = "refused (SSL)" if sslmode == "require" else "connected"
     assert outcomes == {"psycopg2": expected, "dlt": expected, "dbt": expected}
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("host", ["ipv6", "socket"])
+def test_ipv6_and_unix_socket_urls_reach_every_postgres_client(postgres_server, postgres_url, tmp_path, host):
+    """The same server through [::1] and through its Unix socket's folder (percent-encoded in the
+    URL): each client connects (both were rendered into URLs no client could read)."""
+    if host == "ipv6" and not _has_ipv6_loopback():
+        pytest.skip("this machine has no IPv6 loopback")
+    url_host = "[::1]" if host == "ipv6" else quote(postgres_server["socket_dir"], safe="")
+    url = postgres_url.replace(f"@{postgres_server['host']}:", f"@{url_host}:")
+    assert _connect_every_client(url, tmp_path, f"host_{host}") == {
+        "psycopg2": "connected", "dlt": "connected", "dbt": "connected"}

@@ -223,6 +223,21 @@ def test_postgres_dsn_round_trips_special_characters(tmp_path):
     assert "p@ss" not in url.redacted()
 
 
+@pytest.mark.parametrize(("url", "host", "port", "rendered_host"), [
+    ("postgresql://ana@[::1]:6543/switchboard", "::1", 6543, "[::1]"),
+    ("postgresql://ana@[fd00::2]/switchboard", "fd00::2", 5432, "[fd00::2]"),
+    # a Unix socket's folder, percent-encoded as libpq reads it; its case is kept
+    ("postgresql://ana@%2Frun%2FPostgres:6543/switchboard", "/run/Postgres", 6543, "%2Frun%2FPostgres"),
+])
+def test_postgres_ipv6_and_socket_hosts_round_trip(tmp_path, url, host, port, rendered_host):
+    """Rendered bare, an IPv6 host ("ana@::1:6543") or a socket folder made a URL no client reads."""
+    location = parse_warehouse_url(url, tmp_path)
+    assert (location.host, location.port) == (host, port)
+    for rendered in (location.postgres_dsn(), location.sqlalchemy_url(), location.redacted()):
+        assert f"@{rendered_host}:{port}/switchboard" in rendered
+        assert parse_warehouse_url(rendered.replace("***", ""), tmp_path).host == host
+
+
 @pytest.mark.parametrize("url", ["postgresql://db", "postgresql://ana@db/", "postgresql:///switchboard"])
 def test_postgres_needs_host_and_database(tmp_path, url):
     with pytest.raises(ValueError, match="host and database"):
