@@ -8,6 +8,7 @@ durations unquoted, an unanswered call's answer time empty; 18 columns by defaul
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -185,6 +186,68 @@ def test_dst_gap_start_is_rejected_and_utc_zone_keeps_times():
     assert out.rejects["reason"].to_list() == ["bad_start_time"]
     out = parse(master(cdr_line()), timezone="UTC")
     assert out.rows["start_at"].to_list() == [utc(2024, 6, 20, 11, 13, 20)]
+
+
+# --- the hour a fall-back night repeats (independent audit) ---------------------------------------
+
+NEW_YORK = ZoneInfo("America/New_York")  # 2026-11-01 02:00 EDT -> 01:00 EST: 01:00-01:59 twice
+
+
+def new_york(hour: int, minute: int, second: int = 0, *, second_pass: bool = False) -> datetime:
+    """An instant of the night of 2026-11-01 in New York; `second_pass` picks 01:xx's EST reading."""
+    return datetime(2026, 11, 1, hour, minute, second, tzinfo=NEW_YORK, fold=int(second_pass)).astimezone(UTC)
+
+
+def call(start: str, answer: str, end: str, duration: int, billsec: int) -> str:
+    return cdr_line(start=f"2026-11-01 {start}", answer=f"2026-11-01 {answer}", end=f"2026-11-01 {end}",
+                    duration=str(duration), billsec=str(billsec))
+
+
+def times(out: ParsedCdr) -> list[tuple[datetime, datetime, datetime]]:
+    return out.rows.select("start_at", "answer_at", "end_at").rows()
+
+
+def test_the_repeated_hour_is_read_by_the_files_order_and_each_calls_duration():
+    """cdr_csv appends a record when its call ends: where the end times step back by far, the clock
+    went back, and that record's and the later ones' repeated-hour times are the second pass. A
+    call that straddles the change has its start in the first pass, as its duration says (read as
+    the first pass, it ended an hour before it began)."""
+    out = parse(master(
+        call("00:50:00", "00:50:05", "01:30:00", 2400, 2395),  # all in the first pass
+        call("01:59:50", "01:59:55", "01:00:10", 20, 15),      # 01:59:50 EDT to 01:00:10 EST
+        call("01:20:00", "01:20:10", "01:25:00", 300, 290),    # all in the second pass
+        call("01:50:00", "01:50:30", "01:40:00", 3000, 2970),  # 01:50 EDT to 01:40 EST: 50 min
+        call("01:45:00", "01:45:02", "02:10:00", 1500, 1498),  # 01:45 EST to 02:10 EST
+    ), timezone="America/New_York")
+    assert times(out) == [
+        (new_york(0, 50), new_york(0, 50, 5), new_york(1, 30)),
+        (new_york(1, 59, 50), new_york(1, 59, 55), new_york(1, 0, 10, second_pass=True)),
+        (new_york(1, 20, second_pass=True), new_york(1, 20, 10, second_pass=True), new_york(1, 25, second_pass=True)),
+        (new_york(1, 50), new_york(1, 50, 30), new_york(1, 40, second_pass=True)),
+        (new_york(1, 45, second_pass=True), new_york(1, 45, 2, second_pass=True), new_york(2, 10)),
+    ]
+    for start, _answer, end in times(out):
+        assert end >= start
+
+
+def test_a_call_across_the_change_with_nothing_before_it_still_ends_after_it_starts():
+    """No earlier record shows the step back; an end read as the first pass would come before the
+    start, so it is the second."""
+    out = parse(master(call("01:59:50", "01:59:55", "01:00:10", 20, 15)), timezone="America/New_York")
+    assert times(out) == [(new_york(1, 59, 50), new_york(1, 59, 55), new_york(1, 0, 10, second_pass=True))]
+
+
+def test_a_night_seen_in_one_pass_keeps_the_earlier_reading():
+    out = parse(master(call("01:20:00", "01:20:10", "01:25:00", 300, 290)), timezone="America/New_York")
+    assert times(out) == [(new_york(1, 20), new_york(1, 20, 10), new_york(1, 25))]
+
+
+@pytest.mark.parametrize(("duration", "billsec"), [("-5", "0"), ("20", "-1")])
+def test_a_negative_duration_or_billsec_is_bad_duration(duration, billsec):
+    """A negative count is damage (independent audit: it was loaded, then failed staging's
+    not_negative tests)."""
+    out = parse(master(cdr_line(), cdr_line(duration=duration, billsec=billsec)))
+    assert (out.rows.height, out.rejects["reason"].to_list()) == (1, ["bad_duration"])
 
 
 # --- damaged records (independent audit): set aside line by line, never failing the chunk -------

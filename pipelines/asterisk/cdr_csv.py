@@ -8,7 +8,8 @@ double-quoted (inner quotes doubled), duration, billsec and sequence are bare in
 answer or end time is an empty field, and the trailing comma is trimmed: a record never ends in
 an empty field. A 17- or 20-field record holds one of uniqueid and userfield: read as uniqueid.
 Times are the PBX's local time (`usegmtime = no`), so they are converted to UTC with the
-configured zone. Master.csv has no natural key (a uniqueid repeats per leg), so rows are keyed by
+configured zone; in the hour a fall-back night repeats, by the file's order and the record's own
+duration (`_resolve_repeated_hour`). Master.csv has no natural key (a uniqueid repeats per leg), so rows are keyed by
 an md5 of their content.
 
 Good rows are read by Polars' CSV reader in one pass. Damage is set aside line by line, with the
@@ -25,7 +26,7 @@ for the crash damage, which Master.csv shares with queue_log):
 - too_few_fields / too_many_fields: fewer than 16 fields, or more than 21, or 19 to 21 whose last
   is not newcdrcolumns' sequence number (or an empty last field there: cdr_csv trims it);
 - bad_start_time (empty or unreadable), bad_answer_time, bad_end_time (not empty and unreadable,
-  or not a time in the zone), bad_duration.
+  or not a time in the zone), bad_duration (not a whole number, or negative).
 Blank lines (NUL-only ones included) are counted as skipped.
 """
 
@@ -40,6 +41,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.asterisk import queue_log_parser
+from pipelines.asterisk.repeated_hour import in_second_pass
 
 CDR_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
@@ -134,9 +136,9 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
 
     raw = _read_fields(broken, lines, damaged)
 
-    def local(col: str) -> pl.Expr:
+    def local(col: str, reading: str) -> pl.Expr:
         parsed = pl.col(col).str.strip_chars().str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
-        return parsed.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null").dt.convert_time_zone("UTC")
+        return parsed.dt.replace_time_zone(timezone, ambiguous=reading, non_existent="null").dt.convert_time_zone("UTC")
 
     def given(col: str) -> pl.Expr:
         return pl.col(col).str.strip_chars() != ""
@@ -154,17 +156,17 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
         (fields == 0).alias("_blank"),  # (a line of bare empty fields, ",,", is not blank)
         fields.alias("_fields"),
     ).with_columns(
-        local("start").alias("start_at"),
-        local("answer").alias("answer_at"),
-        local("end").alias("end_at"),
-        pl.col("duration").str.strip_chars().cast(pl.Int64, strict=False),
-        pl.col("billsec").str.strip_chars().cast(pl.Int64, strict=False),
+        *[local(c, reading).alias(f"_{c}_{reading}") for c in ("start", "answer", "end") for reading in ("earliest", "latest")],
+        # a negative count is damage, not a duration (bad_duration)
+        pl.col("duration").str.strip_chars().cast(pl.Int64, strict=False).pipe(lambda n: pl.when(n >= 0).then(n)),
+        pl.col("billsec").str.strip_chars().cast(pl.Int64, strict=False).pipe(lambda n: pl.when(n >= 0).then(n)),
         # uniqueid and userfield by layout (a 19-field record has neither: its 17th is peeraccount)
         pl.when(pl.col("_fields").is_in([17, 18, 20, 21])).then(pl.col("uniqueid")).alias("uniqueid"),
         pl.when(pl.col("_fields").is_in([18, 21])).then(pl.col("userfield")).alias("userfield"),
         pl.when(newcdr).then(nth_from_end(2)).alias("linkedid"),
         nth_from_end(1).str.strip_chars().str.contains(r"^-?\d+$").alias("_sequence_ok"),
     )
+    typed = _resolve_repeated_hour(typed)
     reason = (
         pl.when(pl.col("_fields") < _REQUIRED).then(pl.lit("too_few_fields"))
         .when((pl.col("_fields") > _MOST) | (newcdr & ~pl.col("_sequence_ok").fill_null(False)))
@@ -195,6 +197,29 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
          for line_no, reason in bad.iter_rows()],  # the line as written, and where: rare, so one by one
         schema=CDR_REJECT_SCHEMA, orient="row")
     return ParsedCdr(rows=rows, rejects=rejects, lines_read=lines.count, skipped_blank=int(typed["_blank"].sum()))
+
+
+def _resolve_repeated_hour(typed: pl.DataFrame) -> pl.DataFrame:
+    """start_at, answer_at and end_at from each time's two readings (`_<col>_earliest`/`_latest`,
+    equal outside the hour a fall-back night repeats). cdr_csv appends a record when its call
+    ends, so the file's order is the order of end times: it tells a second pass of the hour
+    (repeated_hour.in_second_pass); an end before the call's start can only be the later reading.
+    Start and answer then take the reading that agrees with the record's own duration and billsec
+    (end - duration, end - billsec): a call that began before the change and ended after it has
+    its start in the first pass and its end in the second."""
+    end_early, end_late = pl.col("_end_earliest"), pl.col("_end_latest")
+    second_pass = in_second_pass(typed["_end_earliest"].dt.epoch("s"), typed["_end_latest"].dt.epoch("s"))
+    end_at = pl.when(second_pass | (end_early < pl.col("_start_earliest"))).then(end_late).otherwise(end_early)
+
+    def nearest(col: str, target: pl.Expr) -> pl.Expr:
+        early, late = pl.col(f"_{col}_earliest"), pl.col(f"_{col}_latest")
+        later_is_nearer = (late - target).abs() < (early - target).abs()
+        return pl.when(later_is_nearer.fill_null(False)).then(late).otherwise(early)
+
+    return typed.with_columns(end_at.alias("end_at")).with_columns(
+        nearest("start", pl.col("end_at") - pl.duration(seconds=pl.col("duration"))).alias("start_at"),
+        nearest("answer", pl.col("end_at") - pl.duration(seconds=pl.col("billsec"))).alias("answer_at"),
+    ).drop(f"_{c}_{reading}" for c in ("start", "answer", "end") for reading in ("earliest", "latest"))
 
 
 class _Lines:

@@ -20,7 +20,7 @@ reject's `row_no` is its place in the file.
 ends the hour before the change happens twice. The table's own order (its ids, or the rows' places
 in the export) tells the two passes apart: where the second pass begins, time goes back by more
 than rows logged out of order ever do, and that row and the later ones of the repeated hour take
-the later reading (`_second_pass_of_repeated_hours`). A time in the spring-forward gap does not exist (`bad_time`).
+the later reading (`repeated_hour.in_second_pass`). A time in the spring-forward gap does not exist (`bad_time`).
 
 Every row of the export is a row or a reject (rows_read = rows + rejects): a tuple cut off by the
 end of a truncated SQL dump is rejected as `unterminated`, text between tuples that is not a
@@ -36,6 +36,7 @@ import duckdb
 import polars as pl
 
 from pipelines.asterisk.queue_log_parser import DATA_FIELDS
+from pipelines.asterisk.repeated_hour import in_second_pass
 
 _TUPLE = r"\((?:[^()']|'(?:[^'\\]|\\.|'')*')*\)"
 _VALUE = r"'(?:[^'\\]|\\.|'')*'|NULL|null|[-+0-9.eE]+"
@@ -202,48 +203,19 @@ def _in_table_order(rows: pl.DataFrame, place: pl.Expr) -> pl.DataFrame:
     return ordered.sort("export_index")
 
 
-# Where time goes back by more than this between rows of a repeated hour (table order), the second
-# pass has begun. Rows reach the table a few seconds out of order at most; the step back is the
-# shift less the quiet spell around the change, so this much still finds a pass that follows up to
-# 55 quiet minutes (one-hour shift) — at night a queue can be quiet for half an hour.
-_SECOND_PASS_STEP_BACK_US = 5 * 60 * 1_000_000
-# Ambiguous rows further apart than this (earlier readings) belong to different fall-back nights.
-_OTHER_NIGHT_US = 12 * 3600 * 1_000_000
-
-
 def _second_pass_of_repeated_hours(rows: pl.DataFrame, place: pl.Expr) -> pl.DataFrame:
-    """Resolve the local times that a fall-back night repeats (asterisk-queue-log.md §4.11).
-
-    A local time alone cannot say which of its two instants it was, but the table's order can: the
-    table gets its rows as they are logged, so where the earlier readings of a night's ambiguous
-    rows go back by far more than ordinary disorder (`_SECOND_PASS_STEP_BACK_US`) from the latest one
-    before them, the clock has been set back. That row and every later ambiguous row of the same
-    night take the later instant (`exact_time_late`); the others keep the earlier one, as does a
-    night where no step back is seen (a night whose rows all fall in one pass cannot be told).
-
-    Table order: by numeric id when the export has ids, then by `place` (the row's place from the
-    export's oldest end). Each fall-back night of the export is resolved on its own.
-    """
-    indexed = rows.with_row_index("_index")
-    ambiguous = indexed.filter(pl.col("exact_time") != pl.col("exact_time_late"))
-    if not ambiguous.height:
+    """Resolve the local times that a fall-back night repeats (repeated_hour.in_second_pass) by the
+    table's order: by numeric id when the export has ids, then by `place` (the row's place from the
+    export's oldest end). Rows in the second pass take their later instant (`exact_time_late`)."""
+    if rows.select((pl.col("exact_time") == pl.col("exact_time_late")).all()).item():
         return rows
-    night = (pl.col("exact_time").diff() > _OTHER_NIGHT_US).fill_null(False).cum_sum()
-    before = pl.col("exact_time").cum_max().shift(1).over("_night")
-    steps_back = (pl.col("exact_time") < before - _SECOND_PASS_STEP_BACK_US).fill_null(False)
-    second_pass = (
-        ambiguous.sort("exact_time").with_columns(night.alias("_night"))
-        .sort(pl.col("row_key").str.strip_chars().cast(pl.Int64, strict=False), place, nulls_last=True)
-        .select("_index", steps_back.cast(pl.Int64).cum_sum().over("_night").gt(0).alias("_second_pass"))
-    )
-    late = pl.col("_second_pass").fill_null(False)
-    return (
-        indexed.join(second_pass, on="_index", how="left", maintain_order="left")
-        .with_columns(
-            pl.when(late).then(pl.col("exact_time_late") // 1_000_000).otherwise("event_epoch").alias("event_epoch"),
-            pl.when(late).then(pl.col("exact_time_late")).otherwise("exact_time").alias("exact_time"),
-        )
-        .drop("_index", "_second_pass")
+    in_table_order = rows.with_row_index("_index").sort(
+        pl.col("row_key").str.strip_chars().cast(pl.Int64, strict=False), place, nulls_last=True)
+    late = in_second_pass(in_table_order["exact_time"], in_table_order["exact_time_late"], per_second=1_000_000)
+    is_late = in_table_order.select("_index").with_columns(late.alias("_late")).sort("_index")["_late"]
+    return rows.with_columns(
+        pl.when(is_late).then(pl.col("exact_time_late") // 1_000_000).otherwise("event_epoch").alias("event_epoch"),
+        pl.when(is_late).then(pl.col("exact_time_late")).otherwise("exact_time").alias("exact_time"),
     )
 
 
