@@ -921,6 +921,37 @@ def test_a_master_csv_row_in_two_files_of_one_run_is_loaded_once_and_counted_onc
     assert len(cdr_uniqueids(settings)) == 9
 
 
+@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_master_csv_row_loaded_by_an_earlier_run_is_a_skipped_duplicate_and_keeps_its_line(
+        make_settings, site, request, warehouse):
+    """A rotated copy read in a later run repeats rows the warehouse already holds: they are skipped
+    duplicates, not counted as loaded (independent audit: loaded=4 for 3 new rows), and the row
+    keeps the file and line it was first loaded from (the merge used to move it to the copy)."""
+    url = {"SWITCHBOARD_WAREHOUSE_URL": request.getfixturevalue("postgres_url")} if warehouse == "postgres" else {}
+    settings = make_settings(SWITCHBOARD_ASTERISK_CDR_DIRS=f"lab={site}", **url)
+    write(site / "Master.csv", [_cdr_line(i) for i in range(3)])
+    assert load(settings).counts("cdr").loaded == 3
+    write(site / "Master.csv.1", [_cdr_line(9), _cdr_line(1), _cdr_line(2)])  # an older copy, one row new
+    write(site / "Master.csv", [_cdr_line(3)], mode="a")
+    c = load(settings).counts("cdr")
+    assert (c.lines_read, c.loaded, c.skipped_duplicate) == (4, 2, 2) and c.balanced
+    query = "select uniqueid, source_file, line_no from raw_asterisk.cdr order by uniqueid"
+    if warehouse == "postgres":
+        import psycopg2
+
+        with psycopg2.connect(settings.warehouse.postgres_dsn()) as con, con.cursor() as cur:
+            cur.execute(query)
+            found = cur.fetchall()
+    else:
+        with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+            found = con.sql(query).fetchall()
+    live, copy = str(site / "Master.csv"), str(site / "Master.csv.1")
+    assert [(uniqueid, Path(file).name, line_no) for uniqueid, file, line_no in found] == [
+        ("1709546400.0", "Master.csv", 0), ("1709546400.1", "Master.csv", 1), ("1709546400.2", "Master.csv", 2),
+        ("1709546400.3", "Master.csv", 3), ("1709546400.9", "Master.csv.1", 0)]
+    assert {live, copy} >= {file for _u, file, _n in found}
+
+
 @pytest.mark.postgres
 def test_rows_loaded_under_their_id_alone_keep_their_key_on_postgres(make_settings, site, postgres_url):
     """The warehouse's md5 of a row loaded before (Postgres) matches the parser's (DuckDB), also

@@ -18,6 +18,7 @@ Dagster asset attaches to each materialization.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -404,11 +405,15 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     keys = _RunCdrKeys()
 
     def emit(parsed, meta: dict[str, object]) -> Iterator[object]:
-        # A row already met this run — in this chunk, an earlier one, or another file of the PBX
-        # (a copy of Master.csv that parted from the log) — would only merge into the same row:
-        # counted as a skipped duplicate, so that `loaded` is the rows the table receives.
+        # A row already met — in this chunk, an earlier one, another file of the PBX (a copy of
+        # Master.csv that parted from the log), or a run before — would only merge into the same
+        # row: counted as a skipped duplicate, so that `loaded` is the rows the table receives, and
+        # the row keeps the file and line it was first loaded from.
         unique = parsed.rows.unique(subset=["cdr_key"], keep="first", maintain_order=True)
         new = unique.filter(keys.first_seen(str(meta["pbx"]), unique.get_column("cdr_key")))
+        if new.height:
+            stored = _stored_cdr_keys(str(meta["pbx"]), new.get_column("cdr_key"))
+            new = new.filter(~pl.col("cdr_key").is_in(stored.implode()))
         if new.height:
             yield _to_table("cdr", new.with_columns(_meta_columns(meta)), columns=CDR_COLUMNS, merge_key=CDR_KEY)
         if parsed.rejects.height:
@@ -423,6 +428,18 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     yield from _read_log_streams(
         "cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES, ("cdr_rejects",), config.chunk_bytes, counts, read, emit,
     )
+
+
+def _stored_cdr_keys(pbx: str, cdr_keys: pl.Series) -> pl.Series:
+    """Which of `cdr_keys` the warehouse already holds for `pbx` (loaded by an earlier run)."""
+    found: list[tuple[str]] = []
+    with contextlib.suppress(DatabaseUndefinedRelation, DestinationUndefinedEntity), \
+            dlt.current.pipeline().sql_client() as client:
+        # (a list parameter: a DuckDB list, a Postgres array)
+        found = client.execute_sql(
+            f"select cdr_key from {client.make_qualified_table_name('cdr')} "
+            "where pbx = %s and cdr_key in (select unnest(%s))", pbx, cdr_keys.to_list()) or []
+    return pl.Series("cdr_key", [key for (key,) in found], pl.String)
 
 
 class _RunCdrKeys:
