@@ -85,7 +85,11 @@ def materialize(selection: str = "*") -> int:
     # The definitions and everything imported so far live as long as the run: full collections
     # walking them were 9-12 s of a materialization in the slowest hour (switchboard/gc_freeze.py)
     with _instance() as instance, existing_objects_frozen():
-        result = job.execute_in_process(instance=instance, asset_selection=list(keys), raise_on_error=False)
+        # Dagster's console logger prints at DEBUG by default: an event per step and per dbt node
+        # (~750 lines for the demo's first run) burying the load's counts and the errors
+        console = {"console": {"config": {"log_level": settings.log_level.upper()}}}
+        result = job.execute_in_process(instance=instance, asset_selection=list(keys), raise_on_error=False,
+                                        run_config={"loggers": console})
     elapsed = time.monotonic() - started
     failed_checks = [
         e.event_specific_data

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         description="How a Dagster run executes its steps: in_process (one process per run) or "
         "multiprocess (a process per step).",
     )
+    log_level: str = Field(
+        default="INFO",
+        alias="SWITCHBOARD_LOG_LEVEL",
+        pattern=r"(?i)^(debug|info|warning|error|critical)$",
+        description="Lowest level `switchboard materialize` prints of its run (debug adds Dagster's event per "
+        "step and dbt node); the run's event log in the Dagster UI keeps every event. Runs the daemon or UI "
+        "launch print at dagster.yaml's python_logs.python_log_level (INFO).",
+    )
     timezone: str = Field(
         default="America/Bogota",
         alias="SWITCHBOARD_TIMEZONE",

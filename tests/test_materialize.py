@@ -124,11 +124,16 @@ def _read_duckdb(path: Path, sql: str) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_full_materialization_on_duckdb_matches_hand_computed_figures(make_settings, tmp_path, capsys):
+def test_full_materialization_on_duckdb_matches_hand_computed_figures(make_settings, tmp_path, capfd, monkeypatch):
     site = _write_site(tmp_path)
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
 
-    assert cli.main(["materialize"]) == 0, capsys.readouterr()
+    assert cli.main(["materialize"]) == 0, capfd.readouterr()
+    # the console shows the run at INFO (SWITCHBOARD_LOG_LEVEL): the load's counts, not an event
+    # per step and dbt node
+    console = capfd.readouterr().err
+    assert " - INFO - " in console and "'counts_balance': True" in console
+    assert " - DEBUG - " not in console
 
     # Marts are read from the published serving copy, as the app and BI tools read them.
     serving = settings.serving_path
@@ -145,8 +150,10 @@ def test_full_materialization_on_duckdb_matches_hand_computed_figures(make_setti
     pauses = _read_duckdb(serving, "select agent, reason, paused_seconds from marts.agg_agent_pause_daily")
     assert pauses == [{"agent": "Ana Ruiz", "reason": "Almuerzo", "paused_seconds": 600}]
 
-    # A second run with nothing new changes nothing.
+    # A second run with nothing new changes nothing; at DEBUG it prints Dagster's every event.
+    monkeypatch.setenv("SWITCHBOARD_LOG_LEVEL", "debug")
     assert cli.main(["materialize"]) == 0
+    assert " - DEBUG - " in capfd.readouterr().err
     again = {r["queue"]: r for r in _read_duckdb(serving, "select * from marts.agg_queue_daily")}
     assert again == queues
 
