@@ -390,18 +390,37 @@ def time_of_day_profile(intervals: pl.DataFrame) -> pl.DataFrame:
 
 
 def _agent_scope(filters: Filters) -> tuple[str, bool, dict[str, object]]:
-    """A `scope` CTE listing the agents who answered in the selected queues and range
-    (empty string when all queues are selected: then every agent is in scope)."""
+    """A `scope` CTE listing the agents (platform, agent_key) who answered in the selected queues
+    and range (empty string when all queues are selected: then every agent is in scope)."""
     where, params = _visit_where(filters)
     if filters.queues is None:
         return "", False, params
     cte = f""", scope AS (
-            SELECT platform, agent, count(*) AS answered_in_selection
+            SELECT platform, agent_key, count(*) AS answered_in_selection
             FROM {FCT}
-            WHERE outcome = 'answered' AND agent IS NOT NULL AND {where}
+            WHERE outcome = 'answered' AND agent_key IS NOT NULL AND {where}
             GROUP BY ALL
         )"""
     return cte, True, params
+
+
+# An agent is its identity (platform, agent_key), as in the marts: two people may share a display
+# name (two Webex users, two directory entries). The name shown is the latest in the range, with
+# the key added where another identity of the range has the same name.
+_AGENT_NAMES_CTE = f"""
+        agent_names AS (
+            SELECT platform, agent_key,
+                   CASE WHEN count(*) OVER (PARTITION BY platform, latest_name) > 1
+                        THEN latest_name || ' (' || agent_key || ')'
+                        ELSE latest_name
+                   END AS agent
+            FROM (
+                SELECT platform, agent_key, arg_max(agent, day) AS latest_name
+                FROM {AGENT_DAILY}
+                WHERE day BETWEEN $start AND $end
+                GROUP BY ALL
+            )
+        )"""
 
 
 def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
@@ -417,10 +436,10 @@ def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
         return _empty_agents(with_selection=True)
     scope_cte, restricted, params = _agent_scope(filters)
     extra = ", scope.answered_in_selection" if restricted else ""
-    scope_join = "JOIN scope USING (platform, agent)" if restricted else ""
+    scope_join = "JOIN scope USING (platform, agent_key)" if restricted else ""
     sql = f"""
         WITH a AS (
-            SELECT platform, agent,
+            SELECT platform, agent_key,
                    sum(answered)::BIGINT          AS answered,
                    sum(talk_seconds)::DOUBLE      AS talk_seconds,
                    sum(wrapup_seconds)::DOUBLE    AS wrapup_seconds,
@@ -432,14 +451,14 @@ def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
             WHERE day BETWEEN $start AND $end
             GROUP BY ALL
         ), ended AS (
-            SELECT platform, agent, count(*) AS ended_calls,
+            SELECT platform, agent_key, count(*) AS ended_calls,
                    sum(talk_seconds + coalesce(wrapup_seconds, 0)) AS ended_handle
             FROM {FCT}
-            WHERE outcome = 'answered' AND talk_seconds IS NOT NULL AND agent IS NOT NULL
+            WHERE outcome = 'answered' AND talk_seconds IS NOT NULL AND agent_key IS NOT NULL
               AND entered_date BETWEEN $start AND $end
             GROUP BY ALL
-        ){scope_cte}
-        SELECT a.platform, a.agent, a.answered{extra},
+        ),{_AGENT_NAMES_CTE}{scope_cte}
+        SELECT a.platform, agent_names.agent, a.agent_key, a.answered{extra},
                a.talk_seconds, a.wrapup_seconds,
                ended.ended_handle / nullif(ended.ended_calls, 0)            AS aht_seconds,
                a.ring_no_answer, a.transfers,
@@ -448,9 +467,10 @@ def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
                     THEN (a.talk_seconds + a.wrapup_seconds) / (a.logged_in_seconds - a.paused_seconds)
                END                                                          AS occupancy
         FROM a
-        LEFT JOIN ended USING (platform, agent)
+        JOIN agent_names USING (platform, agent_key)
+        LEFT JOIN ended USING (platform, agent_key)
         {scope_join}
-        ORDER BY a.answered DESC, a.agent
+        ORDER BY a.answered DESC, agent_names.agent
     """
     with read_only(path) as con:
         df = con.sql(sql, params=params).pl()
@@ -467,6 +487,7 @@ def _empty_agents(with_selection: bool) -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {
         "platform": pl.String(),
         "agent": pl.String(),
+        "agent_key": pl.String(),
         "answered": pl.Int64(),
     }
     if with_selection:
@@ -484,13 +505,14 @@ def _pauses_in_scope(filters: Filters) -> tuple[str, str, dict]:
     """The range's pause rows as CTE `p` (reason '(no reason)' where none was logged), the join that
     keeps agent_table's agents (empty when every agent is in scope), and the query's parameters."""
     scope_cte, restricted, params = _agent_scope(filters)
-    scope_join = "SEMI JOIN scope USING (platform, agent)" if restricted else ""
+    scope_join = "SEMI JOIN scope USING (platform, agent_key)" if restricted else ""
     pauses_cte = f"""
         WITH p AS (
-            SELECT platform, agent, coalesce(reason, '(no reason)') AS reason, pauses, paused_seconds
+            SELECT platform, agent_key, agent, coalesce(reason, '(no reason)') AS reason, pauses,
+                   paused_seconds
             FROM {AGENT_PAUSE_DAILY}
             WHERE day BETWEEN $start AND $end
-        ){scope_cte}"""
+        ),{_AGENT_NAMES_CTE}{scope_cte}"""
     return pauses_cte, scope_join, params
 
 
@@ -528,19 +550,22 @@ def pauses_by_agent(path: str | Path, filters: Filters) -> pl.DataFrame:
             schema={
                 "platform": pl.String(),
                 "agent": pl.String(),
+                "agent_key": pl.String(),
                 "reason": pl.String(),
                 "pauses": pl.Int64(),
                 "paused_seconds": pl.Float64(),
             }
         )
     pauses_cte, scope_join, params = _pauses_in_scope(filters)
+    # (the name agent_table shows; a pause outside any logged-in day keeps its own)
     sql = f"""{pauses_cte}
-        SELECT platform, agent, reason,
-               sum(pauses)::BIGINT AS pauses, sum(paused_seconds)::DOUBLE AS paused_seconds
+        SELECT p.platform, coalesce(any_value(agent_names.agent), max(p.agent)) AS agent, p.agent_key,
+               p.reason, sum(p.pauses)::BIGINT AS pauses, sum(p.paused_seconds)::DOUBLE AS paused_seconds
         FROM p
+        LEFT JOIN agent_names USING (platform, agent_key)
         {scope_join}
-        GROUP BY ALL
-        ORDER BY agent, platform, paused_seconds DESC
+        GROUP BY p.platform, p.agent_key, p.reason
+        ORDER BY agent, p.platform, paused_seconds DESC
     """
     with read_only(path) as con:
         return con.sql(sql, params=params).pl()

@@ -38,6 +38,7 @@ FCT_COLUMNS = {
     "outcome": "VARCHAR",
     "is_short_abandon": "BOOLEAN",
     "agent": "VARCHAR",
+    "agent_key": "VARCHAR",
     "wait_seconds": "DOUBLE",
     "talk_seconds": "DOUBLE",
     "wrapup_seconds": "BIGINT",
@@ -70,6 +71,7 @@ QUEUE_AGG_MEASURES = {
 AGENT_DAILY_COLUMNS = {
     "platform": "VARCHAR",
     "agent": "VARCHAR",
+    "agent_key": "VARCHAR",
     "day": "DATE",
     "answered": "BIGINT",
     "talk_seconds": "DOUBLE",
@@ -83,6 +85,7 @@ AGENT_DAILY_COLUMNS = {
 PAUSE_COLUMNS = {
     "platform": "VARCHAR",
     "agent": "VARCHAR",
+    "agent_key": "VARCHAR",
     "day": "DATE",
     "reason": "VARCHAR",
     "pauses": "BIGINT",
@@ -103,8 +106,9 @@ def visit(
     wrapup=None,
     hold=None,
     platform="asterisk",
+    agent_key=None,
 ):
-    """One fct_queue_visits row; `local_entry` is wall-clock time in Bogotá (UTC-5)."""
+    """One fct_queue_visits row (agent_key: the lower-cased name unless given); `local_entry` is wall-clock time in Bogotá (UTC-5)."""
     entered_local = datetime.fromisoformat(local_entry)
     minute = entered_local.minute - entered_local.minute % 15
     return {
@@ -121,6 +125,7 @@ def visit(
         "outcome": outcome,
         "is_short_abandon": short,
         "agent": agent,
+        "agent_key": agent_key or (agent.lower() if agent else None),
         "wait_seconds": wait,
         "talk_seconds": talk,
         "wrapup_seconds": wrapup,
@@ -167,6 +172,12 @@ def _create(con, table: str, columns: dict[str, str]) -> None:
     con.execute(f"CREATE TABLE {table} ({', '.join(f'{c} {t}' for c, t in columns.items())})")
 
 
+def _with_agent_key(row: tuple, columns: dict[str, str]) -> tuple:
+    """A (platform, agent, …) row with its agent_key after the agent: the lower-cased name,
+    unless the row already carries one."""
+    return row if len(row) == len(columns) else (row[0], row[1], row[1].lower(), *row[2:])
+
+
 def build_serving(path: Path, visits=VISITS, agents=AGENT_DAILY, pauses=PAUSES) -> Path:
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE SCHEMA marts")
@@ -197,11 +208,12 @@ def build_serving(path: Path, visits=VISITS, agents=AGENT_DAILY, pauses=PAUSES) 
             )
         if agents:
             marks = ", ".join("?" for _ in AGENT_DAILY_COLUMNS)
-            con.executemany(f"INSERT INTO marts.agg_agent_daily VALUES ({marks})", agents)
+            con.executemany(f"INSERT INTO marts.agg_agent_daily VALUES ({marks})",
+                            [_with_agent_key(row, AGENT_DAILY_COLUMNS) for row in agents])
         if pauses:
-            con.executemany(
-                "INSERT INTO marts.agg_agent_pause_daily VALUES (?, ?, ?, ?, ?, ?)", pauses
-            )
+            marks = ", ".join("?" for _ in PAUSE_COLUMNS)
+            con.executemany(f"INSERT INTO marts.agg_agent_pause_daily VALUES ({marks})",
+                            [_with_agent_key(row, PAUSE_COLUMNS) for row in pauses])
     return path
 
 
@@ -401,6 +413,38 @@ def test_aht_and_occupancy_count_wrapup_and_hold_as_the_marts_do(tmp_path):
     assert alice["occupancy"] == pytest.approx((90 + 60) / (1000 - 100))  # talk-only: 0.1
     assert alice["aht_seconds"] == pytest.approx(75)
     assert dana["occupancy"] is None and dana["aht_seconds"] == pytest.approx(90)
+
+
+def test_two_agents_with_one_name_stay_two_rows_told_apart_by_their_keys(tmp_path):
+    """An agent is its identity (platform, agent_key), as in the marts: two people with one display
+    name (two Webex users, two directory entries) were summed into one row (independent audit)."""
+    day = date(2025, 3, 12)
+    visits = [
+        visit("s1", "sales", "2025-03-12 09:00:00", "answered", 10, 100, "Ana Ruiz", agent_key="ana.ruiz@a"),
+        visit("s2", "sales", "2025-03-12 09:10:00", "answered", 20, 300, "Ana Ruiz", agent_key="ana.ruiz@b"),
+        visit("s3", "support", "2025-03-12 09:20:00", "answered", 30, 50, "Ana Ruiz", agent_key="ana.ruiz@b"),
+    ]
+    agents = [
+        # platform, agent, agent_key, day, answered, talk, wrap-up, rna, transfers, logged_in, paused, occupancy
+        ("asterisk", "Ana Ruiz", "ana.ruiz@a", day, 1, 100.0, 0, 0, 0, 1000.0, 0.0, 0.1),
+        ("asterisk", "Ana Ruiz", "ana.ruiz@b", day, 2, 350.0, 0, 0, 0, 2000.0, 250.0, 0.2),
+        ("asterisk", "Bea", "bea", day, 0, 0.0, 0, 0, 0, 500.0, 0.0, 0.0),
+    ]
+    pauses = [("asterisk", "Ana Ruiz", "ana.ruiz@b", day, "lunch", 1, 250.0)]
+    path = build_serving(tmp_path / "s.duckdb", visits=visits, agents=agents, pauses=pauses)
+
+    rows = {r["agent"]: r for r in q.agent_table(path, q.Filters(day, day)).iter_rows(named=True)}
+    assert set(rows) == {"Ana Ruiz (ana.ruiz@a)", "Ana Ruiz (ana.ruiz@b)", "Bea"}
+    first, second = rows["Ana Ruiz (ana.ruiz@a)"], rows["Ana Ruiz (ana.ruiz@b)"]
+    assert (first["answered"], first["talk_seconds"], first["aht_seconds"]) == (1, 100, 100)
+    assert (second["answered"], second["talk_seconds"], second["aht_seconds"]) == (2, 350, 175)
+    assert second["occupancy"] == pytest.approx(350 / 1750)
+
+    support = q.agent_table(path, q.Filters(day, day, queues=(SUPPORT,)))
+    assert support.select("agent", "answered_in_selection").rows() == [("Ana Ruiz (ana.ruiz@b)", 1)]
+    per_agent = q.pauses_by_agent(path, q.Filters(day, day, queues=(SALES,)))
+    assert per_agent.select("agent", "agent_key", "reason", "paused_seconds").rows() == [
+        ("Ana Ruiz (ana.ruiz@b)", "ana.ruiz@b", "lunch", 250.0)]
 
 
 def test_pause_breakdown(serving):

@@ -229,8 +229,8 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
         df, ["talk_seconds", "wrapup_seconds", "aht_seconds", "logged_in_seconds", "paused_seconds"]
     )
     df["occupancy"] = df["occupancy"] * 100
-    if not several_platforms:
-        df = df.drop(columns=["platform"])
+    # agent is the name, told apart by its key where two agents share one
+    df = df.drop(columns=["agent_key"] if several_platforms else ["platform", "agent_key"])
     clock = "compact"  # elapsed-time clock (h:mm:ss) for timedelta columns
     st.dataframe(
         df,
@@ -336,12 +336,13 @@ def _pause_breakdown(
     )
 
     with st.expander("Paused time per agent and reason"):
-        index = ["platform", "agent"] if several_platforms else ["agent"]
+        index = ["platform", "agent_key", "agent"]
         wide = per_agent.pivot(
             on="reason", index=index, values="paused_seconds", aggregate_function="sum"
         )
         reasons = [c for c in wide.columns if c not in index]
-        wide_pd = seconds_to_timedelta(wide.to_pandas(), reasons)
+        shown = wide.drop("agent_key" if several_platforms else ["platform", "agent_key"])
+        wide_pd = seconds_to_timedelta(shown.to_pandas(), reasons)
         st.dataframe(
             wide_pd,
             hide_index=True,
