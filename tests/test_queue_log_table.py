@@ -76,6 +76,30 @@ def test_sql_dump_adaptive_columns_local_time_to_utc_and_id_key():
     ]
 
 
+@pytest.mark.parametrize("statement", ["INSERT IGNORE INTO", "REPLACE INTO", "insert low_priority ignore into"])
+def test_dumps_made_with_insert_ignore_or_replace_load_their_rows(statement):
+    """mysqldump --insert-ignore / --replace (independent audit: every row was dropped, unseen)."""
+    dump = sql(
+        f"(7,'{LOCAL}','NONE','NONE','NONE','QUEUESTART','','','','','')",
+        "(8,'2024-06-20 11:13:25','1718900004.31','ventas','NONE','ENTERQUEUE','','3001234567','1','','')",
+    ).replace("INSERT INTO", statement)
+    out = checked(parse_sql_dump(dump, timezone=BOGOTA))
+    assert out.rows.select(ID, "event").rows() == [("7", "QUEUESTART"), ("8", "ENTERQUEUE")]
+
+
+def test_an_insert_written_inside_a_value_is_text_not_a_statement():
+    """Statements are read one after another: an INSERT inside a quoted value is that value's text
+    (it was read as a statement of its own: a false reject, and the rows after it read twice)."""
+    text = "INSERT INTO queue_log VALUES (1,'x','y','z','w','e','','','','','')"
+    quoted = text.replace("'", "\\'")  # as mysqldump escapes it
+    out = checked(parse_sql_dump(sql(
+        f"(7,'{LOCAL}','1718900004.31','ventas','NONE','ENTERQUEUE','','{quoted}','1','','')",
+        "(8,'2024-06-20 11:13:25','1718900004.31','ventas','NONE','ABANDON','1','1','5','','')",
+    ), timezone=BOGOTA))
+    assert out.rejects.height == 0
+    assert out.rows.select(ID, "data2").rows() == [("7", text), ("8", "1")]
+
+
 def test_sql_adaptive_data5_calltime_origposition_splits_into_data5_data6():
     """ATTENDEDTRANSFER LINK in realtime keeps 'calltime|origposition' in data5 → data5, data6."""
     out = checked(parse_sql_dump(sql(

@@ -40,7 +40,10 @@ from pipelines.asterisk.repeated_hour import in_second_pass
 
 _TUPLE = r"\((?:[^()']|'(?:[^'\\]|\\.|'')*')*\)"
 _VALUE = r"'(?:[^'\\]|\\.|'')*'|NULL|null|[-+0-9.eE]+"
-_INSERT = re.compile(r"INSERT\s+INTO\s+[`\"]?(?:\w+[`\"]?\.[`\"]?)?(\w+)[`\"]?\s*(\(([^)]*)\))?\s*VALUES\s*", re.I)
+# mysqldump writes INSERT INTO, or INSERT IGNORE INTO / REPLACE INTO (--insert-ignore, --replace)
+_INSERT = re.compile(
+    r"(?:INSERT(?:\s+(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY))?(?:\s+IGNORE)?|REPLACE(?:\s+(?:LOW_PRIORITY|DELAYED))?)"
+    r"\s+INTO\s+[`\"]?(?:\w+[`\"]?\.[`\"]?)?(\w+)[`\"]?\s*(\(([^)]*)\))?\s*VALUES?\s*", re.I)
 _CREATE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[`\"]?(\w+)[`\"]?\s*\((.*?)\)\s*(?:ENGINE|;|WITH|TABLESPACE)", re.I | re.S)
 _COLUMN_DEF = re.compile(r"^\s*[`\"]?(\w+)[`\"]?\s+\w+", re.M)
 # MySQL string escapes (mysqldump writes \\ \' \" \n \r \0 \Z); '' is a quote in standard SQL.
@@ -71,16 +74,20 @@ class ParsedTable:
 
 
 def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -> ParsedTable:
-    """Rows of every `INSERT INTO queue_log ... VALUES (...), (...);` in a SQL dump."""
+    """Rows of every `INSERT [IGNORE] INTO` / `REPLACE INTO queue_log ... VALUES (...), (...);` in a SQL
+    dump."""
     columns = _create_table_columns(text, table_name)
     frames = []
-    for match in _INSERT.finditer(text):
+    position = 0
+    # statement by statement: an INSERT written inside a value of the one before is not one
+    while match := _INSERT.search(text, position):
+        end = _statement_end(text, match.end())
+        position = end + 1
         if match.group(1).lower() != table_name:
             continue
         cols = [c.strip(" `\"") for c in match.group(3).split(",")] if match.group(3) else columns
         if not cols:
             raise ValueError(f"INSERT INTO {table_name} without a column list and no CREATE TABLE to take it from")
-        end = _statement_end(text, match.end())
         tuples = _tuples(text[match.end(): end], terminated=end < len(text))
         values = tuples["raw_text"].str.slice(1, tuples["raw_text"].str.len_chars() - 2).str.extract_all(_VALUE)
         frames.append((cols, tuples.with_columns(values.alias("values"))))
