@@ -678,6 +678,22 @@ def _table_rows(settings) -> list[tuple]:
                        "order by event_time_text").fetchall()
 
 
+def test_a_damaged_csv_export_is_quarantined_and_the_dump_beside_it_loads(make_settings, site):
+    """A CSV export cut inside a quoted field made the reader raise: the whole Asterisk load
+    stopped, the good dump beside it too (independent audit). Its lines are rejected instead."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    _write_dump(site / "queue_log-20240305.sql", DAY1[:3])
+    cut = '2024-03-05 09:10:00,1709629800.1,ventas,"Ana Ruiz'
+    (site / "queue_log-export.csv").write_text(
+        "time,callid,queuename,agent,event,data\n2024-03-05 09:09:59,1709629800.1,ventas,NONE,ENTERQUEUE,|300|1\n"
+        + cut + "\n")
+    counts = load(settings).counts("queue_log_table")
+    assert (counts.lines_read, counts.loaded, counts.rejected) == (5, 4, 1) and counts.balanced
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select reason, raw_text from raw_asterisk.queue_log_rejects").fetchall() == [("bad_row", cut)]
+        assert con.sql("select count(*) from raw_asterisk.queue_log_table").fetchall() == [(4,)]
+
+
 def test_realtime_dumps_of_a_table_emptied_between_them_keep_the_rows_of_both(make_settings, site):
     """After TRUNCATE TABLE the ids start again at 1: the second day's dump (ids 1-5) must not
     replace the first day's rows of the same ids; the same dump exported again merges."""

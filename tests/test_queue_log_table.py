@@ -180,9 +180,22 @@ def test_sql_other_tables_are_ignored_and_row_numbers_continue_across_inserts():
     assert out.rows.select(ID, "row_no").rows() == [("1", 0), ("2", 1), ("3", 2)]
 
 
-def test_sql_insert_without_columns_and_without_create_table_fails_loudly():
-    with pytest.raises(ValueError, match="column list"):
-        parse_sql_dump(f"INSERT INTO queue_log VALUES (1,'{LOCAL}','NONE','NONE','NONE','QUEUESTART');", timezone=BOGOTA)
+def test_a_dump_without_create_table_is_read_in_the_tables_own_column_order():
+    """mysqldump --no-create-info: no CREATE TABLE, no column list. The values fit the table's own
+    layout (11: id, time, …, data5), so the rows load (the load used to fail, every file with it)."""
+    out = checked(parse_sql_dump(
+        f"INSERT INTO queue_log VALUES (7,'{LOCAL}','c1','ventas','NONE','ENTERQUEUE','','3001234567','1','',''),"
+        "(8,'2024-06-20 11:13:25','c1','ventas','NONE','ABANDON','1','1','5','','');", timezone=BOGOTA))
+    assert out.rows.select(ID, "event_epoch", "event", "data2").rows() == [
+        ("7", T, "ENTERQUEUE", "3001234567"), ("8", T + 5, "ABANDON", "1")]
+
+
+def test_a_dump_whose_columns_cannot_be_told_rejects_its_rows_as_no_header():
+    """Six values whose first is not a time: no layout of the table fits. Rejected, not lost, and
+    not a failure of the whole load."""
+    text = f"(1,'{LOCAL}','NONE','NONE','NONE','QUEUESTART')"
+    out = checked(parse_sql_dump(f"INSERT INTO queue_log VALUES {text};", timezone=BOGOTA))
+    assert out.rejects.select("reason", "raw_text").rows() == [("no_header", text)]
 
 
 def test_sql_string_escapes_are_decoded():
@@ -343,6 +356,50 @@ def test_csv_rows_with_extra_or_missing_fields_are_rejected_not_truncated():
     ), timezone=BOGOTA))
     assert sorted(out.rejects.select("row_no", "reason").rows()) == [(0, "bad_row"), (1, "bad_row")]
     assert out.rows["row_no"].to_list() == [2]
+
+
+def test_a_csv_line_whose_quotes_do_not_pair_up_is_a_bad_row_and_the_others_load():
+    """A quote left open (a cut export) or a stray one after a closing quote made the reader raise,
+    and the whole Asterisk load stopped, every other file with it (independent audit)."""
+    header = "time,callid,queuename,agent,event,data"
+    good = [f"{LOCAL},c{i},ventas,NONE,ABANDON,1|1|9" for i in range(3)]
+    open_quote = f'{LOCAL},c8,ventas,"Ana,ABANDON,1|1|9'
+    stray = f'{LOCAL},c9,ventas,"Ana"x,ABANDON,1|1|9'
+    out = checked(parse_csv_export(csv(header, good[0], open_quote, good[1], stray, good[2]), timezone=BOGOTA))
+    assert out.rows.select("row_no", "callid").rows() == [(0, "c0"), (2, "c1"), (4, "c2")]
+    assert out.rejects.select("row_no", "reason", "raw_text").rows() == [
+        (1, "bad_row", open_quote), (3, "bad_row", stray)]
+
+
+def test_csv_rejects_keep_the_lines_exact_text_and_blank_lines_are_not_rows():
+    header = "time,callid,queuename,agent,event,data"
+    short = f'{LOCAL},"c1",ventas'
+    out = checked(parse_csv_export(csv(header, "", short, "  ", f"{LOCAL},c2,ventas,NONE,ABANDON,1|1|9", "", ""),
+                                   timezone=BOGOTA))
+    assert out.rejects.select("reason", "raw_text").rows() == [("bad_row", short)]
+    assert out.rows["callid"].to_list() == ["c2"]
+
+
+@pytest.mark.parametrize(("fields", "delimiter"), [(11, ","), (10, ","), (7, ","), (6, ","), (11, "\t")])
+def test_a_csv_without_a_header_is_read_in_the_tables_own_column_order(fields, delimiter):
+    """`SELECT … INTO OUTFILE` writes no header (and tabs): its first row was taken for one and
+    lost, the others rejected as bad_time (independent audit)."""
+    legacy, with_id = fields in (7, 6), fields in (11, 7)
+    rows = [[*(["41"] if with_id else []), LOCAL, "c1", "ventas", "NONE", "ENTERQUEUE",
+             *(["|3001234567|1"] if legacy else ["", "3001234567", "1", "", ""])],
+            [*(["42"] if with_id else []), "2024-06-20 11:13:25", "c1", "ventas", "NONE", "ABANDON",
+             *(["1|1|5"] if legacy else ["1", "1", "5", "", ""])]]
+    out = checked(parse_csv_export(csv(*(delimiter.join(r) for r in rows)), timezone=BOGOTA))
+    assert out.rows.select("event_epoch", "callid", "event", "data2").rows() == [
+        (T, "c1", "ENTERQUEUE", "3001234567"), (T + 5, "c1", "ABANDON", "1")]
+    if with_id:
+        assert out.rows.select(ID)["id"].to_list() == ["41", "42"]
+
+
+def test_a_csv_whose_columns_cannot_be_told_rejects_every_line_as_no_header():
+    lines = [f"{LOCAL};c1;ventas;NONE;ENTERQUEUE", f"{LOCAL};c1;ventas;NONE;ABANDON"]
+    out = checked(parse_csv_export(csv(*lines), timezone=BOGOTA))
+    assert out.rejects.select("reason", "raw_text").rows() == [("no_header", line) for line in lines]
 
 
 def test_empty_exports():

@@ -24,11 +24,15 @@ the later reading (`repeated_hour.in_second_pass`). A time in the spring-forward
 
 Every row of the export is a row or a reject (rows_read = rows + rejects): a tuple cut off by the
 end of a truncated SQL dump is rejected as `unterminated`, text between tuples that is not a
-tuple as `bad_row`, both with their exact text.
+tuple as `bad_row`, both with their exact text. An export that does not name its columns (a CSV
+without header, a dump without CREATE TABLE or column list) is read in the table's own column
+order when its field count and first time fit one (`_table_layout`); else its rows are
+rejected as `no_header`.
 """
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass
 
@@ -86,11 +90,15 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
         if match.group(1).lower() != table_name:
             continue
         cols = [c.strip(" `\"") for c in match.group(3).split(",")] if match.group(3) else columns
-        if not cols:
-            raise ValueError(f"INSERT INTO {table_name} without a column list and no CREATE TABLE to take it from")
         tuples = _tuples(text[match.end(): end], terminated=end < len(text))
         values = tuples["raw_text"].str.slice(1, tuples["raw_text"].str.len_chars() - 2).str.extract_all(_VALUE)
-        frames.append((cols, tuples.with_columns(values.alias("values"))))
+        tuples = tuples.with_columns(values.alias("values"))
+        if not cols:  # mysqldump --no-create-info: the table's own layout, if the values fit one
+            first = tuples.filter(pl.col("reason").is_null())["values"].head(1).to_list()
+            cols = _table_layout([v.strip("'") for v in first[0]]) if first else None
+            if cols is None:
+                tuples = tuples.with_columns(pl.lit("no_header").alias("reason"))
+        frames.append((cols or [], tuples))
     return _normalise(frames, timezone)
 
 
@@ -132,27 +140,99 @@ def _tuples(body: str, *, terminated: bool) -> pl.DataFrame:
 
 
 def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
-    """A CSV export with a header naming the table's columns (time, callid, ..., data or data1..).
+    """A CSV export of the table: one row per line (queue_log values hold no line breaks).
 
-    A row with more fields than the header, or cut before its event, is a bad row (rejected).
+    Its first line names the columns (time, callid, ..., data or data1..; any order, any case).
+    Without such a header (`SELECT … INTO OUTFILE` writes none) the columns are the table's own
+    (`_table_layout`). Fields are separated by the first line's commonest of comma, tab and
+    semicolon. A row with more fields than the columns, cut before its event, or whose quotes do
+    not pair up is a bad row; every reject keeps the line's exact text. Blank lines are not rows.
     """
-    header = pl.read_csv(data, n_rows=0, infer_schema=False, encoding="utf8-lossy").columns
-    cols = [c.strip().lower() for c in header]
-    extra = "_extra_field"  # one spare column: content there means the row is longer than the header
-    # NULL as exporters write it (mysql's own CSV: \N; others: NULL) is a null, as in a dump: the
-    # row key holds the content, and the same row exported both ways must keep one key
-    frame = pl.read_csv(
-        data, has_header=False, skip_rows=1, new_columns=[*cols, extra], schema={c: pl.String for c in [*cols, extra]},
-        missing_columns="insert", extra_columns="ignore", truncate_ragged_lines=True, encoding="utf8-lossy",
-        raise_if_empty=False, null_values=["NULL", "\\N"],
+    lines = [line for line in data.decode("utf-8", errors="replace").removeprefix("\ufeff").splitlines()
+             if line.strip()]
+    if not lines:
+        return _normalise([], timezone, quoted=False)
+    delimiter = max(",\t;", key=lines[0].count)
+    header = _csv_fields(lines[:1], delimiter, [])[0][0] or []
+    first = [field.strip().lower() for field in header]
+    if "time" in first and "event" in first:
+        cols, lines = first, lines[1:]
+    else:
+        cols = _table_layout(header)
+    if cols is None:
+        values, reasons = [None] * len(lines), ["no_header"] * len(lines)
+    else:
+        values, reasons = _csv_values(lines, delimiter, cols)
+    prepared = pl.DataFrame(
+        {"raw_text": lines, "reason": reasons, "values": values},
+        schema={"raw_text": pl.String, "reason": pl.String, "values": pl.List(pl.String)},
     )
-    ragged = pl.col(extra).is_not_null() | (pl.col("event").is_null() if "event" in cols else pl.lit(False))
-    raw_text = pl.concat_str([*(pl.col(c).fill_null("") for c in cols), pl.col(extra)], separator=",", ignore_nulls=True)
-    # A ragged row gets one value too many, so that _normalise rejects it as bad_row.
-    values = pl.when(ragged).then(pl.concat_list([pl.col(c) for c in [*cols, extra]])).otherwise(
-        pl.concat_list([pl.col(c) for c in cols]))
-    prepared = frame.select(raw_text.alias("raw_text"), pl.lit(None, pl.String).alias("reason"), values.alias("values"))
-    return _normalise([(cols, prepared)], timezone, quoted=False)
+    return _normalise([(cols or [], prepared)], timezone, quoted=False)
+
+
+# NULL as exporters write it (mysql's own CSV: \N; others: NULL) is a null, as in a dump: the row
+# key holds the content, and the same row exported both ways must keep one key
+_CSV_NULLS = ("NULL", "\\N")
+
+
+def _csv_values(lines: list[str], delimiter: str, cols: list[str]) -> tuple[pl.Series | list, list]:
+    """Each line's values under `cols` and a reason where it has none (its quotes do not pair
+    up). A row with fewer fields than the columns but its event is read with the rest empty; a
+    row longer than the columns, or cut before its event, gets a count of values that _normalise
+    rejects. Polars reads the whole export at once; where it reads other than one row per line
+    (a quote left open joins lines), the csv module reads it line by line."""
+    extra = "_extra_field"  # one spare column: content there means the row is longer than the columns
+    try:
+        frame = pl.read_csv(
+            ("\n".join(lines) + "\n").encode(), has_header=False, separator=delimiter, new_columns=[*cols, extra],
+            schema={c: pl.String for c in [*cols, extra]}, missing_columns="insert", extra_columns="ignore",
+            truncate_ragged_lines=True, raise_if_empty=False, null_values=list(_CSV_NULLS),
+        )
+    except pl.exceptions.PolarsError:
+        frame = None
+    if frame is not None and frame.height == len(lines):
+        ragged = pl.col(extra).is_not_null() | (pl.col("event").is_null() if "event" in cols else pl.lit(False))
+        values = pl.when(ragged).then(pl.concat_list([*cols, extra])).otherwise(pl.concat_list(cols))
+        return frame.select(values.alias("values"))["values"], [None] * len(lines)
+    return _csv_fields(lines, delimiter, cols)
+
+
+def _csv_fields(lines: list[str], delimiter: str, cols: list[str]) -> tuple[list, list]:
+    """`_csv_values` by the csv module, line by line (None and bad_row for a line it refuses)."""
+    event_at = cols.index("event") if "event" in cols else None
+    values: list[list[str | None] | None] = []
+    reasons: list[str | None] = []
+    for line in lines:
+        try:
+            fields = next(csv.reader([line.replace("\x00", "")], delimiter=delimiter, strict=True), [])
+        except csv.Error:
+            values.append(None)
+            reasons.append("bad_row")
+            continue
+        if event_at is not None and event_at < len(fields) < len(cols):
+            fields += [""] * (len(cols) - len(fields))
+        values.append([None if v in _CSV_NULLS else v for v in fields])
+        reasons.append(None)
+    return values, reasons
+
+
+# The table's columns in its own order, by field count, for an export that does not name them
+_HEADERLESS_COLUMNS = {
+    11: ["id", "time", "callid", "queuename", "agent", "event", "data1", "data2", "data3", "data4", "data5"],
+    10: ["time", "callid", "queuename", "agent", "event", "data1", "data2", "data3", "data4", "data5"],
+    7: ["id", "time", "callid", "queuename", "agent", "event", "data"],
+    6: ["time", "callid", "queuename", "agent", "event", "data"],
+}
+
+
+_DATETIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
+
+
+def _table_layout(first_values: list[str]) -> list[str] | None:
+    """The table's own columns for an export that does not name them (no header, no CREATE TABLE
+    or column list), told by the first row's field count, when its `time` is a time there."""
+    cols = _HEADERLESS_COLUMNS.get(len(first_values))
+    return cols if cols and _DATETIME.match(first_values[cols.index("time")]) else None
 
 
 def _normalise(parts: list[tuple[list[str], pl.DataFrame]], timezone: str, *, quoted: bool = True) -> ParsedTable:
