@@ -100,6 +100,21 @@ def test_an_insert_written_inside_a_value_is_text_not_a_statement():
     assert out.rows.select(ID, "data2").rows() == [("7", text), ("8", "1")]
 
 
+@pytest.mark.parametrize(("time_type", "tz_utc", "epoch"), [
+    ("timestamp", True, T - 5 * 3600),  # written in UTC: 11:13:20 UTC
+    ("datetime(6)", True, T),           # a DATETIME is written as stored: local
+    ("timestamp", False, T),            # mysqldump --skip-tz-utc: the server's (local) zone
+])
+def test_a_timestamp_column_dumped_under_utc_is_read_as_utc(time_type, tz_utc, epoch):
+    """mysqldump sets TIME_ZONE='+00:00' and writes TIMESTAMP columns in UTC (independent audit:
+    such a table came out 5 hours off in Bogotá)."""
+    create = CREATE.replace("`time` datetime(6)", f"`time` {time_type}")
+    prologue = "/*!40103 SET TIME_ZONE='+00:00' */;\n" if tz_utc else ""
+    dump = prologue + sql(f"(7,'{LOCAL}','NONE','NONE','NONE','QUEUESTART','','','','','')", create=create)
+    out = checked(parse_sql_dump(dump, timezone=BOGOTA))
+    assert out.rows["event_epoch"].to_list() == [epoch]
+
+
 def test_sql_adaptive_data5_calltime_origposition_splits_into_data5_data6():
     """ATTENDEDTRANSFER LINK in realtime keeps 'calltime|origposition' in data5 → data5, data6."""
     out = checked(parse_sql_dump(sql(

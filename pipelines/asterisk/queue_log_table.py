@@ -81,6 +81,8 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
     """Rows of every `INSERT [IGNORE] INTO` / `REPLACE INTO queue_log ... VALUES (...), (...);` in a SQL
     dump."""
     columns = _create_table_columns(text, table_name)
+    if _time_written_in_utc(text, table_name):
+        timezone = "UTC"
     frames = []
     position = 0
     # statement by statement: an INSERT written inside a value of the one before is not one
@@ -379,6 +381,21 @@ def _create_table_columns(text: str, table_name: str) -> list[str]:
             names = _COLUMN_DEF.findall(match.group(2))
             return [n for n in names if n.upper() not in {"PRIMARY", "UNIQUE", "KEY", "INDEX", "CONSTRAINT"}]
     return []
+
+
+_TIME_ZONE_UTC = re.compile(r"SET\s+TIME_ZONE\s*=\s*'\+00:00'", re.I)
+_TIME_TYPE = re.compile(r"^\s*[`\"]?time[`\"]?\s+(\w+)", re.I | re.M)
+
+
+def _time_written_in_utc(text: str, table_name: str) -> bool:
+    """A dump whose `time` column is a TIMESTAMP, written under `SET TIME_ZONE='+00:00'` (what
+    mysqldump does unless --skip-tz-utc): its times are UTC, not the PBX's local time. Asterisk's
+    own schema declares a DATETIME, which is written as stored (local)."""
+    for match in _CREATE.finditer(text):
+        if match.group(1).lower() == table_name:
+            declared = _TIME_TYPE.search(match.group(2))
+            return bool(declared and declared.group(1).lower() == "timestamp" and _TIME_ZONE_UTC.search(text))
+    return False
 
 
 def _statement_end(text: str, start: int) -> int:
