@@ -123,7 +123,9 @@ def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
         "Open now",
         fmt_count(k.open_visits),
         border=True,
-        help="Visits still waiting — neither connected nor ended — when this copy was published.",
+        help="Visits that entered in the selected days and were still waiting — neither connected "
+        "nor ended — when this copy was published (a range ending before today leaves out "
+        "callers who entered later).",
     )
     row2 = st.columns(4)
     row2[0].metric(
