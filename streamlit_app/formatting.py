@@ -19,11 +19,17 @@ def fmt_pct(ratio: float | None, digits: int = 1) -> str:
     return f"{ratio * 100:.{digits}f}%"
 
 
+def round_half_up(seconds: float) -> int:
+    """To the nearest second, halves away from zero (Python's round() takes 182.5 to 182: an AHT
+    of 03:02 where a spreadsheet shows 03:03)."""
+    return int(math.copysign(math.floor(abs(seconds) + 0.5), seconds))
+
+
 def fmt_duration(seconds: float | None) -> str:
-    """Seconds → 'mm:ss' (rounded to the second), 'h:mm:ss' from one hour; None → '—'."""
+    """Seconds → 'mm:ss' (rounded to the second, halves up), 'h:mm:ss' from one hour; None → '—'."""
     if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
         return DASH
-    total = int(round(seconds))
+    total = round_half_up(seconds)
     sign = "-" if total < 0 else ""
     total = abs(total)
     hours, rest = divmod(total, 3600)

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import polars as pl
 import pytest
 import streamlit as st
@@ -20,6 +21,7 @@ from streamlit.testing.v1 import AppTest
 
 from streamlit_app import queries as q
 from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct
+from streamlit_app.views.widgets import seconds_to_timedelta
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app" / "app.py")
 TZ = "America/Bogota"  # UTC-5, no DST
@@ -485,6 +487,10 @@ def test_formatting():
     assert fmt_pct(0.375) == "37.5%"
     assert fmt_pct(None) == "—"
     assert fmt_duration(16.25) == "00:16"
+    assert (fmt_duration(182.5), fmt_duration(181.5), fmt_duration(-2.5)) == ("03:03", "03:02", "-00:03")
+    # the tables' clocks round as the tiles do (independent audit: an AHT of 182.5 s showed 03:02)
+    clocks = seconds_to_timedelta(pd.DataFrame({"aht": [182.5, 181.5, None]}), ["aht"])["aht"]
+    assert [c.total_seconds() for c in clocks[:2]] == [183, 182] and pd.isna(clocks[2])
     assert fmt_duration(200) == "03:20"
     assert fmt_duration(3725) == "1:02:05"
     assert fmt_duration(None) == "—"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 import duckdb
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -58,7 +59,8 @@ def date_range(picked, default_start: date, default_end: date) -> tuple[date, da
 def seconds_to_timedelta(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     """Seconds columns as timedeltas, which st.dataframe shows as elapsed-time clocks."""
     for col in cols:
-        df[col] = pd.to_timedelta(df[col].astype("float64").round(0), unit="s")
+        values = df[col].astype("float64")  # to the second, halves away from zero (fmt_duration)
+        df[col] = pd.to_timedelta(np.sign(values) * np.floor(values.abs() + 0.5), unit="s")
     return df
 
 
