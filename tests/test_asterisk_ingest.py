@@ -22,6 +22,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from pipelines.asterisk import log_streams
 from pipelines.asterisk.log_streams import ROTATED_TAIL_GRACE_SECONDS
 from pipelines.asterisk.pipeline import asterisk_pipeline, run_load
 from pipelines.asterisk.source import (
@@ -169,6 +170,69 @@ def test_rotation_rename_and_gzip_is_not_read_twice(make_settings, site):
     (site / "queue_log-20240304").unlink()
     assert load(settings).counts("queue_log").lines_read == 0
     assert sorted(warehouse_lines(settings)) == sorted(expected(week1 + week1_tail + week2))
+
+
+def _rotating_after_the_read(monkeypatch, rotate) -> None:
+    """The loader's reads of a log, with `rotate()` run once right after the first read's last
+    chunk (the loader has it, the stream's position is not stored yet): a rotation that lands
+    during a run, made deterministic (independent audit: real ones, timed into the read)."""
+    read_new_bytes = log_streams.read_new_bytes
+    rotated = []
+
+    def reading_then_rotating(*args, **kwargs):
+        yield from read_new_bytes(*args, **kwargs)
+        if not rotated:
+            rotated.append(True)
+            rotate()
+
+    monkeypatch.setattr(log_streams, "read_new_bytes", reading_then_rotating)
+
+
+@pytest.mark.parametrize("style", ["create", "copytruncate", "dateext"])
+def test_a_log_rotated_while_the_run_reads_it_is_not_loaded_again(make_settings, site, monkeypatch, style):
+    """The read position's fingerprint was taken from the file the name held once the read was done:
+    after a rotation during the run, the new file's. The next run took the rotated copy for a log
+    rewritten in place and loaded all of it a second time (independent audit: 2M lines doubled)."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    old, new = lines(0, 12), lines(100, 6, "1709547000")
+    write(site / "queue_log", old)
+    rotated_name = {"create": "queue_log.1", "copytruncate": "queue_log.1", "dateext": "queue_log-20240304"}[style]
+
+    def rotate():
+        if style == "copytruncate":
+            shutil.copy(site / "queue_log", site / rotated_name)
+        else:
+            (site / "queue_log").rename(site / rotated_name)
+        write(site / "queue_log", new)  # (copytruncate: truncated, then written again)
+
+    _rotating_after_the_read(monkeypatch, rotate)
+    assert load(settings).counts("queue_log").loaded == 12
+    monkeypatch.undo()
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded) == (6, 6) and r.balanced
+    assert load(settings).counts("queue_log").lines_read == 0
+    assert sorted(warehouse_lines(settings)) == sorted(expected(old + new))
+
+
+def test_a_log_renamed_between_being_listed_and_read_is_left_for_the_next_run(make_settings, site, monkeypatch):
+    """gzip removing queue_log.1, or logrotate renaming queue_log before Asterisk makes a new one,
+    between the loader listing the file and opening it: the load failed (FileNotFoundError)."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    old = lines(0, 9)
+    write(site / "queue_log", old)
+    read_new_bytes = log_streams.read_new_bytes
+
+    def renamed_first(f, *args, **kwargs):
+        f.path.rename(site / "queue_log.1")
+        return read_new_bytes(f, *args, **kwargs)
+
+    monkeypatch.setattr(log_streams, "read_new_bytes", renamed_first)
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded) == (0, 0)
+    monkeypatch.undo()
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded) == (9, 9) and r.balanced
+    assert sorted(warehouse_lines(settings)) == sorted(expected(old))
 
 
 def rejects(settings) -> list[tuple]:

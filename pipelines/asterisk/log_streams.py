@@ -376,10 +376,19 @@ def tail_fingerprint(f: LogFile, offset: int) -> str:
     which never changes and would have to be decompressed up to there)."""
     if f.compressed or offset <= 0:
         return ""
+    return fingerprint(tail_bytes(f, offset))
+
+
+def tail_bytes(f: LogFile, offset: int) -> bytes:
+    """The TAIL_CHECK_BYTES bytes of a plain file before `offset`, as the file holds them now."""
     start = max(0, offset - TAIL_CHECK_BYTES)
     with open(f.path, "rb") as fh:
-        tail = os.pread(fh.fileno(), offset - start, start)
-    return hashlib.blake2b(tail, digest_size=12).hexdigest()
+        return os.pread(fh.fileno(), offset - start, start)
+
+
+def fingerprint(tail: bytes) -> str:
+    """The fingerprint of the bytes before a read position (Position.tail)."""
+    return hashlib.blake2b(tail[-TAIL_CHECK_BYTES:], digest_size=12).hexdigest()
 
 
 def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES,

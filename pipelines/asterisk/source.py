@@ -234,13 +234,21 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
     counts.prefix_copies += sum(len(stream.files) - 1 for stream in streams)
     for stream in streams:
         source = stream.best
-        start, _reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
-        if source.size <= start.offset:
+        try:
+            start, _reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
+            if source.size <= start.offset:
+                continue
+            # the bytes before the read position, kept as the read goes on: the position's
+            # fingerprint is of the bytes read, not of whatever the name holds once it is done (a
+            # rotation during the read gives the name to a new file: the next run took the
+            # rotated copy for a rewritten log and loaded it again)
+            tail = b"" if source.compressed else log_streams.tail_bytes(source, start.offset)
+        except FileNotFoundError:
+            _left_for_next_run(source)
             continue
         _remove_uncommitted(appended_tables, stream.stream_id, start.line_no)
-        counts.streams_read += 1
 
-        def parsed_chunks(source=source, start=start, stream=stream) -> Iterator[tuple[object, int, int, int | None]]:
+        def parsed_chunks(source=source, start=start, stream=stream) -> Iterator[tuple[object, int, int, int | None, bytes]]:
             line_no, last_epoch = start.line_no, start.last_epoch if start.offset else None
             chunks = log_streams.read_new_bytes(source, start.offset, chunk_bytes, first_line=stream.first_line)
             current = next(chunks, None)
@@ -250,18 +258,33 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
                 parsed, lines, epoch = read(chunk, ChunkPlace(source, line_no, offset, last_epoch,
                                                               None if following is None else following[1]))
                 line_no, last_epoch = line_no + lines, last_epoch if epoch is None else epoch
-                yield parsed, line_no, offset + len(chunk), last_epoch
+                yield parsed, line_no, offset + len(chunk), last_epoch, chunk[-log_streams.TAIL_CHECK_BYTES:]
                 current = following
 
         line_no, end, last_epoch = start.line_no, start.offset, start.last_epoch
         meta = _meta_values(stream, source, loaded_at)
-        for parsed, *read_up_to in ahead(parsed_chunks(), depth=1, name=f"{kind}-chunks"):
-            yield from emit(parsed, meta)
-            line_no, end, last_epoch = read_up_to
+        emitted = False
+        try:
+            for parsed, *read_up_to, chunk_tail in ahead(parsed_chunks(), depth=1, name=f"{kind}-chunks"):
+                emitted = True
+                yield from emit(parsed, meta)
+                line_no, end, last_epoch = read_up_to
+                tail = (tail + chunk_tail)[-log_streams.TAIL_CHECK_BYTES:]
+        except FileNotFoundError:
+            if emitted:
+                raise
+            _left_for_next_run(source)  # gone between being listed and opened: rotated away
+            continue
+        counts.streams_read += 1
         positions[stream.stream_id] = {"offset": end, "line_no": line_no, "last_epoch": last_epoch,
-                                       "tail": log_streams.tail_fingerprint(source, end),
+                                       "tail": log_streams.fingerprint(tail) if tail and not source.compressed else "",
                                        "family": log_streams.stream_identity(stream.pbx, stream.first_line)}
         yield _stream_row(stream, source, kind, end, line_no)
+
+
+def _left_for_next_run(source: LogFile) -> None:
+    log.warning("%s was renamed or removed between being listed and read (a rotation): its stream is "
+                "read by the next run", source.path)
 
 
 @dataclass(frozen=True)
