@@ -192,6 +192,21 @@ def test_gzip_size_is_the_decompressed_size(tmp_path):
     assert os.path.getsize(tmp_path / "queue_log-20240101.gz") < len(data)
 
 
+def test_a_gzip_archive_still_being_written_is_measured_by_its_content_not_its_last_bytes(tmp_path):
+    """gzip writing a rotated log: the archive so far ends in deflate data, not the size trailer,
+    which may read as any size. Written to lately, it is decompressed to be measured; a settled
+    archive (gzip gives it the log's own time) is taken at its trailer's word."""
+    data = WEEK1 * 2000
+    whole = gzip.compress(data, compresslevel=1)
+    partial = whole[: len(whole) // 2] + len(data).to_bytes(4, "little")  # its last 4 bytes claim the whole log
+    (tmp_path / "queue_log.1.gz").write_bytes(partial)
+    size = files_in(tmp_path)[0].size
+    assert 0 < size < len(data)  # what it holds so far
+    old = time.time() - 3600
+    os.utime(tmp_path / "queue_log.1.gz", (old, old))
+    assert files_in(tmp_path)[0].size == len(data)  # settled: the trailer is taken as its size
+
+
 def test_compression_is_told_by_content_and_a_damaged_archive_reads_to_its_damage(tmp_path):
     data = WEEK1 * 50
     (tmp_path / "queue_log.1.gz").write_bytes(data)  # named .gz, plain text

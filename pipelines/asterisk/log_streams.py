@@ -52,6 +52,10 @@ CHUNK_BYTES = 64 << 20
 # line waits, as the live file's does (§4.12); after that it is final (a cut write). logrotate
 # reloads right after renaming: ten minutes leave a wide margin and only ever delay that one line.
 ROTATED_TAIL_GRACE_SECONDS = 600
+# A gzip archive modified this recently is decompressed to be measured, not taken at its trailer's
+# word: gzip may still be writing it (independent audit: the first 4 MB of an archive being
+# written claimed 1.6 GB, outranked the plain copy and split the stream)
+ARCHIVE_SETTLE_SECONDS = 60
 # Blocks in which copies are compared (two in memory at a time)
 COMPARE_BYTES = 8 << 20
 
@@ -154,9 +158,15 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
             real = path.resolve()
             if real in seen:
                 continue
-            st = path.stat()
-            compression = _compression(path)
-            size = _decompressed_size(path, compression, st.st_size) if compression else st.st_size
+            try:
+                st = path.stat()
+                compression = _compression(path)
+                # an archive written to lately may still be being compressed: its last four bytes
+                # are not its size yet (gzip gives the finished archive the log's own time)
+                settled = now_ns - st.st_mtime_ns >= ARCHIVE_SETTLE_SECONDS * 10**9
+                size = _decompressed_size(path, compression, st.st_size, trust_trailer=settled) if compression else st.st_size
+            except FileNotFoundError:
+                continue  # rotated away (gzip removing the copy it compressed) since being listed
             pbx = loc.pbx or path.parent.name or "asterisk"
             # (a modification time ahead of ours, from a file server's clock, counts as recent)
             recent = compression is None and now_ns - st.st_mtime_ns < ROTATED_TAIL_GRACE_SECONDS * 10**9
@@ -586,8 +596,8 @@ def _skip(fh, start: int) -> None:
         fh.seek(start)
 
 
-def _decompressed_size(path: Path, compression: str, stored_size: int) -> int:
-    if compression == "gzip" and stored_size >= 18:
+def _decompressed_size(path: Path, compression: str, stored_size: int, *, trust_trailer: bool = True) -> int:
+    if compression == "gzip" and stored_size >= 18 and trust_trailer:
         # ISIZE trailer = size mod 2**32; rotated queue_logs are far smaller than 4 GiB. A cut
         # archive ends in arbitrary bytes instead: trusted only within deflate's possible ratios
         # (text never compresses more than 1032:1); otherwise the file is decompressed to count.
