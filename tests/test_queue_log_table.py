@@ -386,6 +386,19 @@ def test_a_csv_line_whose_quotes_do_not_pair_up_is_a_bad_row_and_the_others_load
         (1, "bad_row", open_quote), (3, "bad_row", stray)]
 
 
+def test_a_quoted_value_over_two_lines_is_one_row_beside_a_quote_left_open():
+    """CSV quotes may hold a line break: such a row is read whole, with its two lines as its text.
+    A quote left open would take the lines after it into one long value: only its own line is a
+    bad row, the lines after it are rows."""
+    header = "time,callid,queuename,agent,event,data"
+    two_lines = f'{LOCAL},c1,ventas,"Ana\nRuiz",ABANDON,1|1|9'
+    open_quote = f'{LOCAL},c2,ventas,"Bea,ABANDON,1|1|9'
+    out = checked(parse_csv_export(csv(header, two_lines, open_quote, f"{LOCAL},c3,ventas,NONE,ABANDON,1|1|9"),
+                                   timezone=BOGOTA))
+    assert out.rows.select("callid", "agent").rows() == [("c1", "Ana\nRuiz"), ("c3", "NONE")]
+    assert out.rejects.select("reason", "raw_text").rows() == [("bad_row", open_quote)]
+
+
 def test_csv_rejects_keep_the_lines_exact_text_and_blank_lines_are_not_rows():
     header = "time,callid,queuename,agent,event,data"
     short = f'{LOCAL},"c1",ventas'

@@ -142,31 +142,31 @@ def _tuples(body: str, *, terminated: bool) -> pl.DataFrame:
 
 
 def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
-    """A CSV export of the table: one row per line (queue_log values hold no line breaks).
+    """A CSV export of the table.
 
     Its first line names the columns (time, callid, ..., data or data1..; any order, any case).
     Without such a header (`SELECT … INTO OUTFILE` writes none) the columns are the table's own
     (`_table_layout`). Fields are separated by the first line's commonest of comma, tab and
     semicolon. A row with more fields than the columns, cut before its event, or whose quotes do
-    not pair up is a bad row; every reject keeps the line's exact text. Blank lines are not rows.
+    not pair up is a bad row; every reject keeps its exact text. Blank lines are not rows.
     """
     lines = [line for line in data.decode("utf-8", errors="replace").removeprefix("\ufeff").splitlines()
              if line.strip()]
     if not lines:
         return _normalise([], timezone, quoted=False)
     delimiter = max(",\t;", key=lines[0].count)
-    header = _csv_fields(lines[:1], delimiter, [])[0][0] or []
+    header = _split(lines[0], delimiter) or []
     first = [field.strip().lower() for field in header]
     if "time" in first and "event" in first:
         cols, lines = first, lines[1:]
     else:
         cols = _table_layout(header)
     if cols is None:
-        values, reasons = [None] * len(lines), ["no_header"] * len(lines)
+        texts, values, reasons = lines, [None] * len(lines), ["no_header"] * len(lines)
     else:
-        values, reasons = _csv_values(lines, delimiter, cols)
+        texts, values, reasons = _csv_rows(lines, delimiter, cols)
     prepared = pl.DataFrame(
-        {"raw_text": lines, "reason": reasons, "values": values},
+        {"raw_text": texts, "reason": reasons, "values": values},
         schema={"raw_text": pl.String, "reason": pl.String, "values": pl.List(pl.String)},
     )
     return _normalise([(cols or [], prepared)], timezone, quoted=False)
@@ -177,12 +177,14 @@ def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
 _CSV_NULLS = ("NULL", "\\N")
 
 
-def _csv_values(lines: list[str], delimiter: str, cols: list[str]) -> tuple[pl.Series | list, list]:
-    """Each line's values under `cols` and a reason where it has none (its quotes do not pair
-    up). A row with fewer fields than the columns but its event is read with the rest empty; a
-    row longer than the columns, or cut before its event, gets a count of values that _normalise
-    rejects. Polars reads the whole export at once; where it reads other than one row per line
-    (a quote left open joins lines), the csv module reads it line by line."""
+def _csv_rows(lines: list[str], delimiter: str, cols: list[str]) -> tuple[list[str], pl.Series | list, list]:
+    """The rows of an export's lines under `cols`: each row's exact text, its values, and a reason
+    where it has none (its quotes do not pair up). A row with fewer fields than the columns but
+    its event is read with the rest empty; a row longer than the columns, or cut before its
+    event, gets a count of values that _normalise rejects.
+
+    Polars reads the whole export at once. Where it does not read one row per line (a quoted
+    value over two lines, or a quote left open), the csv module reads it row by row (`_csv_rows_one_by_one`)."""
     extra = "_extra_field"  # one spare column: content there means the row is longer than the columns
     try:
         frame = pl.read_csv(
@@ -195,27 +197,48 @@ def _csv_values(lines: list[str], delimiter: str, cols: list[str]) -> tuple[pl.S
     if frame is not None and frame.height == len(lines):
         ragged = pl.col(extra).is_not_null() | (pl.col("event").is_null() if "event" in cols else pl.lit(False))
         values = pl.when(ragged).then(pl.concat_list([*cols, extra])).otherwise(pl.concat_list(cols))
-        return frame.select(values.alias("values"))["values"], [None] * len(lines)
-    return _csv_fields(lines, delimiter, cols)
+        return lines, frame.select(values.alias("values"))["values"], [None] * len(lines)
+    return _csv_rows_one_by_one(lines, delimiter, cols)
 
 
-def _csv_fields(lines: list[str], delimiter: str, cols: list[str]) -> tuple[list, list]:
-    """`_csv_values` by the csv module, line by line (None and bad_row for a line it refuses)."""
+def _csv_rows_one_by_one(lines: list[str], delimiter: str, cols: list[str]) -> tuple[list[str], list, list]:
+    """`_csv_rows` by the csv module. A row may go on over several lines (a quoted line break)
+    only if it then has the columns' count of fields; otherwise its first line alone is a bad row
+    and reading starts again at the next line, so a quote left open takes no good line with it."""
     event_at = cols.index("event") if "event" in cols else None
+    texts: list[str] = []
     values: list[list[str | None] | None] = []
     reasons: list[str | None] = []
-    for line in lines:
+    at = 0
+    while at < len(lines):
+        following = (lines[k].replace("\x00", "") + "\n" for k in range(at, len(lines)))  # (no copy of the rest)
+        reader = csv.reader(following, delimiter=delimiter, strict=True)
         try:
-            fields = next(csv.reader([line.replace("\x00", "")], delimiter=delimiter, strict=True), [])
+            fields = next(reader)
+            used = reader.line_num
         except csv.Error:
+            fields, used = None, 0
+        if fields is None or (used > 1 and len(fields) != len(cols)):
+            texts.append(lines[at])
             values.append(None)
             reasons.append("bad_row")
+            at += 1
             continue
         if event_at is not None and event_at < len(fields) < len(cols):
             fields += [""] * (len(cols) - len(fields))
+        texts.append("\n".join(lines[at:at + used]))
         values.append([None if v in _CSV_NULLS else v for v in fields])
         reasons.append(None)
-    return values, reasons
+        at += used
+    return texts, values, reasons
+
+
+def _split(line: str, delimiter: str) -> list[str] | None:
+    """One line's fields (None where its quotes do not pair up)."""
+    try:
+        return next(csv.reader([line.replace("\x00", "")], delimiter=delimiter, strict=True), [])
+    except csv.Error:
+        return None
 
 
 # The table's columns in its own order, by field count, for an export that does not name them
