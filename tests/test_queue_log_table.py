@@ -655,6 +655,14 @@ def test_the_ids_give_the_tables_order_when_the_export_is_sorted_by_local_time()
     assert true_epochs(out) == [(e, epoch) for _t, e, epoch in FALL_BACK_NIGHT]
 
 
+def assert_read_at_their_true_instants(fmt: str, rows) -> None:
+    """`rows` (local time, event, true epoch) exported in table order, with ids and without: each
+    row is read at its true instant, in the export's order."""
+    for with_ids in (True, False):
+        out = fall_back_export(fmt, with_ids=with_ids, newest_first=False, rows=rows)
+        assert out.rows.select("event", "event_epoch").rows() == [(e, epoch) for _t, e, epoch in rows]
+
+
 def test_a_few_seconds_of_disorder_stay_in_their_pass():
     """Rows logged a few seconds out of order are not a change of pass: in the first pass they stay
     EDT, in the second (already started) EST."""
@@ -669,9 +677,7 @@ def test_a_few_seconds_of_disorder_stay_in_their_pass():
         ("2025-11-02 01:30:00", "ENTERQUEUE", at(NOV_2_2025, "01:30:00", EST)),
         ("2025-11-02 02:10:00", "ABANDON", at(NOV_2_2025, "02:10:00", EST)),
     ]
-    for with_ids in (True, False):
-        out = fall_back_export("csv", with_ids=with_ids, newest_first=False, rows=rows)
-        assert out.rows.select("event", "event_epoch").rows() == [(e, epoch) for _t, e, epoch in rows]
+    assert_read_at_their_true_instants("csv", rows)
 
 
 def test_a_quiet_spell_around_the_change_still_shows_the_step_back():
@@ -683,9 +689,7 @@ def test_a_quiet_spell_around_the_change_still_shows_the_step_back():
         ("2025-11-02 01:10:00", "ABANDON", at(NOV_2_2025, "01:10", EST)),
         ("2025-11-02 02:05:00", "CONFIGRELOAD", at(NOV_2_2025, "02:05", EST)),
     ]
-    for with_ids in (True, False):
-        out = fall_back_export("sql", with_ids=with_ids, newest_first=False, rows=rows)
-        assert out.rows.select("event", "event_epoch").rows() == [(e, epoch) for _t, e, epoch in rows]
+    assert_read_at_their_true_instants("sql", rows)
 
 
 def test_an_export_without_a_second_pass_keeps_the_earlier_reading():

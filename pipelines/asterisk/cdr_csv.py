@@ -137,8 +137,9 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
     raw = _read_fields(broken, lines, damaged)
 
     def local(col: str, reading: str) -> pl.Expr:
-        parsed = pl.col(col).str.strip_chars().str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
-        return parsed.dt.replace_time_zone(timezone, ambiguous=reading, non_existent="null").dt.convert_time_zone("UTC")
+        """`_<col>_local` (the time as written) in the zone, at a repeated hour's `reading`."""
+        return pl.col(f"_{col}_local").dt.replace_time_zone(
+            timezone, ambiguous=reading, non_existent="null").dt.convert_time_zone("UTC")
 
     def given(col: str) -> pl.Expr:
         return pl.col(col).str.strip_chars() != ""
@@ -155,6 +156,9 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
         pl.concat_str([pl.col(c).fill_null("") for c in CDR_COLUMNS], separator="\x1f").alias("_key_text"),
         (fields == 0).alias("_blank"),  # (a line of bare empty fields, ",,", is not blank)
         fields.alias("_fields"),
+    ).with_columns(  # each time read once; its two instants below
+        pl.col(c).str.strip_chars().str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us").alias(f"_{c}_local")
+        for c in ("start", "answer", "end")
     ).with_columns(
         *[local(c, reading).alias(f"_{c}_{reading}") for c in ("start", "answer", "end") for reading in ("earliest", "latest")],
         # a negative count is damage, not a duration (bad_duration)
@@ -219,7 +223,7 @@ def _resolve_repeated_hour(typed: pl.DataFrame) -> pl.DataFrame:
     return typed.with_columns(end_at.alias("end_at")).with_columns(
         nearest("start", pl.col("end_at") - pl.duration(seconds=pl.col("duration"))).alias("start_at"),
         nearest("answer", pl.col("end_at") - pl.duration(seconds=pl.col("billsec"))).alias("answer_at"),
-    ).drop(f"_{c}_{reading}" for c in ("start", "answer", "end") for reading in ("earliest", "latest"))
+    ).drop(f"_{c}_{reading}" for c in ("start", "answer", "end") for reading in ("earliest", "latest", "local"))
 
 
 class _Lines:

@@ -398,12 +398,17 @@ def _unquote(expr: pl.Expr, quoted: bool) -> pl.Expr:
     return pl.when(is_null).then(None).when(is_string).then(unescaped).otherwise(expr)
 
 
-def _create_table_columns(text: str, table_name: str) -> list[str]:
+def _create_table(text: str, table_name: str) -> str | None:
+    """The body of the dump's `CREATE TABLE table_name (...)`, if it has one."""
     for match in _CREATE.finditer(text):
         if match.group(1).lower() == table_name:
-            names = _COLUMN_DEF.findall(match.group(2))
-            return [n for n in names if n.upper() not in {"PRIMARY", "UNIQUE", "KEY", "INDEX", "CONSTRAINT"}]
-    return []
+            return match.group(2)
+    return None
+
+
+def _create_table_columns(text: str, table_name: str) -> list[str]:
+    names = _COLUMN_DEF.findall(_create_table(text, table_name) or "")
+    return [n for n in names if n.upper() not in {"PRIMARY", "UNIQUE", "KEY", "INDEX", "CONSTRAINT"}]
 
 
 _TIME_ZONE_UTC = re.compile(r"SET\s+TIME_ZONE\s*=\s*'\+00:00'", re.I)
@@ -414,17 +419,17 @@ def _time_written_in_utc(text: str, table_name: str) -> bool:
     """A dump whose `time` column is a TIMESTAMP, written under `SET TIME_ZONE='+00:00'` (what
     mysqldump does unless --skip-tz-utc): its times are UTC, not the PBX's local time. Asterisk's
     own schema declares a DATETIME, which is written as stored (local)."""
-    for match in _CREATE.finditer(text):
-        if match.group(1).lower() == table_name:
-            declared = _TIME_TYPE.search(match.group(2))
-            return bool(declared and declared.group(1).lower() == "timestamp" and _TIME_ZONE_UTC.search(text))
-    return False
+    declared = _TIME_TYPE.search(_create_table(text, table_name) or "")
+    return bool(declared and declared.group(1).lower() == "timestamp" and _TIME_ZONE_UTC.search(text))
+
+
+# a quoted string (skipped whole) or the ';' that ends a statement
+_STRING_OR_SEMICOLON = re.compile(r"'(?:[^'\\]|\\.|'')*'|;")
 
 
 def _statement_end(text: str, start: int) -> int:
     """Index of the ';' ending an INSERT, skipping ';' inside quoted strings."""
-    pattern = re.compile(r"'(?:[^'\\]|\\.|'')*'|;")
-    for m in pattern.finditer(text, start):
+    for m in _STRING_OR_SEMICOLON.finditer(text, start):
         if m.group(0) == ";":
             return m.start()
     return len(text)
