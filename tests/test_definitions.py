@@ -67,6 +67,30 @@ def test_writers_share_one_pool(make_settings):
         assert graph.get(key).pools == {"warehouse_writer"}, key
 
 
+
+def test_each_dbt_test_a_job_runs_is_a_check_of_an_asset_it_builds(make_settings):
+    """dbt runs a data test when any of its parents is selected (eager indirect selection); a
+    test attached to an asset the run does not build reaches Dagster as an observation, with a
+    warning, instead of a check result."""
+    from resources.dbt import dbt_project
+
+    defs = build_definitions(make_settings())
+    graph = defs.resolve_asset_graph()
+    check_assets = {check.name: check.asset_key for check in graph.asset_check_keys}
+    asset_of_model = {
+        unique_id: key for key in graph.get_all_asset_keys()
+        if (unique_id := graph.get(key).metadata.get("dagster_dbt/unique_id"))
+    }
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    tests = [node for node in manifest["nodes"].values() if node["resource_type"] == "test"]
+    assert asset_of_model and tests
+    for job in defs.jobs:
+        built = defs.resolve_job_def(job.name).asset_layer.selected_asset_keys
+        built_models = {unique_id for unique_id, key in asset_of_model.items() if key in built}
+        for test in tests:
+            if set(test["depends_on"]["nodes"]) & built_models:
+                assert check_assets[test["name"]] in built, (job.name, test["name"])
+
 QUEUESTART = "1709546400|NONE|NONE|NONE|QUEUESTART|\n"
 RELOAD = "1709546401|NONE|NONE|NONE|CONFIGRELOAD|\n"
 
