@@ -18,6 +18,7 @@ from pipelines.asterisk.queue_log_parser import (
     ParsedChunk,
     break_midline_nul_runs,
     count_lines,
+    epochs_ahead,
     parse_chunk,
 )
 
@@ -350,7 +351,7 @@ WRITTEN = T + 7_200  # the file's modification time, two hours after T
     ((T, T + 10_800 - 400_000_000, T + 10_800), 1, {}),
     # the neighbours outside the chunk: the last line the run before read, the next chunk's first
     ((T - 400_000_000, T + 60, T + 120), 0, {"epoch_before": T}),
-    ((T + 60, T + 120, T + 100_000_000), 2, {"epoch_after": T + 180}),
+    ((T + 60, T + 120, T + 100_000_000), 2, {"epochs_after": (T + 180,)}),
 ])
 def test_a_line_out_of_sequence_with_its_stream_is_quarantined(epochs, stray, around):
     """The ends of what a chunk holds are judged with the lines outside it, or, at the ends of what
@@ -390,9 +391,23 @@ def test_asterisk_starting_months_from_its_one_neighbour_is_kept(start):
 ])
 def test_the_line_a_run_before_read_is_a_neighbour(epochs):
     out = parse(ql(*(f"{e}|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1" for e in epochs)),
-                epoch_before=T - 86_400 * 200 - 30, epoch_after=T + 180)
+                epoch_before=T - 86_400 * 200 - 30, epochs_after=(T + 180,))
     assert out.rejects.height == 0
     assert [e for (e,) in rows(out, "event_epoch")] == list(epochs)
+
+
+def test_the_next_chunk_lends_its_events_not_its_malformed_or_stray_lines_as_neighbours():
+    """A chunk's last line is judged as inside one chunk: the next chunk's malformed lines are
+    rejects, not neighbours, and a damaged time among its first lines stands out from the others."""
+    enter = f"|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1"
+    night = T + 36_000  # the first call of the morning, after a quiet night
+    next_chunk = ql(f"{T + 6}|{CALL}|ventas", f"{night + 3}{enter}", f"{night + 50}{enter}")
+    assert epochs_ahead(next_chunk) == (night + 3, night + 50)
+    out = parse(ql(f"{T}{enter}", f"{T + 5}{enter}", f"{night}{enter}"), epochs_after=epochs_ahead(next_chunk))
+    assert out.rejects.height == 0 and out.events.height == 3
+    # the stream's first line, then a year too late (2024 read as 2025), then on as before
+    out = parse(ql(f"{T}{enter}"), epochs_after=(T + 31_536_001, T + 2, T + 40))
+    assert out.rejects.height == 0 and out.events.height == 1
 
 
 @pytest.mark.parametrize("ms", ["0", "1000", "15000"])

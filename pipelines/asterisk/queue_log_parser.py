@@ -139,15 +139,17 @@ def break_midline_nul_runs(data: bytes, nuls_before_a_new_line: re.Pattern[bytes
 
 
 def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, epoch_before: int | None = None,
-                epoch_after: int | None = None, file_written_epoch: int | None = None) -> ParsedChunk:
+                epochs_after: tuple[int, ...] = (), file_written_epoch: int | None = None) -> ParsedChunk:
     """Parse whole lines of a queue_log.
 
     `data` must start at a line start; its last line may lack the newline only when the caller
     decided to consume a final unterminated line. `first_line_no` and `base_offset` place the chunk
     in its stream so that rejects can point at the exact line and byte. The chunk's neighbours
     judge its first and last line (OUT_OF_SEQUENCE_SECONDS): `epoch_before`, the last event read
-    before it (None: the stream's first line); `epoch_after`, the first epoch after it (None: the
-    last line read so far); `file_written_epoch`, the file's modification time.
+    before it (None: the stream's first line); `epochs_after`, the first few event epochs after it
+    (epochs_ahead of the next chunk; none: its last line is the last read so far), judged among
+    themselves as the chunk's own lines are, so that a damaged line just past the chunk is not its
+    last line's neighbour; `file_written_epoch`, the file's modification time.
     """
     if not data:
         return ParsedChunk(_empty(EVENT_SCHEMA), _empty(REJECT_SCHEMA), 0, 0)
@@ -172,7 +174,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
     cut = [first_line_no + i for i in _lines_cut_by_nuls(data, broken)] if has_nuls else []
-    around = (epoch_before, epoch_after, file_written_epoch)
+    around = (epoch_before, epochs_after, file_written_epoch)
     if (not cut and not unterminated and _all_lines_clean(raw, epochs, wide)
             and not _out_of_sequence(epochs, *around, end_events=_end_events(raw.get_column(_READ_COLUMNS[4]))).any()):
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
@@ -228,14 +230,18 @@ def _lines_cut_by_nuls(data: bytes, broken: bytes) -> list[int]:
     return sorted({int(i) for i in np.searchsorted(newlines, cut_at)})
 
 
-def first_epoch(data: bytes, lines: int = 8) -> int | None:
-    """The epoch of the first of `data`'s first few lines that starts with a plausible one (a
-    chunk's neighbour for the line before it), or None."""
+def epochs_ahead(data: bytes, lines: int = 8) -> tuple[int, ...]:
+    """The epochs of the events among `data`'s first few lines (a chunk's neighbours for the line
+    before it): lines with a plausible epoch, an event and at most the fields a line may have.
+    A malformed line is a reject, not a neighbour, as it is inside a chunk."""
+    epochs = []
     for line in data[:4096].split(b"\n", lines)[:lines]:
-        head = line.split(b"|", 1)[0].replace(b"\x00", b"").strip()
-        if head.isdigit() and _MIN_EPOCH <= int(head) <= _MAX_EPOCH:
-            return int(head)
-    return None
+        fields = line.replace(b"\x00", b"").replace(b"\r", b"").split(b"|")
+        head = fields[0].removeprefix(_BYTE_ORDER_MARK.encode())
+        if (len(BASE_FIELDS) <= len(fields) < len(_READ_COLUMNS) and fields[4]
+                and head.isdigit() and _MIN_EPOCH <= int(head) <= _MAX_EPOCH):
+            epochs.append(int(head))
+    return tuple(epochs)
 
 
 def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
@@ -249,14 +255,14 @@ def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
     return epochs.null_count() == 0 and epochs.min() >= _MIN_EPOCH and epochs.max() <= _MAX_EPOCH
 
 
-def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: int | None = None,
+def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: tuple[int, ...] = (),
                      file_written_epoch: int | None = None, end_events: tuple[str, str] = ("", "")) -> pl.Series:
     """Whether each epoch is out of sequence among its neighbours (OUT_OF_SEQUENCE_SECONDS):
-    `before` and `after` are the epochs just outside the chunk, None at the ends of what is read;
+    `before` is the epoch just before the chunk and `after` the first few after it, None and none
+    at the ends of what is read;
     `end_events` are the first and the last line's event names. Numpy over the chunk's epochs: a
     few ms per million lines."""
-    e = np.concatenate([[before] if before is not None else [], epochs.to_numpy(),
-                        [after] if after is not None else []]).astype(np.int64)
+    e = np.concatenate([[before] if before is not None else [], epochs.to_numpy(), after]).astype(np.int64)
     flags = np.zeros(len(e), np.bool_)
     limit = OUT_OF_SEQUENCE_SECONDS
     if len(e) >= 3:
@@ -274,11 +280,11 @@ def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: int | 
         nearest = int(e[kept[1]]) if len(kept) > 1 else None
         flags[0] |= _end_out_of_sequence(int(e[0]), nearest, file_written_epoch, first=True,
                                          restart=end_events[0] in _STARTS)
-    if len(e) and after is None:  # the last line read so far
+    if len(e) and not after:  # the last line read so far
         nearest = int(e[kept[-2]]) if len(kept) > 1 else None
         flags[-1] |= _end_out_of_sequence(int(e[-1]), nearest, file_written_epoch, first=False,
                                           restart=end_events[1] in _STARTS)
-    inner = slice(1 if before is not None else 0, len(e) - (1 if after is not None else 0))
+    inner = slice(1 if before is not None else 0, len(e) - len(after))
     return pl.Series(flags[inner])
 
 

@@ -38,7 +38,7 @@ from pipelines.asterisk.log_streams import Location, LogFile, Position, Stream
 from pipelines.asterisk.queue_log_parser import (
     EVENT_SCHEMA,
     REJECT_SCHEMA,
-    first_epoch,
+    epochs_ahead,
     parse_chunk,
 )
 from pipelines.asterisk.queue_log_table import (
@@ -180,7 +180,7 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
     def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, int | None]:
         parsed = parse_chunk(
             chunk, first_line_no=place.first_line_no, base_offset=place.offset, epoch_before=place.epoch_before,
-            epoch_after=None if place.next_chunk is None else first_epoch(place.next_chunk),
+            epochs_after=() if place.next_chunk is None else epochs_ahead(place.next_chunk),
             file_written_epoch=place.file.mtime_ns // 1_000_000_000)
         epochs = parsed.events.get_column("event_epoch")
         return parsed, parsed.lines_read, epochs[-1] if len(epochs) else None
