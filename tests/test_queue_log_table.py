@@ -10,6 +10,7 @@ import hashlib
 import polars as pl
 import pytest
 
+from pipelines.asterisk.queue_log_parser import parse_chunk
 from pipelines.asterisk.queue_log_table import (
     TABLE_REJECT_SCHEMA,
     TABLE_SCHEMA,
@@ -156,6 +157,21 @@ def test_sql_legacy_data_column_is_split_into_data_fields():
         ("a", "b", "c", "d", "e", "f||g"),
         (None, None, None, None, None, None),
     ]
+
+
+def test_extra_data_fields_ending_empty_are_stored_as_the_file_parser_stores_them():
+    """The same event logged to the file and to the table is one event in staging only if its
+    fields agree: data6 drops trailing empty fields (custom QueueLog() lines of 7+ fields)."""
+    data = ("a|b|c|d|e|f|", "a|b|c|d|e||", "a|b|c|d|e|f||g|")
+    lines = "".join(f"{T}|c{i}|ventas|NONE|NOTA|{d}\n" for i, d in enumerate(data)).encode()
+    from_file = parse_chunk(lines).events.select(DATA).rows()
+    legacy = "id,time,callid,queuename,agent,event,data\n" + "".join(
+        f"{i},{LOCAL},c{i},ventas,NONE,NOTA,{d}\n" for i, d in enumerate(data))
+    adaptive = "id,time,callid,queuename,agent,event,data1,data2,data3,data4,data5\n" + "".join(
+        f"{i},{LOCAL},c{i},ventas,NONE,NOTA,{d.replace('|', ',', 4)}\n" for i, d in enumerate(data))
+    for export in (legacy, adaptive):
+        assert checked(parse_csv_export(export.encode(), timezone=BOGOTA)).rows.select(DATA).rows() == from_file
+    assert from_file == [("a", "b", "c", "d", "e", "f"), ("a", "b", "c", "d", "e", None), ("a", "b", "c", "d", "e", "f||g")]
 
 
 def test_table_with_both_data_and_data1_to_5_prefers_the_adaptive_columns():

@@ -351,6 +351,8 @@ def _typed_rows(fields: pl.DataFrame, timezone: str) -> pl.DataFrame:
         from_adaptive = adaptive[i] if i < 4 else (tail.list.get(0, null_on_oob=True) if i == 4 else tail.list.slice(1).list.join("|"))
         from_legacy = split_data.list.get(i, null_on_oob=True) if i < 5 else split_data.list.slice(5).list.join("|")
         value = pl.when(has_adaptive).then(from_adaptive).otherwise(from_legacy)
+        if i == 5:  # the rest of the fields, trailing empty ones dropped as the file parser does
+            value = value.str.strip_chars_end("|")
         data_cols.append(pl.when(value == "").then(None).otherwise(value).alias(DATA_FIELDS[i]))
 
     key = pl.col("id").cast(pl.String) if "id" in present else pl.lit(None, pl.String)
