@@ -323,6 +323,26 @@ def test_an_epoch_far_from_both_neighbours_is_rejected_as_out_of_sequence(damage
     assert out.lines_read == out.events.height + out.rejects.height + out.skipped_blank
 
 
+def test_a_line_out_of_place_whose_call_id_vouches_for_its_time_is_kept():
+    """A hand-merged file (§4.10): a call's lines hours out of place are events to sort, not damaged
+    times, when the call id (the channel's creation epoch, with or without the system's name)
+    agrees; a line without a call is judged by its neighbours alone."""
+    early, late = T, T + 10_000  # two calls ~2.8 h apart
+    merged = [
+        f"{early}|{early - 10}.1|ventas|NONE|ENTERQUEUE||100|1",
+        f"{late}|pbx1-{late - 10}.2|ventas|NONE|ENTERQUEUE||200|1",
+        f"{early + 30}|{early - 10}.1|ventas|NONE|ABANDON|1|1|30",  # the first call's end, written late
+        f"{late + 10}|pbx1-{late - 10}.2|ventas|NONE|ABANDON|1|1|10",
+    ]
+    out = parse(ql(*merged))
+    assert out.rejects.height == 0 and out.events.height == 4
+    # the same time two days after its call began, or on an agent's line, is not vouched for
+    for stray in (f"{early + 30}|{early - 2 * 86_400}.1|ventas|NONE|ABANDON|1|1|30",
+                  f"{early + 30}|NONE|ventas|Ana|PAUSE|||"):
+        out = parse(ql(merged[0], merged[1], stray, merged[3]))
+        assert out.rejects.select("line_no", "reason").rows() == [(2, "epoch_out_of_sequence")]
+
+
 @pytest.mark.parametrize("epochs", [
     (T, T + 86_400, T + 86_460),  # a quiet night, then a restart: one step forward
     (T, T + 60, T - 7_200, T - 7_140),  # the clock set back two hours: every line after it moves

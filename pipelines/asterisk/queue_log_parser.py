@@ -47,6 +47,13 @@ _MIN_EPOCH, _MAX_EPOCH = 946_684_800, 4_102_444_800
 # chunks of a run and, for a run's first line, the last line the run before read.
 OUT_OF_SEQUENCE_SECONDS = 3600
 OUT_OF_SEQUENCE_RATIO = 10
+# ...unless its call id vouches for its time. A hand-merged or re-sorted file has whole lines out
+# of place by hours (§4.10: sort them by time, do not drop them). A call's id is Asterisk's
+# uniqueid, "[systemname-]<epoch of the channel's creation>.<n>": a line whose time is at most a
+# day after it carries the time the PBX wrote. A damaged digit of a day or more (a year, a month)
+# still stands out; lines without a call (agents, restarts) are judged by their neighbours alone.
+CALL_ID_EPOCH = r"(\d{9,10})\.\d+$"
+CALL_ID_VOUCHES_SECONDS = 86_400
 # A stream's first and last line read so far have one neighbour: either is out of sequence when
 # more than this from it (a log does not begin months before its next line: 2022 read as 2009;
 # an agent's or a call's event months after the PBX's last one would keep its agents logged in
@@ -207,7 +214,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     events_so_far = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
     stray = events_so_far.get_column("line_no").filter(
         _out_of_sequence(events_so_far.get_column("_epoch"), *around,
-                         end_events=_end_events(events_so_far.get_column(_READ_COLUMNS[4]))))
+                         end_events=_end_events(events_so_far.get_column(_READ_COLUMNS[4])),
+                         vouched=_vouched_by_call_id(events_so_far)))
     if len(stray):
         tagged = tagged.with_columns(
             pl.when(pl.col("line_no").is_in(stray.implode())).then(pl.lit("epoch_out_of_sequence"))
@@ -255,12 +263,20 @@ def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
     return epochs.null_count() == 0 and epochs.min() >= _MIN_EPOCH and epochs.max() <= _MAX_EPOCH
 
 
+def _vouched_by_call_id(events: pl.DataFrame) -> np.ndarray:
+    """Whether each line's call id vouches for its time (CALL_ID_VOUCHES_SECONDS)."""
+    created = pl.col(_READ_COLUMNS[1]).str.extract(CALL_ID_EPOCH).cast(pl.Int64, strict=False)
+    after_creation = pl.col("_epoch") - created
+    return events.select(after_creation.is_between(0, CALL_ID_VOUCHES_SECONDS).fill_null(False)).to_series().to_numpy()
+
+
 def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: tuple[int, ...] = (),
-                     file_written_epoch: int | None = None, end_events: tuple[str, str] = ("", "")) -> pl.Series:
+                     file_written_epoch: int | None = None, end_events: tuple[str, str] = ("", ""),
+                     vouched: np.ndarray | None = None) -> pl.Series:
     """Whether each epoch is out of sequence among its neighbours (OUT_OF_SEQUENCE_SECONDS):
     `before` is the epoch just before the chunk and `after` the first few after it, None and none
-    at the ends of what is read;
-    `end_events` are the first and the last line's event names. Numpy over the chunk's epochs: a
+    at the ends of what is read; `end_events` are the first and the last line's event names; `vouched`, the lines whose call id
+    vouches for their time, never stray between two neighbours. Numpy over the chunk's epochs: a
     few ms per million lines."""
     e = np.concatenate([[before] if before is not None else [], epochs.to_numpy(), after]).astype(np.int64)
     flags = np.zeros(len(e), np.bool_)
@@ -273,6 +289,9 @@ def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: tuple[
         apart = np.abs(into + out_of)  # how far apart its neighbours are
         stray = (((into > limit) & (out_of < -limit)) | ((into < -limit) & (out_of > limit))) & (
             (apart <= limit) | (apart * OUT_OF_SEQUENCE_RATIO <= np.minimum(np.abs(into), np.abs(out_of))))
+        if vouched is not None:  # (the lines outside the chunk vouched for by none)
+            padded = np.concatenate([[False] if before is not None else [], vouched, [False] * len(after)])
+            stray &= ~padded.astype(np.bool_)[lines]
         flags[lines[stray]] = True
     # the ends of what is read, against the nearest line not already out of sequence
     kept = np.flatnonzero(~flags)
