@@ -215,7 +215,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     stray = events_so_far.get_column("line_no").filter(
         _out_of_sequence(events_so_far.get_column("_epoch"), *around,
                          end_events=_end_events(events_so_far.get_column(_READ_COLUMNS[4])),
-                         vouched=_vouched_by_call_id(events_so_far)))
+                         call_ids=events_so_far.get_column(_READ_COLUMNS[1])))
     if len(stray):
         tagged = tagged.with_columns(
             pl.when(pl.col("line_no").is_in(stray.implode())).then(pl.lit("epoch_out_of_sequence"))
@@ -263,20 +263,20 @@ def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
     return epochs.null_count() == 0 and epochs.min() >= _MIN_EPOCH and epochs.max() <= _MAX_EPOCH
 
 
-def _vouched_by_call_id(events: pl.DataFrame) -> np.ndarray:
+def _vouched_by_call_id(call_ids: pl.Series, epochs: np.ndarray) -> np.ndarray:
     """Whether each line's call id vouches for its time (CALL_ID_VOUCHES_SECONDS)."""
-    created = pl.col(_READ_COLUMNS[1]).str.extract(CALL_ID_EPOCH).cast(pl.Int64, strict=False)
-    after_creation = pl.col("_epoch") - created
-    return events.select(after_creation.is_between(0, CALL_ID_VOUCHES_SECONDS).fill_null(False)).to_series().to_numpy()
+    created = call_ids.str.extract(CALL_ID_EPOCH).cast(pl.Int64, strict=False).to_numpy()
+    with np.errstate(invalid="ignore"):  # (no call id: NaN, vouching for nothing)
+        return (epochs - created >= 0) & (epochs - created <= CALL_ID_VOUCHES_SECONDS)
 
 
 def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: tuple[int, ...] = (),
                      file_written_epoch: int | None = None, end_events: tuple[str, str] = ("", ""),
-                     vouched: np.ndarray | None = None) -> pl.Series:
+                     call_ids: pl.Series | None = None) -> pl.Series:
     """Whether each epoch is out of sequence among its neighbours (OUT_OF_SEQUENCE_SECONDS):
     `before` is the epoch just before the chunk and `after` the first few after it, None and none
-    at the ends of what is read; `end_events` are the first and the last line's event names; `vouched`, the lines whose call id
-    vouches for their time, never stray between two neighbours. Numpy over the chunk's epochs: a
+    at the ends of what is read; `end_events` are the first and the last line's event names; `call_ids`, the lines' call ids: a
+    line whose call id vouches for its time never strays between two neighbours. Numpy over the chunk's epochs: a
     few ms per million lines."""
     e = np.concatenate([[before] if before is not None else [], epochs.to_numpy(), after]).astype(np.int64)
     flags = np.zeros(len(e), np.bool_)
@@ -289,9 +289,10 @@ def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: tuple[
         apart = np.abs(into + out_of)  # how far apart its neighbours are
         stray = (((into > limit) & (out_of < -limit)) | ((into < -limit) & (out_of > limit))) & (
             (apart <= limit) | (apart * OUT_OF_SEQUENCE_RATIO <= np.minimum(np.abs(into), np.abs(out_of))))
-        if vouched is not None:  # (the lines outside the chunk vouched for by none)
-            padded = np.concatenate([[False] if before is not None else [], vouched, [False] * len(after)])
-            stray &= ~padded.astype(np.bool_)[lines]
+        if call_ids is not None and stray.any():  # (only the few candidates' ids are read)
+            chunk_line = lines - (1 if before is not None else 0)
+            own = stray & (chunk_line < len(epochs))  # (the lines after the chunk have no id here)
+            stray[own] &= ~_vouched_by_call_id(call_ids.gather(chunk_line[own]), e[lines[own]])
         flags[lines[stray]] = True
     # the ends of what is read, against the nearest line not already out of sequence
     kept = np.flatnonzero(~flags)
