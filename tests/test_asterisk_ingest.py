@@ -774,10 +774,28 @@ def test_realtime_dumps_of_a_table_emptied_between_them_keep_the_rows_of_both(ma
     ]
     assert [t[:10] for _key, t, _event in rows] == ["2024-03-05"] * 7 + ["2024-03-06"] * 5
     # The first day's table exported again a day later, before it was emptied, with one more row.
+    # Its seven stored rows are skipped as duplicates: `loaded` is what the table gains.
     more = DAY1 + ["(8,'2024-03-05 23:00:00.000000','NONE','NONE','NONE','CONFIGRELOAD','','','','','')"]
     _write_dump(site / "queue_log-20240305.sql", more)
-    load(settings)
+    counts = load(settings).counts("queue_log_table")
+    assert (counts.lines_read, counts.loaded, counts.skipped_duplicate, counts.rejected) == (8, 1, 7, 0)
+    assert counts.balanced
     assert len(_table_rows(settings)) == 13
+
+
+def test_nightly_exports_of_a_growing_table_load_each_row_once_and_count_the_rest_as_duplicates(
+        make_settings, site):
+    """Two nights' exports of a table never emptied, both found by the first run: the second repeats
+    the first's seven rows and adds one. Each row is loaded once; the repeats are skipped
+    duplicates, so that `loaded` is the rows the table gains."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    _write_dump(site / "queue_log-20240305.sql", DAY1)
+    more = DAY1 + ["(8,'2024-03-05 23:00:00.000000','NONE','NONE','NONE','CONFIGRELOAD','','','','','')"]
+    _write_dump(site / "queue_log-20240306.sql", more)
+    counts = load(settings).counts("queue_log_table")
+    assert (counts.lines_read, counts.loaded, counts.skipped_duplicate, counts.rejected) == (15, 8, 7, 0)
+    assert counts.balanced
+    assert [key.split(":")[0] for key, _t, _event in _table_rows(settings)] == [str(i) for i in range(1, 9)]
 
 
 def test_rows_loaded_under_their_id_alone_keep_their_key_when_exported_again(make_settings, site):
@@ -792,7 +810,8 @@ def test_rows_loaded_under_their_id_alone_keep_their_key_when_exported_again(mak
     _write_dump(site / "queue_log-20240305.sql", DAY1, tail=";\nUNLOCK TABLES;\n")  # exported again
     _write_dump(site / "queue_log-20240306.sql", DAY2)
     counts = load(settings).counts("queue_log_table")
-    assert (counts.lines_read, counts.loaded, counts.rejected) == (12, 12, 0)
+    # the first day's seven rows are already stored: only the second day's five are loaded
+    assert (counts.lines_read, counts.loaded, counts.skipped_duplicate, counts.rejected) == (12, 5, 7, 0)
     rows = _table_rows(settings)
     assert len(rows) == 12
     assert [key for key, t, _event in rows if t.startswith("2024-03-05")] == ["1", "2", "3", "4", "5", "6", "7"]
@@ -815,7 +834,7 @@ def test_a_cut_realtime_dump_rejects_its_cut_row_until_the_dump_is_whole(make_se
     assert rejects(settings) == [(6, "unterminated", cut)]
     _write_dump(path, DAY1)
     counts = load(settings).counts("queue_log_table")
-    assert (counts.lines_read, counts.loaded, counts.rejected) == (7, 7, 0)
+    assert (counts.lines_read, counts.loaded, counts.skipped_duplicate, counts.rejected) == (7, 1, 6, 0)
     assert rejects(settings) == []
     assert [event for _key, _time, event in _table_rows(settings)][-1] == "ABANDON"
 
@@ -1046,7 +1065,8 @@ def test_rows_loaded_under_their_id_alone_keep_their_key_on_postgres(make_settin
         cur.execute("update raw_asterisk.queue_log_table set row_key = split_part(row_key, ':', 1)")
     _write_dump(site / "queue_log-20240305.sql", rows, tail=";\nUNLOCK TABLES;\n")  # exported again
     _write_dump(site / "queue_log-20240306.sql", DAY2[:2])
-    assert load(settings).counts("queue_log_table").loaded == 6
+    counts = load(settings).counts("queue_log_table")
+    assert (counts.loaded, counts.skipped_duplicate) == (2, 4)  # the four stored rows skipped
     with psycopg2.connect(settings.warehouse.postgres_dsn()) as con, con.cursor() as cur:
         cur.execute("select row_key, agent from raw_asterisk.queue_log_table order by event_time_text")
         found = cur.fetchall()

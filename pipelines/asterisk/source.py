@@ -338,6 +338,7 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     seen = dlt.current.resource_state().setdefault("files", {})
     keyed_by_id: dict[str, pl.DataFrame] = {}  # per PBX: its rows loaded under their id alone
+    run_keys: dict[str, pl.Series] = {}  # per PBX: the row keys this run has yielded
     for f in log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES):
         version = [f.size, f.mtime_ns]
         if seen.get(str(f.path)) == version:
@@ -351,10 +352,23 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
         stream_id = f"table:{f.pbx}:{f.path.name}"
         # The whole export is parsed again when it changes: its old rejects are replaced.
         _remove_uncommitted(("queue_log_rejects",), stream_id, 0)
+        new = parsed.rows.clear()
         if parsed.rows.height:
             if f.pbx not in keyed_by_id:
                 keyed_by_id[f.pbx] = _table_rows_keyed_by_id(f.pbx)
-            rows = _keep_id_keys(parsed.rows, keyed_by_id[f.pbx]).with_columns(
+            # A table is exported again as it grows (each night, say): the rows of an export met
+            # before - in it, another export this run, or a run before - would only merge onto the
+            # same row, so they count as skipped duplicates and `loaded` is the rows the table gains.
+            rows = _keep_id_keys(parsed.rows, keyed_by_id[f.pbx]).unique(subset=["row_key"], keep="first",
+                                                                          maintain_order=True)
+            met = run_keys.get(f.pbx, pl.Series("row_key", [], pl.String))
+            new = rows.filter(~pl.col("row_key").is_in(met.implode()))
+            if new.height:
+                stored = _stored_keys("queue_log_table", "row_key", f.pbx, new.get_column("row_key"))
+                new = new.filter(~pl.col("row_key").is_in(stored.implode()))
+            run_keys[f.pbx] = pl.concat([met, new.get_column("row_key")])
+        if new.height:
+            rows = new.with_columns(
                 pl.lit(f.pbx).alias("pbx"), pl.lit(str(f.path)).alias("source_file"), pl.lit(loaded_at).alias("loaded_at"))
             yield _to_table("queue_log_table", rows, columns=QUEUE_LOG_TABLE_COLUMNS, merge_key=TABLE_KEY)
         if parsed.rejects.height:
@@ -367,9 +381,8 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
             yield _to_table("queue_log_rejects", rejects, columns=QUEUE_LOG_REJECT_COLUMNS)
         counts.streams_read += 1
         counts.lines_read += parsed.rows_read
-        unique = parsed.rows.select("row_key").n_unique() if parsed.rows.height else 0
-        counts.loaded += unique
-        counts.skipped_duplicate += parsed.rows.height - unique
+        counts.loaded += new.height
+        counts.skipped_duplicate += parsed.rows.height - new.height
         counts.rejected += parsed.rejects.height
         seen[str(f.path)] = version
 
@@ -435,7 +448,7 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
         unique = parsed.rows.unique(subset=["cdr_key"], keep="first", maintain_order=True)
         new = unique.filter(keys.first_seen(str(meta["pbx"]), unique.get_column("cdr_key")))
         if new.height:
-            stored = _stored_cdr_keys(str(meta["pbx"]), new.get_column("cdr_key"))
+            stored = _stored_keys("cdr", "cdr_key", str(meta["pbx"]), new.get_column("cdr_key"))
             new = new.filter(~pl.col("cdr_key").is_in(stored.implode()))
         if new.height:
             yield _to_table("cdr", new.with_columns(_meta_columns(meta)), columns=CDR_COLUMNS, merge_key=CDR_KEY)
@@ -453,16 +466,18 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     )
 
 
-def _stored_cdr_keys(pbx: str, cdr_keys: pl.Series) -> pl.Series:
-    """Which of `cdr_keys` the warehouse already holds for `pbx` (loaded by an earlier run)."""
+def _stored_keys(table: str, key: str, pbx: str, keys: pl.Series, batch: int = 100_000) -> pl.Series:
+    """Which of `keys` (column `key` of `table`) the warehouse already holds for `pbx` (loaded by
+    an earlier run); asked `batch` keys at a time, so that no statement carries a whole export."""
     found: list[tuple[str]] = []
     with contextlib.suppress(DatabaseUndefinedRelation, DestinationUndefinedEntity), \
             dlt.current.pipeline().sql_client() as client:
-        # (a list parameter: a DuckDB list, a Postgres array)
-        found = client.execute_sql(
-            f"select cdr_key from {client.make_qualified_table_name('cdr')} "
-            "where pbx = %s and cdr_key in (select unnest(%s))", pbx, cdr_keys.to_list()) or []
-    return pl.Series("cdr_key", [key for (key,) in found], pl.String)
+        for start in range(0, len(keys), batch):
+            # (a list parameter: a DuckDB list, a Postgres array)
+            found += client.execute_sql(
+                f"select {key} from {client.make_qualified_table_name(table)} "
+                f"where pbx = %s and {key} in (select unnest(%s))", pbx, keys.slice(start, batch).to_list()) or []
+    return pl.Series(key, [value for (value,) in found], pl.String)
 
 
 class _RunCdrKeys:
