@@ -4,6 +4,11 @@
   (and interfaces without any mapping) are kept as logged. agent_key is the case-insensitive
   identity used to union an agent's intervals.
 
+  AGENTLOGIN / AGENTLOGOFF of app_agent_pool (Asterisk 12+) name the agent by its bare id (`1001`)
+  while the queues it serves log it as their member `Agent/1001` (chan_agent, up to 11, logged
+  `Agent/1001` everywhere): an all-digits login agent is read as the interface `Agent/<id>`, so
+  that its login time and its calls are one agent (asterisk-queue-log.md §2, §4.4).
+
   Incremental: per PBX, the boots from the first one with new or re-sequenced lines, or with an
   event whose member-name mapping changed, are rebuilt (macros/asterisk_agent_refresh.sql).
 #}
@@ -27,7 +32,14 @@ with
 
 events as (
 
-    select events.*
+    select
+        events.*,
+        case
+            when events.event in ('AGENTLOGIN', 'AGENTLOGOFF') and events.agent <> ''
+                and ltrim(events.agent, '0123456789') = ''
+                then 'Agent/' || events.agent
+            else events.agent
+        end as member_agent
     from {{ ref('int_asterisk__queue_events') }} as events
     {{ in_rebuilt_boots('events', incremental) }}
     where events.event in {{ asterisk_agent_state_events() }}
@@ -54,8 +66,8 @@ resolved as (
         events.queue,
         events.event,
         events.agent as logged_agent,
-        coalesce(member_names.member_name, events.agent) as agent,
-        {{ agent_key('coalesce(member_names.member_name, events.agent)') }} as agent_key,
+        coalesce(member_names.member_name, events.member_agent) as agent,
+        {{ agent_key('coalesce(member_names.member_name, events.member_agent)') }} as agent_key,
         member_names.mapping_id,
         events.data1,
         events.data2,
@@ -63,7 +75,7 @@ resolved as (
     from events
     left join member_names
         on events.pbx = member_names.pbx
-        and events.agent = member_names.interface
+        and events.member_agent = member_names.interface
         and events.event_seq >= member_names.lookup_from_seq
         and (member_names.valid_to_seq is null or events.event_seq < member_names.valid_to_seq)
 
