@@ -6,8 +6,9 @@
 
   AGENTLOGIN / AGENTLOGOFF of app_agent_pool (Asterisk 12+) name the agent by its bare id (`1001`)
   while the queues it serves log it as their member `Agent/1001` (chan_agent, up to 11, logged
-  `Agent/1001` everywhere): an all-digits login agent is read as the interface `Agent/<id>`, so
-  that its login time and its calls are one agent (asterisk-queue-log.md §2, §4.4).
+  `Agent/1001` everywhere; asterisk-queue-log.md §2, §4.4). A login id is read as the interface
+  `Agent/<id>` when a line of the same boot (a call, a pause, a membership) names that member, so
+  that its login time and its calls are one agent; without such a line it stays as logged.
 
   Incremental: per PBX, the boots from the first one with new or re-sequenced lines, or with an
   event whose member-name mapping changed, are rebuilt (macros/asterisk_agent_refresh.sql).
@@ -30,18 +31,31 @@ with
 
 {{ rebuilt_boots_cte(incremental) }}
 
+-- the app_agent_pool members (Agent/<id>) each boot's lines name
+pool_members as (
+
+    select distinct events.pbx, events.boot_no, lower(events.agent) as member_key
+    from {{ ref('int_asterisk__queue_events') }} as events
+    {{ in_rebuilt_boots('events', incremental) }}
+    where lower(events.agent) like 'agent/%'
+
+),
+
 events as (
 
     select
         events.*,
         case
-            when events.event in ('AGENTLOGIN', 'AGENTLOGOFF') and events.agent <> ''
-                and ltrim(events.agent, '0123456789') = ''
-                then 'Agent/' || events.agent
+            when pool_members.member_key is not null then 'Agent/' || events.agent
             else events.agent
         end as member_agent
     from {{ ref('int_asterisk__queue_events') }} as events
     {{ in_rebuilt_boots('events', incremental) }}
+    left join pool_members
+        on events.event in ('AGENTLOGIN', 'AGENTLOGOFF')
+        and pool_members.pbx = events.pbx
+        and pool_members.boot_no = events.boot_no
+        and pool_members.member_key = 'agent/' || lower(events.agent)
     where events.event in {{ asterisk_agent_state_events() }}
         and events.agent is not null
 
