@@ -1073,3 +1073,23 @@ def test_rows_loaded_under_their_id_alone_keep_their_key_on_postgres(make_settin
     assert [(key.split(":")[0], agent) for key, agent in found] == [
         ("1", "NONE"), ("2", "NONE"), ("3", "NONE"), ("4", "Lucía O'Hara \\ Jr"), ("1", "NONE"), ("2", "NONE")]
     assert [key for key, _agent in found][:4] == ["1", "2", "3", "4"]
+
+
+def test_loaded_rows_with_bytes_that_are_not_utf8_are_counted(make_settings, site):
+    """A Latin-1 name in queue_log, Master.csv or a realtime export loads with U+FFFD in place of
+    its byte (reference §4.12), and each run reports how many loaded rows carry one."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}", SWITCHBOARD_ASTERISK_CDR_DIRS=f"lab={site}")
+    (site / "queue_log").write_bytes(
+        "\n".join(lines(0, 3)).encode() + f"\n{B + 9}|NONE|ventas|".encode() + "José|PAUSE|almuerzo\n".encode("latin-1"))
+    (site / "Master.csv").write_bytes(
+        (_cdr_line(0) + "\n" + _cdr_line(1).replace("Cliente", "Mar\xeda") + "\n").encode("latin-1"))
+    (site / "queue_log-export.csv").write_bytes(
+        "time,callid,queuename,agent,event,data\n2024-03-05 09:00:00,NONE,ventas,Nuñez,PAUSE,almuerzo\n"
+        "2024-03-05 09:01:00,NONE,ventas,Nuñez,UNPAUSE,\n".encode("latin-1"))
+    report = load(settings)
+    found = {name: (report.counts(name).loaded, report.counts(name).loaded_with_replaced_bytes)
+             for name in ("queue_log", "cdr", "queue_log_table")}
+    assert found == {"queue_log": (4, 1), "cdr": (2, 1), "queue_log_table": (2, 2)}
+    assert report.counts("queue_log").as_metadata()["loaded_with_replaced_bytes"] == 1
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select agent from raw_asterisk.queue_log where event = 'PAUSE'").fetchall() == [("Jos\ufffd",)]

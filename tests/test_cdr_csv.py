@@ -153,6 +153,8 @@ def test_crlf_nul_and_invalid_utf8():
     out = parse(data)
     assert out.rows.height == 2
     assert out.rows["clid"][0] == '"Jos\ufffd" <3001234567>'
+    assert out.rows_with_replaced_bytes == 1
+    assert parse(cdr_line(clid='"José" <3001234567>').encode() + b"\n").rows_with_replaced_bytes == 0
     assert out.rows["userfield"].to_list() == [None, None]  # the CR is not a value
 
 

@@ -238,6 +238,7 @@ def test_invalid_utf8_is_replaced_and_the_line_kept():
     out = parse(data)
     assert rows(out, "agent", "event", "data1") == [("Luc\ufffda G\ufffdmez", "CONNECT", "4")]
     assert out.rejects.is_empty()
+    assert out.events_with_replaced_bytes == 1  # reported, so a run says how many lines lost a byte
 
 
 def test_one_invalid_byte_among_valid_lines_keeps_every_line_and_its_number():
@@ -249,6 +250,16 @@ def test_one_invalid_byte_among_valid_lines_keeps_every_line_and_its_number():
     assert out.lines_read == 51 and out.rejects.is_empty()
     assert rows(out, "line_no", "agent")[25] == (35, "G\ufffdmez")
     assert rows(out, "line_no", "data1")[26] == (36, "25")
+    assert out.events_with_replaced_bytes == 1
+
+
+def test_a_chunk_read_wide_for_a_long_line_alone_replaces_nothing():
+    """A line of more fields than Asterisk writes makes the chunk be read again wide and lossy; a
+    chunk that is valid UTF-8, with a genuine U+FFFD in a name, reports no replaced byte."""
+    data = ql(f"{T}|{CALL}|ventas|Ana \ufffd|PAUSE|a|b|c|d|e|f|g|h|i|j", f"{T + 1}|{CALL}|ventas|{AGENT}|UNPAUSE")
+    out = parse(data)
+    assert rows(out, "agent", "data6") == [("Ana \ufffd", "f|g|h|i|j"), (AGENT, None)] and out.rejects.is_empty()
+    assert out.events_with_replaced_bytes == 0
 
 
 def test_utf8_member_names_are_kept_verbatim():

@@ -42,6 +42,7 @@ import polars as pl
 
 from pipelines.asterisk import queue_log_parser
 from pipelines.asterisk.repeated_hour import in_second_pass
+from pipelines.asterisk.replaced_bytes import is_utf8, rows_with_replaced_bytes
 
 CDR_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
@@ -97,12 +98,14 @@ _COUNT_WINDOW = 1 << 20
 
 @dataclass(frozen=True)
 class ParsedCdr:
-    """The outcome of one chunk: lines_read == len(rows) + len(rejects) + skipped_blank."""
+    """The outcome of one chunk: lines_read == len(rows) + len(rejects) + skipped_blank.
+    rows_with_replaced_bytes: rows kept with bytes that were not UTF-8 (read as U+FFFD)."""
 
     rows: pl.DataFrame
     rejects: pl.DataFrame
     lines_read: int
     skipped_blank: int
+    rows_with_replaced_bytes: int = 0
 
 
 def break_midline_nul_runs(data: bytes) -> bytes:
@@ -200,7 +203,8 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
         [(line_no, base_offset + lines.start(line_no - first_line_no), reason, lines.text(line_no - first_line_no))
          for line_no, reason in bad.iter_rows()],  # the line as written, and where: rare, so one by one
         schema=CDR_REJECT_SCHEMA, orient="row")
-    return ParsedCdr(rows=rows, rejects=rejects, lines_read=lines.count, skipped_blank=int(typed["_blank"].sum()))
+    return ParsedCdr(rows=rows, rejects=rejects, lines_read=lines.count, skipped_blank=int(typed["_blank"].sum()),
+                     rows_with_replaced_bytes=0 if is_utf8(broken) else rows_with_replaced_bytes(rows))
 
 
 def _resolve_repeated_hour(typed: pl.DataFrame) -> pl.DataFrame:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from pipelines.asterisk.replaced_bytes import is_utf8, rows_with_replaced_bytes
+
 BASE_FIELDS = ("event_epoch", "callid", "queuename", "agent", "event")
 DATA_FIELDS = tuple(f"data{i}" for i in range(1, 7))
 # Data fields beyond data6 are folded into data6 ('|' rejoined). Lines of up to 17 fields (12 data
@@ -96,12 +98,14 @@ REJECT_REASONS = ("missing_event", "bad_epoch", "epoch_out_of_sequence", "too_ma
 
 @dataclass(frozen=True)
 class ParsedChunk:
-    """The outcome of one chunk: lines_read == len(events) + len(rejects) + skipped_blank."""
+    """The outcome of one chunk: lines_read == len(events) + len(rejects) + skipped_blank.
+    events_with_replaced_bytes: events kept with bytes that were not UTF-8 (read as U+FFFD)."""
 
     events: pl.DataFrame
     rejects: pl.DataFrame
     lines_read: int
     skipped_blank: int
+    events_with_replaced_bytes: int = 0
 
 
 _COUNT_WINDOW = 1 << 20
@@ -171,7 +175,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     if unterminated:
         # The unterminated last line may have been only NULs/CR; keep it as a (blank) row.
         clean += b"\n"
-    raw = _read_fields(clean, first_line_no)
+    raw, lossy = _read_fields(clean, first_line_no)
     # Every line must be a row (a skipped empty line would shift every line number after it).
     # One count of newlines per chunk (~0.05 s per 64 MB); searching for empty lines first cost more.
     lines_read = count_lines(clean)
@@ -186,7 +190,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
             and not _out_of_sequence(epochs, *around, end_events=_end_events(raw.get_column(_READ_COLUMNS[4]))).any()):
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
-        return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0)
+        return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0,
+                           events_with_replaced_bytes=rows_with_replaced_bytes(events) if lossy else 0)
 
     f = [pl.col(c) for c in (_READ_COLUMNS if wide else _NARROW_COLUMNS)]
     # A file saved by an editor starts with a byte-order mark, also where it was appended to another
@@ -226,7 +231,9 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     rejected = tagged.select("line_no", "_reason").filter(pl.col("_reason").is_not_null())
     rejects = _rejects_with_text(data, rejected, first_line_no, base_offset)
     skipped = int(tagged.get_column("_blank").sum())
-    return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped)
+    return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped,
+                       events_with_replaced_bytes=rows_with_replaced_bytes(events) if lossy else 0)
+
 
 
 def _lines_cut_by_nuls(data: bytes, broken: bytes) -> list[int]:
@@ -330,10 +337,10 @@ def _end_out_of_sequence(epoch: int, neighbour: int | None, file_written_epoch: 
             and (neighbour is None or epoch - neighbour > OUT_OF_SEQUENCE_SECONDS))
 
 
-def _read_fields(clean: bytes, first_line_no: int) -> pl.DataFrame:
+def _read_fields(clean: bytes, first_line_no: int) -> tuple[pl.DataFrame, bool]:
     """The fields as text columns (f0.., narrow or wide: see _NARROW_COLUMNS), and each row's
     line number (from the reader, so that it comes in the same pieces as the fields and the rows
-    go to Arrow without being gathered into one piece).
+    go to Arrow without being gathered into one piece); and whether the chunk was read lossy.
 
     The usual chunk is read narrow and as strict UTF-8 (the lossy decoder copies the whole chunk
     even when it is valid); a chunk with a longer line or a byte that is not UTF-8 fails that
@@ -351,13 +358,17 @@ def _read_fields(clean: bytes, first_line_no: int) -> pl.DataFrame:
         raw = pl.read_csv(clean, encoding="utf8", new_columns=_NARROW_COLUMNS,
                           schema={c: pl.String for c in _NARROW_COLUMNS},
                           truncate_ragged_lines=False, extra_columns="raise", **options)
+        lossy = False
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
         raw = pl.read_csv(clean, encoding="utf8-lossy", new_columns=_READ_COLUMNS,
                           schema={c: pl.String for c in _READ_COLUMNS},
                           truncate_ragged_lines=True,
                           extra_columns="ignore",  # a first line longer than the read columns must not fail the chunk
                           **options)
-    return raw.with_columns(pl.col("line_no").cast(pl.Int64) + first_line_no)
+        # (a chunk read wide for a long line alone is valid UTF-8: nothing replaced)
+        lossy = not is_utf8(clean)
+    return raw.with_columns(pl.col("line_no").cast(pl.Int64) + first_line_no), lossy
+
 
 
 def _event_fields(wide: bool) -> list[pl.Expr]:

@@ -47,6 +47,7 @@ from pipelines.asterisk.queue_log_table import (
     parse_csv_export,
     parse_sql_dump,
 )
+from pipelines.asterisk.replaced_bytes import is_utf8, rows_with_replaced_bytes
 from pipelines.background import ahead
 from pipelines.load_files import ParquetLoadFile, warehouse_takes_load_files
 
@@ -110,6 +111,7 @@ class IngestCounts:
     rejected: int = 0
     skipped_blank: int = 0
     skipped_duplicate: int = 0
+    loaded_with_replaced_bytes: int = 0  # (among loaded) text that was not UTF-8, kept as U+FFFD
     streams_read: int = 0
     files_waiting: int = 0
     prefix_copies: int = 0
@@ -132,6 +134,7 @@ class IngestCounts:
             "skipped_blank": self.skipped_blank,
             "skipped_duplicate": self.skipped_duplicate,
             "counts_balance": self.balanced,
+            "loaded_with_replaced_bytes": self.loaded_with_replaced_bytes,
             "streams_read": self.streams_read,
             "files_waiting_for_first_line": self.files_waiting,
             "files_skipped_as_prefix_copies": self.prefix_copies,
@@ -194,6 +197,7 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
                             columns=QUEUE_LOG_REJECT_COLUMNS)
         counts.lines_read += parsed.lines_read
         counts.loaded += parsed.events.height
+        counts.loaded_with_replaced_bytes += parsed.events_with_replaced_bytes
         counts.rejected += parsed.rejects.height
         counts.skipped_blank += parsed.skipped_blank
 
@@ -382,6 +386,7 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
         counts.streams_read += 1
         counts.lines_read += parsed.rows_read
         counts.loaded += new.height
+        counts.loaded_with_replaced_bytes += 0 if is_utf8(data) else rows_with_replaced_bytes(new)
         counts.skipped_duplicate += parsed.rows.height - new.height
         counts.rejected += parsed.rejects.height
         seen[str(f.path)] = version
@@ -457,6 +462,7 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
             yield _to_table("cdr_rejects", parsed.rejects.with_columns(_meta_columns(meta)), columns=CDR_REJECT_COLUMNS)
         counts.lines_read += parsed.lines_read
         counts.loaded += new.height
+        counts.loaded_with_replaced_bytes += rows_with_replaced_bytes(new) if parsed.rows_with_replaced_bytes else 0
         counts.skipped_duplicate += parsed.rows.height - new.height
         counts.rejected += parsed.rejects.height
         counts.skipped_blank += parsed.skipped_blank
