@@ -235,7 +235,6 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
                        events_with_replaced_bytes=rows_with_replaced_bytes(events) if lossy else 0)
 
 
-
 def _lines_cut_by_nuls(data: bytes, broken: bytes) -> list[int]:
     """Chunk-relative numbers of the lines of `data` that a crash cut (see _NULS_AFTER_CUT_TEXT),
     counted in `broken` (break_midline_nul_runs of `data`): as the parser sees the lines."""
@@ -368,7 +367,6 @@ def _read_fields(clean: bytes, first_line_no: int) -> tuple[pl.DataFrame, bool]:
         # (a chunk read wide for a long line alone is valid UTF-8: nothing replaced)
         lossy = not is_utf8(clean)
     return raw.with_columns(pl.col("line_no").cast(pl.Int64) + first_line_no), lossy
-
 
 
 def _event_fields(wide: bool) -> list[pl.Expr]:
