@@ -42,7 +42,7 @@ import polars as pl
 
 from pipelines.asterisk import queue_log_parser
 from pipelines.asterisk.repeated_hour import in_second_pass
-from pipelines.asterisk.replaced_bytes import is_utf8, rows_with_replaced_bytes
+from pipelines.asterisk.replaced_bytes import rows_with_replaced_bytes
 
 CDR_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
@@ -204,7 +204,7 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
          for line_no, reason in bad.iter_rows()],  # the line as written, and where: rare, so one by one
         schema=CDR_REJECT_SCHEMA, orient="row")
     return ParsedCdr(rows=rows, rejects=rejects, lines_read=lines.count, skipped_blank=int(typed["_blank"].sum()),
-                     rows_with_replaced_bytes=0 if is_utf8(broken) else rows_with_replaced_bytes(rows))
+                     rows_with_replaced_bytes=rows_with_replaced_bytes(rows, broken))
 
 
 def _resolve_repeated_hour(typed: pl.DataFrame) -> pl.DataFrame:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from pipelines.asterisk.replaced_bytes import is_utf8, rows_with_replaced_bytes
+from pipelines.asterisk.replaced_bytes import rows_with_replaced_bytes
 
 BASE_FIELDS = ("event_epoch", "callid", "queuename", "agent", "event")
 DATA_FIELDS = tuple(f"data{i}" for i in range(1, 7))
@@ -191,7 +191,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0,
-                           events_with_replaced_bytes=rows_with_replaced_bytes(events) if lossy else 0)
+                           events_with_replaced_bytes=rows_with_replaced_bytes(events, clean) if lossy else 0)
 
     f = [pl.col(c) for c in (_READ_COLUMNS if wide else _NARROW_COLUMNS)]
     # A file saved by an editor starts with a byte-order mark, also where it was appended to another
@@ -232,7 +232,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     rejects = _rejects_with_text(data, rejected, first_line_no, base_offset)
     skipped = int(tagged.get_column("_blank").sum())
     return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped,
-                       events_with_replaced_bytes=rows_with_replaced_bytes(events) if lossy else 0)
+                       events_with_replaced_bytes=rows_with_replaced_bytes(events, clean) if lossy else 0)
 
 
 def _lines_cut_by_nuls(data: bytes, broken: bytes) -> list[int]:
@@ -281,9 +281,9 @@ def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: tuple[
                      call_ids: pl.Series | None = None) -> pl.Series:
     """Whether each epoch is out of sequence among its neighbours (OUT_OF_SEQUENCE_SECONDS):
     `before` is the epoch just before the chunk and `after` the first few after it, None and none
-    at the ends of what is read; `end_events` are the first and the last line's event names; `call_ids`, the lines' call ids: a
-    line whose call id vouches for its time never strays between two neighbours. Numpy over the chunk's epochs: a
-    few ms per million lines."""
+    at the ends of what is read; `end_events` are the first and the last line's event names;
+    `call_ids`, the lines' call ids: a line whose call id vouches for its time never strays between
+    two neighbours. Numpy over the chunk's epochs: a few ms per million lines."""
     e = np.concatenate([[before] if before is not None else [], epochs.to_numpy(), after]).astype(np.int64)
     flags = np.zeros(len(e), np.bool_)
     limit = OUT_OF_SEQUENCE_SECONDS
@@ -364,8 +364,7 @@ def _read_fields(clean: bytes, first_line_no: int) -> tuple[pl.DataFrame, bool]:
                           truncate_ragged_lines=True,
                           extra_columns="ignore",  # a first line longer than the read columns must not fail the chunk
                           **options)
-        # (a chunk read wide for a long line alone is valid UTF-8: nothing replaced)
-        lossy = not is_utf8(clean)
+        lossy = True
     return raw.with_columns(pl.col("line_no").cast(pl.Int64) + first_line_no), lossy
 
 

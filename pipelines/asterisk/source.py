@@ -47,7 +47,7 @@ from pipelines.asterisk.queue_log_table import (
     parse_csv_export,
     parse_sql_dump,
 )
-from pipelines.asterisk.replaced_bytes import is_utf8, rows_with_replaced_bytes
+from pipelines.asterisk.replaced_bytes import rows_with_replaced_bytes
 from pipelines.background import ahead
 from pipelines.load_files import ParquetLoadFile, warehouse_takes_load_files
 
@@ -386,7 +386,7 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
         counts.streams_read += 1
         counts.lines_read += parsed.rows_read
         counts.loaded += new.height
-        counts.loaded_with_replaced_bytes += 0 if is_utf8(data) else rows_with_replaced_bytes(new)
+        counts.loaded_with_replaced_bytes += rows_with_replaced_bytes(new, data)
         counts.skipped_duplicate += parsed.rows.height - new.height
         counts.rejected += parsed.rejects.height
         seen[str(f.path)] = version
