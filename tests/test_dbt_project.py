@@ -523,6 +523,19 @@ def test_agg_agent_daily(built_duckdb):
         ben["paused_seconds"],
     ) == (2, 120, 1, 2985 + 190, 600)
     assert ben["occupancy"] == pytest.approx(120 / (3175 - 600))
+    by_queue = {
+        (r["agent"], r["queue"]): (r["answered"], r["talk_seconds"], r["ring_no_answer"], r["transfers"],
+                                   r["member_seconds"])
+        for r in _rows(built_duckdb, "select * from marts.agg_agent_queue_daily where agent in ('Ana Ruiz', 'Ben')")
+    }
+    assert by_queue == {
+        # sales 10..3000 (restart): c1; support 12..2500 (REMOVEMEMBER): c7 (transferred) and c10
+        # (conversation still going on: answered, no talk yet)
+        ("Ana Ruiz", "sales"): (1, 100, 0, 0, 2990),
+        ("Ana Ruiz", "support"): (2, 90, 0, 1, 2488),
+        # sales 15..3000 and 3010..3200: c8 and c9, and the real no-answer of c1
+        ("Ben", "sales"): (2, 120, 1, 0, 2985 + 190),
+    }
     pauses = _rows(
         built_duckdb,
         "select agent, day, reason, pauses, paused_seconds from marts.agg_agent_pause_daily",
@@ -577,6 +590,12 @@ def test_build_on_postgres_gives_the_same_figures(tmp_path, postgres_server, bui
             "logged_in_seconds, paused_seconds, occupancy from marts.agg_agent_daily order by agent"
         )
 
+    def agent_queues(fetch) -> list[tuple]:
+        return fetch(
+            "select agent, queue, cast(day as varchar), answered, talk_seconds, ring_no_answer, transfers, "
+            "member_seconds from marts.agg_agent_queue_daily order by agent, queue"
+        )
+
     def same(rows: list[tuple]) -> list[tuple]:  # numeric types differ by engine; values must not
         return [
             tuple(round(float(x), 9) if isinstance(x, (float, Decimal)) else x for x in r)
@@ -604,6 +623,7 @@ def test_build_on_postgres_gives_the_same_figures(tmp_path, postgres_server, bui
         assert visits(pg_fetch) == visits(duck_fetch)
         assert figures(pg_fetch) == figures(duck_fetch)
         assert agents(pg_fetch) == agents(duck_fetch)
+        assert agent_queues(pg_fetch) == agent_queues(duck_fetch)
     finally:
         con.close()
 

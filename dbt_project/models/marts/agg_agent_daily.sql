@@ -1,18 +1,18 @@
 {#
-  Per platform, agent and local day. Visit metrics (answered, talk, wrap-up, ring-no-answer, transfers)
-  are bucketed by the visit's entry day; logged-in and paused time are the agent-level unions
-  split at local midnights (Asterisk only: Webex CDRs carry no agent state, so they are null
-  for Webex rows). agent_key is the cross-platform identity of int_agents (the agent directory
+  Per platform, agent and local day. Visit metrics (answered, talk, wrap-up, ring-no-answer,
+  transfers, by the visit's entry day) are agg_agent_queue_daily's summed over queues; logged-in
+  and paused time are the agent-level unions split at local midnights (Asterisk only: Webex CDRs
+  carry no agent state, so they are null for Webex rows). agent_key is the cross-platform identity of int_agents (the agent directory
   makes one person one key on every platform), shown with the directory name, else the
   platform's latest spelling.
 #}
 
 with
 
-visits as (
+-- answered, talk, wrap-up, ring-no-answers and transfers per queue, summed over queues
+queue_days as (
 
-    select * from {{ ref('fct_queue_visits') }}
-    where agent_key is not null
+    select * from {{ ref('agg_agent_queue_daily') }}
 
 ),
 
@@ -25,33 +25,6 @@ identities as (
 asterisk_identities as (
 
     select platform_agent_key, agent_key from identities where platform = 'asterisk'
-
-),
-
-rings as (
-
-    select
-        'asterisk' as platform,
-        coalesce(asterisk_identities.agent_key, rings.agent_key) as agent_key,
-        cast({{ epoch_to_local_timestamp('rings.visit_entered_epoch') }} as date) as day
-    from {{ ref('int_asterisk__ring_no_answers') }} as rings
-    left join asterisk_identities
-        on rings.agent_key = asterisk_identities.platform_agent_key
-    where not rings.is_noise
-        and rings.agent_key is not null
-
-    union all
-
-    select
-        'webex' as platform,
-        coalesce(webex_identities.agent_key, lower(offers.user_uuid)) as agent_key,
-        cast({{ to_local_timestamp('offers.visit_entered_at') }} as date) as day
-    from {{ ref('int_webex__queue_offers') }} as offers
-    left join identities as webex_identities
-        on webex_identities.platform = 'webex'
-        and lower(offers.user_uuid) = webex_identities.platform_agent_key
-    where offers.is_ring_no_answer
-        and offers.user_uuid is not null
 
 ),
 
@@ -82,39 +55,20 @@ agents as (
 
 ),
 
-visit_metrics as (
-
-    select
-        platform,
-        agent_key,
-        entered_date as day,
-        sum(case when outcome = 'answered' then 1 else 0 end) as answered,
-        sum(case when outcome = 'answered' then coalesce(talk_seconds, 0) else 0 end) as talk_seconds,
-        sum(case when outcome = 'answered' then coalesce(wrapup_seconds, 0) else 0 end) as wrapup_seconds,
-        cast(0 as bigint) as ring_no_answer,
-        sum(case when outcome = 'answered' and transferred then 1 else 0 end) as transfers,
-        cast(0 as bigint) as logged_in_seconds,
-        cast(0 as bigint) as paused_seconds
-    from visits
-    group by platform, agent_key, entered_date
-
-),
-
-ring_metrics as (
+queue_metrics as (
 
     select
         platform,
         agent_key,
         day,
-        0 as answered,
-        0 as talk_seconds,
-        0 as wrapup_seconds,
-        count(*) as ring_no_answer,
-        0 as transfers,
-        0 as logged_in_seconds,
-        0 as paused_seconds
-    from rings
-    group by platform, agent_key, day
+        answered,
+        talk_seconds,
+        wrapup_seconds,
+        ring_no_answer,
+        transfers,
+        cast(0 as bigint) as logged_in_seconds,
+        cast(0 as bigint) as paused_seconds
+    from queue_days
 
 ),
 
@@ -168,9 +122,7 @@ pause_metrics as (
 
 combined as (
 
-    select * from visit_metrics
-    union all
-    select * from ring_metrics
+    select * from queue_metrics
     union all
     select * from login_metrics
     union all
