@@ -38,6 +38,7 @@ NO_DATA_MESSAGE = "No data published yet — run `switchboard materialize`"
 FCT = "marts.fct_queue_visits"
 AGENT_DAILY = "marts.agg_agent_daily"
 AGENT_PAUSE_DAILY = "marts.agg_agent_pause_daily"
+AGENT_QUEUE_DAILY = "marts.agg_agent_queue_daily"
 
 T = TypeVar("T")
 
@@ -389,19 +390,31 @@ def time_of_day_profile(intervals: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- agents
 
 
-def _agent_scope(filters: Filters) -> tuple[str, bool, dict[str, object]]:
-    """A `scope` CTE listing the agents (platform, agent_key) who answered in the selected queues
-    and range (empty string when all queues are selected: then every agent is in scope)."""
-    where, params = _visit_where(filters)
+def _agent_scope(con: duckdb.DuckDBPyConnection, filters: Filters) -> tuple[str, bool, dict[str, object]]:
+    """A `scope` CTE listing the agents (platform, agent_key) who worked the selected queues in
+    the range — answered there, were rung there or were members (idle members included) — with
+    their answered calls and member time in those queues (empty string when all queues are
+    selected: then every agent is in scope). A copy published before agg_agent_queue_daily
+    existed scopes by answered calls alone, with no member time."""
     if filters.queues is None:
-        return "", False, params
-    cte = f""", scope AS (
-            SELECT platform, agent_key, count(*) AS answered_in_selection
+        return "", False, _visit_where(filters)[1]
+    if has_mart(con, "agg_agent_queue_daily"):
+        where, params = _visit_where(filters, date_col="day")
+        source = f"""
+            SELECT platform, agent_key, sum(answered)::BIGINT AS answered_in_selection,
+                   sum(member_seconds)::DOUBLE AS member_seconds_in_selection
+            FROM {AGENT_QUEUE_DAILY}
+            WHERE {where}"""
+    else:
+        where, params = _visit_where(filters)
+        source = f"""
+            SELECT platform, agent_key, count(*) AS answered_in_selection,
+                   NULL::DOUBLE AS member_seconds_in_selection
             FROM {FCT}
-            WHERE outcome = 'answered' AND agent_key IS NOT NULL AND {where}
+            WHERE outcome = 'answered' AND agent_key IS NOT NULL AND {where}"""
+    return f""", scope AS ({source}
             GROUP BY ALL
-        )"""
-    return cte, True, params
+        )""", True, params
 
 
 # An agent is its identity (platform, agent_key), as in the marts: two people may share a display
@@ -424,9 +437,10 @@ _AGENT_NAMES_CTE = f"""
 
 
 def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
-    """One row per agent over the date range (all queues: logged-in and pause time are not
-    per queue). With a queue selection, only agents who answered in those queues are listed,
-    with an extra `answered_in_selection` column.
+    """One row per agent over the date range, over all queues (an agent's logged-in and pause
+    time belong to no single queue). With a queue selection, only the agents who worked those
+    queues are listed (idle members included), with two extra columns: `answered_in_selection`
+    and `member_seconds_in_selection` (time as a member of the selected queues).
 
     Sums come from agg_agent_daily, so one day gives the mart's figures: occupancy =
     (talk + wrap-up) ÷ (logged in − paused), null when that is not positive (and on Webex rows,
@@ -434,10 +448,22 @@ def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
     visits that have ended (from fct_queue_visits): mean talk (hold inside) + wrap-up."""
     if filters.nothing_selected:
         return _empty_agents(with_selection=True)
-    scope_cte, restricted, params = _agent_scope(filters)
-    extra = ", scope.answered_in_selection" if restricted else ""
-    scope_join = "JOIN scope USING (platform, agent_key)" if restricted else ""
-    sql = f"""
+    with read_only(path) as con:
+        scope_cte, restricted, params = _agent_scope(con, filters)
+        extra = ", scope.answered_in_selection, scope.member_seconds_in_selection" if restricted else ""
+        scope_join = "JOIN scope USING (platform, agent_key)" if restricted else ""
+        df = con.sql(_agent_table_sql(scope_cte, extra, scope_join), params=params).pl()
+    # a non-positive available time gives no meaningful occupancy
+    return df.with_columns(
+        pl.when(pl.col("logged_in_seconds") - pl.col("paused_seconds") > 0)
+        .then(pl.col("occupancy"))
+        .otherwise(None)
+        .alias("occupancy")
+    )
+
+
+def _agent_table_sql(scope_cte: str, extra: str, scope_join: str) -> str:
+    return f"""
         WITH a AS (
             SELECT platform, agent_key,
                    sum(answered)::BIGINT          AS answered,
@@ -472,15 +498,6 @@ def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
         {scope_join}
         ORDER BY a.answered DESC, agent_names.agent
     """
-    with read_only(path) as con:
-        df = con.sql(sql, params=params).pl()
-    # a non-positive available time gives no meaningful occupancy
-    return df.with_columns(
-        pl.when(pl.col("logged_in_seconds") - pl.col("paused_seconds") > 0)
-        .then(pl.col("occupancy"))
-        .otherwise(None)
-        .alias("occupancy")
-    )
 
 
 def _empty_agents(with_selection: bool) -> pl.DataFrame:
@@ -492,6 +509,7 @@ def _empty_agents(with_selection: bool) -> pl.DataFrame:
     }
     if with_selection:
         schema["answered_in_selection"] = pl.Int64()
+        schema["member_seconds_in_selection"] = pl.Float64()
     for col in ("talk_seconds", "wrapup_seconds", "aht_seconds"):
         schema[col] = pl.Float64()
     schema["ring_no_answer"] = pl.Int64()
@@ -501,19 +519,22 @@ def _empty_agents(with_selection: bool) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _pauses_in_scope(filters: Filters) -> tuple[str, str, dict]:
-    """The range's pause rows as CTE `p` (reason '(no reason)' where none was logged), the join that
-    keeps agent_table's agents (empty when every agent is in scope), and the query's parameters."""
-    scope_cte, restricted, params = _agent_scope(filters)
-    scope_join = "SEMI JOIN scope USING (platform, agent_key)" if restricted else ""
-    pauses_cte = f"""
-        WITH p AS (
-            SELECT platform, agent_key, agent, coalesce(reason, '(no reason)') AS reason, pauses,
-                   paused_seconds
-            FROM {AGENT_PAUSE_DAILY}
-            WHERE day BETWEEN $start AND $end
-        ),{_AGENT_NAMES_CTE}{scope_cte}"""
-    return pauses_cte, scope_join, params
+def _read_pauses(path: str | Path, filters: Filters, select: str) -> pl.DataFrame:
+    """`select` run over the range's pause rows, CTE `p` (reason '(no reason)' where none was
+    logged), with `{scope_join}` in it replaced by the join that keeps agent_table's agents
+    (nothing when every agent is in scope)."""
+    with read_only(path) as con:
+        scope_cte, restricted, params = _agent_scope(con, filters)
+        scope_join = "SEMI JOIN scope USING (platform, agent_key)" if restricted else ""
+        sql = f"""
+            WITH p AS (
+                SELECT platform, agent_key, agent, coalesce(reason, '(no reason)') AS reason, pauses,
+                       paused_seconds
+                FROM {AGENT_PAUSE_DAILY}
+                WHERE day BETWEEN $start AND $end
+            ),{_AGENT_NAMES_CTE}{scope_cte}
+            {select.format(scope_join=scope_join)}"""
+        return con.sql(sql, params=params).pl()
 
 
 def pause_breakdown(path: str | Path, filters: Filters) -> pl.DataFrame:
@@ -528,8 +549,7 @@ def pause_breakdown(path: str | Path, filters: Filters) -> pl.DataFrame:
                 "share": pl.Float64(),
             }
         )
-    pauses_cte, scope_join, params = _pauses_in_scope(filters)
-    sql = f"""{pauses_cte}
+    return _read_pauses(path, filters, """
         SELECT reason,
                sum(pauses)::BIGINT          AS pauses,
                sum(paused_seconds)::DOUBLE  AS paused_seconds,
@@ -538,9 +558,7 @@ def pause_breakdown(path: str | Path, filters: Filters) -> pl.DataFrame:
         {scope_join}
         GROUP BY reason
         ORDER BY paused_seconds DESC, reason
-    """
-    with read_only(path) as con:
-        return con.sql(sql, params=params).pl()
+    """)
 
 
 def pauses_by_agent(path: str | Path, filters: Filters) -> pl.DataFrame:
@@ -556,9 +574,8 @@ def pauses_by_agent(path: str | Path, filters: Filters) -> pl.DataFrame:
                 "paused_seconds": pl.Float64(),
             }
         )
-    pauses_cte, scope_join, params = _pauses_in_scope(filters)
     # (the name agent_table shows; a pause outside any logged-in day keeps its own)
-    sql = f"""{pauses_cte}
+    return _read_pauses(path, filters, """
         SELECT p.platform, coalesce(any_value(agent_names.agent), max(p.agent)) AS agent, p.agent_key,
                p.reason, sum(p.pauses)::BIGINT AS pauses, sum(p.paused_seconds)::DOUBLE AS paused_seconds
         FROM p
@@ -566,9 +583,7 @@ def pauses_by_agent(path: str | Path, filters: Filters) -> pl.DataFrame:
         {scope_join}
         GROUP BY p.platform, p.agent_key, p.reason
         ORDER BY agent, p.platform, paused_seconds DESC
-    """
-    with read_only(path) as con:
-        return con.sql(sql, params=params).pl()
+    """)
 
 
 def queue_labels(queues: Sequence[QueueRef]) -> dict[str, QueueRef]:

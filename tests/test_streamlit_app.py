@@ -84,6 +84,19 @@ AGENT_DAILY_COLUMNS = {
     "paused_seconds": "DOUBLE",
     "occupancy": "DOUBLE",
 }
+AGENT_QUEUE_DAILY_COLUMNS = {
+    "platform": "VARCHAR",
+    "queue": "VARCHAR",
+    "agent": "VARCHAR",
+    "agent_key": "VARCHAR",
+    "day": "DATE",
+    "answered": "BIGINT",
+    "talk_seconds": "BIGINT",
+    "wrapup_seconds": "BIGINT",
+    "ring_no_answer": "BIGINT",
+    "transfers": "BIGINT",
+    "member_seconds": "BIGINT",
+}
 PAUSE_COLUMNS = {
     "platform": "VARCHAR",
     "agent": "VARCHAR",
@@ -162,6 +175,14 @@ AGENT_DAILY = [
     ("asterisk", "bob", date(2025, 3, 11), 1, 300.0, 0, 2, 0, 1800.0, 0.0, 300 / 1800),
     ("asterisk", "alice", date(2025, 3, 1), 1, 60.0, 0, 0, 0, 1000.0, 0.0, 0.06),
 ]
+AGENT_QUEUE_DAILY = [
+    # platform, queue, agent, day, answered, talk, wrap-up, rna, transfers, member seconds
+    ("asterisk", "sales", "alice", date(2025, 3, 12), 2, 300, 0, 1, 1, 3600),
+    ("asterisk", "sales", "carol", date(2025, 3, 12), 1, 0, 0, 0, 0, 1200),
+    ("asterisk", "support", "carol", date(2025, 3, 12), 0, 0, 0, 0, 0, 600),  # idle member
+    ("asterisk", "support", "bob", date(2025, 3, 11), 1, 300, 0, 2, 0, 1800),
+    ("asterisk", "sales", "alice", date(2025, 3, 1), 1, 60, 0, 0, 0, 1000),
+]
 PAUSES = [
     ("asterisk", "alice", date(2025, 3, 12), "lunch", 1, 400.0),
     ("asterisk", "alice", date(2025, 3, 12), "training", 1, 200.0),
@@ -180,7 +201,10 @@ def _with_agent_key(row: tuple, columns: dict[str, str]) -> tuple:
     return row if len(row) == len(columns) else (row[0], row[1], row[1].lower(), *row[2:])
 
 
-def build_serving(path: Path, visits=VISITS, agents=AGENT_DAILY, pauses=PAUSES) -> Path:
+def build_serving(path: Path, visits=VISITS, agents=AGENT_DAILY, pauses=PAUSES,
+                  agent_queues=AGENT_QUEUE_DAILY) -> Path:
+    """A serving copy holding the given marts rows; agent_queues=None leaves out
+    agg_agent_queue_daily, as in a copy published before it existed."""
     with duckdb.connect(str(path)) as con:
         con.execute("CREATE SCHEMA marts")
         _create(con, "marts.fct_queue_visits", FCT_COLUMNS)
@@ -212,6 +236,12 @@ def build_serving(path: Path, visits=VISITS, agents=AGENT_DAILY, pauses=PAUSES) 
             marks = ", ".join("?" for _ in AGENT_DAILY_COLUMNS)
             con.executemany(f"INSERT INTO marts.agg_agent_daily VALUES ({marks})",
                             [_with_agent_key(row, AGENT_DAILY_COLUMNS) for row in agents])
+        if agent_queues is not None:
+            _create(con, "marts.agg_agent_queue_daily", AGENT_QUEUE_DAILY_COLUMNS)
+        if agent_queues:
+            marks = ", ".join("?" for _ in AGENT_QUEUE_DAILY_COLUMNS)
+            con.executemany(f"INSERT INTO marts.agg_agent_queue_daily VALUES ({marks})",
+                            [(*row[:3], row[2].lower(), *row[3:]) for row in agent_queues])
         if pauses:
             marks = ", ".join("?" for _ in PAUSE_COLUMNS)
             con.executemany(f"INSERT INTO marts.agg_agent_pause_daily VALUES ({marks})",
@@ -272,7 +302,7 @@ def test_overview_bounds_and_queues(serving):
 
 def test_overview_missing_empty_and_schemaless(tmp_path):
     assert q.load_overview(tmp_path / "nope.duckdb", TZ) is None
-    empty = build_serving(tmp_path / "empty.duckdb", visits=[], agents=[], pauses=[])
+    empty = build_serving(tmp_path / "empty.duckdb", visits=[], agents=[], pauses=[], agent_queues=[])
     assert q.load_overview(empty, TZ) is None
     with duckdb.connect(str(tmp_path / "bare.duckdb")):
         pass
@@ -372,15 +402,26 @@ def test_agent_table(serving):
     assert rows["carol"]["occupancy"] == 0
     assert "answered_in_selection" not in df.columns
 
+    # who worked support: bob answered there, carol was an idle member (her answered call was in sales)
     support = q.agent_table(serving, q.Filters(*WEEK, queues=(SUPPORT,)))
-    assert support["agent"].to_list() == ["bob"]
-    assert support["answered_in_selection"].to_list() == [1]
+    assert support.select("agent", "answered", "answered_in_selection", "member_seconds_in_selection").rows() == [
+        ("bob", 1, 1, 1800.0), ("carol", 1, 0, 600.0)]
 
     month = q.agent_table(serving, q.Filters(date(2025, 3, 1), date(2025, 3, 12)))
     alice_month = month.filter(pl.col("agent") == "alice").row(0, named=True)
     assert alice_month["answered"] == 3
     assert alice_month["occupancy"] == pytest.approx(360 / 4000)
     assert alice_month["aht_seconds"] == pytest.approx(120)
+
+
+def test_agent_table_on_a_copy_published_before_agg_agent_queue_daily(tmp_path):
+    """An older serving copy has no per-queue agent mart: a queue selection keeps the agents who
+    answered there (idle members cannot be told), with no member time."""
+    path = build_serving(tmp_path / "old.duckdb", agent_queues=None)
+    support = q.agent_table(path, q.Filters(*WEEK, queues=(SUPPORT,)))
+    assert support.select("agent", "answered_in_selection", "member_seconds_in_selection").rows() == [
+        ("bob", 1, None)]
+    assert q.pause_breakdown(path, q.Filters(*WEEK, queues=(SUPPORT,))).is_empty()  # bob took no pauses
 
 
 HANDLED = [
@@ -401,7 +442,8 @@ HANDLED_AGENTS = [
 
 
 def test_aht_and_occupancy_count_wrapup_and_hold_as_the_marts_do(tmp_path):
-    path = build_serving(tmp_path / "s.duckdb", visits=HANDLED, agents=HANDLED_AGENTS, pauses=[])
+    path = build_serving(tmp_path / "s.duckdb", visits=HANDLED, agents=HANDLED_AGENTS, pauses=[],
+                         agent_queues=None)
     day = date(2025, 3, 12)
     asterisk = q.queue_kpis(path, q.Filters(day, day, (SALES,)), 20)
     assert asterisk.aht_seconds == pytest.approx((120 + 30) / 2)  # talk-only would be 45
@@ -433,7 +475,8 @@ def test_two_agents_with_one_name_stay_two_rows_told_apart_by_their_keys(tmp_pat
         ("asterisk", "Bea", "bea", day, 0, 0.0, 0, 0, 0, 500.0, 0.0, 0.0),
     ]
     pauses = [("asterisk", "Ana Ruiz", "ana.ruiz@b", day, "lunch", 1, 250.0)]
-    path = build_serving(tmp_path / "s.duckdb", visits=visits, agents=agents, pauses=pauses)
+    # (no agg_agent_queue_daily: the queue selection below is scoped by fct_queue_visits' answers)
+    path = build_serving(tmp_path / "s.duckdb", visits=visits, agents=agents, pauses=pauses, agent_queues=None)
 
     rows = {r["agent"]: r for r in q.agent_table(path, q.Filters(day, day)).iter_rows(named=True)}
     assert set(rows) == {"Ana Ruiz (ana.ruiz@a)", "Ana Ruiz (ana.ruiz@b)", "Bea"}
@@ -453,7 +496,7 @@ def test_pause_breakdown(serving):
     df = q.pause_breakdown(serving, q.Filters(*WEEK))
     assert df.rows() == [("lunch", 2, 600.0, 0.75), ("training", 1, 200.0, 0.25)]
     support = q.pause_breakdown(serving, q.Filters(*WEEK, queues=(SUPPORT,)))
-    assert support.is_empty()  # bob took no pauses
+    assert support.rows() == [("lunch", 1, 200.0, 1.0)]  # carol's (bob took no pauses)
     per_agent = q.pauses_by_agent(serving, q.Filters(*WEEK, queues=(SALES,)))
     assert sorted(per_agent.select("agent", "reason", "paused_seconds").rows()) == [
         ("alice", "lunch", 400.0),
@@ -588,7 +631,9 @@ def test_page_queue_filter_changes_kpis(app_env):
     at.multiselect[0].set_value(["support"]).run()
     assert metrics(at)["Offered"] == "3"
     assert metrics(at)["Service level"] == "33.3%"
-    assert list(at.dataframe[0].value["agent"]) == ["bob"]
+    agents = at.dataframe[0].value
+    assert list(agents["agent"]) == ["bob", "carol"]  # carol: an idle member of support
+    assert list(agents["member_seconds_in_selection"]) == [pd.Timedelta(seconds=1800), pd.Timedelta(seconds=600)]
 
     at.multiselect[0].set_value([]).run()
     assert not at.exception
@@ -617,7 +662,7 @@ def test_page_missing_serving_copy(monkeypatch, tmp_path):
 
 
 def test_page_empty_serving_copy(monkeypatch, tmp_path):
-    empty = build_serving(tmp_path / "serving.duckdb", visits=[], agents=[], pauses=[])
+    empty = build_serving(tmp_path / "serving.duckdb", visits=[], agents=[], pauses=[], agent_queues=[])
     monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(empty))
     st.cache_data.clear()
     at = run_app()

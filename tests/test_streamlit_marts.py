@@ -183,6 +183,10 @@ def test_agent_table_equals_agg_agent_daily_for_one_day(serving):
     ventas = q.agent_table(serving, q.Filters(DAY, DAY, (q.QueueRef("asterisk", "ventas"),)))
     (eva,) = ventas.iter_rows(named=True)
     assert eva["agent"] == "Eva Gil" and eva["answered_in_selection"] == 2
+    # her membership of ventas: B+5 → data end B+3000, as marts.agg_agent_queue_daily says
+    (member_seconds,) = _rows(serving, "select member_seconds from marts.agg_agent_queue_daily "
+                                       "where agent = 'Eva Gil' and queue = 'ventas'")
+    assert eva["member_seconds_in_selection"] == member_seconds["member_seconds"] == 2995
     assert eva["occupancy"] == pytest.approx(marts["Eva Gil"]["occupancy"])
 
 

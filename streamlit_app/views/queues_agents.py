@@ -22,7 +22,7 @@ MEASURE_COLORS = {"offered": "#4C78A8", "answered": "#54A24B", "abandoned": "#E4
 
 
 def render() -> None:
-    page(TITLE, _render, tables="fct_queue_visits, agg_agent_daily, agg_agent_pause_daily")
+    page(TITLE, _render, tables="fct_queue_visits, agg_agent_daily, agg_agent_queue_daily, agg_agent_pause_daily")
 
 
 def _render(settings: Settings, path: str) -> None:
@@ -218,8 +218,9 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, several_days: bool) 
 def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool) -> None:
     if restricted:
         st.caption(
-            "Agents who answered in the selected queues. Their figures cover all queues: "
-            "logged-in and pause time are not kept per queue."
+            "Agents who worked the selected queues: answered or were rung there, or were members "
+            "(idle members included). Their figures cover all queues, except the two "
+            "'selected queues' columns."
         )
     else:
         st.caption("All agents with activity in the selected days, over all queues.")
@@ -228,7 +229,9 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
         return
     df = agents.to_pandas()
     df = seconds_to_timedelta(
-        df, ["talk_seconds", "wrapup_seconds", "aht_seconds", "logged_in_seconds", "paused_seconds"]
+        df,
+        [c for c in ("talk_seconds", "wrapup_seconds", "aht_seconds", "member_seconds_in_selection",
+                     "logged_in_seconds", "paused_seconds") if c in df.columns],
     )
     df["occupancy"] = df["occupancy"] * 100
     # agent is the name, told apart by its key where two agents share one
@@ -246,6 +249,12 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
             ),
             "answered_in_selection": st.column_config.NumberColumn(
                 "Answered (selected queues)", format="%d"
+            ),
+            "member_seconds_in_selection": st.column_config.NumberColumn(
+                "Member (selected queues)",
+                format=clock,
+                help="Time as a member of the selected queues (Asterisk's ADDMEMBER → "
+                "REMOVEMEMBER; an AGENTLOGIN names no queue). None for Webex agents.",
             ),
             "talk_seconds": st.column_config.NumberColumn(
                 "Talk", format=clock, help="Talk time of answered calls (hold included)."
