@@ -5,11 +5,14 @@
   Local/2004@from-queue/n) while CONNECT / COMPLETE* / RINGNOANSWER / PAUSE log its NAME.
   Evidence, for each ADDMEMBER (first match wins):
     1. self                 - the ADDMEMBER already carries a name (no '/'; log_membername_as_agent=yes)
-    2. same_second_unpause  - the nearest later UNPAUSEALL/UNPAUSE/PAUSEALL/PAUSE line of the same
-                              second (same queue, or queue NONE) that carries a name, not an
-                              interface, names the member (IssabelPBX logs ADDMEMBER SIP/1001 then
-                              UNPAUSEALL Sathish and UNPAUSE Sathish; Asterisk 11 and older log
-                              UNPAUSEALL SIP/1001, which names no one)
+    2. same_second_unpause  - the nearest later UNPAUSEALL/UNPAUSE line of the same second (same
+                              queue, or queue NONE) that carries a name, not an interface, names
+                              the member (IssabelPBX logs ADDMEMBER SIP/1001 then UNPAUSEALL
+                              Sathish and UNPAUSE Sathish; Asterisk 11 and older log UNPAUSEALL
+                              SIP/1001, which names no one). A PAUSE/PAUSEALL is not evidence:
+                              no login sequence writes one first, while another agent's pause in
+                              the same second is common on a busy PBX that logs ADDMEMBER alone
+                              (stock Asterisk), and would give the interface that agent's name
     3. carried_forward      - the name of that interface's previous evidence
     4. carried_back         - the name of that interface's first evidence, for ADDMEMBERs before it
     5. interface            - no evidence at all: the interface is its own name
@@ -23,7 +26,7 @@ with
 events as (
 
     select * from {{ ref('int_asterisk__queue_events') }}
-    where event in ('ADDMEMBER', 'PAUSE', 'UNPAUSE', 'PAUSEALL', 'UNPAUSEALL')
+    where event in ('ADDMEMBER', 'UNPAUSE', 'UNPAUSEALL')
         and agent is not null
 
 ),
