@@ -406,7 +406,10 @@ measured as (
             when terminal_event in ('WITHDRAW', 'FULL', 'CLOSED') then 'other'
             when is_closed_by_restart or is_exit_missing then 'other'
             else 'open'
-        end as outcome
+        end as outcome,
+        -- the member who answered: an ABANDON written with a member's name (the caller hung up as
+        -- that member was about to talk, reference §4.16) names no one who answered
+        case when is_answered then coalesce(connect_agent, terminal_agent) end as answering_agent
     from timed
 
 ),
@@ -472,16 +475,16 @@ wrapup_timeline as (
 
     -- only agents (per boot) that logged wrap-ups at all (plain Asterisk logs none)
     select
-        pbx, boot_no, {{ agent_key('coalesce(connect_agent, terminal_agent)') }} as agent_key, end_seq as seq,
+        pbx, boot_no, {{ agent_key('answering_agent') }} as agent_key, end_seq as seq,
         anchor_event_id as visit_anchor,
         cast(null as bigint) as wrapup_seconds
     from measured
-    where is_answered and end_seq is not null and coalesce(connect_agent, terminal_agent) is not null
+    where end_seq is not null and answering_agent is not null
         and exists (
             select 1 from wrapup_lines
             where wrapup_lines.pbx = measured.pbx
                 and wrapup_lines.boot_no = measured.boot_no
-                and wrapup_lines.agent_key = {{ agent_key('coalesce(measured.connect_agent, measured.terminal_agent)') }}
+                and wrapup_lines.agent_key = {{ agent_key('measured.answering_agent') }}
         )
 
 ),
@@ -613,8 +616,8 @@ final as (
         measured.outcome,
         coalesce(measured.outcome = 'abandoned' and measured.wait_seconds <= {{ var('short_abandon_seconds') }}, false)
             as is_short_abandon,
-        coalesce(measured.connect_agent, measured.terminal_agent) as agent,
-        {{ agent_key('coalesce(measured.connect_agent, measured.terminal_agent)') }} as agent_key,
+        measured.answering_agent as agent,
+        {{ agent_key('measured.answering_agent') }} as agent_key,
         measured.wait_seconds,
         measured.talk_seconds,
         first_wrapups.wrapup_seconds,
