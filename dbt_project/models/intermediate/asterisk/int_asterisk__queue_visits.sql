@@ -23,9 +23,11 @@
     closed, not a second (orphan) visit.
   * Refused at join: IssabelPBX/FreePBX write a DID line (callid, queue) right before Queue(),
     and stock Asterisk logs nothing when the queue refuses the caller (joinempty, full). A DID
-    line not followed by an ENTERQUEUE of the same call and queue (nor written a second after
-    one, out of order) is such a visit: outcome 'join_empty', entered and ended at the DID line,
-    no wait (is_refused_at_join).
+    line followed by no line of a visit of the same call and queue (up to the call's next DID),
+    nor written a second after its ENTERQUEUE (out of order), is such a visit: outcome
+    'join_empty', entered and ended at the DID line, no wait (is_refused_at_join). A DID followed
+    by a CONNECT or an exit line but no ENTERQUEUE (that line lost to damage or rotation) is not:
+    the caller was in the queue, and the orphan visit those lines make is the call's only visit.
 
   Incremental: a visit depends only on the events of its boot, the boot's end (a restart, or the
   PBX's last line of any kind) and the DID lines of the same call, so a run rebuilds, per PBX,
@@ -79,8 +81,9 @@ segmented as (
             order by event_seq
             rows between unbounded preceding and current row
         ) as visit_no,
-        -- a DID line must be followed by the ENTERQUEUE of the same call and queue, or follow
-        -- it within a second (the two lines written out of order)
+        -- a DID line of a caller who entered is followed by a line of its visit (the ENTERQUEUE,
+        -- or a later one when that was lost), or follows the ENTERQUEUE within a second (the two
+        -- lines written out of order)
         lead(event) over (
             partition by pbx, boot_no, callid, queue
             order by event_seq
@@ -582,7 +585,9 @@ refused as (
         {{ run_started_at_literal() }} as dbt_refreshed_at
     from segmented
     where event = 'DID'
-        and (next_event is null or next_event <> 'ENTERQUEUE')
+        -- no line of a visit follows before the call's next DID: a CONNECT or an exit line after
+        -- it shows the caller was in the queue (its ENTERQUEUE lost), and its orphan visit counts
+        and (next_event is null or next_event = 'DID')
         and not coalesce(previous_event = 'ENTERQUEUE' and event_epoch - previous_epoch <= 1, false)
 
 ),
