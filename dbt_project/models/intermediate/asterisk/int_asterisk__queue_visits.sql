@@ -20,7 +20,8 @@
     entry (ended_at = the restart); else 'open' (still waiting).
   * Nothing survives a restart: lines of a call after a QUEUESTART whose last ENTERQUEUE in that
     queue came before it, with no exit line after it, are remnants of the visit the restart
-    closed, not a second (orphan) visit.
+    closed, not a second (orphan) visit. So are they when that ENTERQUEUE was lost and the
+    call's CONNECT or DID line before the restart is the last one of it there.
   * Refused at join: IssabelPBX/FreePBX write a DID line (callid, queue) right before Queue(),
     and stock Asterisk logs nothing when the queue refuses the caller (joinempty, full). A DID
     line followed by no line of a visit of the same call and queue (up to the call's next DID),
@@ -192,8 +193,9 @@ reentered as (
 ),
 
 -- orphan segments after a restart whose call was still in this queue when an earlier boot ended
--- (see header): its last ENTERQUEUE there has no terminal line after it. The few orphans are
--- joined to the entry and exit lines, not every line probed per segment.
+-- (see header): its last ENTERQUEUE there - or, that line lost, its CONNECT or DID - has no
+-- terminal line after it. The few orphans are joined to the entry and exit lines, not every line
+-- probed per segment.
 restart_remnants as (
 
     select orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
@@ -206,10 +208,10 @@ restart_remnants as (
     where orphans.visit_no = 0
         and orphans.boot_no > 0
         and (orphans.terminal_seq is not null or orphans.connect_seq is not null)
-        and (entries.event = 'ENTERQUEUE' or entries.event in {{ asterisk_terminal_events() }})
+        and (entries.event in ('ENTERQUEUE', 'CONNECT', 'DID') or entries.event in {{ asterisk_terminal_events() }})
     group by orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
-    having max(case when entries.event = 'ENTERQUEUE' then entries.event_seq end)
-        > coalesce(max(case when entries.event <> 'ENTERQUEUE' then entries.event_seq end), -1)
+    having max(case when entries.event in ('ENTERQUEUE', 'CONNECT', 'DID') then entries.event_seq end)
+        > coalesce(max(case when entries.event not in ('ENTERQUEUE', 'CONNECT', 'DID') then entries.event_seq end), -1)
 
 ),
 
