@@ -111,22 +111,24 @@ def loaded_versions(files: list[tuple[str, int | list[int], log_streams.Stream |
         if stream is None:
             done = exports.get(name) == version
         else:
-            offset = positions[kind].get(read_as[id(stream)], {}).get("offset")
-            done = offset is not None and _nothing_to_read(stream, offset, version)
+            position = positions[kind].get(read_as[id(stream)], {})
+            offset = position.get("offset")
+            done = offset is not None and _nothing_to_read(stream, offset, version, position.get("bytes_read_to"))
         if done:
             loaded[key] = version
     return loaded
 
 
-def _nothing_to_read(stream: log_streams.Stream, offset: int, readable: int) -> bool:
+def _nothing_to_read(stream: log_streams.Stream, offset: int, readable: int, read_to: int | None = None) -> bool:
     """Whether the loader, at `offset`, would read nothing of the stream (log_streams.plan_read):
     `readable` (its version, log_streams.readable_size of its most complete copy) ends where it
     is read to - its end, or a live log's unfinished last line - or only an older or cut copy
-    is left."""
+    is left. `read_to`: where the last load read to when that is past `offset` (an unsettled last
+    line it reads again once a line follows: nothing new until then)."""
     start, reset = log_streams.plan_read(stream, log_streams.Position(offset))
     if reset:  # the live file truncated and rewritten: read again from the start
         return False
-    return readable <= start.offset
+    return readable <= max(start.offset, read_to or 0)
 
 
 def changed_files(previous: dict[str, object], current: dict[str, object]) -> dict[str, object]:

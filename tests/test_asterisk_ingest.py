@@ -517,6 +517,49 @@ def test_damaged_times_at_the_edges_of_runs_and_chunks_are_judged_by_the_lines_a
     assert warehouse_lines(settings) == expected([*first[:4], first[5], *first[7:], *more[1:]])
 
 
+def _hours_later(line: str, seconds: int) -> str:
+    epoch, rest = line.split("|", 1)
+    return f"{int(epoch) + seconds}|{rest}"
+
+
+def test_a_run_ending_on_a_damaged_time_reads_that_line_again_and_quarantines_it_as_one_read_would(make_settings, site):
+    """A digit off on the last line a run reads (+2.8 h) passes as a line after a quiet spell: the
+    line before it is its only judge. The next run reads it again with the line after it, and the
+    warehouse ends as one read of the whole log leaves it: the line quarantined, its agent not
+    logged in for hours more (audit D4: incremental runs must equal one run)."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    first, more = lines(0, 9), lines(10, 6)
+    # an agent's line (a call's line would be vouched for by its call id, which holds its epoch)
+    damaged = _hours_later(f"{B + 9}|NONE|ventas|Ana Ruiz|PAUSE|Lunch", 10_000)
+    write(site / "queue_log", [*first, damaged])
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected, counts.read_again) == (10, 10, 0, 0)
+    write(site / "queue_log", more, mode="a")
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected, counts.read_again) == (7, 6, 1, 1)
+    assert counts.balanced
+    assert warehouse_lines(settings) == expected([*first, *more])
+    assert rejects(settings) == [(9, "epoch_out_of_sequence", damaged)]
+    # a third run with nothing new reads nothing again: the line was settled
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.read_again) == (0, 0)
+
+
+def test_a_line_after_a_quiet_spell_loads_at_once_and_once_when_read_again(make_settings, site):
+    """The first call of the morning is the last line read until the next one comes: loaded at once
+    (the log may never grow), read again by the next run and still one row."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    night, morning = lines(0, 6), [_hours_later(line, 36_000) for line in lines(6, 6)]
+    write(site / "queue_log", [*night, morning[0]])
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded) == (7, 7)
+    assert warehouse_lines(settings) == expected([*night, morning[0]])
+    write(site / "queue_log", morning[1:], mode="a")
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.read_again) == (6, 6, 1)
+    assert warehouse_lines(settings) == expected([*night, *morning])
+
+
 def test_a_misnamed_or_cut_archive_loads_what_it_holds_instead_of_stopping_the_load(make_settings, site):
     """A `.gz` that is plain text is read as text; an archive cut short gives its whole lines and
     its cut last line is quarantined; the other files load as usual."""

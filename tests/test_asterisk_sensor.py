@@ -52,6 +52,21 @@ def test_a_fresh_instance_starts_no_run_for_files_already_loaded(fresh_sensor):
     assert len(tick(first.cursor).run_requests) == 1
 
 
+def test_a_fresh_instance_starts_no_run_for_a_last_line_read_that_waits_for_the_next(fresh_sensor):
+    """The loader's position stops before a last line an hour from the one before it (read again,
+    and judged with the line after it, once one comes: queue_log_parser.UnsettledTail); until then
+    there is nothing new for a run to read."""
+    site, settings, tick = fresh_sensor
+    with open(site / "queue_log", "a") as fh:
+        fh.write(f"{T + 7_200}|NONE|ventas|Ana Ruiz|PAUSE|Lunch\n")
+    assert run_load(settings).counts("queue_log").loaded == 4
+    assert not tick().run_requests
+    with open(site / "queue_log", "a") as fh:
+        fh.write(f"{T + 7_260}|NONE|ventas|Ana Ruiz|UNPAUSE|\n")
+    assert len(tick().run_requests) == 1
+    assert run_load(settings).counts("queue_log").read_again == 1
+
+
 def test_a_fresh_instance_starts_a_run_for_bytes_not_loaded_yet(fresh_sensor):
     site, settings, tick = fresh_sensor
     run_load(settings)

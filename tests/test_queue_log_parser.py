@@ -16,6 +16,7 @@ from pipelines.asterisk.queue_log_parser import (
     REJECT_REASONS,
     REJECT_SCHEMA,
     ParsedChunk,
+    UnsettledTail,
     break_midline_nul_runs,
     count_lines,
     epochs_ahead,
@@ -439,6 +440,35 @@ def test_the_next_chunk_lends_its_events_not_its_malformed_or_stray_lines_as_nei
     # the stream's first line, then a year too late (2024 read as 2025), then on as before
     out = parse(ql(f"{T}{enter}"), epochs_after=(T + 31_536_001, T + 2, T + 40))
     assert out.rejects.height == 0 and out.events.height == 1
+
+
+def test_a_last_line_an_hour_from_the_one_before_it_waits_for_the_next_line_to_settle_its_verdict():
+    """Judged by the line before it alone, a last line more than OUT_OF_SEQUENCE_SECONDS from it may
+    be a damaged digit the next line would show (or a lone restart it would vouch for): the chunk
+    names it, where it starts and the epoch that judged it, so that a log that grows is read again
+    from it. It is still loaded (or rejected) now: the log may never grow."""
+    enter = f"|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1"
+    first, last = f"{T}{enter}", f"{T + 10_000}{enter}"  # 2.8 h later: a quiet spell, or a digit off
+    out = parse(ql(first, last))
+    assert out.events.height == 2 and out.rejects.height == 0
+    assert out.unsettled == UnsettledTail(line_no=1, offset=len(first) + 1, epoch_before=T)
+    # numbered in its stream; a line run before it judges a chunk of one line; blank lines after it
+    out = parse(ql(last, "", ""), first_line_no=40, epoch_before=T)
+    assert out.unsettled == UnsettledTail(line_no=40, offset=0, epoch_before=T)
+    # a stream's only line so far has no judge at all
+    assert parse(ql(first)).unsettled == UnsettledTail(line_no=0, offset=0, epoch_before=None)
+    # rejected now (years after its neighbour), it is named all the same: the next line may agree
+    years = f"{T + 400_000_000}{enter}"
+    out = parse(ql(first, f"{T + 5}{enter}", years), file_written_epoch=T + 400_000_100)
+    assert out.rejects.select("line_no", "reason").rows() == [(2, "epoch_out_of_sequence")]
+    assert out.unsettled == UnsettledTail(line_no=2, offset=2 * (len(first) + 1), epoch_before=T + 5)
+
+
+@pytest.mark.parametrize("kw", [{}, {"epochs_after": (T + 10_060,)}])
+def test_a_last_line_near_the_one_before_it_or_with_lines_after_it_is_settled(kw):
+    enter = f"|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1"
+    last = T + 3_600 if not kw else T + 10_000
+    assert parse(ql(f"{T}{enter}", f"{last}{enter}"), **kw).unsettled is None
 
 
 @pytest.mark.parametrize("ms", ["0", "1000", "15000"])

@@ -122,6 +122,10 @@ class Position:
     # stream_identity(PBX, first line) of the stream read ("" = stored before it was kept): the
     # family of branches among which `with_read_identities` looks
     family: str = ""
+    # where the last run read to (line number, byte), when it stopped before that at an unsettled
+    # tail (queue_log_parser.UnsettledTail) that the next run reads again; None: to `line_no`/`offset`
+    lines_read_to: int | None = None
+    bytes_read_to: int | None = None
 
 
 def parse_locations(value: str) -> list[Location]:

@@ -97,15 +97,33 @@ REJECT_REASONS = ("missing_event", "bad_epoch", "epoch_out_of_sequence", "too_ma
 
 
 @dataclass(frozen=True)
+class UnsettledTail:
+    """The last event line of what a run read, when the line after it could still change its
+    verdict (OUT_OF_SEQUENCE_SECONDS): it was judged by the line before it alone, and is more than
+    OUT_OF_SEQUENCE_SECONDS from it (or has no line before it). A damaged digit there passes as
+    a line after a quiet hour until the next line shows it standing out from both, and a restart
+    months later stays rejected until the line after it shows it is not alone. A log that grows is
+    read again from this line by its next run (source.py), so that its lines end up judged as one
+    run over the whole log would judge them."""
+
+    line_no: int  # the line's number in its stream
+    offset: int  # where the line starts, in bytes from the start of the chunk
+    epoch_before: int | None  # the epoch of the event kept before it (its judge), None: none
+
+
+@dataclass(frozen=True)
 class ParsedChunk:
     """The outcome of one chunk: lines_read == len(events) + len(rejects) + skipped_blank.
-    events_with_replaced_bytes: events kept with bytes that were not UTF-8 (read as U+FFFD)."""
+    events_with_replaced_bytes: events kept with bytes that were not UTF-8 (read as U+FFFD).
+    unsettled: the chunk's last event line when no line after it was given and its verdict
+    waits for one (UnsettledTail); None otherwise."""
 
     events: pl.DataFrame
     rejects: pl.DataFrame
     lines_read: int
     skipped_blank: int
     events_with_replaced_bytes: int = 0
+    unsettled: UnsettledTail | None = None
 
 
 _COUNT_WINDOW = 1 << 20
@@ -190,8 +208,13 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
             and not _out_of_sequence(epochs, *around, end_events=_end_events(raw.get_column(_READ_COLUMNS[4]))).any()):
         # The usual chunk: nothing to set aside, so no per-row tags and no filtering of its columns.
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
+        unsettled = None
+        if not epochs_after:
+            before = int(epochs[-2]) if len(epochs) > 1 else epoch_before
+            unsettled = _unsettled_tail(data, first_line_no, first_line_no + lines_read - 1, int(epochs[-1]), before)
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0,
-                           events_with_replaced_bytes=rows_with_replaced_bytes(events, clean) if lossy else 0)
+                           events_with_replaced_bytes=rows_with_replaced_bytes(events, clean) if lossy else 0,
+                           unsettled=unsettled)
 
     f = [pl.col(c) for c in (_READ_COLUMNS if wide else _NARROW_COLUMNS)]
     # A file saved by an editor starts with a byte-order mark, also where it was appended to another
@@ -228,11 +251,36 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     kept = tagged.filter(~pl.col("_blank") & pl.col("_reason").is_null())
     events = kept.select("line_no", pl.col("_epoch").alias("event_epoch"), *_event_fields(wide))
 
+    unsettled = None
+    if not epochs_after and events_so_far.height:
+        # the last line that was an event before the neighbours judged it, judged by the event
+        # kept before it (or the line before the chunk)
+        last_no, last_epoch = events_so_far.select("line_no", "_epoch").row(-1)
+        judges = events.filter(pl.col("line_no") < last_no).get_column("event_epoch")
+        before = int(judges[-1]) if len(judges) else epoch_before
+        unsettled = _unsettled_tail(data, first_line_no, last_no, last_epoch, before)
     rejected = tagged.select("line_no", "_reason").filter(pl.col("_reason").is_not_null())
     rejects = _rejects_with_text(data, rejected, first_line_no, base_offset)
     skipped = int(tagged.get_column("_blank").sum())
     return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped,
-                       events_with_replaced_bytes=rows_with_replaced_bytes(events, clean) if lossy else 0)
+                       events_with_replaced_bytes=rows_with_replaced_bytes(events, clean) if lossy else 0,
+                       unsettled=unsettled)
+
+
+def _unsettled_tail(data: bytes, first_line_no: int, line_no: int, epoch: int, before: int | None) -> UnsettledTail | None:
+    """The UnsettledTail of the chunk's last event line `line_no` (at `epoch`, after `before`), or
+    None when the line before it is near enough to settle its verdict."""
+    if before is not None and abs(epoch - before) <= OUT_OF_SEQUENCE_SECONDS:
+        return None
+    return UnsettledTail(line_no=line_no, offset=_line_start(data, line_no - first_line_no), epoch_before=before)
+
+
+def _line_start(data: bytes, index: int) -> int:
+    """Where the chunk's line `index` (0-based, as the parser numbers lines) starts in `data`."""
+    if index == 0:
+        return 0
+    newlines = np.flatnonzero(np.frombuffer(break_midline_nul_runs(data), dtype=np.uint8) == 10)
+    return int(newlines[index - 1]) + 1
 
 
 def _lines_cut_by_nuls(data: bytes, broken: bytes) -> list[int]:

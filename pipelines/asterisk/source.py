@@ -8,6 +8,10 @@ Incremental and idempotent:
 - before a stream is read from position P, rows at or past P are deleted — leftovers of a run
   that loaded data but died before committing its state — so a crash at any point followed by a
   rerun gives the same warehouse as one clean run;
+- a growing log's last line whose verdict waits for the line after it (queue_log_parser.
+  UnsettledTail) is loaded (or rejected) at once, but the position stops before it: the next
+  run deletes its rows as above and reads it again, so runs that stop anywhere leave what one
+  run over the whole log would;
 - an unterminated last line is read only once it is finished or can no longer be
   (LogFile.is_final);
 - bulk rows travel as Arrow tables (Polars-parsed), never a dict per line.
@@ -38,6 +42,7 @@ from pipelines.asterisk.log_streams import Location, LogFile, Position, Stream
 from pipelines.asterisk.queue_log_parser import (
     EVENT_SCHEMA,
     REJECT_SCHEMA,
+    UnsettledTail,
     epochs_ahead,
     parse_chunk,
 )
@@ -112,6 +117,9 @@ class IngestCounts:
     skipped_blank: int = 0
     skipped_duplicate: int = 0
     loaded_with_replaced_bytes: int = 0  # (among loaded) text that was not UTF-8, kept as U+FFFD
+    # (among lines_read) lines the run before read as a growing log's unsettled tail
+    # (queue_log_parser.UnsettledTail), read and judged again, their rows replaced
+    read_again: int = 0
     streams_read: int = 0
     files_waiting: int = 0
     prefix_copies: int = 0
@@ -135,6 +143,7 @@ class IngestCounts:
             "skipped_duplicate": self.skipped_duplicate,
             "counts_balance": self.balanced,
             "loaded_with_replaced_bytes": self.loaded_with_replaced_bytes,
+            "read_again": self.read_again,
             "streams_read": self.streams_read,
             "files_waiting_for_first_line": self.files_waiting,
             "files_skipped_as_prefix_copies": self.prefix_copies,
@@ -180,13 +189,13 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
-    def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, int | None]:
+    def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, int | None, UnsettledTail | None]:
         parsed = parse_chunk(
             chunk, first_line_no=place.first_line_no, base_offset=place.offset, epoch_before=place.epoch_before,
             epochs_after=() if place.next_chunk is None else epochs_ahead(place.next_chunk),
             file_written_epoch=place.file.mtime_ns // 1_000_000_000)
         epochs = parsed.events.get_column("event_epoch")
-        return parsed, parsed.lines_read, epochs[-1] if len(epochs) else None
+        return parsed, parsed.lines_read, epochs[-1] if len(epochs) else None, parsed.unsettled
 
     def emit(parsed, meta: dict[str, object]) -> Iterator[object]:
         if parsed.events.height:
@@ -220,11 +229,13 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
     """New bytes of every stream of one kind of append-only log, chunk by chunk.
 
     `read(chunk, place)` parses a chunk (`ChunkPlace`: where it is, what is around it) and
-    returns (parsed, the chunk's line count, the epoch of its last event or None); it runs on a
-    thread of its own one chunk ahead, so parsing the next chunk overlaps with dlt writing this
-    one. `emit(parsed, meta_values)` yields the tables and updates `counts`. Each stream's
-    position (with the last event's epoch, the next run's first neighbour) advances in resource
-    state once all its chunks are yielded.
+    returns (parsed, the chunk's line count, the epoch of its last event or None, its
+    UnsettledTail or None); it runs on a thread of its own one chunk ahead, so parsing the next
+    chunk overlaps with dlt writing this one. `emit(parsed, meta_values)` yields the tables and
+    updates `counts`. Each stream's position (with the last event's epoch, the next run's first
+    neighbour) advances in resource state once all its chunks are yielded: to the end of what was
+    read, or, for a log that still grows, to its unsettled last line, which the next run reads
+    again (counted in `read_again`) and judges with the line after it.
     """
     loaded_at = _now()
     state = dlt.current.resource_state()
@@ -239,7 +250,7 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
     for stream in streams:
         source = stream.best
         try:
-            start, _reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
+            start, reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
             if source.size <= start.offset:
                 continue
             # the bytes before the read position, kept as the read goes on: the position's
@@ -250,17 +261,27 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
         except FileNotFoundError:
             _left_for_next_run(source)
             continue
+        # lines loaded by a crashed run past the committed position, or read by the last run as
+        # an unsettled tail: read again now
         _remove_uncommitted(appended_tables, stream.stream_id, start.line_no)
+        read_to = (start.line_no, start.offset)  # the line and byte after the last line read
 
         def parsed_chunks(source=source, start=start, stream=stream) -> Iterator[tuple[object, int, int, int | None, bytes]]:
+            nonlocal read_to
             line_no, last_epoch = start.line_no, start.last_epoch if start.offset else None
             chunks = log_streams.read_new_bytes(source, start.offset, chunk_bytes, first_line=stream.first_line)
             current = next(chunks, None)
             while current is not None:
                 following = next(chunks, None)  # its first line is the last line's neighbour
                 offset, chunk = current
-                parsed, lines, epoch = read(chunk, ChunkPlace(source, line_no, offset, last_epoch,
-                                                              None if following is None else following[1]))
+                parsed, lines, epoch, unsettled = read(chunk, ChunkPlace(source, line_no, offset, last_epoch,
+                                                                         None if following is None else following[1]))
+                read_to = (line_no + lines, offset + len(chunk))
+                if following is None and unsettled is not None and not source.is_final:
+                    # the log grows: its next run reads again from that line (UnsettledTail)
+                    yield (parsed, unsettled.line_no, offset + unsettled.offset, unsettled.epoch_before,
+                           chunk[:unsettled.offset][-log_streams.TAIL_CHECK_BYTES:])
+                    return
                 line_no, last_epoch = line_no + lines, last_epoch if epoch is None else epoch
                 yield parsed, line_no, offset + len(chunk), last_epoch, chunk[-log_streams.TAIL_CHECK_BYTES:]
                 current = following
@@ -280,9 +301,13 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
             _left_for_next_run(source)  # gone between being listed and opened: rotated away
             continue
         counts.streams_read += 1
+        if not reset and start.lines_read_to is not None:
+            counts.read_again += max(0, min(start.lines_read_to, read_to[0]) - start.line_no)
         positions[stream.stream_id] = {"offset": end, "line_no": line_no, "last_epoch": last_epoch,
                                        "tail": log_streams.fingerprint(tail) if tail and not source.compressed else "",
-                                       "family": log_streams.stream_identity(stream.pbx, stream.first_line)}
+                                       "family": log_streams.stream_identity(stream.pbx, stream.first_line),
+                                       **({"lines_read_to": read_to[0], "bytes_read_to": read_to[1]}
+                                          if read_to[1] > end else {})}
         yield _stream_row(stream, source, kind, end, line_no)
 
 
@@ -438,10 +463,10 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     yield _to_table("cdr_rejects", pl.DataFrame(schema=CDR_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
-    def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, None]:
+    def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, None, None]:
         parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=place.first_line_no,
                                   base_offset=place.offset)
-        return parsed, parsed.lines_read, None  # lines as the parser counts them (a NUL run may end one)
+        return parsed, parsed.lines_read, None, None  # lines as the parser counts them (a NUL run may end one)
 
     keys = _RunCdrKeys()
 
