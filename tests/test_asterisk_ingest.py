@@ -554,6 +554,8 @@ def test_a_line_after_a_quiet_spell_loads_at_once_and_once_when_read_again(make_
     counts = load(settings).counts("queue_log")
     assert (counts.lines_read, counts.loaded) == (7, 7)
     assert warehouse_lines(settings) == expected([*night, morning[0]])
+    # a run before the next line comes has nothing to read: the line waits for its judge
+    assert load(settings).counts("queue_log").lines_read == 0
     write(site / "queue_log", morning[1:], mode="a")
     counts = load(settings).counts("queue_log")
     assert (counts.lines_read, counts.loaded, counts.read_again) == (6, 6, 1)
