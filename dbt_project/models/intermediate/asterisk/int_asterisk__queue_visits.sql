@@ -20,15 +20,15 @@
     entry (ended_at = the restart); else 'open' (still waiting).
   * Nothing survives a restart: lines of a call after a QUEUESTART whose last ENTERQUEUE in that
     queue came before it, with no exit line after it, are remnants of the visit the restart
-    closed, not a second (orphan) visit. So are they when that ENTERQUEUE was lost and the
-    call's CONNECT or DID line before the restart is the last one of it there.
+    closed, not a second (orphan) visit. So are they when that ENTERQUEUE was lost: the call
+    has a CONNECT or DID line in that queue before the restart and no exit line there at all.
   * Refused at join: IssabelPBX/FreePBX write a DID line (callid, queue) right before Queue(),
     and stock Asterisk logs nothing when the queue refuses the caller (joinempty, full). A DID
-    line followed by no line of a visit of the same call and queue (up to the call's next DID),
-    nor written a second after its ENTERQUEUE (out of order), is such a visit: outcome
-    'join_empty', entered and ended at the DID line, no wait (is_refused_at_join). A DID followed
-    by a CONNECT or an exit line but no ENTERQUEUE (that line lost to damage or rotation) is not:
-    the caller was in the queue, and the orphan visit those lines make is the call's only visit.
+    line not followed by the ENTERQUEUE of the same call and queue (nor written a second after
+    it, out of order) is such a visit: outcome 'join_empty', entered and ended at the DID line,
+    no wait (is_refused_at_join). Unless an orphan visit follows it (no ENTERQUEUE before the
+    call's CONNECT or exit line: that line lost to damage or rotation): the caller was in the
+    queue, and that orphan visit is the call's only visit.
 
   Incremental: a visit depends only on the events of its boot, the boot's end (a restart, or the
   PBX's last line of any kind) and the DID lines of the same call, so a run rebuilds, per PBX,
@@ -82,9 +82,9 @@ segmented as (
             order by event_seq
             rows between unbounded preceding and current row
         ) as visit_no,
-        -- a DID line of a caller who entered is followed by a line of its visit (the ENTERQUEUE,
-        -- or a later one when that was lost), or follows the ENTERQUEUE within a second (the two
-        -- lines written out of order)
+        -- a DID line of a caller who entered is followed by its ENTERQUEUE (or by an orphan
+        -- visit, that line lost), or follows the ENTERQUEUE within a second (the two lines
+        -- written out of order)
         lead(event) over (
             partition by pbx, boot_no, callid, queue
             order by event_seq
@@ -193,9 +193,9 @@ reentered as (
 ),
 
 -- orphan segments after a restart whose call was still in this queue when an earlier boot ended
--- (see header): its last ENTERQUEUE there - or, that line lost, its CONNECT or DID - has no
--- terminal line after it. The few orphans are joined to the entry and exit lines, not every line
--- probed per segment.
+-- (see header): its last ENTERQUEUE there has no terminal line after it, or, that line lost, it
+-- has a CONNECT or DID there and no terminal line at all. The few orphans are joined to the
+-- entry and exit lines, not every line probed per segment.
 restart_remnants as (
 
     select orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
@@ -210,8 +210,13 @@ restart_remnants as (
         and (orphans.terminal_seq is not null or orphans.connect_seq is not null)
         and (entries.event in ('ENTERQUEUE', 'CONNECT', 'DID') or entries.event in {{ asterisk_terminal_events() }})
     group by orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue
-    having max(case when entries.event in ('ENTERQUEUE', 'CONNECT', 'DID') then entries.event_seq end)
-        > coalesce(max(case when entries.event not in ('ENTERQUEUE', 'CONNECT', 'DID') then entries.event_seq end), -1)
+    having max(case when entries.event = 'ENTERQUEUE' then entries.event_seq end)
+        > coalesce(max(case when entries.event in {{ asterisk_terminal_events() }} then entries.event_seq end), -1)
+        -- its ENTERQUEUE lost: a CONNECT or DID there, and no exit line of it at all (a CONNECT
+        -- after an exit line is a stint whose ENTERQUEUE was lost, ignored: these lines are not
+        -- its remnants but its only trace)
+        or (max(case when entries.event in {{ asterisk_terminal_events() }} then 1 end) is null
+            and max(case when entries.event in ('CONNECT', 'DID') then 1 end) is not null)
 
 ),
 
@@ -546,7 +551,31 @@ first_wrapups as (
 
 ),
 
--- DID lines whose call never entered that queue: refused at join (see header)
+-- DID lines whose call never entered that queue: refused at join (see header). A DID that its
+-- ENTERQUEUE does not follow (nor precede by a second, out of order) is refused unless the lines
+-- after it are an orphan visit it comes right before: a CONNECT or exit line, the ENTERQUEUE lost.
+-- Ringing alone makes no visit, and lines after a visit's exit line are ignored (near-duplicates),
+-- so a DID before those is still a refused caller. (Few DIDs lack their ENTERQUEUE: a small join.)
+refused_dids as (
+
+    select dids.*
+    from segmented as dids
+    left join counted_scopes as orphan
+        on dids.next_event <> 'DID'
+        and dids.visit_no = 0
+        and orphan.visit_no = 0
+        and orphan.pbx = dids.pbx
+        and orphan.boot_no = dids.boot_no
+        and orphan.callid = dids.callid
+        and orphan.queue = dids.queue
+        and orphan.first_seq > dids.event_seq
+    where dids.event = 'DID'
+        and coalesce(dids.next_event, '') <> 'ENTERQUEUE'
+        and not coalesce(dids.previous_event = 'ENTERQUEUE' and dids.event_epoch - dids.previous_epoch <= 1, false)
+        and orphan.pbx is null
+
+),
+
 refused as (
 
     select
@@ -585,12 +614,7 @@ refused as (
         cast(0 as bigint) as ring_attempts,
         false as transferred,
         {{ run_started_at_literal() }} as dbt_refreshed_at
-    from segmented
-    where event = 'DID'
-        -- no line of a visit follows before the call's next DID: a CONNECT or an exit line after
-        -- it shows the caller was in the queue (its ENTERQUEUE lost), and its orphan visit counts
-        and (next_event is null or next_event = 'DID')
-        and not coalesce(previous_event = 'ENTERQUEUE' and event_epoch - previous_epoch <= 1, false)
+    from refused_dids
 
 ),
 
