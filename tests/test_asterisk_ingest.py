@@ -554,12 +554,34 @@ def test_a_line_after_a_quiet_spell_loads_at_once_and_once_when_read_again(make_
     counts = load(settings).counts("queue_log")
     assert (counts.lines_read, counts.loaded) == (7, 7)
     assert warehouse_lines(settings) == expected([*night, morning[0]])
-    # a run before the next line comes has nothing to read: the line waits for its judge
+    # a run before the next line comes has nothing to read: the line waits for its judge, also
+    # while the next line is still being written
     assert load(settings).counts("queue_log").lines_read == 0
-    write(site / "queue_log", morning[1:], mode="a")
+    head, tail = morning[1][:12], morning[1][12:]
+    write(site / "queue_log", [head], mode="a", newline_at_end=False)
+    assert load(settings).counts("queue_log").lines_read == 0
+    write(site / "queue_log", [tail, *morning[2:]], mode="a")
     counts = load(settings).counts("queue_log")
     assert (counts.lines_read, counts.loaded, counts.read_again) == (6, 6, 1)
     assert warehouse_lines(settings) == expected([*night, *morning])
+
+
+def test_a_log_of_two_lines_the_second_years_off_is_read_again_whole_once_it_grows(make_settings, site):
+    """Two lines a year apart: each is the other's only neighbour, both are quarantined. Once the
+    log grows, its first line has a neighbour that agrees with it, and one read of the whole log
+    keeps it: the next run reads both lines again (audit: a login lost when a run stopped there)."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    login = f"{B}|NONE|ventas|SIP/100|ADDMEMBER|"
+    damaged = f"{B + 31_536_000}|NONE|ventas|Ana Ruiz|PAUSE|Lunch"  # 2024 read as 2025
+    write(site / "queue_log", [login, damaged])
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected) == (2, 0, 2)
+    more = lines(100, 3)
+    write(site / "queue_log", more, mode="a")
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected, counts.read_again) == (5, 4, 1, 2)
+    assert warehouse_lines(settings) == expected([login, *more])
+    assert rejects(settings) == [(1, "epoch_out_of_sequence", damaged)]
 
 
 def test_a_misnamed_or_cut_archive_loads_what_it_holds_instead_of_stopping_the_load(make_settings, site):

@@ -449,14 +449,19 @@ def test_a_last_line_an_hour_from_the_one_before_it_waits_for_the_next_line_to_s
     from it. It is still loaded (or rejected) now: the log may never grow."""
     enter = f"|{CALL}|ventas|NONE|ENTERQUEUE||3001234567|1"
     first, last = f"{T}{enter}", f"{T + 10_000}{enter}"  # 2.8 h later: a quiet spell, or a digit off
-    out = parse(ql(first, last))
-    assert out.events.height == 2 and out.rejects.height == 0
-    assert out.unsettled == UnsettledTail(line_no=1, offset=len(first) + 1, epoch_before=T)
+    out = parse(ql(first, first, last))
+    assert out.events.height == 3 and out.rejects.height == 0
+    assert out.unsettled == UnsettledTail(line_no=2, offset=2 * (len(first) + 1), epoch_before=T)
     # numbered in its stream; a line run before it judges a chunk of one line; blank lines after it
     out = parse(ql(last, "", ""), first_line_no=40, epoch_before=T)
     assert out.unsettled == UnsettledTail(line_no=40, offset=0, epoch_before=T)
     # a stream's only line so far has no judge at all
     assert parse(ql(first)).unsettled == UnsettledTail(line_no=0, offset=0, epoch_before=None)
+    # a stream of two lines so far: the first was judged by the last alone, and waits with it
+    assert parse(ql(first, last)).unsettled == UnsettledTail(line_no=0, offset=0, epoch_before=None)
+    out = parse(ql("", first, f"{T + 400_000_000}{enter}"), file_written_epoch=T + 400_000_100)
+    assert out.rejects.height == 2  # each months from its only neighbour
+    assert out.unsettled == UnsettledTail(line_no=1, offset=1, epoch_before=None)
     # rejected now (years after its neighbour), it is named all the same: the next line may agree
     years = f"{T + 400_000_000}{enter}"
     out = parse(ql(first, f"{T + 5}{enter}", years), file_written_epoch=T + 400_000_100)

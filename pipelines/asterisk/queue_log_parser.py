@@ -211,7 +211,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
         unsettled = None
         if not epochs_after:
             before = int(epochs[-2]) if len(epochs) > 1 else epoch_before
-            unsettled = _unsettled_tail(data, first_line_no, first_line_no + lines_read - 1, int(epochs[-1]), before)
+            unsettled = _unsettled_tail(data, first_line_no, first_line_no + lines_read - 1, int(epochs[-1]), before,
+                                        first_of_stream=first_line_no if epoch_before is None and len(epochs) == 2 else None)
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0,
                            events_with_replaced_bytes=rows_with_replaced_bytes(events, clean) if lossy else 0,
                            unsettled=unsettled)
@@ -258,7 +259,9 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
         last_no, last_epoch = events_so_far.select("line_no", "_epoch").row(-1)
         judges = events.filter(pl.col("line_no") < last_no).get_column("event_epoch")
         before = int(judges[-1]) if len(judges) else epoch_before
-        unsettled = _unsettled_tail(data, first_line_no, last_no, last_epoch, before)
+        first_no = int(events_so_far.get_column("line_no")[0])
+        unsettled = _unsettled_tail(data, first_line_no, last_no, last_epoch, before,
+                                    first_of_stream=first_no if epoch_before is None and events_so_far.height == 2 else None)
     rejected = tagged.select("line_no", "_reason").filter(pl.col("_reason").is_not_null())
     rejects = _rejects_with_text(data, rejected, first_line_no, base_offset)
     skipped = int(tagged.get_column("_blank").sum())
@@ -267,11 +270,16 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
                        unsettled=unsettled)
 
 
-def _unsettled_tail(data: bytes, first_line_no: int, line_no: int, epoch: int, before: int | None) -> UnsettledTail | None:
+def _unsettled_tail(data: bytes, first_line_no: int, line_no: int, epoch: int, before: int | None, *,
+                    first_of_stream: int | None = None) -> UnsettledTail | None:
     """The UnsettledTail of the chunk's last event line `line_no` (at `epoch`, after `before`), or
-    None when the line before it is near enough to settle its verdict."""
+    None when the line before it is near enough to settle its verdict. `first_of_stream`: the
+    stream's first event line when the last line is its only neighbour (a stream of two lines so
+    far): it was judged by the unsettled line, so what waits starts there."""
     if before is not None and abs(epoch - before) <= OUT_OF_SEQUENCE_SECONDS:
         return None
+    if first_of_stream is not None:
+        line_no, before = first_of_stream, None
     return UnsettledTail(line_no=line_no, offset=_line_start(data, line_no - first_line_no), epoch_before=before)
 
 

@@ -251,8 +251,10 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
         source = stream.best
         try:
             start, reset = log_streams.plan_read(stream, Position(**positions.get(stream.stream_id, {})))
-            # (nothing new past an unsettled tail read last time: no line to judge it by yet)
-            if source.size <= max(start.offset, start.bytes_read_to or 0):
+            # (nothing new past an unsettled tail read last time - at most a line still being
+            # written: no line to judge it by yet)
+            if source.size <= start.offset or (
+                    start.bytes_read_to is not None and log_streams.readable_size(source) <= start.bytes_read_to):
                 continue
             # the bytes before the read position, kept as the read goes on: the position's
             # fingerprint is of the bytes read, not of whatever the name holds once it is done (a
