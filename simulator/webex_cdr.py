@@ -129,10 +129,6 @@ class Leg:
         self.report: int = 0
         self.answer_indicator = "Yes"
 
-    @property
-    def local_id(self) -> str:
-        return self.f["Local call ID"]
-
     def render(self) -> dict:
         r = TEMPLATE.copy()
         r.update(self.f)

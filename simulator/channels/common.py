@@ -11,14 +11,11 @@ import heapq
 import random
 import string
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import orjson
-
-from simulator.model import Customer
 
 _ALNUM_LOWER = string.digits + string.ascii_lowercase
 
@@ -70,12 +67,6 @@ def dumps(obj: object) -> bytes:
     return orjson.dumps(obj)
 
 
-def mobile_e164(customer: Customer) -> str | None:
-    """The customer's mobile number (SMS and WhatsApp go there), None if only landlines."""
-    mobile = customer.mobile
-    return mobile.e164 if mobile else None
-
-
 class SortedJsonlWriter:
     """Writes JSON lines in the order of a time key although they are produced slightly out of
     order: lines wait in a heap until the producer promises (``advance``) that nothing earlier
@@ -121,10 +112,3 @@ class SortedJsonlWriter:
             self._last_written = k
             self.count += 1
         self._file.close()
-
-
-def read_jsonl(path: Path) -> Iterator[dict]:
-    with path.open("rb") as fh:
-        for line in fh:
-            if line.strip():
-                yield orjson.loads(line)

@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 
 class Clock:
@@ -158,8 +158,3 @@ class SlidingWindowLimiter:
     def reset(self) -> None:
         with self._lock:
             self._accepted.clear()
-
-
-def seconds_from_now_iso(seconds: float) -> str:
-    moment = datetime.now(UTC) + timedelta(seconds=seconds)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
