@@ -8,29 +8,29 @@
 {%- endmacro %}
 
 {# Terminal events whose call was answered (a member talked to the caller). #}
-{% macro asterisk_answered_terminal_events() -%}
-    {{ sql_list(['COMPLETEAGENT', 'COMPLETECALLER', 'TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER']) }}
+{% macro asterisk_answered_terminal_list() -%}
+    {{ return(['COMPLETEAGENT', 'COMPLETECALLER', 'TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER']) }}
 {%- endmacro %}
 
 {# Terminal events of calls that left the queue unanswered (Asterisk + Wazo/QueueMetrics verbs). #}
-{% macro asterisk_unanswered_terminal_events() -%}
-    {{ sql_list(['ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY', 'WITHDRAW',
-                 'FULL', 'CLOSED', 'JOINEMPTY', 'JOINUNAVAIL', 'LEAVEEMPTY']) }}
+{% macro asterisk_unanswered_terminal_list() -%}
+    {{ return(['ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY', 'WITHDRAW',
+               'FULL', 'CLOSED', 'JOINEMPTY', 'JOINUNAVAIL', 'LEAVEEMPTY']) }}
+{%- endmacro %}
+
+{% macro asterisk_answered_terminal_events() -%}
+    {{ sql_list(asterisk_answered_terminal_list()) }}
 {%- endmacro %}
 
 {# Every event that can close a queue visit. #}
 {% macro asterisk_terminal_events() -%}
-    {{ sql_list(['COMPLETEAGENT', 'COMPLETECALLER', 'TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER',
-                 'ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY', 'WITHDRAW',
-                 'FULL', 'CLOSED', 'JOINEMPTY', 'JOINUNAVAIL', 'LEAVEEMPTY']) }}
+    {{ sql_list(asterisk_answered_terminal_list() + asterisk_unanswered_terminal_list()) }}
 {%- endmacro %}
 
 {# Events that belong to a call inside a queue (the visit reconstruction reads only these). #}
 {% macro asterisk_visit_events() -%}
-    {{ sql_list(['ENTERQUEUE', 'CONNECT', 'RINGNOANSWER', 'RINGCANCELED',
-                 'COMPLETEAGENT', 'COMPLETECALLER', 'TRANSFER', 'BLINDTRANSFER', 'ATTENDEDTRANSFER',
-                 'ABANDON', 'EXITWITHTIMEOUT', 'EXITWITHKEY', 'EXITEMPTY', 'WITHDRAW',
-                 'FULL', 'CLOSED', 'JOINEMPTY', 'JOINUNAVAIL', 'LEAVEEMPTY']) }}
+    {{ sql_list(['ENTERQUEUE', 'CONNECT', 'RINGNOANSWER', 'RINGCANCELED']
+                + asterisk_answered_terminal_list() + asterisk_unanswered_terminal_list()) }}
 {%- endmacro %}
 
 {# Events that describe an agent's state (membership, login, pause). #}
