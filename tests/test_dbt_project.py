@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -331,6 +332,20 @@ def test_build_passes_on_an_empty_duckdb_warehouse(tmp_path):
         "select table_name, column_name, data_type from information_schema.columns "
         "where table_schema = 'marts' and (data_type like 'HUGEINT%' or data_type like 'DECIMAL%')",
     ) == []
+
+
+def test_dbt_sessions_get_the_configured_duckdb_memory_cap_and_free_row_order(tmp_path):
+    """profiles.yml gives DuckDB its settings once, when dbt opens the connection (config_options):
+    every node's session must still see them."""
+    env = {**_duckdb_warehouse(tmp_path / "empty.duckdb", with_rows=False),
+           "SWITCHBOARD_DBT_DUCKDB_MEMORY_LIMIT": "1500MB"}
+    shown = _dbt(tmp_path, env, "show", "--inline",
+                 "select current_setting('memory_limit') as cap, current_setting('preserve_insertion_order') as keeps")
+    _assert_ok(shown)
+    with duckdb.connect() as con:
+        con.execute("set memory_limit = '1500MB'")
+        (expected_cap,) = con.execute("select current_setting('memory_limit')").fetchall()[0]
+    assert re.search(rf"\|\s*{re.escape(expected_cap)}\s*\|\s*False\s*\|", shown.stdout), shown.stdout
 
 
 # --------------------------------------------------------------------------- visits
