@@ -15,6 +15,7 @@ from resources.dbt import (
     dbt_executable,
     dbt_project,
     keep_partial_parse,
+    prune_run_folders,
 )
 from switchboard.settings import Settings
 
@@ -51,8 +52,16 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         # The dbt process inherits this run worker's environment: point its profile at the warehouse.
         os.environ.update(dbt_environment(settings))
         invocation = dbt.cli(dbt_build_args(settings), context=context)
-        yield from invocation.stream()
-        keep_partial_parse(invocation.target_path, project)
+        try:
+            yield from invocation.stream()
+            keep_partial_parse(invocation.target_path, project)
+        finally:
+            # after a failed run too; its own folder, the newest, stays to be read
+            removed = prune_run_folders(
+                invocation.target_path.parent, context.op_execution_context.op.name, settings.dbt_run_folders_kept
+            )
+            if removed:
+                context.log.info(f"removed {len(removed)} old dbt run folders from {invocation.target_path.parent}")
 
     return switchboard_dbt
 

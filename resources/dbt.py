@@ -6,9 +6,10 @@ import json
 import os
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 
@@ -90,6 +91,43 @@ def keep_partial_parse(run_target_dir: Path, project: DbtProject) -> bool:
     finally:
         staging.unlink(missing_ok=True)
     return True
+
+
+# A folder written to this recently may belong to a dbt run still going (in another process or
+# outside this Dagster instance): dbt touches its dbt.log at every node.
+RUN_FOLDER_GRACE_SECONDS = 3600
+
+
+def prune_run_folders(target_dir: Path, prefix: str, keep: int, now: float | None = None) -> list[Path]:
+    """Remove the oldest of dagster-dbt's per-run target folders (`<prefix>-<run>-<id>`: compiled
+    SQL, run_results.json and dbt's debug log, ~17 MB for the benchmark's project) beyond the
+    newest `keep`. Without this a sensor starting a run every minute fills the disk (~25 GB a
+    day). A folder touched within RUN_FOLDER_GRACE_SECONDS is kept whatever its rank. Returns the
+    folders removed."""
+    now = time.time() if now is None else now
+    folders = sorted(
+        ((_last_write(p), p) for p in Path(target_dir).glob(f"{prefix}-*") if p.is_dir()),
+        reverse=True,
+    )
+    removed = []
+    for written, folder in folders[keep:]:
+        if now - written < RUN_FOLDER_GRACE_SECONDS:
+            continue
+        try:
+            shutil.rmtree(folder)
+        except OSError:
+            continue  # gone already (another run pruned it) or left for the next run to try
+        removed.append(folder)
+    return removed
+
+
+def _last_write(folder: Path) -> float:
+    # the folder's own mtime moves only when an entry is added; dbt.log grows in place
+    times = []
+    for path in (folder, folder / "dbt.log", folder / "run_results.json"):
+        with suppress(FileNotFoundError):
+            times.append(path.stat().st_mtime)
+    return max(times, default=0.0)
 
 
 def _newest_project_file_mtime() -> float:

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB|%)$",
         description="DuckDB's memory cap for dbt builds (e.g. 3GB, 8GB, 75%); above it DuckDB spills to disk.",
     )
+    dbt_run_folders_kept: int = Field(
+        default=20, alias="SWITCHBOARD_DBT_RUN_FOLDERS_KEPT", ge=1,
+        description="How many of dbt's per-run folders (compiled SQL, run_results.json, dbt.log; ~17 MB "
+        "each) stay in dbt_project/target; each dbt run removes older ones, except any written to in the "
+        "last hour.",
+    )
     run_executor: str = Field(
         default="in_process",
         alias="SWITCHBOARD_RUN_EXECUTOR",

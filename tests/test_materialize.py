@@ -7,14 +7,17 @@ definitions (SL 20 s, short abandon ≤ 5 s, reporting time zone UTC), independe
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from switchboard import cli
+from switchboard.paths import DBT_PROJECT_DIR
 
 B = 1_709_546_400  # 2024-03-04 10:00:00 UTC
 
@@ -126,9 +129,14 @@ def _read_duckdb(path: Path, sql: str) -> list[dict]:
 @pytest.mark.slow
 def test_full_materialization_on_duckdb_matches_hand_computed_figures(make_settings, tmp_path, capfd, monkeypatch):
     site = _write_site(tmp_path)
-    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}", SWITCHBOARD_DBT_RUN_FOLDERS_KEPT="1")
+    # a dbt run's folder from two days ago, in the checkout's target/ where dagster-dbt puts them
+    stale = DBT_PROJECT_DIR / "target" / f"switchboard_dbt-{os.getpid():07}-stale00"
+    (stale / "compiled").mkdir(parents=True)
+    os.utime(stale, (time.time() - 2 * 86_400,) * 2)
 
     assert cli.main(["materialize"]) == 0, capfd.readouterr()
+    assert not stale.exists()  # the run's dbt step pruned it
     # the console shows the run at INFO (SWITCHBOARD_LOG_LEVEL): the load's counts, not an event
     # per step and dbt node
     console = capfd.readouterr().err
