@@ -249,6 +249,12 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
     return asterisk_files_sensor
 
 
+# Marts and the serving copy are rebuilt at least once a day (the daily schedule), more often
+# when new data comes. Older than this (a day plus two hours for the rebuild and a queued run)
+# means the refresh is failing or not running: the UI shows the asset as failing its freshness.
+DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26), warn_window=timedelta(hours=25))
+
+
 def build_daily_schedule(settings: Settings) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name="daily_refresh",

@@ -16,6 +16,7 @@ import dagster as dg
 import duckdb
 
 from assets.asterisk_raw import WAREHOUSE_POOL
+from assets.automation import DAILY_FRESHNESS
 from resources.warehouse import WarehouseResource
 from switchboard.settings import Settings
 
@@ -260,6 +261,7 @@ def build_serving_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
         automation_condition=dg.AutomationCondition.eager(),
+        freshness_policy=DAILY_FRESHNESS,
         description="Read-only DuckDB copy of the marts schema for Streamlit and BI tools (atomic replace).",
     )
     def marts_copy(context: dg.AssetExecutionContext, warehouse: WarehouseResource,

@@ -9,6 +9,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from assets.asterisk_raw import WAREHOUSE_POOL
+from assets.automation import DAILY_FRESHNESS
 from resources.dbt import (
     dbt_build_args,
     dbt_environment,
@@ -35,6 +36,8 @@ class LayeredTranslator(DagsterDbtTranslator):
             key=dg.AssetKey([layer, props["name"]]),
             group_name=layer if layer in LAYERS else "marts",
             automation_condition=dg.AutomationCondition.eager(),
+            # what BI tools read directly: stale marts show in the UI
+            freshness_policy=DAILY_FRESHNESS if layer == "marts" else None,
         )
 
 

@@ -32,6 +32,7 @@ def graph_shape(defs: dg.Definitions) -> dict:
             "kinds": sorted(node.kinds),
             "automation": node.automation_condition is not None,
             "pool": next(iter(node.pools), None) if node.pools else None,
+            "fresh_within_hours": _fail_window_hours(node.freshness_policy),
         }
     checks = sorted(f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys)
     return {
@@ -41,6 +42,10 @@ def graph_shape(defs: dg.Definitions) -> dict:
         "sensors": sorted(s.name for s in defs.sensors),
         "schedules": sorted((s.name, s.cron_schedule, s.execution_timezone) for s in defs.schedules),
     }
+
+
+def _fail_window_hours(policy: dg.FreshnessPolicy | None) -> float | None:
+    return None if policy is None else policy.fail_window.to_timedelta() / timedelta(hours=1)
 
 
 def test_asset_graph_snapshot(make_settings, snapshot):
