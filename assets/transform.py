@@ -59,12 +59,17 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
             yield from invocation.stream()
             keep_partial_parse(invocation.target_path, project)
         finally:
-            # after a failed run too; its own folder, the newest, stays to be read
-            removed = prune_run_folders(
-                invocation.target_path.parent, context.op_execution_context.op.name, settings.dbt_run_folders_kept
-            )
-            if removed:
-                context.log.info(f"removed {len(removed)} old dbt run folders from {invocation.target_path.parent}")
+            # after a failed run too (its own folder, the newest, stays to be read); never in
+            # place of the run's own error
+            folders = invocation.target_path.parent
+            try:
+                removed = prune_run_folders(folders, context.op_execution_context.op.name,
+                                            settings.dbt_run_folders_kept)
+            except OSError as exc:
+                context.log.warning(f"old dbt run folders in {folders} not pruned: {exc}")
+            else:
+                if removed:
+                    context.log.info(f"removed {len(removed)} old dbt run folders from {folders}")
 
     return switchboard_dbt
 
