@@ -1,5 +1,6 @@
 """Publish the serving copy: the marts tables in a DuckDB file, swapped in atomically (the two
-that grow with the history patched onto the previous copy, the others copied whole).
+that grow with the history patched onto the previous copy, the others copied whole), with the
+warehouse's table and column comments (the dbt descriptions).
 
 DuckDB allows one writer or many readers, never both; Streamlit and BI tools therefore read this
 copy, never the live warehouse, and keep working while the pipeline writes (DESIGN.md Storage).
@@ -65,9 +66,49 @@ def publish_duckdb(source_path: Path, target: Path, tables: list[str]) -> tuple[
                 patched.append(table)
             else:
                 con.execute(f'create or replace table marts."{table}" as select * from warehouse.marts."{table}"')
+            _set_comments(con, table, *_duckdb_comments(con, table))
             counts[table] = con.execute(f'select count(*) from marts."{table}"').fetchall()[0][0]
     os.replace(tmp, target)
     return counts, patched
+
+
+# Comments: dbt writes each mart's and column's description into the warehouse (persist_docs in
+# dbt_project.yml); the copy carries them, so BI tools reading it show the same documentation.
+
+def _duckdb_comments(con, table: str) -> tuple[str | None, dict[str, str | None]]:
+    """(table comment, comment per column) of warehouse.marts.table."""
+    where = "database_name = 'warehouse' and schema_name = 'marts' and table_name = ?"
+    found = con.execute(f"select comment from duckdb_tables() where {where}", [table]).fetchall()
+    columns = con.execute(f"select column_name, comment from duckdb_columns() where {where}", [table]).fetchall()
+    return (found[0][0] if found else None), dict(columns)
+
+
+def _postgres_comments(pg, table: str) -> tuple[str | None, dict[str, str | None]]:
+    """(table comment, comment per column) of marts.table on Postgres."""
+    with pg.cursor() as cur:
+        cur.execute(
+            "select a.attname, obj_description(c.oid, 'pg_class'), col_description(c.oid, a.attnum) "
+            "from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+            "join pg_attribute as a on a.attrelid = c.oid "
+            "where n.nspname = 'marts' and c.relname = %s and a.attnum > 0 and not a.attisdropped",
+            (table,))
+        rows = cur.fetchall()
+    return (rows[0][1] if rows else None), {column: comment for column, _, comment in rows}
+
+
+def _set_comments(con, table: str, table_comment: str | None, column_comments: dict[str, str | None]) -> None:
+    """The warehouse's comments on the copy's marts.table (set every time: a whole copy has none,
+    and a patched table may carry outdated ones; 180 of them take ~0.04 s)."""
+    con.execute("begin")
+    con.execute(f'comment on table marts."{table}" is {_sql_text(table_comment)}')
+    for column, comment in column_comments.items():
+        con.execute(f'comment on column marts."{table}"."{column}" is {_sql_text(comment)}')
+    con.execute("commit")
+
+
+def _sql_text(text: str | None) -> str:
+    # (COMMENT ON takes no parameters)
+    return "null" if text is None else "'" + text.replace("'", "''") + "'"
 
 
 def _start_copy(target: Path) -> Path:
@@ -163,6 +204,7 @@ def publish_from_postgres(warehouse: WarehouseResource, target: Path,
             else:
                 out.execute(f'drop table if exists marts."{table}"')
                 _copy_out(pg, out, table, types, "true", [], target.parent, create=True)
+            _set_comments(out, table, *_postgres_comments(pg, table))
             counts[table] = out.execute(f'select count(*) from marts."{table}"').fetchall()[0][0]
     os.replace(tmp, target)
     return counts, patched

@@ -6,6 +6,7 @@ definitions (SL 20 s, short abandon ≤ 5 s, reporting time zone UTC), independe
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
@@ -120,6 +121,23 @@ def _write_site(tmp_path: Path) -> Path:
     return site
 
 
+def _documented_marts(manifest_path: Path) -> dict[tuple[str, str | None], str]:
+    """The description of every marts model (column None) and of its columns, as dbt parsed them."""
+    docs: dict[tuple[str, str | None], str] = {}
+    for node in json.loads(manifest_path.read_text())["nodes"].values():
+        if node["resource_type"] == "model" and node["config"].get("schema") == "marts":
+            docs[(node["name"], None)] = node["description"]
+            docs.update({(node["name"], column): c["description"] for column, c in node["columns"].items()})
+    return docs
+
+
+def _serving_comments(path: Path) -> dict[tuple[str, str | None], str | None]:
+    rows = _read_duckdb(path, "select table_name, null as column_name, comment from duckdb_tables() "
+                              "where schema_name = 'marts' union all select table_name, column_name, comment "
+                              "from duckdb_columns() where schema_name = 'marts'")
+    return {(r["table_name"], r["column_name"]): r["comment"] for r in rows}
+
+
 def _read_duckdb(path: Path, sql: str) -> list[dict]:
     with duckdb.connect(str(path), read_only=True) as con:
         rel = con.sql(sql)
@@ -127,7 +145,8 @@ def _read_duckdb(path: Path, sql: str) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_full_materialization_on_duckdb_matches_hand_computed_figures(make_settings, tmp_path, capfd, monkeypatch):
+def test_full_materialization_on_duckdb_matches_hand_computed_figures(make_settings, tmp_path, capfd, monkeypatch,
+                                                                      dbt_manifest):
     site = _write_site(tmp_path)
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}", SWITCHBOARD_DBT_RUN_FOLDERS_KEPT="1")
     # a dbt run's folder from two days ago, in the checkout's target/ where dagster-dbt puts them
@@ -158,6 +177,11 @@ def test_full_materialization_on_duckdb_matches_hand_computed_figures(make_setti
     pauses = _read_duckdb(serving, "select agent, reason, paused_seconds from marts.agg_agent_pause_daily")
     assert pauses == [{"agent": "Ana Ruiz", "reason": "Almuerzo", "paused_seconds": 600}]
 
+    # BI tools reading the copy see every mart's and column's dbt description as its comment
+    documented = _documented_marts(dbt_manifest)
+    assert _serving_comments(serving) == documented
+    assert documented[("fct_queue_visits", "caller_number")].startswith("Caller id number as the PBX logged it")
+
     # A second run with nothing new changes nothing; at DEBUG it prints Dagster's every event.
     monkeypatch.setenv("SWITCHBOARD_LOG_LEVEL", "debug")
     assert cli.main(["materialize"]) == 0
@@ -168,7 +192,7 @@ def test_full_materialization_on_duckdb_matches_hand_computed_figures(make_setti
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_full_materialization_on_postgres(make_settings, tmp_path, postgres_url, capsys):
+def test_full_materialization_on_postgres(make_settings, tmp_path, postgres_url, capsys, dbt_manifest):
     site = _write_site(tmp_path)
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}", SWITCHBOARD_WAREHOUSE_URL=postgres_url)
 
@@ -185,11 +209,23 @@ def test_full_materialization_on_postgres(make_settings, tmp_path, postgres_url,
         agents = {r["agent"]: r for r in cur.fetchall()}
         cur.execute("select schema_name from information_schema.schemata")
         schemas = {r["schema_name"] for r in cur.fetchall()}
+        cur.execute("select c.relname as table_name, a.attname as column_name, "
+                    "case when a.attnum = 0 then obj_description(c.oid, 'pg_class') "
+                    "else col_description(c.oid, a.attnum) end as comment "
+                    "from pg_class as c join pg_namespace as n on n.oid = c.relnamespace "
+                    "join (select attrelid, attname, attnum from pg_attribute where attnum > 0 and not attisdropped "
+                    "union all select oid, null, 0 from pg_class) as a on a.attrelid = c.oid "
+                    "where n.nspname = 'marts' and c.relkind = 'r'")
+        comments = {(r["table_name"], r["column_name"]): r["comment"] for r in cur.fetchall()}
     assert {"raw_asterisk", "staging", "intermediate", "marts"} <= schemas
     assert_marts(queues, agents)
-    # The serving copy is published from Postgres too.
+    # dbt documents the marts in the warehouse itself, where BI tools read them
+    documented = _documented_marts(dbt_manifest)
+    assert comments == documented
+    # The serving copy is published from Postgres too, with the same comments.
     served = {r["queue"]: r for r in _read_duckdb(settings.serving_path, "select * from marts.agg_queue_daily")}
     assert served.keys() == queues.keys()
+    assert _serving_comments(settings.serving_path) == documented
 
 
 @pytest.mark.slow
