@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from assets.asterisk_raw import build_asterisk_raw_assets
@@ -32,11 +34,17 @@ from switchboard.settings import Settings, load_settings
 
 def build_definitions(settings: Settings) -> dg.Definitions:
     ensure_manifest()
-    raw = build_asterisk_raw_assets(settings)
-    dbt = build_dbt_assets(settings)
-    mart_keys = sorted((k for k in dbt.keys if k.path[0] == "marts"), key=lambda k: k.to_user_string())
+    # Every asset links to its source in the UI: the Python ones to their function, dbt models to
+    # their SQL (transform.py). Code references are beta in Dagster 1.13: their warnings, at every
+    # load of the code, would tell an operator nothing.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        dbt = build_dbt_assets(settings)
+        mart_keys = sorted((k for k in dbt.keys if k.path[0] == "marts"), key=lambda k: k.to_user_string())
+        python_assets = dg.with_source_code_references(
+            [build_asterisk_raw_assets(settings), build_webex_raw_assets(settings), build_serving_asset(mart_keys)])
     return dg.Definitions(
-        assets=[raw, build_webex_raw_assets(settings), dbt, build_serving_asset(mart_keys)],
+        assets=[*python_assets, dbt],
         asset_checks=build_quality_checks(),
         jobs=[refresh_everything, asterisk_refresh, webex_poll, build_webex_backfill_job()],
         sensors=[build_queue_log_sensor(settings), build_webex_poll_sensor(settings), automation_sensor],

@@ -6,7 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
 
 from assets.asterisk_raw import WAREHOUSE_POOL
 from assets.automation import DAILY_FRESHNESS
@@ -47,7 +52,8 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=LayeredTranslator(),
+        # code references: the UI links each model to its SQL file
+        dagster_dbt_translator=LayeredTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=True)),
         pool=WAREHOUSE_POOL,
         name="switchboard_dbt",
     )

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -19,6 +20,7 @@ from dagster._core.utils import make_new_run_id  # (no public helper for a run i
 from assets import automation
 from assets.automation import changed_files, run_key_for
 from definitions import build_definitions
+from switchboard.paths import DBT_PROJECT_DIR
 
 
 def graph_shape(defs: dg.Definitions) -> dict:
@@ -59,6 +61,19 @@ def test_every_layer_key_is_where_design_says(make_settings):
     assert {"marts/fct_queue_visits", "marts/agg_queue_daily", "marts/agg_queue_interval",
             "marts/agg_agent_daily", "marts/agg_agent_pause_daily", "serving/marts_copy"} <= keys
     assert all(k.split("/")[0] in {"raw", "staging", "intermediate", "marts", "serving"} for k in keys)
+
+
+def test_every_asset_links_to_its_source(make_settings):
+    """dbt models to their SQL file (seeds to their CSV), the Python assets to their module."""
+    graph = build_definitions(make_settings()).resolve_asset_graph()
+    for key in graph.materializable_asset_keys:
+        (ref,) = graph.get(key).metadata["dagster/code_references"].code_references
+        path = Path(ref.file_path)
+        assert path.is_file(), (key, path)
+        if key.path[0] in {"staging", "intermediate", "marts"}:  # a model's SQL, a seed's CSV
+            assert DBT_PROJECT_DIR in path.parents and path.stem == key.path[-1], (key, path)
+        else:
+            assert path.parent.name == "assets" and path.suffix == ".py", (key, path)
 
 
 def test_runs_execute_in_process_unless_configured(make_settings):
