@@ -26,6 +26,9 @@ START = date(2026, 3, 2)  # a Monday
 RUN = {"agents": 30, "days": 1, "seed": 5, "start": START, "timezone": TZ, "channels": False,
        "asterisk": False}  # fmt: skip
 
+# the module fixture is built once, on one worker
+pytestmark = pytest.mark.xdist_group("simulator_fraud")
+
 
 def _ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)

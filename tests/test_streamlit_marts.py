@@ -28,6 +28,9 @@ B = 1_741_860_000  # 2025-03-13 10:00:00 UTC
 DAY = date(2025, 3, 13)
 SL = 20
 
+# the module fixture is built once, on one worker
+pytestmark = pytest.mark.xdist_group("streamlit_marts")
+
 QUEUE_LOG = [
     f"{B}|NONE|NONE|NONE|QUEUESTART|",
     f"{B + 5}|MANAGER|ventas|SIP/2001|ADDMEMBER|",
