@@ -32,7 +32,7 @@ def fresh_sensor(make_settings, tmp_path):
     (site / "queue_log.sql").write_text(SQL_EXPORT)
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
     defs = build_definitions(settings)
-    sensor = defs.get_sensor_def("asterisk_files_sensor")
+    sensor = defs.resolve_sensor_def("asterisk_files_sensor")
     with dg.instance_for_test() as instance:
         def tick(cursor=None):
             return sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))

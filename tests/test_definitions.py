@@ -121,7 +121,7 @@ def queue_log_sensor(make_settings, tmp_path):
     site = tmp_path / "pbx"
     site.mkdir()
     defs = build_definitions(make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}"))
-    sensor = defs.get_sensor_def("asterisk_files_sensor")
+    sensor = defs.resolve_sensor_def("asterisk_files_sensor")
     with dg.instance_for_test() as instance:
         def tick(cursor=None):
             return sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))
@@ -275,6 +275,6 @@ def test_run_key_is_stable_for_the_same_versions():
 
 def test_daily_schedule_runs_in_the_reporting_time_zone(make_settings):
     defs = build_definitions(make_settings(SWITCHBOARD_TIMEZONE="America/Bogota"))
-    schedule = defs.get_schedule_def("daily_refresh")
+    schedule = defs.resolve_schedule_def("daily_refresh")
     assert schedule.execution_timezone == "America/Bogota"
     assert schedule.job_name == "refresh_everything"
