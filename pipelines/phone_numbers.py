@@ -115,14 +115,37 @@ def classify_numbers(
     region: str = DEFAULT_REGION,
     max_extension_digits: int = DEFAULT_MAX_EXTENSION_DIGITS,
 ) -> pl.DataFrame:
-    """One row per input value (same order): e164, country, number_type, as classify_number.
+    """One row per input value (same order): e164, country, number_type, as classify_number."""
+    values = values.cast(pl.String).alias("_raw")
+    lookup = classify_distinct_numbers(values.unique().drop_nulls(), region=region,
+                                       max_extension_digits=max_extension_digits)
+    return (
+        values.to_frame()
+        .join(lookup, on="_raw", how="left", maintain_order="left")
+        .select(
+            pl.col("e164"),
+            pl.col("country"),
+            pl.col("number_type").fill_null("unknown"),
+        )
+    )
+
+
+def classify_distinct_numbers(
+    values: pl.Series,
+    *,
+    region: str = DEFAULT_REGION,
+    max_extension_digits: int = DEFAULT_MAX_EXTENSION_DIGITS,
+) -> pl.DataFrame:
+    """One row per value of `values` (distinct and not null: not checked), named as the series,
+    with e164, country and number_type as classify_number gives them, in no particular order. For a lookup whose texts are distinct already (2M
+    Asterisk caller texts: no second unique and join back, ~0.7 s less than classify_numbers).
 
     Home numbers written in plain national form (most callers of a domestic contact center) are
     typed with phonenumbers' own patterns for the region as vectorised regexes; every other
-    distinct value is parsed one by one.
+    value is parsed one by one.
     """
-    values = values.cast(pl.String)
-    uniques = values.unique().drop_nulls().to_frame("_raw")
+    name = values.name
+    uniques = values.cast(pl.String).rechunk().to_frame("_raw")
     fast_types = _national_type_expr(region, max_extension_digits)
     if fast_types is None:
         fast = uniques.clear().with_columns(**{k: pl.lit(None, v) for k, v in CLASSIFICATION_SCHEMA.items()})
@@ -150,16 +173,7 @@ def classify_numbers(
         },
         schema={"_raw": pl.String(), **CLASSIFICATION_SCHEMA},
     )
-    lookup = pl.concat([fast, parsed])
-    return (
-        pl.DataFrame({"_raw": values})
-        .join(lookup, on="_raw", how="left", maintain_order="left")
-        .select(
-            pl.col("e164"),
-            pl.col("country"),
-            pl.col("number_type").fill_null("unknown"),
-        )
-    )
+    return pl.concat([fast, parsed]).rename({"_raw": name} if name != "_raw" else {})
 
 
 @lru_cache(maxsize=16)

@@ -1,10 +1,11 @@
 """pipelines/asterisk/numbers.py: the Asterisk number texts classified once into
-raw_asterisk.phone_numbers, on a real DuckDB warehouse after real loads."""
+raw_asterisk.phone_numbers, on a real DuckDB (and Postgres) warehouse after real loads."""
 
-import duckdb
+import pytest
 
 from pipelines.asterisk.numbers import classify_new_numbers, unclassified_numbers_sql
 from pipelines.asterisk.pipeline import run_load
+from resources.warehouse import WarehouseResource
 
 CALLS = (
     "1700000000|NONE|NONE|NONE|QUEUESTART|\n"
@@ -24,18 +25,21 @@ MASTER_CSV = (
 
 
 def _numbers(settings) -> dict[str, tuple]:
-    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
-        rows = con.execute("select number, e164, country, number_type from raw_asterisk.phone_numbers").fetchall()
+    rows = WarehouseResource(url=settings.warehouse_url).query(
+        "select number, e164, country, number_type from raw_asterisk.phone_numbers").rows()
     return {r[0]: r[1:] for r in rows}
 
 
-def test_each_number_text_is_classified_once_after_the_loads_that_bring_it(make_settings, tmp_path):
+@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_each_number_text_is_classified_once_after_the_loads_that_bring_it(warehouse, make_settings, tmp_path,
+                                                                           request):
     logs, cdrs = tmp_path / "logs", tmp_path / "cdr"
     logs.mkdir()
     cdrs.mkdir()
     (logs / "queue_log").write_text(CALLS)
     (cdrs / "Master.csv").write_text(MASTER_CSV)
-    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={logs}", SWITCHBOARD_ASTERISK_CDR_DIRS=f"lab={cdrs}")
+    url = {"SWITCHBOARD_WAREHOUSE_URL": request.getfixturevalue("postgres_url")} if warehouse == "postgres" else {}
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={logs}", SWITCHBOARD_ASTERISK_CDR_DIRS=f"lab={cdrs}", **url)
     run_load(settings)
 
     assert classify_new_numbers(settings) == 5

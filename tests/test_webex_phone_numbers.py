@@ -5,6 +5,7 @@ import pytest
 
 from pipelines.phone_numbers import (
     NUMBER_TYPES,
+    classify_distinct_numbers,
     classify_number,
     classify_numbers,
     with_number_columns,
@@ -80,6 +81,15 @@ def test_classify_numbers_keeps_order_and_length_and_parses_each_value_once(monk
     assert out.row(5997) == out.row(3)
     # each other value parsed once; a plain national number is typed by the vectorised patterns
     assert sorted(calls) == ["+12125551234", "1001"]
+
+
+def test_distinct_texts_are_classified_as_classify_numbers_does_keyed_by_their_own_column():
+    values = pl.Series("number", ["3001234567", "1001", "+12125551234", "6015551234", "n/a", "123", "018000123456"])
+    out = classify_distinct_numbers(values)
+    assert out.columns == ["number", "e164", "country", "number_type"]
+    assert sorted(out.rows()) == sorted(
+        (v, *row) for v, row in zip(values, classify_numbers(values).rows(), strict=True))
+    assert classify_distinct_numbers(values.clear()).height == 0
 
 
 def test_vectorised_national_numbers_agree_with_phonenumbers_one_by_one():
