@@ -137,8 +137,9 @@ def classify_distinct_numbers(
     max_extension_digits: int = DEFAULT_MAX_EXTENSION_DIGITS,
 ) -> pl.DataFrame:
     """One row per value of `values` (distinct and not null: not checked), named as the series,
-    with e164, country and number_type as classify_number gives them, in no particular order. For a lookup whose texts are distinct already (2M
-    Asterisk caller texts: no second unique and join back, ~0.7 s less than classify_numbers).
+    with e164, country and number_type as classify_number gives them, in no particular order.
+    For texts that are distinct already (the Asterisk lookup's 2M: no second unique and join
+    back, ~0.7 s less than classify_numbers).
 
     Home numbers written in plain national form (most callers of a domestic contact center) are
     typed with phonenumbers' own patterns for the region as vectorised regexes; every other
