@@ -132,8 +132,9 @@ def settings_command() -> int:
 
 def check_destinations(settings) -> None:
     """Fail before any work, naming the setting, when a run could not write its results: a
-    Postgres warehouse that does not answer, or a serving copy path that cannot be a file (found
-    otherwise only at the last step, after every load and model)."""
+    Postgres warehouse that does not answer, a serving copy path that cannot be a file (found
+    otherwise only at the last step, after every load and model), or a DAGSTER_HOME that is not
+    a folder."""
     warehouse = settings.warehouse
     if warehouse.is_duckdb:
         _writable_file_path("SWITCHBOARD_WAREHOUSE_URL", warehouse.duckdb_path)
@@ -147,6 +148,11 @@ def check_destinations(settings) -> None:
             raise SettingsError(
                 f"SWITCHBOARD_WAREHOUSE_URL: cannot connect to {warehouse.redacted()}: {reason}") from None
     _writable_file_path("SWITCHBOARD_SERVING_PATH", Path(settings.serving_path))
+    # Dagster's own check comes only when the run starts, after the definitions load, as a traceback
+    home = os.environ.get("DAGSTER_HOME")
+    if home and not Path(home).is_dir():
+        raise SettingsError(f"DAGSTER_HOME: {home} is not a folder; create it, or unset DAGSTER_HOME for "
+                            "runs that are not kept")
 
 
 def _writable_file_path(setting: str, path: Path) -> None:

@@ -267,6 +267,7 @@ def test_materialize_rejects_a_bad_setting_naming_it(make_settings, capsys, monk
     ("SWITCHBOARD_WAREHOUSE_URL", "postgresql://switchboard:s3cr3t@127.0.0.1:1/switchboard", "cannot connect"),
     ("SWITCHBOARD_SERVING_PATH", "{tmp}", "is a folder"),
     ("SWITCHBOARD_SERVING_PATH", "{tmp}/a-file/serving.duckdb", "is a file"),
+    ("DAGSTER_HOME", "{tmp}/no-such-folder", "is not a folder"),
 ])
 def test_materialize_fails_before_any_work_when_it_could_not_write_its_results(
         make_settings, capsys, monkeypatch, tmp_path, setting, value, says):
