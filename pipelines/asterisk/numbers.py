@@ -22,7 +22,6 @@ from switchboard.settings import Settings
 
 DATASET = "raw_asterisk"
 TABLE = "phone_numbers"
-FETCH_BATCH_ROWS = 500_000
 # (raw table, column, the event whose lines carry a number there; None: every row)
 NUMBER_FIELDS = (
     ("queue_log", "data2", "ENTERQUEUE"),
@@ -59,13 +58,14 @@ def classified(numbers: pl.Series, now: datetime) -> pl.DataFrame:
 
 
 def _query_numbers(client, sql: str) -> pl.Series:
-    """The texts `sql` selects, as Arrow (2M texts: 0.35 s less than as Python tuples)."""
+    """The texts `sql` selects. DuckDB hands them over as Arrow (2M texts: 0.35 s less than as
+    Python tuples). psycopg2 has only tuples: their one column becomes a Series at once (dlt's
+    conversion of tuples to Arrow, `iter_arrow`, took 2.6 s for 2M against 0.1 s)."""
     if isinstance(client.native_connection, duckdb.DuckDBPyConnection):
         # DuckDB's relation API: Arrow from its DB-API cursor (dlt's) costs a copy, and says so
         return pl.Series("number", client.native_connection.sql(sql).to_arrow_table().column(0))
     with client.execute_query(sql) as cursor:
-        parts = [pl.Series("number", batch.column(0)) for batch in cursor.iter_arrow(chunk_size=FETCH_BATCH_ROWS)]
-    return pl.concat(parts).cast(pl.String) if parts else pl.Series("number", [], pl.String)
+        return pl.Series("number", [row[0] for row in cursor.fetchall()], pl.String)
 
 
 def numbers_pipeline(settings: Settings) -> dlt.Pipeline:
