@@ -145,7 +145,6 @@ def classify_distinct_numbers(
     typed with phonenumbers' own patterns for the region as vectorised regexes; every other
     value is parsed one by one.
     """
-    name = values.name
     uniques = values.cast(pl.String).rechunk().to_frame("_raw")
     fast_types = _national_type_expr(region, max_extension_digits)
     if fast_types is None:
@@ -174,7 +173,7 @@ def classify_distinct_numbers(
         },
         schema={"_raw": pl.String(), **CLASSIFICATION_SCHEMA},
     )
-    return pl.concat([fast, parsed]).rename({"_raw": name} if name != "_raw" else {})
+    return pl.concat([fast, parsed]).rename({"_raw": values.name})
 
 
 @lru_cache(maxsize=16)
