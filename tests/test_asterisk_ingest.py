@@ -291,6 +291,39 @@ def test_cut_last_line_of_a_compressed_copy_is_final_at_once(make_settings, site
     assert rejects(settings) == [(4, "unterminated", cut)]
 
 
+@pytest.mark.parametrize("copy", ["queue_log.1", "queue_log.2.gz"])
+def test_a_final_copy_whose_cut_last_line_is_finished_after_all_has_it_read_whole(make_settings, site, copy):
+    """A copy taken as final (rotated and left alone, or compressed) may still grow: a transfer
+    that stalled and resumed, a whole archive restored over a cut one. Its cut line, quarantined
+    as unterminated, is then read again whole and its reject removed, as one run over the finished
+    copy leaves it (an independent audit found the rest of the line read as a line of its own,
+    `DON|1|1|30` rejected as missing_event, and the abandon lost)."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    whole, last = lines(0, 4), f"{B + 60}|1709546000.9|ventas|NONE|ABANDON|1|1|30"
+    cut = last[:-10]  # ends in "|ABAN"
+
+    def put(text_lines: list[str], newline_at_end: bool) -> None:
+        body = "\n".join(text_lines) + ("\n" if newline_at_end else "")
+        if copy.endswith(".gz"):
+            (site / copy).write_bytes(gzip.compress(body.encode()))
+        else:
+            (site / copy).write_text(body, encoding="utf-8")
+        past_grace = time.time() - ROTATED_TAIL_GRACE_SECONDS - 60  # a copied file keeps its time
+        os.utime(site / copy, (past_grace, past_grace))
+
+    put([*whole, cut], newline_at_end=False)
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded, r.rejected, r.rejects_by_reason) == (5, 4, 1, {"unterminated": 1})
+    assert load(settings).counts("queue_log").lines_read == 0  # nothing read twice while it stays cut
+
+    put([*whole, last], newline_at_end=True)
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.read_again, r.loaded, r.rejected) == (1, 1, 1, 0) and r.balanced
+    assert rejects(settings) == []
+    assert warehouse_lines(settings) == expected([*whole, last])
+    assert load(settings).counts("queue_log").lines_read == 0
+
+
 def raw_line_copies(settings) -> tuple[int, int]:
     """(lines in raw, distinct lines by PBX, epoch and every field): staging flags the rest as
     exact duplicates (stg_asterisk__queue_events)."""
@@ -1046,6 +1079,25 @@ def test_a_rotated_master_csv_whose_last_record_was_cut_waits_then_is_rejected_a
     assert load(settings).counts("cdr").lines_read == 0  # nothing read twice
     assert cdr_rejects(settings) == [(3, "unterminated", cut)]
     assert cdr_uniqueids(settings) == [f"1709546400.{i}" for i in range(3)]
+
+
+def test_a_rotated_master_csv_whose_cut_record_is_finished_after_all_loads_it_whole(make_settings, site):
+    """A Master.csv.1 taken as final with a cut last record that then grows after all (a copy that
+    stalled and resumed): the record is read again whole and its unterminated reject removed."""
+    settings = make_settings(SWITCHBOARD_ASTERISK_CDR_DIRS=f"lab={site}")
+    whole, last = [_cdr_line(i) for i in range(3)], _cdr_line(3)
+    past_grace = time.time() - ROTATED_TAIL_GRACE_SECONDS - 60
+    write(site / "Master.csv.1", [*whole, last[:-10]], newline_at_end=False)
+    os.utime(site / "Master.csv.1", (past_grace, past_grace))
+    c = load(settings).counts("cdr")
+    assert (c.lines_read, c.loaded, c.rejected, c.rejects_by_reason) == (4, 3, 1, {"unterminated": 1})
+
+    write(site / "Master.csv.1", [*whole, last])
+    os.utime(site / "Master.csv.1", (past_grace, past_grace))
+    c = load(settings).counts("cdr")
+    assert (c.lines_read, c.read_again, c.loaded, c.rejected) == (1, 1, 1, 0) and c.balanced
+    assert cdr_rejects(settings) == []
+    assert cdr_uniqueids(settings) == [f"1709546400.{i}" for i in range(4)]
 
 
 def test_a_master_csv_record_finished_in_the_renamed_file_within_the_grace_period_loads_whole(make_settings, site):

@@ -106,6 +106,21 @@ def test_an_unfinished_last_line_is_not_new_bytes_yet(fresh_sensor):
     assert not tick().run_requests
 
 
+def test_a_final_copys_cut_line_read_already_is_not_new_bytes_until_the_copy_grows(fresh_sensor):
+    """The loader stops before a final copy's cut last line (rejected as unterminated) in case the
+    copy grows after all: until it does, there is nothing new for a run to read."""
+    site, settings, tick = fresh_sensor
+    rotated = site / "queue_log-20240303"
+    rotated.write_text(QUEUESTART.replace(f"{T}|", f"{T - 86_400}|") + MORE.rstrip("\n")[:-4])
+    os.utime(rotated, (T, T))  # long left alone
+    assert run_load(settings).counts("queue_log").rejects_by_reason == {"unterminated": 1}
+    assert not tick().run_requests
+    with open(rotated, "a") as fh:
+        fh.write(MORE[-5:])
+    os.utime(rotated, (T, T))
+    assert len(tick().run_requests) == 1
+
+
 def test_without_a_warehouse_one_run_is_started(fresh_sensor):
     _site, _settings, tick = fresh_sensor
     result = tick()

@@ -106,6 +106,7 @@ class ParsedCdr:
     lines_read: int
     skipped_blank: int
     rows_with_replaced_bytes: int = 0
+    cut_line_start: int | None = None  # as queue_log_parser.ParsedChunk's
 
 
 def break_midline_nul_runs(data: bytes) -> bytes:
@@ -204,7 +205,8 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
          for line_no, reason in bad.iter_rows()],  # the line as written, and where: rare, so one by one
         schema=CDR_REJECT_SCHEMA, orient="row")
     return ParsedCdr(rows=rows, rejects=rejects, lines_read=lines.count, skipped_blank=int(typed["_blank"].sum()),
-                     rows_with_replaced_bytes=rows_with_replaced_bytes(rows, broken))
+                     rows_with_replaced_bytes=rows_with_replaced_bytes(rows, broken),
+                     cut_line_start=lines.start(last) if lines.unterminated else None)
 
 
 def _resolve_repeated_hour(typed: pl.DataFrame) -> pl.DataFrame:

@@ -116,7 +116,9 @@ class ParsedChunk:
     """The outcome of one chunk: lines_read == len(events) + len(rejects) + skipped_blank.
     events_with_replaced_bytes: events kept with bytes that were not UTF-8 (read as U+FFFD).
     unsettled: the chunk's last event line when no line after it was given and its verdict
-    waits for one (UnsettledTail); None otherwise."""
+    waits for one (UnsettledTail); None otherwise. cut_line_start: where the chunk's last line
+    starts when it has no newline (a final copy's cut line, consumed as `unterminated`); None when
+    the chunk ends with one."""
 
     events: pl.DataFrame
     rejects: pl.DataFrame
@@ -124,6 +126,7 @@ class ParsedChunk:
     skipped_blank: int
     events_with_replaced_bytes: int = 0
     unsettled: UnsettledTail | None = None
+    cut_line_start: int | None = None
 
 
 _COUNT_WINDOW = 1 << 20
@@ -267,7 +270,9 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     skipped = int(tagged.get_column("_blank").sum())
     return ParsedChunk(events=events, rejects=rejects, lines_read=lines_read, skipped_blank=skipped,
                        events_with_replaced_bytes=rows_with_replaced_bytes(events, clean) if lossy else 0,
-                       unsettled=unsettled)
+                       unsettled=unsettled,
+                       # (lines as the parser sees them: a NUL run before a new line ended one, offsets kept)
+                       cut_line_start=broken.rfind(b"\n") + 1 if unterminated else None)
 
 
 def _unsettled_tail(data: bytes, first_line_no: int, line_no: int, epoch: int, before: int | None, *,

@@ -13,7 +13,8 @@ Incremental and idempotent:
   run deletes its rows as above and reads it again, so runs that stop anywhere leave what one
   run over the whole log would;
 - an unterminated last line is read only once it is finished or can no longer be
-  (LogFile.is_final);
+  (LogFile.is_final); then it is rejected, but the position stops before it, as before an
+  unsettled tail, so that a "final" copy that grows after all has the line read again, whole;
 - bulk rows travel as Arrow tables (Polars-parsed), never a dict per line.
 
 Counts (lines read = loaded + rejected + skipped) are collected in an `IngestReport` that the
@@ -280,10 +281,11 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
                 parsed, lines, epoch, unsettled = read(chunk, ChunkPlace(source, line_no, offset, last_epoch,
                                                                          None if following is None else following[1]))
                 read_to = (line_no + lines, offset + len(chunk))
-                if following is None and unsettled is not None and not source.is_final:
-                    # the log grows: its next run reads again from that line (UnsettledTail)
-                    yield (parsed, unsettled.line_no, offset + unsettled.offset, unsettled.epoch_before,
-                           chunk[:unsettled.offset][-log_streams.TAIL_CHECK_BYTES:])
+                again = None if following is not None else _read_again_from(
+                    parsed, unsettled, source, line_no + lines, last_epoch if epoch is None else epoch)
+                if again is not None:
+                    yield (parsed, again.line_no, offset + again.offset, again.epoch_before,
+                           chunk[:again.offset][-log_streams.TAIL_CHECK_BYTES:])
                     return
                 line_no, last_epoch = line_no + lines, last_epoch if epoch is None else epoch
                 yield parsed, line_no, offset + len(chunk), last_epoch, chunk[-log_streams.TAIL_CHECK_BYTES:]
@@ -312,6 +314,21 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
                                        **({"lines_read_to": read_to[0], "bytes_read_to": read_to[1]}
                                           if read_to[1] > end else {})}
         yield _stream_row(stream, source, kind, end, line_no)
+
+
+def _read_again_from(parsed, unsettled: UnsettledTail | None, source: LogFile, lines_end: int,
+                     last_epoch: int | None) -> UnsettledTail | None:
+    """Where the next run reads a stream's last chunk again from, if anywhere (the position stops
+    there; what lies past it is loaded now and its rows replaced then):
+    - a log that grows: its unsettled last event line (UnsettledTail), judged once a line follows;
+    - a copy taken as final (is_final): its cut last line, rejected now as `unterminated` (or the
+      unsettled line before it), read again only if the copy grows after all - a transfer that
+      stalled and resumed, a whole archive restored over a cut one. Read on from past the cut, the
+      rest of its line would be a line of its own, and the line itself lost.
+    `lines_end`: the number of the line after the chunk; `last_epoch`: the chunk's last event's."""
+    if parsed.cut_line_start is not None:
+        return unsettled or UnsettledTail(line_no=lines_end - 1, offset=parsed.cut_line_start, epoch_before=last_epoch)
+    return None if source.is_final else unsettled
 
 
 def _left_for_next_run(source: LogFile) -> None:
