@@ -11,9 +11,11 @@
   * The first terminal event closes the visit; later events of the segment are ignored,
     except after IssabelPBX's custom one-field TRANSFER (data1 = target, no calltime): if the
     next terminal is a COMPLETE*, that COMPLETE* gives the end time and talk time.
-  * No terminal: answered-and-talking if there was a CONNECT. Else the exit line is missing
-    ('other', is_exit_missing) when the same call entered the same queue again (ended_at = that
-    entry: a call waits in a queue once at a time) or when the PBX's data goes on for more than
+  * No terminal: the exit line is missing (is_exit_missing) when the same call entered the same
+    queue again (ended_at = that entry: a call is in a queue once at a time, also after an agent
+    took it): answered if there was a CONNECT (its talk time unknown), else 'other'. Otherwise
+    answered-and-talking if there was a CONNECT. Else the exit line is missing ('other',
+    is_exit_missing) when the PBX's data goes on for more than
     var('open_visit_timeout_seconds') after the entry (ended_at unknown: asterisk-queue-log.md
     §4.7, close calls without a terminal event with a timeout; the default of one day is Wazo's
     window for pairing an ENTERQUEUE with its end); else 'other' when the PBX restarted after
@@ -174,8 +176,9 @@ visit_scopes as (
 
 ),
 
--- unanswered visits without an exit line that the same call entered again (visit_no + 1 is the
--- next ENTERQUEUE of the call in this queue and boot): they ended by then
+-- visits without an exit line that the same call entered again (visit_no + 1 is the next
+-- ENTERQUEUE of the call in this queue and boot): they ended by then, waiting or talking (an
+-- orphan segment, visit 0, is a visit only with a CONNECT, as it is here)
 reentered as (
 
     select waiting.pbx, waiting.first_seq, next_visit.first_epoch as reentered_epoch
@@ -186,9 +189,8 @@ reentered as (
         and next_visit.callid = waiting.callid
         and next_visit.queue = waiting.queue
         and next_visit.visit_no = waiting.visit_no + 1
-    where waiting.visit_no > 0
-        and waiting.terminal_seq is null
-        and waiting.connect_seq is null
+    where waiting.terminal_seq is null
+        and (waiting.visit_no > 0 or waiting.connect_seq is not null)
 
 ),
 
@@ -379,7 +381,7 @@ timed as (
             when restarted_epoch is not null then restarted_epoch
         end as ended_epoch,
         (end_epoch is null and reentered_epoch is null and restarted_epoch is not null) as is_closed_by_restart,
-        -- (re-entry is looked up only for visits with neither a terminal event nor a CONNECT)
+        -- (re-entry is looked up only for visits without a terminal event)
         coalesce(
             reentered_epoch is not null
             or (
