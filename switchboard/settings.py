@@ -22,6 +22,18 @@ class SettingsError(ValueError):
     """A setting is missing or wrong; the message names the environment variable."""
 
 
+# IANA names that a warehouse reads as something else: Postgres takes CET, EET, MET and WET for
+# the fixed-offset abbreviations of its own table (pg_timezone_abbrevs), without summer time, so a
+# summer day's buckets would be an hour off theirs on DuckDB; DuckDB knows no machine-local zone.
+_ZONES_THE_WAREHOUSE_READS_OTHERWISE = {
+    **{name: f"Postgres reads this name as a fixed UTC{offset}, without summer time; use a city zone such as {city}"
+       for name, offset, city in (("CET", "+1", "Europe/Paris"), ("MET", "+1", "Europe/Paris"),
+                                  ("EET", "+2", "Europe/Athens"), ("WET", "+0", "Europe/Lisbon"))},
+    **{name: "this machine's zone file, not a zone DuckDB knows; use an IANA name such as America/Bogota"
+       for name in ("localtime", "posixrules")},
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
@@ -170,6 +182,9 @@ class Settings(BaseSettings):
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ValueError(f"unknown time zone {value!r} (use an IANA name such as America/Bogota)") from exc
+        # (the source zones are applied in Python as files load; the reporting zone in the warehouse's SQL)
+        if info.field_name == "timezone" and value in _ZONES_THE_WAREHOUSE_READS_OTHERWISE:
+            raise ValueError(_ZONES_THE_WAREHOUSE_READS_OTHERWISE[value])
         return value
 
     @field_validator("warehouse_url")

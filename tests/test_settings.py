@@ -116,7 +116,20 @@ def test_unknown_zone_message_suggests_an_iana_name(monkeypatch):
     assert "IANA" in settings_error(monkeypatch, SWITCHBOARD_TIMEZONE="Mars/Base")
 
 
-def test_several_bad_values_are_all_reported(monkeypatch):
+@pytest.mark.parametrize("zone", ["CET", "EET", "MET", "WET", "localtime"])
+def test_a_reporting_zone_a_warehouse_reads_otherwise_is_refused(monkeypatch, zone):
+    """Postgres reads CET/EET/MET/WET as its fixed-offset abbreviations (no summer time: a July
+    call's day and interval an hour off DuckDB's, found by an independent audit), and DuckDB knows
+    no `localtime`: refused with a city zone to use instead. Source zones are applied in Python."""
+    message = settings_error(monkeypatch, SWITCHBOARD_TIMEZONE=zone)
+    assert "SWITCHBOARD_TIMEZONE" in message and repr(zone) in message
+    assert ("Europe/" if zone != "localtime" else "America/Bogota") in message
+    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", "Europe/Paris")
+    monkeypatch.setenv("SWITCHBOARD_ASTERISK_CDR_TIMEZONE", zone if zone != "localtime" else "CET")
+    assert load_settings().cdr_zone in ("CET", "EET", "MET", "WET")
+
+
+
     message = settings_error(monkeypatch, SWITCHBOARD_SL_SECONDS="abc", SWITCHBOARD_TIMEZONE="Mars/Base",
                              SWITCHBOARD_WAREHOUSE_URL="mysql://x")
     for name in ("SWITCHBOARD_SL_SECONDS", "SWITCHBOARD_TIMEZONE", "SWITCHBOARD_WAREHOUSE_URL"):
