@@ -295,6 +295,12 @@ def _duckdb_type(pg_type: str) -> str:
     }.get(pg_type, "VARCHAR")
 
 
+# Eager, but never over a failed blocking check: a blocking check stops the copy only within the
+# run that failed it, and the automation sensor, seeing marts updated, would publish them a tick
+# later (an independent audit saw the failed figures served 58 s after the failed run).
+SERVING_AUTOMATION = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+
+
 def build_serving_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
         key=SERVING_KEY,
@@ -302,7 +308,7 @@ def build_serving_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
         group_name="serving",
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
-        automation_condition=dg.AutomationCondition.eager(),
+        automation_condition=SERVING_AUTOMATION,
         freshness_policy=DAILY_FRESHNESS,
         description="Read-only DuckDB copy of the marts schema for Streamlit and BI tools (atomic replace).",
     )

@@ -8,6 +8,7 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -223,3 +224,39 @@ def test_a_growing_mart_without_its_stamp_is_copied_whole(tmp_path):
     marts.sql("alter table marts.fct_calls drop column dbt_refreshed_at")
     assert publish_both(marts, tmp_path) == ["fct_queue_visits"]  # columns changed: copied
     assert publish_both(marts, tmp_path) == ["fct_queue_visits"]  # same columns, but no stamp
+
+
+# --------------------------------------------------------------------------- automation
+
+
+def test_automation_never_publishes_marts_whose_blocking_check_failed():
+    """A blocking check stops the copy within the run that failed it; the automation sensor must
+    not publish those marts on its next tick (it did, 58 s later, in an independent audit). Real
+    Dagster: a mart with a blocking check, the copy with the serving asset's condition."""
+    from assets.serving import SERVING_AUTOMATION
+
+    verdict = {"passed": True}
+
+    @dg.asset(key=["marts", "agg"], check_specs=[dg.AssetCheckSpec("reconciles", asset=["marts", "agg"], blocking=True)])
+    def mart():
+        yield dg.MaterializeResult(check_results=[dg.AssetCheckResult(passed=verdict["passed"])])
+
+    @dg.asset(key=["serving", "copy"], deps=[mart], automation_condition=SERVING_AUTOMATION)
+    def copy():
+        return None
+
+    defs = dg.Definitions(assets=[mart, copy])
+    with dg.instance_for_test() as instance:
+        assert dg.materialize([mart, copy], instance=instance).success
+        cursor = dg.evaluate_automation_conditions(defs, instance).cursor
+
+        verdict["passed"] = False
+        failed = dg.materialize([mart], instance=instance, raise_on_error=False)
+        assert not failed.success  # the blocking check failed the run
+        result = dg.evaluate_automation_conditions(defs, instance, cursor=cursor)
+        assert result.total_requested == 0
+
+        verdict["passed"] = True
+        assert dg.materialize([mart], instance=instance).success
+        result = dg.evaluate_automation_conditions(defs, instance, cursor=result.cursor)
+        assert result.total_requested == 1
