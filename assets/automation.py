@@ -167,17 +167,21 @@ def _waiting_run(instance: dg.DagsterInstance) -> str | None:
     return None
 
 
+# How a run that did not finish ends: failed, or canceled (by hand, or while still queued)
+_UNFINISHED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
 def _failed_run(instance: dg.DagsterInstance) -> str | None:
     """The newest run that loads the Asterisk files (the sensor's, the schedule's or one launched
-    by hand), when it failed at least FAILED_RUN_RETRY_AFTER ago. The sensor moved its cursor past
-    the bytes it left to that run; whether the run loaded them (it can fail after its load, in a
-    dbt test) only the loader's state tells."""
+    by hand), when it failed or was canceled at least FAILED_RUN_RETRY_AFTER ago. The sensor moved
+    its cursor past the bytes it left to that run; whether the run loaded them (it can fail after
+    its load, in a dbt test) only the loader's state tells."""
     newest = None
     for job in ASTERISK_LOADING_JOBS:
         records = instance.get_run_records(filters=dg.RunsFilter(job_name=job.name), limit=1)
         if records and (newest is None or records[0].create_timestamp > newest.create_timestamp):
             newest = records[0]
-    if newest is None or newest.dagster_run.status != dg.DagsterRunStatus.FAILURE:
+    if newest is None or newest.dagster_run.status not in _UNFINISHED:
         return None
     ended = newest.end_time or newest.update_timestamp.timestamp()
     if datetime.now(UTC).timestamp() - ended < FAILED_RUN_RETRY_AFTER.total_seconds():

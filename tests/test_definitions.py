@@ -227,16 +227,18 @@ def _sensor_run(tick, status: dg.DagsterRunStatus, job_name: str = "asterisk_ref
     return run
 
 
-def test_bytes_a_failed_run_did_not_load_are_asked_for_again(queue_log_sensor, monkeypatch):
+@pytest.mark.parametrize("ended", [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED])
+def test_bytes_a_failed_run_did_not_load_are_asked_for_again(queue_log_sensor, monkeypatch, ended):
     """The cursor moved past them when the run was requested; a run that failed before its load
-    (a backfill outside Dagster holding the DuckDB warehouse) left them unread, and no tick
-    requested them again until the PBX wrote more (independent audit). After a failed run the
-    sensor compares with what the loader has read (here: nothing, no load ran)."""
+    (a backfill outside Dagster holding the DuckDB warehouse) or was canceled (by hand, or while
+    queued) left them unread, and no tick requested them again until the PBX wrote more
+    (independent audits). After such a run the sensor compares with what the loader has read
+    (here: nothing, no load ran)."""
     site, tick = queue_log_sensor
     (site / "queue_log").write_text(QUEUESTART)
     first = tick()
     assert len(first.run_requests) == 1 and not tick(first.cursor).run_requests
-    failed = _sensor_run(tick, dg.DagsterRunStatus.FAILURE)
+    failed = _sensor_run(tick, ended)
     assert not tick(first.cursor).run_requests  # not at once: FAILED_RUN_RETRY_AFTER
     monkeypatch.setattr(automation, "FAILED_RUN_RETRY_AFTER", timedelta(0))
     again = tick(first.cursor)
