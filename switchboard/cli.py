@@ -187,11 +187,16 @@ def _select(selection: str, parsed, graph) -> set:
 
     if parsed is None:
         return set(graph.materializable_asset_keys)
+    from dagster._check import CheckError
+
     try:
         # an asset that one step writes with others (asterisk_raw's tables) brings them along
         keys = parsed.required_multi_asset_neighbors().resolve(graph)
-    except dg.DagsterError as exc:  # e.g. a key that no asset has
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # a key that no asset has; or a selection Dagster parses but cannot resolve outside its UI and
+    # daemon (status:, changed_in_branch:, code_location:)
+    except (dg.DagsterError, CheckError, NotImplementedError) as exc:
+        text = str(exc).strip().removeprefix("Invariant failed. Description: ")
+        reason = text.splitlines()[0] if text else "a filter Dagster resolves only in its UI and daemon"
         raise SelectionError(f"--select {selection!r}: {reason}") from None
     return set(keys) & set(graph.materializable_asset_keys)
 
