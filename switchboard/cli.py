@@ -123,10 +123,17 @@ def root_cause_message(error, limit: int = 500) -> str:
 
 
 def settings_command() -> int:
-    """The settings table; then the environment's values are checked, as a run would check them."""
+    """The settings table; then the environment's values are checked as `materialize` checks them
+    before any work (a pre-deploy check that passes where a run would stop is no check): the
+    values, the destinations, and the places the sources read (built as the definitions are)."""
     for name, default, description in setting_docs():
         print(f"{name}={default}\n    {description}")
-    _ = load_settings().webex_api_configured  # raises SettingsError naming a half-configured Webex
+    settings = load_settings()
+    _ = settings.webex_api_configured  # raises SettingsError naming a half-configured Webex
+    check_destinations(settings)
+    from definitions import build_definitions
+
+    build_definitions(settings)  # a queue_log, Master.csv or Control Hub place that is missing
     return 0
 
 

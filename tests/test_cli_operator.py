@@ -210,3 +210,13 @@ def test_settings_exits_2_naming_an_invalid_value(make_settings, monkeypatch, ca
     monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "twenty")
     assert cli.main(["settings"]) == 2
     assert "SWITCHBOARD_SL_SECONDS" in capsys.readouterr().err
+    monkeypatch.delenv("SWITCHBOARD_SL_SECONDS")
+    # what `materialize` refuses before any work, `settings` refuses too (an independent audit found
+    # it passing them): a place to read that is missing, a destination that cannot be written
+    for name, value in (("SWITCHBOARD_QUEUE_LOG_DIRS", "/no/such/folder"), ("SWITCHBOARD_ASTERISK_CDR_DIRS", "/no/such"),
+                        ("WEBEX_CONTROL_HUB_DIR", "/no/such"), ("SWITCHBOARD_SERVING_PATH", "/")):
+        monkeypatch.setenv(name, value)
+        assert cli.main(["settings"]) == 2
+        assert name in capsys.readouterr().err
+        monkeypatch.delenv(name)
+    assert cli.main(["settings"]) == 0
