@@ -140,8 +140,8 @@ def settings_command() -> int:
 def check_destinations(settings) -> None:
     """Fail before any work, naming the setting, when a run could not write its results: a
     Postgres warehouse that does not answer, a serving copy path that cannot be a file (found
-    otherwise only at the last step, after every load and model), or a DAGSTER_HOME that is not
-    a folder."""
+    otherwise only at the last step, after every load and model), a state or landing folder that
+    cannot be one, or a DAGSTER_HOME that is not a folder."""
     warehouse = settings.warehouse
     if warehouse.is_duckdb:
         _writable_file_path("SWITCHBOARD_WAREHOUSE_URL", warehouse.duckdb_path)
@@ -155,11 +155,22 @@ def check_destinations(settings) -> None:
             raise SettingsError(
                 f"SWITCHBOARD_WAREHOUSE_URL: cannot connect to {warehouse.redacted()}: {reason}") from None
     _writable_file_path("SWITCHBOARD_SERVING_PATH", Path(settings.serving_path))
+    # (dlt's working files; the landing folder unless it is an fsspec URL: found otherwise by the
+    # step that writes there, as a FileExistsError naming no setting)
+    _folder_path("SWITCHBOARD_STATE_DIR", Path(settings.state_dir))
+    if "://" not in settings.landing_dir:
+        _folder_path("SWITCHBOARD_LANDING_DIR", Path(settings.landing_dir))
     # Dagster's own check comes only when the run starts, after the definitions load, as a traceback
     home = os.environ.get("DAGSTER_HOME")
     if home and not Path(home).is_dir():
         raise SettingsError(f"DAGSTER_HOME: {home} is not a folder; create it, or unset DAGSTER_HOME for "
                             "runs that are not kept")
+
+
+def _folder_path(setting: str, path: Path) -> None:
+    blocking = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise SettingsError(f"{setting}: {blocking} is a file, so {path} cannot be a folder")
 
 
 def _writable_file_path(setting: str, path: Path) -> None:

@@ -268,6 +268,8 @@ def test_materialize_rejects_a_bad_setting_naming_it(make_settings, capsys, monk
     ("SWITCHBOARD_SERVING_PATH", "{tmp}", "is a folder"),
     ("SWITCHBOARD_SERVING_PATH", "{tmp}/a-file/serving.duckdb", "is a file"),
     ("DAGSTER_HOME", "{tmp}/no-such-folder", "is not a folder"),
+    ("SWITCHBOARD_STATE_DIR", "{tmp}/a-file", "is a file"),
+    ("SWITCHBOARD_LANDING_DIR", "{tmp}/a-file/landing", "is a file"),
 ])
 def test_materialize_fails_before_any_work_when_it_could_not_write_its_results(
         make_settings, capsys, monkeypatch, tmp_path, setting, value, says):
