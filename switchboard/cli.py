@@ -84,7 +84,7 @@ def materialize(selection: str = "*") -> int:
     started = time.monotonic()
     # The definitions and everything imported so far live as long as the run: full collections
     # walking them were 9-12 s of a materialization in the slowest hour (switchboard/gc_freeze.py)
-    with _instance() as instance, existing_objects_frozen():
+    with _instance() as instance, existing_objects_frozen(), _run_chatter_shown(settings.log_level):
         # Dagster's console logger prints at DEBUG by default: an event per step and per dbt node
         # (~750 lines for the demo's first run) burying the load's counts and the errors
         console = {"console": {"config": {"log_level": settings.log_level.upper()}}}
@@ -110,6 +110,18 @@ def materialize(selection: str = "*") -> int:
                       file=sys.stderr)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def _run_chatter_shown(log_level: str):
+    """dlt's progress and dbt's log lines go to stdout whatever SWITCHBOARD_LOG_LEVEL says (~800
+    lines for a small site, burying the counts and errors Dagster logs on stderr): shown at DEBUG
+    only. Under the daemon they are the run's captured stdout, as before."""
+    if log_level.upper() == "DEBUG":
+        yield
+        return
+    with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere):
+        yield
 
 
 def root_cause_message(error, limit: int = 500) -> str:
