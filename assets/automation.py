@@ -167,6 +167,24 @@ def _waiting_run(instance: dg.DagsterInstance) -> str | None:
     return None
 
 
+# The step of a loading job that reads the files (assets/asterisk_raw.py)
+LOAD_STEP = "asterisk_raw"
+
+
+def _started_run(instance: dg.DagsterInstance) -> tuple[str, bool] | None:
+    """A run that loads the Asterisk files and is running: (its id, whether its load step has
+    started). Before that step it reads every byte there when the step starts, as a run that
+    has not started does; from then on only the loader's state tells what it read."""
+    for job in ASTERISK_LOADING_JOBS:
+        runs = instance.get_run_records(
+            filters=dg.RunsFilter(job_name=job.name, statuses=[dg.DagsterRunStatus.STARTED]), limit=1)
+        if runs:
+            run_id = runs[0].dagster_run.run_id
+            steps = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
+            return run_id, any(record.event_log_entry.step_key == LOAD_STEP for record in steps)
+    return None
+
+
 # How a run that did not finish ends: failed, or canceled (by hand, or while still queued)
 _UNFINISHED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 
@@ -218,12 +236,15 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
             files = _versioned_files(config)
             current = {key: version for key, version, _stream in files}  # only what exists now: bounded
             failed = _failed_run(context.instance)
-            if context.cursor and failed is None:
+            running = _started_run(context.instance)
+            if context.cursor and failed is None and not (running and running[1]):
                 previous = json.loads(context.cursor)
             else:
-                # A fresh instance (or a reset cursor), or after a failed run: compare with what
-                # the loader has read, not with nothing (every file would start a run that reads
-                # no line) nor with the cursor (it moved past what the failed run did not load).
+                # A fresh instance (or a reset cursor), after a failed run, or while a run that
+                # has begun its load goes on: compare with what the loader has read, not with
+                # nothing (every file would start a run that reads no line) nor with the cursor
+                # (it moved past what the failed run did not load; new bytes written before the
+                # running load read them would start a run that reads no line).
                 resources = loader_state(settings)
                 if resources == LOAD_RUNNING:
                     return dg.SensorResult(skip_reason="an Asterisk load is running; comparing with what it "
@@ -234,12 +255,12 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
         changed = changed_files(previous, current)
         if not changed:
             return dg.SensorResult(skip_reason="no new bytes in the Asterisk files", cursor=json.dumps(current))
-        waiting = _waiting_run(context.instance)
+        waiting = _waiting_run(context.instance) or (running[0] if running and not running[1] else None)
         if waiting:
             # that run reads every byte there when it starts: the cursor moves on, or the next
             # tick would start a run behind it for bytes it has read (what changes after it
             # starts is new to the cursor; should it fail, _failed_run asks for its bytes again)
-            return dg.SensorResult(skip_reason=f"new bytes are left to run {waiting}, which has not started yet",
+            return dg.SensorResult(skip_reason=f"new bytes are left to run {waiting}, which has not begun its load yet",
                                    cursor=json.dumps(current))
         job = _job_for(context)
         # (after a failed run the same versions may be asked for again: a key Dagster has not seen)

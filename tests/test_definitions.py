@@ -120,12 +120,13 @@ def queue_log_sensor(make_settings, tmp_path):
     """(site folder, a function that evaluates the sensor with a cursor and returns its result)."""
     site = tmp_path / "pbx"
     site.mkdir()
-    defs = build_definitions(make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}"))
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    defs = build_definitions(settings)
     sensor = defs.resolve_sensor_def("asterisk_files_sensor")
     with dg.instance_for_test() as instance:
         def tick(cursor=None):
             return sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor))
-        tick.instance, tick.defs = instance, defs
+        tick.instance, tick.defs, tick.settings = instance, defs, settings
         yield site, tick
 
 
@@ -225,6 +226,35 @@ def _sensor_run(tick, status: dg.DagsterRunStatus, job_name: str = "asterisk_ref
     run = dg.DagsterRun(job_name=job_name, run_id=make_new_run_id(), status=status)
     tick.instance.add_run(run)
     return run
+
+
+def test_new_bytes_are_left_to_a_running_run_until_its_load_then_what_it_did_not_read_starts_one(queue_log_sensor):
+    """A run that has started but not its load step reads every byte there when that step starts;
+    once it has, only the loader's state tells what it read. Compared with the cursor instead, bytes
+    written while the run started started a second run that read no line and rebuilt every model
+    (independent audit)."""
+    from dagster._core.events import DagsterEvent  # (no public way to record a step's start)
+
+    from pipelines.asterisk.pipeline import run_load
+
+    site, tick = queue_log_sensor
+    log = site / "queue_log"
+    log.write_text(QUEUESTART)
+    cursor = tick().cursor
+    run = _sensor_run(tick, dg.DagsterRunStatus.STARTED)
+    with open(log, "a") as fh:
+        fh.write(RELOAD)
+    held = tick(cursor)
+    assert not held.run_requests and run.run_id in held.skip_reason.skip_message
+
+    tick.instance.report_dagster_event(
+        DagsterEvent(event_type_value="STEP_START", job_name=run.job_name, step_key=automation.LOAD_STEP),
+        run_id=run.run_id)
+    assert run_load(tick.settings).counts("queue_log").lines_read == 2  # its load read both lines
+    assert not tick(cursor).run_requests  # (from the cursor before them they were new bytes)
+    with open(log, "a") as fh:
+        fh.write(RELOAD.replace("401", "402"))  # written after its load read
+    assert len(tick(held.cursor).run_requests) == 1
 
 
 @pytest.mark.parametrize("ended", [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED])
