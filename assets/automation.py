@@ -144,8 +144,16 @@ def run_key_for(changed: dict[str, object]) -> str:
 # A run still not started after this long is taken for stuck (e.g. never launched), not waiting.
 WAITING_RUN_MAX_AGE = timedelta(hours=1)
 # A failed run's bytes are asked for again this long after it ended (not at every 30 s tick while,
-# say, a backfill outside Dagster holds a DuckDB warehouse).
+# say, a backfill outside Dagster holds a DuckDB warehouse), twice as long after each further
+# failure in a row, up to FAILED_RUN_RETRY_MAX: a failure that repeats (a PBX renamed in the
+# setting) would otherwise start 720 failing runs a day.
 FAILED_RUN_RETRY_AFTER = timedelta(minutes=2)
+FAILED_RUN_RETRY_MAX = timedelta(hours=1)
+
+
+def retry_delay(failures_in_a_row: int) -> timedelta:
+    """How long after the last of `failures_in_a_row` unfinished loading runs the sensor asks again."""
+    return min(FAILED_RUN_RETRY_AFTER * 2 ** max(0, failures_in_a_row - 1), FAILED_RUN_RETRY_MAX)
 SENSOR_NAME = "asterisk_files_sensor"
 
 
@@ -187,22 +195,23 @@ def _started_run(instance: dg.DagsterInstance) -> tuple[str, bool] | None:
 
 # How a run that did not finish ends: failed, or canceled (by hand, or while still queued)
 _UNFINISHED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+# runs looked at per job for failures in a row (the delay reaches its maximum after six)
+_RETRY_HISTORY = 8
 
 
 def _failed_run(instance: dg.DagsterInstance) -> str | None:
     """The newest run that loads the Asterisk files (the sensor's, the schedule's or one launched
-    by hand), when it failed or was canceled at least FAILED_RUN_RETRY_AFTER ago. The sensor moved
-    its cursor past the bytes it left to that run; whether the run loaded them (it can fail after
-    its load, in a dbt test) only the loader's state tells."""
-    newest = None
-    for job in ASTERISK_LOADING_JOBS:
-        records = instance.get_run_records(filters=dg.RunsFilter(job_name=job.name), limit=1)
-        if records and (newest is None or records[0].create_timestamp > newest.create_timestamp):
-            newest = records[0]
-    if newest is None or newest.dagster_run.status not in _UNFINISHED:
+    by hand), when it failed or was canceled at least `retry_delay` ago (longer after several in a
+    row). The sensor moved its cursor past the bytes it left to that run; whether the run loaded
+    them (it can fail after its load, in a dbt test) only the loader's state tells."""
+    recent = sorted((record for job in ASTERISK_LOADING_JOBS for record in instance.get_run_records(
+        filters=dg.RunsFilter(job_name=job.name), limit=_RETRY_HISTORY)), key=lambda r: r.create_timestamp, reverse=True)
+    if not recent or recent[0].dagster_run.status not in _UNFINISHED:
         return None
+    in_a_row = next((i for i, record in enumerate(recent) if record.dagster_run.status not in _UNFINISHED), len(recent))
+    newest = recent[0]
     ended = newest.end_time or newest.update_timestamp.timestamp()
-    if datetime.now(UTC).timestamp() - ended < FAILED_RUN_RETRY_AFTER.total_seconds():
+    if datetime.now(UTC).timestamp() - ended < retry_delay(in_a_row).total_seconds():
         return None
     return newest.dagster_run.run_id
 

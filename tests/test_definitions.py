@@ -299,6 +299,28 @@ def test_sensor_does_not_wait_for_a_run_stuck_before_starting(queue_log_sensor, 
     assert len(queue_log_sensor[1](cursor).run_requests) == 1
 
 
+def test_a_failure_that_repeats_is_retried_less_and_less_often():
+    """Two minutes after one failed loading run, twice as long after each further one in a row,
+    at most an hour: a deterministic failure (a PBX renamed in the setting) was retried every two
+    minutes, ~720 failing runs a day (independent audit)."""
+    assert [automation.retry_delay(n) for n in (1, 2, 3, 6, 7, 20)] == [
+        timedelta(minutes=m) for m in (2, 4, 8, 60, 60, 60)]
+
+
+def test_failures_in_a_row_are_counted_across_both_loading_jobs(queue_log_sensor, monkeypatch):
+    site, tick = queue_log_sensor
+    (site / "queue_log").write_text(QUEUESTART)
+    first = tick()
+    asked = []
+    monkeypatch.setattr(automation, "retry_delay", lambda n: asked.append(n) or timedelta(0))
+    _sensor_run(tick, dg.DagsterRunStatus.FAILURE)
+    _sensor_run(tick, dg.DagsterRunStatus.SUCCESS)
+    _sensor_run(tick, dg.DagsterRunStatus.FAILURE, job_name="refresh_everything")
+    _sensor_run(tick, dg.DagsterRunStatus.CANCELED)
+    assert len(tick(first.cursor).run_requests) == 1
+    assert asked == [2]  # the canceled and the failed run since the last that finished
+
+
 def test_run_key_is_stable_for_the_same_versions():
     versions = {"queue_log:ab12": 10, "export:/a/queue_log.csv": [5, 2]}
     assert run_key_for(versions) == run_key_for(dict(reversed(list(versions.items()))))
