@@ -177,8 +177,8 @@ visit_scopes as (
 ),
 
 -- visits without an exit line that the same call entered again (visit_no + 1 is the next
--- ENTERQUEUE of the call in this queue and boot): they ended by then, waiting or talking (an
--- orphan segment, visit 0, is a visit only with a CONNECT, as it is here)
+-- ENTERQUEUE of the call in this queue and boot): they ended by then, waiting or talking (a
+-- segment here that is no visit - visit 0 without a CONNECT - joins none below)
 reentered as (
 
     select waiting.pbx, waiting.first_seq, next_visit.first_epoch as reentered_epoch
@@ -190,7 +190,6 @@ reentered as (
         and next_visit.queue = waiting.queue
         and next_visit.visit_no = waiting.visit_no + 1
     where waiting.terminal_seq is null
-        and (waiting.visit_no > 0 or waiting.connect_seq is not null)
 
 ),
 
