@@ -153,11 +153,38 @@ def test_a_body_cut_right_after_a_record_is_requested_again_in_its_place(make_se
         with caplog.at_level(logging.INFO, logger="pipelines.webex.client"):
             report = run_backfill(settings, since, until, config=config)
         fired = dict(sandbox.faults.fired)
+        responses = sandbox.stats.snapshot()["responses"]
     assert fired == {("webex.cdr_feed", "truncate"): 1}
     assert "page 1 could not be read (cut short); requesting it again" in caplog.text
+    # a window's first page asked again is an initial request for the rate budget, as Webex counts it
+    assert responses.get("webex.cdr_feed 429", 0) == 0
     assert_exactly_once(settings, [r for _, r in rows])
     assert report.cdr.balanced and report.cdr.loaded == 1200 and report.client["retries"] == 1
 
+
+@pytest.mark.parametrize("endpoint", ["webex.cdr_feed", "webex.cdr_stream"])
+def test_an_error_body_sent_with_200_is_requested_again_not_taken_for_an_empty_window(
+        make_settings, data_dir, tmp_path, endpoint):
+    """An empty window is a 404 (webex.md); a 200 whose body has no `items` is a gateway's error
+    page. Taken for "no records", its window would be booked as read and its records never asked
+    for again (independent audit: a backfill read 0 of 1,709, a poll moved its cursor past 32)."""
+    now = datetime.now(UTC)
+    # inside the stream's reach (its windows start ~12 h back) and old enough for both endpoints
+    rows = cdr_fixture(now, 400, oldest=timedelta(hours=10), newest=timedelta(hours=1), seed=21)
+    write_cdr_files(data_dir, rows)
+    write_directory(data_dir)
+    with run_sandbox(data_dir, time_scale=TIME_SCALE) as sandbox:
+        settings = webex_settings(make_settings, sandbox, tmp_path)
+        # the first window with records, its first page (empty windows are 404s, not served pages)
+        sandbox.faults.set(endpoint, "error_with_200", count=1)
+        if endpoint == "webex.cdr_feed":
+            report = run_backfill(settings, now - timedelta(hours=11), now, config=fast(settings))
+        else:
+            report = run_poll(settings, config=fast(settings), now=lambda: now)
+        fired = dict(sandbox.faults.fired)
+    assert fired == {(endpoint, "error_with_200"): 1}
+    assert report.cdr.balanced and report.cdr.loaded == 400 and report.client["retries"] >= 1
+    assert_exactly_once(settings, [r for _, r in rows])
 
 @pytest.mark.parametrize("lookup_ids", [150, 10**9], ids=["lookups-along-the-way", "one-lookup-at-the-end"])
 def test_batches_append_until_one_replaces_a_stored_row_then_the_whole_load_merges(make_settings, data_dir, tmp_path,

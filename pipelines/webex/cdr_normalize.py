@@ -245,9 +245,9 @@ def parse_cdr_page(body: bytes, known_keys: dict | None = None) -> ParsedPage | 
         decoded = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(decoded, dict) or not isinstance(decoded.get("items", []), list):
-        return None
-    items = decoded.get("items", [])
+    if not isinstance(decoded, dict) or not isinstance(decoded.get("items"), list):
+        return None  # no `items`: an error body served with 200, not an empty window (a 404)
+    items = decoded["items"]
     return ParsedPage(len(items), items=items)
 
 

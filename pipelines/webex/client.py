@@ -222,7 +222,9 @@ class WebexClient:
         loop, could not be read after all (like a truncated body, it counts as a retry)."""
         self.stats.retries += 1
         log.info("Webex CDR page %d could not be read (cut short); requesting it again", page.number)
-        response, url_used = self._get(page.url, None, budget_kind=PAGE, cdr=True, decode=decode)
+        # a window's first page is an initial request again for the rate budget, as Webex counts it
+        kind = INITIAL if page.number == 1 else PAGE
+        response, url_used = self._get(page.url, None, budget_kind=kind, cdr=True, decode=decode)
         if response is None:
             raise WebexApiError(f"{_redact(page.url)}: answered 404 when requested again")
         return Page(url_used, page.number, [], parsed=response._parsed)
@@ -403,7 +405,9 @@ def _decodes(response: httpx.Response) -> bool:
         body = orjson.loads(response.content)
     except orjson.JSONDecodeError:
         return False
-    if not isinstance(body, dict) or not isinstance(body.get("items", []), list):
+    # an answer without `items` is not an empty window (that is a 404): an error page served
+    # with 200, read again like a truncated body rather than taken for "no records"
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
         return False
     response._decoded = body  # parsed once
     return True
@@ -413,7 +417,7 @@ def _items(response: httpx.Response) -> list:
     body = getattr(response, "_decoded", None)
     if body is None:
         body = orjson.loads(response.content)
-    return body.get("items", [])
+    return body["items"]
 
 
 def _message(response: httpx.Response) -> str:

@@ -22,7 +22,7 @@ def add_command(subparsers) -> None:
                        help="shorten durations (rate-limit minute, token lifetimes, link expiry) by this factor")
     serve.add_argument("--faults", default="",
                        help="ENDPOINT:KIND[:COUNT[:OPTION=VALUE...]],… KIND server_error|slow|truncate|"
-                            "repeat_page, COUNT * = always; e.g. webex.cdr_feed:server_error:3")
+                            "repeat_page|error_with_200, COUNT * = always; e.g. webex.cdr_feed:server_error:3")
     serve.add_argument("--limits", choices=("on", "off"), default="on", help="Webex CDR rate limits (off for benchmarks)")
     serve.add_argument("--webex-region", choices=("us", "eu"), default="us", help="region holding the org's CDRs")
     serve.add_argument("--cdr-feed-filter", choices=("start", "report"), default="start",

@@ -1,4 +1,5 @@
-"""Faults on demand: 5xx bursts, slow responses, truncated bodies and repeated pages.
+"""Faults on demand: 5xx bursts, slow responses, truncated bodies, repeated pages and error
+bodies served with 200 (a degraded gateway).
 
 A fault is armed for an endpoint name (glob patterns allowed, e.g. `webex.*`) and fires on the
 next `count` matching requests (`count=None`: until cleared), once `after` of them have been
@@ -22,7 +23,8 @@ ENDPOINTS = (
     "twilio.messages", "twilio.message",
 )
 
-KINDS = ("server_error", "slow", "truncate", "repeat_page")
+# error_with_200: the provider's error body (a message, no records) sent with status 200
+KINDS = ("server_error", "slow", "truncate", "repeat_page", "error_with_200")
 
 
 @dataclass

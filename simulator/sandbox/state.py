@@ -165,7 +165,8 @@ class TruncatedResponse(Response):
 
 
 def endpoint(state: SandboxState, name: str, error_body: ErrorBody) -> Callable[[Handler], Handler]:
-    """Wrap a handler with the armed faults (5xx, delay, truncation) and request statistics."""
+    """Wrap a handler with the armed faults (5xx, delay, error body with 200, truncation) and request
+    statistics."""
 
     def wrap(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
@@ -180,6 +181,9 @@ def endpoint(state: SandboxState, name: str, error_body: ErrorBody) -> Callable[
                 if slow:
                     await asyncio.sleep(slow.delay_seconds)
                 response = await handler(request)
+                degraded = state.faults.take(name, "error_with_200")
+                if degraded:
+                    response = error_body(200, "Service temporarily degraded (sandbox fault)")
                 cut = state.faults.take(name, "truncate")
                 if cut and hasattr(response, "body"):
                     response = TruncatedResponse(response, cut.keep_fraction, cut.framing)
