@@ -440,6 +440,22 @@ def test_a_pstn_call_type_decides_the_direction_of_a_call_with_a_short_far_end_n
                     {"call_id": "C22", "direction": "outbound", "outcome": "answered"}]
 
 
+def test_an_answered_record_without_release_time_ends_its_duration_after_its_answer(tmp_path):
+    """Release time may be "" (webex.md §1.7): the leg ended Duration seconds after its answer, not
+    at the answer (which made the durations' consistency test fail and stopped the marts)."""
+    path = tmp_path / "warehouse.duckdb"
+    call = record("r23-a", ANA, start=0, answer=4, release=64, correlation_id="C23", local_call_id="a23:0")
+    call["release_time"] = None  # Duration stays 60
+    with duckdb.connect(str(path)) as con:
+        con.execute(RAW_DDL)
+        con.execute(raw_webex_ddl())
+        load_webex(con.cursor(), "?", [call])
+    _dbt(_project(tmp_path), tmp_path, {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(path)},
+         "build", "--select", "+fct_calls", "--exclude-resource-type", "unit_test", "--indirect-selection", "cautious")
+    rows = _rows(path, "select call_id, outcome, epoch(ended_at - started_at) as seconds from marts.fct_calls")
+    assert rows == [{"call_id": "C23", "outcome": "answered", "seconds": 64.0}]
+
+
 @pytest.mark.postgres
 def test_postgres_gives_the_same_journeys_and_visits(tmp_path, postgres_url, built):
     import psycopg2

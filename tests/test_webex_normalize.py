@@ -145,6 +145,38 @@ def test_bad_records_are_rejected_with_reason_and_exact_text():
     assert batch.records_read == 5
 
 
+def test_records_whose_values_contradict_each_other_are_rejected_with_what_contradicts():
+    """One such record loaded made the models' consistency tests fail and stopped every mart
+    (independent audit); it is quarantined like a value that does not parse."""
+    answer = {"Answer time": "2026-11-29T10:00:10.900Z"}  # talk to the 10:04:30.500 release: 259.6 s
+    records = [
+        _record(**{"Report ID": "ok-rounded", **answer, "Duration": 260}),  # Webex floors: 1 s allowed
+        _record(**{"Report ID": "ok-instant", "Answer time": "2026-11-29T10:00:00.123Z",
+                   "Release time": "2026-11-29T10:00:00.123Z", "Duration": 0}),
+        _record(**{"Report ID": "ok-no-release", **answer, "Release time": ""}),  # nothing to compare
+        _record(**{"Report ID": "neg", "Duration": -5}),
+        _record(**{"Report ID": "neg-ring", "Ring duration": "-1"}),
+        _record(**{"Report ID": "backwards", "Release time": "2026-11-29T09:59:59.000Z"}),
+        _record(**{"Report ID": "early-answer", "Answer time": "2026-11-29T09:59:00.000Z"}),
+        _record(**{"Report ID": "late-answer", "Answer time": "2026-11-29T10:05:00.000Z"}),
+        _record(**{"Report ID": "long-talk", **answer, "Duration": 262}),
+    ]
+    batch = normalize_records(records, CTX)
+    assert batch.rows.get_column("report_id").to_list() == ["ok-rounded", "ok-instant", "ok-no-release"]
+    reasons = dict(zip(batch.rejects.get_column("raw_text").map_elements(lambda t: orjson.loads(t)["Report ID"],
+                                                                         return_dtype=pl.String).to_list(),
+                       batch.rejects.get_column("reason").to_list(), strict=True))
+    assert reasons == {
+        "neg": "duration: negative: -5",
+        "neg-ring": "ring_duration: negative: -1",
+        "backwards": "release_time before start_time",
+        "early-answer": "answer_time before start_time",
+        "late-answer": "answer_time after release_time",
+        "long-talk": "duration longer than answer_time to release_time: 262 s",
+    }
+    assert batch.records_read == batch.rows.height + batch.rejects.height
+
+
 def test_control_hub_csv_loads_into_the_same_columns():
     csv = ("\ufeffReport ID,Report time,Start time,Answered,Duration,Ring duration,Calling number,Local SessionID,"
            "Call transfer Time,New column\n"
@@ -392,7 +424,8 @@ def test_whole_page_is_the_request_loops_cheap_check_of_a_body(body, whole):
 
 
 @pytest.mark.parametrize("body", [b'{"items":[{"Report ID":"a"},{"Rep', b'{"items":[{"Report ID":"a"}{"Report ID":"b"}]}',
-                                  b'{"items":[{"Report ID":"a"}]', b"", b'{"items": 5}'])
+                                  b'{"items":[{"Report ID":"a"}]', b"", b'{"items": 5}',
+                                  b'{"message":"Service temporarily degraded","trackingId":"t1"}'])
 def test_an_unreadable_page_body_is_none_so_the_client_asks_again(body):
     from pipelines.webex.cdr_normalize import parse_cdr_page
 

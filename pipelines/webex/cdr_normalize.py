@@ -13,7 +13,8 @@ What happens here:
   one key in the same record are coalesced;
 - values: "", "NA", "na", "N/A" → null; the known typed keys are parsed (timestamps → UTC,
   `answered` → boolean, durations and offsets → integers, the reputation score → double);
-  a non-empty value that does not parse sends its record to the rejects with the reason;
+  a non-empty value that does not parse sends its record to the rejects with the reason, and so
+  do values that contradict each other (a negative duration, a release before the start);
 - keys never seen before are kept as text columns (schema evolution; a type guessed from one page
   could be contradicted by the next, and the raw record keeps the original anyway);
 - every record keeps its original JSON text in `raw_record`;
@@ -470,6 +471,7 @@ def normalize_text_frame(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
             pl.when(pl.col(name).is_not_null() & pl.lit(parsed).is_null())
             .then(pl.format("{}: not a {}: {}", pl.lit(name), pl.lit(_type_word(dtype)), pl.col(name)))
         )
+    problems += _contradictions(dict(zip(typed, typed_columns, strict=True)))
     if "report_id" in text.columns:
         problems.insert(0, pl.when(pl.col("report_id").is_null()).then(pl.lit("missing Report ID")))
     else:
@@ -491,6 +493,38 @@ def normalize_text_frame(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
     rejects = _rejects_of(bad.select(pl.col("_problem").alias("reason"), pl.col("raw_record").alias("raw_text"),
                                      *CONTEXT_COLUMNS))
     return rows, rejects
+
+
+DURATION_KEYS = ("duration", "ring_duration", "hold_duration")
+# Webex floors durations to whole seconds while its timestamps carry milliseconds
+DURATION_ROUNDING_SECONDS = 1
+
+
+def _contradictions(parsed: dict[str, pl.Series]) -> list[pl.Expr]:
+    """Problems of a record whose parsed values contradict each other: a negative duration, a leg
+    that ends before it starts or is answered outside its span, talk longer than answer → release.
+    Such a record cannot be placed in a call (every figure built on it would be wrong, and the
+    models' consistency tests would stop every mart behind them), so it goes to the rejects with
+    its reason, like a value that does not parse. Each check needs both of its values."""
+    problems = []
+    for key in DURATION_KEYS:
+        if key in parsed:
+            value = pl.lit(parsed[key])
+            problems.append(pl.when(value < 0).then(pl.format("{}: negative: {}", pl.lit(key), value)))
+    start, answer, release = (pl.lit(parsed[k]) if k in parsed else None
+                              for k in ("start_time", "answer_time", "release_time"))
+    if start is not None and release is not None:
+        problems.append(pl.when(release < start).then(pl.lit("release_time before start_time")))
+    if start is not None and answer is not None:
+        problems.append(pl.when(answer < start).then(pl.lit("answer_time before start_time")))
+    if answer is not None and release is not None:
+        problems.append(pl.when(answer > release).then(pl.lit("answer_time after release_time")))
+        if "duration" in parsed:
+            talk = (release - answer).dt.total_milliseconds() / 1000
+            problems.append(
+                pl.when(pl.lit(parsed["duration"]) > talk + DURATION_ROUNDING_SECONDS)
+                .then(pl.format("duration longer than answer_time to release_time: {} s", pl.lit(parsed["duration"]))))
+    return problems
 
 
 def _type_word(dtype: pl.DataType) -> str:

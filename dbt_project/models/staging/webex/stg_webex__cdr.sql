@@ -99,7 +99,12 @@ renamed as (
         -- that its journey still has a start (report time is always there, written after release)
         coalesce(start_time, answer_time, release_time, report_time) as started_at,
         answer_time as answered_at,
-        coalesce(release_time, answer_time, start_time, report_time) as released_at,
+        -- Release time may be "" too: an answered leg then ended its Duration after its answer
+        coalesce(
+            release_time,
+            {{ dbt.dateadd('second', 'duration', 'answer_time') }},
+            answer_time, start_time, report_time
+        ) as released_at,
         duration as duration_seconds,
         ring_duration as ring_seconds,
         hold_duration as hold_seconds,
