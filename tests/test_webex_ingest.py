@@ -206,7 +206,7 @@ def test_batches_append_until_one_replaces_a_stored_row_then_the_whole_load_merg
 
     # Webex re-reports 20 of the late records; the early ones are new. The run's first batches
     # (early windows) are all new rows, the last ones replace stored rows.
-    updated = [(i, {**r, "Report time": iso(now - timedelta(minutes=20)), "Duration": 999}) for i, r in late[:20]]
+    updated = [(i, {**r, "Report time": iso(now - timedelta(minutes=20)), "Hold duration": 999}) for i, r in late[:20]]
     write_cdr_files(data_dir, rows + updated)
     with run_sandbox(data_dir, time_scale=TIME_SCALE, credentials=rotated_credentials(settings)) as sandbox:
         settings = webex_settings(make_settings, sandbox, tmp_path)
@@ -560,7 +560,7 @@ def test_stream_polls_empty_windows_new_records_and_newer_versions(make_settings
     late = cursor + timedelta(seconds=1)
     second = [(late, r) for _, r in cdr_fixture(now0, 200, oldest=timedelta(minutes=100),
                                                 newest=timedelta(minutes=20), seed=5)]
-    updated = [(late, {**r, "Report time": iso(now0 - timedelta(minutes=30)), "Duration": 999})
+    updated = [(late, {**r, "Report time": iso(now0 - timedelta(minutes=30)), "Hold duration": 999})
                for _, r in first[:10]]  # Webex re-reports 10 records with a newer Report time
     stale = []
     for _, record in first[10:15]:  # and 5 older versions arrive late: they must not win
@@ -586,7 +586,7 @@ def test_stream_polls_empty_windows_new_records_and_newer_versions(make_settings
     expected = [r for _, r in first[10:] + second + updated]
     assert_exactly_once(settings, expected)
     with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
-        assert con.execute("select count(*) from raw_webex.cdr where duration = 999").fetchall()[0][0] == 10
+        assert con.execute("select count(*) from raw_webex.cdr where hold_duration = 999").fetchall()[0][0] == 10
         people = con.sql("select person_uuid, id, location_uuid from raw_webex.people").fetchall()
     assert all(p[0] == webex_id_to_uuid(p[1]) and len(p[0]) == 36 and p[2] for p in people)
 
@@ -795,7 +795,7 @@ def test_backfill_into_postgres(make_settings, data_dir, tmp_path, postgres_url,
     # the one lookup of their IDs, at the end, finds stored rows: every batch is then merged
     monkeypatch.setattr(source, "CDR_BATCH_ROWS", 150)
     monkeypatch.setattr(source, "STORED_LOOKUP_IDS", 10**9)
-    updated = [(i, {**r, "Report time": iso(now - timedelta(minutes=20)), "Duration": 999}) for i, r in rows[-20:]]
+    updated = [(i, {**r, "Report time": iso(now - timedelta(minutes=20)), "Hold duration": 999}) for i, r in rows[-20:]]
     write_cdr_files(data_dir, rows + updated)
     with run_sandbox(data_dir, time_scale=TIME_SCALE, credentials=rotated_credentials(settings)) as sandbox:
         settings = webex_settings(make_settings, sandbox, tmp_path, SWITCHBOARD_WAREHOUSE_URL=postgres_url)

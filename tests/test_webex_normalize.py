@@ -150,7 +150,7 @@ def test_records_whose_values_contradict_each_other_are_rejected_with_what_contr
     (independent audit); it is quarantined like a value that does not parse."""
     answer = {"Answer time": "2026-11-29T10:00:10.900Z"}  # talk to the 10:04:30.500 release: 259.6 s
     records = [
-        _record(**{"Report ID": "ok-rounded", **answer, "Duration": 260}),  # Webex floors: 1 s allowed
+        _record(**{"Report ID": "ok-rounded", **answer, "Duration": 260}),  # whole seconds, rounded: 1 s allowed
         _record(**{"Report ID": "ok-instant", "Answer time": "2026-11-29T10:00:00.123Z",
                    "Release time": "2026-11-29T10:00:00.123Z", "Duration": 0}),
         _record(**{"Report ID": "ok-no-release", **answer, "Release time": ""}),  # nothing to compare

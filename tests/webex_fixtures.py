@@ -24,9 +24,12 @@ def cdr_record(rng: random.Random, start: datetime, *, report_id: str | None = N
                report_time: datetime | None = None, variant: bool = False) -> dict:
     answered = rng.random() < 0.8
     duration = rng.randint(5, 600) if answered else 0
-    release = start + timedelta(seconds=duration + rng.randint(0, 30))
+    ringing = rng.randint(0, 30)
+    answer = start + timedelta(seconds=rng.randint(1, 20)) if answered else None
+    # Duration is answer -> release (webex.md); an unanswered leg rings until it is released
+    release = answer + timedelta(seconds=duration) if answered else start + timedelta(seconds=ringing)
     record = {
-        "Answer time": iso(start + timedelta(seconds=rng.randint(1, 20))) if answered else "",
+        "Answer time": iso(answer) if answered else "",
         "Answered": "true" if answered else "false",
         "Direction": rng.choice(["ORIGINATING", "TERMINATING"]),
         "Called line ID": "NA",

@@ -496,7 +496,8 @@ def normalize_text_frame(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
 
 
 DURATION_KEYS = ("duration", "ring_duration", "hold_duration")
-# Webex floors durations to whole seconds while its timestamps carry milliseconds
+# Webex gives durations in whole seconds (rounded: 426 for 425.886 s in the reference sample)
+# while its timestamps carry milliseconds
 DURATION_ROUNDING_SECONDS = 1
 
 
