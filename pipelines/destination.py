@@ -37,6 +37,13 @@ def dlt_destination(location: WarehouseURL):
     return dlt.destinations.postgres(credentials=location.postgres_dsn())
 
 
+def loader_file_format(location: WarehouseURL) -> str:
+    """The load files a loader writes: parquet for DuckDB, which inserts them as they are; CSV for
+    Postgres, which copies them in (parquet there needs dlt's ADBC driver: without it dlt wrote CSV
+    anyway, after two warnings per table on every run)."""
+    return "parquet" if location.is_duckdb else "csv"
+
+
 def use_loader_defaults(pipeline_name: str) -> None:
     """Switchboard's dlt settings for one loader pipeline, unless the environment sets them.
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import dlt
 import polars as pl
 
-from pipelines.destination import fresh_run, loader_pipeline
+from pipelines.destination import fresh_run, loader_file_format, loader_pipeline
 from pipelines.phone_numbers import classify_distinct_numbers
 from switchboard.settings import Settings
 
@@ -88,6 +88,6 @@ def classify_new_numbers(settings: Settings) -> int:
             return 0
         rows = classified(numbers, datetime.now(UTC))
         resource = dlt.resource(rows.to_arrow(), name=TABLE, write_disposition="append")
-        pipeline.run(resource, loader_file_format="parquet")
+        pipeline.run(resource, loader_file_format=loader_file_format(settings.warehouse))
     return rows.height
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dlt
 
 from pipelines.asterisk.source import AsteriskConfig, IngestReport, asterisk_source
-from pipelines.destination import fresh_run, loader_pipeline
+from pipelines.destination import fresh_run, loader_file_format, loader_pipeline
 from switchboard.gc_freeze import existing_objects_frozen
 from switchboard.settings import Settings
 
@@ -25,6 +25,6 @@ def run_load(settings: Settings, report: IngestReport | None = None) -> IngestRe
     pipeline = asterisk_pipeline(settings)
     with fresh_run(pipeline), existing_objects_frozen():
         info = pipeline.run(asterisk_source(AsteriskConfig.from_settings(settings), report),
-                            loader_file_format="parquet")
+                            loader_file_format=loader_file_format(settings.warehouse))
     report.load_id = info.loads_ids[-1] if info.loads_ids else None
     return report

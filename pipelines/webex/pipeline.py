@@ -23,7 +23,7 @@ import dlt
 import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.destination import fresh_run, loader_pipeline
+from pipelines.destination import fresh_run, loader_file_format, loader_pipeline
 from pipelines.file_lock import FileLock, LockHeld
 from pipelines.webex.cdr_normalize import CDR_COLUMNS
 from pipelines.webex.client import WebexApiError
@@ -93,7 +93,7 @@ def _run_locked(settings, pipeline, report, config, **source_options) -> WebexRe
         create_duckdb_cdr_table(settings.warehouse)
     with fresh_run(pipeline), existing_objects_frozen():
         try:
-            info = pipeline.run(webex_source(config, report, **source_options), loader_file_format="parquet")
+            info = pipeline.run(webex_source(config, report, **source_options), loader_file_format=loader_file_format(settings.warehouse))
         except PipelineStepFailed as exc:
             # A refused token or request is the message a person needs, not dlt's wrapping of it.
             cause = _root_cause(exc, (WebexAuthError, WebexApiError))
