@@ -18,6 +18,7 @@ import duckdb
 
 from assets.asterisk_raw import WAREHOUSE_POOL
 from assets.automation import DAILY_FRESHNESS
+from pipelines.file_lock import FileLock
 from resources.warehouse import WarehouseResource
 from switchboard.settings import Settings
 
@@ -49,12 +50,11 @@ def publish_duckdb(source_path: Path, target: Path, tables: list[str]) -> tuple[
     """Publish marts tables from a DuckDB warehouse into `target` via a temp file and os.replace:
     (rows per table, the tables patched rather than copied).
 
-    The temp file starts as the previous `target` (_start_copy): tables in PATCHED_MARTS with the
+    The temp file starts as the previous `target` (_publishing): tables in PATCHED_MARTS with the
     same columns are patched (_patch), every other table is copied whole."""
-    tmp = _start_copy(target)
     counts: dict[str, int] = {}
     patched: list[str] = []
-    with _open_copy(tmp) as con:
+    with _publishing(target) as tmp, _open_copy(tmp) as con:
         con.execute("attach ? as warehouse (read_only)", [str(source_path)])
         served = _catalog(con)
         kept = _drop_other_marts(con, tables)
@@ -68,7 +68,6 @@ def publish_duckdb(source_path: Path, target: Path, tables: list[str]) -> tuple[
                 con.execute(f'create or replace table marts."{table}" as select * from warehouse.marts."{table}"')
             _set_comments(con, table, *_duckdb_comments(con, table))
             counts[table] = con.execute(f'select count(*) from marts."{table}"').fetchall()[0][0]
-    os.replace(tmp, target)
     return counts, patched
 
 
@@ -111,15 +110,23 @@ def _sql_text(text: str | None) -> str:
     return "null" if text is None else "'" + text.replace("'", "''") + "'"
 
 
-def _start_copy(target: Path) -> Path:
-    """The temp file a publication writes: the previous copy when there is one, so that the
-    patched marts start from it. What a killed publication left there goes first (its WAL would
-    be replayed into the copy)."""
-    tmp = target.with_name(target.name + ".tmp")
-    _remove_database_file(tmp)
-    if target.exists():
-        shutil.copyfile(target, tmp)
-    return tmp
+@contextmanager
+def _publishing(target: Path) -> Iterator[Path]:
+    """The temp file a publication writes, swapped in for `target` when the block ends without an
+    error. It starts as the previous copy when there is one, so that the patched marts start from
+    it; what a killed publication left there goes first (its WAL would be replayed into the copy).
+
+    One publication at a time per target (a lock file beside it, waited for): two at once - runs
+    in a pool that lets writers overlap (Postgres), or `switchboard materialize` beside the
+    daemon's run - wrote the same temp file, and one of them swapped in a copy with some of the
+    marts missing while both reported success (independent audit)."""
+    with FileLock(target.with_name(f".{target.name}.publish.lock")):
+        tmp = target.with_name(target.name + ".tmp")
+        _remove_database_file(tmp)
+        if target.exists():
+            shutil.copyfile(target, tmp)
+        yield tmp
+        os.replace(tmp, target)
 
 
 def _open_copy(path: Path) -> duckdb.DuckDBPyConnection:
@@ -187,10 +194,12 @@ def publish_from_postgres(warehouse: WarehouseResource, target: Path,
     """Postgres warehouse: stream marts out with COPY (CSV) into the DuckDB copy, via a temp file
     and os.replace: (rows per table, the tables patched rather than copied). As on DuckDB, the
     temp file starts as the previous copy and PATCHED_MARTS are patched (_patch_from_postgres)."""
-    tmp = _start_copy(target)
     counts: dict[str, int] = {}
     patched: list[str] = []
-    with warehouse.postgres() as pg, _open_copy(tmp) as out:
+    with _publishing(target) as tmp, warehouse.postgres() as pg, _open_copy(tmp) as out:
+        # every table read in one snapshot: a run committing meanwhile would otherwise show in
+        # the tables read after it only (aggregates that disagree with the visits they count)
+        pg.set_session(isolation_level="REPEATABLE READ", readonly=True)
         kept = _drop_other_marts(out, tables)
         for table in tables:
             with pg.cursor() as cur:
@@ -206,7 +215,6 @@ def publish_from_postgres(warehouse: WarehouseResource, target: Path,
                 _copy_out(pg, out, table, types, "true", [], target.parent, create=True)
             _set_comments(out, table, *_postgres_comments(pg, table))
             counts[table] = out.execute(f'select count(*) from marts."{table}"').fetchall()[0][0]
-    os.replace(tmp, target)
     return counts, patched
 
 
@@ -240,7 +248,8 @@ def _copy_out(pg, out, table: str, types: dict[str, str], where: str, params: li
     when `create`)."""
     with _csv_from_postgres(pg, f'select * from marts."{table}" where {where}', params,
                             folder / f".{table}.csv") as csv_path:
-        rows = "select * from read_csv(?, header = true, columns = ?)"
+        # a quoted "" is Postgres' empty string, an unquoted empty field its NULL
+        rows = "select * from read_csv(?, header = true, columns = ?, allow_quoted_nulls = false)"
         out.execute(f'create table marts."{table}" as {rows}' if create
                     else f'insert into marts."{table}" {rows}', [str(csv_path), types])
 

@@ -134,6 +134,29 @@ def test_a_previous_copy_duckdb_cannot_open_is_replaced_by_a_fresh_one(tmp_path)
     assert publish_both(marts, tmp_path) == []
 
 
+def test_publications_at_once_take_turns_and_each_swaps_in_a_whole_copy(tmp_path):
+    """Two publications of one target at once (a run beside `switchboard materialize`, or runs in a
+    pool that lets Postgres writers overlap) wrote the same temp file: one swapped in a copy with
+    some marts missing, or failed, while the other reported success (independent audit, 14
+    trials). Real processes, each a publication of its own; every one must publish all marts."""
+    import multiprocessing
+
+    marts = Marts(tmp_path)
+    marts.sql("insert into marts.fct_queue_visits select 'v' || i, 'q1', i, ? from range(50000) t(i)", [marts.run])
+    marts.sql("insert into marts.fct_calls select 'c' || i, 'answered', ? from range(50000) t(i)", [marts.run])
+    marts.sql("insert into marts.agg_queue_daily values ('q1', 50000)")
+    target = tmp_path / "serving.duckdb"
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Pool(3) as pool:
+        results = pool.starmap(publish_duckdb, [(marts.path, target, marts.tables)] * 6)
+    assert [counts for counts, _ in results] == [
+        {"agg_queue_daily": 1, "fct_calls": 50000, "fct_queue_visits": 50000}] * 6
+    fresh = tmp_path / "fresh.duckdb"
+    publish_duckdb(marts.path, fresh, marts.tables)
+    assert same_content(target, fresh) == {t: (0, 0) for t in marts.tables}
+    assert not (tmp_path / "serving.duckdb.tmp").exists()
+
+
 @pytest.mark.parametrize("table", ["fct_queue_visits", "fct_calls"])
 def test_a_patch_commits_nothing_when_it_falls_back_to_a_copy(tmp_path, table):
     """The rows the patch deleted before it found the counts differ are back before the copy."""
@@ -215,6 +238,44 @@ def test_a_copy_patched_from_postgres_holds_what_a_fresh_copy_holds(postgres_url
     assert publish() == []
     assert publish() == ["fct_calls", "fct_queue_visits"]
     con.close()
+
+
+@pytest.mark.postgres
+def test_a_copy_from_postgres_is_one_snapshot_and_keeps_empty_strings(postgres_url, tmp_path, monkeypatch):
+    """A run committing while the marts are copied out shows in none of them (before: only in the
+    tables copied after its commit, so aggregates disagreed with the visits they count); and
+    Postgres' empty string stays an empty string, not NULL (read_csv took a quoted "" for NULL)."""
+    import psycopg2
+
+    import assets.serving as serving
+    from resources.warehouse import WarehouseResource
+
+    warehouse = WarehouseResource(url=postgres_url)
+    con = psycopg2.connect(warehouse.location.postgres_dsn())
+    con.autocommit = True
+    cur = con.cursor()
+    cur.execute("create schema marts; "
+                "create table marts.agg_queue_daily (queue text, offered bigint); "
+                "create table marts.fct_queue_visits (visit_id text, queue text, did text); "
+                "insert into marts.agg_queue_daily values ('q1', 2); "
+                "insert into marts.fct_queue_visits values ('v1', 'q1', ''), ('v2', 'q1', null)")
+    set_comments = serving._set_comments
+
+    def a_run_commits_after_the_first_table(out, table, *comments):
+        set_comments(out, table, *comments)
+        if table == "agg_queue_daily":
+            cur.execute("insert into marts.fct_queue_visits values ('v3', 'q1', '1000'); "
+                        "update marts.agg_queue_daily set offered = 3")
+
+    monkeypatch.setattr(serving, "_set_comments", a_run_commits_after_the_first_table)
+    target = tmp_path / "serving.duckdb"
+    counts, _ = serving.publish_from_postgres(warehouse, target, ["agg_queue_daily", "fct_queue_visits"])
+    con.close()
+    assert counts == {"agg_queue_daily": 1, "fct_queue_visits": 2}
+    with duckdb.connect(str(target), read_only=True) as copy:
+        assert copy.execute("select offered from marts.agg_queue_daily").fetchall() == [(2,)]
+        assert copy.execute("select visit_id, did from marts.fct_queue_visits order by 1").fetchall() == [
+            ("v1", ""), ("v2", None)]
 
 
 def test_a_growing_mart_without_its_stamp_is_copied_whole(tmp_path):
