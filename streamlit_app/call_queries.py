@@ -262,9 +262,11 @@ def call_list(path: str | Path, filters: CallFilters, timezone: str, *, show_num
                queue_seconds::DOUBLE AS queue_seconds, talk_seconds::DOUBLE AS talk_seconds,
                hold_seconds::DOUBLE AS hold_seconds, transferred, recorded,
                count(*) OVER () AS selected
-        FROM {CALLS}
+        FROM {CALLS} AS calls
         WHERE {where}
-        ORDER BY started_at DESC, call_id
+        -- the instant, not the local time the select names started_at (an hour repeats when
+        -- clocks fall back, and "newest" would cut the list by wall-clock time)
+        ORDER BY calls.started_at DESC, call_id
         LIMIT $limit
     """
     with read_only(path) as con:

@@ -206,6 +206,37 @@ def test_call_list_is_newest_first_in_local_time_and_limited(serving):
     assert (empty.height, total) == (0, 0) and empty.schema == pl.Schema(cq.CALL_LIST_SCHEMA)
 
 
+def test_call_list_orders_by_instant_through_the_hour_that_repeats(tmp_path):
+    """New York falls back on 2026-11-01: 05:32 UTC is 01:32 EDT, 06:31 UTC is 01:31 EST an hour
+    later. The list is newest first by the instant, not by the wall-clock time it shows."""
+    zone = "America/New_York"
+    common = ("inbound", "+13125550147", "+16015550100", "national", "US", "q", "Ana", "answered", "R", 5, 60)
+    serving = build_serving(tmp_path / "serving.duckdb", calls=[
+        call("early", "webex", common[0], "2026-11-01 05:32:00+00", date(2026, 11, 1), *common[1:]),
+        call("late", "webex", common[0], "2026-11-01 06:31:00+00", date(2026, 11, 1), *common[1:]),
+    ])
+    day = cq.CallFilters(start=date(2026, 11, 1), end=date(2026, 11, 1))
+    calls, _ = cq.call_list(serving, day, zone, show_numbers=False)
+    assert calls["call_id"].to_list() == ["late", "early"]
+    assert calls["started_at"].to_list() == [datetime(2026, 11, 1, 1, 31), datetime(2026, 11, 1, 1, 32)]
+    newest, _ = cq.call_list(serving, day, zone, show_numbers=False, limit=1)
+    assert newest["call_id"].to_list() == ["late"]
+
+
+def test_journey_picker_numbers_calls_that_would_read_the_same():
+    from streamlit_app.views.calls import journey_labels
+
+    burst = [{"call_id": f"c{i}", "started_at": datetime(2026, 12, 5, 1, 26), "direction": "outbound",
+              "route": "Yesenia Jiménez → PSTN"} for i in range(3)]
+    labels = journey_labels(burst + [{**burst[0], "call_id": "c9", "route": None}])
+    assert labels == {
+        "c0": "2026-12-05 01:26:00 · outbound · Yesenia Jiménez → PSTN",
+        "c1": "2026-12-05 01:26:00 · outbound · Yesenia Jiménez → PSTN (2)",
+        "c2": "2026-12-05 01:26:00 · outbound · Yesenia Jiménez → PSTN (3)",
+        "c9": "2026-12-05 01:26:00 · outbound · c9",
+    }
+
+
 def test_numbers_are_masked_unless_shown(serving):
     masked, _ = cq.call_list(serving, WEEK, TZ, show_numbers=False)
     by_id = {r["call_id"]: (r["caller_number"], r["callee_number"]) for r in masked.iter_rows(named=True)}
@@ -307,7 +338,7 @@ def test_page_for_a_viewer_without_numbers(app_env):
         f"2025-03-12 10:00:00 · inbound · {ROUTE_1}",
         f"2025-03-11 22:00:00 · internal · {ROUTE_5}",
     ]
-    at.selectbox[0].select(at.selectbox[0].options[1]).run()
+    at.selectbox[0].select("c1").run()
     assert list(at.dataframe[2].value["hop"]) == ["PSTN", "AA Principal", "Tarjetas", "Luis Mora", "Ana Pérez"]
 
 

@@ -224,14 +224,27 @@ def journey_label(row: dict) -> str:
     return f"{started} · {row['direction']} · {row['route'] or row['call_id']}"
 
 
+def journey_labels(rows) -> dict[str, str]:
+    """call_id -> its journey_label, in the rows' order; calls that would read the same (the same
+    second, direction and route: a burst of fraud calls) are numbered, so each can be picked."""
+    labels: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for row in rows:
+        label = journey_label(row)
+        seen[label] = seen.get(label, 0) + 1
+        labels[row["call_id"]] = label if seen[label] == 1 else f"{label} ({seen[label]})"
+    return labels
+
+
 def _journey(path: str, version, calls: pl.DataFrame, timezone: str) -> None:
     with_route = calls.filter(pl.col("route").is_not_null())
     if with_route.is_empty():
         st.caption("Journeys are recorded for Webex calls; none in the list above.")
         return
-    labels = {journey_label(row): row["call_id"] for row in with_route.iter_rows(named=True)}
-    picked = st.selectbox("Call", options=list(labels), help="A Webex call of the list above.")
-    hops = cached.journey_hops(path, version, labels[picked], timezone)
+    labels = journey_labels(with_route.iter_rows(named=True))
+    picked = st.selectbox("Call", options=list(labels), format_func=labels.__getitem__,
+                          help="A Webex call of the list above.")
+    hops = cached.journey_hops(path, version, picked, timezone)
     if hops.is_empty():
         st.info("No hops recorded for this call.")
         return
