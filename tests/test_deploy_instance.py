@@ -1,5 +1,6 @@
-"""The production Dagster instance file (deploy/dagster.postgres.yaml) on a real Postgres: the
-README says to copy it and set the DAGSTER_PG_* variables, and that must be all it takes."""
+"""The Dagster instance files: the local one (dagster.yaml) and the production one
+(deploy/dagster.postgres.yaml, on a real Postgres: the README says to copy it and set the
+DAGSTER_PG_* variables, and that must be all it takes)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,43 @@ from urllib.parse import urlsplit
 
 import pytest
 
-DEPLOY_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "dagster.postgres.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_CONFIG = ROOT / "dagster.yaml"
+DEPLOY_CONFIG = ROOT / "deploy" / "dagster.postgres.yaml"
+
+
+def _instance(config: Path, home: Path, monkeypatch):
+    import dagster as dg
+
+    home.mkdir()
+    shutil.copy(config, home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return dg.DagsterInstance.get()
+
+
+def _assert_shared_policies(instance) -> None:
+    # one writing step at a time on the warehouse (DESIGN.md)
+    assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+    # a run whose worker died is run again from its unfinished steps; one that failed on a step is not
+    assert instance.run_monitoring_enabled
+    assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+    assert not instance.run_retries_retry_on_asset_or_op_failure
+
+
+def test_the_local_instance(tmp_path, monkeypatch):
+    with _instance(LOCAL_CONFIG, tmp_path / "dagster_home", monkeypatch) as instance:
+        assert type(instance.run_storage).__name__ == "SqliteRunStorage"
+        _assert_shared_policies(instance)
 
 
 @pytest.mark.postgres
 def test_the_production_instance_runs_on_a_postgres_at_any_port(postgres_url, tmp_path, monkeypatch):
-    import dagster as dg
-
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(DEPLOY_CONFIG, home / "dagster.yaml")
     url = urlsplit(postgres_url)
     assert url.port != 5432  # the test server's port: the file once had 5432 written in it
     for name, value in {"HOST": url.hostname, "PORT": str(url.port), "USER": url.username,
                         "PASSWORD": url.password, "DB": url.path.lstrip("/")}.items():
         monkeypatch.setenv(f"DAGSTER_PG_{name}", value)
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-
-    with dg.DagsterInstance.get() as instance:
+    with _instance(DEPLOY_CONFIG, tmp_path / "dagster_home", monkeypatch) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert instance.get_runs() == []  # its tables were created in that database
-        # one writing step at a time on the warehouse (DESIGN.md), as the local dagster.yaml has it
-        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        _assert_shared_policies(instance)
