@@ -216,17 +216,24 @@ def _failed_run(instance: dg.DagsterInstance) -> str | None:
     return newest.dagster_run.run_id
 
 
-def _job_for(context: dg.SensorEvaluationContext):
-    """asterisk_refresh, or everything while an asset its models read but it does not build was
-    never materialized: on a fresh instance of an Issabel-only bank the Webex raw tables (empty
-    and typed without Webex), their staging models and the agent directory seed do not exist yet,
-    and the Asterisk job's int_agents reads them."""
+def reads_what_never_was_built(context: dg.SensorEvaluationContext, raw: dg.AssetSelection) -> bool:
+    """Whether what is built from `raw` reads an asset it does not build that was never
+    materialized in this instance. A sensor's run of its source then has to be a run of
+    everything: on a fresh instance of an Issabel-only bank, the Asterisk job's int_agents reads
+    the Webex staging models and the agent directory seed, which do not exist yet; of a
+    Webex-only bank, eager automation after a poll waits for the Asterisk raw tables, which no
+    Asterisk run ever creates (both found by independent audits: runs failing, or Webex data
+    reaching no mart until the daily run)."""
     graph = context.repository_def.asset_graph
-    built = asterisk_refresh.selection.resolve(graph)
-    read = asterisk_refresh.selection.upstream().resolve(graph) - built
-    never = [key for key in read if graph.get(key).is_materializable
-             and context.instance.get_latest_materialization_event(key) is None]
-    return refresh_everything if never else asterisk_refresh
+    built = raw.downstream(include_self=True)
+    read = built.upstream().resolve(graph) - built.resolve(graph)
+    return any(graph.get(key).is_materializable and context.instance.get_latest_materialization_event(key) is None
+               for key in read)
+
+
+def _job_for(context: dg.SensorEvaluationContext):
+    """asterisk_refresh, or everything while what it builds reads an asset never materialized."""
+    return refresh_everything if reads_what_never_was_built(context, ASTERISK_RAW) else asterisk_refresh
 
 
 def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:

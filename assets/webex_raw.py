@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from assets.automation import reads_what_never_was_built, refresh_everything
 from pipelines.dlt_logging import quiet_dlt_hints
 from pipelines.webex.pipeline import WebexRunStopped, run_backfill, run_poll
 from pipelines.webex.source import WebexConfig, WebexReport
@@ -161,7 +162,7 @@ def build_webex_poll_sensor(settings: Settings) -> dg.SensorDefinition:
 
     @dg.sensor(
         name="webex_poll_sensor",
-        job=webex_poll,
+        jobs=[webex_poll, refresh_everything],
         minimum_interval_seconds=POLL_INTERVAL_SECONDS,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Polls cdr_stream (and the Control Hub CSV folder) every 5 minutes, one poll at a time.",
@@ -169,15 +170,19 @@ def build_webex_poll_sensor(settings: Settings) -> dg.SensorDefinition:
     def webex_poll_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         if not config.api_configured and config.control_hub_dir is None:
             return dg.SensorResult(skip_reason="Webex is not configured (WEBEX_CLIENT_ID / WEBEX_CONTROL_HUB_DIR)")
-        busy = context.instance.get_runs(
-            filters=dg.RunsFilter(job_name=webex_poll.name, statuses=[
+        # (a run of everything polls too)
+        busy = [run for job in (webex_poll, refresh_everything) for run in context.instance.get_runs(
+            filters=dg.RunsFilter(job_name=job.name, statuses=[
                 dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                 dg.DagsterRunStatus.STARTED]),
             limit=1,
-        )
+        )]
         if busy:
-            return dg.SensorResult(skip_reason="a Webex poll is still queued or running")
+            return dg.SensorResult(skip_reason=f"a Webex poll is still queued or running ({busy[0].job_name})")
         bucket = int(datetime.now(UTC).timestamp()) // POLL_INTERVAL_SECONDS
-        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"webex_poll:{bucket}")])
+        # a poll's tables reach the marts through eager automation, which waits for every input of
+        # a model to have been built once: until then the poll is a run of everything
+        job = refresh_everything if reads_what_never_was_built(context, WEBEX_RAW) else webex_poll
+        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"{job.name}:{bucket}", job_name=job.name)])
 
     return webex_poll_sensor

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import duckdb
+from dagster._core.utils import make_new_run_id  # (no public helper for a run id)
 
 from assets.webex_raw import (
     backfill_partitions,
@@ -99,16 +100,33 @@ def test_backfill_partitions_cover_the_30_days_cdr_feed_keeps():
 
 
 def test_poll_sensor_skips_unconfigured_webex_and_requests_one_run_per_interval(make_settings, tmp_path):
+    from definitions import build_definitions
+
     with dg.instance_for_test() as instance:
         idle = build_webex_poll_sensor(make_settings())(dg.build_sensor_context(instance=instance))
         assert not idle.run_requests and "not configured" in str(idle.skip_reason)
         drop = tmp_path / "drop"
         drop.mkdir()
-        sensor = build_webex_poll_sensor(make_settings(WEBEX_CONTROL_HUB_DIR=str(drop)))
-        first = sensor(dg.build_sensor_context(instance=instance))
-        second = sensor(dg.build_sensor_context(instance=instance))
-    assert len(first.run_requests) == 1
-    assert first.run_requests[0].run_key == second.run_requests[0].run_key  # same 5-minute bucket: one run
+        defs = build_definitions(make_settings(WEBEX_CONTROL_HUB_DIR=str(drop)))
+        sensor = defs.resolve_sensor_def("webex_poll_sensor")
+
+        def tick():
+            return sensor(dg.build_sensor_context(instance=instance, definitions=defs))
+
+        # a fresh instance of a Webex-only bank: eager automation would wait for the Asterisk raw
+        # tables (which no Asterisk run creates) before building a mart, so the poll is a run of
+        # everything (independent audit: Webex data reached no mart until the daily run)
+        first = tick()
+        assert [r.job_name for r in first.run_requests] == ["refresh_everything"]
+        for key in defs.resolve_asset_graph().materializable_asset_keys:  # as that first run leaves them
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+        polls = tick(), tick()
+        assert [r.job_name for r in polls[0].run_requests] == ["webex_poll"]
+        assert polls[0].run_requests[0].run_key == polls[1].run_requests[0].run_key  # same 5-minute bucket: one run
+        instance.add_run(dg.DagsterRun(job_name="refresh_everything", run_id=make_new_run_id(),
+                                       status=dg.DagsterRunStatus.STARTED))
+        busy = tick()  # the daily run of everything polls too
+        assert not busy.run_requests and "refresh_everything" in str(busy.skip_reason)
 
 
 def test_a_backfill_the_api_stops_records_what_it_loaded_and_fails_with_the_reason(make_settings, tmp_path):
