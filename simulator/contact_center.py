@@ -324,7 +324,11 @@ def queue_daily_kpis(
                 pl.col("answered_within_sl")
                 / (pl.col("offered") - pl.col("short_abandons")).cast(pl.Float64)
             ).alias("service_level"),
-            (pl.col("abandoned") / pl.col("offered").cast(pl.Float64)).alias("abandon_rate"),
+            # DESIGN.md: short abandons are out of both sides, as in the service level
+            (
+                (pl.col("abandoned") - pl.col("short_abandons"))
+                / (pl.col("offered") - pl.col("short_abandons")).cast(pl.Float64)
+            ).alias("abandon_rate"),
         )
         .sort("local_day", "queue")
         .collect()
