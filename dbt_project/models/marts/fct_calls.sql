@@ -326,7 +326,9 @@ asterisk_numbered as (
         select
             asterisk_joined.*,
             coalesce(source_number, visit_caller_number) as caller_text,
-            coalesce(destination, did) as callee_text
+            -- the DID the caller dialled when the queue_log names one: Master.csv's dst of an
+            -- inbound call is often the queue or extension the dialplan sent it to
+            coalesce(did, destination) as callee_text
         from asterisk_joined
     ) as numbered
     left join {{ ref('stg_asterisk__phone_numbers') }} as caller_numbers
