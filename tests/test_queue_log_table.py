@@ -77,6 +77,57 @@ def test_sql_dump_adaptive_columns_local_time_to_utc_and_id_key():
     ]
 
 
+def test_a_create_table_written_on_one_line_names_every_column():
+    """Its definitions were found only at line starts: `id` alone, and every row a bad row
+    (independent audit)."""
+    one_line = " ".join(line.strip() for line in CREATE.splitlines()) + "\n"
+    assert "\n" not in one_line.strip()
+    rows = ("(7,'2024-06-20 11:13:20','NONE','NONE','NONE','QUEUESTART','','','','','')",
+            "(8,'2024-06-20 11:13:25','1718900004.31','ventas','NONE','ENTERQUEUE','','3001234567','1','','')")
+    out = checked(parse_sql_dump(sql(*rows, create=one_line), timezone=BOGOTA))
+    assert out.rejects.height == 0
+    assert out.rows.drop("row_key").equals(parse_sql_dump(sql(*rows), timezone=BOGOTA).rows.drop("row_key"))
+
+
+PG_DUMP = """--
+-- PostgreSQL database dump (pg_dump's default form: COPY, not INSERT)
+--
+CREATE TABLE public.queue_log (
+    id integer NOT NULL,
+    "time" character varying(26) DEFAULT ''::character varying NOT NULL,
+    callid character varying(80),
+    queuename character varying(256),
+    agent character varying(80),
+    event character varying(20),
+    data1 character varying(80), data2 character varying(80), data3 character varying(80),
+    data4 character varying(80), data5 character varying(80)
+);
+COPY public.queue_log (id, "time", callid, queuename, agent, event, data1, data2, data3, data4, data5) FROM stdin;
+7\t2024-06-20 11:13:20\tNONE\tNONE\tNONE\tQUEUESTART\t\t\t\t\\N\t\\N
+8\t2024-06-20 11:13:25\t1718900004.31\tventas\tNONE\tENTERQUEUE\t\t3001234567\t1\t\\N\t\\N
+9\t2024-06-20 11:13:31\t1718900004.31\tventas\tO'Brien \\\\ Ana\tCONNECT\t6\t1718900010.32\t5\t\\N\ttab\\there
+\\.
+
+SELECT pg_catalog.setval('public.queue_log_id_seq', 9, true);
+"""
+
+
+def test_a_pg_dump_copy_block_gives_the_rows_its_inserts_would():
+    """Wazo keeps queue_log in PostgreSQL, and pg_dump writes COPY blocks: such a dump was read as
+    holding nothing, without a reject or a warning (independent audit)."""
+    out = checked(parse_sql_dump(PG_DUMP, timezone=BOGOTA))
+    same = checked(parse_sql_dump(sql(
+        "(7,'2024-06-20 11:13:20','NONE','NONE','NONE','QUEUESTART','','','',NULL,NULL)",
+        "(8,'2024-06-20 11:13:25','1718900004.31','ventas','NONE','ENTERQUEUE','','3001234567','1',NULL,NULL)",
+        "(9,'2024-06-20 11:13:31','1718900004.31','ventas','O\\'Brien \\\\ Ana','CONNECT','6','1718900010.32','5',NULL,"
+        "'tab\\there')",
+    ), timezone=BOGOTA))
+    assert out.rows.height == 3 and out.rows.equals(same.rows)
+    assert out.rows["agent"][2] == "O'Brien \\ Ana" and out.rows["data5"][2] == "tab\there"
+    cut = checked(parse_sql_dump(PG_DUMP[:PG_DUMP.index("9\t2024")] + "9\t2024-06-20 11:1", timezone=BOGOTA))
+    assert cut.rows.height == 2 and cut.rejects.rows() == [(2, "unterminated", "9\t2024-06-20 11:1")]
+
+
 @pytest.mark.parametrize("statement", ["INSERT IGNORE INTO", "REPLACE INTO", "insert low_priority ignore into"])
 def test_dumps_made_with_insert_ignore_or_replace_load_their_rows(statement):
     """mysqldump --insert-ignore / --replace (independent audit: every row was dropped, unseen)."""

@@ -49,7 +49,7 @@ _INSERT = re.compile(
     r"(?:INSERT(?:\s+(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY))?(?:\s+IGNORE)?|REPLACE(?:\s+(?:LOW_PRIORITY|DELAYED))?)"
     r"\s+INTO\s+[`\"]?(?:\w+[`\"]?\.[`\"]?)?(\w+)[`\"]?\s*(\(([^)]*)\))?\s*VALUES?\s*", re.I)
 _CREATE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[`\"]?(\w+)[`\"]?\s*\((.*?)\)\s*(?:ENGINE|;|WITH|TABLESPACE)", re.I | re.S)
-_COLUMN_DEF = re.compile(r"^\s*[`\"]?(\w+)[`\"]?\s+\w+", re.M)
+_COLUMN_DEF = re.compile(r"\s*[`\"]?(\w+)[`\"]?\s+\w+")
 # MySQL string escapes (mysqldump writes \\ \' \" \n \r \0 \Z); '' is a quote in standard SQL.
 _SQL_ESCAPES = {
     "\\0": "\x00", "\\'": "'", '\\"': '"', "\\b": "\b", "\\n": "\n", "\\r": "\r", "\\t": "\t",
@@ -79,7 +79,8 @@ class ParsedTable:
 
 def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -> ParsedTable:
     """Rows of every `INSERT [IGNORE] INTO` / `REPLACE INTO queue_log ... VALUES (...), (...);` in a SQL
-    dump."""
+    dump, and of every `COPY queue_log (...) FROM stdin;` block (pg_dump's own form: Wazo keeps
+    queue_log in PostgreSQL)."""
     columns = _create_table_columns(text, table_name)
     if _time_written_in_utc(text, table_name):
         timezone = "UTC"
@@ -101,7 +102,47 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
             if cols is None:
                 tuples = tuples.with_columns(pl.lit("no_header").alias("reason"))
         frames.append((cols or [], tuples))
+    frames += _copy_blocks(text, table_name)
     return _normalise(frames, timezone)
+
+
+# pg_dump: `COPY [schema.]queue_log (col, ...) FROM stdin;`, rows of tab-separated values, `\.`
+_COPY = re.compile(r"^COPY\s+(?:[\w\"]+\.)?\"?(\w+)\"?\s*\(([^)]*)\)\s+FROM\s+stdin;[ \t]*\r?\n", re.I | re.M)
+_COPY_END = re.compile(r"^\\\.\r?$", re.M)
+# COPY's text format: \N is NULL; a backslash escapes the next character (\t \n \r and the rest)
+_COPY_ESCAPES = {"\\t": "\t", "\\n": "\n", "\\r": "\r", "\\b": "\b", "\\f": "\f", "\\v": "\v"}
+_COPY_ESCAPE = re.compile(r"\\(.)")
+
+
+def _copy_blocks(text: str, table_name: str) -> list[tuple[list[str], pl.DataFrame]]:
+    """The rows of the dump's COPY blocks of `table_name`, as the INSERT path has them: each row's
+    text and its values written as SQL literals (so one unescaping serves both). A block cut off
+    by the end of the dump ends in an `unterminated` row; a row with another count of values
+    than the block's columns is a bad row (its count of values tells _normalise)."""
+    frames = []
+    for match in _COPY.finditer(text):
+        if match.group(1).lower() != table_name:
+            continue
+        cols = [c.strip(' "') for c in match.group(2).split(",")]
+        end = _COPY_END.search(text, match.end())
+        body = text[match.end(): end.start() if end else len(text)]
+        rows = body.splitlines()
+        values = [[_sql_literal(v) for v in row.split("\t")] for row in rows]
+        reasons = [None] * len(rows)
+        if end is None and rows:
+            reasons[-1] = "unterminated"
+        frames.append((cols, pl.DataFrame(
+            {"raw_text": rows, "reason": reasons, "values": values},
+            schema={"raw_text": pl.String, "reason": pl.String, "values": pl.List(pl.String)})))
+    return frames
+
+
+def _sql_literal(copy_value: str) -> str:
+    """A COPY text-format value as the SQL literal a dump's INSERT would hold."""
+    if copy_value == "\\N":
+        return "NULL"
+    value = _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m.group(), m.group(1)), copy_value)
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 _SEPARATORS = " \t\r\n,"
@@ -409,8 +450,28 @@ def _create_table(text: str, table_name: str) -> str | None:
 
 
 def _create_table_columns(text: str, table_name: str) -> list[str]:
-    names = _COLUMN_DEF.findall(_create_table(text, table_name) or "")
+    """The column names of the dump's CREATE TABLE, one definition at a time (split at the commas
+    outside parentheses and quotes: a CREATE TABLE written on one line holds them all)."""
+    names = [m.group(1) for d in _definitions(_create_table(text, table_name) or "")
+             if (m := _COLUMN_DEF.match(d))]
     return [n for n in names if n.upper() not in {"PRIMARY", "UNIQUE", "KEY", "INDEX", "CONSTRAINT"}]
+
+
+_DEFINITION_PART = re.compile(r"'(?:[^'\\]|\\.|'')*'|`[^`]*`|\"[^\"]*\"|[(),]|[^'`\"(),]+")
+
+
+def _definitions(body: str) -> list[str]:
+    """A CREATE TABLE body's definitions: split at the commas outside parentheses and quotes."""
+    parts, depth, current = [], 0, []
+    for piece in _DEFINITION_PART.findall(body):
+        if piece == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        depth += {"(": 1, ")": -1}.get(piece, 0)
+        current.append(piece)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]
 
 
 _TIME_ZONE_UTC = re.compile(r"SET\s+TIME_ZONE\s*=\s*'\+00:00'", re.I)
