@@ -172,6 +172,24 @@ def test_rotation_rename_and_gzip_is_not_read_twice(make_settings, site):
     assert sorted(warehouse_lines(settings)) == sorted(expected(week1 + week1_tail + week2))
 
 
+def test_lines_appended_before_a_rotation_compressed_with_xz_are_read_from_the_archive(make_settings, site):
+    """The rotation renamed and compressed at once (`compress` without `delaycompress`, xz as
+    compresscmd): the lines written since the last run are only in the archive (independent
+    audit: an .xz was one binary reject, 27 lines lost)."""
+    import lzma
+
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    week1, week1_tail, week2 = lines(0, 9), lines(9, 6), lines(100, 9, "1709547000")
+    write(site / "queue_log", week1)
+    load(settings)
+    write(site / "queue_log", week1_tail, mode="a")
+    (site / "queue_log.1.xz").write_bytes(lzma.compress((site / "queue_log").read_bytes()))
+    write(site / "queue_log", week2)
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded, r.rejected) == (15, 15, 0)
+    assert sorted(warehouse_lines(settings)) == sorted(expected(week1 + week1_tail + week2))
+
+
 def _rotating_after_the_read(monkeypatch, rotate) -> None:
     """The loader's reads of a log, with `rotate()` run once right after the first read's last
     chunk (the loader has it, the stream's position is not stored yet): a rotation that lands
@@ -655,6 +673,29 @@ def test_a_pbx_renamed_in_the_setting_is_refused_instead_of_loaded_twice(make_se
     with duckdb.connect(str(renamed.warehouse.duckdb_path), read_only=True) as con:
         assert con.sql("select pbx, count(*) from raw_asterisk.queue_log join raw_asterisk.log_streams "
                        "using (source_stream) group by pbx order by pbx").fetchall() == [("lab", 12), ("other", 9)]
+
+
+def test_a_rotation_moved_into_another_configured_folder_is_refused_unless_it_has_its_pbxs_name(
+        make_settings, tmp_path):
+    """logrotate's `olddir` moves the rotated log into a folder of its own; given as a second
+    place without NAME=, that folder was PBX 'archive' and the moved log loaded a second time
+    under it (independent audit: 23 visits for 13 calls). Refused naming the setting; with the
+    PBX's name on both places the move is a rotation like any other and nothing doubles."""
+    logs = tmp_path / "asterisk"
+    archive = logs / "archive"
+    archive.mkdir(parents=True)
+    write(logs / "queue_log", lines(0, 10))
+    unnamed = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"{logs},{archive}")
+    assert load(unnamed).counts("queue_log").loaded == 10
+    os.replace(logs / "queue_log", archive / "queue_log-20261201")
+    write(logs / "queue_log", lines(10, 3))
+    with pytest.raises(Exception, match=r"SWITCHBOARD_QUEUE_LOG_DIRS: .*queue_log-20261201 \(read as PBX "
+                                        r"'asterisk', now in a folder of PBX 'archive'\)"):
+        load(unnamed)
+    named = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"asterisk={logs},asterisk={archive}")
+    counts = load(named).counts("queue_log")
+    assert (counts.lines_read, counts.loaded) == (3, 3)
+    assert len(warehouse_lines(named)) == 13
 
 
 def test_unconfigured_source_still_creates_typed_empty_tables(make_settings):

@@ -18,6 +18,7 @@ import functools
 import glob
 import hashlib
 import logging
+import lzma
 import os
 import re
 import struct
@@ -30,7 +31,7 @@ from pathlib import Path
 # Any name containing "queue_log": queue_log, queue_log.3(.gz), queue_log-20220707(.gz), queue_log.<epoch>,
 # and the names copies get in the wild (pbx1.queue_log, queue_log__backup) — but not realtime table
 # exports (.sql/.csv, read by their own reader) or documents about queue_logs.
-_EXPORT_OR_DOCUMENT = r"\.(?:sql|csv|rst|md|html?|json|ya?ml)(?:\.gz|\.bz2)?$"
+_EXPORT_OR_DOCUMENT = r"\.(?:sql|csv|rst|md|html?|json|ya?ml)(?:\.gz|\.bz2|\.xz)?$"
 QUEUE_LOG_NAMES = re.compile(rf"^(?!.*{_EXPORT_OR_DOCUMENT}).*queue_log.*$", re.I)
 # A file under another name is a queue_log when its first line reads as one (epoch|callid|queue|
 # agent|EVENT, asterisk-queue-log.md §1): a log kept as pbx1.log or case-3.txt is still read, while
@@ -38,9 +39,9 @@ QUEUE_LOG_NAMES = re.compile(rf"^(?!.*{_EXPORT_OR_DOCUMENT}).*queue_log.*$", re.
 _QUEUE_LOG_LINE = re.compile(rb"\d{9,11}(?:\.\d+)?\|[^|\n]*\|[^|\n]*\|[^|\n]*\|[A-Za-z_]+(?:[|\r\n]|$)")
 _NOT_A_LOG = re.compile(_EXPORT_OR_DOCUMENT, re.I)
 # Realtime queue_log table exports (a MySQL dump or CSV), read whole by their own reader
-QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.gz)?$", re.I)
+QUEUE_LOG_EXPORT_NAMES = re.compile(r"^queue_log.*\.(?:sql|csv)(?:\.(?:gz|bz2|xz))?$", re.I)
 # Master.csv and its rotations (Master.csv.1, Master.csv-20220707.gz)
-CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2))?$")
+CDR_CSV_NAMES = re.compile(r"^Master\.csv(?:[.-][0-9]+)?(?:\.(?:gz|bz2|xz))?$")
 # The names Asterisk is still appending to; every other name is a finished, rotated copy.
 ACTIVE_NAMES = frozenset({"queue_log", "Master.csv"})
 FIRST_LINE_MAX = 4096
@@ -62,6 +63,11 @@ COMPARE_BYTES = 8 << 20
 log = logging.getLogger(__name__)
 
 
+class LayoutError(ValueError):
+    """The configured places hold logs in a layout whose PBXs cannot be told apart; the message
+    says how to name them."""
+
+
 @dataclass(frozen=True)
 class Location:
     """One entry of SWITCHBOARD_QUEUE_LOG_DIRS: a folder, glob or file, and the PBX it belongs to
@@ -75,7 +81,7 @@ class Location:
 class LogFile:
     path: Path
     pbx: str
-    compression: str | None  # "gzip" | "bz2" by the file's first bytes, not its name; None = plain
+    compression: str | None  # "gzip" | "bz2" | "xz" by the file's first bytes, not its name; None = plain
     size: int  # decompressed size (gzip: from its trailer when that is plausible)
     mtime_ns: int
     modified_recently: bool = False  # a plain file modified within ROTATED_TAIL_GRACE_SECONDS
@@ -154,6 +160,7 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
     also a file whose first line reads as one (`looks_like_queue_log`). A file of a location without
     a PBX name belongs to the PBX named after its folder."""
     seen: dict[Path, LogFile] = {}
+    folders: dict[str, set[Path]] = {}  # PBX named after its folder -> the folders so named
     now_ns = time.time_ns()
     for loc in locations:
         for path in _log_paths(loc, name_filter):
@@ -165,6 +172,10 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
             try:
                 st = path.stat()
                 compression = _compression(path)
+                if compression is not None and compression not in READABLE_COMPRESSIONS:
+                    log.warning("%s is not read: it is compressed with %s (gzip, bzip2 and xz are read; "
+                                "decompress it, or compress rotations with one of them)", path, compression)
+                    continue
                 # an archive written to lately may still be being compressed: its last four bytes
                 # are not its size yet (gzip gives the finished archive the log's own time)
                 settled = now_ns - st.st_mtime_ns >= ARCHIVE_SETTLE_SECONDS * 10**9
@@ -172,11 +183,44 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
             except FileNotFoundError:
                 continue  # rotated away (gzip removing the copy it compressed) since being listed
             pbx = loc.pbx or path.parent.name or "asterisk"
+            if not loc.pbx:
+                folders.setdefault(pbx, set()).add(path.parent.resolve())
             # (a modification time ahead of ours, from a file server's clock, counts as recent)
             recent = compression is None and now_ns - st.st_mtime_ns < ROTATED_TAIL_GRACE_SECONDS * 10**9
             seen[real] = LogFile(path=path, pbx=pbx, compression=compression, size=size, mtime_ns=st.st_mtime_ns,
                                  modified_recently=recent)
+    _refuse_folders_of_one_name(folders)
     return sorted(seen.values(), key=lambda f: (f.pbx, str(f.path)))
+
+
+def _refuse_folders_of_one_name(folders: dict[str, set[Path]]) -> None:
+    """Two folders of one name (/mnt/pbx1/var/log/asterisk, /mnt/pbx2/var/log/asterisk), given
+    without NAME=, would be one PBX: one box's restart would close the other's calls, and equal
+    call ids would merge into one visit. Refused, with the names to give them."""
+    shared = {pbx: sorted(map(str, paths)) for pbx, paths in folders.items() if len(paths) > 1}
+    if shared:
+        pbx, paths = next(iter(shared.items()))
+        raise LayoutError(
+            f"the folders {', '.join(paths)} would all be PBX {pbx!r} (a PBX is named after its folder "
+            f"when its location has no NAME=): name each PBX, e.g. "
+            + ", ".join(f"pbx{i + 1}={p}" for i, p in enumerate(paths)))
+
+
+def listed_streams(locations: list[Location], name_filter: re.Pattern[str], positions: dict[str, Position],
+                   attempts: int = 3) -> tuple[list[Stream], list[LogFile]]:
+    """The streams of the locations (group_streams of discover) under the identities they are read
+    under (with_read_identities), and the files without a first line yet. A file renamed or
+    removed between being listed and being read (logrotate's rename, gzip removing the copy it
+    compressed) makes the listing start again: the file is found under its new name."""
+    for attempt in range(attempts):
+        try:
+            streams, waiting = group_streams(discover(locations, name_filter))
+            return with_read_identities(streams, positions), waiting
+        except FileNotFoundError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def group_streams(files: list[LogFile]) -> tuple[list[Stream], list[LogFile]]:
@@ -511,18 +555,20 @@ def _open(path: Path, compression: str | None):
     return LenientDecompressed(path, compression) if compression else open(path, "rb")
 
 
-_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2"}
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
+# compressions read here (zstd would need a library of its own: such a rotation is left out, loudly)
+READABLE_COMPRESSIONS = frozenset({"gzip", "bz2", "xz"})
 
 
 def _compression(path: Path) -> str | None:
     """What the file holds, by its first bytes: a `.gz` that is plain text is read as text."""
     with open(path, "rb") as fh:
-        head = fh.read(3)
+        head = fh.read(6)
     return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
 
 
 class LenientDecompressed:
-    """A gzip or bzip2 file read as far as its data goes (concatenated members included).
+    """A gzip, bzip2 or xz file read as far as its data goes (concatenated members included).
 
     Python's own readers raise at a cut or damaged archive, and a single bad rotation would stop
     every load; this one ends where the readable data ends, so the complete lines before the damage
@@ -539,7 +585,9 @@ class LenientDecompressed:
         self.damaged: str | None = None
 
     def _new(self):
-        return zlib.decompressobj(wbits=31) if self.compression == "gzip" else bz2.BZ2Decompressor()
+        if self.compression == "gzip":
+            return zlib.decompressobj(wbits=31)
+        return lzma.LZMADecompressor() if self.compression == "xz" else bz2.BZ2Decompressor()
 
     def read(self, size: int = -1) -> bytes:
         while not self._done and (size < 0 or len(self._buffer) < size):
@@ -565,7 +613,7 @@ class LenientDecompressed:
             self._decompressor = self._new()
         try:
             self._buffer += self._decompressor.decompress(data)
-        except (zlib.error, OSError, EOFError) as exc:
+        except (zlib.error, lzma.LZMAError, OSError, EOFError) as exc:
             self._stop(f"compressed data is damaged ({exc})")
             return
         if self._decompressor.eof:
@@ -620,7 +668,10 @@ def looks_like_queue_log(path: Path) -> bool:
     if _NOT_A_LOG.search(path.name):
         return False
     try:
-        with _open(path, _compression(path)) as fh:
+        compression = _compression(path)
+        if compression is not None and compression not in READABLE_COMPRESSIONS:
+            return False
+        with _open(path, compression) as fh:
             head = fh.read(FIRST_LINE_MAX)
     except OSError:
         return False
@@ -684,10 +735,20 @@ def _folder_logs(folder: Path, name_filter: re.Pattern[str]) -> list[Path]:
     """A folder's logs. A folder with no log of this kind of its own but with folders that have
     some (/srv/logs/<pbx>/queue_log: one folder per PBX) contributes theirs instead: pointing at
     the parent of the PBX folders must not read as a day without calls. A PBX folder's own
-    subfolders (an `olddir` of rotated copies, `cdr-csv/`) are not read: name them."""
+    subfolders (an `olddir` of rotated copies, `cdr-csv/`) are not read: name them. A folder
+    with logs of its own and folders holding a live log is refused (LayoutError)."""
     entries = sorted(folder.iterdir())
     logs = [e for e in entries if e.is_file() and _is_log(e, name_filter)]
     if logs:
+        # ...unless PBX folders are there too: a stray copy beside them (pbxA-backup.log) would
+        # silently make the parent one PBX and leave theirs unread
+        pbx_folders = [sub.name for sub in entries if sub.is_dir() and any(
+            (sub / name).is_file() and _is_log(sub / name, name_filter) for name in ACTIVE_NAMES)]
+        if pbx_folders:
+            raise LayoutError(
+                f"{folder} holds logs of its own ({', '.join(e.name for e in logs[:3])}) and folders with "
+                f"live logs ({', '.join(pbx_folders[:3])}): whether it is one PBX or the parent of several "
+                "is ambiguous. Name the places (NAME=path, one per PBX), or move the files out.")
         return logs
     return [f for sub in entries if sub.is_dir() for f in sorted(sub.iterdir())
             if f.is_file() and _is_log(f, name_filter)]

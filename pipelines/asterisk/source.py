@@ -219,8 +219,19 @@ def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[ob
     yield from events.imported()
 
 
+@contextlib.contextmanager
+def _layout_named(setting: str) -> Iterator[None]:
+    """A layout of logs whose PBXs cannot be told apart, as an error naming the setting."""
+    try:
+        yield
+    except log_streams.LayoutError as error:
+        raise ValueError(f"{setting}: {error}") from None
+
+
 def _note_empty_locations(setting: str, locations, counts: IngestCounts, named: str, *name_filters) -> None:
-    for loc in log_streams.empty_locations(list(locations), *name_filters):
+    with _layout_named(setting):
+        empty = log_streams.empty_locations(list(locations), *name_filters)
+    for loc in empty:
         counts.locations_without_logs.append(loc.pattern)
         log.warning("%s: nothing to read in %s (nor in the folders in it). A folder or glob reads only the "
                     "files %s; a file given by its path is read whatever its name.", setting, loc.pattern, named)
@@ -241,10 +252,11 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
     loaded_at = _now()
     state = dlt.current.resource_state()
     positions = state.setdefault("streams", {})
-    streams, waiting = log_streams.group_streams(log_streams.discover(list(locations), names))
-    state["file_pbx"] = _refuse_renamed_pbx(_LOCATION_SETTINGS[kind], streams, state.get("file_pbx", {}))
-    streams = log_streams.with_read_identities(
-        streams, {stream_id: Position(**stored) for stream_id, stored in positions.items()})
+    setting = _LOCATION_SETTINGS[kind]
+    with _layout_named(setting):
+        streams, waiting = log_streams.listed_streams(
+            list(locations), names, {stream_id: Position(**stored) for stream_id, stored in positions.items()})
+    state["file_pbx"] = _refuse_renamed_pbx(setting, streams, state.get("file_pbx", {}))
     counts.files_waiting += len(waiting)
     # copies that are the start of a larger copy: their lines are read (or were) through it
     counts.prefix_copies += sum(len(stream.files) - 1 for stream in streams)
@@ -356,24 +368,37 @@ def _refuse_renamed_pbx(setting: str, streams, read_before: dict[str, list[str]]
     them against the last run's: a file that starts with the same line but is now named for
     another PBX is the same log whose PBX was renamed in the setting. A PBX's name is part of its
     streams' identity, so its lines would all load again under the new name and every mart would
-    count them twice: refused, naming the setting. (The same log in two PBXs' folders is two
-    paths, and loads for each.)"""
+    count them twice: refused, naming the setting. So is a log read under one PBX that now only
+    another PBX's folder holds (moved there: a rotation into an `olddir` given as a place of its
+    own). (The same log in two PBXs' folders at once is two paths, and loads for each.)"""
     now: dict[str, list[str]] = {}
     renamed = []
-    for stream in streams:
-        digest = hashlib.sha256(stream.first_line).hexdigest()[:24]
+    pbxs_before: dict[str, set[str]] = {}  # first line's digest -> the PBXs it was read under
+    for pbx_before, digest_before in read_before.values():
+        pbxs_before.setdefault(digest_before, set()).add(pbx_before)
+    digests = [hashlib.sha256(stream.first_line).hexdigest()[:24] for stream in streams]
+    pbxs_now: dict[str, set[str]] = {}
+    for stream, digest in zip(streams, digests, strict=True):
+        pbxs_now.setdefault(digest, set()).add(stream.pbx)
+    for stream, digest in zip(streams, digests, strict=True):
         for f in stream.files:
             path = str(f.path.resolve())
             pbx_before, digest_before = read_before.get(path, (None, None))
             if digest_before == digest and pbx_before != stream.pbx:
                 renamed.append(f"{f.path} (read as PBX {pbx_before!r}, now {stream.pbx!r})")
             now[path] = [stream.pbx, digest]
+        # a log read under one PBX that now only another one has: moved (a rotation into an
+        # `olddir` configured as a place of its own, named after its folder)
+        moved_from = pbxs_before.get(digest, set()) - pbxs_now[digest]
+        if stream.pbx not in pbxs_before.get(digest, set()) and moved_from:
+            renamed.append(f"{stream.best.path} (read as PBX {', '.join(sorted(map(repr, moved_from)))}, "
+                           f"now in a folder of PBX {stream.pbx!r})")
     if renamed:
         raise ValueError(
-            f"{setting}: {', '.join(renamed)}: a PBX's name is part of the keys of every row read from "
-            "it, so its lines would load a second time under the new name. Give the location its old "
-            "name again (NAME=path; without NAME the folder's name), or load the renamed PBX into a "
-            "new warehouse.")
+            f"{setting}: {', '.join(dict.fromkeys(renamed))}: a PBX's name is part of the keys of every row "
+            "read from it, so its lines would load a second time under the new name. Give the location its "
+            "old name again (NAME=path; without NAME the folder's name; a folder of rotated copies takes "
+            "its PBX's NAME too), or load the renamed PBX into a new warehouse.")
     return now
 
 
