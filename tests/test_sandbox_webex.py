@@ -179,6 +179,24 @@ def test_cdr_feed_can_filter_on_report_time_instead(fixture):
     assert [r["Report time"] for r in items] == sorted(r["Report time"] for r in items)
 
 
+def test_cdr_feed_serves_no_record_before_webex_has_it(tmp_path):
+    """The simulator makes some records hours late: cdr_feed, which filters on Start time, served
+    them before their inserted_at, so a backfill of a recent range could never miss one and no
+    test could catch a client that loses them (independent audit)."""
+    import random
+
+    from tests.webex_fixtures import cdr_record, write_cdr_files
+
+    now = datetime.now(UTC)
+    rng = random.Random(3)
+    on_time, late = (cdr_record(rng, now - timedelta(hours=3, minutes=m)) for m in (1, 2))
+    write_cdr_files(tmp_path, [(now - timedelta(hours=2), on_time), (now + timedelta(hours=1), late)])
+    with run_sandbox(tmp_path, time_scale=SCALE) as sandbox, httpx.Client() as client:
+        items, _ = fetch_all(client, feed_url(sandbox), window(now, timedelta(hours=4), timedelta(hours=2)),
+                             auth(sandbox))
+    assert [r["Report ID"] for r in items] == [on_time["Report ID"]]
+
+
 def test_cdr_stream_filters_on_insertion_time(sandbox, fixture):
     now = datetime.now(UTC)
     start, end = now - timedelta(hours=2), now - timedelta(minutes=1)

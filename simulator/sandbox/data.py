@@ -105,12 +105,17 @@ class CdrIndex:
             self._orders[column] = (order, values[order])
         return self._orders[column]
 
-    def select(self, column: str, start_ms: int, end_ms: int, locations: list[str] | None = None):
+    def select(self, column: str, start_ms: int, end_ms: int, locations: list[str] | None = None,
+               inserted_by_ms: int | None = None):
         """(record numbers, their times) with start_ms ≤ time < end_ms in time order;
-        `column` is "start", "report" or "inserted"."""
+        `column` is "start", "report" or "inserted". `inserted_by_ms`: only records Webex has
+        by then (a record is served from its `inserted_at` on, whatever it is filtered by)."""
         order, times = self._order(column)
         lo, hi = np.searchsorted(times, [start_ms, end_ms], side="left")
         rows, row_times = order[lo:hi], times[lo:hi]
+        if inserted_by_ms is not None:
+            there = self.inserted_ms[rows] <= inserted_by_ms
+            rows, row_times = rows[there], row_times[there]
         if locations:
             codes = [self._code_of[name] for name in locations if name in self._code_of]
             keep = np.isin(self.location_code[rows], codes)

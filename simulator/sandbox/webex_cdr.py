@@ -6,7 +6,8 @@ region answers 451 with a message naming the right base URL, as the real global 
 - cdr_feed filters on the record's `Start time` (the reference is unsure whether the real
   filter column is `Start time` or `Report time`; the Dec-2025 Cisco blog says start time);
   `cdr_feed_filter="report"` makes it filter on `Report time`, to test a client against both;
-  cdr_stream filters on `inserted_at`. Windows are start ≤ t < end.
+  cdr_stream filters on `inserted_at`. Windows are start ≤ t < end. Neither serves a record
+  before its `inserted_at` (the simulator makes some records hours late).
 - Paging: `Link: <…>; rel="next"` carrying the server-added `startTimeForNextFetch`,
   `totalCount`, `max` and `orgId`. A page never splits records of the same millisecond (it
   grows past `max` instead), so a time cursor neither repeats nor loses records.
@@ -116,8 +117,11 @@ def routes(state: SandboxState) -> list[Route]:
             if locations and len(locations) > MAX_LOCATIONS:
                 return webex_error(400, f"At most {MAX_LOCATIONS} locations may be requested")
 
+            # a record exists from its inserted_at on: cdr_feed, which filters on another time,
+            # must not serve a late record before then (cdr_stream's filter is inserted_at itself)
             rows, times = state.data.cdr.select(state.cdr_feed_filter if column == "start" else column,
-                                                start_ms, end_ms, locations)
+                                                start_ms, end_ms, locations,
+                                                inserted_by_ms=round(state.clock.now() * 1000))
             first, stop = page_bounds(times, next_ms, page_size)
             if first >= stop:
                 return webex_error(404, NO_CDRS)
