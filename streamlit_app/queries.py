@@ -96,9 +96,11 @@ def read_only(
             text = str(exc)
             if "does not exist" in text:
                 raise NoServingData() from None
-            if "not a valid DuckDB database" in text:
+            if "not a valid DuckDB database" in text or "Is a directory" in text:
                 raise ServingError(
-                    f"The serving copy at {path} is not a DuckDB database file."
+                    f"The serving copy at {path} is not a DuckDB database file"
+                    + (" (it is a folder: SWITCHBOARD_SERVING_PATH names the file itself)."
+                       if Path(path).is_dir() else ".")
                 ) from None
             if "lock" not in text.lower():
                 raise

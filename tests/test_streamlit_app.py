@@ -661,6 +661,20 @@ def test_page_missing_serving_copy(monkeypatch, tmp_path):
     assert not (tmp_path / "not-yet.duckdb").exists()  # reading never creates the file
 
 
+def test_page_with_a_folder_or_a_foreign_file_for_its_serving_copy_says_so(monkeypatch, tmp_path):
+    """A folder was reported as a copy that "does not match the marts contract" (independent audit)."""
+    for path, words in ((tmp_path, "it is a folder: SWITCHBOARD_SERVING_PATH names the file itself)."),
+                        (tmp_path / "notes.txt", "is not a DuckDB database file.")):
+        if path.suffix:
+            path.write_text("not a database at all, " * 200)
+        monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(path))
+        st.cache_data.clear()
+        at = run_app()
+        assert [e.value for e in at.error] == [f"The serving copy at {path} is not a DuckDB database file"
+                                               + (f" ({words}" if path.is_dir() else ".")], path
+        assert not at.metric
+
+
 def test_page_empty_serving_copy(monkeypatch, tmp_path):
     empty = build_serving(tmp_path / "serving.duckdb", visits=[], agents=[], pauses=[], agent_queues=[])
     monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(empty))
