@@ -154,7 +154,21 @@ FAILED_RUN_RETRY_MAX = timedelta(hours=1)
 def retry_delay(failures_in_a_row: int) -> timedelta:
     """How long after the last of `failures_in_a_row` unfinished loading runs the sensor asks again."""
     return min(FAILED_RUN_RETRY_AFTER * 2 ** max(0, failures_in_a_row - 1), FAILED_RUN_RETRY_MAX)
+
+
 SENSOR_NAME = "asterisk_files_sensor"
+
+
+# The step of a loading job that reads the files (assets/asterisk_raw.py)
+LOAD_STEP = "asterisk_raw"
+# runs of a job looked at for one waiting or running (a retry that does not load may be newest)
+_RUNS_LOOKED_AT = 4
+
+
+def _loads_files(run: dg.DagsterRun) -> bool:
+    """Whether the run reads the files: a retry from failure runs only the steps that did not
+    finish (say dbt, after a load that did), and new bytes left to it would wait for a later run."""
+    return run.step_keys_to_execute is None or LOAD_STEP in run.step_keys_to_execute
 
 
 def _waiting_run(instance: dg.DagsterInstance) -> str | None:
@@ -168,15 +182,12 @@ def _waiting_run(instance: dg.DagsterInstance) -> str | None:
                 statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING],
                 created_after=datetime.now(UTC) - WAITING_RUN_MAX_AGE,
             ),
-            limit=1,
+            limit=_RUNS_LOOKED_AT,
         )
-        if runs:
-            return runs[0].dagster_run.run_id
+        loading = [record.dagster_run for record in runs if _loads_files(record.dagster_run)]
+        if loading:
+            return loading[0].run_id
     return None
-
-
-# The step of a loading job that reads the files (assets/asterisk_raw.py)
-LOAD_STEP = "asterisk_raw"
 
 
 def _started_run(instance: dg.DagsterInstance) -> tuple[str, bool] | None:
@@ -185,9 +196,10 @@ def _started_run(instance: dg.DagsterInstance) -> tuple[str, bool] | None:
     has not started does; from then on only the loader's state tells what it read."""
     for job in ASTERISK_LOADING_JOBS:
         runs = instance.get_run_records(
-            filters=dg.RunsFilter(job_name=job.name, statuses=[dg.DagsterRunStatus.STARTED]), limit=1)
-        if runs:
-            run_id = runs[0].dagster_run.run_id
+            filters=dg.RunsFilter(job_name=job.name, statuses=[dg.DagsterRunStatus.STARTED]), limit=_RUNS_LOOKED_AT)
+        loading = [record.dagster_run for record in runs if _loads_files(record.dagster_run)]
+        if loading:
+            run_id = loading[0].run_id
             steps = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
             return run_id, any(record.event_log_entry.step_key == LOAD_STEP for record in steps)
     return None

@@ -1,5 +1,5 @@
-"""`switchboard-dbt`: dbt's own command line, without Python's cyclic garbage collector, and with
-a `--version` that stays offline.
+"""`switchboard-dbt`: dbt's own command line, without Python's cyclic garbage collector, with a
+`--version` that stays offline, and ending when the process that started it dies (Linux).
 
 dbt holds its whole manifest (every node, macro and compiled query) as Python objects, and
 makes enough new ones per node that the collector runs ~1,750 times in a build of the 330 nodes,
@@ -33,10 +33,30 @@ def main() -> int:
     if sys.argv[1:] == ["--version"]:
         print(installed_versions())
         return 0
+    end_with_parent()
     gc.disable()
     from dbt.cli.main import cli
 
     return cli()
+
+
+def end_with_parent() -> None:
+    """Have Linux end this process (SIGTERM) when the process that started it dies. A Dagster run
+    worker killed (out of memory, kill -9) left its dbt build running on its own: still writing
+    the warehouse while the run's retry started, and holding DuckDB's write lock against it
+    (independent check). dbt's models are transactions, so the retry builds from a consistent
+    warehouse. Elsewhere (macOS) nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import os
+    import signal
+
+    parent = os.getppid()
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def installed_versions() -> str:

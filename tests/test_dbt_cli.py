@@ -19,11 +19,49 @@ def test_switchboard_dbt_runs_dbt_with_the_cyclic_collector_off(monkeypatch):
 
     monkeypatch.setattr(dbt.cli.main, "cli", fake_cli)
     monkeypatch.setattr(sys, "argv", ["switchboard-dbt", "build"])
+    # (tested below in processes of its own: here it would tie the test worker to its parent)
+    monkeypatch.setattr(dbt_cli, "end_with_parent", lambda: seen.setdefault("ends_with_parent", True))
     try:
         assert dbt_cli.main() == 0
     finally:
         gc.enable()
-    assert seen == {"collector_enabled": False}
+    assert seen == {"ends_with_parent": True, "collector_enabled": False}
+
+
+def test_a_dbt_process_ends_when_the_process_that_started_it_is_killed(tmp_path):
+    """A run worker killed with kill -9 left its dbt build writing the warehouse on its own, and
+    holding DuckDB's write lock against the run's retry (independent check). Real processes: a
+    parent starts a child that asks to end with it (as switchboard-dbt does), then is killed."""
+    import os
+    import signal
+    import time
+
+    child_code = ("from switchboard.dbt_cli import end_with_parent; end_with_parent(); "
+                  "import time; time.sleep(120)")
+    parent_code = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {child_code!r}]); "
+                   "print(p.pid, flush=True); time.sleep(120)")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    time.sleep(1.0)  # the child has imported and made its request
+    assert _alive(child)  # while its parent is
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(child):
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the child outlived its parent")
+
+
+def _alive(pid: int) -> bool:
+    """Running: a process that has ended but was not reaped yet (a zombie, where no init reaps
+    orphans promptly) counts as ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def test_dagster_and_the_benchmark_run_the_installed_switchboard_dbt():

@@ -29,6 +29,8 @@ def _assert_shared_policies(instance) -> None:
     assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
     # a run whose worker died is run again from its unfinished steps; one that failed on a step is not
     assert instance.run_monitoring_enabled
+    # ...whose warehouse slot is given back (a retry waited for it for good otherwise)
+    assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 30
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
     assert not instance.run_retries_retry_on_asset_or_op_failure
 
