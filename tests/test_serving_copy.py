@@ -15,6 +15,7 @@ import pytest
 from assets.serving import publish_duckdb
 
 RUN_0 = datetime(2026, 12, 1, 8, 0)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Marts:
@@ -139,17 +140,23 @@ def test_publications_at_once_take_turns_and_each_swaps_in_a_whole_copy(tmp_path
     pool that lets Postgres writers overlap) wrote the same temp file: one swapped in a copy with
     some marts missing, or failed, while the other reported success (independent audit, 14
     trials). Real processes, each a publication of its own; every one must publish all marts."""
-    import multiprocessing
+    import json
+    import subprocess
+    import sys
 
     marts = Marts(tmp_path)
     marts.sql("insert into marts.fct_queue_visits select 'v' || i, 'q1', i, ? from range(50000) t(i)", [marts.run])
     marts.sql("insert into marts.fct_calls select 'c' || i, 'answered', ? from range(50000) t(i)", [marts.run])
     marts.sql("insert into marts.agg_queue_daily values ('q1', 50000)")
     target = tmp_path / "serving.duckdb"
-    spawn = multiprocessing.get_context("spawn")
-    with spawn.Pool(3) as pool:
-        results = pool.starmap(publish_duckdb, [(marts.path, target, marts.tables)] * 6)
-    assert [counts for counts, _ in results] == [
+    code = ("import json, sys; from pathlib import Path; from assets.serving import publish_duckdb; "
+            "print(json.dumps(publish_duckdb(Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:])[0]))")
+    publications = [subprocess.Popen([sys.executable, "-c", code, str(marts.path), str(target), *marts.tables],
+                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                    for _ in range(6)]
+    results = [p.communicate(timeout=180) for p in publications]
+    assert [p.returncode for p in publications] == [0] * 6, [err[-2000:] for _, err in results]
+    assert [json.loads(out) for out, _ in results] == [
         {"agg_queue_daily": 1, "fct_calls": 50000, "fct_queue_visits": 50000}] * 6
     fresh = tmp_path / "fresh.duckdb"
     publish_duckdb(marts.path, fresh, marts.tables)
