@@ -171,38 +171,39 @@ def _loads_files(run: dg.DagsterRun) -> bool:
     return run.step_keys_to_execute is None or LOAD_STEP in run.step_keys_to_execute
 
 
+def _newest_loading_run(instance: dg.DagsterInstance, statuses: list[dg.DagsterRunStatus],
+                        created_after: datetime | None = None) -> dg.DagsterRun | None:
+    """The newest run in `statuses` of a loading job (in ASTERISK_LOADING_JOBS' order) that reads
+    the files (`_loads_files`)."""
+    for job in ASTERISK_LOADING_JOBS:
+        runs = instance.get_run_records(
+            filters=dg.RunsFilter(job_name=job.name, statuses=statuses, created_after=created_after),
+            limit=_RUNS_LOOKED_AT)
+        loading = [record.dagster_run for record in runs if _loads_files(record.dagster_run)]
+        if loading:
+            return loading[0]
+    return None
+
+
 def _waiting_run(instance: dg.DagsterInstance) -> str | None:
     """A run that loads the Asterisk files and has not started yet: it will read every new byte
     when it does, so a second one behind it would only queue up (a live PBX appends every few
     seconds, a run takes longer than the sensor's interval)."""
-    for job in ASTERISK_LOADING_JOBS:
-        runs = instance.get_run_records(
-            filters=dg.RunsFilter(
-                job_name=job.name,
-                statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING],
-                created_after=datetime.now(UTC) - WAITING_RUN_MAX_AGE,
-            ),
-            limit=_RUNS_LOOKED_AT,
-        )
-        loading = [record.dagster_run for record in runs if _loads_files(record.dagster_run)]
-        if loading:
-            return loading[0].run_id
-    return None
+    run = _newest_loading_run(
+        instance, [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING],
+        created_after=datetime.now(UTC) - WAITING_RUN_MAX_AGE)
+    return run.run_id if run else None
 
 
 def _started_run(instance: dg.DagsterInstance) -> tuple[str, bool] | None:
     """A run that loads the Asterisk files and is running: (its id, whether its load step has
     started). Before that step it reads every byte there when the step starts, as a run that
     has not started does; from then on only the loader's state tells what it read."""
-    for job in ASTERISK_LOADING_JOBS:
-        runs = instance.get_run_records(
-            filters=dg.RunsFilter(job_name=job.name, statuses=[dg.DagsterRunStatus.STARTED]), limit=_RUNS_LOOKED_AT)
-        loading = [record.dagster_run for record in runs if _loads_files(record.dagster_run)]
-        if loading:
-            run_id = loading[0].run_id
-            steps = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.STEP_START).records
-            return run_id, any(record.event_log_entry.step_key == LOAD_STEP for record in steps)
-    return None
+    run = _newest_loading_run(instance, [dg.DagsterRunStatus.STARTED])
+    if run is None:
+        return None
+    steps = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.STEP_START).records
+    return run.run_id, any(record.event_log_entry.step_key == LOAD_STEP for record in steps)
 
 
 # How a run that did not finish ends: failed, or canceled (by hand, or while still queued)
