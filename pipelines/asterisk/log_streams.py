@@ -212,15 +212,16 @@ def listed_streams(locations: list[Location], name_filter: re.Pattern[str], posi
     under (with_read_identities), and the files without a first line yet. A file renamed or
     removed between being listed and being read (logrotate's rename, gzip removing the copy it
     compressed) makes the listing start again: the file is found under its new name."""
-    for attempt in range(attempts):
+    def listed() -> tuple[list[Stream], list[LogFile]]:
+        streams, waiting = group_streams(discover(locations, name_filter))
+        return with_read_identities(streams, positions), waiting
+
+    for attempt in range(1, attempts):
         try:
-            streams, waiting = group_streams(discover(locations, name_filter))
-            return with_read_identities(streams, positions), waiting
+            return listed()
         except FileNotFoundError:
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.1 * (attempt + 1))
-    raise AssertionError("unreachable")
+            time.sleep(0.1 * attempt)
+    return listed()  # the last attempt's error, if any, is the run's
 
 
 def group_streams(files: list[LogFile]) -> tuple[list[Stream], list[LogFile]]:
