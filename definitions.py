@@ -19,6 +19,7 @@ from assets.automation import (
     refresh_everything,
 )
 from assets.quality import build_quality_checks
+from assets.run_history import build_run_history_job, build_run_history_schedule
 from assets.serving import build_serving_asset
 from assets.transform import build_dbt_assets, dbt_resource
 from assets.webex_raw import (
@@ -43,12 +44,15 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         mart_keys = sorted((k for k in dbt.keys if k.path[0] == "marts"), key=lambda k: k.to_user_string())
         python_assets = dg.with_source_code_references(
             [build_asterisk_raw_assets(settings), build_webex_raw_assets(settings), build_serving_asset(mart_keys)])
+    checks = build_quality_checks()
+    check_keys = [key for definition in (*python_assets, dbt, *checks) for key in definition.check_keys]
     return dg.Definitions(
         assets=[*python_assets, dbt],
-        asset_checks=build_quality_checks(),
-        jobs=[refresh_everything, asterisk_refresh, webex_poll, build_webex_backfill_job()],
+        asset_checks=checks,
+        jobs=[refresh_everything, asterisk_refresh, webex_poll, build_webex_backfill_job(),
+              build_run_history_job(check_keys)],
         sensors=[build_queue_log_sensor(settings), build_webex_poll_sensor(settings), automation_sensor],
-        schedules=[build_daily_schedule(settings)],
+        schedules=[build_daily_schedule(settings), build_run_history_schedule(settings)],
         executor=run_executor(settings),
         resources={
             "dbt": dbt_resource(),

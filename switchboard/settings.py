@@ -71,6 +71,11 @@ class Settings(BaseSettings):
         "each) stay in dbt_project/target; each dbt run removes older ones, except any written to in the "
         "last hour.",
     )
+    run_history_days: int = Field(
+        default=7, alias="SWITCHBOARD_RUN_HISTORY_DAYS", ge=1,
+        description="How many days of Dagster's run history (runs, their event logs and captured logs) "
+        "the daily prune_run_history job keeps; runs holding an asset's or a check's latest result stay.",
+    )
     run_executor: str = Field(
         default="in_process",
         alias="SWITCHBOARD_RUN_EXECUTOR",
