@@ -83,7 +83,9 @@ def _call_where(filters: CallFilters) -> tuple[str, dict[str, object]]:
             params[column] = list(values)
             clauses.append(f"list_contains(${column}, {column})")
     digits = digits_of(filters.number or "")
-    if digits:
+    if filters.number and not digits:  # a search for a number with no digit in it finds no call
+        clauses.append("false")
+    elif digits:
         params["digits"] = f"%{digits}%"
         clauses.append(
             "(regexp_replace(coalesce(caller_number, ''), '[^0-9]', '', 'g') LIKE $digits "
@@ -147,14 +149,20 @@ class CallSummary:
     internal: int = 0
     international: int = 0  # far end abroad (call_type international)
     premium: int = 0
+    self_service: int = 0  # inbound calls that ended without a person (auto attendant, AI agent)
     talk_seconds: float = 0.0  # talk with agents, all calls
     answered_with_talk: int = 0  # answered calls with a known talk time (mean talk's denominator)
     queue_seconds: float = 0.0
     queued: int = 0  # calls that entered a queue
+    queued_answered: int = 0  # of those, answered by a person
 
     @property
     def answer_rate(self) -> float | None:
         return self.answered / self.calls if self.calls else None
+
+    @property
+    def queued_answer_rate(self) -> float | None:
+        return self.queued_answered / self.queued if self.queued else None
 
     @property
     def mean_talk_seconds(self) -> float | None:
@@ -177,13 +185,16 @@ def call_summary(path: str | Path, filters: CallFilters) -> CallSummary:
             count(*) FILTER (WHERE direction = 'internal')              AS internal,
             count(*) FILTER (WHERE call_type = 'international')         AS international,
             count(*) FILTER (WHERE call_type = 'premium')               AS premium,
+            count(*) FILTER (WHERE outcome = 'self_service')            AS self_service,
             coalesce(sum(talk_seconds) FILTER (WHERE outcome = 'answered'), 0)::DOUBLE
                                                                         AS talk_seconds,
             count(talk_seconds) FILTER (WHERE outcome = 'answered' AND talk_seconds > 0)
                                                                         AS answered_with_talk,
             coalesce(sum(queue_seconds) FILTER (WHERE queue_count > 0), 0)::DOUBLE
                                                                         AS queue_seconds,
-            count(*) FILTER (WHERE queue_count > 0)                     AS queued
+            count(*) FILTER (WHERE queue_count > 0)                     AS queued,
+            count(*) FILTER (WHERE queue_count > 0 AND outcome = 'answered')
+                                                                        AS queued_answered
         FROM {CALLS}
         WHERE {where}
     """

@@ -6,6 +6,7 @@ abandon ≤ 5 s), not recomputed with the code under test.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -605,11 +606,27 @@ def test_page_interval_chart(app_env):
     assert str(offered.interval_start.min()) == "2025-03-11 14:00:00"  # visit 7, 14:00 local
     assert "2025-03-12 09:00:00" in set(offered.interval_start.astype(str))
 
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    # offered as an area behind the answered and abandoned lines; whole visits on the axis
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["area", "line"]
+    assert spec["layer"][0]["encoding"]["y"]["title"] == "Visits per 15 min"
+    assert spec["layer"][0]["encoding"]["y"]["axis"]["tickMinStep"] == 1
+
     at.radio[0].set_value("By time of day").run()
     assert not at.exception
     profile = chart_data(at, 0)
     assert len(profile) == 3 * 96
     assert profile.groupby("measure")["visits"].sum().to_dict()["offered"] == 9
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert spec["layer"][0]["encoding"]["y"]["title"] == "Visits per 15 min, 7 days added up"
+
+
+def test_page_draws_no_empty_chart(app_env):
+    at = run_app()
+    at.date_input[0].set_value((date(2025, 3, 6), date(2025, 3, 6))).run()  # a day without visits
+    assert metrics(at)["Offered"] == "0"
+    assert any(c.value == "No calls in this selection." for c in at.caption)
+    assert len(at.get("vega_lite_chart")) == 0
 
 
 def test_page_queue_filter_changes_kpis(app_env):

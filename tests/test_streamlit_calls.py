@@ -152,6 +152,17 @@ def test_summary_of_the_week(serving):
     assert s.answer_rate == 4 / 5
     assert s.talk_seconds == 200 + 60 + 100 + 30 and s.mean_talk_seconds == 390 / 4
     assert (s.queued, s.queue_seconds) == (3, 30 + 45 + 10)  # c1, c2, c4 entered a queue
+    assert (s.queued_answered, s.queued_answer_rate) == (2, 2 / 3)  # c1, c4; c2 abandoned
+    assert s.self_service == 0
+
+
+def test_summary_counts_self_service_apart(tmp_path):
+    # c7: a Webex inbound call that ended with the virtual agent (no queue, no person)
+    c7 = call("c7", "webex", "inbound", utc(12, 17), date(2025, 3, 12), "+573001234567", "+576015550100",
+              "mobile", "CO", None, None, "self_service", "PSTN → Asistente Virtual", 0, 0)
+    s = cq.call_summary(build_serving(tmp_path / "serving.duckdb", calls=[*CALLS, c7]), WEEK)
+    assert (s.calls, s.answered, s.self_service, s.queued, s.queued_answered) == (6, 4, 1, 3, 2)
+    assert s.answer_rate == 4 / 6 and s.queued_answer_rate == 2 / 3
 
 
 @pytest.mark.parametrize(("filters", "calls"), [
@@ -161,7 +172,7 @@ def test_summary_of_the_week(serving):
     (_filtered(outcomes=("abandoned",)), 1),  # c2
     (_filtered(number="300 123"), 1),  # c1's caller +57 300 1234567
     (_filtered(number="(601) 555"), 3),  # the DID of c1, c2, c4
-    (_filtered(number="abc"), 5),  # no digits: no number filter
+    (_filtered(number="abc"), 0),  # a number search without digits finds nothing, not everything
     (_filtered(directions=()), 0),  # nothing selected
     (cq.CallFilters(start=date(2025, 3, 1), end=date(2025, 3, 1)), 1),
 ])  # fmt: skip
@@ -311,7 +322,9 @@ def test_page_for_a_viewer_without_numbers(app_env):
     at = run_page()
     assert {m.label: m.value for m in at.metric} == {
         "Calls": "5",
-        "Answered": "80.0%",
+        "Answered, all calls": "80.0%",
+        "Queued calls answered": "66.7%",  # c1 and c4 of c1, c2, c4
+        "Self-service": "0",
         "Inbound": "3",
         "Outbound": "1",
         "International": "1",
@@ -349,6 +362,30 @@ def test_page_for_a_listed_viewer_shows_and_searches_numbers(app_env, monkeypatc
     at.text_input[0].input("300 123").run()
     assert {m.label: m.value for m in at.metric}["Calls"] == "1"
     assert list(at.dataframe[1].value["caller_number"]) == ["+573001234567"]
+
+
+def test_selecting_a_row_of_the_call_list_opens_its_journey(app_env):
+    at = run_page()
+    listed = list(at.dataframe[1].value["started_at"].astype(str))  # newest first: c2, c1, c5, c3, c4
+    row_of_c1 = listed.index("2025-03-12 10:00:00")
+    at.session_state["call_list"] = {"selection": {"rows": [row_of_c1], "columns": []}}
+    at.run()
+    assert at.selectbox[0].value == "c1"
+    assert list(at.dataframe[2].value["hop"]) == ["PSTN", "AA Principal", "Tarjetas", "Luis Mora", "Ana Pérez"]
+    at.session_state["call_list"] = {"selection": {"rows": [listed.index("2025-03-11 15:00:00")], "columns": []}}
+    at.run()  # c3, an Asterisk call: no journey, and the picker stays on the newest Webex call
+    assert any("The selected call has no journey" in c.value for c in at.caption)
+    assert at.selectbox[0].value == "c2"
+
+
+def test_a_number_search_without_digits_finds_no_call_and_says_why(app_env, monkeypatch):
+    monkeypatch.setenv("SWITCHBOARD_APP_NUMBER_VIEWERS", "*")
+    at = run_page()
+    at.text_input[0].input("abc").run()
+    assert {m.label: m.value for m in at.metric}["Calls"] == "0"
+    assert "needs digits" in at.sidebar.warning[0].value
+    assert len(at.get("vega_lite_chart")) == 0  # no empty chart under "No calls in this selection"
+    assert any(c.value == "No calls in this selection." for c in at.caption)
 
 
 def test_page_masks_numbers_for_a_signed_in_viewer_not_listed(app_env, monkeypatch):

@@ -22,6 +22,7 @@ from streamlit_app.views.widgets import (
     seconds_to_timedelta,
     sidebar_days,
     sign_in_box,
+    tile_row,
 )
 from switchboard.settings import Settings
 
@@ -69,10 +70,10 @@ def _render(settings: Settings, path: str) -> None:
 
     st.subheader("Calls")
     calls, total = cached.call_list(path, version, filters, settings.timezone, show_numbers)
-    _call_table(calls, total, several_platforms=len(overview.platforms) > 1)
+    selected = _call_table(calls, total, several_platforms=len(overview.platforms) > 1)
 
     st.subheader("Journey")
-    _journey(path, version, calls, settings.timezone)
+    _journey(path, version, calls, settings.timezone, selected)
 
 
 # --------------------------------------------------------------------------- sidebar
@@ -97,6 +98,8 @@ def _sidebar(overview: cq.CallOverview, settings: Settings, show_numbers: bool) 
     if show_numbers:
         number = sb.text_input("Number", placeholder="digits of the caller or callee",
                                help="Calls whose caller's or callee's number contains these digits.").strip()
+        if number and not cq.digits_of(number):
+            sb.warning("A number search needs digits: no call matches.")
     else:
         sb.caption("Phone numbers are masked for you (SWITCHBOARD_APP_NUMBER_VIEWERS), so there is "
                    "no search by number.")
@@ -109,26 +112,33 @@ def _sidebar(overview: cq.CallOverview, settings: Settings, show_numbers: bool) 
 
 
 def _tiles(s: cq.CallSummary) -> None:
-    row1 = st.columns(4)
-    row1[0].metric("Calls", fmt_count(s.calls), border=True,
+    row1 = tile_row()
+    row1.metric("Calls", fmt_count(s.calls), border=True,
                    help="Calls that started in the selected days (one per call, however many queues "
                         "and agents it met).")
-    row1[1].metric("Answered", fmt_pct(s.answer_rate), border=True,
-                   help=f"Calls a person answered: {s.answered:,} of {s.calls:,}.")
-    row1[2].metric("Inbound", fmt_count(s.inbound), border=True)
-    row1[3].metric("Outbound", fmt_count(s.outbound), border=True,
+    row1.metric("Inbound", fmt_count(s.inbound), border=True)
+    row1.metric("Outbound", fmt_count(s.outbound), border=True,
                    help=f"Internal calls (between extensions), in neither: {s.internal:,}.")
-    row2 = st.columns(4)
+    row1.metric("Answered, all calls", fmt_pct(s.answer_rate), border=True,
+                   help=f"Calls a person answered: {s.answered:,} of {s.calls:,}, outbound and internal "
+                        f"calls and the {s.self_service:,} that ended in self-service included.")
+    row1.metric("Queued calls answered", fmt_pct(s.queued_answer_rate), border=True,
+                   help=f"Calls that entered a queue and that an agent answered: {s.queued_answered:,} of "
+                        f"{s.queued:,}.")
+    row2 = tile_row()
     far_end = ("phonenumbers' type of the far end's number: the caller of inbound calls, the dialled "
                "number of outbound ones. Where toll fraud shows.")
-    row2[0].metric("International", fmt_count(s.international), border=True,
+    row2.metric("Self-service", fmt_count(s.self_service), border=True,
+                   help="Inbound calls that ended without a person: in an auto attendant or with the "
+                        "virtual agent.")
+    row2.metric("International", fmt_count(s.international), border=True,
                    help=f"Calls whose far end is abroad ({far_end})")
-    row2[1].metric("Premium", fmt_count(s.premium), border=True,
+    row2.metric("Premium", fmt_count(s.premium), border=True,
                    help=f"Calls to or from a premium-rate number ({far_end})")
-    row2[2].metric("Mean talk", fmt_duration(s.mean_talk_seconds), border=True,
+    row2.metric("Mean talk", fmt_duration(s.mean_talk_seconds), border=True,
                    help=f"Talk with agents per answered call that has talk time (mm:ss); "
                         f"{fmt_duration(s.talk_seconds)} in all.")
-    row2[3].metric("Mean queue wait", fmt_duration(s.mean_queue_seconds), border=True,
+    row2.metric("Mean queue wait", fmt_duration(s.mean_queue_seconds), border=True,
                    help=f"Queue time per call that entered a queue ({s.queued:,} calls), all its "
                         "queues added up (mm:ss).")
 
@@ -136,6 +146,7 @@ def _tiles(s: cq.CallSummary) -> None:
 def _per_day_chart(per_day: pl.DataFrame, timezone: str) -> None:
     if int(per_day["calls"].sum()) == 0:
         st.caption("No calls in this selection.")
+        return
     # one bar per day: the days as labels in their order (a time axis draws thin bars and
     # repeats a day's label at every tick)
     one_year = per_day["day"].dt.year().n_unique() <= 1
@@ -182,21 +193,25 @@ def _call_types_table(types: pl.DataFrame) -> None:
 # --------------------------------------------------------------------------- calls and journey
 
 
-def _call_table(calls: pl.DataFrame, total: int, several_platforms: bool) -> None:
+def _call_table(calls: pl.DataFrame, total: int, several_platforms: bool) -> str | None:
+    """The call list; the call_id of the row the user selected, if any."""
     if calls.is_empty():
         st.info("No calls in this selection.")
-        return
+        return None
     shown = f"the newest {calls.height:,} of {total:,}" if total > calls.height else f"all {total:,}"
-    st.caption(f"Calls of the selection, newest first: {shown}.")
+    st.caption(f"Calls of the selection, newest first: {shown}. Select a row to see its journey below.")
     df = seconds_to_timedelta(calls.drop("call_id").to_pandas(),
                                ["queue_seconds", "talk_seconds", "hold_seconds"])
     if not several_platforms:
         df = df.drop(columns=["platform"])
     clock = "compact"
-    st.dataframe(
+    event = st.dataframe(
         df,
         hide_index=True,
         width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="call_list",
         column_config={
             "platform": st.column_config.TextColumn("Platform"),
             "started_at": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
@@ -216,6 +231,8 @@ def _call_table(calls: pl.DataFrame, total: int, several_platforms: bool) -> Non
             "recorded": st.column_config.CheckboxColumn("Recorded"),
         },
     )
+    rows = event.selection.rows
+    return calls["call_id"][rows[0]] if rows and rows[0] < calls.height else None
 
 
 def journey_label(row: dict) -> str:
@@ -236,14 +253,18 @@ def journey_labels(rows) -> dict[str, str]:
     return labels
 
 
-def _journey(path: str, version, calls: pl.DataFrame, timezone: str) -> None:
+def _journey(path: str, version, calls: pl.DataFrame, timezone: str, selected: str | None) -> None:
     with_route = calls.filter(pl.col("route").is_not_null())
     if with_route.is_empty():
         st.caption("Journeys are recorded for Webex calls; none in the list above.")
         return
     labels = journey_labels(with_route.iter_rows(named=True))
-    picked = st.selectbox("Call", options=list(labels), format_func=labels.__getitem__,
-                          help="A Webex call of the list above.")
+    options = list(labels)
+    if selected is not None and selected not in labels:
+        st.caption("The selected call has no journey: journeys are recorded for Webex calls.")
+    picked = st.selectbox("Call", options=options, format_func=labels.__getitem__,
+                          index=options.index(selected) if selected in labels else 0,
+                          help="A Webex call of the list above (or select its row there).")
     hops = cached.journey_hops(path, version, picked, timezone)
     if hops.is_empty():
         st.info("No hops recorded for this call.")

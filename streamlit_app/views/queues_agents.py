@@ -13,7 +13,7 @@ import streamlit as st
 from streamlit_app import cached
 from streamlit_app import queries as q
 from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct, fmt_timestamp
-from streamlit_app.views.widgets import no_data, page, seconds_to_timedelta, sidebar_days
+from streamlit_app.views.widgets import no_data, page, seconds_to_timedelta, sidebar_days, tile_row
 from switchboard.settings import Settings
 
 TITLE = "Queues & agents"
@@ -48,7 +48,7 @@ def _render(settings: Settings, path: str) -> None:
 
     st.subheader("Calls per 15 minutes")
     intervals = cached.interval_counts(path, version, start, end, queue_key)
-    _interval_chart(intervals, settings.timezone, several_days=start != end)
+    _interval_chart(intervals, settings.timezone, days=(end - start).days + 1)
 
     several_platforms = len(overview.platforms) > 1
     st.subheader("Agents")
@@ -97,21 +97,21 @@ def _queue_summary(picked: list[str], total: int) -> str:
 
 def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
     base = k.offered - k.short_abandons
-    row1 = st.columns(4)
-    row1[0].metric(
+    row1 = tile_row()
+    row1.metric(
         "Offered",
         fmt_count(k.offered),
         border=True,
         help="Queue visits that entered in the selected days and queues "
         "(a call that visits two queues counts in each).",
     )
-    row1[1].metric(
+    row1.metric(
         "Answered",
         fmt_count(k.answered),
         border=True,
         help="Visits connected to an agent, including conversations still going on.",
     )
-    row1[2].metric(
+    row1.metric(
         "Abandoned",
         fmt_count(k.abandoned),
         border=True,
@@ -119,7 +119,7 @@ def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
         f"{settings.short_abandon_seconds} s): {k.short_abandons:,}. Counted apart, not here: "
         f"timeouts {k.timeouts:,}, other exits (exit key, empty queue) {k.other_unanswered:,}.",
     )
-    row1[3].metric(
+    row1.metric(
         "Open now",
         fmt_count(k.open_visits),
         border=True,
@@ -127,22 +127,22 @@ def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
         "nor ended — when this copy was published (a range ending before today leaves out "
         "callers who entered later).",
     )
-    row2 = st.columns(4)
-    row2[0].metric(
+    row2 = tile_row()
+    row2.metric(
         "Service level",
         fmt_pct(k.service_level),
         border=True,
         help=f"Answered within {settings.sl_seconds} s ÷ (offered − short abandons) = "
         f"{k.answered_within_sl:,} ÷ {base:,}.",
     )
-    row2[1].metric(
+    row2.metric(
         "ASA",
         fmt_duration(k.asa_seconds),
         border=True,
         help=f"Average speed of answer: mean wait of answered visits (mm:ss). "
         f"Longest wait of any visit: {fmt_duration(k.max_wait_seconds)}.",
     )
-    row2[2].metric(
+    row2.metric(
         "AHT",
         fmt_duration(k.aht_seconds),
         border=True,
@@ -150,7 +150,7 @@ def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
         "conversation has ended (mm:ss). Hold time is part of the talk time; wrap-up counts "
         "where the platform logs it (Wazo `WRAPUPSTART`), so on plain Asterisk AHT equals talk.",
     )
-    row2[3].metric(
+    row2.metric(
         "Abandon rate",
         fmt_pct(k.abandon_rate),
         border=True,
@@ -162,9 +162,9 @@ def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
 # --------------------------------------------------------------------------- 15-minute chart
 
 
-def _interval_chart(intervals: pl.DataFrame, timezone: str, several_days: bool) -> None:
+def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
     view = "Timeline"
-    if several_days:
+    if days > 1:
         view = st.radio(
             "View",
             ["Timeline", "By time of day"],
@@ -172,11 +172,13 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, several_days: bool) 
             label_visibility="collapsed",
             help="By time of day adds up the selected days per 15-minute slot.",
         )
-    data = q.time_of_day_profile(intervals) if view == "By time of day" else intervals
+    by_time_of_day = view == "By time of day"
+    data = q.time_of_day_profile(intervals) if by_time_of_day else intervals
     if int(data["offered"].sum()) == 0:
         st.caption("No calls in this selection.")
-    axis_format = "%H:%M" if (view == "By time of day" or not several_days) else "%a %d %H:%M"
-    tooltip_format = "%H:%M" if view == "By time of day" else "%a %d %b %H:%M"
+        return
+    axis_format = "%H:%M" if (by_time_of_day or days == 1) else "%a %d %H:%M"
+    tooltip_format = "%H:%M" if by_time_of_day else "%a %d %b %H:%M"
     long = data.unpivot(
         index="interval_start",
         on=list(q.INTERVAL_MEASURES),
@@ -185,31 +187,36 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, several_days: bool) 
     ).to_pandas()
     # interval_start is a naive local (reporting-zone) timestamp; Streamlit draws naive
     # times as wall-clock time, so the axis shows the reporting zone whatever the browser's.
-    chart = (
-        alt.Chart(long)
-        .mark_line(interpolate="step-after", strokeWidth=1.6)
-        .encode(
-            x=alt.X(
-                "interval_start:T",
-                title=f"Queue entry ({timezone})",
-                axis=alt.Axis(format=axis_format),
-            ),
-            y=alt.Y("visits:Q", title="Visits per 15 min"),
-            color=alt.Color(
-                "measure:N",
-                title=None,
-                scale=alt.Scale(domain=list(MEASURE_COLORS), range=list(MEASURE_COLORS.values())),
-                legend=alt.Legend(orient="top"),
-            ),
-            tooltip=[
-                alt.Tooltip("interval_start:T", title="Interval start", format=tooltip_format),
-                alt.Tooltip("measure:N", title="Measure"),
-                alt.Tooltip("visits:Q", title="Visits"),
-            ],
-        )
-        .properties(height=300)
+    base = alt.Chart(long).encode(
+        x=alt.X(
+            "interval_start:T",
+            title=f"Queue entry ({timezone})",
+            axis=alt.Axis(format=axis_format),
+        ),
+        y=alt.Y(
+            "visits:Q",
+            title=f"Visits per 15 min, {days} days added up" if by_time_of_day else "Visits per 15 min",
+            axis=alt.Axis(tickMinStep=1, format="d"),  # whole visits
+        ),
+        color=alt.Color(
+            "measure:N",
+            title=None,
+            scale=alt.Scale(domain=list(MEASURE_COLORS), range=list(MEASURE_COLORS.values())),
+            legend=alt.Legend(orient="top"),
+        ),
+        tooltip=[
+            alt.Tooltip("interval_start:T", title="Interval start", format=tooltip_format),
+            alt.Tooltip("measure:N", title="Measure"),
+            alt.Tooltip("visits:Q", title="Visits"),
+        ],
     )
-    st.altair_chart(chart, width="stretch")
+    # offered as a light area behind: where every visit was answered, its line lay under
+    # the answered one and the offered series seemed missing
+    offered = base.transform_filter(alt.datum.measure == "offered").mark_area(
+        interpolate="step-after", opacity=0.3)
+    outcomes = base.transform_filter(alt.datum.measure != "offered").mark_line(
+        interpolate="step-after", strokeWidth=1.6)
+    st.altair_chart(alt.layer(offered, outcomes).properties(height=300), width="stretch")
 
 
 # --------------------------------------------------------------------------- agents

@@ -80,6 +80,12 @@ def sidebar_days(min_date: date, max_date: date, what: str, default_days: int = 
     return date_range(picked, default_start, max_date)
 
 
+def tile_row():
+    """A row of KPI tiles that wraps onto more lines where the page is too narrow for them (a
+    laptop with the sidebar open cut columns of tiles down to "14…")."""
+    return st.container(horizontal=True)
+
+
 def sign_in_box(why: str) -> None:
     """Sign in and out in the sidebar, where the deployment configured Streamlit's OIDC login
     (an `[auth]` section in its secrets); nothing where it did not."""
