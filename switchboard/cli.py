@@ -446,15 +446,24 @@ def supervise(uis: dict[str, Callable[[], subprocess.Popen]],
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        for p in procs.values():
-            _signal_group(p, signal.SIGINT)
-        deadline = time.monotonic() + 20
-        for p in procs.values():
-            while _group_alive(p) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            _signal_group(p, signal.SIGKILL)
-            p.wait()
+        # Stop requests that come while the UIs stop are ignored: `make` passes its SIGTERM on to
+        # the demo, so a kill of make's process group delivers two, and a second Ctrl-C is common;
+        # either one cut this clean-up short and left the UIs running (independent check).
+        # The clean-up ends on its own: SIGKILL follows 20 s after Ctrl-C's SIGINT.
+        previous_sigint = signal.signal(signal.SIGINT, _ignore)
+        signal.signal(signal.SIGTERM, _ignore)
+        try:
+            for p in procs.values():
+                _signal_group(p, signal.SIGINT)
+            deadline = time.monotonic() + 20
+            for p in procs.values():
+                while _group_alive(p) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                _signal_group(p, signal.SIGKILL)
+                p.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous_sigint)
+            signal.signal(signal.SIGTERM, previous)
     return 1 if code else 0
 
 
@@ -473,6 +482,8 @@ def _group_alive(p: subprocess.Popen) -> bool:
 
 
 def _interrupt(_signum, _frame) -> None:
+    # a second SIGTERM before supervise's clean-up starts must not interrupt it either
+    signal.signal(signal.SIGTERM, _ignore)
     raise KeyboardInterrupt
 
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,19 +90,22 @@ def test_make_demo_passes_the_port_variables():
     assert "switchboard demo --dagster-port 3101 --streamlit-port 8601" in out
 
 
-@pytest.mark.parametrize("ignoring_ctrl_c", [False, True], ids=["from a terminal", "as a background job"])
-def test_a_terminated_demo_stops_its_uis_and_what_they_started(tmp_path, ignoring_ctrl_c):
+@pytest.mark.parametrize(("ignoring_ctrl_c", "stop_requests"), [(False, 1), (True, 1), (False, 3)],
+                         ids=["from a terminal", "as a background job", "asked to stop three times"])
+def test_a_terminated_demo_stops_its_uis_and_what_they_started(tmp_path, ignoring_ctrl_c, stop_requests):
     """`kill`, `timeout` or a service manager stop the demo with SIGTERM, not Ctrl-C: the UIs it
     started, and the processes they started (`dagster dev`'s webserver, daemon and code server),
     must not be left running, holding their ports. Real processes stand in for the Dagster UI and
     Streamlit, each with a child of its own (the real ones take ~15 s to start and are supervised
     the same way). Each writes a file when Ctrl-C reaches it: stopped by it, not by the SIGKILL
     that follows 20 s later. A background job of a script (`make demo &`) starts with SIGINT
-    ignored, which a UI would inherit."""
+    ignored, which a UI would inherit. `make` passes its SIGTERM on to the demo, so a `kill` of
+    make's process group stops the demo twice, and an impatient user presses Ctrl-C again while
+    the UIs stop (each takes a second here): the UIs must still be stopped."""
     ui = ("import subprocess, sys, time\n"
           "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
           "try:\n    print(child.pid, flush=True)\n    time.sleep(120)\nexcept KeyboardInterrupt:\n"
-          "    child.wait()\n    open(sys.argv[1], 'w').close()\n")
+          "    time.sleep(1)\n    child.wait()\n    open(sys.argv[1], 'w').close()\n")
     # a background job of a script starts with SIGINT ignored: here the demo ignores it itself
     ignore = "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n" if ignoring_ctrl_c else ""
     script = ignore + (
@@ -116,6 +120,9 @@ def test_a_terminated_demo_stops_its_uis_and_what_they_started(tmp_path, ignorin
     pids = [int(pid) for pid in demo.stdout.readline().split()]
     assert len(pids) == 4
     demo.send_signal(signal.SIGTERM)
+    for again in (signal.SIGTERM, signal.SIGINT)[:stop_requests - 1]:
+        time.sleep(0.3)
+        demo.send_signal(again)
     assert demo.wait(timeout=30) == 0
     for pid in pids:  # stopped and reaped: no such process any more
         with contextlib.suppress(ProcessLookupError):
