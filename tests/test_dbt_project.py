@@ -99,7 +99,8 @@ FIXTURE_LINES: list[tuple[int, str]] = [
     (700, "9006.1|support|NONE|JOINEMPTY|"),
     # c13 Issabel DID line never followed by ENTERQUEUE: the queue refused the caller
     (750, "9013.1|support|NONE|DID|6015550177"),
-    # c7 IssabelPBX custom one-field TRANSFER, then COMPLETEAGENT gives end and talk
+    # c7 IssabelPBX custom one-field TRANSFER ends the visit: talk 850 - 810 = 40 s; the COMPLETEAGENT
+    # after it ends the Local channel still bridged with 2005 (its 90 s hold 2005's conversation)
     (800, "9007.1|support|NONE|ENTERQUEUE||3007778888|1"),
     (810, "9007.1|support|Ana Ruiz|CONNECT|10|9007.4|2"),
     (850, "9007.1|support|Ana Ruiz|TRANSFER|2005"),
@@ -368,7 +369,7 @@ def test_visit_outcomes_and_durations(built_duckdb):
         "9005.1": [("exit_key", 12, None, 0, 0, False)],
         "9006.1": [("join_empty", None, None, 0, 0, False)],
         "9013.1": [("join_empty", None, None, 0, 0, False)],
-        "9007.1": [("answered", 10, 90, 0, 1, True)],
+        "9007.1": [("answered", 10, 40, 0, 1, True)],
         "9008.1": [("answered", 20, 60, 0, 0, False)],
         "9009.1": [("exit_key", 30, None, 0, 0, False), ("answered", 5, 60, 0, 1, False)],
         "9010.1": [("answered", 8, None, 0, 1, False)],
@@ -408,8 +409,8 @@ def test_visit_times_identity_and_buckets(built_duckdb):
     assert int(c1["ended_at"].timestamp()) == T0 + 218
     assert c1["entered_date"] == DAY
     assert str(c1["entered_interval_start"]) == "2023-11-15 08:00:00"
-    # transferred call: one visit, ended by the COMPLETEAGENT after Issabel's TRANSFER
-    assert int(v["9007.1"][0]["ended_at"].timestamp()) == T0 + 900
+    # transferred call: one visit, ended by Issabel's TRANSFER (not the COMPLETEAGENT after it)
+    assert int(v["9007.1"][0]["ended_at"].timestamp()) == T0 + 850
     # orphan COMPLETECALLER: entry rebuilt as end - talk - wait; agent shown with its latest spelling
     c8 = v["9008.1"][0]
     assert int(c8["entered_at"].timestamp()) == T0 + 870 and c8["is_entry_reconstructed"] is True
@@ -473,7 +474,7 @@ def test_agg_queue_daily_figures(built_duckdb):
         support["transfers"],
     ) == (4, 2, 2, 1)
     assert support["service_level"] == pytest.approx(2 / 4)
-    assert support["avg_talk_seconds"] == pytest.approx(90)
+    assert support["avg_talk_seconds"] == pytest.approx(40)
     daily = _rows(
         built_duckdb,
         "select queue, sum(offered) as n from marts.agg_queue_interval group by 1 order by 1",
@@ -527,8 +528,8 @@ def test_agg_agent_daily(built_duckdb):
         ana["transfers"],
         ana["logged_in_seconds"],
         ana["paused_seconds"],
-    ) == (3, 190, 1, 2990, 0)
-    assert ana["occupancy"] == pytest.approx(190 / 2990)
+    ) == (3, 140, 1, 2990, 0)  # talk 100 (c1) + 40 (c7)
+    assert ana["occupancy"] == pytest.approx(140 / 2990)
     # ben/Ben is one agent: 15..3000 (restart) + 3010..3200 (end of data); one 600 s pause
     assert (
         ben["answered"],
@@ -547,7 +548,7 @@ def test_agg_agent_daily(built_duckdb):
         # sales 10..3000 (restart): c1; support 12..2500 (REMOVEMEMBER): c7 (transferred) and c10
         # (conversation still going on: answered, no talk yet)
         ("Ana Ruiz", "sales"): (1, 100, 0, 0, 2990),
-        ("Ana Ruiz", "support"): (2, 90, 0, 1, 2488),
+        ("Ana Ruiz", "support"): (2, 40, 0, 1, 2488),
         # sales 15..3000 and 3010..3200: c8 and c9, and the real no-answer of c1
         ("Ben", "sales"): (2, 120, 1, 0, 2985 + 190),
     }

@@ -68,28 +68,29 @@ SCENARIO = [
     f"{B + 3000}|1709549395.8|soporte|NONE|ENTERQUEUE||3006667777|1",
 ]
 
-# ventas: offered 5 (calls 1,2,3,4,7); answered 3 (waits 10, 30, 5; talks 100, 60, 50); abandoned 2
-#   of which 1 short; within SL (≤20 s): 2 → SL = 2 / (5 − 1) = 0.5; ASA = 45 / 3 = 15;
-#   waits known 10,3,40,30,5 → avg 17.6, max 40; avg talk 70 = AHT; transfers 2 (calls 4, 7);
+# ventas: offered 5 (calls 1,2,3,4,7); answered 3 (waits 10, 30, 5; talks 100, 60, 25: call 7 ends at
+#   Issabel's TRANSFER, 830 − 805); abandoned 2 of which 1 short; within SL (≤20 s): 2 → SL =
+#   2 / (5 − 1) = 0.5; ASA = 45 / 3 = 15; waits known 10,3,40,30,5 → avg 17.6, max 40;
+#   avg talk 185 / 3 = AHT; transfers 2 (calls 4, 7);
 #   abandon rate (2 − 1) / (5 − 1) = 0.25
 # soporte: offered 3; timeout 1; exit_key 1 (other unanswered); open 1; SL 0 / 3 = 0;
 #   waits known 60, 8 → avg 34, max 60; abandon rate 0 / 3 = 0
 EXPECTED_QUEUE_DAILY = {
     "ventas": dict(offered=5, answered=3, abandoned=2, short_abandons=1, timeouts=0, other_unanswered=0,
                    open_visits=0, answered_within_sl=2, service_level=0.5, asa_seconds=15.0,
-                   avg_wait_seconds=17.6, max_wait_seconds=40, avg_talk_seconds=70.0, aht_seconds=70.0,
+                   avg_wait_seconds=17.6, max_wait_seconds=40, avg_talk_seconds=185 / 3, aht_seconds=185 / 3,
                    transfers=2, abandon_rate=0.25),
     "soporte": dict(offered=3, answered=0, abandoned=0, short_abandons=0, timeouts=1, other_unanswered=1,
                     open_visits=1, answered_within_sl=0, service_level=0.0, asa_seconds=None,
                     avg_wait_seconds=34.0, max_wait_seconds=60, avg_talk_seconds=None, aht_seconds=None,
                     transfers=0, abandon_rate=0.0),
 }
-# Ana: answered calls 1 and 7 (talk 150, 1 transfer); logged in B+5 → data end B+3000 = 2995 s;
-#   paused 600 s → occupancy 150 / 2395.  Luis: call 4 (talk 60, 1 transfer); one real
+# Ana: answered calls 1 and 7 (talk 100 + 25 = 125, 1 transfer); logged in B+5 → data end B+3000 =
+#   2995 s; paused 600 s → occupancy 125 / 2395.  Luis: call 4 (talk 60, 1 transfer); one real
 #   ring-no-answer (the 1000 ms one is busy noise); logged in B+6 → B+2000 = 1994 s → 60 / 1994.
 EXPECTED_AGENT_DAILY = {
-    "Ana Ruiz": dict(answered=2, talk_seconds=150, ring_no_answer=0, transfers=1, logged_in_seconds=2995,
-                     paused_seconds=600, occupancy=150 / 2395),
+    "Ana Ruiz": dict(answered=2, talk_seconds=125, ring_no_answer=0, transfers=1, logged_in_seconds=2995,
+                     paused_seconds=600, occupancy=125 / 2395),
     "Luis Mora": dict(answered=1, talk_seconds=60, ring_no_answer=1, transfers=1, logged_in_seconds=1994,
                       paused_seconds=0, occupancy=60 / 1994),
 }

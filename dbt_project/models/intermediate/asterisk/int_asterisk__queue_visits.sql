@@ -8,9 +8,10 @@
     CONNECT (the file started mid-call, or a Wazo FULL/CLOSED/JOINEMPTY logged without
     ENTERQUEUE); an orphan connected and not ended is answered and still talking, entered at
     connect - holdtime.
-  * The first terminal event closes the visit; later events of the segment are ignored,
-    except after IssabelPBX's custom one-field TRANSFER (data1 = target, no calltime): if the
-    next terminal is a COMPLETE*, that COMPLETE* gives the end time and talk time.
+  * The first terminal event closes the visit; later events of the segment are ignored. So
+    does IssabelPBX's custom one-field TRANSFER (data1 = target, no calltime): talk = transfer -
+    connect. A COMPLETE* after it is the end of the member's Local channel, which stays bridged
+    with the transfer target: its calltime holds the target's conversation too (§4, item 13).
   * No terminal: the exit line is missing (is_exit_missing) when the same call entered the same
     queue again (ended_at = that entry: a call is in a queue once at a time, also after an agent
     took it): answered if there was a CONNECT (its talk time unknown), else 'other'. Otherwise
@@ -98,9 +99,7 @@ segmented as (
         lag(event_epoch) over (
             partition by pbx, boot_no, callid, queue
             order by event_seq
-        ) as previous_epoch,
-        -- IssabelPBX's own TRANSFER line carries only the target; Asterisk's always has a context
-        (event = 'TRANSFER' and data2 is null) as is_soft_transfer
+        ) as previous_epoch
     from events
 
 ),
@@ -127,52 +126,22 @@ visit_bounds as (
         min(event_epoch) as first_epoch,
         max(event_seq) as last_seq,
         min(case when event = 'CONNECT' then event_seq end) as first_connect_seq,
-        min(case when is_soft_transfer then event_seq end) as soft_transfer_seq,
-        min(
-            case when event in {{ asterisk_terminal_events() }} and not is_soft_transfer then event_seq end
-        ) as hard_terminal_seq,
-        min(
-            case when event in ('COMPLETEAGENT', 'COMPLETECALLER') then event_seq end
-        ) as first_complete_seq
+        -- the first terminal event (IssabelPBX's own one-field TRANSFER included)
+        min(case when event in {{ asterisk_terminal_events() }} then event_seq end) as terminal_seq
     from call_events
     group by pbx, boot_no, callid, queue, visit_no
-
-),
-
-bounded as (
-
-    select
-        visit_bounds.*,
-        -- first terminal event of the visit (the soft transfer counts as one)
-        case
-            when soft_transfer_seq is not null
-                and (hard_terminal_seq is null or soft_transfer_seq < hard_terminal_seq)
-                then soft_transfer_seq
-            else hard_terminal_seq
-        end as terminal_seq,
-        -- event that supplies end time / talk time: a COMPLETE* right after a soft transfer
-        case
-            when soft_transfer_seq is not null
-                and (hard_terminal_seq is null or soft_transfer_seq < hard_terminal_seq)
-                then case
-                    when first_complete_seq = hard_terminal_seq then hard_terminal_seq
-                    else soft_transfer_seq
-                end
-            else hard_terminal_seq
-        end as end_seq
-    from visit_bounds
 
 ),
 
 visit_scopes as (
 
     select
-        bounded.*,
+        visit_bounds.*,
         coalesce(terminal_seq, last_seq) as scope_last_seq,
         case
             when first_connect_seq <= coalesce(terminal_seq, last_seq) then first_connect_seq
         end as connect_seq
-    from bounded
+    from visit_bounds
 
 ),
 
@@ -246,7 +215,6 @@ scoped as (
         counted_scopes.first_seq,
         counted_scopes.scope_last_seq,
         counted_scopes.terminal_seq,
-        counted_scopes.end_seq,
         counted_scopes.connect_seq
     from call_events
     inner join counted_scopes
@@ -274,13 +242,12 @@ collapsed as (
         max(case when event_seq = connect_seq then data1 end) as connect_holdtime_text,
         max(case when event_seq = terminal_seq then event end) as terminal_event,
         max(case when event_seq = terminal_seq then agent end) as terminal_agent,
-        max(case when event_seq = end_seq then event end) as end_event,
-        max(case when event_seq = end_seq then event_epoch end) as end_epoch,
-        max(case when event_seq = end_seq then data1 end) as end_data1,
-        max(case when event_seq = end_seq then data2 end) as end_data2,
-        max(case when event_seq = end_seq then data3 end) as end_data3,
-        max(case when event_seq = end_seq then data4 end) as end_data4,
-        max(case when event_seq = end_seq then data5 end) as end_data5,
+        max(case when event_seq = terminal_seq then event_epoch end) as end_epoch,
+        max(case when event_seq = terminal_seq then data1 end) as end_data1,
+        max(case when event_seq = terminal_seq then data2 end) as end_data2,
+        max(case when event_seq = terminal_seq then data3 end) as end_data3,
+        max(case when event_seq = terminal_seq then data4 end) as end_data4,
+        max(case when event_seq = terminal_seq then data5 end) as end_data5,
         count(
             case
                 when event = 'RINGNOANSWER' and event_seq <= scope_last_seq
@@ -304,7 +271,6 @@ visits as (
         visit_scopes.visit_no,
         visit_scopes.scope_last_seq,
         visit_scopes.terminal_seq,
-        visit_scopes.end_seq,
         visit_scopes.connect_seq,
         collapsed.*
     from collapsed
@@ -321,20 +287,20 @@ fields as (
         {{ safe_to_count('connect_holdtime_text') }} as connect_holdtime,
         -- waiting time written by the event that ended the visit
         case
-            when end_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_count('end_data1') }}
-            when end_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_count('end_data3') }}
-            when end_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_count('end_data3') }}
-            when end_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_count('end_data4') }}
-            when end_event in ('ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY', 'LEAVEEMPTY', 'WITHDRAW')
+            when terminal_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_count('end_data1') }}
+            when terminal_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_count('end_data3') }}
+            when terminal_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_count('end_data3') }}
+            when terminal_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_count('end_data4') }}
+            when terminal_event in ('ABANDON', 'EXITWITHTIMEOUT', 'EXITEMPTY', 'LEAVEEMPTY', 'WITHDRAW')
                 then {{ safe_to_count('end_data3') }}
-            when end_event = 'EXITWITHKEY' then {{ safe_to_count('end_data4') }}
+            when terminal_event = 'EXITWITHKEY' then {{ safe_to_count('end_data4') }}
         end as end_wait_field,
         -- talk time written by the event that ended the visit
         case
-            when end_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_count('end_data2') }}
-            when end_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_count('end_data4') }}
-            when end_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_count('end_data4') }}
-            when end_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_count('end_data5') }}
+            when terminal_event in ('COMPLETEAGENT', 'COMPLETECALLER') then {{ safe_to_count('end_data2') }}
+            when terminal_event in ('TRANSFER', 'BLINDTRANSFER') then {{ safe_to_count('end_data4') }}
+            when terminal_event = 'ATTENDEDTRANSFER' and end_data1 in ('BRIDGE', 'APP') then {{ safe_to_count('end_data4') }}
+            when terminal_event = 'ATTENDEDTRANSFER' and end_data1 = 'LINK' then {{ safe_to_count('end_data5') }}
         end as end_talk_field,
         (
             connect_seq is not null
@@ -487,11 +453,11 @@ wrapup_timeline as (
 
     -- only agents (per boot) that logged wrap-ups at all (plain Asterisk logs none)
     select
-        pbx, boot_no, {{ agent_key('answering_agent') }} as agent_key, end_seq as seq,
+        pbx, boot_no, {{ agent_key('answering_agent') }} as agent_key, terminal_seq as seq,
         anchor_event_id as visit_anchor,
         cast(null as bigint) as wrapup_seconds
     from measured
-    where end_seq is not null and answering_agent is not null
+    where terminal_seq is not null and answering_agent is not null
         and exists (
             select 1 from wrapup_lines
             where wrapup_lines.pbx = measured.pbx
@@ -598,7 +564,6 @@ refused as (
         event_epoch as ended_epoch,
         {{ epoch_to_timestamptz('event_epoch') }} as ended_at,
         cast(null as {{ dbt.type_string() }}) as terminal_event,
-        cast(null as {{ dbt.type_string() }}) as end_event,
         false as is_closed_by_restart,
         false as is_exit_missing,
         cast(null as {{ dbt.type_string() }}) as caller_number,
@@ -640,7 +605,6 @@ final as (
         measured.ended_epoch,
         {{ epoch_to_timestamptz('measured.ended_epoch') }} as ended_at,
         measured.terminal_event,
-        measured.end_event,
         measured.is_closed_by_restart,
         measured.is_exit_missing,
         measured.caller_number,
