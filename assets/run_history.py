@@ -6,7 +6,9 @@ in the local instance's files; a busy center's sensor can start one a minute, 3.
 The daily `prune_run_history` job deletes finished runs older than the window, with their
 events and captured logs, except a run that holds what the UI shows and the automation
 conditions read: an asset's latest materialization, observation or run, or a check's latest
-result. Sensor and schedule ticks have their own retention in dagster.yaml.
+result. Runs of a partition (the Webex backfill's days, at most one a day) stay too: the UI shows
+which days were loaded from them. Sensor and schedule ticks have their own retention in
+dagster.yaml.
 """
 
 from collections.abc import Iterable
@@ -21,6 +23,7 @@ from switchboard.settings import Settings
 
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
 PRUNE_JOB = "prune_run_history"
+PARTITION_TAG = "dagster/partition"
 # runs listed per query
 BATCH = 500
 
@@ -29,6 +32,7 @@ BATCH = 500
 class PrunedRuns:
     deleted: int
     kept_for_latest_events: int
+    kept_partition_runs: int = 0
 
 
 def runs_holding_latest_events(instance: dg.DagsterInstance, check_keys: Iterable[dg.AssetCheckKey]) -> set[str]:
@@ -52,24 +56,26 @@ def prune_runs(instance: dg.DagsterInstance, created_before: datetime,
     """Delete finished runs created before `created_before` (an aware datetime), their events
     and captured logs, but not the runs holding latest events (runs_holding_latest_events)."""
     held = runs_holding_latest_events(instance, check_keys)
-    past = _finished_run_ids(instance, created_before)
-    doomed = [run_id for run_id in past if run_id not in held]
+    past = _finished_runs(instance, created_before)
+    partition_runs = [run.run_id for run in past if PARTITION_TAG in run.tags]
+    kept = [run.run_id for run in past if run.run_id in held and PARTITION_TAG not in run.tags]
+    doomed = [run.run_id for run in past if run.run_id not in held and PARTITION_TAG not in run.tags]
     for run_id in doomed:
         _delete_run(instance, run_id)
-    return PrunedRuns(deleted=len(doomed), kept_for_latest_events=len(past) - len(doomed))
+    return PrunedRuns(deleted=len(doomed), kept_for_latest_events=len(kept), kept_partition_runs=len(partition_runs))
 
 
-def _finished_run_ids(instance: dg.DagsterInstance, created_before: datetime) -> list[str]:
+def _finished_runs(instance: dg.DagsterInstance, created_before: datetime) -> list[dg.DagsterRun]:
     # all of them before deleting any: a page's cursor is a run id, which a delete would remove
-    run_ids: list[str] = []
+    runs: list[dg.DagsterRun] = []
     while True:
         records = instance.get_run_records(
             filters=dg.RunsFilter(statuses=FINISHED, created_before=created_before),
-            limit=BATCH, cursor=run_ids[-1] if run_ids else None, ascending=True,
+            limit=BATCH, cursor=runs[-1].run_id if runs else None, ascending=True,
         )
         if not records:
-            return run_ids
-        run_ids.extend(record.dagster_run.run_id for record in records)
+            return runs
+        runs.extend(record.dagster_run for record in records)
 
 
 def _delete_run(instance: dg.DagsterInstance, run_id: str) -> None:
@@ -98,9 +104,11 @@ def build_run_history_job(check_keys: Iterable[dg.AssetCheckKey]) -> dg.JobDefin
         created_before = datetime.now(UTC) - timedelta(days=settings.run_history_days)
         pruned = prune_runs(context.instance, created_before, check_keys)
         context.log.info(f"deleted {pruned.deleted} runs created before {created_before:%Y-%m-%d %H:%M} UTC; "
-                         f"kept {pruned.kept_for_latest_events} that hold an asset's or a check's latest result")
+                         f"kept {pruned.kept_for_latest_events} that hold an asset's or a check's latest result "
+                         f"and {pruned.kept_partition_runs} runs of a partition")
         return dg.Output(None, metadata={"runs_deleted": pruned.deleted,
                                          "runs_kept_for_latest_events": pruned.kept_for_latest_events,
+                                         "runs_of_a_partition_kept": pruned.kept_partition_runs,
                                          "created_before": created_before.isoformat()})
 
     @dg.job(name=PRUNE_JOB, description="Keeps Dagster's run history to SWITCHBOARD_RUN_HISTORY_DAYS days.",

@@ -51,18 +51,21 @@ def test_finished_runs_go_but_not_those_holding_latest_results():
         recovered = _run(instance, flaky_works)  # flaky's
         running = make_new_run_id()
         instance.add_run(dg.DagsterRun(job_name="__ASSET_JOB", run_id=running, status=dg.DagsterRunStatus.STARTED))
+        backfilled_day = make_new_run_id()  # a Webex backfill day: the UI shows the job's days from its runs
+        instance.add_run(dg.DagsterRun(job_name="webex_cdr_backfill", run_id=backfilled_day,
+                                       status=dg.DagsterRunStatus.SUCCESS, tags={"dagster/partition": "2026-11-30"}))
         assert instance.get_run_by_id(failed).status == dg.DagsterRunStatus.FAILURE
         assert _shard(instance, superseded).exists()
 
         # a window ending before every run leaves them all
         before = prune_runs(instance, datetime.now(UTC) - timedelta(days=1))
-        assert (before.deleted, before.kept_for_latest_events) == (0, 0)
+        assert (before.deleted, before.kept_for_latest_events, before.kept_partition_runs) == (0, 0, 0)
 
         check_key = dg.AssetCheckKey(dg.AssetKey("counted"), "counted_is_positive")
         pruned = prune_runs(instance, datetime.now(UTC) + timedelta(seconds=1), [check_key])
 
-        assert (pruned.deleted, pruned.kept_for_latest_events) == (2, 3)
-        assert {r.run_id for r in instance.get_runs()} == {checked, latest, recovered, running}
+        assert (pruned.deleted, pruned.kept_for_latest_events, pruned.kept_partition_runs) == (2, 3, 1)
+        assert {r.run_id for r in instance.get_runs()} == {checked, latest, recovered, running, backfilled_day}
         history = instance.fetch_materializations(dg.AssetKey("counted"), limit=10).records
         assert {record.run_id for record in history} == {checked, latest}  # the index forgot the rest
         for gone in (superseded, failed):
