@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from switchboard.gc_freeze import existing_objects_frozen
@@ -398,7 +398,34 @@ def _serve_uis(dagster_port: int, streamlit_port: int, *, env: dict[str, str], d
              "--server.port", str(streamlit_port), "--server.headless", "true",
              "--browser.gatherUsageStats", "false"], cwd=PROJECT_ROOT, env=env),
     }
-    return supervise(uis, on_started=lambda _: print(ui_banner(dagster_port, streamlit_port, watched), flush=True))
+
+    def announce(procs: dict[str, subprocess.Popen]) -> None:
+        # the addresses once they answer (`dagster dev` listens ~10 s after it starts)
+        ready = wait_until_listening((dagster_port, streamlit_port), procs.values())
+        if ready or all(p.poll() is None for p in procs.values()):  # else supervise says which exited
+            print(ui_banner(dagster_port, streamlit_port, watched)
+                  + ("" if ready else "\n(the UIs do not answer yet: give them a moment)"), flush=True)
+
+    return supervise(uis, on_started=announce)
+
+
+def wait_until_listening(ports: Iterable[int], procs: Iterable[subprocess.Popen], timeout: float = 120) -> bool:
+    """Whether every one of `ports` on 127.0.0.1 accepts connections within `timeout` seconds;
+    False as soon as one of `procs` has exited."""
+    import socket
+
+    procs = list(procs)
+    waiting = set(ports)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
+            return False
+        for port in sorted(waiting):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                waiting.discard(port)
+        if waiting:
+            time.sleep(0.5)
+    return True
 
 
 def start_ui(argv: list[str], **popen_args) -> subprocess.Popen:

@@ -131,6 +131,29 @@ def test_a_terminated_demo_stops_its_uis_and_what_they_started(tmp_path, ignorin
     assert sorted(p.name for p in tmp_path.glob("*.interrupted")) == ["app.interrupted", "ui.interrupted"]
 
 
+def test_the_addresses_wait_until_the_uis_listen():
+    """The demo prints the UIs' addresses once they answer: `dagster dev` listens ~10 s after it
+    starts, and an address printed before led to a refused connection (acceptance check)."""
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with socket.socket() as server:
+            server.bind(("127.0.0.1", 0))
+            server.listen()
+            port = server.getsockname()[1]
+            assert cli.wait_until_listening([port], [alive], timeout=5)
+        # nothing listens there any more: not ready within the time given
+        started = time.monotonic()
+        assert not cli.wait_until_listening([port], [alive], timeout=1)
+        assert time.monotonic() - started < 5
+    finally:
+        alive.kill()
+        alive.wait()
+    # a UI that exited will not come up: no waiting for the time out
+    started = time.monotonic()
+    assert not cli.wait_until_listening([port], [alive], timeout=60)
+    assert time.monotonic() - started < 5
+
+
 def test_the_ui_banner_names_the_queue_log_folder_the_sensor_watches(tmp_path):
     site = tmp_path / "cali"
     site.mkdir()
