@@ -373,6 +373,18 @@ def interval_counts(path: str | Path, filters: Filters) -> pl.DataFrame:
         return con.sql(sql, params=params).pl()
 
 
+def coarser_intervals(intervals: pl.DataFrame, every: str) -> pl.DataFrame:
+    """The 15-minute counts added up into steps of `every` (a Polars duration: "1h", "1d");
+    "15m" leaves them as they are."""
+    if every == "15m":
+        return intervals
+    return (
+        intervals.group_by(pl.col("interval_start").dt.truncate(every))
+        .agg(pl.col(m).sum() for m in INTERVAL_MEASURES)
+        .sort("interval_start")
+    )
+
+
 def time_of_day_profile(intervals: pl.DataFrame) -> pl.DataFrame:
     """Sum the interval counts of all selected days by time of day.
 

@@ -594,11 +594,22 @@ def chart_data(at: AppTest, index: int):
     return pa.ipc.open_stream(dataset.data.data).read_all().to_pandas()
 
 
+def _y_title(at: AppTest) -> str:
+    return json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"]["y"]["title"]
+
+
 def test_page_interval_chart(app_env):
     at = run_app()
-    assert len(at.get("vega_lite_chart")) == 2  # 15-minute traffic, pause reasons
+    assert len(at.get("vega_lite_chart")) == 2  # traffic over time, pause reasons
+    # a week: hourly steps by default (672 quarters would not read)
+    hourly = chart_data(at, 0)
+    assert len(hourly) == 3 * 7 * 24  # three measures, every hour of the week
+    assert hourly.groupby("measure")["visits"].sum().to_dict() == {"offered": 9, "answered": 4, "abandoned": 3}
+    assert _y_title(at) == "Visits per hour"
+
+    at.radio[1].set_value("15 minutes").run()
     data = chart_data(at, 0)
-    assert len(data) == 3 * 7 * 96  # three measures, every interval of the week
+    assert len(data) == 3 * 7 * 96  # every 15 minutes of the week
     totals = data.groupby("measure")["visits"].sum().to_dict()
     assert totals == {"offered": 9, "answered": 4, "abandoned": 3}
     # naive local times: 09:05 Bogotá lands in the 09:00 bucket, not 14:00 UTC
@@ -609,7 +620,7 @@ def test_page_interval_chart(app_env):
     spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
     # offered as an area behind the answered and abandoned lines; whole visits on the axis
     assert [layer["mark"]["type"] for layer in spec["layer"]] == ["area", "line"]
-    assert spec["layer"][0]["encoding"]["y"]["title"] == "Visits per 15 min"
+    assert _y_title(at) == "Visits per 15 min"
     assert spec["layer"][0]["encoding"]["y"]["axis"]["tickMinStep"] == 1
 
     at.radio[0].set_value("By time of day").run()
@@ -617,8 +628,30 @@ def test_page_interval_chart(app_env):
     profile = chart_data(at, 0)
     assert len(profile) == 3 * 96
     assert profile.groupby("measure")["visits"].sum().to_dict()["offered"] == 9
-    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
-    assert spec["layer"][0]["encoding"]["y"]["title"] == "Visits per 15 min, 7 days added up"
+    assert _y_title(at) == "Visits per 15 min, 7 days added up"
+    assert at.radio[1].options == ["15 minutes", "Hour"]  # no day step in a day's profile
+
+    at.radio[0].set_value("Timeline").run()
+    at.radio[1].set_value("Day").run()
+    daily = chart_data(at, 0)
+    assert len(daily) == 3 * 7 and _y_title(at) == "Visits per day"
+    assert daily[daily.measure == "offered"]["visits"].sum() == 9
+    at.radio[0].set_value("By time of day").run()  # days do not divide a day: hours instead
+    assert not at.exception and at.radio[1].value == "Hour" and len(chart_data(at, 0)) == 3 * 24
+
+
+def test_coarser_intervals_add_up_quarters():
+    quarters = pl.DataFrame({
+        "interval_start": [datetime(2025, 3, 12, 9, 0), datetime(2025, 3, 12, 9, 45), datetime(2025, 3, 12, 10, 15),
+                           datetime(2025, 3, 13, 0, 0)],
+        "offered": [2, 1, 3, 1], "answered": [2, 0, 1, 1], "abandoned": [0, 1, 1, 0],
+    })  # fmt: skip
+    assert q.coarser_intervals(quarters, "15m") is quarters
+    assert q.coarser_intervals(quarters, "1h").rows() == [
+        (datetime(2025, 3, 12, 9, 0), 3, 2, 1), (datetime(2025, 3, 12, 10, 0), 3, 1, 1),
+        (datetime(2025, 3, 13, 0, 0), 1, 1, 0)]
+    assert q.coarser_intervals(quarters, "1d").rows() == [
+        (datetime(2025, 3, 12), 6, 3, 2), (datetime(2025, 3, 13), 1, 1, 0)]
 
 
 def test_page_draws_no_empty_chart(app_env):

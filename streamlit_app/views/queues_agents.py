@@ -19,6 +19,9 @@ from switchboard.settings import Settings
 TITLE = "Queues & agents"
 DEFAULT_DAYS = 7
 MEASURE_COLORS = {"offered": "#4C78A8", "answered": "#54A24B", "abandoned": "#E45756"}
+# the chart's steps: label -> Polars duration (queries.coarser_intervals), and the axis' unit
+STEPS = {"15 minutes": "15m", "Hour": "1h", "Day": "1d"}
+STEP_UNITS = {"15 minutes": "15 min", "Hour": "hour", "Day": "day"}
 
 
 def render() -> None:
@@ -46,7 +49,7 @@ def _render(settings: Settings, path: str) -> None:
     kpis = cached.queue_kpis(path, version, start, end, queue_key, settings.sl_seconds)
     _kpi_tiles(kpis, settings)
 
-    st.subheader("Calls per 15 minutes")
+    st.subheader("Calls over time")
     intervals = cached.interval_counts(path, version, start, end, queue_key)
     _interval_chart(intervals, settings.timezone, days=(end - start).days + 1)
 
@@ -164,21 +167,31 @@ def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
 
 def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
     view = "Timeline"
+    controls = st.columns(2)
     if days > 1:
-        view = st.radio(
+        view = controls[0].radio(
             "View",
             ["Timeline", "By time of day"],
             horizontal=True,
             label_visibility="collapsed",
-            help="By time of day adds up the selected days per 15-minute slot.",
+            help="By time of day adds up the selected days per slot.",
         )
     by_time_of_day = view == "By time of day"
-    data = q.time_of_day_profile(intervals) if by_time_of_day else intervals
+    steps = [s for s in STEPS if not (by_time_of_day and STEPS[s] == "1d")]
+    # a week of 15-minute steps is 672 of them: hours by default beyond two days
+    step = controls[1].radio("Step", steps, index=0 if days <= 2 else 1, horizontal=True, key="interval_step",
+                             label_visibility="collapsed", help="How long each point of the chart is.")
+    data = q.coarser_intervals(intervals, STEPS[step])
+    data = q.time_of_day_profile(data) if by_time_of_day else data
     if int(data["offered"].sum()) == 0:
         st.caption("No calls in this selection.")
         return
-    axis_format = "%H:%M" if (by_time_of_day or days == 1) else "%a %d %H:%M"
-    tooltip_format = "%H:%M" if by_time_of_day else "%a %d %b %H:%M"
+    if STEPS[step] == "1d":
+        axis_format = tooltip_format = "%a %d %b"
+    else:
+        axis_format = "%H:%M" if (by_time_of_day or days == 1) else "%a %d %H:%M"
+        tooltip_format = "%H:%M" if by_time_of_day else "%a %d %b %H:%M"
+    per = f"Visits per {STEP_UNITS[step]}"
     long = data.unpivot(
         index="interval_start",
         on=list(q.INTERVAL_MEASURES),
@@ -195,7 +208,7 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
         ),
         y=alt.Y(
             "visits:Q",
-            title=f"Visits per 15 min, {days} days added up" if by_time_of_day else "Visits per 15 min",
+            title=f"{per}, {days} days added up" if by_time_of_day else per,
             axis=alt.Axis(tickMinStep=1, format="d"),  # whole visits
         ),
         color=alt.Color(
