@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._core.storage.runs.schema import RunsTable  # (to backdate a run: no public way)
 from dagster._core.utils import make_new_run_id  # (no public helper for a run id)
 
@@ -102,3 +103,28 @@ def test_the_job_keeps_the_latest_result_of_every_check_of_the_definitions(make_
     defs = build_definitions(make_settings())
     job = defs.get_job_def(PRUNE_JOB)
     assert job.metadata["checks_whose_latest_result_stays"].value == len(defs.resolve_asset_graph().asset_check_keys)
+
+
+@pytest.mark.postgres
+def test_pruning_on_the_production_instance(postgres_url, tmp_path, monkeypatch):
+    """deploy/dagster.postgres.yaml on a real Postgres: runs and their events live in tables."""
+    import shutil
+    from urllib.parse import urlsplit
+
+    url = urlsplit(postgres_url)
+    for name, value in {"HOST": url.hostname, "PORT": str(url.port), "USER": url.username,
+                        "PASSWORD": url.password, "DB": url.path.lstrip("/")}.items():
+        monkeypatch.setenv(f"DAGSTER_PG_{name}", value)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[1] / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        superseded, latest = _run(instance, counted), _run(instance, counted)
+        # a day's margin: the storage compares naive times in the server's zone
+        pruned = prune_runs(instance, datetime.now(UTC) + timedelta(days=1))
+        assert (pruned.deleted, pruned.kept_for_latest_events) == (1, 1)
+        assert [r.run_id for r in instance.get_runs()] == [latest]
+        assert instance.get_latest_materialization_event(dg.AssetKey("counted")).run_id == latest
+        assert superseded not in {r.run_id for r in instance.fetch_materializations(
+            dg.AssetKey("counted"), limit=10).records}
