@@ -654,6 +654,21 @@ def test_coarser_intervals_add_up_quarters():
         (datetime(2025, 3, 12), 6, 3, 2), (datetime(2025, 3, 13), 1, 1, 0)]
 
 
+def test_agent_state_no_agent_has_is_left_out_of_the_table(monkeypatch, tmp_path):
+    """Webex agents have no logged-in, paused or occupancy figures: a table of them only showed
+    three columns of "None" (analyst review)."""
+    webex = [("webex", "dan", date(2025, 3, 12), 3, 500.0, 0, 0, 1, None, None, None)]
+    path = build_serving(tmp_path / "serving.duckdb", agents=webex, agent_queues=None)
+    monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(path))
+    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", TZ)
+    st.cache_data.clear()
+    at = run_app()
+    table = at.dataframe[0].value
+    assert list(table["agent"]) == ["dan"] and list(table["answered"]) == [3]
+    assert not {"logged_in_seconds", "paused_seconds", "occupancy"} & set(table.columns)
+    assert any("no agent here has agent state" in c.value for c in at.caption)
+
+
 def test_page_draws_no_empty_chart(app_env):
     at = run_app()
     at.date_input[0].set_value((date(2025, 3, 6), date(2025, 3, 6))).run()  # a day without visits

@@ -21,6 +21,7 @@ DEFAULT_DAYS = 7
 MEASURE_COLORS = {"offered": "#4C78A8", "answered": "#54A24B", "abandoned": "#E45756"}
 # the chart's steps: label -> Polars duration (queries.coarser_intervals), and the axis' unit
 STEPS = {"15 minutes": "15m", "Hour": "1h", "Day": "1d"}
+AGENT_STATE_COLUMNS = ("member_seconds_in_selection", "logged_in_seconds", "paused_seconds", "occupancy")
 STEP_UNITS = {"15 minutes": "15 min", "Hour": "hour", "Day": "day"}
 
 
@@ -256,6 +257,12 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
     df["occupancy"] = df["occupancy"] * 100
     # agent is the name, told apart by its key where two agents share one
     df = df.drop(columns=["agent_key"] if several_platforms else ["platform", "agent_key"])
+    # agent state no agent of the selection has (Webex CDRs carry none): columns of "None" only
+    stateless = [c for c in AGENT_STATE_COLUMNS if c in df.columns and df[c].isna().all()]
+    if stateless:
+        df = df.drop(columns=stateless)
+        st.caption("Logged-in, paused and occupancy figures are left out: no agent here has agent state "
+                   "logged (Webex's CDRs carry none).")
     clock = "compact"  # elapsed-time clock (h:mm:ss) for timedelta columns
     st.dataframe(
         df,
