@@ -21,8 +21,8 @@ DEFAULT_DAYS = 7
 MEASURE_COLORS = {"offered": "#4C78A8", "answered": "#54A24B", "abandoned": "#E45756"}
 # the chart's steps: label -> Polars duration (queries.coarser_intervals), and the axis' unit
 STEPS = {"15 minutes": "15m", "Hour": "1h", "Day": "1d"}
-AGENT_STATE_COLUMNS = ("member_seconds_in_selection", "logged_in_seconds", "paused_seconds", "occupancy")
 STEP_UNITS = {"15 minutes": "15 min", "Hour": "hour", "Day": "day"}
+AGENT_STATE_COLUMNS = ("member_seconds_in_selection", "logged_in_seconds", "paused_seconds", "occupancy")
 
 
 def render() -> None:
@@ -163,7 +163,7 @@ def _kpi_tiles(k: q.QueueKpis, settings: Settings) -> None:
     )
 
 
-# --------------------------------------------------------------------------- 15-minute chart
+# --------------------------------------------------------------------------- traffic chart
 
 
 def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
