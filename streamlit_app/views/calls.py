@@ -114,33 +114,33 @@ def _sidebar(overview: cq.CallOverview, settings: Settings, show_numbers: bool) 
 def _tiles(s: cq.CallSummary) -> None:
     row1 = tile_row()
     row1.metric("Calls", fmt_count(s.calls), border=True,
-                   help="Calls that started in the selected days (one per call, however many queues "
-                        "and agents it met).")
+                help="Calls that started in the selected days (one per call, however many queues "
+                     "and agents it met).")
     row1.metric("Inbound", fmt_count(s.inbound), border=True)
     row1.metric("Outbound", fmt_count(s.outbound), border=True,
-                   help=f"Internal calls (between extensions), in neither: {s.internal:,}.")
+                help=f"Internal calls (between extensions), in neither: {s.internal:,}.")
     row1.metric("Answered, all calls", fmt_pct(s.answer_rate), border=True,
-                   help=f"Calls a person answered: {s.answered:,} of {s.calls:,}, outbound and internal "
-                        f"calls and the {s.self_service:,} that ended in self-service included.")
+                help=f"Calls a person answered: {s.answered:,} of {s.calls:,}, outbound and internal "
+                     f"calls and the {s.self_service:,} that ended in self-service included.")
     row1.metric("Queued calls answered", fmt_pct(s.queued_answer_rate), border=True,
-                   help=f"Calls that entered a queue and that an agent answered: {s.queued_answered:,} of "
-                        f"{s.queued:,}.")
+                help=f"Calls that entered a queue and that an agent answered: {s.queued_answered:,} of "
+                     f"{s.queued:,}.")
     row2 = tile_row()
     far_end = ("phonenumbers' type of the far end's number: the caller of inbound calls, the dialled "
                "number of outbound ones. Where toll fraud shows.")
     row2.metric("Self-service", fmt_count(s.self_service), border=True,
-                   help="Inbound calls that ended without a person: in an auto attendant or with the "
-                        "virtual agent.")
+                help="Inbound calls that ended without a person: in an auto attendant or with the "
+                     "virtual agent.")
     row2.metric("International", fmt_count(s.international), border=True,
-                   help=f"Calls whose far end is abroad ({far_end})")
+                help=f"Calls whose far end is abroad ({far_end})")
     row2.metric("Premium", fmt_count(s.premium), border=True,
-                   help=f"Calls to or from a premium-rate number ({far_end})")
+                help=f"Calls to or from a premium-rate number ({far_end})")
     row2.metric("Mean talk", fmt_duration(s.mean_talk_seconds), border=True,
-                   help=f"Talk with agents per answered call that has talk time (mm:ss); "
-                        f"{fmt_duration(s.talk_seconds)} in all.")
+                help=f"Talk with agents per answered call that has talk time (mm:ss); "
+                     f"{fmt_duration(s.talk_seconds)} in all.")
     row2.metric("Mean queue wait", fmt_duration(s.mean_queue_seconds), border=True,
-                   help=f"Queue time per call that entered a queue ({s.queued:,} calls), all its "
-                        "queues added up (mm:ss).")
+                help=f"Queue time per call that entered a queue ({s.queued:,} calls), all its "
+                     "queues added up (mm:ss).")
 
 
 def _per_day_chart(per_day: pl.DataFrame, timezone: str) -> None:
