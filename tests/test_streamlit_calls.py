@@ -271,6 +271,13 @@ def test_journey_hops_in_order(serving):
     assert cq.journey_hops(serving, "c3", TZ).is_empty()  # Asterisk calls have no hops
 
 
+def test_filters_show_codes_readably():
+    from streamlit_app.views.calls import readable
+
+    assert [readable(c) for c in ("self_service", "toll_free", "answered")] == [
+        "self-service", "toll-free", "answered"]
+
+
 def test_who_may_see_numbers():
     assert not Settings().may_see_numbers("sup@bank.co")  # default: nobody
     listed = Settings(SWITCHBOARD_APP_NUMBER_VIEWERS="sup@bank.co, Fraud@Bank.co")

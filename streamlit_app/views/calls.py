@@ -87,7 +87,8 @@ def _sidebar(overview: cq.CallOverview, settings: Settings, show_numbers: bool) 
     def choice(label: str, options: tuple[str, ...]) -> tuple[str, ...] | None:
         if len(options) <= 1:
             return None
-        picked = sb.multiselect(label, options=list(options), default=list(options), placeholder="Choose")
+        picked = sb.multiselect(label, options=list(options), default=list(options), placeholder="Choose",
+                                format_func=readable)
         return None if len(picked) == len(options) else tuple(picked)
 
     platforms = choice("Platforms", overview.platforms)
@@ -233,6 +234,12 @@ def _call_table(calls: pl.DataFrame, total: int, several_platforms: bool) -> str
     )
     rows = event.selection.rows
     return calls["call_id"][rows[0]] if rows and rows[0] < calls.height else None
+
+
+def readable(code: str) -> str:
+    """A mart's code as the filters show it: 'self_service' -> 'self-service', 'toll_free' ->
+    'toll-free' (the values filtered on stay the codes BI tools see)."""
+    return code.replace("_", "-")
 
 
 def journey_label(row: dict) -> str:
