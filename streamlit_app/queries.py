@@ -378,11 +378,7 @@ def coarser_intervals(intervals: pl.DataFrame, every: str) -> pl.DataFrame:
     "15m" leaves them as they are."""
     if every == "15m":
         return intervals
-    return (
-        intervals.group_by(pl.col("interval_start").dt.truncate(every))
-        .agg(pl.col(m).sum() for m in INTERVAL_MEASURES)
-        .sort("interval_start")
-    )
+    return _added_up(intervals, pl.col("interval_start").dt.truncate(every))
 
 
 def time_of_day_profile(intervals: pl.DataFrame) -> pl.DataFrame:
@@ -393,9 +389,13 @@ def time_of_day_profile(intervals: pl.DataFrame) -> pl.DataFrame:
     tod = pl.lit(datetime(2000, 1, 1)) + (
         pl.col("interval_start") - pl.col("interval_start").dt.truncate("1d")
     )
+    return _added_up(intervals, tod)
+
+
+def _added_up(intervals: pl.DataFrame, start: pl.Expr) -> pl.DataFrame:
+    """The interval counts summed per value of `start`, which becomes their interval_start."""
     return (
-        intervals.with_columns(tod.alias("interval_start"))
-        .group_by("interval_start")
+        intervals.group_by(start.alias("interval_start"))
         .agg(pl.col(m).sum() for m in INTERVAL_MEASURES)
         .sort("interval_start")
     )
