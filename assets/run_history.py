@@ -28,10 +28,10 @@ PARTITION_TAG = "dagster/partition"
 BATCH = 500
 
 
-@dataclass(frozen=True)
+@dataclass
 class PrunedRuns:
-    deleted: int
-    kept_for_latest_events: int
+    deleted: int = 0
+    kept_for_latest_events: int = 0
     kept_partition_runs: int = 0
 
 
@@ -56,13 +56,16 @@ def prune_runs(instance: dg.DagsterInstance, created_before: datetime,
     """Delete finished runs created before `created_before` (an aware datetime), their events
     and captured logs, but not the runs holding latest events (runs_holding_latest_events)."""
     held = runs_holding_latest_events(instance, check_keys)
-    past = _finished_runs(instance, created_before)
-    partition_runs = [run.run_id for run in past if PARTITION_TAG in run.tags]
-    kept = [run.run_id for run in past if run.run_id in held and PARTITION_TAG not in run.tags]
-    doomed = [run.run_id for run in past if run.run_id not in held and PARTITION_TAG not in run.tags]
-    for run_id in doomed:
-        _delete_run(instance, run_id)
-    return PrunedRuns(deleted=len(doomed), kept_for_latest_events=len(kept), kept_partition_runs=len(partition_runs))
+    pruned = PrunedRuns()
+    for run in _finished_runs(instance, created_before):
+        if PARTITION_TAG in run.tags:
+            pruned.kept_partition_runs += 1
+        elif run.run_id in held:
+            pruned.kept_for_latest_events += 1
+        else:
+            _delete_run(instance, run.run_id)
+            pruned.deleted += 1
+    return pruned
 
 
 def _finished_runs(instance: dg.DagsterInstance, created_before: datetime) -> list[dg.DagsterRun]:
