@@ -716,6 +716,29 @@ def test_page_date_range_changes_kpis(app_env):
     assert (m["Offered"], m["Answered"], m["Open now"]) == ("3", "1", "0")
 
 
+def test_a_shared_link_opens_the_same_selection(app_env):
+    """The filters live in the URL (`bind="query-params"`), so a link shows a colleague the same
+    queues, days and chart step; a value the copy does not have falls back to the default."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params = {"queues": "sales", "days": ["2025-03-01", "2025-03-12"], "step": "Day"}
+    at.run()
+    assert not at.exception
+    assert at.multiselect[0].value == ["sales"]
+    assert at.date_input[0].value == (date(2025, 3, 1), date(2025, 3, 12))
+    assert at.radio[1].value == "Day"
+    m = metrics(at)
+    # sales' six visits of the week and visit 10 (1 March); answered: 1, 2, 6 and 10
+    assert (m["Offered"], m["Answered"]) == ("7", "4")
+    assert len(chart_data(at, 0)) == 3 * 12  # a point per day of the twelve
+
+    stale = AppTest.from_file(APP, default_timeout=60)
+    stale.query_params = {"queues": "closed-queue", "days": ["2020-01-01", "2020-01-02"], "step": "Week"}
+    stale.run()
+    assert not stale.exception
+    assert stale.multiselect[0].value == ["sales", "support"] and stale.date_input[0].value == WEEK
+    assert stale.radio[1].value == "Hour" and metrics(stale)["Offered"] == "9"
+
+
 def test_page_missing_serving_copy(monkeypatch, tmp_path):
     monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(tmp_path / "not-yet.duckdb"))
     st.cache_data.clear()

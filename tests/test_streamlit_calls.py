@@ -412,6 +412,17 @@ def test_page_filters_change_the_figures(app_env):
     assert any("Journeys are recorded for Webex calls" in c.value for c in at.caption)
 
 
+def test_a_shared_link_opens_the_same_filters(app_env):
+    """The Calls filters are in the URL too; the number searched is not (it would land in browser
+    history and proxy logs)."""
+    at = AppTest.from_function(_calls_page, default_timeout=60)
+    at.query_params = {"direction": "outbound"}
+    at.run()
+    assert not at.exception
+    assert next(m for m in at.multiselect if m.label == "Direction").value == ["outbound"]
+    assert {m.label: m.value for m in at.metric}["Calls"] == "1"
+
+
 def test_page_without_calls(monkeypatch, tmp_path):
     monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(build_serving(tmp_path / "s.duckdb", calls=[])))
     monkeypatch.setenv("SWITCHBOARD_TIMEZONE", TZ)

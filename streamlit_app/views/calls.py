@@ -88,7 +88,7 @@ def _sidebar(overview: cq.CallOverview, settings: Settings, show_numbers: bool) 
         if len(options) <= 1:
             return None
         picked = sb.multiselect(label, options=list(options), default=list(options), placeholder="Choose",
-                                format_func=readable)
+                                format_func=readable, key=label.lower().replace(" ", "_"), bind="query-params")
         return None if len(picked) == len(options) else tuple(picked)
 
     platforms = choice("Platforms", overview.platforms)
@@ -97,6 +97,8 @@ def _sidebar(overview: cq.CallOverview, settings: Settings, show_numbers: bool) 
     outcomes = choice("Outcome", overview.outcomes)
     number = None
     if show_numbers:
+        # not bound to the URL like the other filters: a searched number would sit in browser
+        # history and proxy logs
         number = sb.text_input("Number", placeholder="digits of the caller or callee",
                                help="Calls whose caller's or callee's number contains these digits.").strip()
         if number and not cq.digits_of(number):

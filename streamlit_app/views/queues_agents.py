@@ -75,7 +75,8 @@ def _sidebar(overview: q.Overview, settings: Settings):
 
     labels = q.queue_labels(overview.queues)
     picked_labels = sb.multiselect(
-        "Queues", options=list(labels), default=list(labels), placeholder="Choose queues"
+        "Queues", options=list(labels), default=list(labels), placeholder="Choose queues",
+        key="queues", bind="query-params",
     )
     if len(picked_labels) == len(labels):
         queue_key = None  # everything: no queue predicate at all
@@ -176,12 +177,14 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
             horizontal=True,
             label_visibility="collapsed",
             help="By time of day adds up the selected days per slot.",
+            key="view",
+            bind="query-params",
         )
     by_time_of_day = view == "By time of day"
     steps = [s for s in STEPS if not (by_time_of_day and STEPS[s] == "1d")]
     # a week of 15-minute steps is 672 of them: hours by default beyond two days
-    step = controls[1].radio("Step", steps, index=0 if days <= 2 else 1, horizontal=True, key="interval_step",
-                             label_visibility="collapsed", help="How long each point of the chart is.")
+    step = controls[1].radio("Step", steps, index=0 if days <= 2 else 1, horizontal=True, key="step",
+                             bind="query-params", label_visibility="collapsed", help="How long each point of the chart is.")
     data = q.coarser_intervals(intervals, STEPS[step])
     data = q.time_of_day_profile(data) if by_time_of_day else data
     if int(data["offered"].sum()) == 0:

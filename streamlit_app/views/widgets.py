@@ -76,6 +76,8 @@ def sidebar_days(min_date: date, max_date: date, what: str, default_days: int = 
         min_value=min_date,
         max_value=max_date,
         help=f"{what} Default: the last {default_days} days with data.",
+        key="days",
+        bind="query-params",
     )
     return date_range(picked, default_start, max_date)
 
