@@ -17,20 +17,31 @@ st.set_page_config(
     initial_sidebar_state="auto",
 )
 
+queues_and_agents = st.Page(
+    queues_agents.render,
+    title=queues_agents.TITLE,
+    icon=":material/support_agent:",
+    url_path="queues-and-agents",  # served at the root: the default page's path is never shown
+    default=True,
+)
+
+
+def _to_queues_and_agents() -> None:
+    # "/queues" is the path people type and bookmark; Streamlit has no page there and showed
+    # "Page not found"
+    params = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
+    st.switch_page(queues_and_agents, query_params=params)
+
+
 pages = [
-    st.Page(
-        queues_agents.render,
-        title=queues_agents.TITLE,
-        icon=":material/support_agent:",
-        url_path="queues",
-        default=True,
-    ),
+    queues_and_agents,
     st.Page(
         calls.render,
         title=calls.TITLE,
         icon=":material/call:",
         url_path="calls",
     ),
+    st.Page(_to_queues_and_agents, title=queues_agents.TITLE, url_path="queues", visibility="hidden"),
 ]
 
 st.navigation(pages).run()
