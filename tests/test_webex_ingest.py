@@ -274,6 +274,8 @@ def test_429s_wait_retry_after_and_the_shared_budget_avoids_them(make_settings, 
         assert report.client["rate_limited_429"] == 0
         assert sum(sandbox.stats.snapshot()["rate_limited"].values()) == before
         assert report.client["pages"] >= 4
+        # one initial request per (scaled) minute: the run says how long the budget held it back
+        assert report.client["budget_wait_seconds"] > 0
     assert_exactly_once(polite, [r for _, r in rows])
 
 

@@ -144,6 +144,7 @@ class ClientStats:
     token_refreshes_after_401: int = 0
     region_switches: int = 0
     repeated_pages: int = 0
+    budget_wait_seconds: float = 0.0  # held back by the shared request budget (a backfill mostly waits)
     statuses: Counter = field(default_factory=Counter)
 
     def as_metadata(self) -> dict[str, object]:
@@ -152,6 +153,7 @@ class ClientStats:
             "retries": self.retries, "rate_limited_429": self.rate_limited,
             "token_refreshes_after_401": self.token_refreshes_after_401, "region_switches": self.region_switches,
             "repeated_pages": self.repeated_pages, "empty_last_pages": self.empty_last_pages,
+            "budget_wait_seconds": round(self.budget_wait_seconds, 1),
         }
 
 
@@ -273,7 +275,7 @@ class WebexClient:
             # at the moment its budget slot was recorded, or the next slot comes too soon
             token = self.tokens.access_token()
             if budget_kind and self.budget is not None:
-                self.budget.acquire(budget_kind)
+                self.stats.budget_wait_seconds += self.budget.acquire(budget_kind)
             self.stats.requests += 1
             try:
                 response = self.http.get(url, params=params, headers={

@@ -17,18 +17,11 @@ import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 
 INITIAL = "initial"
 PAGE = "page"
 DEFAULT_LIMITS = {INITIAL: 1, PAGE: 10}
-
-
-@dataclass
-class BudgetStats:
-    granted: int = 0
-    waited_seconds: float = 0.0
 
 
 class RequestBudget:
@@ -48,7 +41,6 @@ class RequestBudget:
         # Requests are recorded when sent but counted by Webex when they arrive: keep a small margin.
         self.spacing = self.window * (1 + safety)
         self.clock, self.sleep = clock, sleep
-        self.stats = BudgetStats()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as con, con:
             con.execute("create table if not exists sent (kind text not null, at real not null)")
@@ -71,8 +63,6 @@ class RequestBudget:
         while True:
             wait = self._try(kind)
             if wait <= 0:
-                self.stats.granted += 1
-                self.stats.waited_seconds += waited
                 return waited
             self.sleep(wait)
             waited += wait
