@@ -30,8 +30,9 @@ asterisk_refresh = dg.define_asset_job(
 ASTERISK_LOADING_JOBS = (asterisk_refresh, refresh_everything)
 
 
-def file_versions(config: AsteriskConfig) -> dict[str, int | list[int]]:
-    """What the Asterisk source would read, as comparable versions.
+def _versioned_files(config: AsteriskConfig) -> list[tuple[str, int | list[int], log_streams.Stream | None]]:
+    """What the Asterisk source would read, as (key, comparable version, the stream or None for
+    an export).
 
     An append-only log (queue_log, Master.csv) is versioned by its stream - its identity, not its
     name - and the bytes it holds: renaming, compressing, copying or touching a log changes
@@ -41,11 +42,6 @@ def file_versions(config: AsteriskConfig) -> dict[str, int | list[int]]:
     first line yet is not a stream. A realtime-table export is read whole when it changes: by
     path, size and modification time, as the source decides.
     """
-    return {key: version for key, version, _stream in _versioned_files(config)}
-
-
-def _versioned_files(config: AsteriskConfig) -> list[tuple[str, int | list[int], log_streams.Stream | None]]:
-    """(key, version, the stream, None for an export) of each file_versions entry."""
     versions: list[tuple[str, int | list[int], log_streams.Stream | None]] = []
     for kind, locations, names in (("queue_log", config.queue_log_locations, log_streams.QUEUE_LOG_NAMES),
                                    ("cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES)):

@@ -525,7 +525,6 @@ class WebexCallCenter:
                 u = pr.random()
                 x.rec_mode = "always" if u < 0.3 else "on-demand" if u < 0.4 else ""
             self.people.append(x)
-        self.agents_in = [x for x in self.people if x.a.role == "agent"]
         self.collectors = [x for x in self.people if x.a.role == "collections"]
         self.staff = [x for x in self.people if x.a.role in ("supervisor", "backoffice")]
         self.supervisors = [x for x in self.people if x.a.role == "supervisor"] or self.staff

@@ -149,7 +149,6 @@ class TwilioSms:
         self.end = end
         self.messages = SortedJsonlWriter(out_dir / "twilio" / "messages.jsonl")
         self.callbacks = SortedJsonlWriter(out_dir / "twilio" / "status_callbacks.jsonl")
-        self.callback_count = 0
 
     def _uri(self, sid: str) -> str:
         return f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}.json"
@@ -222,7 +221,6 @@ class TwilioSms:
             if name in ("delivered", "undelivered"):
                 params["RawDlrDoneDate"] = dlr_done_date(at)
             self.callbacks.push(send_at, {"send_at": iso_z(send_at), "params": params})
-            self.callback_count += 1
         terminal = status in ("delivered", "undelivered", "failed")
         unit = PRICE_PER_SEGMENT.get(country, 0.05)
         # Twilio fills the price in once the carrier rates the message; failed ones cost nothing
