@@ -18,7 +18,6 @@ import pytest
 
 from simulator.asterisk_queue_log import EVENT_DATA_FIELDS, OUTCOMES, generate
 
-QUEUES = ("ventas", "soporte", "tarjetas")
 TERMINAL_ANSWERED = {"COMPLETEAGENT", "COMPLETECALLER", "BLINDTRANSFER", "ATTENDEDTRANSFER"}
 TERMINAL_UNANSWERED = {"ABANDON", "EXITWITHTIMEOUT", "EXITWITHKEY", "EXITEMPTY"}
 OUTCOME_OF = {
