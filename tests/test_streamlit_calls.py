@@ -359,7 +359,11 @@ def test_page_for_a_viewer_without_numbers(app_env):
         f"2025-03-11 22:00:00 · internal · {ROUTE_5}",
     ]
     at.selectbox[0].select("c1").run()
-    assert list(at.dataframe[2].value["hop"]) == ["PSTN", "AA Principal", "Tarjetas", "Luis Mora", "Ana Pérez"]
+    hops = at.dataframe[2].value
+    assert list(hops["hop"]) == ["PSTN", "AA Principal", "Tarjetas", "Luis Mora", "Ana Pérez"]
+    # codes read as the filters show them (auto_attendant, agent_offer and no_answer in the mart)
+    assert list(hops["hop_type"]) == ["pstn", "auto-attendant", "queue", "agent-offer", "agent"]
+    assert list(hops["outcome"]) == ["connected", "transferred", "connected", "no-answer", "answered"]
 
 
 def test_page_for_a_listed_viewer_shows_and_searches_numbers(app_env, monkeypatch):

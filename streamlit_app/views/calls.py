@@ -180,7 +180,7 @@ def _call_types_table(types: pl.DataFrame) -> None:
         return
     st.caption("The far end's number: the caller of inbound calls, the dialled number of outbound ones.")
     st.dataframe(
-        seconds_to_timedelta(types.to_pandas(), ["talk_seconds"]),
+        seconds_to_timedelta(readable_codes(types, "call_type").to_pandas(), ["talk_seconds"]),
         hide_index=True,
         width="stretch",
         column_config={
@@ -203,7 +203,7 @@ def _call_table(calls: pl.DataFrame, total: int, several_platforms: bool) -> str
         return None
     shown = f"the newest {calls.height:,} of {total:,}" if total > calls.height else f"all {total:,}"
     st.caption(f"Calls of the selection, newest first: {shown}. Select a row to see its journey below.")
-    df = seconds_to_timedelta(calls.drop("call_id").to_pandas(),
+    df = seconds_to_timedelta(readable_codes(calls.drop("call_id"), "direction", "call_type", "outcome").to_pandas(),
                                ["queue_seconds", "talk_seconds", "hold_seconds"])
     if not several_platforms:
         df = df.drop(columns=["platform"])
@@ -244,6 +244,11 @@ def readable(code: str) -> str:
     return code.replace("_", "-")
 
 
+def readable_codes(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """The code `columns` of a table as the filters show them (`readable`)."""
+    return frame.with_columns(pl.col(c).str.replace_all("_", "-", literal=True) for c in columns)
+
+
 def journey_label(row: dict) -> str:
     """How a call is named in the journey picker: its local start, direction and route."""
     started = row["started_at"].strftime("%Y-%m-%d %H:%M:%S") if row["started_at"] else "?"
@@ -279,7 +284,7 @@ def _journey(path: str, version, calls: pl.DataFrame, timezone: str, selected: s
         st.info("No hops recorded for this call.")
         return
     df = seconds_to_timedelta(
-        hops.to_pandas(),
+        readable_codes(hops, "hop_type", "outcome").to_pandas(),
         ["ring_seconds", "wait_seconds", "talk_seconds", "hold_seconds", "duration_seconds"],
     )
     clock = "compact"
