@@ -61,6 +61,26 @@ def test_each_number_text_is_classified_once_after_the_loads_that_bring_it(wareh
     assert len(_numbers(settings)) == 6
 
 
+@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_an_event_name_followed_by_a_unicode_space_brings_its_number_on_both_engines(warehouse, make_settings,
+                                                                                     tmp_path, request):
+    """Staging reads `ENTERQUEUE<no-break space>` as ENTERQUEUE on both engines; the query that finds
+    the numbers used trim(), which strips the no-break space on DuckDB only, so on Postgres the
+    caller stayed unclassified and the call's type unknown (DuckDB/Postgres parity audit)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "queue_log").write_text(
+        "1700000100|8001.1|ventas|NONE|DID\u2003|6015550100\n"  # an em space
+        "1700000100|8001.1|ventas|NONE|ENTERQUEUE\u00a0||3001234567|1\n"
+        "1700000160|8001.1|ventas|NONE|ABANDON|1|1|60\n"
+    )
+    url = {"SWITCHBOARD_WAREHOUSE_URL": request.getfixturevalue("postgres_url")} if warehouse == "postgres" else {}
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={logs}", **url)
+    run_load(settings)
+    assert classify_new_numbers(settings) == 2
+    assert set(_numbers(settings)) == {"6015550100", "3001234567"}
+
+
 def test_a_warehouse_without_asterisk_data_gets_an_empty_table_staging_can_read(make_settings):
     settings = make_settings()
     assert classify_new_numbers(settings) == 0

@@ -10,6 +10,7 @@ a plain copy of the files.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 import dlt
@@ -32,11 +33,19 @@ NUMBER_FIELDS = (
 )
 
 
+# The Unicode space separators (Zs: the space, the no-break space, the em space...) that DuckDB's
+# trim() strips and Postgres' strips not: staging reads the event so on both engines
+# (dbt macro trim_spaces), so an ENTERQUEUE followed by a no-break space must bring its number on
+# both. U+3000, the ideographic space, is the last of them.
+SPACE_SEPARATORS = "".join(c for c in map(chr, range(0x3001)) if unicodedata.category(c) == "Zs")
+
+
 def unclassified_numbers_sql(tables: set[str]) -> str | None:
     """The distinct number texts of the raw tables present that phone_numbers does not hold yet."""
+    event_name = f"upper(trim(both '{SPACE_SEPARATORS}' from event))"  # the same SQL on both engines
     selects = [
         f"select {column} as number from {DATASET}.{table}"
-        + (f" where upper(trim(event)) = '{event}'" if event else "")
+        + (f" where {event_name} = '{event}'" if event else "")
         for table, column, event in NUMBER_FIELDS
         if table in tables
     ]
