@@ -46,13 +46,14 @@ from tests.webex_dbt_fixtures import (
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("webex_dbt")]
 
 E0 = int(T0.timestamp())
-ASTERISK_LINES = [  # (seconds after T0, fields) on PBX "lab": Ana ("ana") answers one call of ventas
+# (seconds after T0, fields) on PBX "lab": Ana ("Ána", the directory's "ÁNA") answers one call of ventas
+ASTERISK_LINES = [
     (0, "NONE|NONE|NONE|QUEUESTART|"),
     (10, "MANAGER|ventas|SIP/3001|ADDMEMBER|"),
-    (10, "NONE|ventas|ana|UNPAUSE|"),
+    (10, "NONE|ventas|Ána|UNPAUSE|"),
     (100, "5001.1|ventas|NONE|ENTERQUEUE||3001234567|1"),
-    (110, "5001.1|ventas|ana|CONNECT|10|5001.2|3"),
-    (170, "5001.1|ventas|ana|COMPLETECALLER|10|60|1"),
+    (110, "5001.1|ventas|Ána|CONNECT|10|5001.2|3"),
+    (170, "5001.1|ventas|Ána|COMPLETECALLER|10|60|1"),
 ]
 CDR_INSERT = (
     "insert into raw_asterisk.cdr (pbx, cdr_key, source_file, src, dst, dcontext, channel, dstchannel, "
@@ -297,9 +298,9 @@ def test_agent_directory_makes_one_person_across_platforms(built):
     # Luis rang out in C12's Fraude visit (his busy offer in C5 is not a ring)
     assert (luis["agent"], luis["answered"], luis["talk_seconds"], luis["ring_no_answer"]) == ("Luis Mora R.", 1, 200, 1)
     visit = _rows(built, "select agent, agent_key, agent_as_logged from marts.fct_queue_visits where platform = 'asterisk'")
-    assert visit == [{"agent": "Ana Pérez", "agent_key": "a-001", "agent_as_logged": "ana"}]
+    assert visit == [{"agent": "Ana Pérez", "agent_key": "a-001", "agent_as_logged": "Ána"}]
     sources = {r["platform_agent_key"]: r["match_source"] for r in _rows(built, "select * from intermediate.int_agents")}
-    assert sources == {"ana": "asterisk_member",
+    assert sources == {"ána": "asterisk_member",
                        "a0000000-0000-4000-8000-000000000001": "email",
                        "a0000000-0000-4000-8000-000000000003": "webex_user_uuid",
                        "a0000000-0000-4000-8000-000000000004": "extension",
@@ -457,10 +458,20 @@ def test_an_answered_record_without_release_time_ends_its_duration_after_its_ans
 
 
 @pytest.mark.postgres
-def test_postgres_gives_the_same_journeys_and_visits(tmp_path, postgres_url, built):
+def test_postgres_gives_the_same_journeys_and_visits(tmp_path, postgres_server, built):
+    """In a database of locale C, whose lower() leaves 'Á' as it is: the directory's member "ÁNA"
+    is still the agent the PBX logged as "Ána" (the directory's keys were lower-cased without the
+    agent keys' collation; DuckDB/Postgres parity audit)."""
     import psycopg2
 
-    con = psycopg2.connect(postgres_url)
+    server = {k: postgres_server[k] for k in ("host", "port", "user")}
+    admin = psycopg2.connect(**server, dbname="postgres")
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute("drop database if exists webex_dbt_locale_c")
+        cur.execute("create database webex_dbt_locale_c template template0 encoding 'UTF8' locale 'C'")
+    admin.close()
+    con = psycopg2.connect(**server, dbname="webex_dbt_locale_c")
     con.autocommit = True
     with con.cursor() as cur:
         cur.execute(RAW_DDL)

@@ -85,7 +85,7 @@ LEFT_WEBEX = {ROBERTO: T0 + timedelta(days=2)}
 # Luis by Webex user UUID, Carlos by extension; the others are not listed.
 DIRECTORY_CSV = (
     "agent_id,display_name,email,webex_user_uuid,extension,asterisk_member,asterisk_interface\n"
-    "A-001,Ana Pérez,ana.perez@banco.example,,,ana,\n"
+    "A-001,Ana Pérez,ana.perez@banco.example,,,ÁNA,\n"
     f"A-002,Luis Mora R.,,{LUIS.upper()},,,SIP/3002\n"
     "A-003,Carlos Díaz,,,2004,,\n"
 )

@@ -31,13 +31,14 @@ directory_rows as (
 directory as (
 
     select
-        lower({{ trim_spaces('agent_id') }}) as agent_key,
+        -- agent_key(): lower-cased as the platforms' keys are, whatever Postgres' locale
+        {{ agent_key('agent_id') }} as agent_key,
         {{ trim_spaces('display_name') }} as display_name,
         nullif(lower({{ trim_spaces('email') }}), '') as email,
         nullif(lower({{ trim_spaces('webex_user_uuid') }}), '') as webex_user_uuid,
         nullif({{ trim_spaces('extension') }}, '') as extension,
-        nullif(lower({{ trim_spaces('asterisk_member') }}), '') as asterisk_member_key,
-        nullif(lower({{ trim_spaces('asterisk_interface') }}), '') as asterisk_interface_key,
+        nullif({{ agent_key('asterisk_member') }}, '') as asterisk_member_key,
+        nullif({{ agent_key('asterisk_interface') }}, '') as asterisk_interface_key,
         agent_id
     from directory_rows
     where agent_id is not null and {{ trim_spaces('agent_id') }} <> ''
