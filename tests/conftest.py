@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from switchboard.paths import DBT_PROJECT_DIR
+from tests.postgres_databases import create_database
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
@@ -115,14 +116,6 @@ def postgres_server():
 @pytest.fixture
 def postgres_url(postgres_server, request) -> str:
     """A fresh, empty database for one test."""
-    import psycopg2
-
     name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
-    con = psycopg2.connect(host=postgres_server["host"], port=postgres_server["port"],
-                           user=postgres_server["user"], dbname="postgres")
-    con.autocommit = True
-    with con.cursor() as cur:
-        cur.execute(f'drop database if exists "{name}"')
-        cur.execute(f'create database "{name}"')
-    con.close()
+    create_database(postgres_server, name)
     return f"postgresql://{postgres_server['user']}:trust-ignores-this@{postgres_server['host']}:{postgres_server['port']}/{name}"

@@ -25,6 +25,7 @@ import pytest
 from pipelines.asterisk.numbers import NUMBER_FIELDS, classified, unclassified_numbers_sql
 from resources.dbt import dbt_executable
 from switchboard.paths import DBT_PROJECT_DIR
+from tests.postgres_databases import create_database
 
 # one worker builds the fixture warehouse once for the whole module (pytest -n 2 --dist loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dbt_project")]
@@ -685,16 +686,10 @@ def test_postgres_with_a_linguistic_collation_builds_what_duckdb_builds(tmp_path
     _assert_ok(_dbt(tmp_path / "duck", {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(duck_path)},
                     *build))
 
-    server = {k: postgres_server[k] for k in ("host", "port", "user")}
-    admin = psycopg2.connect(**server, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("drop database if exists dbt_icu")
-        # a database whose text sorts as people read it (ICU en-US), as many managed servers are set up
-        cur.execute("create database dbt_icu template template0 locale_provider icu icu_locale 'en-US' "
-                    "locale 'C.UTF-8'")
-    admin.close()
-    con = psycopg2.connect(**server, dbname="dbt_icu")
+    # a database whose text sorts as people read it (ICU en-US), as many managed servers are set up
+    database = create_database(postgres_server, "dbt_icu",
+                               "template template0 locale_provider icu icu_locale 'en-US' locale 'C.UTF-8'")
+    con = psycopg2.connect(**database)
     con.autocommit = True
     with con.cursor() as cur:
         cur.execute("select 'Eva' > 'eva', 'Eva' collate \"C\" > 'eva'")
@@ -736,13 +731,7 @@ def test_agent_keys_are_lower_cased_on_postgres_as_on_duckdb(tmp_path, postgres_
     run there."""
     inline = " union all ".join(
         f"select {i} as n, {{{{ agent_key(\"'{name}'\") }}}} as agent_key" for i, name in enumerate(AGENT_NAMES))
-    server = {k: postgres_server[k] for k in ("host", "port", "user")}
-    admin = psycopg2.connect(**server, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("drop database if exists keys_locale_c")
-        cur.execute("create database keys_locale_c template template0 encoding 'UTF8' locale 'C'")
-    admin.close()
+    database = create_database(postgres_server, "keys_locale_c", "template template0 encoding 'UTF8' locale 'C'")
     targets = {
         "duckdb": {"SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(tmp_path / "keys.duckdb")},
         "postgres": _postgres_target(postgres_server, "keys_locale_c"),
@@ -758,7 +747,7 @@ def test_agent_keys_are_lower_cased_on_postgres_as_on_duckdb(tmp_path, postgres_
             with duckdb.connect() as con:
                 keys[target] = [k for (k,) in con.execute(sql).fetchall()]
         else:
-            with psycopg2.connect(**server, dbname="keys_locale_c") as con, con.cursor() as cur:
+            with psycopg2.connect(**database) as con, con.cursor() as cur:
                 cur.execute(sql)
                 keys[target] = [k for (k,) in cur.fetchall()]
     assert keys["duckdb"][:3] == ["josé", "ángela", "ñandú"]

@@ -23,6 +23,7 @@ import pytest
 
 from resources.dbt import dbt_executable
 from switchboard.paths import DBT_PROJECT_DIR
+from tests.postgres_databases import create_database
 from tests.test_dbt_project import RAW_DDL, _fields, classify_raw_numbers, insert_file_lines
 from tests.webex_dbt_fixtures import (
     ANA,
@@ -464,14 +465,8 @@ def test_postgres_gives_the_same_journeys_and_visits(tmp_path, postgres_server, 
     agent keys' collation; DuckDB/Postgres parity audit)."""
     import psycopg2
 
-    server = {k: postgres_server[k] for k in ("host", "port", "user")}
-    admin = psycopg2.connect(**server, dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("drop database if exists webex_dbt_locale_c")
-        cur.execute("create database webex_dbt_locale_c template template0 encoding 'UTF8' locale 'C'")
-    admin.close()
-    con = psycopg2.connect(**server, dbname="webex_dbt_locale_c")
+    con = psycopg2.connect(**create_database(
+        postgres_server, "webex_dbt_locale_c", "template template0 encoding 'UTF8' locale 'C'"))
     con.autocommit = True
     with con.cursor() as cur:
         cur.execute(RAW_DDL)
