@@ -196,6 +196,29 @@ def test_control_hub_csv_loads_into_the_same_columns():
     assert list(CDR_COLUMNS) == rows.columns[: len(CDR_COLUMNS)]
 
 
+def test_nul_characters_are_taken_out_of_values_and_records_postgres_cannot_hold_them():
+    """A CDR whose User carried a NUL (JSON's \\u0000) failed the whole load into Postgres, and
+    dlt retried that package on every later run (DuckDB/Postgres parity audit). Its value loses
+    the NUL; the JSON raw record keeps the escape, which is plain text."""
+    from pipelines.webex.cdr_normalize import normalize_page, parse_cdr_page
+
+    records = [_record(User="Paula\x00 Arias"), _record(**{"Report ID": "r2", "Location": "\x00"})]
+    body = _page(records)
+    for batch in (normalize_page(parse_cdr_page(body), CTX), normalize_records(records, CTX)):
+        rows = batch.rows.sort("report_id")
+        assert rows["user"].to_list() == ["Paula Arias", None]  # a value of only a NUL is missing
+        assert not any("\x00" in raw for raw in rows["raw_record"])
+        assert [orjson.loads(raw) for raw in rows["raw_record"]] == records  # the escape is kept
+    # the same from a Control Hub CSV (its raw record is the row as JSON: the NUL escaped)
+    csv = "Report ID,Report time,Start time,User\nc1,2026-11-29T10:05:00Z,2026-11-29T10:00:00Z,Lu\x00is\n"
+    batch = read_control_hub_csv(csv.encode(), BatchContext("control_hub_csv", CTX.loaded_at, source_file="x.csv"))
+    assert batch.rows["user"].to_list() == ["Luis"]
+    assert "\x00" not in batch.rows["raw_record"][0]
+    people, _ = people_rows([{"id": "Y2lzY29zcGFyazovL3VzL1BFT1BMRS8xMTExMTExMS0yMjIyLTMzMzMtNDQ0NC01NTU1NTU1NTU1NTU",
+                              "displayName": "Ana\x00 Pérez"}], CTX)
+    assert people["display_name"].to_list() == ["Ana Pérez"]
+
+
 def test_an_export_that_cannot_be_unpacked_is_one_reject(tmp_path):
     """A cut ZIP or gzip download is read as it is, and set aside whole with the reason."""
     for name, data in (("cut.zip", b"PK\x03\x04" + b"\x00" * 40), ("cut.csv.gz", b"\x1f\x8b\x08" + b"\x00" * 10)):

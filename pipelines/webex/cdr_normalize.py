@@ -462,6 +462,7 @@ def normalize_text_frame(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
     if n == 0:
         return empty_rows(), empty_rejects()
     keys = [c for c in text.columns if c != "raw_record" and c not in CONTEXT_COLUMNS]
+    text = _without_nul(text, keys)
     text = text.with_columns(pl.col(c).replace(_MISSING, None) for c in keys)
     typed = {name: _key_type(name) for name in keys if _key_type(name) != pl.String()}
     typed_columns = _parsed_columns(text, typed)
@@ -493,6 +494,17 @@ def normalize_text_frame(text: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
     rejects = _rejects_of(bad.select(pl.col("_problem").alias("reason"), pl.col("raw_record").alias("raw_text"),
                                      *CONTEXT_COLUMNS))
     return rows, rejects
+
+
+def _without_nul(text: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """`text` with NUL characters taken out of its values. Postgres' text cannot hold one: a
+    single CDR with a NUL in a name failed the whole load there, and dlt retried the package on
+    every later run. (DuckDB would keep it; the queue_log parsers drop NULs too.) The raw record
+    is JSON, from the API or made from a CSV row, so a NUL is there only as its escape `\\u0000`,
+    and one scan of the raw records tells whether any value has one."""
+    if not text.get_column("raw_record").str.contains("\\u0000", literal=True).any():
+        return text
+    return text.with_columns(pl.col(c).str.replace_all("\x00", "", literal=True) for c in keys)
 
 
 DURATION_KEYS = ("duration", "ring_duration", "hold_duration")

@@ -92,7 +92,7 @@ def _text(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = value.strip()
+        value = value.replace("\x00", "").strip()  # Postgres' text cannot hold a NUL (cdr_normalize)
         return value or None
     return str(value)
 
