@@ -282,7 +282,7 @@ def test_queue_daily_covers_webex_under_the_same_definitions(built):
 def test_agent_directory_makes_one_person_across_platforms(built):
     rows = {(r["platform"], r["agent_key"]): r for r in _rows(built, "select * from marts.agg_agent_daily")}
     assert set(rows) == {("asterisk", "a-001"), ("webex", "a-001"), ("webex", "a-002"),
-                         ("webex", "jorge.paez@banco.example"), ("webex", "roberto.diaz@banco.example"),
+                         ("webex", "jorge.páez@banco.example"), ("webex", "roberto.diaz@banco.example"),
                          ("webex", "72000000-0000-4000-8000-000000000001")}  # the virtual line: not in People
     line = rows[("webex", "72000000-0000-4000-8000-000000000001")]
     assert (line["agent"], line["answered"], line["talk_seconds"]) == ("Linea Cobro", 1, 94)
@@ -293,7 +293,7 @@ def test_agent_directory_makes_one_person_across_platforms(built):
     # Webex: answered C1, C2, C3, C4, C6, C12 = 118+152+80+105+120+50; transferred C3, C4, C12; no agent state
     assert (ana_webex["answered"], ana_webex["talk_seconds"], ana_webex["transfers"]) == (6, 625, 3)
     assert (ana_webex["logged_in_seconds"], ana_webex["occupancy"]) == (None, None)
-    jorge = rows[("webex", "jorge.paez@banco.example")]
+    jorge = rows[("webex", "jorge.páez@banco.example")]
     assert (jorge["agent"], jorge["answered"], jorge["ring_no_answer"]) == ("Jorge Páez", 0, 2)
     luis = rows[("webex", "a-002")]
     # Luis rang out in C12's Fraude visit (his busy offer in C5 is not a ring)
@@ -461,8 +461,9 @@ def test_an_answered_record_without_release_time_ends_its_duration_after_its_ans
 @pytest.mark.postgres
 def test_postgres_gives_the_same_journeys_and_visits(tmp_path, postgres_server, built):
     """In a database of locale C, whose lower() leaves 'Á' as it is: the directory's member "ÁNA"
-    is still the agent the PBX logged as "Ána" (the directory's keys were lower-cased without the
-    agent keys' collation; DuckDB/Postgres parity audit)."""
+    is still the agent the PBX logged as "Ána", and Jorge, keyed by his People e-mail
+    "JORGE.PÁEZ@…", is jorge.páez@… as on DuckDB (the directory's keys and the e-mails were
+    lower-cased without the agent keys' collation; DuckDB/Postgres parity audits)."""
     import psycopg2
 
     con = psycopg2.connect(**create_database(

@@ -71,7 +71,7 @@ USER_TYPES = {AA: "AutomatedAttendantVideo", VL: "VirtualLine", Q_TARJETAS: "Cal
 
 PEOPLE = [  # person_uuid, emails, display_name, extension (LEFT_WEBEX: found gone from Webex since)
     (ANA, '["Ana.Perez@banco.example"]', "Ana Pérez", "2001"),
-    (JORGE, '["jorge.paez@banco.example"]', "Jorge Páez", "2002"),
+    (JORGE, '["JORGE.PÁEZ@banco.example"]', "Jorge Páez", "2002"),  # his key: jorge.páez@… on every engine
     (LUIS, '["luis.mora@banco.example"]', "Luis Mora", "2003"),
     (CARLOS, '["carlos.diaz@banco.example"]', "Carlos Díaz", "2004"),
     (MARIA, '["maria.gomez@banco.example"]', "María Gómez", "2005"),

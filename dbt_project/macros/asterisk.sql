@@ -64,37 +64,9 @@
 
 {#
   Identity of an agent across spellings: names change case over time (karthik -> Karthik),
-  so one agent is one lower-cased, trimmed name. The spelling as logged is kept elsewhere.
-  Lower-casing as DuckDB does it (Unicode's simple case mapping, letter by letter): Postgres'
-  lower() follows the database's collation, which under locale C lower-cases ASCII only (JOSÉ
-  became josÉ, another agent than José) and under ICU maps a final Σ and İ otherwise (an
-  independent audit). Its "C.utf8" collation (glibc) maps as DuckDB does; without it, ICU's root
-  locale ("und-x-icu") at least lower-cases every accented letter.
+  so one agent is one lower-cased (as DuckDB does it: unicode_lower), trimmed name. The spelling
+  as logged is kept elsewhere.
 #}
 {% macro agent_key(expr) -%}
-    {{ return(adapter.dispatch('agent_key', 'switchboard')(expr)) }}
-{%- endmacro %}
-
-{# (the key itself back in the database's collation: columns of two collations do not mix) #}
-{% macro default__agent_key(expr) -%}
-    {%- set collation = unicode_lower_collation() -%}
-    {%- if collation -%}
-        (lower({{ trim_spaces(expr) }}{{ collation }}) collate "default")
-    {%- else -%}
-        lower({{ trim_spaces(expr) }})
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro duckdb__agent_key(expr) -%}
-    lower({{ trim_spaces(expr) }})
-{%- endmacro %}
-
-{% macro unicode_lower_collation() -%}
-    {%- if not execute -%}{{ return('') }}{%- endif -%}
-    {%- set found = run_query(
-        "select collname from pg_collation where collname in ('C.utf8', 'C.UTF-8', 'und-x-icu')"
-        ~ " and collencoding in (-1, pg_char_to_encoding('UTF8'))"
-        ~ " order by case when collname = 'und-x-icu' then 1 else 0 end, collname limit 1"
-    ) -%}
-    {{ return(' collate "' ~ found.rows[0][0] ~ '"' if found.rows | length else '') }}
+    {{ unicode_lower(trim_spaces(expr)) }}
 {%- endmacro %}

@@ -51,6 +51,43 @@
 
 
 {#
+  Lower-casing as DuckDB does it (Unicode's simple case mapping, letter by letter). Postgres'
+  lower() follows the database's collation, which under locale C lower-cases ASCII only (JOSÉ
+  became josÉ, another agent than José) and under ICU maps a final Σ and İ otherwise (an
+  independent audit). Its "C.utf8" collation (glibc) maps as DuckDB does; without it, ICU's root
+  locale ("und-x-icu") at least lower-cases every accented letter. For keys: agent names,
+  e-mails.
+#}
+{% macro unicode_lower(expr) -%}
+    {{ return(adapter.dispatch('unicode_lower', 'switchboard')(expr)) }}
+{%- endmacro %}
+
+{# (the result back in the database's collation: columns of two collations do not mix) #}
+{% macro default__unicode_lower(expr) -%}
+    {%- set collation = unicode_lower_collation() -%}
+    {%- if collation -%}
+        (lower(({{ expr }}){{ collation }}) collate "default")
+    {%- else -%}
+        lower({{ expr }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro duckdb__unicode_lower(expr) -%}
+    lower({{ expr }})
+{%- endmacro %}
+
+{% macro unicode_lower_collation() -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set found = run_query(
+        "select collname from pg_collation where collname in ('C.utf8', 'C.UTF-8', 'und-x-icu')"
+        ~ " and collencoding in (-1, pg_char_to_encoding('UTF8'))"
+        ~ " order by case when collname = 'und-x-icu' then 1 else 0 end, collname limit 1"
+    ) -%}
+    {{ return(' collate "' ~ found.rows[0][0] ~ '"' if found.rows | length else '') }}
+{%- endmacro %}
+
+
+{#
   Text in byte order, as DuckDB always compares it. Postgres compares by the database's collation
   (en_US puts 'Valentina' after 'valentina', ignores or reorders punctuation), so a tie broken on
   text would pick a different spelling, stream or record there. `collate "C"` is byte order.

@@ -19,9 +19,12 @@ agents as (
     select
         agent_key,
         min({{ binary_text('agent') }}) as agent,
-        max(agent_id) as agent_id,
-        max(email) as email,
-        max(extension) as extension,
+        -- byte order on every engine: one agent_key may gather two values (a directory agent_id
+        -- that is also a People e-mail listed under another address), and Postgres' collation
+        -- would pick another one than DuckDB
+        max({{ binary_text('agent_id') }}) as agent_id,
+        max({{ binary_text('email') }}) as email,
+        max({{ binary_text('extension') }}) as extension,
         max(case when platform = 'asterisk' then 1 else 0 end) = 1 as on_asterisk,
         max(case when platform = 'webex' then 1 else 0 end) = 1 as on_webex
     from identities

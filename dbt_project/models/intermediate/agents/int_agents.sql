@@ -34,7 +34,7 @@ directory as (
         -- agent_key(): lower-cased as the platforms' keys are, whatever Postgres' locale
         {{ agent_key('agent_id') }} as agent_key,
         {{ trim_spaces('display_name') }} as display_name,
-        nullif(lower({{ trim_spaces('email') }}), '') as email,
+        nullif({{ unicode_lower(trim_spaces('email')) }}, '') as email,
         nullif(lower({{ trim_spaces('webex_user_uuid') }}), '') as webex_user_uuid,
         nullif({{ trim_spaces('extension') }}, '') as extension,
         nullif({{ agent_key('asterisk_member') }}, '') as asterisk_member_key,

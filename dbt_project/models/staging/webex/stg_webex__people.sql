@@ -21,11 +21,12 @@ renamed as (
 
     select
         person_uuid,
-        -- the primary e-mail; else the first of `emails` (one address, a comma list or a JSON array)
-        coalesce(nullif(lower({{ trim_spaces('email') }}), ''), nullif(
-            lower({{ trim_spaces(dbt.split_part(
+        -- the primary e-mail; else the first of `emails` (one address, a comma list or a JSON array);
+        -- lower-cased as DuckDB does it on every engine: an agent without a directory row is keyed by it
+        coalesce(nullif({{ unicode_lower(trim_spaces('email')) }}, ''), nullif(
+            {{ unicode_lower(trim_spaces(dbt.split_part(
                 "replace(replace(replace(replace(coalesce(emails, ''), '[', ''), ']', ''), '\"', ''), ' ', '')",
-                "','", 1)) }}),
+                "','", 1))) }},
             ''
         )) as email,
         nullif({{ trim_spaces('display_name') }}, '') as display_name,
