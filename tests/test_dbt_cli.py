@@ -36,13 +36,16 @@ def test_a_dbt_process_ends_when_the_process_that_started_it_is_killed(tmp_path)
     import signal
     import time
 
+    # the child says when it has made its request (on the stdout it shares with its parent): a
+    # fixed second's wait was too short for its imports on a loaded CI machine, and the parent was
+    # killed before the child had asked
     child_code = ("from switchboard.dbt_cli import end_with_parent; end_with_parent(); "
-                  "import time; time.sleep(120)")
+                  "print('asked', flush=True); import time; time.sleep(120)")
     parent_code = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {child_code!r}]); "
                    "print(p.pid, flush=True); time.sleep(120)")
     parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
-    time.sleep(1.0)  # the child has imported and made its request
+    assert parent.stdout.readline() == "asked\n"
     assert _alive(child)  # while its parent is
     parent.kill()
     parent.wait()
