@@ -52,6 +52,11 @@ def end_with_parent() -> None:
     import os
     import signal
 
+    # The signal must be able to end this process: Dagster maps SIGTERM to SIGINT's handler in
+    # the processes it runs in, which is SIG_IGN wherever SIGINT was ignored (a worker started in
+    # the background by a shell), and an ignored or blocked signal stays so across exec.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     parent = os.getppid()
     pr_set_pdeathsig = 1
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)

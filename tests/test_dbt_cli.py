@@ -5,6 +5,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import dbt.cli.main
+import pytest
 
 from resources.dbt import dbt_executable
 from switchboard import dbt_cli
@@ -28,10 +29,15 @@ def test_switchboard_dbt_runs_dbt_with_the_cyclic_collector_off(monkeypatch):
     assert seen == {"ends_with_parent": True, "collector_enabled": False}
 
 
-def test_a_dbt_process_ends_when_the_process_that_started_it_is_killed(tmp_path):
+@pytest.mark.parametrize("parent_ignores_sigterm", [False, True])
+def test_a_dbt_process_ends_when_the_process_that_started_it_is_killed(parent_ignores_sigterm):
     """A run worker killed with kill -9 left its dbt build writing the warehouse on its own, and
     holding DuckDB's write lock against the run's retry (independent check). Real processes: a
-    parent starts a child that asks to end with it (as switchboard-dbt does), then is killed."""
+    parent starts a child that asks to end with it (as switchboard-dbt does), then is killed.
+
+    Also from a parent that ignores SIGTERM, which its children inherit: Dagster maps SIGTERM to
+    SIGINT's handler, SIG_IGN in a process started in the background by a shell. The
+    fresh-clone test run, started so, failed here once a Dagster test had run in its worker."""
     import os
     import signal
     import time
@@ -41,7 +47,8 @@ def test_a_dbt_process_ends_when_the_process_that_started_it_is_killed(tmp_path)
     # killed before the child had asked
     child_code = ("from switchboard.dbt_cli import end_with_parent; end_with_parent(); "
                   "print('asked', flush=True); import time; time.sleep(120)")
-    parent_code = (f"import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {child_code!r}]); "
+    ignore = "import signal; signal.signal(signal.SIGTERM, signal.SIG_IGN); " if parent_ignores_sigterm else ""
+    parent_code = (f"{ignore}import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', {child_code!r}]); "
                    "print(p.pid, flush=True); time.sleep(120)")
     parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True)
     child = int(parent.stdout.readline())
