@@ -21,7 +21,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from streamlit_app import queries as q
-from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct
+from streamlit_app.formatting import DASH, fmt_count, fmt_duration, fmt_pct
 from streamlit_app.views.widgets import seconds_to_timedelta
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app" / "app.py")
@@ -667,6 +667,32 @@ def test_agent_state_no_agent_has_is_left_out_of_the_table(monkeypatch, tmp_path
     assert list(table["agent"]) == ["dan"] and list(table["answered"]) == [3]
     assert not {"logged_in_seconds", "paused_seconds", "occupancy"} & set(table.columns)
     assert any("no agent here has agent state" in c.value for c in at.caption)
+
+
+def test_wrapup_is_shown_only_where_some_agent_has_it(monkeypatch, tmp_path):
+    """Plain Asterisk and Webex log no wrap-up: a column of 00:00:00 for every agent read as
+    measured. A selection with some (Wazo's WRAPUPSTART) keeps it, agents without any at 0."""
+    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", TZ)
+    for name, agents, shown in (("none", AGENT_DAILY, False), ("some", HANDLED_AGENTS, True)):
+        path = build_serving(tmp_path / f"{name}.duckdb", visits=HANDLED if shown else VISITS, agents=agents,
+                             agent_queues=None)
+        monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(path))
+        st.cache_data.clear()
+        at = run_app()
+        table = at.dataframe[0].value
+        left_out = any("Wrap-up is left out" in c.value for c in at.caption)
+        assert ("wrapup_seconds" in table.columns, left_out) == (shown, not shown), name
+        if shown:
+            wrapups = dict(zip(table["agent"], table["wrapup_seconds"], strict=True))
+            assert wrapups == {"alice": pd.Timedelta(seconds=60), "dana": pd.Timedelta(0)}
+
+
+def test_every_table_shows_a_dash_for_missing_values(app_env):
+    """Streamlit writes "None" in an empty cell (a Webex agent's logged-in time, a self-service
+    call's queue); the tiles say "—" for the same thing."""
+    at = run_app()
+    assert len(at.dataframe) == 3  # agents, pause reasons, paused time per agent and reason
+    assert [df.proto.placeholder for df in at.dataframe] == [DASH] * 3
 
 
 def test_page_draws_no_empty_chart(app_env):

@@ -364,6 +364,8 @@ def test_page_for_a_viewer_without_numbers(app_env):
     # codes read as the filters show them (auto_attendant, agent_offer and no_answer in the mart)
     assert list(hops["hop_type"]) == ["pstn", "auto-attendant", "queue", "agent-offer", "agent"]
     assert list(hops["outcome"]) == ["connected", "transferred", "connected", "no-answer", "answered"]
+    # an empty cell reads "—", as the tiles say it, not Streamlit's "None"
+    assert [df.proto.placeholder for df in at.dataframe] == ["—"] * 3
 
 
 def test_page_for_a_listed_viewer_shows_and_searches_numbers(app_env, monkeypatch):

@@ -15,7 +15,7 @@ import streamlit as st
 from streamlit_app import cached
 from streamlit_app import call_queries as cq
 from streamlit_app import queries as q
-from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct, fmt_timestamp
+from streamlit_app.formatting import DASH, fmt_count, fmt_duration, fmt_pct, fmt_timestamp
 from streamlit_app.views.widgets import (
     no_data,
     page,
@@ -190,6 +190,7 @@ def _call_types_table(types: pl.DataFrame) -> None:
             "answered": st.column_config.NumberColumn("Answered", format="%d"),
             "talk_seconds": st.column_config.NumberColumn("Talk", format="compact"),
         },
+        placeholder=DASH,
     )
 
 
@@ -233,6 +234,7 @@ def _call_table(calls: pl.DataFrame, total: int, several_platforms: bool) -> str
             "transferred": st.column_config.CheckboxColumn("Transferred"),
             "recorded": st.column_config.CheckboxColumn("Recorded"),
         },
+        placeholder=DASH,
     )
     rows = event.selection.rows
     return calls["call_id"][rows[0]] if rows and rows[0] < calls.height else None
@@ -310,4 +312,5 @@ def _journey(path: str, version, calls: pl.DataFrame, timezone: str, selected: s
                      "queue: wait; agent: talk; offer: ringing)."),
             "outcome": st.column_config.TextColumn("Outcome"),
         },
+        placeholder=DASH,
     )

@@ -12,7 +12,7 @@ import streamlit as st
 
 from streamlit_app import cached
 from streamlit_app import queries as q
-from streamlit_app.formatting import fmt_count, fmt_duration, fmt_pct, fmt_timestamp
+from streamlit_app.formatting import DASH, fmt_count, fmt_duration, fmt_pct, fmt_timestamp
 from streamlit_app.views.widgets import no_data, page, seconds_to_timedelta, sidebar_days, tile_row
 from switchboard.settings import Settings
 
@@ -266,6 +266,11 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
         df = df.drop(columns=stateless)
         st.caption("Logged-in, paused and occupancy figures are left out: no agent here has agent state "
                    "logged (Webex's CDRs carry none).")
+    # wrap-up only Wazo logs: elsewhere the column read 00:00:00 for everyone, as if measured
+    if not (agents["wrapup_seconds"].fill_null(0) != 0).any():
+        df = df.drop(columns=["wrapup_seconds"])
+        st.caption("Wrap-up is left out: none is logged here (only Wazo's `WRAPUPSTART` records it; "
+                   "AHT is then talk time alone).")
     clock = "compact"  # elapsed-time clock (h:mm:ss) for timedelta columns
     st.dataframe(
         df,
@@ -284,7 +289,7 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
                 "Member (selected queues)",
                 format=clock,
                 help="Time as a member of the selected queues (Asterisk's ADDMEMBER → "
-                "REMOVEMEMBER; an AGENTLOGIN names no queue). None for Webex agents.",
+                f"REMOVEMEMBER; an AGENTLOGIN names no queue). {DASH} for Webex agents.",
             ),
             "talk_seconds": st.column_config.NumberColumn(
                 "Talk", format=clock, help="Talk time of answered calls (hold included)."
@@ -310,21 +315,22 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
             "logged_in_seconds": st.column_config.NumberColumn(
                 "Logged in",
                 format=clock,
-                help="Time logged in to any queue (Asterisk's member and login lines). None for "
+                help=f"Time logged in to any queue (Asterisk's member and login lines). {DASH} for "
                 "Webex agents: Webex's CDRs carry no agent state.",
             ),
             "paused_seconds": st.column_config.NumberColumn(
                 "Paused",
                 format=clock,
-                help="Time paused while logged in (Asterisk). None for Webex agents.",
+                help=f"Time paused while logged in (Asterisk). {DASH} for Webex agents.",
             ),
             "occupancy": st.column_config.NumberColumn(
                 "Occupancy",
                 format="%.1f%%",
-                help="(Talk + wrap-up) ÷ (logged in − paused); None where agent state is not "
+                help=f"(Talk + wrap-up) ÷ (logged in − paused); {DASH} where agent state is not "
                 "logged (Webex) or no time was available.",
             ),
         },
+        placeholder=DASH,
     )
 
 
@@ -374,6 +380,7 @@ def _pause_breakdown(
             "paused_seconds": st.column_config.NumberColumn("Paused", format="compact"),
             "share": st.column_config.NumberColumn("Share", format="%.1f%%"),
         },
+        placeholder=DASH,
     )
 
     with st.expander("Paused time per agent and reason"):
@@ -389,4 +396,5 @@ def _pause_breakdown(
             hide_index=True,
             width="stretch",
             column_config={r: st.column_config.NumberColumn(r, format="compact") for r in reasons},
+            placeholder=DASH,
         )
