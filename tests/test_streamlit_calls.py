@@ -7,6 +7,7 @@ in SWITCHBOARD_APP_NUMBER_VIEWERS.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from pathlib import Path
 
@@ -416,6 +417,23 @@ def test_page_filters_change_the_figures(app_env):
     assert {m.label: m.value for m in at.metric}["Calls"] == "1"
     assert len(at.selectbox) == 0  # c3 is an Asterisk call: no journey to pick
     assert any("Journeys are recorded for Webex calls" in c.value for c in at.caption)
+
+
+def test_a_short_range_draws_its_days_as_wide_as_a_weeks(app_env):
+    """One day's bar spanned the whole chart. A bar is its share of its day's band, and n days'
+    bands split the chart in n: under a week, share ÷ n must be a week's 1 ÷ 7."""
+    def bar_width(at: AppTest) -> float:
+        share = json.loads(at.get("vega_lite_chart")[0].proto.spec)["mark"]["width"]["band"]
+        return share / _chart_rows(at)["label"].nunique()
+
+    at = run_page()
+    assert bar_width(at) == pytest.approx(1 / 7)  # the default week
+    at.date_input[0].set_value((date(2025, 3, 12), date(2025, 3, 12))).run()
+    assert bar_width(at) == pytest.approx(1 / 7)
+    at.date_input[0].set_value((date(2025, 3, 10), date(2025, 3, 12))).run()
+    assert bar_width(at) == pytest.approx(1 / 7)
+    at.date_input[0].set_value((date(2025, 3, 1), date(2025, 3, 12))).run()  # 12 days fill it
+    assert bar_width(at) == pytest.approx(1 / 12)
 
 
 def test_a_shared_link_opens_the_same_filters(app_env):

@@ -30,6 +30,7 @@ TITLE = "Calls"
 DEFAULT_DAYS = 7
 NO_CALLS_MESSAGE = "No calls published yet — run `switchboard materialize`"
 DIRECTION_COLORS = {"inbound": "#4C78A8", "outbound": "#F58518", "internal": "#9D9DA3"}
+WEEK_DAYS = 7  # the per-day chart's bars are never wider than a week's
 
 
 def render() -> None:
@@ -153,11 +154,14 @@ def _per_day_chart(per_day: pl.DataFrame, timezone: str) -> None:
     # one bar per day: the days as labels in their order (a time axis draws thin bars and
     # repeats a day's label at every tick)
     one_year = per_day["day"].dt.year().n_unique() <= 1
+    # fewer days than a week get a week's bar width, centred in their day: one day's bar was a
+    # block across the page
+    bar_share = min(1.0, per_day["day"].n_unique() / WEEK_DAYS)
     data = per_day.with_columns(
         pl.col("day").dt.strftime("%a %d %b" if one_year else "%d %b %Y").alias("label")).to_pandas()
     chart = (
         alt.Chart(data)
-        .mark_bar()
+        .mark_bar(width=alt.RelativeBandSize(bar_share))
         .encode(
             x=alt.X("label:O", title=f"Day ({timezone})", sort=list(dict.fromkeys(data["label"])),
                     axis=alt.Axis(labelAngle=0)),
