@@ -392,6 +392,16 @@ def time_of_day_profile(intervals: pl.DataFrame) -> pl.DataFrame:
     return _added_up(intervals, tod)
 
 
+def with_closing_step(data: pl.DataFrame, every: str) -> pl.DataFrame:
+    """The chart's rows and one more at the end of the last step (`every` after its start) with
+    its counts: a step-after line ends at its last point, so the last step was not drawn (a
+    single day's chart was empty)."""
+    if data.is_empty():
+        return data
+    last = data.tail(1)
+    return pl.concat([data, last.with_columns(pl.col("interval_start").dt.offset_by(every))])
+
+
 def _added_up(intervals: pl.DataFrame, start: pl.Expr) -> pl.DataFrame:
     """The interval counts summed per value of `start`, which becomes their interval_start."""
     return (

@@ -585,6 +585,12 @@ def test_page_kpis_default_range(app_env):
     assert "platform" not in agents.columns  # one platform only
 
 
+def steps(data):
+    """A chart's rows without the closing ones at the end of its last step (with_closing_step),
+    which repeat that step's counts for the line to be drawn to its end."""
+    return data[data.interval_start < data.interval_start.max()]
+
+
 def chart_data(at: AppTest, index: int):
     """The rows Streamlit sends to the browser for the index-th Vega-Lite chart."""
     import pyarrow as pa
@@ -603,14 +609,16 @@ def test_page_interval_chart(app_env):
     assert len(at.get("vega_lite_chart")) == 2  # traffic over time, pause reasons
     # a week: hourly steps by default (672 quarters would not read)
     hourly = chart_data(at, 0)
-    assert len(hourly) == 3 * 7 * 24  # three measures, every hour of the week
-    assert hourly.groupby("measure")["visits"].sum().to_dict() == {"offered": 9, "answered": 4, "abandoned": 3}
+    # three measures, every hour of the week, and the end of its last hour (with_closing_step)
+    assert len(hourly) == 3 * (7 * 24 + 1)
+    assert str(hourly.interval_start.max()) == "2025-03-13 00:00:00"
+    assert steps(hourly).groupby("measure")["visits"].sum().to_dict() == {"offered": 9, "answered": 4, "abandoned": 3}
     assert _y_title(at) == "Visits per hour"
 
     at.radio[1].set_value("15 minutes").run()
     data = chart_data(at, 0)
-    assert len(data) == 3 * 7 * 96  # every 15 minutes of the week
-    totals = data.groupby("measure")["visits"].sum().to_dict()
+    assert len(data) == 3 * (7 * 96 + 1)  # every 15 minutes of the week, and its end
+    totals = steps(data).groupby("measure")["visits"].sum().to_dict()
     assert totals == {"offered": 9, "answered": 4, "abandoned": 3}
     # naive local times: 09:05 Bogotá lands in the 09:00 bucket, not 14:00 UTC
     offered = data[(data.measure == "offered") & (data.visits > 0)]
@@ -626,18 +634,20 @@ def test_page_interval_chart(app_env):
     at.radio[0].set_value("By time of day").run()
     assert not at.exception
     profile = chart_data(at, 0)
-    assert len(profile) == 3 * 96
-    assert profile.groupby("measure")["visits"].sum().to_dict()["offered"] == 9
+    assert len(profile) == 3 * (96 + 1)
+    assert steps(profile).groupby("measure")["visits"].sum().to_dict()["offered"] == 9
     assert _y_title(at) == "Visits per 15 min, 7 days added up"
     assert at.radio[1].options == ["15 minutes", "Hour"]  # no day step in a day's profile
 
     at.radio[0].set_value("Timeline").run()
     at.radio[1].set_value("Day").run()
     daily = chart_data(at, 0)
-    assert len(daily) == 3 * 7 and _y_title(at) == "Visits per day"
-    assert daily[daily.measure == "offered"]["visits"].sum() == 9
+    assert len(daily) == 3 * (7 + 1) and _y_title(at) == "Visits per day"
+    assert steps(daily)[steps(daily).measure == "offered"]["visits"].sum() == 9
+    x_axis = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"]["x"]["axis"]
+    assert x_axis["tickCount"] == {"interval": "day", "step": 1}  # not hours, each labelled with its day
     at.radio[0].set_value("By time of day").run()  # days do not divide a day: hours instead
-    assert not at.exception and at.radio[1].value == "Hour" and len(chart_data(at, 0)) == 3 * 24
+    assert not at.exception and at.radio[1].value == "Hour" and len(chart_data(at, 0)) == 3 * (24 + 1)
 
 
 def test_coarser_intervals_add_up_quarters():
@@ -652,6 +662,19 @@ def test_coarser_intervals_add_up_quarters():
         (datetime(2025, 3, 13, 0, 0), 1, 1, 0)]
     assert q.coarser_intervals(quarters, "1d").rows() == [
         (datetime(2025, 3, 12), 6, 3, 2), (datetime(2025, 3, 13), 1, 1, 0)]
+
+
+def test_the_chart_draws_its_last_step_whole():
+    """A step-after line ends at its last point: the last step (a one-day chart's only day) was
+    not drawn. The rows end with the end of the last step, its counts repeated."""
+    day = pl.DataFrame({"interval_start": [datetime(2025, 3, 12)], "offered": [5], "answered": [3],
+                        "abandoned": [1]})
+    assert q.with_closing_step(day, "1d").rows() == [
+        (datetime(2025, 3, 12), 5, 3, 1), (datetime(2025, 3, 13), 5, 3, 1)]
+    quarters = pl.DataFrame({"interval_start": [datetime(2025, 3, 12, 23, 30), datetime(2025, 3, 12, 23, 45)],
+                             "offered": [1, 2], "answered": [1, 0], "abandoned": [0, 2]})
+    assert q.with_closing_step(quarters, "15m").rows()[-1] == (datetime(2025, 3, 13), 2, 0, 2)
+    assert q.with_closing_step(day.clear(), "1d").is_empty()
 
 
 def test_agent_state_no_agent_has_is_left_out_of_the_table(monkeypatch, tmp_path):
@@ -755,7 +778,7 @@ def test_a_shared_link_opens_the_same_selection(app_env):
     m = metrics(at)
     # sales' six visits of the week and visit 10 (1 March); answered: 1, 2, 6 and 10
     assert (m["Offered"], m["Answered"]) == ("7", "4")
-    assert len(chart_data(at, 0)) == 3 * 12  # a point per day of the twelve
+    assert len(chart_data(at, 0)) == 3 * (12 + 1)  # a point per day of the twelve, and their end
 
     stale = AppTest.from_file(APP, default_timeout=60)
     stale.query_params = {"queues": "closed-queue", "days": ["2020-01-01", "2020-01-02"], "step": "Week"}

@@ -6,6 +6,8 @@ only lays them out. Phone numbers are never queried for this page.
 
 from __future__ import annotations
 
+import math
+
 import altair as alt
 import polars as pl
 import streamlit as st
@@ -190,8 +192,13 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
     if int(data["offered"].sum()) == 0:
         st.caption("No calls in this selection.")
         return
+    data = q.with_closing_step(data, STEPS[step])
+    ticks = {}  # Vega-Lite's choice
     if STEPS[step] == "1d":
         axis_format = tooltip_format = "%a %d %b"
+        # a tick a day (every few days beyond twelve): a day or two got hourly ticks, each
+        # labelled with its day
+        ticks = {"tickCount": alt.TickCount(interval="day", step=math.ceil(days / 12))}
     else:
         axis_format = "%H:%M" if (by_time_of_day or days == 1) else "%a %d %H:%M"
         tooltip_format = "%H:%M" if by_time_of_day else "%a %d %b %H:%M"
@@ -208,7 +215,7 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
         x=alt.X(
             "interval_start:T",
             title=f"Queue entry ({timezone})",
-            axis=alt.Axis(format=axis_format),
+            axis=alt.Axis(format=axis_format, **ticks),
         ),
         y=alt.Y(
             "visits:Q",
