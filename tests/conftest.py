@@ -113,9 +113,23 @@ def postgres_server():
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _require_postgres_mark(node) -> None:
+    """`make test-fast` leaves out tests marked postgres and starts no server: a test that reaches
+    one unmarked (a parameter, a fixture asked for by name) fails there on a machine without it."""
+    if node.get_closest_marker("postgres") is None:
+        pytest.fail(f"{node.nodeid} uses the test PostgreSQL server: mark it `postgres` "
+                    "(`pytest.param(\"postgres\", marks=pytest.mark.postgres)` for one parameter)")
+
+
+def pytest_runtest_setup(item) -> None:
+    if {"postgres_server", "postgres_url"} & set(getattr(item, "fixturenames", ())):
+        _require_postgres_mark(item)
+
+
 @pytest.fixture
 def postgres_url(postgres_server, request) -> str:
     """A fresh, empty database for one test."""
+    _require_postgres_mark(request.node)
     name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
     create_database(postgres_server, name)
     return f"postgresql://{postgres_server['user']}:trust-ignores-this@{postgres_server['host']}:{postgres_server['port']}/{name}"

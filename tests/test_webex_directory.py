@@ -84,7 +84,7 @@ def uuid_of(person: dict) -> str:
     return webex_id_to_uuid(person["id"])
 
 
-@pytest.mark.parametrize("warehouse", ["duckdb", "postgres"])
+@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_a_person_deleted_while_people_are_paged_skips_no_one_and_is_then_marked_deleted(
         make_settings, data_dir, tmp_path, monkeypatch, request, warehouse):
     """Three polls, each listing the directory (refresh due every poll). In the second, a person
