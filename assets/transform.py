@@ -12,6 +12,7 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from pydantic import Field
 
 from assets.asterisk_raw import WAREHOUSE_POOL
 from assets.automation import DAILY_FRESHNESS
@@ -26,6 +27,7 @@ from resources.dbt import (
 from switchboard.settings import Settings
 
 LAYERS = ("staging", "intermediate", "marts")
+DBT_OP_NAME = "switchboard_dbt"  # the step that builds every dbt model (its run config: DbtBuildConfig)
 
 
 class LayeredTranslator(DagsterDbtTranslator):
@@ -46,6 +48,15 @@ class LayeredTranslator(DagsterDbtTranslator):
         )
 
 
+class DbtBuildConfig(dg.Config):
+    """The dbt step's run config (launchpad, `switchboard materialize --full-refresh`)."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the selected incremental models from scratch (dbt's --full-refresh), "
+        "as the CHANGELOG asks after a change to how their rows are built.")
+
+
 def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
     project = dbt_project()
 
@@ -55,12 +66,12 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         # code references: the UI links each model to its SQL file
         dagster_dbt_translator=LayeredTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=True)),
         pool=WAREHOUSE_POOL,
-        name="switchboard_dbt",
+        name=DBT_OP_NAME,
     )
-    def switchboard_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    def switchboard_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
         # The dbt process inherits this run worker's environment: point its profile at the warehouse.
         os.environ.update(dbt_environment(settings))
-        invocation = dbt.cli(dbt_build_args(settings), context=context)
+        invocation = dbt.cli(dbt_build_args(settings, full_refresh=config.full_refresh), context=context)
         try:
             yield from invocation.stream()
             keep_partial_parse(invocation.target_path, project)

@@ -1,6 +1,6 @@
 """The `switchboard` command.
 
-    switchboard materialize [--select SELECTION]   materialize the asset graph in-process
+    switchboard materialize [--select SELECTION] [--full-refresh]   materialize the asset graph in-process
     switchboard demo [--agents N --days D]         simulated site → full materialization → UIs
     switchboard settings                           every setting, its default and meaning; exit 2 if one is wrong
 """
@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
 
     mat = sub.add_parser("materialize", help="materialize assets in-process with the environment's settings")
     mat.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'key:raw/asterisk/*' (default: all)")
+    mat.add_argument("--full-refresh", action="store_true",
+                     help="rebuild the selected dbt models from scratch (dbt's --full-refresh), e.g. "
+                          "--select 'key:marts/fct_calls+' where the CHANGELOG asks for it")
 
     demo = sub.add_parser("demo", help="simulate a contact center, materialize everything, start the UIs")
     demo.add_argument("--agents", type=int, default=50)
@@ -52,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "run", None) is not None:
             return args.run(args)
         if args.command == "materialize":
-            return materialize(args.select)
+            return materialize(args.select, full_refresh=args.full_refresh)
         if args.command == "demo":
             return demo_command(args)
         if args.command == "settings":
@@ -66,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
-def materialize(selection: str = "*") -> int:
-    """Run the selected assets (and their checks) in this process; non-zero exit on any failure."""
+def materialize(selection: str = "*", *, full_refresh: bool = False) -> int:
+    """Run the selected assets (and their checks) in this process; non-zero exit on any failure.
+    `full_refresh`: the selected dbt models are rebuilt from scratch (DbtBuildConfig)."""
 
+    from assets.transform import DBT_OP_NAME
     from definitions import build_definitions
 
     settings = load_settings()
@@ -80,6 +85,10 @@ def materialize(selection: str = "*") -> int:
     if not keys:
         print(f"switchboard: --select {selection!r} matches no asset", file=sys.stderr)
         return 2
+    dbt_steps = {graph.get(key).assets_def.op.name for key in keys} & {DBT_OP_NAME}
+    if full_refresh and not dbt_steps:
+        print(f"switchboard: --full-refresh: --select {selection!r} selects no dbt model", file=sys.stderr)
+        return 2
     job = defs.resolve_implicit_global_asset_job_def()
     started = time.monotonic()
     # The definitions and everything imported so far live as long as the run: full collections
@@ -88,8 +97,9 @@ def materialize(selection: str = "*") -> int:
         # Dagster's console logger prints at DEBUG by default: an event per step and per dbt node
         # (~750 lines for the demo's first run) burying the load's counts and the errors
         console = {"console": {"config": {"log_level": settings.log_level.upper()}}}
+        ops = {op: {"config": {"full_refresh": True}} for op in dbt_steps} if full_refresh else {}
         result = job.execute_in_process(instance=instance, asset_selection=list(keys), raise_on_error=False,
-                                        run_config={"loggers": console})
+                                        run_config={"loggers": console, "ops": ops})
     elapsed = time.monotonic() - started
     failed_checks = [
         e.event_specific_data
