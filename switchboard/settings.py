@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT
+from switchboard.paths import DEFAULT_DATA_DIR
 from switchboard.warehouse_url import WarehouseURL, parse_warehouse_url
 
 
@@ -42,7 +42,8 @@ class Settings(BaseSettings):
     warehouse_url: str = Field(
         default=f"duckdb:///{DEFAULT_DATA_DIR / 'warehouse.duckdb'}",
         alias="SWITCHBOARD_WAREHOUSE_URL",
-        description="duckdb:///path/to/file.duckdb (default, under data/) or postgresql://user:pw@host:port/db",
+        description="duckdb:///path/to/file.duckdb (default: data/warehouse.duckdb in the project) or "
+                    "postgresql://user:pw@host:port/db",
     )
     serving_path: Path = Field(
         default=DEFAULT_DATA_DIR / "serving.duckdb",
@@ -52,7 +53,8 @@ class Settings(BaseSettings):
     landing_dir: str = Field(
         default=str(DEFAULT_DATA_DIR / "landing"),
         alias="SWITCHBOARD_LANDING_DIR",
-        description="Where webhook payloads and dropped files land (local path or fsspec URL).",
+        description="Where webhook payloads and dropped files will land (local path or fsspec URL); reserved "
+                    "for the webhook sources (WhatsApp, Twilio, ElevenLabs): nothing reads it yet.",
     )
     state_dir: Path = Field(
         default=DEFAULT_DATA_DIR / "state",
@@ -265,13 +267,8 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def setting_docs() -> list[tuple[str, str, str]]:
-    """(variable, default, description) for every setting; the README table is checked against it."""
-    rows = []
-    for info in Settings.model_fields.values():
-        default = info.default
-        if isinstance(default, Path):
-            default = os.path.relpath(default, PROJECT_ROOT)
-        elif isinstance(default, str) and str(DEFAULT_DATA_DIR) in default:
-            default = default.replace(str(PROJECT_ROOT) + "/", "")
-        rows.append((info.alias or "", "" if default is None else str(default), info.description or ""))
-    return rows
+    """(variable, default, description) for every setting, the defaults as the code has them:
+    the paths under the project absolute (they do not depend on the working directory, unlike a
+    relative path given in the environment)."""
+    return [(info.alias or "", "" if info.default is None else str(info.default), info.description or "")
+            for info in Settings.model_fields.values()]
