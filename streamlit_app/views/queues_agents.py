@@ -328,7 +328,7 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
             "paused_seconds": st.column_config.NumberColumn(
                 "Paused",
                 format=clock,
-                help=f"Time paused while logged in (Asterisk). {DASH} for Webex agents.",
+                help=f"Time paused (Asterisk: every queue's pauses as one, a PAUSEALL once). {DASH} for Webex agents.",
             ),
             "occupancy": st.column_config.NumberColumn(
                 "Occupancy",

@@ -3,8 +3,9 @@
   PAUSEALL + per-queue PAUSE cascade, or pauses in several queues at once, count once.
   One row per continuous paused span. Its reason is the reason of the span's earliest
   interval (a PAUSEALL wins a tie with its own cascade). Overlapping intervals merge; a pause
-  that starts exactly when the previous one ends (reason change) stays a separate span, so
-  each reason keeps its own time.
+  that starts exactly when the previous one ends with another reason (a reason change) stays a
+  separate span, so each reason keeps its own time. With the same reason it continues the span:
+  Asterisk logs a PAUSE again when a paused member is paused again, without an UNPAUSE between.
 #}
 
 with
@@ -47,11 +48,11 @@ ranked as (
 
 ),
 
-spans as (
+islands_spans as (
 
     select
         agent_key,
-        island_no as pause_no,
+        island_no,
         max(case when first_rank = 1 then pause_interval_id end) as first_pause_interval_id,
         max(case when first_rank = 1 then pbx end) as pbx,
         max(case when first_rank = 1 then agent end) as agent,
@@ -62,6 +63,61 @@ spans as (
         count(*) as interval_count
     from ranked
     group by agent_key, island_no
+
+),
+
+-- an island starting where the one before ends, with its reason, continues it
+continued as (
+
+    select
+        islands_spans.*,
+        case
+            when lag(ended_epoch) over agent_islands = started_epoch
+                and lag(reason) over agent_islands is not distinct from reason then 0
+            else 1
+        end as starts_pause
+    from islands_spans
+    window agent_islands as (partition by agent_key order by island_no)
+
+),
+
+numbered as (
+
+    select
+        continued.*,
+        cast(sum(starts_pause) over (
+            partition by agent_key order by island_no rows between unbounded preceding and current row
+        ) as {{ dbt.type_bigint() }}) as pause_no
+    from continued
+
+),
+
+bounded as (
+
+    select
+        numbered.*,
+        island_no = min(island_no) over pause_islands as is_first,
+        island_no = max(island_no) over pause_islands as is_last
+    from numbered
+    window pause_islands as (partition by agent_key, pause_no)
+
+),
+
+spans as (
+
+    select
+        agent_key,
+        pause_no,
+        max(case when is_first then first_pause_interval_id end) as first_pause_interval_id,
+        max(case when is_first then pbx end) as pbx,
+        max(case when is_first then agent end) as agent,
+        max(case when is_first then reason end) as reason,
+        max(case when is_last then end_reason end) as end_reason,
+        min(started_epoch) as started_epoch,
+        max(ended_epoch) as ended_epoch,
+        cast(sum(interval_count) as {{ dbt.type_bigint() }}) as interval_count
+    from bounded
+    group by agent_key, pause_no
 
 ),
 
