@@ -8,7 +8,8 @@
   the directory; otherwise the platform's own identity (Asterisk: lower(trim(member name)),
   unchanged from before the directory; Webex: the People e-mail, else the user UUID).
   agent is the name shown: the directory's display name, else the platform's (Asterisk: latest
-  spelling; Webex: People display name, else the CDR's latest User name).
+  spelling; Webex: People display name, else the CDR's latest User name); one per agent_key
+  (the greatest, in byte order, where two identities of one key have two).
 #}
 
 with
@@ -176,8 +177,25 @@ webex_identities as (
         on webex_people.platform_agent_key = webex_matches.platform_agent_key
         and webex_matches.match_rank = 1
 
+),
+
+identities as (
+
+    select * from asterisk_identities
+    union all
+    select * from webex_identities
+
 )
 
-select * from asterisk_identities
-union all
-select * from webex_identities
+-- one name per agent_key, so every mart shows the same one: two identities of one key without a
+-- directory row (a Webex person re-created under the same e-mail) could otherwise show either
+select
+    platform,
+    platform_agent_key,
+    agent_key,
+    max({{ binary_text('agent') }}) over (partition by agent_key) as agent,
+    agent_id,
+    email,
+    extension,
+    match_source
+from identities
