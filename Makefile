@@ -39,5 +39,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m dagster definitions validate -f definitions.py
 
+# derived files only: the demo's and the benchmark's data, dbt's target and logs, caches. The
+# warehouse, serving copy, dlt state and Webex tokens under data/ stay (tokens rotate: a lost one
+# means authorising the integration again)
 clean:
-	rm -rf data dbt_project/target dbt_project/logs .pytest_cache
+	rm -rf data/demo data/bench dbt_project/target dbt_project/logs .pytest_cache .ruff_cache .tmp_dagster_home_*
