@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
                           "--select 'key:marts/fct_calls+' where the CHANGELOG asks for it")
 
     demo = sub.add_parser("demo", help="simulate a contact center, materialize everything, start the UIs")
-    demo.add_argument("--agents", type=int, default=50)
-    demo.add_argument("--days", type=int, default=7)
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--agents", type=int, default=50, help="agents of the simulated center (default 50)")
+    demo.add_argument("--days", type=int, default=7, help="days simulated, up to yesterday (default 7)")
+    demo.add_argument("--seed", type=int, default=7, help="another seed, another center (default 7)")
     demo.add_argument("--no-ui", action="store_true", help="stop after the materialization")
     demo.add_argument("--dagster-port", type=int, default=3000, help="Dagster UI port on 127.0.0.1 (default 3000)")
     demo.add_argument("--streamlit-port", type=int, default=8501, help="Streamlit port on 127.0.0.1 (default 8501)")

@@ -58,6 +58,8 @@ def serve_command(args: argparse.Namespace) -> int:
     sandbox = Sandbox(state)
     for name, value in sandbox.env().items():
         print(f"{name}={value}")
+    if args.time_scale != 1:  # the rate-limit minute lasts 60 / scale seconds here: clients must know it
+        print(f"WEBEX_CDR_RATE_WINDOW_SECONDS={60.0 / args.time_scale:g}")
     print(f"# {len(state.data.cdr):,} CDRs, {len(state.data.recordings):,} recordings, "
           f"{len(state.data.conversations):,} conversations, {len(state.data.messages):,} messages; "
           f"time scale {args.time_scale:g}, limits {args.limits}; other Webex region (451): "
