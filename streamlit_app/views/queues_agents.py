@@ -274,7 +274,7 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
         st.caption("Logged-in, paused and occupancy figures are left out: no agent here has agent state "
                    "logged (Webex's CDRs carry none).")
     # wrap-up only Wazo logs: elsewhere the column read 00:00:00 for everyone, as if measured
-    if not (agents["wrapup_seconds"].fill_null(0) != 0).any():
+    if "wrapup_seconds" in df.columns and not (agents["wrapup_seconds"].fill_null(0) != 0).any():
         df = df.drop(columns=["wrapup_seconds"])
         st.caption("Wrap-up is left out: none is logged here (only Wazo's `WRAPUPSTART` records it; "
                    "AHT is then talk time alone).")
