@@ -5,7 +5,8 @@
   interval (a PAUSEALL wins a tie with its own cascade). Overlapping intervals merge; a pause
   that starts exactly when the previous one ends with another reason (a reason change) stays a
   separate span, so each reason keeps its own time. With the same reason it continues the span:
-  Asterisk logs a PAUSE again when a paused member is paused again, without an UNPAUSE between.
+  Asterisk logs a PAUSE again when a paused member is paused again, without an UNPAUSE between
+  (an UNPAUSE and a PAUSE of one reason in the same second are no break either).
 #}
 
 with
