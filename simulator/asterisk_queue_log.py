@@ -247,6 +247,7 @@ SERVICE_LEVEL_S = 20
 DEFAULT_START = date(2025, 3, 3)  # a Monday
 RNA_RING_S = 15  # member ring timeout
 RETRY_S = 5  # queue "retry" between ring attempts
+CUT_WINDOW_S = 3600  # the log's last day stops within this of its last call's end
 INF = 1 << 40
 
 # ---------------------------------------------------------------------------------------------
@@ -1103,7 +1104,9 @@ def _key(
 
 
 def _cut_time(sim: _DaySim) -> int | None:
-    """A late moment of the day at which one or two queue visits are still in progress.
+    """A late moment of the day at which one or two queue visits are still in progress: within
+    the last hour of its calls (a quiet day's 400 latest ends went back to the early afternoon,
+    and the log stopped hours before the other platforms' data).
 
     Preference: a caller still waiting, then two calls in progress, then the latest moment.
     """
@@ -1114,6 +1117,7 @@ def _cut_time(sim: _DaySim) -> int | None:
     if enter.size == 0:
         return None
     ends = np.unique(end)[::-1]
+    ends = ends[ends >= ends[0] - CUT_WINDOW_S]
     best: tuple | None = None
     for rank, T in enumerate(ends[1:400]):
         inside = (enter <= T) & (end > T)

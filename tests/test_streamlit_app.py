@@ -648,6 +648,11 @@ def test_page_interval_chart(app_env):
     assert x_axis["tickCount"] == {"interval": "day", "step": 1}  # not hours, each labelled with its day
     at.radio[0].set_value("By time of day").run()  # days do not divide a day: hours instead
     assert not at.exception and at.radio[1].value == "Hour" and len(chart_data(at, 0)) == 3 * (24 + 1)
+    # the step shown is the one kept (a link kept Day while the chart drew hours; AppTest does not
+    # show bound query parameters: checked in a browser), also back on the timeline
+    assert at.session_state["step"] == "Hour" and not at.warning
+    at.radio[0].set_value("Timeline").run()
+    assert at.radio[1].value == "Hour" and len(chart_data(at, 0)) == 3 * (7 * 24 + 1)
 
 
 def test_coarser_intervals_add_up_quarters():
@@ -716,6 +721,9 @@ def test_every_table_shows_a_dash_for_missing_values(app_env):
     at = run_app()
     assert len(at.dataframe) == 3  # agents, pause reasons, paused time per agent and reason
     assert [df.proto.placeholder for df in at.dataframe] == [DASH] * 3
+    # a reason an agent never took is such a cell, not 00:00:00 (a pivot's sum filled it with 0)
+    per_agent = at.dataframe[2].value.set_index("agent")
+    assert pd.isna(per_agent.loc["carol", "training"]) and per_agent.loc["alice", "training"] == pd.Timedelta(seconds=200)
 
 
 def test_page_draws_no_empty_chart(app_env):

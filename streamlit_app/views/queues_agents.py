@@ -185,7 +185,12 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
     by_time_of_day = view == "By time of day"
     steps = [s for s in STEPS if not (by_time_of_day and STEPS[s] == "1d")]
     # a week of 15-minute steps is 672 of them: hours by default beyond two days
-    step = controls[1].radio("Step", steps, index=0 if days <= 2 else 1, horizontal=True, key="step",
+    default = 0 if days <= 2 else 1
+    if st.session_state.get("step", steps[default]) not in steps:
+        # Day is not offered by time of day: the step shown (and kept in the address) is the
+        # default, not a Day the chart no longer draws
+        st.session_state["step"] = steps[default]
+    step = controls[1].radio("Step", steps, index=default, horizontal=True, key="step",
                              bind="query-params", label_visibility="collapsed", help="How long each point of the chart is.")
     data = q.coarser_intervals(intervals, STEPS[step])
     data = q.time_of_day_profile(data) if by_time_of_day else data
@@ -392,8 +397,10 @@ def _pause_breakdown(
 
     with st.expander("Paused time per agent and reason"):
         index = ["platform", "agent_key", "agent"]
+        # one row per agent and reason already: "first" leaves a reason the agent never took
+        # empty, where a sum made it 00:00:00
         wide = per_agent.pivot(
-            on="reason", index=index, values="paused_seconds", aggregate_function="sum"
+            on="reason", index=index, values="paused_seconds", aggregate_function="first"
         )
         reasons = [c for c in wide.columns if c not in index]
         shown = wide.drop("agent_key" if several_platforms else ["platform", "agent_key"])
@@ -402,6 +409,10 @@ def _pause_breakdown(
             wide_pd,
             hide_index=True,
             width="stretch",
-            column_config={r: st.column_config.NumberColumn(r, format="compact") for r in reasons},
+            column_config={
+                "platform": st.column_config.TextColumn("Platform"),
+                "agent": st.column_config.TextColumn("Agent"),
+                **{r: st.column_config.NumberColumn(r, format="compact") for r in reasons},
+            },
             placeholder=DASH,
         )
