@@ -234,7 +234,8 @@ def run_suite(suite: Suite, warehouse: WarehouseResource) -> dg.AssetCheckResult
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={"rows_checked": rows_checked, "rows": suite.scope, "batches": max(len(ranges), 1),
-                  "expectations": len(expectations.expectations), "failed": list(failed.values())},
+                  "expectations": len(expectations.expectations),
+                  "failed_expectations": list(failed.values())},
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 
 DASH = "—"
 
@@ -44,3 +44,8 @@ def fmt_timestamp(value: datetime | None) -> str:
     if value is None:
         return DASH
     return value.strftime("%Y-%m-%d %H:%M") + (f" ({value.strftime('%Z')})" if value.tzinfo else "")
+
+
+def fmt_days(start: date, end: date) -> str:
+    """A range of days as captions say it: 'Tue 01 Dec 2026', or '… – …' for several."""
+    return f"{start:%a %d %b %Y}" if start == end else f"{start:%a %d %b %Y} – {end:%a %d %b %Y}"

@@ -34,7 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_command(sub)
 
-    mat = sub.add_parser("materialize", help="materialize assets in-process with the environment's settings")
+    mat = sub.add_parser(
+        "materialize", help="materialize assets in-process with the environment's settings",
+        description="Materialize the selected assets and their checks in this process, with the environment's "
+                    "settings. Exit codes: 0 done, 1 a step or a blocking check failed, 2 a wrong setting or "
+                    "selection (before any work).")
     mat.add_argument("--select", default="*", help="Dagster asset selection, e.g. 'key:raw/asterisk/*' (default: all)")
     mat.add_argument("--full-refresh", action="store_true",
                      help="rebuild the selected dbt models from scratch (dbt's --full-refresh), e.g. "
@@ -156,6 +160,7 @@ def settings_command() -> int:
     from definitions import build_definitions
 
     build_definitions(settings)  # a queue_log, Master.csv or Control Hub place that is missing
+    print(f"settings OK: warehouse {settings.warehouse.redacted()}, serving copy {settings.serving_path}")
     return 0
 
 
@@ -285,7 +290,8 @@ def demo_command(args: argparse.Namespace) -> int:
     # The week that ended at last midnight in Bogotá: all of it is old enough for cdr_feed.
     today = datetime.now(ZoneInfo("America/Bogota")).date()
     start = today - timedelta(days=args.days)
-    print(f"simulating {args.agents} agents × {args.days} days ({start} – {today}) into {sim_dir} …", flush=True)
+    print(f"simulating {args.agents} agents × {args.days} days ({start} – {today - timedelta(days=1)}) into {sim_dir} …",
+          flush=True)
     summary = simulate(sim_dir, agents=args.agents, days=args.days, seed=args.seed, start=start)
     webex = summary["webex"]
     print(f"  Webex: {webex['journeys']:,} calls, {webex['records']:,} CDRs; Asterisk site: "

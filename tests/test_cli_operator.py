@@ -237,6 +237,7 @@ def test_root_cause_follows_causes_then_contexts():
 def test_settings_exits_2_naming_an_invalid_value(make_settings, monkeypatch, capsys):
     make_settings()
     assert cli.main(["settings"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("settings OK: warehouse duckdb:///")
     monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "twenty")
     assert cli.main(["settings"]) == 2
     assert "SWITCHBOARD_SL_SECONDS" in capsys.readouterr().err

@@ -46,7 +46,7 @@ def _visits(warehouse: Warehouse, rows: list[tuple]) -> None:
 def _run(suite_name: str, warehouse: Warehouse) -> tuple[bool, int, dict[str, int]]:
     """(passed, rows checked, {expectation:column: rows that broke it}) of one suite."""
     result = run_suite(SUITE[suite_name], warehouse.resource)
-    failed = {f"{f['expectation']}:{f['column'] or ''}": f["unexpected"] for f in result.metadata["failed"].value}
+    failed = {f"{f['expectation']}:{f['column'] or ''}": f["unexpected"] for f in result.metadata["failed_expectations"].value}
     return result.passed, result.metadata["rows_checked"].value, failed
 
 

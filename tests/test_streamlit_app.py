@@ -21,7 +21,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from streamlit_app import queries as q
-from streamlit_app.formatting import DASH, fmt_count, fmt_duration, fmt_pct
+from streamlit_app.formatting import DASH, fmt_count, fmt_days, fmt_duration, fmt_pct
 from streamlit_app.views.widgets import seconds_to_timedelta
 
 APP = str(Path(__file__).resolve().parents[1] / "streamlit_app" / "app.py")
@@ -539,6 +539,8 @@ def test_formatting():
     assert fmt_duration(3725) == "1:02:05"
     assert fmt_duration(None) == "—"
     assert fmt_count(12345) == "12,345"
+    assert fmt_days(date(2026, 12, 1), date(2026, 12, 1)) == "Tue 01 Dec 2026"  # not "… – Tue 01 Dec 2026"
+    assert fmt_days(date(2026, 12, 1), date(2026, 12, 7)) == "Tue 01 Dec 2026 – Mon 07 Dec 2026"
 
 
 def test_queue_labels_name_platform_only_when_needed():

@@ -15,7 +15,7 @@ import streamlit as st
 from streamlit_app import cached
 from streamlit_app import call_queries as cq
 from streamlit_app import queries as q
-from streamlit_app.formatting import DASH, fmt_count, fmt_duration, fmt_pct, fmt_timestamp
+from streamlit_app.formatting import DASH, fmt_count, fmt_days, fmt_duration, fmt_pct, fmt_timestamp
 from streamlit_app.views.widgets import (
     no_data,
     page,
@@ -53,7 +53,7 @@ def _render(settings: Settings, path: str) -> None:
 
     filters = _sidebar(overview, settings, show_numbers)
     st.caption(
-        f"{filters.start:%a %d %b %Y} – {filters.end:%a %d %b %Y} · times in **{settings.timezone}** · "
+        f"{fmt_days(filters.start, filters.end)} · times in **{settings.timezone}** · "
         f"latest call {fmt_timestamp(overview.latest_start)}"
         + ("" if show_numbers else " · phone numbers masked")
     )

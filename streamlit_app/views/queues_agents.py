@@ -14,7 +14,7 @@ import streamlit as st
 
 from streamlit_app import cached
 from streamlit_app import queries as q
-from streamlit_app.formatting import DASH, fmt_count, fmt_duration, fmt_pct, fmt_timestamp
+from streamlit_app.formatting import DASH, fmt_count, fmt_days, fmt_duration, fmt_pct, fmt_timestamp
 from streamlit_app.views.widgets import no_data, page, seconds_to_timedelta, sidebar_days, tile_row
 from switchboard.settings import Settings
 
@@ -40,7 +40,7 @@ def _render(settings: Settings, path: str) -> None:
 
     start, end, queue_key, picked_labels = _sidebar(overview, settings)
     st.caption(
-        f"{start:%a %d %b %Y} – {end:%a %d %b %Y} · "
+        f"{fmt_days(start, end)} · "
         f"{_queue_summary(picked_labels, len(overview.queues))} · "
         f"times in **{settings.timezone}** · published {fmt_timestamp(overview.published_at)}, "
         f"latest queue entry {fmt_timestamp(overview.latest_entry)}"
