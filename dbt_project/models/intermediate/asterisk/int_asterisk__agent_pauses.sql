@@ -97,10 +97,9 @@ bounded as (
 
     select
         numbered.*,
-        island_no = min(island_no) over pause_islands as is_first,
-        island_no = max(island_no) over pause_islands as is_last
+        starts_pause = 1 as is_first,
+        island_no = max(island_no) over (partition by agent_key, pause_no) as is_last
     from numbered
-    window pause_islands as (partition by agent_key, pause_no)
 
 ),
 
