@@ -205,6 +205,15 @@ def test_journey_hops_in_order(built):
         ("agent_offer", "Jorge Páez", "no_answer", 15),  # not in the directory: People name
         ("agent", "Ana Pérez", "answered", 152),
     ]
+    # ring and hold only where something rings or holds: the AA's and the queue's records say 0
+    measures = {name: [(h["hop_type"], h["ring_seconds"], h["hold_seconds"]) for h in _rows(
+        built, f"select * from marts.fct_journey_hops where call_id = '{journey_of(name)}' order by hop_no")]
+        for name in ("simple", "aa_rna")}
+    assert measures == {
+        "simple": [("pstn", None, None), ("queue", None, None), ("agent", 7, 10)],
+        "aa_rna": [("pstn", None, None), ("auto_attendant", None, None), ("queue", None, None),
+                   ("agent_offer", 15, None), ("agent", 8, None)],
+    }
     assert hops("consult_transfer") == [
         ("pstn", "PSTN", "connected", None),
         ("queue", "Tarjetas", "answered", 15),

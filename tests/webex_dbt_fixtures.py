@@ -141,8 +141,10 @@ def scenarios() -> dict[str, list[dict]]:
 
     b = 0  # simple answered call: PSTN -> Tarjetas -> Ana
     s["simple"] = [
+        # (a queue's record carries Ring and Hold duration too, as 0: they measure nothing)
         record("r1-q", Q_TARJETAS, start=b, answer=b, release=b + 130, correlation_id="C1", local_call_id="q1:0",
-               related_call_id="a1:0", related_reason="CallQueue", network_call_id="N1", queue_type="Call Queue"),
+               related_call_id="a1:0", related_reason="CallQueue", network_call_id="N1", queue_type="Call Queue",
+               ring_duration=0, hold_duration=0),
         offer("r1-a", ANA, Q_TARJETAS, start=b + 5, answer=b + 12, release=b + 130, correlation_id="C1",
               local_call_id="a1:0", hold_duration=10, call_recording_result="successful"),
     ]
@@ -150,7 +152,8 @@ def scenarios() -> dict[str, list[dict]]:
     b = 1000  # AA (key 2) -> Tarjetas -> Jorge rings out -> Ana answers
     s["aa_rna"] = [
         record("r2-aa", AA, start=b, answer=b, release=b + 20, caller=FIXED, correlation_id="C2", local_call_id="aa2:0",
-               related_call_id="q2:0", related_reason="Deflection", network_call_id="N2", auto_attendant_key_pressed="2"),
+               related_call_id="q2:0", related_reason="Deflection", network_call_id="N2", auto_attendant_key_pressed="2",
+               ring_duration=0, hold_duration=0),
         record("r2-q", Q_TARJETAS, start=b + 20, answer=b + 20, release=b + 200, caller=FIXED, correlation_id="C2",
                local_call_id="q2:0", network_call_id="N2", related_call_id="a2b:0", related_reason="CallQueue",
                redirect_reason="Deflection", redirecting_party_uuid=AA),

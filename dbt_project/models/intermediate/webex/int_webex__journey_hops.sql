@@ -83,8 +83,11 @@ record_hops as (
         journey_legs.started_at,
         journey_legs.answered_at,
         journey_legs.released_at as ended_at,
-        journey_legs.ring_seconds,
-        journey_legs.hold_seconds,
+        -- a record's ring and hold are measures of a leg that rings or holds: an auto attendant's
+        -- or a queue's 0 (and a virtual agent's hold) measured nothing and would read as 0 s
+        case when journey_legs.leg_role in ('person', 'virtual_agent', 'service')
+            then journey_legs.ring_seconds end as ring_seconds,
+        case when journey_legs.leg_role = 'person' then journey_legs.hold_seconds end as hold_seconds,
         visits.wait_seconds,
         case
             when journey_legs.is_answered and journey_legs.leg_role in ('person', 'virtual_agent', 'service')
