@@ -22,6 +22,27 @@ import pytest
 from switchboard.paths import DBT_PROJECT_DIR
 from tests.postgres_databases import create_database
 
+
+def _isolate_from_the_shell(working_dir: Path) -> None:
+    """Tests configure Switchboard themselves. A shell set up for production (a real Webex client
+    and token file, another warehouse, other thresholds) or a `.env` in the checkout must reach
+    none of them: the first would send tests to webexapis.com and rotate the real refresh token."""
+    from switchboard.settings import Settings
+
+    variables = {info.alias for info in Settings.model_fields.values() if info.alias}
+    for name in list(os.environ):
+        if name in variables or name.startswith(("SWITCHBOARD_", "WEBEX_")):
+            del os.environ[name]
+    # Settings read `.env` from the working directory; tests that need one write their own
+    os.chdir(working_dir)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_from_the_shell(tmp_path_factory) -> None:
+    # (a fixture, not at import: pytest-xdist's workers find the tests from the working directory)
+    _isolate_from_the_shell(tmp_path_factory.mktemp("cwd"))
+
+
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
 os.environ.pop("DAGSTER_HOME", None)
@@ -47,7 +68,7 @@ def make_settings(tmp_path, monkeypatch):
     """Settings pointing every path into tmp_path; keyword arguments override environment values."""
     from switchboard.settings import load_settings
 
-    monkeypatch.chdir(tmp_path)  # no stray .env from the developer's checkout
+    monkeypatch.chdir(tmp_path)  # a .env a test writes is its own
 
     def _make(**env: str):
         values = {

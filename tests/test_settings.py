@@ -20,10 +20,28 @@ from switchboard.warehouse_url import WarehouseURL, parse_warehouse_url
 @pytest.fixture(autouse=True)
 def clean_env(tmp_path, monkeypatch):
     for name in list(os.environ):
-        if name.startswith("SWITCHBOARD_"):
+        if name.startswith(("SWITCHBOARD_", "WEBEX_")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+def test_the_suite_sees_no_configuration_of_the_shell(tmp_path, monkeypatch):
+    """conftest's isolation: a shell exported for production and a `.env` in the checkout."""
+    from tests.conftest import _isolate_from_the_shell
+
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / ".env").write_text("SWITCHBOARD_SL_SECONDS=45\nWEBEX_CLIENT_ID=from-dotenv\n")
+    for name, value in {"WEBEX_CLIENT_ID": "prod-id", "WEBEX_CLIENT_SECRET": "prod-secret",
+                        "WEBEX_REFRESH_TOKEN": "prod-token", "WEBEX_API_BASE_URL": "https://webexapis.com/v1",
+                        "SWITCHBOARD_RUN_EXECUTOR": "multiprocess"}.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().webex_api_configured and load_settings().sl_seconds == 45  # what leaks without it
+    _isolate_from_the_shell(tmp_path / "elsewhere")  # (monkeypatch restores the directory and the variables)
+    settings = load_settings()
+    assert not settings.webex_api_configured
+    assert (settings.sl_seconds, settings.run_executor) == (Settings.model_fields["sl_seconds"].default,
+                                                           Settings.model_fields["run_executor"].default)
 
 
 def settings_error(monkeypatch, **env: str) -> str:
@@ -188,8 +206,7 @@ def test_duckdb_four_slashes_are_always_absolute(tmp_path):
 
 def test_duckdb_url_is_stripped_and_rendered(tmp_path):
     url = parse_warehouse_url("  duckdb:///w.duckdb\n", tmp_path)
-    assert url.sqlalchemy_url() == f"duckdb:///{tmp_path.resolve() / 'w.duckdb'}"
-    assert url.redacted() == url.sqlalchemy_url()
+    assert url.redacted() == f"duckdb:///{tmp_path.resolve() / 'w.duckdb'}"
 
 
 def test_settings_resolve_relative_duckdb_against_the_working_directory(clean_env, monkeypatch):
@@ -212,7 +229,6 @@ def test_postgres_url_fields(tmp_path):
                                database="switchboard")
     assert not url.is_duckdb
     assert url.postgres_dsn() == "postgresql://ana:s3cr3t@db.example.org:6543/switchboard"
-    assert url.sqlalchemy_url() == "postgresql+psycopg2://ana:s3cr3t@db.example.org:6543/switchboard"
     assert url.redacted() == "postgresql://ana:***@db.example.org:6543/switchboard"
 
 
@@ -230,9 +246,9 @@ def test_postgres_percent_encoded_credentials_are_decoded(tmp_path):
 def test_postgres_dsn_round_trips_special_characters(tmp_path):
     """A password with '@', '/' or ':' must be re-encoded, or the DSN points at the wrong host."""
     url = parse_warehouse_url("postgresql://ana%40corp:p%40ss%2Fw%3Ard%25@db.example.org:6543/switchboard", tmp_path)
-    for rendered in (url.postgres_dsn(), url.sqlalchemy_url()):
-        assert parse_warehouse_url(rendered, tmp_path) == url
-        assert urlsplit(rendered).hostname == "db.example.org"
+    rendered = url.postgres_dsn()
+    assert parse_warehouse_url(rendered, tmp_path) == url
+    assert urlsplit(rendered).hostname == "db.example.org"
     assert "p@ss" not in url.redacted()
 
 
@@ -246,7 +262,7 @@ def test_postgres_ipv6_and_socket_hosts_round_trip(tmp_path, url, host, port, re
     """Rendered bare, an IPv6 host ("ana@::1:6543") or a socket folder made a URL no client reads."""
     location = parse_warehouse_url(url, tmp_path)
     assert (location.host, location.port) == (host, port)
-    for rendered in (location.postgres_dsn(), location.sqlalchemy_url(), location.redacted()):
+    for rendered in (location.postgres_dsn(), location.redacted()):
         assert f"@{rendered_host}:{port}/switchboard" in rendered
         assert parse_warehouse_url(rendered.replace("***", ""), tmp_path).host == host
 
@@ -258,13 +274,13 @@ def test_postgres_needs_host_and_database(tmp_path, url):
 
 
 def test_setting_docs_cover_every_variable():
-    """Every setting has a SWITCHBOARD_* (or, per provider, WEBEX_*, ELEVENLABS_*, …) variable name and
-    a description (the README table uses them)."""
+    """Every setting has a SWITCHBOARD_* (or, per provider, WEBEX_*, ELEVENLABS_*, …; or Dagster's own
+    DAGSTER_HOME) variable name and a description (the README table uses them)."""
     from switchboard.settings import setting_docs
 
     rows = setting_docs()
     assert len(rows) == len(Settings.model_fields)
-    prefixes = ("SWITCHBOARD_", "WEBEX_", "ELEVENLABS_", "TWILIO_", "BUILDERBOT_", "OPENAI_")
+    prefixes = ("SWITCHBOARD_", "WEBEX_", "ELEVENLABS_", "TWILIO_", "BUILDERBOT_", "OPENAI_", "DAGSTER_HOME")
     assert all(name.startswith(prefixes) and description for name, _, description in rows)
 
 
@@ -273,7 +289,6 @@ def test_postgres_url_keeps_its_libpq_options_for_every_connection(tmp_path):
         "postgresql://ana:s3cr3t@db:5432/switchboard?sslrootcert=/etc/ssl/bank.pem&sslmode=verify-full", tmp_path)
     query = "?sslmode=verify-full&sslrootcert=%2Fetc%2Fssl%2Fbank.pem"
     assert url.postgres_dsn() == "postgresql://ana:s3cr3t@db:5432/switchboard" + query
-    assert url.sqlalchemy_url() == "postgresql+psycopg2://ana:s3cr3t@db:5432/switchboard" + query
     assert url.redacted() == "postgresql://ana:***@db:5432/switchboard" + query
     # dbt's profile has no place for them: its libpq reads them from the environment
     assert url.libpq_environment() == {"PGSSLMODE": "verify-full", "PGSSLROOTCERT": "/etc/ssl/bank.pem"}
