@@ -19,8 +19,8 @@ Files written
 ``truth_dir/visits.parquet``, ``agent_daily.parquet``, ``queue_daily.parquet``
     Ground truth (``truth_dir`` defaults to ``out_dir/../truth``).
 
-What the simulation models (see ``/work/shared/reference/asterisk-queue-log.md``)
----------------------------------------------------------------------------------
+What the simulation models (see the team's queue_log reference, outside this repository)
+----------------------------------------------------------------------------------------
 * A nightly Asterisk restart (``QUEUESTART`` then ``CONFIGRELOAD``), a logrotate ``logger
   reload`` (``CONFIGRELOAD``) and a few admin reloads a day. Uniqueid sequences restart at
   ``.0`` after every ``QUEUESTART``.
@@ -1869,13 +1869,14 @@ def _truth_agents(
     ).sort("agent")
 
 
-def queue_daily_from_visits(visits: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+def queue_daily_from_visits(visits: pl.DataFrame | pl.LazyFrame, sl_seconds: float = SERVICE_LEVEL_S,
+                            short_abandon_seconds: float = SHORT_ABANDON_S) -> pl.DataFrame:
     """Daily queue KPIs from a visits table (the truth definition, DESIGN.md "Metric definitions").
 
     ``offered`` counts every visit, join-empty ones included (Wazo's "received" = answered +
     abandoned + blocked); the outcome columns are counted apart, so ``offered`` = answered +
     abandoned + timeouts + exit_key + exit_empty + join_empty + open_visits. Short abandons:
-    wait <= 5 s; answered within SL: wait <= 20 s (both inclusive).
+    wait <= ``short_abandon_seconds``; answered within SL: wait <= ``sl_seconds`` (both inclusive).
     """
     lf = visits.lazy()
     o = pl.col("outcome")
@@ -1886,12 +1887,12 @@ def queue_daily_from_visits(visits: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame
             pl.len().cast(pl.Int64).alias("offered"),
             (o == "answered").sum().cast(pl.Int64).alias("answered"),
             (o == "abandoned").sum().cast(pl.Int64).alias("abandoned"),
-            ((o == "abandoned") & (w <= SHORT_ABANDON_S))
+            ((o == "abandoned") & (w <= short_abandon_seconds))
             .sum()
             .cast(pl.Int64)
             .alias("short_abandons"),
             (o == "timeout").sum().cast(pl.Int64).alias("timeouts"),
-            ((o == "answered") & (w <= SERVICE_LEVEL_S))
+            ((o == "answered") & (w <= sl_seconds))
             .sum()
             .cast(pl.Int64)
             .alias("answered_within_sl"),
@@ -2044,6 +2045,8 @@ def generate(
     target_lines: int | None = None,
     truth_dir: Path | None = None,
     workers: int = 0,
+    sl_seconds: float = SERVICE_LEVEL_S,
+    short_abandon_seconds: float = SHORT_ABANDON_S,
 ) -> GeneratedSite:
     """Write a simulated Issabel 4 site's ``queue_log`` + ``Master.csv`` and its ground truth.
 
@@ -2054,7 +2057,8 @@ def generate(
     the plan, not a promise). ``workers`` > 0 simulates days in that many helper processes
     while this one formats and writes; the default 0 simulates in-process, which measured
     faster on a shared 2-core machine (Polars already uses both cores when formatting). The
-    output does not depend on it. Existing ``queue_log*`` files and ``Master.csv`` in
+    output does not depend on it. ``sl_seconds`` and ``short_abandon_seconds`` are the truth's
+    thresholds (``queue_daily.parquet``). Existing ``queue_log*`` files and ``Master.csv`` in
     ``out_dir`` are replaced.
     """
     t_start = time.perf_counter()
@@ -2132,7 +2136,7 @@ def generate(
         out.cdr.select("line").write_csv(cdr_fh, include_header=False, quote_style="never")
         vis_writer.write_table(out.visits.to_arrow().cast(vis_schema))
         agent_frames.append(out.agent_daily)
-        queue_frames.append(queue_daily_from_visits(out.visits))
+        queue_frames.append(queue_daily_from_visits(out.visits, sl_seconds, short_abandon_seconds))
         totals["lines"] += out.lines.height
         totals["cdr"] += out.cdr.height
         totals["visits"] += out.visits.height

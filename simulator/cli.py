@@ -47,7 +47,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timezone",
         default=None,
-        help="time zone of the truth's days (default: SWITCHBOARD_TIMEZONE or America/Bogota)",
+        help="time zone of the truth's days (default: SWITCHBOARD_TIMEZONE, whose default is America/Bogota)",
     )
     p.add_argument("--no-asterisk", action="store_true", help="skip the Issabel/Asterisk site")
     p.add_argument(
@@ -65,6 +65,7 @@ def _arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from simulator.contact_center import simulate
+    from switchboard.settings import load_settings
 
     if args.agents < 1 or args.days < 1:
         print("switchboard simulate: --agents and --days must be >= 1", file=sys.stderr)
@@ -72,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if args.start and args.end and args.end <= args.start:
         print("switchboard simulate: --end must be after --start", file=sys.stderr)
         return 2
+    # the truth's days and thresholds are the deployment's, so it compares with its marts
+    settings = load_settings()
     summary = simulate(
         args.out,
         agents=args.agents,
@@ -80,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
         start=args.start,
         end=args.end,
         customers=args.customers,
-        timezone=args.timezone,
+        timezone=args.timezone or settings.timezone,
+        sl_seconds=settings.sl_seconds,
+        short_abandon_seconds=settings.short_abandon_seconds,
         asterisk=not args.no_asterisk,
         channels=not args.no_channels,
         control_hub_days=args.control_hub_days,

@@ -28,7 +28,6 @@ import gc
 import heapq
 import importlib
 import importlib.util
-import os
 import pickle
 import resource
 import shutil
@@ -422,9 +421,9 @@ def simulate(
     start: date | None = None,
     end: date | None = None,
     customers: int | None = None,
-    timezone: str | None = None,
-    sl_seconds: float | None = None,
-    short_abandon_seconds: float | None = None,
+    timezone: str = SITE_TZ,
+    sl_seconds: float = 20,
+    short_abandon_seconds: float = 5,
     asterisk: bool = True,
     asterisk_agents: int | None = None,
     channels: bool = True,
@@ -435,9 +434,9 @@ def simulate(
     """Simulate ``days`` local days (America/Bogota) from ``start`` and write ``out_dir``.
 
     ``end`` (exclusive) overrides ``days``; with only ``end``, ``start`` = ``end`` − ``days``.
-    ``timezone`` is the reporting zone of the truth's days (default ``SWITCHBOARD_TIMEZONE`` or
-    America/Bogota); ``sl_seconds`` / ``short_abandon_seconds`` default to
-    ``SWITCHBOARD_SL_SECONDS`` / ``SWITCHBOARD_SHORT_ABANDON_SECONDS`` (20 / 5). Existing
+    ``timezone`` is the reporting zone of the truth's days; ``sl_seconds`` /
+    ``short_abandon_seconds`` are the thresholds of the truth's service level and short abandons
+    (the settings' defaults; `switchboard simulate` passes the deployment's). Existing
     ``webex/``, ``truth/`` and ``asterisk/<site>/`` content under ``out_dir`` is replaced.
     ``fraud`` injects the labelled fraud and misuse scenarios of
     :mod:`simulator.fraud_scenarios` into the CDR files (``truth/fraud_labels.parquet``).
@@ -456,16 +455,9 @@ def simulate(
         raise ValueError("the simulated period must cover at least one day")
     if agents < 1:
         raise ValueError("agents must be >= 1")
-    tz = timezone or os.environ.get("SWITCHBOARD_TIMEZONE") or SITE_TZ
+    tz = timezone
     ZoneInfo(tz)
-    sl = float(
-        sl_seconds if sl_seconds is not None else os.environ.get("SWITCHBOARD_SL_SECONDS", 20)
-    )
-    short = float(
-        short_abandon_seconds
-        if short_abandon_seconds is not None
-        else os.environ.get("SWITCHBOARD_SHORT_ABANDON_SECONDS", 5)
-    )
+    sl, short = float(sl_seconds), float(short_abandon_seconds)
     n_customers = customers if customers is not None else max(2000, agents * 60)
 
     webex = out / "webex"
@@ -592,6 +584,8 @@ def simulate(
             seed=seed,
             timezone=SITE_TZ,
             truth_dir=truth / "asterisk",
+            sl_seconds=sl,
+            short_abandon_seconds=short,
         )
         site_summary = site.summary()
 

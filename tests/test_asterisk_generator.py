@@ -16,7 +16,12 @@ from zoneinfo import ZoneInfo
 import polars as pl
 import pytest
 
-from simulator.asterisk_queue_log import EVENT_DATA_FIELDS, OUTCOMES, generate
+from simulator.asterisk_queue_log import (
+    EVENT_DATA_FIELDS,
+    OUTCOMES,
+    generate,
+    queue_daily_from_visits,
+)
 
 TERMINAL_ANSWERED = {"COMPLETEAGENT", "COMPLETECALLER", "BLINDTRANSFER", "ATTENDEDTRANSFER"}
 TERMINAL_UNANSWERED = {"ABANDON", "EXITWITHTIMEOUT", "EXITWITHKEY", "EXITEMPTY"}
@@ -194,6 +199,21 @@ def test_queue_daily_is_recomputed_from_visits(site):
     assert ad["answered"].sum() == (visits["outcome"] == "answered").sum()
     assert (ad["logged_in_seconds"] >= ad["paused_seconds"]).all()
     assert (ad["logged_in_seconds"] > ad["talk_seconds"]).all()
+
+
+def test_queue_daily_uses_the_thresholds_given():
+    """The truth counts short abandons and answers within the service level by the deployment's
+    thresholds (`switchboard simulate` passes them), inclusive."""
+    visits = pl.DataFrame({
+        "queue": ["q"] * 5, "local_day": [date(2025, 3, 6)] * 5,
+        "outcome": ["abandoned", "abandoned", "answered", "answered", "answered"],
+        "wait_seconds": [5.0, 8.0, 20.0, 30.0, 31.0],
+        "talk_seconds": [None, None, 60.0, 60.0, 60.0],
+    })
+    default = queue_daily_from_visits(visits).row(0, named=True)
+    wider = queue_daily_from_visits(visits, sl_seconds=30, short_abandon_seconds=8).row(0, named=True)
+    assert (default["short_abandons"], default["answered_within_sl"]) == (1, 1)
+    assert (wider["short_abandons"], wider["answered_within_sl"]) == (2, 2)
 
 
 def _agent_alias(rows: list[list[str]]) -> dict[str, str]:

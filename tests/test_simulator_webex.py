@@ -425,9 +425,8 @@ def test_manifest_truth_meta_and_asterisk_site(site):
     assert (v["check"] == v["local_day"]).all()
 
 
-def test_reporting_time_zone_setting_moves_the_day_boundaries(tmp_path, monkeypatch):
-    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", "UTC")
-    s = simulate(tmp_path / "o", agents=6, days=1, seed=2, asterisk=False, channels=False)
+def test_the_reporting_time_zone_moves_the_day_boundaries(tmp_path):
+    s = simulate(tmp_path / "o", agents=6, days=1, seed=2, timezone="UTC", asterisk=False, channels=False)
     assert s["truth_timezone"] == "UTC"
     v = pl.read_parquet(tmp_path / "o" / "truth" / "visits.parquet")
     assert (v["entered_at"].dt.date() == v["local_day"]).all()
@@ -500,9 +499,12 @@ def test_population_numbers_and_whatsapp_ids():
 # ------------------------------------------------------------------------------------- CLI
 
 
-def test_switchboard_simulate_command(tmp_path, capsys):
+def test_switchboard_simulate_command(tmp_path, capsys, monkeypatch):
     from switchboard.cli import main
 
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SWITCHBOARD_SL_SECONDS", "30")  # the deployment's thresholds reach the truth
+    monkeypatch.setenv("SWITCHBOARD_SHORT_ABANDON_SECONDS", "8")
     rc = main(["simulate", "--out", str(tmp_path / "o"), "--agents", "4", "--start", "2026-03-16",
                "--end", "2026-03-17", "--seed", "3", "--no-asterisk", "--no-channels"])  # fmt: skip
     assert rc == 0
@@ -510,6 +512,8 @@ def test_switchboard_simulate_command(tmp_path, capsys):
     manifest = orjson.loads((tmp_path / "o" / "manifest.json").read_bytes())
     assert printed["webex"]["records"] == manifest["webex"]["records"] > 0
     assert manifest["start"] == "2026-03-16" and manifest["days"] == 1
+    meta = orjson.loads((tmp_path / "o" / "truth" / "meta.json").read_bytes())
+    assert (meta["timezone"], meta["sl_seconds"], meta["short_abandon_seconds"]) == ("America/Bogota", 30, 8)
     assert main(["simulate", "--out", str(tmp_path / "p"), "--agents", "0"]) == 2
 
 
