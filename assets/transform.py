@@ -1,7 +1,6 @@
 """dbt models as Dagster assets: staging/*, intermediate/*, marts/*; dbt tests become asset checks."""
 
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,16 +13,17 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
-from assets.asterisk_raw import WAREHOUSE_POOL
 from assets.automation import DAILY_FRESHNESS
 from resources.dbt import (
     dbt_build_args,
     dbt_environment,
     dbt_executable,
     dbt_project,
+    environment_set,
     keep_partial_parse,
     prune_run_folders,
 )
+from resources.warehouse import WAREHOUSE_POOL
 from switchboard.settings import Settings
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -69,9 +69,10 @@ def build_dbt_assets(settings: Settings) -> dg.AssetsDefinition:
         name=DBT_OP_NAME,
     )
     def switchboard_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-        # The dbt process inherits this run worker's environment: point its profile at the warehouse.
-        os.environ.update(dbt_environment(settings))
-        invocation = dbt.cli(dbt_build_args(settings, full_refresh=config.full_refresh), context=context)
+        # The dbt process inherits this run worker's environment (dagster-dbt starts it in cli()):
+        # point its profile at the warehouse.
+        with environment_set(dbt_environment(settings)):
+            invocation = dbt.cli(dbt_build_args(settings, full_refresh=config.full_refresh), context=context)
         try:
             yield from invocation.stream()
             keep_partial_parse(invocation.target_path, project)

@@ -47,21 +47,26 @@ def ensure_manifest() -> None:
     if not manifest.exists() or manifest.stat().st_mtime < _newest_project_file_mtime():
         # dagster-dbt's preparer (which guards against two processes parsing at once) runs the
         # `dbt` on PATH: the environment's own comes first for the parse
-        with _on_path(Path(dbt_executable()).parent):
+        folder = str(Path(dbt_executable()).parent)
+        with environment_set({"PATH": os.pathsep.join(p for p in (folder, os.environ.get("PATH")) if p)}):
             project.preparer.prepare(project)
 
 
 @contextmanager
-def _on_path(folder: Path) -> Iterator[None]:
-    previous = os.environ.get("PATH")
-    os.environ["PATH"] = os.pathsep.join(p for p in (str(folder), previous) if p)
+def environment_set(values: dict[str, str]) -> Iterator[None]:
+    """`values` in this process's environment (what a child process started inside inherits),
+    then the environment as it was: one run's warehouse (a Postgres password, libpq's PGSSLMODE)
+    must not stay behind for the next."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop("PATH", None)
-        else:
-            os.environ["PATH"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"

@@ -16,6 +16,10 @@ import polars as pl
 
 from switchboard.warehouse_url import WarehouseURL, parse_warehouse_url
 
+# The Dagster pool of every step that writes the warehouse (loads, dbt, checks, publishing): its
+# limit of 1 (dagster.yaml) is DuckDB's one writing process at a time.
+WAREHOUSE_POOL = "warehouse_writer"
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """Connections to the warehouse for readers and the publishing step."""
@@ -49,14 +53,17 @@ class WarehouseResource(dg.ConfigurableResource):
             con.close()
 
     def query(self, sql: str, params: list | tuple | None = None) -> pl.DataFrame:
-        """Run a read query and return a Polars frame, on either engine."""
+        """Run a read query and return a Polars frame, on either engine. `?` marks a parameter
+        (DuckDB's own; psycopg2's `%s` on Postgres), so the SQL holds no other `?`."""
         if self.location.is_duckdb:
             # read-only: a read-write open fails while any other process has the file open, even
             # a BI tool or a script only reading it
             with self.duckdb(read_only=True) as con:
                 return pl.from_arrow(con.sql(sql, params=params or None).to_arrow_table())
         with self.postgres() as con, con.cursor() as cur:
-            cur.execute(sql.replace("?", "%s"), params or None)
+            if params:  # psycopg2 reads every % as the start of a placeholder then
+                sql = sql.replace("%", "%%").replace("?", "%s")
+            cur.execute(sql, params or None)
             cols = [d[0] for d in cur.description]
             rows = cur.fetchall()
         return pl.DataFrame(rows, schema=cols, orient="row", infer_schema_length=None)

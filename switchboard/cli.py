@@ -3,6 +3,8 @@
     switchboard materialize [--select SELECTION] [--full-refresh]   materialize the asset graph in-process
     switchboard demo [--agents N --days D]         simulated site → full materialization → UIs
     switchboard settings                           every setting, its default and meaning; exit 2 if one is wrong
+    switchboard simulate | sandbox | webhooks      the simulated contact center, its provider APIs, its webhooks
+    switchboard backfill webex-cdr --since …       Webex CDRs of a past range through cdr_feed
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 
 from switchboard.gc_freeze import existing_objects_frozen
 from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT, STREAMLIT_APP
-from switchboard.settings import SettingsError, load_settings, setting_docs
+from switchboard.settings import Settings, SettingsError, load_settings, setting_docs
 
 # Subcommands that live beside their code. Each module has `add_command(subparsers)`, which
 # registers one subcommand and sets `run=<callable(args) -> int>` as its default.
@@ -67,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # a setting whose value is well-formed but wrong (e.g. a missing folder)
+    except UsageError as exc:  # a wrong argument; any other error keeps its traceback
         print(f"switchboard: {exc}", file=sys.stderr)
         return 2
     return 1
@@ -97,7 +99,7 @@ def materialize(selection: str = "*", *, full_refresh: bool = False) -> int:
     started = time.monotonic()
     # The definitions and everything imported so far live as long as the run: full collections
     # walking them were 9-12 s of a materialization in the slowest hour (switchboard/gc_freeze.py)
-    with _instance() as instance, existing_objects_frozen(), _run_chatter_shown(settings.log_level):
+    with _instance(settings) as instance, existing_objects_frozen(), _run_chatter_shown(settings.log_level):
         # Dagster's console logger prints at DEBUG by default: an event per step and per dbt node
         # (~750 lines for the demo's first run) burying the load's counts and the errors
         console = {"console": {"config": {"log_level": settings.log_level.upper()}}}
@@ -188,8 +190,8 @@ def check_destinations(settings) -> None:
     if "://" not in settings.landing_dir:
         _folder_path("SWITCHBOARD_LANDING_DIR", Path(settings.landing_dir))
     # Dagster's own check comes only when the run starts, after the definitions load, as a traceback
-    home = os.environ.get("DAGSTER_HOME")
-    if home and not Path(home).is_dir():
+    home = settings.dagster_home
+    if home and not home.is_dir():
         raise SettingsError(f"DAGSTER_HOME: {home} is not a folder; create it, or unset DAGSTER_HOME for "
                             "runs that are not kept")
 
@@ -210,8 +212,12 @@ def _writable_file_path(setting: str, path: Path) -> None:
         raise SettingsError(f"{setting}: {parent} is not writable")
 
 
-class SelectionError(ValueError):
-    """--select names no valid selection; main() prints it on one line (exit 2)."""
+class UsageError(ValueError):
+    """A command's argument is wrong (a selection, a port); main() prints it on one line (exit 2)."""
+
+
+class SelectionError(UsageError):
+    """--select names no valid selection."""
 
 
 def _parse_selection(selection: str):
@@ -246,12 +252,12 @@ def _select(selection: str, parsed, graph) -> set:
     return set(keys) & set(graph.materializable_asset_keys)
 
 
-def _instance():
+def _instance(settings: Settings):
     """The DAGSTER_HOME instance when there is one (runs show in the UI), else a throw-away one."""
     from dagster import DagsterInstance
 
-    if os.environ.get("DAGSTER_HOME"):
-        return DagsterInstance.get()
+    if settings.dagster_home:
+        return DagsterInstance.from_config(str(settings.dagster_home.resolve()))
     return DagsterInstance.ephemeral()
 
 
@@ -302,10 +308,9 @@ def demo_command(args: argparse.Namespace) -> int:
         os.environ.update(sandbox.env())
         print(f"sandbox provider APIs on {sandbox.state.base_url} (time scale {DEMO_TIME_SCALE:g})", flush=True)
 
-        code = _demo_webex_history(datetime.combine(start, datetime.min.time(), ZoneInfo("America/Bogota")),
-                                   datetime.now(UTC))
-        if code == 0:
-            code = materialize("*")
+        _demo_webex_history(datetime.combine(start, datetime.min.time(), ZoneInfo("America/Bogota")),
+                            datetime.now(UTC))
+        code = materialize("*")
         if code != 0 or args.no_ui:
             return code
         return _serve_uis(args.dagster_port, args.streamlit_port, env=dict(os.environ), dagster_cwd=demo_dir,
@@ -345,12 +350,12 @@ def demo_environment(demo_dir: Path, *, time_scale: float) -> dict[str, str]:
 
 
 def check_ui_ports(dagster_port: int, streamlit_port: int) -> None:
-    """Raise ValueError naming the flag when a UI's port on 127.0.0.1 is taken: the UI would fail
+    """Raise UsageError naming the flag when a UI's port on 127.0.0.1 is taken: the UI would fail
     to start while the printed address reached whatever server holds the port."""
     import socket
 
     if dagster_port == streamlit_port:
-        raise ValueError(f"--dagster-port and --streamlit-port are both {dagster_port}: give them different ports")
+        raise UsageError(f"--dagster-port and --streamlit-port are both {dagster_port}: give them different ports")
     for flag, port, variable in (("--dagster-port", dagster_port, "DAGSTER_PORT"),
                                  ("--streamlit-port", streamlit_port, "STREAMLIT_PORT")):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -359,26 +364,19 @@ def check_ui_ports(dagster_port: int, streamlit_port: int) -> None:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError as exc:
-                raise ValueError(f"port {port} on 127.0.0.1 is not available ({exc.strerror}): choose another "
+                raise UsageError(f"port {port} on 127.0.0.1 is not available ({exc.strerror}): choose another "
                                  f"with {flag} PORT (make demo {variable}=PORT)") from None
 
 
-def _demo_webex_history(since, until) -> int:
-    """The simulated week through cdr_feed, as `switchboard backfill webex-cdr` loads it."""
+def _demo_webex_history(since, until) -> None:
+    """The simulated week through cdr_feed, as `switchboard backfill webex-cdr` loads it (a failure
+    raises)."""
     from pipelines.dlt_logging import quiet_dlt_hints
     from pipelines.webex.pipeline import run_backfill
 
     quiet_dlt_hints()
     print(f"Webex CDR backfill {since.isoformat()} – {until.isoformat(timespec='seconds')} …", flush=True)
-    print("  " + backfill_counts_line(run_backfill(load_settings(), since, until).cdr), flush=True)
-    return 0
-
-
-def backfill_counts_line(counts) -> str:
-    """A backfill's CdrCounts as read = loaded + rejected + skipped, so the figures add up."""
-    return (f"{counts.windows} windows: {counts.records_read:,} records read = {counts.loaded:,} loaded "
-            f"+ {counts.rejected:,} rejected + {counts.skipped_duplicate:,} skipped (duplicates or versions "
-            "no newer than stored)")
+    print("  " + run_backfill(load_settings(), since, until).cdr.summary_line(), flush=True)
 
 
 def ui_banner(dagster_port: int, streamlit_port: int, queue_log_dirs: str) -> str:

@@ -85,6 +85,13 @@ class Settings(BaseSettings):
         description="How a Dagster run executes its steps: in_process (one process per run) or "
         "multiprocess (a process per step).",
     )
+    dagster_home: Path | None = Field(
+        default=None,
+        alias="DAGSTER_HOME",
+        description="Dagster's instance folder (Dagster's own variable; the UI and the daemon read it too). "
+        "Set, `switchboard materialize` keeps its runs there and they show in the UI; unset, a run's history "
+        "is thrown away.",
+    )
     log_level: str = Field(
         default="INFO",
         alias="SWITCHBOARD_LOG_LEVEL",

@@ -166,7 +166,7 @@ def test_the_ui_banner_names_the_queue_log_folder_the_sensor_watches(tmp_path):
 
 def test_backfill_summary_adds_up():
     counts = CdrCounts(records_read=69_901, loaded=69_221, rejected=0, skipped_duplicate=680, windows=14)
-    line = cli.backfill_counts_line(counts)
+    line = counts.summary_line()
     assert "69,901 records read = 69,221 loaded + 0 rejected + 680 skipped" in line
 
 
@@ -189,7 +189,8 @@ def test_selecting_one_table_of_a_step_selects_the_tables_it_writes_with(make_se
     graph = build_definitions(make_settings()).resolve_asset_graph()
     selection = "key:raw/asterisk/queue_log"  # asterisk_raw writes all of raw/asterisk in one step
     keys = cli._select(selection, cli._parse_selection(selection), graph)
-    assert {k.to_user_string() for k in keys} >= {"raw/asterisk/queue_log", "raw/asterisk/cdr"}
+    assert {k.to_user_string() for k in keys} == {f"raw/asterisk/{t}" for t in (
+        "queue_log", "queue_log_rejects", "log_streams", "queue_log_table", "cdr", "cdr_rejects", "phone_numbers")}
 
 
 def test_a_failed_step_is_summarised_by_its_root_cause(make_settings, tmp_path, capsys):

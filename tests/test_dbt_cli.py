@@ -94,3 +94,19 @@ def test_version_names_the_installed_dbt_without_asking_pypi():
     assert result.stdout.splitlines()[:2] == ["Core:", f"  - installed: {version('dbt-core')}"]
     assert f"  - duckdb: {version('dbt-duckdb')}" in result.stdout
     assert "latest" not in result.stdout and "could not be determined" not in result.stdout
+
+
+def test_a_runs_dbt_environment_is_given_back(monkeypatch):
+    """The dbt step sets the warehouse's variables for the dbt process it starts, then restores
+    them: a Postgres run's password or PGSSLMODE must not reach the next run in the process."""
+    import os
+
+    from resources.dbt import environment_set
+
+    monkeypatch.setenv("SWITCHBOARD_DBT_TARGET", "duckdb")
+    monkeypatch.delenv("PGSSLMODE", raising=False)
+    with environment_set({"SWITCHBOARD_DBT_TARGET": "postgres", "PGSSLMODE": "verify-full"}):
+        child = subprocess.run([sys.executable, "-c", "import os; print(os.environ['SWITCHBOARD_DBT_TARGET'], "
+                                "os.environ['PGSSLMODE'])"], capture_output=True, text=True, check=True)
+    assert child.stdout.split() == ["postgres", "verify-full"]
+    assert os.environ["SWITCHBOARD_DBT_TARGET"] == "duckdb" and "PGSSLMODE" not in os.environ

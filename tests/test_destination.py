@@ -138,3 +138,16 @@ def test_ipv6_and_unix_socket_urls_reach_every_postgres_client(postgres_server, 
     url = postgres_url.replace(f"@{postgres_server['host']}:", f"@{url_host}:")
     assert _connect_every_client(url, tmp_path, f"host_{host}") == {
         "psycopg2": "connected", "dlt": "connected", "dbt": "connected"}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_read_query_takes_parameters_and_a_literal_percent_on_either_engine(engine, request, tmp_path):
+    """`?` marks a parameter on both engines; a `%` of the SQL (a LIKE pattern) stays a `%` on
+    Postgres, where psycopg2 would read it as the start of a placeholder."""
+    if engine == "postgres":
+        url = request.getfixturevalue("postgres_url")
+    else:
+        duckdb.connect(str(tmp_path / "w.duckdb")).close()  # (readers open a warehouse read-only)
+        url = f"duckdb:///{tmp_path}/w.duckdb"
+    got = WarehouseResource(url=url).query("select ? as n, 'a%b' like 'a%' as matched", [3])
+    assert got.rows(named=True) == [{"n": 3, "matched": True}]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import DagsterInstance
 
 from switchboard import cli
 from switchboard.paths import DBT_PROJECT_DIR
@@ -203,8 +204,14 @@ def test_full_materialization_on_duckdb_matches_hand_computed_figures(make_setti
         con.execute("update staging.stg_asterisk__queue_events set agent = 'edited by hand' where agent = 'Ana Ruiz'")
     staged = "select distinct agent from staging.stg_asterisk__queue_events where agent is not null"
     staging = "key:staging/stg_asterisk__queue_events"
+    home = tmp_path / "dagster_home"  # DAGSTER_HOME set: the run is kept there for the UI
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
     assert cli.main(["materialize", "--select", staging]) == 0
     assert "edited by hand" in {r["agent"] for r in _read_duckdb(warehouse, staged)}
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert [r.status.value for r in instance.get_runs()] == ["SUCCESS"]
+    monkeypatch.delenv("DAGSTER_HOME")
     assert cli.main(["materialize", "--select", f"{staging}+", "--full-refresh"]) == 0
     assert "materialized " in capfd.readouterr().out
     assert "edited by hand" not in {r["agent"] for r in _read_duckdb(warehouse, staged)}

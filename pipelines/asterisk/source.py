@@ -56,6 +56,7 @@ from pipelines.asterisk.queue_log_table import (
 from pipelines.asterisk.replaced_bytes import rows_with_replaced_bytes
 from pipelines.background import ahead
 from pipelines.load_files import ParquetLoadFile, warehouse_takes_load_files
+from switchboard.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -102,11 +103,11 @@ class AsteriskConfig:
         try:
             ql = log_streams.parse_locations(settings.queue_log_dirs)
         except ValueError as exc:
-            raise ValueError(f"SWITCHBOARD_QUEUE_LOG_DIRS: {exc}") from None
+            raise SettingsError(f"SWITCHBOARD_QUEUE_LOG_DIRS: {exc}") from None
         try:
             cdr = log_streams.parse_locations(settings.asterisk_cdr_dirs)
         except ValueError as exc:
-            raise ValueError(f"SWITCHBOARD_ASTERISK_CDR_DIRS: {exc}") from None
+            raise SettingsError(f"SWITCHBOARD_ASTERISK_CDR_DIRS: {exc}") from None
         return cls(tuple(ql), tuple(cdr), settings.queue_log_db_zone, settings.cdr_zone)
 
 
@@ -225,7 +226,7 @@ def _layout_named(setting: str) -> Iterator[None]:
     try:
         yield
     except log_streams.LayoutError as error:
-        raise ValueError(f"{setting}: {error}") from None
+        raise SettingsError(f"{setting}: {error}") from None
 
 
 def _note_empty_locations(setting: str, locations, counts: IngestCounts, named: str, *name_filters) -> None:

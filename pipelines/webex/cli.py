@@ -60,9 +60,7 @@ def run_backfill_command(args) -> int:
         print(f"switchboard: {exc}", file=sys.stderr)
         return _exit_code(exc)
     counts = report.cdr
-    print(f"webex-cdr backfill {args.since.isoformat()} – {until.isoformat()}: {counts.windows} windows, "
-          f"{counts.records_read} records read, {counts.loaded} loaded, {counts.rejected} rejected, "
-          f"{counts.skipped_duplicate} skipped (duplicates or not newer)")
+    print(f"webex-cdr backfill {args.since.isoformat()} – {until.isoformat()}: {counts.summary_line()}")
     for part in counts.unavailable:
         print(f"  not available: {part}")
     if stopped is not None:

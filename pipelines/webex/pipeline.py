@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 import dlt
+import httpx
 import polars as pl
 from dlt.pipeline.exceptions import PipelineStepFailed
 
@@ -91,7 +92,10 @@ def _run(settings, name, report, config, **source_options) -> WebexReport:
 def _run_locked(settings, pipeline, report, config, **source_options) -> WebexReport:
     if settings.warehouse.is_duckdb:
         create_duckdb_cdr_table(settings.warehouse)
-    with fresh_run(pipeline), existing_objects_frozen():
+    with ExitStack() as owned, fresh_run(pipeline), existing_objects_frozen():
+        if source_options.get("http") is None:  # the run's own client, closed with it
+            source_options["http"] = owned.enter_context(
+                httpx.Client(timeout=config.http_timeout_seconds, follow_redirects=False))
         try:
             info = pipeline.run(webex_source(config, report, **source_options), loader_file_format=loader_file_format(settings.warehouse))
         except PipelineStepFailed as exc:

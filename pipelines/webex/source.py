@@ -73,6 +73,7 @@ from pipelines.webex.windows import (
     still_served,
     with_gaps,
 )
+from switchboard.settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ class WebexConfig:
     def from_settings(cls, settings, **overrides) -> WebexConfig:
         folder = settings.webex_control_hub_dir.strip()
         if folder and not Path(folder).is_dir():
-            raise ValueError(f"WEBEX_CONTROL_HUB_DIR: {folder} is not a folder")
+            raise SettingsError(f"WEBEX_CONTROL_HUB_DIR: {folder} is not a folder")
         return cls(
             api_configured=settings.webex_api_configured,
             api_base_url=settings.webex_api_base_url,
@@ -163,6 +164,12 @@ class CdrCounts:
     def balanced(self) -> bool:
         return self.records_read == self.loaded + self.rejected + self.skipped_duplicate
 
+    def summary_line(self) -> str:
+        """The counts as read = loaded + rejected + skipped, so a reader sees them add up."""
+        return (f"{self.windows} windows: {self.records_read:,} records read = {self.loaded:,} loaded "
+                f"+ {self.rejected:,} rejected + {self.skipped_duplicate:,} skipped (duplicates or versions "
+                "no newer than stored)")
+
     def as_metadata(self) -> dict[str, object]:
         return {
             "records_read": self.records_read, "loaded": self.loaded, "rejected": self.rejected,
@@ -196,8 +203,10 @@ def webex_source(
     since: datetime | None = None,
     until: datetime | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    http: httpx.Client | None = None,
+    http: httpx.Client,
 ):
+    """Webex's CDRs, People and locations. `http` is the run's client: the caller opens and
+    closes it (pipeline.py)."""
     if mode not in (POLL, BACKFILL):
         raise ValueError(f"mode must be {POLL!r} or {BACKFILL!r}")
     if mode == BACKFILL and (since is None or until is None):
@@ -217,7 +226,7 @@ def webex_source(
 class _Shared:
     """One HTTP client and one token manager for every resource of a run."""
 
-    def __init__(self, config: WebexConfig, report: WebexReport, http: httpx.Client | None):
+    def __init__(self, config: WebexConfig, report: WebexReport, http: httpx.Client):
         self.config, self.report = config, report
         self._http = http
         self._client: WebexClient | None = None
@@ -227,8 +236,7 @@ class _Shared:
 
     def client(self) -> WebexClient:
         if self._client is None:
-            http = self._http or httpx.Client(timeout=self.config.http_timeout_seconds, follow_redirects=False)
-            self._client = self.config.build_client(http)
+            self._client = self.config.build_client(self._http)
         return self._client
 
     def record_client_stats(self) -> None:
