@@ -14,9 +14,8 @@ from pipelines.asterisk.numbers import classify_new_numbers
 from pipelines.asterisk.pipeline import run_load
 from pipelines.asterisk.source import AsteriskConfig, IngestReport
 from pipelines.dlt_logging import quiet_dlt_hints
+from resources.warehouse import WAREHOUSE_POOL
 from switchboard.settings import Settings
-
-WAREHOUSE_POOL = "warehouse_writer"
 
 # table → (the dlt resource whose counts describe it, description)
 RAW_ASTERISK_TABLES = {

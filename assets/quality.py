@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.asterisk_raw import WAREHOUSE_POOL
-from resources.warehouse import WarehouseResource
+from pipelines.asterisk.queue_log_parser import MAX_EPOCH, MIN_EPOCH
+from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 from switchboard.gc_freeze import existing_objects_frozen
 
 OUTCOMES = ["answered", "abandoned", "timeout", "exit_key", "exit_empty", "join_empty", "open", "other"]
@@ -109,7 +109,7 @@ def _raw_queue_log(gxe) -> list[object]:
     return [
         gxe.ExpectColumnValuesToNotBeNull(column="event_epoch"),
         gxe.ExpectColumnValuesToNotBeNull(column="event"),
-        gxe.ExpectColumnValuesToBeBetween(column="event_epoch", min_value=946_684_800, max_value=4_102_444_800),
+        gxe.ExpectColumnValuesToBeBetween(column="event_epoch", min_value=MIN_EPOCH, max_value=MAX_EPOCH),
         gxe.ExpectCompoundColumnsToBeUnique(column_list=["source_stream", "line_no"]),
     ]
 

@@ -16,10 +16,9 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from assets.asterisk_raw import WAREHOUSE_POOL
 from assets.automation import DAILY_FRESHNESS
 from pipelines.file_lock import FileLock
-from resources.warehouse import WarehouseResource
+from resources.warehouse import WAREHOUSE_POOL, WarehouseResource
 from switchboard.settings import Settings
 
 SERVING_KEY = dg.AssetKey(["serving", "marts_copy"])

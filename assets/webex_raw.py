@@ -23,9 +23,9 @@ from assets.automation import reads_what_never_was_built, refresh_everything
 from pipelines.dlt_logging import quiet_dlt_hints
 from pipelines.webex.pipeline import WebexRunStopped, run_backfill, run_poll
 from pipelines.webex.source import WebexConfig, WebexReport
+from resources.warehouse import WAREHOUSE_POOL
 from switchboard.settings import Settings
 
-WAREHOUSE_POOL = "warehouse_writer"
 WEBEX_RAW = dg.AssetSelection.key_prefixes(["raw", "webex"])
 POLL_INTERVAL_SECONDS = 300
 BACKFILL_DAYS = 30

@@ -28,8 +28,9 @@ from pathlib import Path
 
 import duckdb
 
-from resources.dbt import dbt_executable
+from resources.dbt import dbt_environment, dbt_executable
 from switchboard.paths import DBT_PROJECT_DIR, DEFAULT_DATA_DIR, PROJECT_ROOT
+from switchboard.settings import Settings
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 ID_COLUMNS = ("report_id", "correlation_id", "interaction_id", "call_id", "local_call_id", "remote_call_id",
@@ -39,8 +40,10 @@ TIME_COLUMNS = ("start_time", "answer_time", "release_time", "report_time", "cal
 
 def _dbt(args: list[str], path: Path, workdir: Path) -> dict:
     dbt = dbt_executable()
-    env = {**os.environ, "SWITCHBOARD_DBT_TARGET": "duckdb", "SWITCHBOARD_DBT_DUCKDB_PATH": str(path)}
-    argv = [dbt, *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+    settings = Settings(SWITCHBOARD_WAREHOUSE_URL=f"duckdb:///{path}")  # the code's defaults otherwise
+    env = {**os.environ, **dbt_environment(settings)}
+    argv = [dbt, *args, "--vars", json.dumps(settings.dbt_vars(), sort_keys=True),
+            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
             "--target-path", str(workdir / "target"), "--log-path", str(workdir / "logs")]
     started = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -237,7 +237,6 @@ class QueueCounts:
     answered_waited: int = 0  # answered visits whose wait is known (ASA's denominator)
     answered_wait_seconds: float = 0.0
     ended_answered: int = 0  # answered visits whose conversation ended (AHT's denominator)
-    ended_talk_seconds: float = 0.0
     ended_handle_seconds: float = 0.0  # talk (hold inside) + wrap-up of those visits
     max_wait_seconds: float | None = None
     transfers: int = 0
@@ -312,7 +311,6 @@ def queue_counts(path: str | Path, filters: Filters, sl_seconds: int) -> QueueCo
             coalesce(sum(wait_seconds) FILTER (WHERE outcome = 'answered'), 0)  AS answered_wait_seconds,
             count(*) FILTER (WHERE outcome = 'answered' AND talk_seconds IS NOT NULL)
                                                                                 AS ended_answered,
-            coalesce(sum(talk_seconds) FILTER (WHERE outcome = 'answered'), 0)  AS ended_talk_seconds,
             coalesce(sum(talk_seconds + coalesce(wrapup_seconds, 0))
                      FILTER (WHERE outcome = 'answered'), 0)                    AS ended_handle_seconds,
             max(wait_seconds)                                                   AS max_wait_seconds,
@@ -325,7 +323,7 @@ def queue_counts(path: str | Path, filters: Filters, sl_seconds: int) -> QueueCo
         names = rel.columns
         row = rel.fetchall()[0]
     values = dict(zip(names, row, strict=True))
-    for key in ("answered_wait_seconds", "ended_talk_seconds", "ended_handle_seconds"):
+    for key in ("answered_wait_seconds", "ended_handle_seconds"):
         values[key] = float(values[key])
     if values["max_wait_seconds"] is not None:
         values["max_wait_seconds"] = float(values["max_wait_seconds"])

@@ -37,8 +37,8 @@ class WarehouseURL:
 
     @property
     def _url_host(self) -> str:
-        # An IPv6 address goes in brackets and a Unix-socket folder percent-encoded, as libpq's and
-        # SQLAlchemy's URL parsers read them (bare, "::1:5432" and "/run/postgresql" break the URL).
+        # An IPv6 address goes in brackets and a Unix-socket folder percent-encoded, as libpq's URL
+        # parser reads them (bare, "::1:5432" and "/run/postgresql" break the URL).
         if self.host.startswith("/"):
             return quote(self.host, safe="")
         return f"[{self.host}]" if ":" in self.host else self.host
@@ -54,12 +54,6 @@ class WarehouseURL:
     def postgres_dsn(self) -> str:
         """libpq DSN (psycopg2, dlt)."""
         return f"postgresql://{self._credentials}@{self._url_host}:{self.port}/{self.database}{self._query}"
-
-    def sqlalchemy_url(self) -> str:
-        # SQLAlchemy 2.1 maps bare postgresql:// to psycopg 3, which is not installed.
-        if self.is_duckdb:
-            return f"duckdb:///{self.duckdb_path}"
-        return f"postgresql+psycopg2://{self._credentials}@{self._url_host}:{self.port}/{self.database}{self._query}"
 
     def redacted(self) -> str:
         if self.is_duckdb:

@@ -53,14 +53,45 @@ create table raw_asterisk.queue_log_rejects (
     pbx varchar, source_stream varchar, source_file varchar, line_no bigint, byte_offset bigint,
     reason varchar, raw_text varchar, loaded_at timestamptz);
 create table raw_asterisk.cdr (
-    pbx varchar, cdr_key varchar, source_file varchar, accountcode varchar, src varchar, dst varchar,
+    pbx varchar, source_stream varchar, source_file varchar, cdr_key varchar, line_no bigint,
+    accountcode varchar, src varchar, dst varchar,
     dcontext varchar, clid varchar, channel varchar, dstchannel varchar, lastapp varchar,
     lastdata varchar, start_at timestamptz, answer_at timestamptz, end_at timestamptz,
     duration bigint, billsec bigint, disposition varchar, amaflags varchar, uniqueid varchar,
     userfield varchar, linkedid varchar, loaded_at timestamptz);
+create table raw_asterisk.cdr_rejects (
+    pbx varchar, source_stream varchar, source_file varchar, line_no bigint, byte_offset bigint,
+    reason varchar, raw_text varchar, loaded_at timestamptz);
 create table raw_asterisk.phone_numbers (
     number varchar, e164 varchar, country varchar, number_type varchar, classified_at timestamptz);
 """
+
+
+
+def raw_columns(con, schema: str) -> set[tuple[str, str, str]]:
+    """(table, column, type) of a raw schema, without dlt's own tables and columns."""
+    return set(con.execute(
+        "select table_name, column_name, data_type from information_schema.columns where table_schema = ? "
+        "and table_name not like '\\_dlt%' escape '\\' and column_name not like '\\_dlt%' escape '\\'",
+        [schema]).fetchall())
+
+
+def test_the_hand_made_raw_tables_are_the_loaders(make_settings, tmp_path):
+    """RAW_DDL stands in for the Asterisk loader in the dbt tests (and the Webex benchmark): it must
+    create the tables, columns and types the loader does (an unconfigured source loads empty ones)."""
+    from pipelines.asterisk.numbers import classify_new_numbers
+    from pipelines.asterisk.pipeline import run_load
+
+    settings = make_settings()
+    run_load(settings)
+    classify_new_numbers(settings)
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        loaded = raw_columns(con, "raw_asterisk")
+    with duckdb.connect() as con:
+        con.execute(RAW_DDL)
+        made = raw_columns(con, "raw_asterisk")
+    assert made == loaded
+
 
 # (seconds after T0, "callid|queue|agent|EVENT|data1|data2|...") on PBX "lab", one file stream.
 FIXTURE_LINES: list[tuple[int, str]] = [

@@ -33,7 +33,8 @@ def _assert_shared_policies(instance) -> None:
     assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 30
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
     assert not instance.run_retries_retry_on_asset_or_op_failure
-    # ticks do not pile up for good (three sensors tick every 30 s); runs: assets/run_history.py
+    # ticks do not pile up for good (two sensors tick every 30 s, the Webex poll every 5 min); runs:
+    # assets/run_history.py
     from dagster._core.definitions.run_request import InstigatorType
     from dagster._core.scheduler.instigation import TickStatus
 

@@ -13,7 +13,6 @@ from pipelines.webex.windows import (
     RULES,
     STREAM,
     Window,
-    days,
     gaps_after,
     not_too_recent,
     plan_feed,
@@ -166,14 +165,9 @@ def test_stream_nothing_to_do_when_cursor_is_recent():
     assert plan_stream(NOW - timedelta(seconds=30), NOW).windows == ()
 
 
-def test_split_and_days():
+def test_split():
     ws = split(STREAM, NOW - 5 * H, NOW)
     assert [w.end - w.start for w in ws] == [2 * H, 2 * H, H]
-    assert days(datetime(2026, 11, 28, 18, tzinfo=UTC), datetime(2026, 11, 30, 6, tzinfo=UTC)) == [
-        (datetime(2026, 11, 28, 18, tzinfo=UTC), datetime(2026, 11, 29, tzinfo=UTC)),
-        (datetime(2026, 11, 29, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)),
-        (datetime(2026, 11, 30, tzinfo=UTC), datetime(2026, 11, 30, 6, tzinfo=UTC)),
-    ]
 
 
 def test_a_poll_loads_ten_gap_windows_at_most_and_keeps_the_rest_of_the_gap():

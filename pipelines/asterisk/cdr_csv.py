@@ -138,7 +138,7 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
     if lines.unterminated and last not in damaged and lines.text(last):
         damaged[last] = "unterminated"
 
-    raw = _read_fields(broken, lines, damaged)
+    raw = _read_fields(lines, damaged)
 
     def local(col: str, reading: str) -> pl.Expr:
         """`_<col>_local` (the time as written) in the zone, at a repeated hour's `reading`."""
@@ -276,7 +276,7 @@ class _Lines:
         return out + b"\n" if self.unterminated else out
 
 
-def _read_fields(broken: bytes, lines: _Lines, damaged: dict[int, str]) -> pl.DataFrame:
+def _read_fields(lines: _Lines, damaged: dict[int, str]) -> pl.DataFrame:
     """The fields of every line as text columns (_READ_COLUMNS), one row per line; `damaged` lines
     are read as blank ones. A chunk the reader refuses (or reads as fewer rows than lines: a quoted
     field running over a newline) has lines whose quotes do not pair up: each is added to `damaged`

@@ -36,7 +36,7 @@ _READ_COLUMNS = [f"f{i}" for i in range(len(BASE_FIELDS) + READ_DATA_COLUMNS)]
 _NARROW_COLUMNS = _READ_COLUMNS[: len(BASE_FIELDS) + len(DATA_FIELDS)]
 
 # Plausible epoch range: 2000-01-01 .. 2100-01-01. Anything else is a damaged line.
-_MIN_EPOCH, _MAX_EPOCH = 946_684_800, 4_102_444_800
+MIN_EPOCH, MAX_EPOCH = 946_684_800, 4_102_444_800
 # A line whose epoch is more than this ahead of (or behind) both the line before it and the line
 # after it, while those two are within this of each other, is a damaged timestamp inside the
 # plausible range (a digit changed: 2025 read as 2029), not an event: Asterisk appends lines as it
@@ -237,7 +237,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
     if wide:  # only a wide read can hold a line longer than the fields kept
         reason = reason.when(f[-1].is_not_null()).then(pl.lit("too_many_fields"))
     reason = (
-        reason.when(epoch.is_null() | ~epoch.is_between(_MIN_EPOCH, _MAX_EPOCH)).then(pl.lit("bad_epoch"))
+        reason.when(epoch.is_null() | ~epoch.is_between(MIN_EPOCH, MAX_EPOCH)).then(pl.lit("bad_epoch"))
         .otherwise(pl.lit(None, pl.String))
     )
     tagged = raw.with_columns(f[0].cast(pl.Int64, strict=False).alias("_epoch")).with_columns(
@@ -314,7 +314,7 @@ def epochs_ahead(data: bytes, lines: int = 8) -> tuple[int, ...]:
         fields = line.replace(b"\x00", b"").replace(b"\r", b"").split(b"|")
         head = fields[0].removeprefix(_BYTE_ORDER_MARK.encode())
         if (len(BASE_FIELDS) <= len(fields) < len(_READ_COLUMNS) and fields[4]
-                and head.isdigit() and _MIN_EPOCH <= int(head) <= _MAX_EPOCH):
+                and head.isdigit() and MIN_EPOCH <= int(head) <= MAX_EPOCH):
             epochs.append(int(head))
     return tuple(epochs)
 
@@ -327,7 +327,7 @@ def _all_lines_clean(raw: pl.DataFrame, epochs: pl.Series, wide: bool) -> bool:
         return False
     if wide and raw.get_column(_READ_COLUMNS[-1]).null_count() < raw.height:
         return False
-    return epochs.null_count() == 0 and epochs.min() >= _MIN_EPOCH and epochs.max() <= _MAX_EPOCH
+    return epochs.null_count() == 0 and epochs.min() >= MIN_EPOCH and epochs.max() <= MAX_EPOCH
 
 
 def _vouched_by_call_id(call_ids: pl.Series, epochs: np.ndarray) -> np.ndarray:

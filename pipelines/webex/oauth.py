@@ -176,7 +176,6 @@ class TokenManager:
         self.http = http
         self.clock, self.sleep = clock, sleep
         self.refresh_margin = refresh_margin_seconds
-        self.refreshes = 0
 
     def __repr__(self) -> str:
         return f"TokenManager(token_url={self.token_url!r}, store={str(self.store.path)!r})"
@@ -198,7 +197,6 @@ class TokenManager:
             refresh_token, seed = self._refresh_token_to_use(tokens)
             fresh = self._call_token_endpoint(refresh_token, seed)
             self.store.save(fresh)
-            self.refreshes += 1
             log.info("Webex access token refreshed (valid %.0f s); rotated refresh token saved to %s",
                      fresh.expires_at - self.clock(), self.store.path)
             return fresh.access_token

@@ -116,6 +116,11 @@ def split(endpoint: str, start: datetime, end: datetime, *, overlap: timedelta =
     return out
 
 
+# why part of a range cannot be read from cdr_feed (Plan.unavailable's third field)
+OLDER_THAN_THE_FEED = "older than cdr_feed's 30 days: load a Control Hub CSV export"
+YOUNGER_THAN_THE_FEED = "younger than cdr_feed's 5 minutes: run again later"
+
+
 def plan_feed(
     since: datetime,
     until: datetime,
@@ -131,9 +136,9 @@ def plan_feed(
     oldest, newest = served_range(FEED, now, margin)
     unavailable = []
     if since < oldest:
-        unavailable.append((since, min(until, oldest), "older than cdr_feed's 30 days: load a Control Hub CSV export"))
+        unavailable.append((since, min(until, oldest), OLDER_THAN_THE_FEED))
     if until > newest:
-        unavailable.append((max(since, newest), until, "younger than cdr_feed's 5 minutes: run again later"))
+        unavailable.append((max(since, newest), until, YOUNGER_THAN_THE_FEED))
     start, end = max(since, oldest), min(until, newest)
     windows = split(FEED, start, end, overlap=overlap) if start < end else []
     return Plan(tuple(windows), tuple(unavailable))
@@ -166,7 +171,7 @@ def plan_stream(
     for start, end in _merged(pending):
         gap = plan_feed(start, end, now, overlap=feed_overlap, margin=margin)
         windows.extend(gap.windows)
-        unavailable.extend(w for w in gap.unavailable if "older" in w[2])
+        unavailable.extend(w for w in gap.unavailable if w[2] == OLDER_THAN_THE_FEED)
         if gap.windows:
             kept.append((gap.windows[0].start, end))
     return Plan(tuple(windows), tuple(unavailable), tuple(kept))
@@ -252,13 +257,3 @@ def with_gaps(gaps: tuple[Gap, ...], more: list[Gap] | tuple[Gap, ...]) -> tuple
     return tuple(_merged([*gaps, *more]))
 
 
-def days(since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-    """UTC day boundaries covering [since, until) (the partitioned backfill's unit)."""
-    since, until = _utc(since), _utc(until)
-    day = since.replace(hour=0, minute=0, second=0, microsecond=0)
-    out = []
-    while day < until:
-        nxt = day + timedelta(days=1)
-        out.append((max(day, since), min(nxt, until)))
-        day = nxt
-    return out

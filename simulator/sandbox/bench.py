@@ -8,7 +8,6 @@ with orjson, as an ingestion client would."""
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from datetime import UTC, datetime
 
@@ -16,11 +15,10 @@ import httpx
 import numpy as np
 import orjson
 
+from pipelines.webex.client import next_link  # the ingestion client's own reading of Link
 from simulator.sandbox.app import run_sandbox
 from simulator.sandbox.data import load_sandbox_data
 from simulator.sandbox.rules import format_webex_time
-
-LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 
 
 def walk_cdr_feed(sandbox, parse: bool) -> tuple[int, int]:
@@ -42,10 +40,10 @@ def walk_cdr_feed(sandbox, parse: bool) -> tuple[int, int]:
                 size += len(response.content)
                 records += (len(orjson.loads(response.content)["items"]) if parse
                             else response.content.count(b'"Report ID"'))
-                link = LINK_NEXT.search(response.headers.get("link", ""))
+                link = next_link(response.headers, str(response.url))
                 if not link:
                     break
-                response = client.get(link.group(1), headers=headers)
+                response = client.get(link, headers=headers)
             cursor = end
     return records, size
 

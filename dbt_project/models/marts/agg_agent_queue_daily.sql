@@ -4,8 +4,9 @@
   members included: an agent logged in to a queue all day who answered nothing has a row here
   (member_seconds > 0, answered 0) and none in fct_queue_visits.
   Visit figures are bucketed by the visit's entry day, as in agg_agent_daily, so summed over
-  queues they give its answered, talk, wrap-up, ring-no-answer and transfers
-  (tests/assert_agent_queue_days_match_agent_days.sql). member_seconds is the union of the
+  queues they give its answered, talk, wrap-up, ring-no-answer and transfers (agg_agent_daily
+  sums this model for them; tests/assert_agent_queue_days_within_agent_days.sql checks that no
+  queue's member_seconds exceeds the day's logged-in time). member_seconds is the union of the
   agent's ADDMEMBER -> REMOVEMEMBER sessions in the queue, split at local midnights (Asterisk
   only; an AGENTLOGIN names no queue, and Webex CDRs carry no agent state).
 #}
