@@ -273,7 +273,7 @@ def demo_command(args: argparse.Namespace) -> int:
     The sandbox runs in this process (a background thread) for as long as the demo does, so the
     Dagster UI's sensors and jobs keep reaching it."""
     from contextlib import ExitStack
-    from datetime import UTC, datetime, timedelta
+    from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
     from simulator.contact_center import simulate
@@ -308,8 +308,10 @@ def demo_command(args: argparse.Namespace) -> int:
         os.environ.update(sandbox.env())
         print(f"sandbox provider APIs on {sandbox.state.base_url} (time scale {DEMO_TIME_SCALE:g})", flush=True)
 
-        _demo_webex_history(datetime.combine(start, datetime.min.time(), ZoneInfo("America/Bogota")),
-                            datetime.now(UTC))
+        # the simulated days, midnight to midnight in Bogotá (today's minutes are the poll's)
+        bogota = ZoneInfo("America/Bogota")
+        _demo_webex_history(datetime.combine(start, datetime.min.time(), bogota),
+                            datetime.combine(today, datetime.min.time(), bogota))
         code = materialize("*")
         if code != 0 or args.no_ui:
             return code
@@ -376,7 +378,10 @@ def _demo_webex_history(since, until) -> None:
 
     quiet_dlt_hints()
     print(f"Webex CDR backfill {since.isoformat()} – {until.isoformat(timespec='seconds')} …", flush=True)
-    print("  " + run_backfill(load_settings(), since, until).cdr.summary_line(), flush=True)
+    settings = load_settings()
+    with _run_chatter_shown(settings.log_level):  # dlt's progress blocks, as in a materialization
+        report = run_backfill(settings, since, until)
+    print("  " + report.cdr.summary_line(), flush=True)
 
 
 def ui_banner(dagster_port: int, streamlit_port: int, queue_log_dirs: str) -> str:
