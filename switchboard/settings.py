@@ -201,6 +201,12 @@ class Settings(BaseSettings):
             raise ValueError(_ZONES_THE_WAREHOUSE_READS_OTHERWISE[value])
         return value
 
+    @field_validator("dagster_home", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # DAGSTER_HOME= (empty) is unset, as Dagster reads it, not the working directory
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("warehouse_url")
     @classmethod
     def _valid_url(cls, value: str) -> str:

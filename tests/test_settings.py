@@ -68,6 +68,14 @@ def test_defaults():
     assert s.run_executor == "in_process"
 
 
+def test_an_empty_dagster_home_is_unset(monkeypatch, tmp_path):
+    """As Dagster reads it: no kept runs, not an instance in the working directory."""
+    monkeypatch.setenv("DAGSTER_HOME", "")
+    assert load_settings().dagster_home is None
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    assert load_settings().dagster_home == tmp_path
+
+
 def test_source_zones_fall_back_to_the_reporting_zone():
     """Realtime-table and CDR times are read in SWITCHBOARD_TIMEZONE unless their own zone is set."""
     s = load_settings()

@@ -255,5 +255,3 @@ def carried_past(
 def with_gaps(gaps: tuple[Gap, ...], more: list[Gap] | tuple[Gap, ...]) -> tuple[Gap, ...]:
     """`gaps` and `more` as one set of gaps, overlapping ones merged."""
     return tuple(_merged([*gaps, *more]))
-
-
