@@ -128,6 +128,18 @@ def test_a_pg_dump_copy_block_gives_the_rows_its_inserts_would():
     assert cut.rows.height == 2 and cut.rejects.rows() == [(2, "unterminated", "9\t2024-06-20 11:1")]
 
 
+def test_a_timestamp_with_time_zone_is_read_at_its_own_offset():
+    """Wazo's queue_log.time is a `timestamp with time zone`: pg_dump writes it with its offset,
+    and such a dump's rows were all rejected as bad_time (independent audit). The offset says the
+    instant, whatever the zone setting."""
+    dump = (PG_DUMP.replace("2024-06-20 11:13:20", "2024-06-20 16:13:20.123456+00")
+            .replace("2024-06-20 11:13:25", "2024-06-20 11:13:25-05")
+            .replace("2024-06-20 11:13:31", "2024-06-20 21:43:31+05:30"))
+    out = checked(parse_sql_dump(dump, timezone="Asia/Tokyo"))
+    assert out.rejects.height == 0
+    assert out.rows["event_epoch"].to_list() == [T, T + 5, T + 11]
+
+
 @pytest.mark.parametrize("statement", ["INSERT IGNORE INTO", "REPLACE INTO", "insert low_priority ignore into"])
 def test_dumps_made_with_insert_ignore_or_replace_load_their_rows(statement):
     """mysqldump --insert-ignore / --replace (independent audit: every row was dropped, unseen)."""
@@ -320,6 +332,22 @@ def test_dst_gap_time_is_rejected_and_repeated_hour_takes_the_earlier_instant():
 
 
 # --- CSV exports -----------------------------------------------------------------------------
+
+
+def test_a_csv_export_cut_in_its_last_row_rejects_it_until_completed():
+    """An export read while it is written ends in a cut row: a short last line without a line
+    break was loaded with its last values empty, and the completed row then loaded beside it
+    (independent audit). It is unterminated; a full last row without a line break loads."""
+    header = "time,callid,queuename,agent,event,data1,data2,data3,data4,data5"
+    first = f"{LOCAL},c1,sales,Agent/5,CONNECT,5,c1b,4,,"
+    whole = f"{LOCAL},c1,sales,Agent/5,COMPLETECALLER,5,125,1,,"
+    cut = checked(parse_csv_export(f"{header}\n{first}\n{whole[:-7]}".encode(), timezone=BOGOTA))
+    assert cut.rows["event"].to_list() == ["CONNECT"]
+    assert cut.rejects.rows() == [(1, "unterminated", whole[:-7])]
+    completed = checked(parse_csv_export(f"{header}\n{first}\n{whole}".encode(), timezone=BOGOTA))
+    assert completed.rejects.height == 0 and completed.rows["data2"].to_list() == ["c1b", "125"]
+    with_break = checked(parse_csv_export(f"{header}\n{first}\n{whole[:-7]}\n".encode(), timezone=BOGOTA))
+    assert with_break.rejects.height == 0  # a short row that ends its line is read with the rest empty
 
 
 def test_csv_export_with_adaptive_columns_and_id():

@@ -189,7 +189,8 @@ def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
     Without such a header (`SELECT … INTO OUTFILE` writes none) the columns are the table's own
     (`_table_layout`). Fields are separated by the first line's commonest of comma, tab and
     semicolon. A row with more fields than the columns, cut before its event, or whose quotes do
-    not pair up is a bad row; every reject keeps its exact text. Blank lines are not rows.
+    not pair up is a bad row, a short last row of an export that ends without a line break an
+    `unterminated` one; every reject keeps its exact text. Blank lines are not rows.
     """
     lines = [line for line in data.decode("utf-8", errors="replace").removeprefix("\ufeff").splitlines()
              if line.strip()]
@@ -206,11 +207,27 @@ def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
         texts, values, reasons = lines, [None] * len(lines), ["no_header"] * len(lines)
     else:
         texts, values, reasons = _csv_rows(lines, delimiter, cols)
+        if texts and not data.rstrip(b"\x00").endswith((b"\n", b"\r")):
+            values = _cut_last_row_rejected(texts, values, reasons, delimiter, cols)
     prepared = pl.DataFrame(
         {"raw_text": texts, "reason": reasons, "values": values},
         schema={"raw_text": pl.String, "reason": pl.String, "values": pl.List(pl.String)},
     )
     return _normalise([(cols or [], prepared)], timezone, quoted=False)
+
+
+def _cut_last_row_rejected(texts: list[str], values, reasons: list, delimiter: str, cols: list[str]):
+    """An export that does not end with a line break may be one still being written: its last
+    row, short of the columns' count of fields (or with a quote left open), is `unterminated`, as
+    a dump's cut tuple is, not a row with its last values empty; once completed it loads. A full
+    last row loads (some tools end a file without a line break). Returns `values` updated."""
+    fields = _split(texts[-1], delimiter)
+    if reasons[-1] is None and (fields is None or len(fields) < len(cols)):
+        reasons[-1] = "unterminated"
+        if isinstance(values, pl.Series):
+            return pl.concat([values.slice(0, len(values) - 1), pl.Series(values.name, [None], dtype=values.dtype)])
+        values[-1] = None
+    return values
 
 
 # NULL as exporters write it (mysql's own CSV: \N; others: NULL) is a null, as in a dump: the row
@@ -377,9 +394,16 @@ def _typed_rows(fields: pl.DataFrame, timezone: str) -> pl.DataFrame:
     one (the same instant outside it): `_second_pass_of_repeated_hours` chooses."""
     present = set(fields.columns)
     time_col = pl.col("time") if "time" in present else pl.lit(None, pl.String)
-    parsed = time_col.str.strip_chars().str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
-    instant = parsed.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
-    instant_late = parsed.dt.replace_time_zone(timezone, ambiguous="latest", non_existent="null")
+    text = time_col.str.strip_chars()
+    parsed = text.str.to_datetime("%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+    # A `timestamp with time zone` column (Wazo's schema, in PostgreSQL) is dumped with its offset
+    # ('2024-05-01 10:00:00.123456+00'): an instant, which no zone setting moves
+    with_offset = text.str.replace(r"Z$", "+00").str.replace("T", " ", literal=True).str.to_datetime(
+        "%Y-%m-%d %H:%M:%S%.f%#z", strict=False, time_unit="us", time_zone="UTC")
+    instant, instant_late = (
+        pl.when(parsed.is_null()).then(with_offset).otherwise(
+            parsed.dt.replace_time_zone(timezone, ambiguous=ambiguous, non_existent="null").dt.convert_time_zone("UTC"))
+        for ambiguous in ("earliest", "latest"))
     epoch = instant.dt.epoch("s")
 
     split_data = pl.col("data").str.split("|") if "data" in present else pl.lit(None, pl.List(pl.String))
