@@ -284,6 +284,20 @@ def test_a_dump_without_create_table_is_read_in_the_tables_own_column_order():
         ("7", T, "ENTERQUEUE", "3001234567"), ("8", T + 5, "ABANDON", "1")]
 
 
+def test_a_headerless_export_whose_first_row_is_damaged_is_read_by_the_rows_after_it():
+    """The layout was told by the first row alone: a NULL or garbled time there rejected every row
+    of the export as no_header, good ones included (independent audit)."""
+    dump = checked(parse_sql_dump(
+        "INSERT INTO queue_log VALUES (6,NULL,'NONE','NONE','NONE','QUEUESTART','','','',NULL,NULL),"
+        f"(7,'{LOCAL}','c1','ventas','NONE','ENTERQUEUE','','3001234567','1','','');", timezone=BOGOTA))
+    export = checked(parse_csv_export(csv(
+        "2024-06-20 1x:13:20,c0,ventas,NONE,ENTERQUEUE,,3001234567,1,,",
+        f"{LOCAL},c1,ventas,NONE,ENTERQUEUE,,3001234567,1,,"), timezone=BOGOTA))
+    for out in (dump, export):
+        assert out.rejects.select("row_no", "reason").rows() == [(0, "bad_time")]
+        assert out.rows.select("event_epoch", "event").rows() == [(T, "ENTERQUEUE")]
+
+
 def test_a_dump_whose_columns_cannot_be_told_rejects_its_rows_as_no_header():
     """Six values whose first is not a time: no layout of the table fits. Rejected, not lost, and
     not a failure of the whole load."""

@@ -26,14 +26,15 @@ Every row of the export is a row or a reject (rows_read = rows + rejects): a tup
 end of a truncated SQL dump is rejected as `unterminated`, text between tuples that is not a
 tuple as `bad_row`, both with their exact text. An export that does not name its columns (a CSV
 without header, a dump without CREATE TABLE or column list) is read in the table's own column
-order when its field count and first time fit one (`_table_layout`); else its rows are
-rejected as `no_header`.
+order when the field count and time of one of its first rows fit one (`_table_layout`); else
+its rows are rejected as `no_header`.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -97,8 +98,8 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
         values = tuples["raw_text"].str.slice(1, tuples["raw_text"].str.len_chars() - 2).str.extract_all(_VALUE)
         tuples = tuples.with_columns(values.alias("values"))
         if not cols:  # mysqldump --no-create-info: the table's own layout, if the values fit one
-            first = tuples.filter(pl.col("reason").is_null())["values"].head(1).to_list()
-            cols = _table_layout([v.strip("'") for v in first[0]]) if first else None
+            first = tuples.filter(pl.col("reason").is_null())["values"].head(_LAYOUT_ROWS).to_list()
+            cols = _table_layout([v.strip("'") for v in values] for values in first)
             if cols is None:
                 tuples = tuples.with_columns(pl.lit("no_header").alias("reason"))
         frames.append((cols or [], tuples))
@@ -202,7 +203,7 @@ def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
     if "time" in first and "event" in first:
         cols, lines = first, lines[1:]
     else:
-        cols = _table_layout(header)
+        cols = _table_layout(_split(line, delimiter) or [] for line in lines[:_LAYOUT_ROWS])
     if cols is None:
         texts, values, reasons = lines, [None] * len(lines), ["no_header"] * len(lines)
     else:
@@ -311,11 +312,20 @@ _HEADERLESS_COLUMNS = {
 _DATETIME = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}")
 
 
-def _table_layout(first_values: list[str]) -> list[str] | None:
+# the rows looked at for the layout of an export that does not name its columns
+_LAYOUT_ROWS = 100
+
+
+def _table_layout(rows: Iterable[list[str]]) -> list[str] | None:
     """The table's own columns for an export that does not name them (no header, no CREATE TABLE
-    or column list), told by the first row's field count, when its `time` is a time there."""
-    cols = _HEADERLESS_COLUMNS.get(len(first_values))
-    return cols if cols and _DATETIME.match(first_values[cols.index("time")]) else None
+    or column list), told by a row's field count where its `time` is a time there: the first such
+    row of the first ones, so a damaged first row (a NULL or garbled time) does not reject every
+    row of the export as no_header."""
+    for values in rows:
+        cols = _HEADERLESS_COLUMNS.get(len(values))
+        if cols and _DATETIME.match(values[cols.index("time")]):
+            return cols
+    return None
 
 
 def _normalise(parts: list[tuple[list[str], pl.DataFrame]], timezone: str, *, quoted: bool = True) -> ParsedTable:
