@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 from dataclasses import replace
+from datetime import UTC
 from pathlib import Path
 
 import duckdb
@@ -790,6 +791,34 @@ def test_master_csv_appends_load_once_and_exact_duplicates_are_skipped(make_sett
     with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
         assert con.sql("select count(*), count(distinct uniqueid) from raw_asterisk.cdr").fetchall() == [(8, 8)]
         assert con.sql("select reason from raw_asterisk.cdr_rejects").fetchall() == [("too_few_fields",)]
+
+
+def test_a_master_csv_growing_through_a_fall_back_night_gets_the_times_of_one_read(make_settings, site):
+    """Records of the repeated hour appended after a run: the run before says which pass they are
+    in (the stream's last end, kept with its position). Read on their own, the second pass took
+    the first pass's times, an hour early (independent audit)."""
+    def record(n: int, start: str, end: str, duration: int) -> str:
+        return _cdr_line(n).replace('"2024-03-04 10:00:00","2024-03-04 10:00:00","2024-03-04 10:05:00",300,300',
+                                    f'"2024-11-03 {start}","2024-11-03 {start}","2024-11-03 {end}",{duration},{duration}')
+    night = [record(1, "01:40:00", "01:50:00", 600), record(2, "01:55:00", "01:05:00", 600),
+             record(3, "01:10:00", "01:20:00", 600)]
+    ends = "select end_at from raw_asterisk.cdr order by line_no"
+    once = make_settings(SWITCHBOARD_ASTERISK_CDR_DIRS=f"lab={site}", SWITCHBOARD_ASTERISK_CDR_TIMEZONE="America/New_York",
+                         SWITCHBOARD_WAREHOUSE_URL=f"duckdb:///{site.parent}/once.duckdb",
+                         SWITCHBOARD_STATE_DIR=str(site.parent / "once-state"))
+    write(site / "Master.csv", night)
+    load(once)
+    apart = make_settings(SWITCHBOARD_ASTERISK_CDR_DIRS=f"lab={site}", SWITCHBOARD_ASTERISK_CDR_TIMEZONE="America/New_York")
+    write(site / "Master.csv", night[:2])
+    load(apart)
+    write(site / "Master.csv", night[2:], mode="a")
+    load(apart)
+    with duckdb.connect(str(once.warehouse.duckdb_path), read_only=True) as con:
+        expected = con.sql(ends).fetchall()
+    with duckdb.connect(str(apart.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql(ends).fetchall() == expected
+    # 01:20 EST is 06:20 UTC
+    assert [end.astimezone(UTC).strftime("%H:%M") for (end,) in expected] == ["05:50", "06:05", "06:20"]
 
 
 def test_realtime_export_is_merged_on_its_id_when_exported_again(make_settings, site):

@@ -232,6 +232,27 @@ def test_the_repeated_hour_is_read_by_the_files_order_and_each_calls_duration():
         assert end >= start
 
 
+@pytest.mark.parametrize("split_after", [1, 2, 3, 4])
+def test_the_repeated_hour_read_in_pieces_gives_what_one_read_gives(split_after):
+    """The sensor reads a growing Master.csv a run at a time, so the night's records come in
+    pieces: each piece starts from the end of the last record before it (`end_before`). Read
+    without it, a piece of the second pass took the first pass's times: an hour early (independent
+    audit). Split in the first pass, at the step back, and inside the second pass."""
+    lines = [
+        call("00:50:00", "00:50:05", "01:30:00", 2400, 2395),
+        call("01:40:00", "01:40:05", "01:50:00", 600, 595),
+        call("01:55:00", "01:55:05", "01:05:00", 600, 595),   # 01:55 EDT to 01:05 EST: the step back
+        call("01:10:00", "01:10:05", "01:20:00", 600, 595),
+        call("01:30:00", "01:30:05", "01:57:00", 1620, 1615),  # late in the second pass
+    ]
+    whole = parse(master(*lines), timezone="America/New_York")
+    first = parse(master(*lines[:split_after]), timezone="America/New_York")
+    rest = parse(master(*lines[split_after:]), timezone="America/New_York", first_line_no=split_after,
+                 end_before=first.last_end)
+    assert times(first) + times(rest) == times(whole)
+    assert times(whole)[-1][2] == new_york(1, 57, second_pass=True)
+
+
 def test_a_call_across_the_change_with_nothing_before_it_still_ends_after_it_starts():
     """No earlier record shows the step back; an end read as the first pass would come before the
     start, so it is the second."""

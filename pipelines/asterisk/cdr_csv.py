@@ -8,8 +8,8 @@ double-quoted (inner quotes doubled), duration, billsec and sequence are bare in
 answer or end time is an empty field, and the trailing comma is trimmed: a record never ends in
 an empty field. A 17- or 20-field record holds one of uniqueid and userfield: read as uniqueid.
 Times are the PBX's local time (`usegmtime = no`), so they are converted to UTC with the
-configured zone; in the hour a fall-back night repeats, by the file's order and the record's own
-duration (`_resolve_repeated_hour`). Master.csv has no natural key (a uniqueid repeats per leg), so rows are keyed by
+configured zone; in the hour a fall-back night repeats, by the file's order (from the last record
+read before the chunk: `end_before`) and the record's own duration (`_resolve_repeated_hour`). Master.csv has no natural key (a uniqueid repeats per leg), so rows are keyed by
 an md5 of their content.
 
 Good rows are read by Polars' CSV reader in one pass. Damage is set aside line by line, with the
@@ -41,7 +41,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.asterisk import queue_log_parser
-from pipelines.asterisk.repeated_hour import in_second_pass
+from pipelines.asterisk.repeated_hour import STEP_BACK_SECONDS, in_second_pass
 from pipelines.asterisk.replaced_bytes import rows_with_replaced_bytes
 
 CDR_COLUMNS = (
@@ -108,6 +108,13 @@ class ParsedCdr:
     rows_with_replaced_bytes: int = 0
     cut_line_start: int | None = None  # as queue_log_parser.ParsedChunk's
 
+    @property
+    def last_end(self) -> int | None:
+        """The end (epoch seconds) of the chunk's last record that has one: the next chunk's
+        `end_before`."""
+        ends = self.rows.get_column("end_at").drop_nulls()
+        return int(ends.dt.epoch("s")[-1]) if len(ends) else None
+
 
 def break_midline_nul_runs(data: bytes) -> bytes:
     """`data` with each NUL run between a cut record and the start of a new one (see
@@ -115,14 +122,17 @@ def break_midline_nul_runs(data: bytes) -> bytes:
     return queue_log_parser.break_midline_nul_runs(data, _NULS_BEFORE_A_RECORD)
 
 
-def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base_offset: int = 0) -> ParsedCdr:
+def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base_offset: int = 0,
+                     end_before: int | None = None) -> ParsedCdr:
     """Parse whole lines of a Master.csv.
 
     `data` must start at a line start; its last line may lack the newline only when the caller
     decided to consume a final unterminated line (which is then rejected as `unterminated`).
     `first_line_no` and `base_offset` place the chunk in its stream so that rejects point at the
     exact line and byte. Lines are counted as the parser sees them: a NUL run that ends a cut
-    record before the next one ends a line (`break_midline_nul_runs`).
+    record before the next one ends a line (`break_midline_nul_runs`). `end_before`: the end
+    (epoch seconds) of the stream's last record before the chunk, read in an earlier chunk or run
+    (`ParsedCdr.last_end`): in a repeated hour it says which pass the chunk starts in.
     """
     if not data:
         return ParsedCdr(pl.DataFrame(schema=CDR_SCHEMA), pl.DataFrame(schema=CDR_REJECT_SCHEMA), 0, 0)
@@ -174,7 +184,7 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
         pl.when(newcdr).then(nth_from_end(2)).alias("linkedid"),
         nth_from_end(1).str.strip_chars().str.contains(r"^-?\d+$").alias("_sequence_ok"),
     )
-    typed = _resolve_repeated_hour(typed)
+    typed = _resolve_repeated_hour(typed, _pass_before(end_before, timezone))
     reason = (
         pl.when(pl.col("_fields") < _REQUIRED).then(pl.lit("too_few_fields"))
         .when((pl.col("_fields") > _MOST) | (newcdr & ~pl.col("_sequence_ok").fill_null(False)))
@@ -209,7 +219,27 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
                      cut_line_start=lines.start(last) if lines.unterminated else None)
 
 
-def _resolve_repeated_hour(typed: pl.DataFrame) -> pl.DataFrame:
+def _pass_before(end_before: int | None, timezone: str) -> pl.DataFrame:
+    """Rows standing for what came before a chunk, as `in_second_pass` reads the rows of one:
+    none unless the last record's end is a time the night repeats; then its earlier reading (the
+    latest time of the first pass so far), and, when it was the later reading, a step back after
+    it (the second pass has begun; every later record of the hour is in it)."""
+    context = pl.DataFrame({"early": [], "late": []}, schema={"early": pl.Int64, "late": pl.Int64})
+    if end_before is None:
+        return context
+    local = pl.Series([end_before * 1_000_000], dtype=pl.Datetime("us", "UTC")).dt.convert_time_zone(timezone) \
+        .dt.replace_time_zone(None)
+    early, late = (int(local.dt.replace_time_zone(timezone, ambiguous=reading).dt.epoch("s")[0])
+                   for reading in ("earliest", "latest"))
+    if early == late:
+        return context
+    rows = [(early, late)]
+    if end_before == late:
+        rows.append((early - STEP_BACK_SECONDS - 1, late - STEP_BACK_SECONDS - 1))
+    return pl.DataFrame(rows, schema=context.schema, orient="row")
+
+
+def _resolve_repeated_hour(typed: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
     """start_at, answer_at and end_at from each time's two readings (`_<col>_earliest`/`_latest`,
     equal outside the hour a fall-back night repeats). cdr_csv appends a record when its call
     ends, so the file's order is the order of end times: it tells a second pass of the hour
@@ -218,7 +248,9 @@ def _resolve_repeated_hour(typed: pl.DataFrame) -> pl.DataFrame:
     (end - duration, end - billsec): a call that began before the change and ended after it has
     its start in the first pass and its end in the second."""
     end_early, end_late = pl.col("_end_earliest"), pl.col("_end_latest")
-    second_pass = in_second_pass(typed["_end_earliest"].dt.epoch("s"), typed["_end_latest"].dt.epoch("s"))
+    second_pass = in_second_pass(
+        pl.concat([before["early"], typed["_end_earliest"].dt.epoch("s").rename("early")]),
+        pl.concat([before["late"], typed["_end_latest"].dt.epoch("s").rename("late")])).slice(before.height)
     end_at = pl.when(second_pass | (end_early < pl.col("_start_earliest"))).then(end_late).otherwise(end_early)
 
     def nearest(col: str, target: pl.Expr) -> pl.Expr:

@@ -509,10 +509,12 @@ def _cdr_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     yield _to_table("cdr_rejects", pl.DataFrame(schema=CDR_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
-    def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, None, None]:
+    def read(chunk: bytes, place: ChunkPlace) -> tuple[object, int, int | None, None]:
+        # the stream's last record end before the chunk (this run's chunk before, or the run
+        # before: `epoch_before`) says which pass of a repeated hour the chunk starts in
         parsed = parse_master_csv(chunk, timezone=config.cdr_timezone, first_line_no=place.first_line_no,
-                                  base_offset=place.offset)
-        return parsed, parsed.lines_read, None, None  # lines as the parser counts them (a NUL run may end one)
+                                  base_offset=place.offset, end_before=place.epoch_before)
+        return parsed, parsed.lines_read, parsed.last_end, None  # lines as the parser counts them (a NUL run may end one)
 
     keys = _RunCdrKeys()
 
