@@ -839,6 +839,25 @@ def test_realtime_export_is_merged_on_its_id_when_exported_again(make_settings, 
         assert con.sql("select count(*) from raw_asterisk.queue_log_table").fetchall() == [(4,)]
 
 
+def test_a_bad_row_in_every_nightly_export_is_rejected_once(make_settings, site):
+    """A table's bad row is in each full export after it: it was stored and counted as rejected
+    once per export (independent audit). Like a good row met before, it is a skipped duplicate;
+    in the same run or a later one."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    header = "time,callid,queuename,agent,event,data1,data2,data3,data4,data5"
+    good = "2024-03-04 10:00:01,c1,ventas,NONE,ENTERQUEUE,,3001110001,1,,"
+    bad = "2024-03-04 1x:00:02,c2,ventas,NONE,ENTERQUEUE,,3001110002,1,,"
+    (site / "queue_log-20240304.csv").write_text(f"{header}\n{good}\n{bad}\n")
+    (site / "queue_log-20240305.csv").write_text(f"{header}\n{good}\n{bad}\n")
+    first = load(settings).counts("queue_log_table")
+    (site / "queue_log-20240306.csv").write_text(f"{header}\n{good}\n{bad}\n")
+    second = load(settings).counts("queue_log_table")
+    assert (first.lines_read, first.loaded, first.rejected, first.skipped_duplicate) == (4, 1, 1, 2)
+    assert (second.lines_read, second.loaded, second.rejected, second.skipped_duplicate) == (2, 0, 0, 2)
+    assert first.balanced and second.balanced
+    assert [(reason, text) for _line, reason, text in rejects(settings)] == [("bad_time", bad)]
+
+
 @pytest.mark.parametrize("name", ["pbx1.log", "queue_log"])
 def test_a_log_named_by_its_path_is_read_only_as_a_log(make_settings, tmp_path, name):
     """Not also as a realtime-table export, which turned every line into a false reject."""

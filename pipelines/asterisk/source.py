@@ -414,6 +414,7 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
     seen = dlt.current.resource_state().setdefault("files", {})
     keyed_by_id: dict[str, pl.DataFrame] = {}  # per PBX: its rows loaded under their id alone
     run_keys: dict[str, pl.Series] = {}  # per PBX: the row keys this run has yielded
+    run_reject_texts: dict[str, pl.Series] = {}  # per PBX: the rejects' texts this run has yielded
     for f in log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES):
         version = [f.size, f.mtime_ns]
         if seen.get(str(f.path)) == version:
@@ -446,9 +447,19 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
             rows = new.with_columns(
                 pl.lit(f.pbx).alias("pbx"), pl.lit(str(f.path)).alias("source_file"), pl.lit(loaded_at).alias("loaded_at"))
             yield _to_table("queue_log_table", rows, columns=QUEUE_LOG_TABLE_COLUMNS, merge_key=TABLE_KEY)
-        if parsed.rejects.height:
-            counts.add_rejects(parsed.rejects["reason"])
-            rejects = parsed.rejects.select(
+        # A bad row of a table is in every export of it after (a nightly full export): rejected
+        # once, then, like a good row met before, a skipped duplicate - not stored and counted
+        # again for each export (independent audit). This export's own earlier rejects were
+        # removed above: read again, it is rejected again.
+        met_rejects = run_reject_texts.get(f.pbx, pl.Series("raw_text", [], pl.String))
+        fresh = parsed.rejects.filter(~pl.col("raw_text").is_in(met_rejects.implode()))
+        if fresh.height:
+            stored = _stored_keys("queue_log_rejects", "raw_text", f.pbx, fresh.get_column("raw_text").unique())
+            fresh = fresh.filter(~pl.col("raw_text").is_in(stored.implode()))
+        run_reject_texts[f.pbx] = pl.concat([met_rejects, fresh.get_column("raw_text")])
+        if fresh.height:
+            counts.add_rejects(fresh["reason"])
+            rejects = fresh.select(
                 pl.lit(f.pbx).alias("pbx"), pl.lit(stream_id).alias("source_stream"), pl.lit(str(f.path)).alias("source_file"),
                 pl.col("row_no").alias("line_no"), pl.lit(None, pl.Int64).alias("byte_offset"),
                 "reason", "raw_text", pl.lit(loaded_at).alias("loaded_at"),
@@ -458,8 +469,8 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
         counts.lines_read += parsed.rows_read
         counts.loaded += new.height
         counts.loaded_with_replaced_bytes += rows_with_replaced_bytes(new, data)
-        counts.skipped_duplicate += parsed.rows.height - new.height
-        counts.rejected += parsed.rejects.height
+        counts.skipped_duplicate += parsed.rows.height - new.height + parsed.rejects.height - fresh.height
+        counts.rejected += fresh.height
         seen[str(f.path)] = version
 
 
