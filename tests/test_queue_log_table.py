@@ -533,6 +533,29 @@ def test_a_csv_without_a_header_is_read_in_the_tables_own_column_order(fields, d
         assert out.rows.select(ID)["id"].to_list() == ["41", "42"]
 
 
+def test_a_tab_separated_export_is_read_with_its_backslash_escapes():
+    """`SELECT … INTO OUTFILE` (and `mysql --batch`, PostgreSQL's COPY text) escape a tab, a line
+    break and a backslash in a value with a backslash, write \\N for NULL and quote nothing: the
+    escapes were kept as text, an escaped line break split a row in two, and a value starting
+    with a quote was rejected (independent audit)."""
+    def row(n: int, agent: str, data4: str) -> str:
+        return "\t".join([str(n), f"2024-06-20 11:13:2{n}", f"c{n}", "ventas", agent, "ENTERQUEUE", "", "300", "1",
+                          data4, "\\N"])
+    export = "\n".join([row(0, '"Bob" Smith', "ok"), row(1, "NONE", "Tab\\\there"), row(2, "NONE", "Back\\\\slash"),
+                        row(3, "NONE", "line1\\\nline2"), row(4, "NONE", "tab\\\tand\\nnewline")]) + "\n"
+    out = checked(parse_csv_export(export.encode(), timezone=BOGOTA))
+    assert out.rejects.height == 0
+    assert out.rows.select("agent", "data4", "data5").rows() == [
+        ('"Bob" Smith', "ok", None), ("NONE", "Tab\there", None), ("NONE", "Back\\slash", None),
+        ("NONE", "line1\nline2", None), ("NONE", "tab\tand\nnewline", None)]
+    # with the header `mysql --batch` writes (and its NULL), and a cut last row
+    header = "id\ttime\tcallid\tqueuename\tagent\tevent\tdata1\tdata2\tdata3\tdata4\tdata5"
+    batch = f"{header}\n{row(0, 'NONE', 'ok')}\n{row(1, 'NONE', 'NULL')}\n{row(2, 'NONE', 'x')[:40]}"
+    out = checked(parse_csv_export(batch.encode(), timezone=BOGOTA))
+    assert out.rows.select("callid", "data4").rows() == [("c0", "ok"), ("c1", None)]
+    assert out.rejects.select("row_no", "reason").rows() == [(2, "unterminated")]
+
+
 def test_a_csv_whose_columns_cannot_be_told_rejects_every_line_as_no_header():
     lines = [f"{LOCAL};c1;ventas;NONE;ENTERQUEUE", f"{LOCAL};c1;ventas;NONE;ABANDON"]
     out = checked(parse_csv_export(csv(*lines), timezone=BOGOTA))

@@ -189,15 +189,19 @@ def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
     Its first line names the columns (time, callid, ..., data or data1..; any order, any case).
     Without such a header (`SELECT … INTO OUTFILE` writes none) the columns are the table's own
     (`_table_layout`). Fields are separated by the first line's commonest of comma, tab and
-    semicolon. A row with more fields than the columns, cut before its event, or whose quotes do
+    semicolon; a tab-separated export is read with backslash escapes and no quoting
+    (`_tab_separated`). A row with more fields than the columns, cut before its event, or whose quotes do
     not pair up is a bad row, a short last row of an export that ends without a line break an
     `unterminated` one; every reject keeps its exact text. Blank lines are not rows.
     """
-    lines = [line for line in data.decode("utf-8", errors="replace").removeprefix("\ufeff").splitlines()
-             if line.strip()]
+    text = data.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return _normalise([], timezone, quoted=False)
     delimiter = max(",\t;", key=lines[0].count)
+    if delimiter == "\t":
+        return _normalise([_tab_separated(text, terminated=data.rstrip(b"\x00").endswith((b"\n", b"\r")))],
+                          timezone, quoted=False)
     header = _split(lines[0], delimiter) or []
     first = [field.strip().lower() for field in header]
     if "time" in first and "event" in first:
@@ -215,6 +219,58 @@ def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
         schema={"raw_text": pl.String, "reason": pl.String, "values": pl.List(pl.String)},
     )
     return _normalise([(cols or [], prepared)], timezone, quoted=False)
+
+
+# Tab-separated exports are written with backslash escapes and no quoting: MySQL's
+# `SELECT … INTO OUTFILE` and `mysql --batch`, PostgreSQL's COPY text format. A backslash escapes
+# the next character - a tab or a line break in a value, a backslash - and `\N` is a NULL. The
+# escaped separators are set aside (as characters of Unicode's private use area) before the text
+# is split into rows and fields.
+_ESCAPED_BACKSLASH, _ESCAPED_TAB, _ESCAPED_BREAK = "\ue000", "\ue001", "\ue002"
+_ESCAPE_CODES = {"0": "\x00", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a"}
+_ESCAPE = re.compile(r"\\(.)", re.S)
+
+
+def _tab_separated(text: str, *, terminated: bool) -> tuple[list[str], pl.DataFrame]:
+    """The columns and rows of a tab-separated export (see above): each row's exact text and its
+    values, read as `_csv_rows` reads a CSV's (a header or the table's own columns; a short row
+    with its event read with the rest empty; a short last row of an export that ends without a
+    line break `unterminated`)."""
+    held = (text.replace("\\\\", _ESCAPED_BACKSLASH).replace("\\\t", _ESCAPED_TAB)
+            .replace("\\\r\n", _ESCAPED_BREAK).replace("\\\n", _ESCAPED_BREAK))
+    records = [r.removesuffix("\r") for r in held.split("\n")]
+    records = [r for r in records if r.strip()]
+
+    def value(field: str) -> str | None:
+        if field in _CSV_NULLS:  # \N, or NULL as `mysql --batch` writes it
+            return None
+        field = _ESCAPE.sub(lambda m: _ESCAPE_CODES.get(m.group(1), m.group(1)), field)
+        return field.replace(_ESCAPED_BACKSLASH, "\\").replace(_ESCAPED_TAB, "\t").replace(_ESCAPED_BREAK, "\n")
+
+    def as_written(record: str) -> str:
+        return (record.replace(_ESCAPED_BACKSLASH, "\\\\").replace(_ESCAPED_TAB, "\\\t")
+                .replace(_ESCAPED_BREAK, "\\\n"))
+
+    fields = [record.split("\t") for record in records]
+    first = [(field or "").strip().lower() for field in (value(f) for f in fields[0])] if fields else []
+    if "time" in first and "event" in first:
+        cols, records, fields = first, records[1:], fields[1:]
+    else:
+        cols = _table_layout([value(f) or "" for f in row] for row in fields[:_LAYOUT_ROWS])
+    texts = [as_written(r) for r in records]
+    if cols is None:
+        reasons, values = ["no_header"] * len(texts), [None] * len(texts)
+    else:
+        event_at = cols.index("event") if "event" in cols else len(cols)
+        values = [[value(f) for f in row] + [""] * (len(cols) - len(row) if event_at < len(row) < len(cols) else 0)
+                  for row in fields]
+        reasons = [None] * len(texts)
+        if texts and not terminated and len(fields[-1]) < len(cols):
+            reasons[-1], values[-1] = "unterminated", None
+    return cols or [], pl.DataFrame(
+        {"raw_text": texts, "reason": reasons, "values": values},
+        schema={"raw_text": pl.String, "reason": pl.String, "values": pl.List(pl.String)},
+    )
 
 
 def _cut_last_row_rejected(texts: list[str], values, reasons: list, delimiter: str, cols: list[str]):
