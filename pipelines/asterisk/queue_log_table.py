@@ -198,27 +198,39 @@ def parse_csv_export(data: bytes, *, timezone: str) -> ParsedTable:
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return _normalise([], timezone, quoted=False)
+    terminated = data.rstrip(b"\x00").endswith((b"\n", b"\r"))
     delimiter = max(",\t;", key=lines[0].count)
     if delimiter == "\t":
-        return _normalise([_tab_separated(text, terminated=data.rstrip(b"\x00").endswith((b"\n", b"\r")))],
-                          timezone, quoted=False)
-    header = _split(lines[0], delimiter) or []
-    first = [field.strip().lower() for field in header]
-    if "time" in first and "event" in first:
-        cols, lines = first, lines[1:]
+        return _normalise([_tab_separated(text, terminated=terminated)], timezone, quoted=False)
+    cols = _named_columns(_split(lines[0], delimiter) or [])
+    if cols is not None:
+        lines = lines[1:]
     else:
         cols = _table_layout(_split(line, delimiter) or [] for line in lines[:_LAYOUT_ROWS])
     if cols is None:
         texts, values, reasons = lines, [None] * len(lines), ["no_header"] * len(lines)
     else:
         texts, values, reasons = _csv_rows(lines, delimiter, cols)
-        if texts and not data.rstrip(b"\x00").endswith((b"\n", b"\r")):
-            values = _cut_last_row_rejected(texts, values, reasons, delimiter, cols)
-    prepared = pl.DataFrame(
+        if texts and not terminated:
+            last = _split(texts[-1], delimiter)
+            values = _cut_last_row_rejected(values, reasons, None if last is None else len(last), cols)
+    return _normalise([(cols or [], _prepared(texts, reasons, values))], timezone, quoted=False)
+
+
+def _named_columns(first_values: list[str | None]) -> list[str] | None:
+    """The columns a header names (time, callid, ..., data or data1..; any order, any case), or
+    None when the first row is no header."""
+    first = [(value or "").strip().lower() for value in first_values]
+    return first if "time" in first and "event" in first else None
+
+
+def _prepared(texts: list[str], reasons: list, values) -> pl.DataFrame:
+    """An export's rows as _normalise takes them: exact text, reason (of a piece that is not a
+    row) and values."""
+    return pl.DataFrame(
         {"raw_text": texts, "reason": reasons, "values": values},
         schema={"raw_text": pl.String, "reason": pl.String, "values": pl.List(pl.String)},
     )
-    return _normalise([(cols or [], prepared)], timezone, quoted=False)
 
 
 # Tab-separated exports are written with backslash escapes and no quoting: MySQL's
@@ -252,9 +264,9 @@ def _tab_separated(text: str, *, terminated: bool) -> tuple[list[str], pl.DataFr
                 .replace(_ESCAPED_BREAK, "\\\n"))
 
     fields = [record.split("\t") for record in records]
-    first = [(field or "").strip().lower() for field in (value(f) for f in fields[0])] if fields else []
-    if "time" in first and "event" in first:
-        cols, records, fields = first, records[1:], fields[1:]
+    cols = _named_columns([value(f) for f in fields[0]]) if fields else None
+    if cols is not None:
+        records, fields = records[1:], fields[1:]
     else:
         cols = _table_layout([value(f) or "" for f in row] for row in fields[:_LAYOUT_ROWS])
     texts = [as_written(r) for r in records]
@@ -265,21 +277,18 @@ def _tab_separated(text: str, *, terminated: bool) -> tuple[list[str], pl.DataFr
         values = [[value(f) for f in row] + [""] * (len(cols) - len(row) if event_at < len(row) < len(cols) else 0)
                   for row in fields]
         reasons = [None] * len(texts)
-        if texts and not terminated and len(fields[-1]) < len(cols):
-            reasons[-1], values[-1] = "unterminated", None
-    return cols or [], pl.DataFrame(
-        {"raw_text": texts, "reason": reasons, "values": values},
-        schema={"raw_text": pl.String, "reason": pl.String, "values": pl.List(pl.String)},
-    )
+        if texts and not terminated:
+            values = _cut_last_row_rejected(values, reasons, len(fields[-1]), cols)
+    return cols or [], _prepared(texts, reasons, values)
 
 
-def _cut_last_row_rejected(texts: list[str], values, reasons: list, delimiter: str, cols: list[str]):
+def _cut_last_row_rejected(values, reasons: list, last_fields: int | None, cols: list[str]):
     """An export that does not end with a line break may be one still being written: its last
-    row, short of the columns' count of fields (or with a quote left open), is `unterminated`, as
-    a dump's cut tuple is, not a row with its last values empty; once completed it loads. A full
-    last row loads (some tools end a file without a line break). Returns `values` updated."""
-    fields = _split(texts[-1], delimiter)
-    if reasons[-1] is None and (fields is None or len(fields) < len(cols)):
+    row, short of the columns' count of fields (`last_fields`; None: a quote left open), is
+    `unterminated`, as a dump's cut tuple is, not a row with its last values empty; once
+    completed it loads. A full last row loads (some tools end a file without a line break).
+    Returns `values` updated."""
+    if reasons[-1] is None and (last_fields is None or last_fields < len(cols)):
         reasons[-1] = "unterminated"
         if isinstance(values, pl.Series):
             return pl.concat([values.slice(0, len(values) - 1), pl.Series(values.name, [None], dtype=values.dtype)])
