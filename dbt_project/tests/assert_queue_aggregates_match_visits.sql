@@ -1,11 +1,25 @@
 {{ config(meta={'dagster': {'ref': {'name': 'agg_queue_daily'}}}) }}
--- Nothing lost, nothing doubled: every visit of fct_queue_visits is counted exactly once in
--- agg_queue_daily and once in agg_queue_interval, per platform, queue and local day.
+-- Nothing lost, nothing doubled, nothing moved between outcomes: every visit of fct_queue_visits
+-- is counted exactly once in agg_queue_daily and once in agg_queue_interval, under its outcome,
+-- per platform, queue and local day. (offered = the sum of the outcome counts is tested on each
+-- aggregate; this ties each count to the visits.)
+{% set counts = ['offered', 'answered', 'abandoned', 'short_abandons', 'timeouts', 'other_unanswered', 'open_visits', 'transfers'] %}
 with
 
 visits as (
 
-    select platform, queue, entered_date as day, count(*) as offered
+    select
+        platform,
+        queue,
+        entered_date as day,
+        count(*) as offered,
+        count(case when outcome = 'answered' then 1 end) as answered,
+        count(case when outcome = 'abandoned' then 1 end) as abandoned,
+        count(case when is_short_abandon then 1 end) as short_abandons,
+        count(case when outcome = 'timeout' then 1 end) as timeouts,
+        count(case when outcome in ('exit_key', 'exit_empty', 'join_empty', 'other') then 1 end) as other_unanswered,
+        count(case when outcome = 'open' then 1 end) as open_visits,
+        count(case when transferred then 1 end) as transfers
     from {{ ref('fct_queue_visits') }}
     group by platform, queue, entered_date
 
@@ -13,7 +27,7 @@ visits as (
 
 daily as (
 
-    select platform, queue, day, sum(offered) as offered
+    select platform, queue, day, {% for c in counts %}sum({{ c }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %}
     from {{ ref('agg_queue_daily') }}
     group by platform, queue, day
 
@@ -21,7 +35,7 @@ daily as (
 
 intervals as (
 
-    select platform, queue, day, sum(offered) as offered
+    select platform, queue, day, {% for c in counts %}sum({{ c }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %}
     from {{ ref('agg_queue_interval') }}
     group by platform, queue, day
 
@@ -31,9 +45,11 @@ select
     coalesce(visits.platform, daily.platform, intervals.platform) as platform,
     coalesce(visits.queue, daily.queue, intervals.queue) as queue,
     coalesce(visits.day, daily.day, intervals.day) as day,
-    visits.offered as visits,
-    daily.offered as daily_offered,
-    intervals.offered as interval_offered
+    {% for c in counts -%}
+    visits.{{ c }} as visits_{{ c }},
+    daily.{{ c }} as daily_{{ c }},
+    intervals.{{ c }} as interval_{{ c }}{{ "," if not loop.last }}
+    {% endfor %}
 from visits
 full outer join daily
     on visits.platform = daily.platform
@@ -46,5 +62,7 @@ full outer join intervals
 where visits.offered is null
     or daily.offered is null
     or intervals.offered is null
-    or visits.offered <> daily.offered
-    or visits.offered <> intervals.offered
+    {% for c in counts -%}
+    or visits.{{ c }} <> daily.{{ c }}
+    or visits.{{ c }} <> intervals.{{ c }}
+    {% endfor %}
