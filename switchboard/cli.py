@@ -119,6 +119,8 @@ def materialize(selection: str = "*", *, full_refresh: bool = False) -> int:
               file=sys.stderr)
     for check in failed_checks:
         print(f"  check failed: {check.asset_key.to_user_string()} {check.check_name}")
+        for line in failed_check_details(check.metadata):
+            print(f"    {line}")
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
@@ -138,6 +140,21 @@ def _run_chatter_shown(log_level: str):
         return
     with open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere):
         yield
+
+
+def failed_check_details(metadata: dict) -> list[str]:
+    """What a failed check found, from its metadata: each failed expectation of a Great
+    Expectations suite, or the failing row count of a dbt test (the check's name says the rule)."""
+    values = {key: getattr(value, "value", value) for key, value in metadata.items()}
+    lines = []
+    for failed in values.get("failed_expectations") or []:
+        column = f" on {failed['column']}" if failed.get("column") else ""
+        found = failed["error"] or f"{failed['unexpected']:,} unexpected rows"
+        described = f" ({failed['description']})" if failed.get("description") else ""
+        lines.append(f"{failed['expectation']}{column}: {found}{described}")
+    if values.get("dagster_dbt/failed_row_count") is not None:
+        lines.append(f"{values['dagster_dbt/failed_row_count']:,} failing rows")
+    return lines
 
 
 def root_cause_message(error, limit: int = 500) -> str:

@@ -281,6 +281,8 @@ def test_a_failed_blocking_suite_stops_the_serving_copy_and_the_run_names_it(
     assert cli.main(["materialize"]) == 1
     out = capsys.readouterr().out
     assert "check failed: marts/agg_queue_daily agg_queue_daily_reconciles" in out
+    # what it found, not only its name (the rows are in the warehouse, the counts in the check)
+    assert "expect_column_values_to_be_between on offered: 1 unexpected rows" in out
     assert not settings.serving_path.exists()  # nothing published over figures that failed
     # the marts were built: the check ran on them
     with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
