@@ -179,6 +179,8 @@ def settings_command() -> int:
     from definitions import build_definitions
 
     build_definitions(settings)  # a queue_log, Master.csv or Control Hub place that is missing
+    with _instance(settings):  # the instance file as materialize reads it (DAGSTER_PG_*)
+        pass
     print(f"settings OK: warehouse {settings.warehouse.redacted()}, serving copy {settings.serving_path}")
     return 0
 
@@ -270,12 +272,30 @@ def _select(selection: str, parsed, graph) -> set:
 
 
 def _instance(settings: Settings):
-    """The DAGSTER_HOME instance when there is one (runs show in the UI), else a throw-away one."""
-    from dagster import DagsterInstance
+    """The DAGSTER_HOME instance when there is one (runs show in the UI), else a throw-away one.
 
-    if settings.dagster_home:
-        return DagsterInstance.from_config(str(settings.dagster_home.resolve()))
-    return DagsterInstance.ephemeral()
+    Its dagster.yaml is read as Dagster's own commands (the daemon, the webserver) read it: with the
+    working folder's .env in the environment, where a deployment keeps DAGSTER_PG_PASSWORD beside
+    its settings (the process's own variables win, as for the settings). A variable it names that
+    is still unset, or a wrong value, is a SettingsError naming the file (it was a traceback)."""
+    from dagster import DagsterInstance
+    from dagster._config.errors import PostProcessingError
+    from dagster._core.errors import DagsterInvalidConfigError
+    from dotenv import dotenv_values
+
+    if not settings.dagster_home:
+        return DagsterInstance.ephemeral()
+    home = settings.dagster_home.resolve()
+    missing = {k: v for k, v in dotenv_values(".env").items() if v is not None and k not in os.environ}
+    os.environ.update(missing)
+    try:
+        return DagsterInstance.from_config(str(home))
+    except (PostProcessingError, DagsterInvalidConfigError) as exc:
+        reason = " ".join(str(exc).split())
+        raise SettingsError(f"DAGSTER_HOME: {home / 'dagster.yaml'}: {reason}") from None
+    finally:
+        for name in missing:
+            os.environ.pop(name, None)
 
 
 # The sandbox's clock runs this many times faster than the real one: Webex's rate-limit minute lasts a second.

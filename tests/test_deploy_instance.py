@@ -61,3 +61,33 @@ def test_the_production_instance_runs_on_a_postgres_at_any_port(postgres_url, tm
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         assert instance.get_runs() == []  # its tables were created in that database
         _assert_shared_policies(instance)
+
+
+@pytest.mark.postgres
+def test_switchboard_reads_the_instance_file_with_the_dotenv_as_dagster_does(
+        postgres_url, make_settings, tmp_path, capsys):
+    """A deployment keeps DAGSTER_PG_PASSWORD in .env beside its settings: the daemon and the
+    webserver read it there, and `switchboard settings` and `materialize` now do too (materialize
+    stopped with a traceback from DagsterInstance.from_config; independent audit). One still
+    unset is a one-line error naming it and the file, exit 2."""
+    import os
+
+    from switchboard import cli
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(DEPLOY_CONFIG, home / "dagster.yaml")
+    make_settings(DAGSTER_HOME=str(home))  # (and the working folder is tmp_path, where .env is)
+    url = urlsplit(postgres_url)
+    dotenv = [f"DAGSTER_PG_HOST={url.hostname}", f"DAGSTER_PG_PORT={url.port}", f"DAGSTER_PG_USER={url.username}",
+              f"DAGSTER_PG_DB={url.path.lstrip('/')}"]
+    (tmp_path / ".env").write_text("\n".join(dotenv) + "\n")
+    assert cli.main(["settings"]) == 2
+    error = capsys.readouterr().err
+    assert "DAGSTER_PG_PASSWORD" in error and str(home / "dagster.yaml") in error
+    assert len(error.strip().splitlines()) == 1
+
+    (tmp_path / ".env").write_text("\n".join([*dotenv, f"DAGSTER_PG_PASSWORD={url.password}"]) + "\n")
+    assert cli.main(["settings"]) == 0
+    assert "settings OK" in capsys.readouterr().out
+    assert not [name for name in os.environ if name.startswith("DAGSTER_PG_")]  # put back as they were
