@@ -31,6 +31,8 @@ def _assert_shared_policies(instance) -> None:
     assert instance.run_monitoring_enabled
     # ...whose warehouse slot is given back (a retry waited for it for good otherwise)
     assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] == 30
+    # ...looked for every 15 s: at Dagster's default (120 s) a killed run's slot came back after 95-155 s
+    assert instance.run_monitoring_settings["poll_interval_seconds"] == 15
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
     assert not instance.run_retries_retry_on_asset_or_op_failure
     # ticks do not pile up for good (two sensors tick every 30 s, the Webex poll every 5 min); runs:
