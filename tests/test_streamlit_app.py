@@ -549,6 +549,16 @@ def test_queue_labels_name_platform_only_when_needed():
     assert list(two) == ["sales (asterisk)", "sales (webex)"]
 
 
+def test_queue_summary_names_a_few_queues_and_counts_many():
+    from streamlit_app.views.queues_agents import _queue_summary
+
+    assert _queue_summary(["sales"], 1) == "sales"  # not "all 1 queues" (production audit)
+    assert _queue_summary(["sales", "support"], 2) == "all 2 queues"
+    assert _queue_summary(["sales", "support"], 5) == "sales, support"
+    assert _queue_summary(["a", "b", "c", "d"], 5) == "4 of 5 queues"
+    assert _queue_summary([], 5) == "no queue"
+
+
 # =========================================================================== the page (AppTest)
 
 

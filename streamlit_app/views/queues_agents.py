@@ -92,7 +92,7 @@ def _sidebar(overview: q.Overview, settings: Settings):
 
 
 def _queue_summary(picked: list[str], total: int) -> str:
-    if len(picked) == total:
+    if len(picked) == total > 1:  # (a site's only queue is named: "all 1 queues")
         return f"all {total} queues"
     if len(picked) <= 3:
         return ", ".join(picked) or "no queue"
