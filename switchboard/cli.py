@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import importlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -281,18 +282,23 @@ def _instance(settings: Settings):
     from dagster import DagsterInstance
     from dagster._config.errors import PostProcessingError
     from dagster._core.errors import DagsterInvalidConfigError
+    from dagster_postgres.utils import DagsterPostgresException
     from dotenv import dotenv_values
 
     if not settings.dagster_home:
         return DagsterInstance.ephemeral()
-    home = settings.dagster_home.resolve()
+    config = settings.dagster_home.resolve() / "dagster.yaml"
     missing = {k: v for k, v in dotenv_values(".env").items() if v is not None and k not in os.environ}
     os.environ.update(missing)
     try:
-        return DagsterInstance.from_config(str(home))
+        return DagsterInstance.from_config(str(config.parent))
     except (PostProcessingError, DagsterInvalidConfigError) as exc:
-        reason = " ".join(str(exc).split())
-        raise SettingsError(f"DAGSTER_HOME: {home / 'dagster.yaml'}: {reason}") from None
+        unset = re.search(r'environment variable "([^"]+)" which is not set', str(exc))
+        reason = (f"names the environment variable {unset.group(1)}, which is set neither in the environment "
+                  "nor in .env" if unset else " ".join(str(exc).split())[:300])
+        raise SettingsError(f"DAGSTER_HOME: {config} {reason}") from None
+    except DagsterPostgresException as exc:  # after Dagster's own retries
+        raise SettingsError(f"DAGSTER_HOME: {config}: cannot reach its Postgres ({exc})") from None
     finally:
         for name in missing:
             os.environ.pop(name, None)

@@ -65,6 +65,14 @@ def test_the_production_instance_runs_on_a_postgres_at_any_port(postgres_url, tm
         _assert_shared_policies(instance)
 
 
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.postgres
 def test_switchboard_reads_the_instance_file_with_the_dotenv_as_dagster_does(
         postgres_url, make_settings, tmp_path, capsys):
@@ -87,7 +95,12 @@ def test_switchboard_reads_the_instance_file_with_the_dotenv_as_dagster_does(
     assert cli.main(["settings"]) == 2
     error = capsys.readouterr().err
     assert "DAGSTER_PG_PASSWORD" in error and str(home / "dagster.yaml") in error
-    assert len(error.strip().splitlines()) == 1
+    assert len(error.strip().splitlines()) == 1 and len(error) < 300  # not Dagster's config dump
+    # a Postgres that does not answer: one line too (after Dagster's retries), not a traceback
+    (tmp_path / ".env").write_text("\n".join([*dotenv, "DAGSTER_PG_PASSWORD=x"]).replace(
+        f"DAGSTER_PG_PORT={url.port}", f"DAGSTER_PG_PORT={_closed_port()}") + "\n")
+    assert cli.main(["settings"]) == 2
+    assert "cannot reach its Postgres" in capsys.readouterr().err
 
     (tmp_path / ".env").write_text("\n".join([*dotenv, f"DAGSTER_PG_PASSWORD={url.password}"]) + "\n")
     assert cli.main(["settings"]) == 0
