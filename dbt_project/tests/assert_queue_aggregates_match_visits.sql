@@ -8,18 +8,8 @@ with
 
 visits as (
 
-    select
-        platform,
-        queue,
-        entered_date as day,
-        count(*) as offered,
-        count(case when outcome = 'answered' then 1 end) as answered,
-        count(case when outcome = 'abandoned' then 1 end) as abandoned,
-        count(case when is_short_abandon then 1 end) as short_abandons,
-        count(case when outcome = 'timeout' then 1 end) as timeouts,
-        count(case when outcome in ('exit_key', 'exit_empty', 'join_empty', 'other') then 1 end) as other_unanswered,
-        count(case when outcome = 'open' then 1 end) as open_visits,
-        count(case when transferred then 1 end) as transfers
+    -- the aggregates' own counts (macros/queue_metrics.sql), per local day of the visits
+    select platform, queue, entered_date as day, {{ queue_metric_columns() }}
     from {{ ref('fct_queue_visits') }}
     group by platform, queue, entered_date
 
