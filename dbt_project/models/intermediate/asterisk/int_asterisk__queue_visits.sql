@@ -55,13 +55,16 @@ with
 
 {{ rebuilt_boots_cte(incremental) }}
 
--- only the columns a visit reads: every event of a visit is held through a sort and a join
+-- only the columns that number and bound the visits: every event goes through the numbering
+-- window's sort, and its text fields (id, agent, data1-5) carried through it made DuckDB spill;
+-- the landmark events' values are looked up once the visits are known (landmark_events)
 events as (
 
     select
-        events.event_id, events.pbx, events.boot_no, events.event_seq, events.event_epoch,
-        events.callid, events.queue, events.agent, events.event,
-        events.data1, events.data2, events.data3, events.data4, events.data5
+        events.pbx, events.boot_no, events.event_seq, events.event_epoch,
+        events.callid, events.queue, events.event,
+        -- a RINGNOANSWER of 0 or 1000 ms rang no one (asterisk-queue-log.md §4)
+        (events.event = 'RINGNOANSWER' and coalesce(events.data1, '') not in ('0', '1000')) as is_ring_no_answer
     from {{ ref('int_asterisk__queue_events') }} as events
     {{ in_rebuilt_boots('events', incremental) }}
     where (events.event in {{ asterisk_visit_events() }} or events.event = 'DID')
@@ -208,57 +211,87 @@ counted_scopes as not materialized (
 
 ),
 
-scoped as (
+-- rings of each visit up to its exit line
+ring_counts as (
 
     select
-        call_events.*,
+        rings.pbx,
         counted_scopes.first_seq,
-        counted_scopes.scope_last_seq,
-        counted_scopes.terminal_seq,
-        counted_scopes.connect_seq
-    from call_events
+        count(case when rings.is_ring_no_answer then 1 end) as ring_no_answer_count,
+        count(case when rings.event = 'RINGCANCELED' then 1 end) as ring_canceled_count
+    from call_events as rings
     inner join counted_scopes
-        on call_events.pbx = counted_scopes.pbx
-        and call_events.boot_no = counted_scopes.boot_no
-        and call_events.callid = counted_scopes.callid
-        and call_events.queue = counted_scopes.queue
-        and call_events.visit_no = counted_scopes.visit_no
+        on rings.pbx = counted_scopes.pbx
+        and rings.boot_no = counted_scopes.boot_no
+        and rings.callid = counted_scopes.callid
+        and rings.queue = counted_scopes.queue
+        and rings.visit_no = counted_scopes.visit_no
+    where rings.event in ('RINGNOANSWER', 'RINGCANCELED')
+        and rings.event_seq <= counted_scopes.scope_last_seq
+    group by rings.pbx, counted_scopes.first_seq
 
 ),
 
--- the values at the visit's landmark events; (pbx, first_seq) names a visit (event_seq is
--- unique within a PBX), a far cheaper grouping than the ten visit columns
+-- the lines a visit's values are read from: its first line, its CONNECT and its exit line, each
+-- looked up by (pbx, event_seq), unique within a PBX (a join each: grouping the three lines of
+-- every visit was the model's costliest step)
+first_lines as (
+
+    select lines.pbx, lines.event_seq, lines.event_id, lines.event, lines.event_epoch, lines.data2, lines.data3
+    from {{ ref('int_asterisk__queue_events') }} as lines
+    {{ in_rebuilt_boots('lines', incremental) }}
+    where lines.event in {{ asterisk_visit_events() }}
+
+),
+
+connect_lines as (
+
+    select lines.pbx, lines.event_seq, lines.event_epoch, lines.agent, lines.data1
+    from {{ ref('int_asterisk__queue_events') }} as lines
+    {{ in_rebuilt_boots('lines', incremental) }}
+    where lines.event = 'CONNECT'
+
+),
+
+terminal_lines as (
+
+    select lines.pbx, lines.event_seq, lines.event, lines.event_epoch, lines.agent, lines.data1, lines.data2, lines.data3, lines.data4, lines.data5
+    from {{ ref('int_asterisk__queue_events') }} as lines
+    {{ in_rebuilt_boots('lines', incremental) }}
+    where lines.event in {{ asterisk_terminal_events() }}
+
+),
+
 collapsed as (
 
     select
-        pbx,
-        first_seq,
-        max(case when event_seq = first_seq then event_id end) as anchor_event_id,
-        max(case when event_seq = first_seq and event = 'ENTERQUEUE' then event_epoch end) as enter_epoch,
-        max(case when event_seq = first_seq and event = 'ENTERQUEUE' then data2 end) as caller_number,
-        max(case when event_seq = first_seq and event = 'ENTERQUEUE' then data3 end) as position_text,
-        max(case when event_seq = connect_seq then event_epoch end) as connect_epoch,
-        max(case when event_seq = connect_seq then agent end) as connect_agent,
-        max(case when event_seq = connect_seq then data1 end) as connect_holdtime_text,
-        max(case when event_seq = terminal_seq then event end) as terminal_event,
-        max(case when event_seq = terminal_seq then agent end) as terminal_agent,
-        max(case when event_seq = terminal_seq then event_epoch end) as end_epoch,
-        max(case when event_seq = terminal_seq then data1 end) as end_data1,
-        max(case when event_seq = terminal_seq then data2 end) as end_data2,
-        max(case when event_seq = terminal_seq then data3 end) as end_data3,
-        max(case when event_seq = terminal_seq then data4 end) as end_data4,
-        max(case when event_seq = terminal_seq then data5 end) as end_data5,
-        count(
-            case
-                when event = 'RINGNOANSWER' and event_seq <= scope_last_seq
-                    and coalesce(data1, '') not in ('0', '1000') then 1
-            end
-        ) as ring_no_answer_count,
-        count(
-            case when event = 'RINGCANCELED' and event_seq <= scope_last_seq then 1 end
-        ) as ring_canceled_count
-    from scoped
-    group by pbx, first_seq
+        counted_scopes.pbx,
+        counted_scopes.first_seq,
+        first_lines.event_id as anchor_event_id,
+        case when first_lines.event = 'ENTERQUEUE' then first_lines.event_epoch end as enter_epoch,
+        case when first_lines.event = 'ENTERQUEUE' then first_lines.data2 end as caller_number,
+        case when first_lines.event = 'ENTERQUEUE' then first_lines.data3 end as position_text,
+        connect_lines.event_epoch as connect_epoch,
+        connect_lines.agent as connect_agent,
+        connect_lines.data1 as connect_holdtime_text,
+        terminal_lines.event as terminal_event,
+        terminal_lines.agent as terminal_agent,
+        terminal_lines.event_epoch as end_epoch,
+        terminal_lines.data1 as end_data1,
+        terminal_lines.data2 as end_data2,
+        terminal_lines.data3 as end_data3,
+        terminal_lines.data4 as end_data4,
+        terminal_lines.data5 as end_data5
+    from counted_scopes
+    inner join first_lines
+        on first_lines.pbx = counted_scopes.pbx
+        and first_lines.event_seq = counted_scopes.first_seq
+    left join connect_lines
+        on connect_lines.pbx = counted_scopes.pbx
+        and connect_lines.event_seq = counted_scopes.connect_seq
+    left join terminal_lines
+        on terminal_lines.pbx = counted_scopes.pbx
+        and terminal_lines.event_seq = counted_scopes.terminal_seq
 
 ),
 
@@ -272,11 +305,16 @@ visits as (
         visit_scopes.scope_last_seq,
         visit_scopes.terminal_seq,
         visit_scopes.connect_seq,
-        collapsed.*
+        collapsed.*,
+        coalesce(ring_counts.ring_no_answer_count, 0) as ring_no_answer_count,
+        coalesce(ring_counts.ring_canceled_count, 0) as ring_canceled_count
     from collapsed
     inner join visit_scopes
         on collapsed.pbx = visit_scopes.pbx
         and collapsed.first_seq = visit_scopes.first_seq
+    left join ring_counts
+        on collapsed.pbx = ring_counts.pbx
+        and collapsed.first_seq = ring_counts.first_seq
 
 ),
 
@@ -408,19 +446,19 @@ did_lines as (
 -- (a call has one or a few DID lines and visits: this join stays about as long as its inputs)
 visit_did_seqs as (
 
-    select visits.pbx, visits.anchor_event_id as visit_anchor, max(did_lines.seq) as did_seq
+    select visits.pbx, visits.first_seq, max(did_lines.seq) as did_seq
     from visits
     inner join did_lines
         on visits.pbx = did_lines.pbx
         and visits.callid = did_lines.callid
         and did_lines.seq <= visits.first_seq
-    group by visits.pbx, visits.anchor_event_id
+    group by visits.pbx, visits.first_seq
 
 ),
 
 visit_dids as (
 
-    select visit_did_seqs.visit_anchor, did_lines.did
+    select visit_did_seqs.pbx, visit_did_seqs.first_seq, did_lines.did
     from visit_did_seqs
     inner join did_lines
         on visit_did_seqs.pbx = did_lines.pbx
@@ -524,9 +562,9 @@ first_wrapups as (
 -- after it are an orphan visit it comes right before: a CONNECT or exit line, the ENTERQUEUE lost.
 -- Ringing alone makes no visit, and lines after a visit's exit line are ignored (near-duplicates),
 -- so a DID before those is still a refused caller. (Few DIDs lack their ENTERQUEUE: a small join.)
-refused_dids as (
+refused_did_seqs as (
 
-    select dids.*
+    select dids.pbx, dids.boot_no, dids.callid, dids.queue, dids.event_seq, dids.event_epoch
     from segmented as dids
     left join counted_scopes as orphan
         on dids.next_event <> 'DID'
@@ -541,6 +579,19 @@ refused_dids as (
         and coalesce(dids.next_event, '') <> 'ENTERQUEUE'
         and not coalesce(dids.previous_event = 'ENTERQUEUE' and dids.event_epoch - dids.previous_epoch <= 1, false)
         and orphan.pbx is null
+
+),
+
+-- their id and DID number (the numbering above carries no text fields)
+refused_dids as (
+
+    select refused_did_seqs.*, lines.event_id, lines.data1
+    from refused_did_seqs
+    inner join {{ ref('int_asterisk__queue_events') }} as lines
+        on lines.pbx = refused_did_seqs.pbx
+        and lines.event_seq = refused_did_seqs.event_seq
+    {{ in_rebuilt_boots('lines', incremental) }}
+    where lines.event = 'DID'
 
 ),
 
@@ -626,7 +677,8 @@ final as (
         {{ run_started_at_literal() }} as dbt_refreshed_at
     from measured
     left join visit_dids
-        on measured.anchor_event_id = visit_dids.visit_anchor
+        on measured.pbx = visit_dids.pbx
+        and measured.first_seq = visit_dids.first_seq
     left join first_wrapups
         on measured.anchor_event_id = first_wrapups.visit_anchor
 
