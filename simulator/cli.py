@@ -47,7 +47,8 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timezone",
         default=None,
-        help="time zone of the truth's days (default: SWITCHBOARD_TIMEZONE, whose default is America/Bogota)",
+        help="time zone of the Webex and channel truth's days (default: SWITCHBOARD_TIMEZONE, whose "
+        "default is America/Bogota); the Asterisk site's truth keeps the site's own zone, America/Bogota",
     )
     p.add_argument("--no-asterisk", action="store_true", help="skip the Issabel/Asterisk site")
     p.add_argument(
