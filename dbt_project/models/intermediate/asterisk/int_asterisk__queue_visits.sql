@@ -262,11 +262,19 @@ terminal_lines as (
 
 ),
 
-collapsed as (
+-- one row per visit: its scope, the values of its landmark lines and its rings
+visits as (
 
     select
         counted_scopes.pbx,
+        counted_scopes.boot_no,
+        counted_scopes.callid,
+        counted_scopes.queue,
+        counted_scopes.visit_no,
         counted_scopes.first_seq,
+        counted_scopes.scope_last_seq,
+        counted_scopes.terminal_seq,
+        counted_scopes.connect_seq,
         first_lines.event_id as anchor_event_id,
         case when first_lines.event = 'ENTERQUEUE' then first_lines.event_epoch end as enter_epoch,
         case when first_lines.event = 'ENTERQUEUE' then first_lines.data2 end as caller_number,
@@ -281,7 +289,9 @@ collapsed as (
         terminal_lines.data2 as end_data2,
         terminal_lines.data3 as end_data3,
         terminal_lines.data4 as end_data4,
-        terminal_lines.data5 as end_data5
+        terminal_lines.data5 as end_data5,
+        coalesce(ring_counts.ring_no_answer_count, 0) as ring_no_answer_count,
+        coalesce(ring_counts.ring_canceled_count, 0) as ring_canceled_count
     from counted_scopes
     inner join first_lines
         on first_lines.pbx = counted_scopes.pbx
@@ -292,29 +302,9 @@ collapsed as (
     left join terminal_lines
         on terminal_lines.pbx = counted_scopes.pbx
         and terminal_lines.event_seq = counted_scopes.terminal_seq
-
-),
-
-visits as (
-
-    select
-        visit_scopes.boot_no,
-        visit_scopes.callid,
-        visit_scopes.queue,
-        visit_scopes.visit_no,
-        visit_scopes.scope_last_seq,
-        visit_scopes.terminal_seq,
-        visit_scopes.connect_seq,
-        collapsed.*,
-        coalesce(ring_counts.ring_no_answer_count, 0) as ring_no_answer_count,
-        coalesce(ring_counts.ring_canceled_count, 0) as ring_canceled_count
-    from collapsed
-    inner join visit_scopes
-        on collapsed.pbx = visit_scopes.pbx
-        and collapsed.first_seq = visit_scopes.first_seq
     left join ring_counts
-        on collapsed.pbx = ring_counts.pbx
-        and collapsed.first_seq = ring_counts.first_seq
+        on ring_counts.pbx = counted_scopes.pbx
+        and ring_counts.first_seq = counted_scopes.first_seq
 
 ),
 
