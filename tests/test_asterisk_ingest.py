@@ -656,6 +656,24 @@ def test_a_misnamed_or_cut_archive_loads_what_it_holds_instead_of_stopping_the_l
     assert counts.loaded == len(plain) + len(live) + len(recovered)
 
 
+def test_an_archive_appended_to_the_live_log_is_quarantined_and_the_load_goes_on(make_settings, site):
+    """`cat queue_log.1.gz >> queue_log` by mistake: the next run's new bytes start with gzip's,
+    which the CSV reader took for a compressed stream, failing this run and every later one
+    (independent audit). The archive's bytes are rejected lines; the lines after them load."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    first, after = lines(0, 9), lines(60, 6, "1709541000")
+    write(site / "queue_log", first)
+    load(settings)
+    with open(site / "queue_log", "ab") as fh:
+        fh.write(gzip.compress(("\n".join(lines(30, 6, "1709540000")) + "\n").encode()) + b"\n")
+    write(site / "queue_log", after, mode="a")
+    counts = load(settings).counts("queue_log")
+    assert counts.balanced and counts.rejected >= 1
+    assert counts.loaded == len(after)
+    assert warehouse_lines(settings) == expected(first + after)
+    assert load(settings).counts("queue_log").lines_read == 0  # nothing left over, nothing read twice
+
+
 def test_a_pbx_renamed_in_the_setting_is_refused_instead_of_loaded_twice(make_settings, site, tmp_path):
     """A PBX's name is part of its streams' identity: the same file under a new name would load
     every line again (both names in the marts). The run stops naming the setting; the old name

@@ -7,6 +7,7 @@ durations unquoted, an unanswered call's answer time empty; 18 columns by defaul
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -429,3 +430,13 @@ def test_damage_anywhere_in_a_large_chunk_leaves_its_other_rows_to_the_reader():
         (15, "bad_quoting"), (1505, "too_many_fields"), (3004, "unterminated")]
     assert out.rows.height == 2997
     assert out.rows["uniqueid"].to_list() == [f"9.{i}" for i in range(3000) if i not in (10, 1500, 2999)]
+
+
+def test_a_chunk_that_starts_like_an_archive_is_read_as_lines():
+    """A Master.csv.1.gz that is a gzip of a gzip, unpacked once, starts with gzip's bytes, which
+    the CSV reader took for a compressed stream (independent audit: the whole Asterisk load
+    stopped). Its lines are rejected as text and a record after them loads."""
+    data = gzip.compress(master(cdr_line())) + b"\n" + master(cdr_line(uniqueid="x.9"))
+    out = parse(data)
+    assert out.rows["uniqueid"].to_list() == ["x.9"]
+    assert out.rejects.height >= 1

@@ -6,7 +6,9 @@ shapes described in asterisk-queue-log.md §1–§4. Each test names the rule it
 
 from __future__ import annotations
 
+import gzip
 import random
+import zlib
 
 import polars as pl
 import pytest
@@ -693,3 +695,16 @@ def test_the_narrow_first_read_gives_what_the_wide_read_alone_gives(monkeypatch)
         wide = parse_chunk(chunk, first_line_no=9, base_offset=100)
         assert got.events.equals(wide.events) and got.rejects.equals(wide.rejects), chunk
         assert (got.lines_read, got.skipped_blank) == (wide.lines_read, wide.skipped_blank)
+
+
+@pytest.mark.parametrize("packed", [gzip.compress, zlib.compress])
+def test_a_chunk_that_starts_like_an_archive_is_read_as_lines(packed):
+    """An archive appended to the live log by mistake (`cat queue_log.1.gz >> queue_log`), or a gzip
+    of a gzip unpacked once: the next read starts with gzip's or zlib's bytes, which the CSV reader
+    took for a compressed stream, failing the whole load (independent audit). They are lines like
+    any other: rejected as the text they are, and the line after them loads."""
+    archive = packed(ql(f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001|1"))
+    out = parse(archive + b"\n" + ql(f"{T + 5}|{CALL}|ventas|NONE|ABANDON|1|1|5"), first_line_no=40)
+    assert rows(out, "line_no", "event") == [(40 + out.lines_read - 1, "ABANDON")]
+    assert out.rejects.height == out.lines_read - 1 - out.skipped_blank >= 1
+    assert out.rejects["line_no"].min() == 40

@@ -43,6 +43,7 @@ import polars as pl
 from pipelines.asterisk import queue_log_parser
 from pipelines.asterisk.repeated_hour import STEP_BACK_SECONDS, in_second_pass
 from pipelines.asterisk.replaced_bytes import rows_with_replaced_bytes
+from pipelines.csv_bytes import read_csv_bytes
 
 CDR_COLUMNS = (
     "accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp", "lastdata",
@@ -331,7 +332,7 @@ def _read_fields(lines: _Lines, damaged: dict[int, str]) -> pl.DataFrame:
 
 
 def _read(clean: bytes) -> pl.DataFrame:
-    return pl.read_csv(
+    return read_csv_bytes(
         clean,
         has_header=False,
         new_columns=list(_READ_COLUMNS),

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.asterisk.replaced_bytes import rows_with_replaced_bytes
+from pipelines.csv_bytes import read_csv_bytes
 
 BASE_FIELDS = ("event_epoch", "callid", "queuename", "agent", "event")
 DATA_FIELDS = tuple(f"data{i}" for i in range(1, 7))
@@ -415,12 +416,12 @@ def _read_fields(clean: bytes, first_line_no: int) -> tuple[pl.DataFrame, bool]:
         row_index_name="line_no",  # counts from 0: the reader's index is 32-bit, line numbers are not
     )
     try:
-        raw = pl.read_csv(clean, encoding="utf8", new_columns=_NARROW_COLUMNS,
+        raw = read_csv_bytes(clean, encoding="utf8", new_columns=_NARROW_COLUMNS,
                           schema={c: pl.String for c in _NARROW_COLUMNS},
                           truncate_ragged_lines=False, extra_columns="raise", **options)
         lossy = False
     except (pl.exceptions.PolarsError, pl.exceptions.PanicException):
-        raw = pl.read_csv(clean, encoding="utf8-lossy", new_columns=_READ_COLUMNS,
+        raw = read_csv_bytes(clean, encoding="utf8-lossy", new_columns=_READ_COLUMNS,
                           schema={c: pl.String for c in _READ_COLUMNS},
                           truncate_ragged_lines=True,
                           extra_columns="ignore",  # a first line longer than the read columns must not fail the chunk

@@ -42,6 +42,7 @@ import polars as pl
 
 from pipelines.asterisk.queue_log_parser import DATA_FIELDS
 from pipelines.asterisk.repeated_hour import in_second_pass
+from pipelines.csv_bytes import read_csv_bytes
 
 _TUPLE = r"\((?:[^()']|'(?:[^'\\]|\\.|'')*')*\)"
 _VALUE = r"'(?:[^'\\]|\\.|'')*'|NULL|null|[-+0-9.eE]+"
@@ -311,7 +312,7 @@ def _csv_rows(lines: list[str], delimiter: str, cols: list[str]) -> tuple[list[s
     value over two lines, or a quote left open), the csv module reads it row by row (`_csv_rows_one_by_one`)."""
     extra = "_extra_field"  # one spare column: content there means the row is longer than the columns
     try:
-        frame = pl.read_csv(
+        frame = read_csv_bytes(
             ("\n".join(lines) + "\n").encode(), has_header=False, separator=delimiter, new_columns=[*cols, extra],
             schema={c: pl.String for c in [*cols, extra]}, missing_columns="insert", extra_columns="ignore",
             truncate_ragged_lines=True, raise_if_empty=False, null_values=list(_CSV_NULLS),
