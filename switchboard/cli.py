@@ -180,6 +180,9 @@ def settings_command() -> int:
     from definitions import build_definitions
 
     build_definitions(settings)  # a queue_log, Master.csv or Control Hub place that is missing
+    from pipelines.asterisk.source import AsteriskConfig, check_places
+
+    check_places(AsteriskConfig.from_settings(settings))  # the logs there: readable, PBXs told apart
     with _instance(settings):  # the instance file as materialize reads it (DAGSTER_PG_*)
         pass
     print(f"settings OK: warehouse {settings.warehouse.redacted()}, serving copy {settings.serving_path}")

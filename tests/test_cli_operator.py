@@ -252,3 +252,18 @@ def test_settings_exits_2_naming_an_invalid_value(make_settings, monkeypatch, ca
         assert name in capsys.readouterr().err
         monkeypatch.delenv(name)
     assert cli.main(["settings"]) == 0
+
+
+def test_settings_lists_the_logs_as_a_run_does(make_settings, tmp_path, monkeypatch, capsys):
+    """A layout whose PBXs cannot be told apart (or a log this process may not read) stopped the
+    first run while `settings` passed (independent audit): it is listed, and refused, before."""
+    make_settings()
+    for pbx in ("a", "b"):
+        folder = tmp_path / pbx / "asterisk"
+        folder.mkdir(parents=True)
+        (folder / "queue_log").write_text("1|x|q|NONE|ENTERQUEUE||1|1\n")
+    monkeypatch.setenv("SWITCHBOARD_QUEUE_LOG_DIRS", f"{tmp_path / 'a' / 'asterisk'},{tmp_path / 'b' / 'asterisk'}")
+    assert cli.main(["settings"]) == 2
+    assert "SWITCHBOARD_QUEUE_LOG_DIRS: the folders" in capsys.readouterr().err
+    monkeypatch.setenv("SWITCHBOARD_QUEUE_LOG_DIRS", f"a={tmp_path / 'a' / 'asterisk'},b={tmp_path / 'b' / 'asterisk'}")
+    assert cli.main(["settings"]) == 0

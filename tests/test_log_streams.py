@@ -7,9 +7,14 @@ All files are written into tmp_path by the tests themselves.
 from __future__ import annotations
 
 import bz2
+import ctypes
 import gzip
 import os
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -181,6 +186,72 @@ def test_discover_lists_a_file_once_across_overlapping_locations(tmp_path):
     write(tmp_path / "queue_log", WEEK1)
     found = discover([Location("lab", str(tmp_path)), Location("lab", str(tmp_path / "queue_log*"))], QUEUE_LOG_NAMES)
     assert len(found) == 1
+
+
+def test_a_log_reached_through_a_link_in_another_pbxs_folder_stays_the_pbx_of_where_it_lies(tmp_path):
+    """A stray link in pbx1's folder to pbx2's live log made pbx2's lines pbx1's when pbx1 came
+    first in the setting (independent audit); the file is pbx2's, whatever the order."""
+    one, two = tmp_path / "pbx1", tmp_path / "pbx2"
+    one.mkdir(), two.mkdir()
+    (one / "queue_log").write_text("1|a|q|NONE|ENTERQUEUE||1|1\n")
+    (two / "queue_log").write_text("2|b|q|NONE|ENTERQUEUE||2|1\n")
+    (one / "queue_log.pbx2").symlink_to(two / "queue_log")
+    for order in ([f"pbx1={one}", f"pbx2={two}"], [f"pbx2={two}", f"pbx1={one}"]):
+        found = discover(parse_locations(",".join(order)), QUEUE_LOG_NAMES)
+        assert sorted((f.pbx, f.path.name) for f in found) == [("pbx1", "queue_log"), ("pbx2", "queue_log")]
+
+
+# Permissions do not bind root: as root, the listing runs in a child process without the two
+# capabilities that let root read and search whatever the mode (dropped from its bounding set).
+_LIST = """
+import sys
+from pipelines.asterisk.log_streams import QUEUE_LOG_NAMES, UnreadableLog, discover, parse_locations
+try:
+    print(sorted(f.path.name for f in discover(parse_locations(sys.argv[1]), QUEUE_LOG_NAMES)))
+except UnreadableLog as refused:
+    print("refused:", refused)
+"""
+_PR_CAPBSET_DROP, _CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 24, 1, 2
+
+
+def _bound_by_permissions() -> None:
+    if os.geteuid() == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+            if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def _listed_without_privileges(location: str) -> str:
+    done = subprocess.run([sys.executable, "-c", _LIST, location], capture_output=True, text=True,
+                          preexec_fn=_bound_by_permissions, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_a_log_or_folder_this_process_may_not_read_is_refused_naming_it_and_other_files_are_not():
+    """Every run stopped on a bare PermissionError at its first read while `switchboard settings`
+    passed (independent audit): the listing refuses such a log or folder, naming it. A file that
+    is no log (Asterisk's own `messages`) unreadable beside a readable queue_log is no matter."""
+    base = Path(tempfile.mkdtemp(prefix="switchboard-perm-"))
+    try:
+        fine, locked, closed = base / "fine", base / "locked", base / "closed"
+        for folder in (fine, locked, closed):
+            folder.mkdir()
+            (folder / "queue_log").write_text("1|a|q|NONE|ENTERQUEUE||1|1\n")
+            folder.chmod(0o755)
+        (fine / "messages").write_text("private")
+        (fine / "messages").chmod(0o000)
+        (locked / "queue_log").chmod(0o000)
+        closed.chmod(0o644)  # no search permission: its files cannot be opened or looked at
+        assert _listed_without_privileges(f"a={fine}") == "['queue_log']"
+        refused = _listed_without_privileges(f"a={fine},b={locked}")
+        assert refused.startswith(f"refused: {locked / 'queue_log'} cannot be read by user ")
+        assert "permission denied" in refused
+        assert _listed_without_privileges(f"c={closed}").startswith(f"refused: {closed}")
+    finally:
+        closed.chmod(0o755)
+        shutil.rmtree(base)
 
 
 def test_a_parent_of_pbx_folders_with_a_log_of_its_own_is_refused_as_ambiguous(tmp_path):

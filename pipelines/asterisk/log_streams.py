@@ -68,6 +68,23 @@ class LayoutError(ValueError):
     says how to name them."""
 
 
+class UnreadableLog(LayoutError):
+    """A configured folder, or a log in one, that this process may not read. Every run would stop
+    on it at its first read (a bare PermissionError naming no setting) while a pre-deploy check
+    passed: it is refused when the places are listed, naming it and what it needs."""
+
+    @classmethod
+    def denied(cls, path) -> UnreadableLog:
+        try:
+            import pwd
+
+            user = pwd.getpwuid(os.geteuid()).pw_name
+        except (ImportError, KeyError):
+            user = f"uid {os.geteuid()}"
+        return cls(f"{path} cannot be read by user {user} (permission denied): give it read permission, "
+                   "and its folders read and search permission, or leave it out of the setting")
+
+
 @dataclass(frozen=True)
 class Location:
     """One entry of SWITCHBOARD_QUEUE_LOG_DIRS: a folder, glob or file, and the PBX it belongs to
@@ -162,35 +179,52 @@ def discover(locations: list[Location], name_filter: re.Pattern[str]) -> list[Lo
     seen: dict[Path, LogFile] = {}
     folders: dict[str, set[Path]] = {}  # PBX named after its folder -> the folders so named
     now_ns = time.time_ns()
-    for loc in locations:
-        for path in _log_paths(loc, name_filter):
-            if not _has_text_name(path):
+    listed = [(loc, path) for loc in locations for path in _log_paths(loc, name_filter)]
+    # A file reached through a link as well as where it lies belongs to the PBX of where it lies:
+    # a stray link in one PBX's folder to another's live log (queue_log.pbx2 -> ../pbx2/queue_log)
+    # made that log the first one's when its folder came first (independent audit). (A stable sort:
+    # otherwise the locations' order decides, as before.)
+    listed.sort(key=lambda found: _reached_through_a_link(found[1]))
+    for loc, path in listed:
+        if not _has_text_name(path):
+            continue
+        real = path.resolve()
+        if real in seen:
+            continue
+        if not os.access(path, os.R_OK):
+            raise UnreadableLog.denied(path)
+        try:
+            st = path.stat()
+            compression = _compression(path)
+            if compression is not None and compression not in READABLE_COMPRESSIONS:
+                log.warning("%s is not read: it is compressed with %s (gzip, bzip2 and xz are read; "
+                            "decompress it, or compress rotations with one of them)", path, compression)
                 continue
-            real = path.resolve()
-            if real in seen:
-                continue
-            try:
-                st = path.stat()
-                compression = _compression(path)
-                if compression is not None and compression not in READABLE_COMPRESSIONS:
-                    log.warning("%s is not read: it is compressed with %s (gzip, bzip2 and xz are read; "
-                                "decompress it, or compress rotations with one of them)", path, compression)
-                    continue
-                # an archive written to lately may still be being compressed: its last four bytes
-                # are not its size yet (gzip gives the finished archive the log's own time)
-                settled = now_ns - st.st_mtime_ns >= ARCHIVE_SETTLE_SECONDS * 10**9
-                size = _decompressed_size(path, compression, st.st_size, trust_trailer=settled) if compression else st.st_size
-            except FileNotFoundError:
-                continue  # rotated away (gzip removing the copy it compressed) since being listed
-            pbx = loc.pbx or path.parent.name or "asterisk"
-            if not loc.pbx:
-                folders.setdefault(pbx, set()).add(path.parent.resolve())
-            # (a modification time ahead of ours, from a file server's clock, counts as recent)
-            recent = compression is None and now_ns - st.st_mtime_ns < ROTATED_TAIL_GRACE_SECONDS * 10**9
-            seen[real] = LogFile(path=path, pbx=pbx, compression=compression, size=size, mtime_ns=st.st_mtime_ns,
-                                 modified_recently=recent)
+            # an archive written to lately may still be being compressed: its last four bytes
+            # are not its size yet (gzip gives the finished archive the log's own time)
+            settled = now_ns - st.st_mtime_ns >= ARCHIVE_SETTLE_SECONDS * 10**9
+            size = _decompressed_size(path, compression, st.st_size, trust_trailer=settled) if compression else st.st_size
+        except FileNotFoundError:
+            continue  # rotated away (gzip removing the copy it compressed) since being listed
+        except PermissionError:
+            raise UnreadableLog.denied(path) from None
+        pbx = loc.pbx or path.parent.name or "asterisk"
+        if not loc.pbx:
+            folders.setdefault(pbx, set()).add(path.parent.resolve())
+        # (a modification time ahead of ours, from a file server's clock, counts as recent)
+        recent = compression is None and now_ns - st.st_mtime_ns < ROTATED_TAIL_GRACE_SECONDS * 10**9
+        seen[real] = LogFile(path=path, pbx=pbx, compression=compression, size=size, mtime_ns=st.st_mtime_ns,
+                             modified_recently=recent)
     _refuse_folders_of_one_name(folders)
     return sorted(seen.values(), key=lambda f: (f.pbx, str(f.path)))
+
+
+def _reached_through_a_link(path: Path) -> bool:
+    """Whether the path names its file through a symbolic link (its own name's or a folder's)."""
+    try:
+        return path.resolve() != path.absolute()
+    except OSError:  # a link loop
+        return True
 
 
 def _refuse_folders_of_one_name(folders: dict[str, set[Path]]) -> None:
@@ -719,6 +753,13 @@ def _has_text_name(path: Path) -> bool:
 
 def _log_paths(loc: Location, name_filter: re.Pattern[str]) -> Iterator[Path]:
     """The logs of one location, each file looked at once (`_is_log` may read its first bytes)."""
+    try:
+        yield from _location_logs(loc, name_filter)
+    except PermissionError as denied:
+        raise UnreadableLog.denied(denied.filename) from None
+
+
+def _location_logs(loc: Location, name_filter: re.Pattern[str]) -> Iterator[Path]:
     path = Path(loc.pattern)
     if path.is_dir():
         yield from _folder_logs(path, name_filter)

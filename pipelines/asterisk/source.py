@@ -229,6 +229,19 @@ def _layout_named(setting: str) -> Iterator[None]:
         raise SettingsError(f"{setting}: {error}") from None
 
 
+def check_places(config: AsteriskConfig) -> None:
+    """List the configured places as a run does, for `switchboard settings`: a layout whose PBXs
+    cannot be told apart, or a folder or log this process may not read, is a SettingsError naming
+    the setting before a deployment, not at its first run."""
+    for setting, locations, kinds in (
+            ("SWITCHBOARD_QUEUE_LOG_DIRS", config.queue_log_locations,
+             (log_streams.QUEUE_LOG_NAMES, QUEUE_LOG_EXPORT_NAMES)),
+            ("SWITCHBOARD_ASTERISK_CDR_DIRS", config.cdr_locations, (log_streams.CDR_CSV_NAMES,))):
+        with _layout_named(setting):
+            for names in kinds:
+                log_streams.discover(list(locations), names)
+
+
 def _note_empty_locations(setting: str, locations, counts: IngestCounts, named: str, *name_filters) -> None:
     with _layout_named(setting):
         empty = log_streams.empty_locations(list(locations), *name_filters)
@@ -415,7 +428,9 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
     keyed_by_id: dict[str, pl.DataFrame] = {}  # per PBX: its rows loaded under their id alone
     run_keys: dict[str, pl.Series] = {}  # per PBX: the row keys this run has yielded
     run_reject_texts: dict[str, pl.Series] = {}  # per PBX: the rejects' texts this run has yielded
-    for f in log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES):
+    with _layout_named("SWITCHBOARD_QUEUE_LOG_DIRS"):
+        exports = log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES)
+    for f in exports:
         version = [f.size, f.mtime_ns]
         if seen.get(str(f.path)) == version:
             continue
