@@ -282,6 +282,26 @@ def test_line_cut_by_a_rename_is_read_whole_once_finished_in_the_renamed_file(ma
     assert rejects(settings) == []
 
 
+def test_a_rotated_copy_of_one_cut_line_waits_and_loads_its_lines_once_it_grows(make_settings, site):
+    """A plain rotated copy whose only line is unterminated, left alone: read, its line's identity
+    changed with the newline that came later, and the line counted twice (loaded, and still
+    quarantined: independent audit). It waits as the live log does, then loads once, whole."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    live, (cut, *more) = lines(0, 6), lines(30, 3, "1709540000")
+    write(site / "queue_log", live)
+    write(site / "queue_log.1", [cut], newline_at_end=False)
+    past_grace = time.time() - ROTATED_TAIL_GRACE_SECONDS - 60
+    os.utime(site / "queue_log.1", (past_grace, past_grace))
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded, r.rejected, r.files_waiting) == (6, 6, 0, 1)
+    write(site / "queue_log.1", ["", *more], mode="a")
+    os.utime(site / "queue_log.1", (past_grace, past_grace))
+    r = load(settings).counts("queue_log")
+    assert (r.lines_read, r.loaded, r.rejected, r.files_waiting) == (3, 3, 0, 0)
+    assert sorted(warehouse_lines(settings)) == sorted(expected(live + [cut, *more]))
+    assert rejects(settings) == []
+
+
 def test_cut_last_line_of_a_rotated_file_left_alone_is_rejected_once(make_settings, site):
     """Once a rotated file has not changed for ROTATED_TAIL_GRACE_SECONDS, its unterminated last line
     is final: read once and quarantined as unterminated."""

@@ -475,13 +475,16 @@ def test_best_copy_is_the_larger_one_even_if_compressed(tmp_path):
 
 
 def test_live_file_without_a_complete_first_line_waits(tmp_path):
-    """A brand-new live log with only a partial first line has no identity yet: it waits."""
+    """A brand-new live log with only a partial first line has no identity yet: it waits. So does a
+    plain rotated copy left alone whose only line is cut (should it grow after all, the newline
+    would change its identity: test_asterisk_ingest); an archive of one cut line is final."""
     write(tmp_path / "queue_log", f"{T}|NONE|NONE|NONE|QUEUE".encode())
-    left_alone(write(tmp_path / "queue_log.1", f"{T - 10}|NONE|NONE|NONE|QUEUESTART|".encode()))  # final: identified anyway
+    left_alone(write(tmp_path / "queue_log.1", f"{T - 10}|NONE|NONE|NONE|QUEUESTART|".encode()))
+    write_gz(tmp_path / "queue_log.3.gz", f"{T - 20}|NONE|NONE|NONE|QUEUESTART|".encode())  # identified anyway
     write(tmp_path / "queue_log.2", b"")  # empty: nothing to identify
     streams, waiting = group_streams(files_in(tmp_path))
-    assert sorted(f.path.name for f in waiting) == ["queue_log", "queue_log.2"]
-    assert [s.files[0].path.name for s in streams] == ["queue_log.1"]
+    assert sorted(f.path.name for f in waiting) == ["queue_log", "queue_log.1", "queue_log.2"]
+    assert [s.files[0].path.name for s in streams] == ["queue_log.3.gz"]
 
 
 def test_same_first_line_on_two_pbxs_gives_two_streams(tmp_path):

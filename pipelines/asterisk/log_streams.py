@@ -373,8 +373,14 @@ def read_first_line(f: LogFile) -> bytes | None:
             return head[: end + 1]
         start = end + 1
     # No line with content within FIRST_LINE_MAX is damage; identify the stream by its prefix.
-    # A finished copy holding blank lines only, or one unterminated line, is what it is.
-    return head if len(head) >= FIRST_LINE_MAX or (head and f.is_final) else None
+    # A finished archive holding blank lines only, or one unterminated line, is what it is; so is
+    # a plain copy of blank lines only. A plain copy whose one line with content is unterminated
+    # waits as the live log does: should it grow after all, that line's newline would change the
+    # stream's identity, and the line read under both would count twice (independent audit).
+    if len(head) >= FIRST_LINE_MAX:
+        return head
+    cut = head[head.rfind(b"\n") + 1:]
+    return head if head and f.is_final and (f.compressed or not cut.strip(_BLANK)) else None
 
 
 def with_read_identities(streams: list[Stream], positions: dict[str, Position]) -> list[Stream]:
