@@ -194,8 +194,9 @@ restart_remnants as (
 ),
 
 -- the segments that are visits: segment 0 with neither a terminal event nor a CONNECT is not
--- one (only stray ringing lines), nor is a restart's remnant. (Inlined in both its readers: a
--- stored copy of every visit for the few refused DIDs cost ~2 s in the 10M-line build.)
+-- one (only stray ringing lines), nor is a restart's remnant. (Inlined in its two readers, the
+-- visits and the refused DIDs: a stored copy of every visit for the few refused DIDs cost ~2 s
+-- in the 10M-line build.)
 counted_scopes as not materialized (
 
     select visit_scopes.*
@@ -211,24 +212,24 @@ counted_scopes as not materialized (
 
 ),
 
--- rings of each visit up to its exit line
+-- rings of each visit up to its exit line (per segment: those that are no visit join none below)
 ring_counts as (
 
     select
         rings.pbx,
-        counted_scopes.first_seq,
+        visit_scopes.first_seq,
         count(case when rings.is_ring_no_answer then 1 end) as ring_no_answer_count,
         count(case when rings.event = 'RINGCANCELED' then 1 end) as ring_canceled_count
     from call_events as rings
-    inner join counted_scopes
-        on rings.pbx = counted_scopes.pbx
-        and rings.boot_no = counted_scopes.boot_no
-        and rings.callid = counted_scopes.callid
-        and rings.queue = counted_scopes.queue
-        and rings.visit_no = counted_scopes.visit_no
+    inner join visit_scopes
+        on rings.pbx = visit_scopes.pbx
+        and rings.boot_no = visit_scopes.boot_no
+        and rings.callid = visit_scopes.callid
+        and rings.queue = visit_scopes.queue
+        and rings.visit_no = visit_scopes.visit_no
     where rings.event in ('RINGNOANSWER', 'RINGCANCELED')
-        and rings.event_seq <= counted_scopes.scope_last_seq
-    group by rings.pbx, counted_scopes.first_seq
+        and rings.event_seq <= visit_scopes.scope_last_seq
+    group by rings.pbx, visit_scopes.first_seq
 
 ),
 
