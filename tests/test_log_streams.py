@@ -848,3 +848,20 @@ def test_glob_matching_folders_reads_the_logs_inside_them(tmp_path):
         write(tmp_path / pbx / "messages", b"log\n")
     found = discover(parse_locations(f"{tmp_path}/pbx-*"), QUEUE_LOG_NAMES)
     assert sorted((f.pbx, f.path.name) for f in found) == [("pbx-norte", "queue_log"), ("pbx-sur", "queue_log")]
+
+
+def test_discover_leaves_out_a_broken_link_and_a_named_pipe_saying_so(tmp_path, caplog):
+    """A live log that is a link into a file server not mounted, or a named pipe with a log's
+    name, was skipped silently (the PBX read as one without calls); a pipe must never be opened
+    (reading it waits for a writer). Both are left out with a warning naming them, in a PBX's own
+    folder, in a folder of PBX folders and through a glob; the real logs are read."""
+    write(tmp_path / "pbx1" / "queue_log.1", WEEK1)
+    (tmp_path / "pbx1" / "queue_log").symlink_to(tmp_path / "nfs" / "queue_log")
+    os.mkfifo(tmp_path / "pbx1" / "queue_log.2")
+    with caplog.at_level("WARNING"):
+        for place in (tmp_path / "pbx1", tmp_path, tmp_path / "pbx1" / "queue_log*"):
+            caplog.clear()
+            found = discover([Location("", str(place))], QUEUE_LOG_NAMES)
+            assert [f.path.name for f in found] == ["queue_log.1"], place
+            assert f"pbx1/queue_log is not read: it is a link to {tmp_path / 'nfs' / 'queue_log'}, which does not exist" in caplog.text
+            assert "pbx1/queue_log.2 is not read: it is not a regular file" in caplog.text

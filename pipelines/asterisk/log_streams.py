@@ -774,6 +774,8 @@ def _location_logs(loc: Location, name_filter: re.Pattern[str]) -> Iterator[Path
     for found in map(Path, sorted(glob.glob(loc.pattern))):
         if found.is_dir():
             yield from _folder_logs(found, name_filter)
+        elif _warn_if_not_a_file(found, name_filter):
+            continue
         elif found.is_file() and (_is_log(found, name_filter)
                                   or (name_filter not in _KNOWN_BY_NAME_ONLY and _explicit_file(loc.pattern, found))):
             yield found
@@ -786,6 +788,7 @@ def _folder_logs(folder: Path, name_filter: re.Pattern[str]) -> list[Path]:
     subfolders (an `olddir` of rotated copies, `cdr-csv/`) are not read: name them. A folder
     with logs of its own and folders holding a live log is refused (LayoutError)."""
     entries = sorted(folder.iterdir())
+    entries = [e for e in entries if not _warn_if_not_a_file(e, name_filter)]
     logs = [e for e in entries if e.is_file() and _is_log(e, name_filter)]
     if logs:
         # ...unless PBX folders are there too: a stray copy beside them (pbxA-backup.log) would
@@ -799,7 +802,24 @@ def _folder_logs(folder: Path, name_filter: re.Pattern[str]) -> list[Path]:
                 "is ambiguous. Name the places (NAME=path, one per PBX), or move the files out.")
         return logs
     return [f for sub in entries if sub.is_dir() for f in sorted(sub.iterdir())
-            if f.is_file() and _is_log(f, name_filter)]
+            if not _warn_if_not_a_file(f, name_filter) and f.is_file() and _is_log(f, name_filter)]
+
+
+def _warn_if_not_a_file(path: Path, name_filter: re.Pattern[str]) -> bool:
+    """Whether `path` has a log's name but is no file to read: a link to nothing (the file server
+    it points into not mounted) or a named pipe, socket or device (never opened: reading a pipe
+    waits for a writer). Left out with a warning naming it, instead of silently: a live log that
+    is a broken link would otherwise read as a PBX without calls."""
+    if not name_filter.match(path.name) or path.is_file() or path.is_dir():
+        return False
+    if path.is_symlink():
+        log.warning("%s is not read: it is a link to %s, which does not exist (a file server not "
+                    "mounted?)", path, os.readlink(path))
+    elif path.exists():
+        log.warning("%s is not read: it is not a regular file (a named pipe, socket or device)", path)
+    else:
+        return False  # gone since the folder was listed (rotated away)
+    return True
 
 
 def _explicit_file(pattern: str, path: Path) -> bool:
