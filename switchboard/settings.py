@@ -7,6 +7,7 @@ A wrong value fails fast with a message that names the variable.
 from __future__ import annotations
 
 import os
+import re
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -275,8 +276,16 @@ def load_settings(**overrides: object) -> Settings:
             field = err["loc"][0] if err["loc"] else "?"
             info = Settings.model_fields.get(str(field))
             name = info.alias if info and info.alias else str(field)
-            problems.append(f"{name}: {err['msg'].removeprefix('Value error, ')} (got {os.environ.get(name, err.get('input'))!r})")
+            given = os.environ.get(name, err.get("input"))
+            shown = "a value, not shown" if info is not None and info.annotation is SecretStr else repr(_without_password(given))
+            problems.append(f"{name}: {_without_password(err['msg'].removeprefix('Value error, '))} (got {shown})")
         raise SettingsError("invalid Switchboard configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def _without_password(value: object) -> object:
+    """A value echoed in an error with the password of any URL in it masked: a mistyped warehouse
+    URL must not put the database password into the code server's and the daemon's logs."""
+    return re.sub(r"(://[^/@:\s]*:)\S*@", r"\1***@", value) if isinstance(value, str) else value
 
 
 def setting_docs() -> list[tuple[str, str, str]]:
