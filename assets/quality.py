@@ -5,7 +5,11 @@ history, only the rows of the newest write (raw: the newest load; fct_queue_visi
 newest dbt run wrote, as its dbt tests do), and validates them with GX's pandas engine.
 `great_expectations` is imported inside the check (~3 s to import on a 2-core machine; code
 locations must load fast).
-dbt's own tests arrive as checks too; these cover cross-column and reconciliation rules.
+dbt's own tests arrive as checks too. On the raw tables these suites are the only checks; on
+the marts they state the blocking rules (ranges, cross-column and the reconciliation of offered
+with the outcome counts) a second time, in another engine (the issue asks for GX reconciliation),
+so a mistake in one of the project's hand-written dbt generic tests does not let a broken rule
+through unseen. A rule changes in `_marts__models.yml` and here together.
 """
 
 

@@ -33,14 +33,13 @@ Blank lines (NUL-only ones included) are counted as skipped.
 from __future__ import annotations
 
 import csv
-import re
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import polars as pl
 
-from pipelines.asterisk import queue_log_parser
+from pipelines.asterisk.crash_padding import CrashPadding
 from pipelines.asterisk.repeated_hour import STEP_BACK_SECONDS, in_second_pass
 from pipelines.asterisk.replaced_bytes import rows_with_replaced_bytes
 from pipelines.csv_bytes import read_csv_bytes
@@ -83,12 +82,7 @@ REJECT_REASONS = ("cut_by_crash", "unterminated", "bad_quoting", "too_few_fields
 # The start of a record as cdr_csv writes it: the quoted accountcode, then the opening quote of src.
 # Text after a NUL run that does not start so stays on the line it is in.
 _RECORD_START = rb'"(?:[^"\r\n\x00]|"")*+","'
-# A NUL run after text and before the start of a new record: a crash cut the record, the file was
-# padded with NULs, and the restarted Asterisk wrote on without a newline.
-_NULS_BEFORE_A_RECORD = re.compile(rb"(?<=[^\n\x00])\x00++(?=" + _RECORD_START + rb")")
-# A NUL run right after text that ends the line (at a newline, the end of the data or the start of
-# a new record): the text is the record the crash cut. A run after a newline cut nothing.
-_NULS_AFTER_CUT_TEXT = re.compile(rb"(?<=[^\n\r\x00])\x00++(?=[\r\x00]*+(?:\n|\Z)|" + _RECORD_START + rb")")
+_CRASH_PADDING = CrashPadding(_RECORD_START)
 # A line whose fields are all well quoted: each field either "…" (inner quotes doubled) or bare
 # text not starting with a quote. (With an even number of quotes: the reader pairs quotes across
 # bare fields too when it splits lines.)
@@ -118,9 +112,9 @@ class ParsedCdr:
 
 
 def break_midline_nul_runs(data: bytes) -> bytes:
-    """`data` with each NUL run between a cut record and the start of a new one (see
-    _NULS_BEFORE_A_RECORD) turned into a line break, offsets kept, as queue_log lines are."""
-    return queue_log_parser.break_midline_nul_runs(data, _NULS_BEFORE_A_RECORD)
+    """`data` with each NUL run between a record a crash cut and the start of a new one turned
+    into a line break, offsets kept, as queue_log lines are (crash_padding.py)."""
+    return _CRASH_PADDING.break_midline_runs(data)
 
 
 def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base_offset: int = 0,
@@ -144,8 +138,7 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
 
     damaged: dict[int, str] = {}  # chunk-relative line → reason, for lines kept from the reader
     if has_nuls:
-        cut_at = [m.start() for m in _NULS_AFTER_CUT_TEXT.finditer(data)]
-        damaged.update((int(i), "cut_by_crash") for i in np.searchsorted(lines.newlines, cut_at))
+        damaged.update((i, "cut_by_crash") for i in _CRASH_PADDING.cut_lines(data, broken))
     if lines.unterminated and last not in damaged and lines.text(last):
         damaged[last] = "unterminated"
 

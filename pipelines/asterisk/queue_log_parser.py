@@ -16,12 +16,12 @@ missing ENTERQUEUE — is a matter of interpretation and belongs to the dbt mode
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
+from pipelines.asterisk.crash_padding import CrashPadding
 from pipelines.asterisk.replaced_bytes import rows_with_replaced_bytes
 from pipelines.csv_bytes import read_csv_bytes
 
@@ -150,25 +150,15 @@ def count_lines(data: bytes) -> int:
 # The start of a queue_log line as Asterisk writes it: a plausible epoch (9 or 10 digits), then
 # callid|queue|agent|EVENT (§1.1). Text after a NUL run that does not start so goes on the same line.
 _LINE_START = rb"\d{9,10}\|[^|\n]*\|[^|\n]*\|[^|\n]*\|[A-Za-z_]"
-# A NUL run after text and before the start of a new line: a crash cut the line, the file was padded
-# with NULs, and the restarted Asterisk wrote on (typically its QUEUESTART) without a newline. Any
-# other NUL run inside a line cut nothing and is only stripped (§4.12). Possessive runs: a long NUL
-# padding is scanned once, not once per NUL.
-_NULS_BEFORE_A_NEW_LINE = re.compile(rb"(?<=[^\n\x00])\x00++(?=" + _LINE_START + rb")")
-# A NUL run right after text that ends the line (at a newline, the end of the data or the start of a
-# new line): the text is the line the crash cut. A run after a newline cut nothing.
-_NULS_AFTER_CUT_TEXT = re.compile(rb"(?<=[^\n\r\x00])\x00++(?=[\r\x00]*+(?:\n|\Z)|" + _LINE_START + rb")")
+_CRASH_PADDING = CrashPadding(_LINE_START)
 _BYTE_ORDER_MARK = "\ufeff"
 
 
-def break_midline_nul_runs(data: bytes, nuls_before_a_new_line: re.Pattern[bytes] = _NULS_BEFORE_A_NEW_LINE) -> bytes:
-    """`data` with each NUL run between a cut line and the start of a new one (the pattern's
-    matches; a queue_log line's start by default) turned into a line break, keeping every byte's
-    offset (the run's first NUL becomes the newline), so that the line after it is not lost in
-    the cut one."""
-    if b"\x00" not in data:
-        return data
-    return nuls_before_a_new_line.sub(lambda run: b"\n" + run.group()[1:], data)
+def break_midline_nul_runs(data: bytes) -> bytes:
+    """`data` with each NUL run between a line a crash cut and the start of a new one turned into
+    a line break, offsets kept (crash_padding.py): the restarted Asterisk typically wrote its
+    QUEUESTART right after the padding."""
+    return _CRASH_PADDING.break_midline_runs(data)
 
 
 def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, epoch_before: int | None = None,
@@ -188,7 +178,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
         return ParsedChunk(_empty(EVENT_SCHEMA), _empty(REJECT_SCHEMA), 0, 0)
 
     # NUL runs and carriage returns never carry meaning in a queue_log: dropped, once a NUL run
-    # before a new line has ended the cut one (_NULS_BEFORE_A_NEW_LINE). The usual chunk has no
+    # before a new line has ended the cut one (break_midline_nul_runs). The usual chunk has no
     # NUL: one scan says so.
     has_nuls = b"\x00" in data
     broken = break_midline_nul_runs(data) if has_nuls else data
@@ -206,7 +196,7 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
 
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
-    cut = [first_line_no + i for i in _lines_cut_by_nuls(data, broken)] if has_nuls else []
+    cut = [first_line_no + i for i in _CRASH_PADDING.cut_lines(data, broken)] if has_nuls else []
     around = (epoch_before, epochs_after, file_written_epoch)
     if (not cut and not unterminated and _all_lines_clean(raw, epochs, wide)
             and not _out_of_sequence(epochs, *around, end_events=_end_events(raw.get_column(_READ_COLUMNS[4]))).any()):
@@ -295,15 +285,6 @@ def _line_start(data: bytes, index: int) -> int:
         return 0
     newlines = np.flatnonzero(np.frombuffer(break_midline_nul_runs(data), dtype=np.uint8) == 10)
     return int(newlines[index - 1]) + 1
-
-
-def _lines_cut_by_nuls(data: bytes, broken: bytes) -> list[int]:
-    """Chunk-relative numbers of the lines of `data` that a crash cut (see _NULS_AFTER_CUT_TEXT),
-    counted in `broken` (break_midline_nul_runs of `data`): as the parser sees the lines."""
-    newlines = np.flatnonzero(np.frombuffer(broken, dtype=np.uint8) == 10)
-    # Offsets are the same in both; a run's first NUL is still in the line it cuts, or is its newline.
-    cut_at = [m.start() for m in _NULS_AFTER_CUT_TEXT.finditer(data)]
-    return sorted({int(i) for i in np.searchsorted(newlines, cut_at)})
 
 
 def epochs_ahead(data: bytes, lines: int = 8) -> tuple[int, ...]:
