@@ -12,7 +12,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
-# uv installs the 560-package lock in seconds instead of minutes; it is itself pinned.
+# uv installs the lock (~180 packages) in seconds instead of minutes; it is itself pinned.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
 # Bytecode compiled once at install: uv writes no .pyc, so every dbt/Dagster/test process would
 # otherwise recompile dlt, dbt and Dagster from source (~60 % of a small load, measured).
