@@ -200,6 +200,38 @@ class Settings(BaseSettings):
         # (the source zones are applied in Python as files load; the reporting zone in the warehouse's SQL)
         if info.field_name == "timezone" and value in _ZONES_THE_WAREHOUSE_READS_OTHERWISE:
             raise ValueError(_ZONES_THE_WAREHOUSE_READS_OTHERWISE[value])
+        if value and value.split("/", 1)[0] in ("posix", "right"):
+            # this machine's copies of the zone files (right/: with leap seconds, 27 s off UTC's
+            # clock on Postgres), which DuckDB does not know
+            raise ValueError(f"{value!r} names one of this machine's copies of the zone files; "
+                             f"use the IANA name itself ({value.split('/', 1)[1]!r})")
+        return value
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _usable_memory_limit(cls, value: str) -> str:
+        # (the pattern admits the forms DuckDB reads; these are the amounts it refuses or cannot run in)
+        amount = float(re.match(r"\d+(\.\d+)?", value).group())
+        if value.endswith("%") and not 0 < amount <= 100:
+            raise ValueError("a share of the machine's memory is a percentage above 0 and at most 100")
+        if amount == 0:
+            raise ValueError("DuckDB cannot run a query in no memory: give an amount such as 3GB")
+        return value
+
+    @field_validator("state_dir", "webex_token_file", mode="before")
+    @classmethod
+    def _not_empty_path(cls, value: object) -> object:
+        # an empty value read as a path is the working directory, which is no file and no
+        # working folder of its own
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must be a path, not empty (unset it for the default)")
+        return value
+
+    @field_validator("webex_token_file")
+    @classmethod
+    def _token_file_not_a_folder(cls, value: Path) -> Path:
+        if value.is_dir():
+            raise ValueError("is a folder: give the path of the file the rotated tokens are kept in")
         return value
 
     @field_validator("dagster_home", mode="before")

@@ -182,6 +182,40 @@ def test_environment_wins_over_dotenv(clean_env, monkeypatch):
     assert load_settings().sl_seconds == 25
 
 
+@pytest.mark.parametrize("variable", ["SWITCHBOARD_TIMEZONE", "SWITCHBOARD_QUEUE_LOG_DB_TIMEZONE",
+                                      "SWITCHBOARD_ASTERISK_CDR_TIMEZONE"])
+@pytest.mark.parametrize("copy", ["posix", "right"])
+def test_a_zone_named_through_the_machines_zone_file_copies_is_refused(monkeypatch, variable, copy):
+    """Python finds posix/… and right/… among this machine's zone files, so they passed; DuckDB
+    knows neither (the run failed in dbt after the load) and right/ zones count leap seconds
+    (27 s off on Postgres). Refused naming the IANA name to use (independent audit)."""
+    message = settings_error(monkeypatch, **{variable: f"{copy}/America/Bogota"})
+    assert variable in message and "use the IANA name itself ('America/Bogota')" in message
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    ("150%", "at most 100"), ("0%", "above 0"), ("0GB", "no memory"), ("0.0MB", "no memory"),
+])
+def test_a_duckdb_memory_limit_duckdb_cannot_use_is_refused(monkeypatch, value, reason):
+    """150% and 0GB matched the pattern, passed `switchboard settings`, and failed the run in dbt
+    after the load, or ran every query out of memory (independent audit)."""
+    message = settings_error(monkeypatch, SWITCHBOARD_DUCKDB_MEMORY_LIMIT=value)
+    assert "SWITCHBOARD_DUCKDB_MEMORY_LIMIT" in message and reason in message
+    monkeypatch.setenv("SWITCHBOARD_DUCKDB_MEMORY_LIMIT", "100%")
+    assert load_settings().duckdb_memory_limit == "100%"
+
+
+def test_an_empty_path_or_a_folder_for_a_file_is_refused(monkeypatch, tmp_path):
+    """An empty SWITCHBOARD_STATE_DIR or WEBEX_TOKEN_FILE was read as the working directory (which,
+    existing, passed for a stored token); a folder as the token file failed the run with
+    IsADirectoryError after the Asterisk load (independent audit)."""
+    for variable in ("SWITCHBOARD_STATE_DIR", "WEBEX_TOKEN_FILE"):
+        message = settings_error(monkeypatch, **{variable: " "})
+        assert variable in message and "not empty" in message
+        monkeypatch.delenv(variable)
+    message = settings_error(monkeypatch, WEBEX_TOKEN_FILE=str(tmp_path))
+    assert "WEBEX_TOKEN_FILE" in message and "is a folder" in message
+
 def test_bad_value_from_dotenv_names_the_variable(clean_env):
     (clean_env / ".env").write_text("SWITCHBOARD_SL_SECONDS=veinte\n", encoding="utf-8")
     with pytest.raises(SettingsError, match="SWITCHBOARD_SL_SECONDS") as info:
