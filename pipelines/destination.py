@@ -54,6 +54,10 @@ def use_loader_defaults(pipeline_name: str) -> None:
     # to write and read than it saves (2M queue_log lines: 4.8 s vs 3.5 s to write, 13.4 s vs
     # 12.3 s to insert, contended).
     os.environ.setdefault(f"{pipeline_name.upper()}__DATA_WRITER__COMPRESSION", "none")
+    # A merge first loads its rows into the table's copy in `<dataset>_staging`; emptied after each
+    # load, so that copy does not keep the last batch (Master.csv rows with callers' numbers) where
+    # a warehouse reader finds it.
+    os.environ.setdefault(f"{pipeline_name.upper()}__LOAD__TRUNCATE_STAGING_DATASET", "true")
     # No anonymous usage events from a loader (each run would otherwise queue one).
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 

@@ -1281,15 +1281,27 @@ def test_a_master_csv_row_loaded_by_an_earlier_run_is_a_skipped_duplicate_and_ke
     c = load(settings).counts("cdr")
     assert (c.lines_read, c.loaded, c.skipped_duplicate) == (4, 2, 2) and c.balanced
     query = "select uniqueid, source_file, line_no from raw_asterisk.cdr order by uniqueid"
+    # the merge's staging copies (dlt's `<dataset>_staging`) are emptied after each load: they kept
+    # the last batch, callers' numbers included, beside the documented schemas (independent audit)
+    staging = ("select table_name from information_schema.tables where table_schema = 'raw_asterisk_staging' "
+               "and table_name not like '\\_dlt\\_%' escape '\\' order by table_name")  # (dlt's schema record stays)
     if warehouse == "postgres":
         import psycopg2
 
         with psycopg2.connect(settings.warehouse.postgres_dsn()) as con, con.cursor() as cur:
             cur.execute(query)
             found = cur.fetchall()
+            cur.execute(staging)
+            staged = {name: None for (name,) in cur.fetchall()}
+            for name in staged:
+                cur.execute(f'select count(*) from raw_asterisk_staging."{name}"')
+                staged[name] = cur.fetchone()[0]
     else:
         with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
             found = con.sql(query).fetchall()
+            staged = {name: con.sql(f'select count(*) from raw_asterisk_staging."{name}"').fetchall()[0][0]
+                      for (name,) in con.sql(staging).fetchall()}
+    assert "cdr" in staged and set(staged.values()) == {0}, staged
     live, copy = str(site / "Master.csv"), str(site / "Master.csv.1")
     assert [(uniqueid, Path(file).name, line_no) for uniqueid, file, line_no in found] == [
         ("1709546400.0", "Master.csv", 0), ("1709546400.1", "Master.csv", 1), ("1709546400.2", "Master.csv", 2),
