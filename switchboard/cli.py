@@ -201,11 +201,15 @@ def check_destinations(settings) -> None:
         import psycopg2
 
         try:
-            psycopg2.connect(warehouse.postgres_dsn(), connect_timeout=10).close()
+            connection = psycopg2.connect(warehouse.postgres_dsn(), connect_timeout=10)
         except psycopg2.OperationalError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SettingsError(
                 f"SWITCHBOARD_WAREHOUSE_URL: cannot connect to {warehouse.redacted()}: {reason}") from None
+        try:
+            _may_create_the_schemas(connection)
+        finally:
+            connection.close()
     _writable_file_path("SWITCHBOARD_SERVING_PATH", Path(settings.serving_path))
     # (dlt's working files; the landing folder unless it is an fsspec URL: found otherwise by the
     # step that writes there, as a FileExistsError naming no setting)
@@ -217,6 +221,22 @@ def check_destinations(settings) -> None:
     if home and not home.is_dir():
         raise SettingsError(f"DAGSTER_HOME: {home} is not a folder; create it, or unset DAGSTER_HOME for "
                             "runs that are not kept")
+
+
+def _may_create_the_schemas(connection) -> None:
+    """A role that may connect but not create schemas in the database failed the run at its first
+    step ("permission denied for database"): refused here, naming what to grant. Granting CREATE
+    on the schemas alone is not enough: `create schema if not exists` (dlt's datasets, dbt's
+    hooks) needs the database's CREATE even when the schema is there."""
+    with connection.cursor() as cur:
+        cur.execute("select current_user, current_database(), "
+                    "has_database_privilege(current_database(), 'CREATE')")
+        role, database, may_create = cur.fetchone()
+    if not may_create:
+        raise SettingsError(
+            f"SWITCHBOARD_WAREHOUSE_URL: role {role!r} may not create schemas in database {database!r}, "
+            f'which every run does: GRANT CREATE ON DATABASE "{database}" TO "{role}", or make it the '
+            "database's owner")
 
 
 def _folder_path(setting: str, path: Path) -> None:

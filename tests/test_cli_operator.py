@@ -267,3 +267,28 @@ def test_settings_lists_the_logs_as_a_run_does(make_settings, tmp_path, monkeypa
     assert "SWITCHBOARD_QUEUE_LOG_DIRS: the folders" in capsys.readouterr().err
     monkeypatch.setenv("SWITCHBOARD_QUEUE_LOG_DIRS", f"a={tmp_path / 'a' / 'asterisk'},b={tmp_path / 'b' / 'asterisk'}")
     assert cli.main(["settings"]) == 0
+
+
+@pytest.mark.postgres
+def test_settings_refuse_a_warehouse_role_that_may_not_create_schemas(make_settings, postgres_server, capsys):
+    """A role that could connect but not create schemas passed `settings`, then failed the run at
+    its first step with "permission denied for database" (independent audit). Schemas granted to
+    it one by one are not enough (dbt's hooks and dlt run `create schema if not exists`, which
+    needs the database's CREATE): only the database's CREATE is."""
+    import psycopg2
+
+    from tests.postgres_databases import create_database
+
+    facts = create_database(postgres_server, "narrow_role")
+    with psycopg2.connect(**facts) as admin, admin.cursor() as cur:
+        cur.execute("drop role if exists narrow; create role narrow login; "
+                    "revoke create on database narrow_role from public; create schema marts; "
+                    "grant usage, create on schema marts to narrow")
+    make_settings(SWITCHBOARD_WAREHOUSE_URL=f"postgresql://narrow:x@{facts['host']}:{facts['port']}/narrow_role")
+    assert cli.main(["settings"]) == 2
+    err = capsys.readouterr().err
+    assert "SWITCHBOARD_WAREHOUSE_URL: role 'narrow' may not create schemas in database 'narrow_role'" in err
+    assert 'GRANT CREATE ON DATABASE "narrow_role" TO "narrow"' in err
+    with psycopg2.connect(**facts) as admin, admin.cursor() as cur:
+        cur.execute("grant create on database narrow_role to narrow")
+    assert cli.main(["settings"]) == 0
