@@ -182,9 +182,11 @@ def settings_command() -> int:
     build_definitions(settings)  # a queue_log, Master.csv or Control Hub place that is missing
     from pipelines.asterisk.source import AsteriskConfig, check_places
 
-    check_places(AsteriskConfig.from_settings(settings))  # the logs there: readable, PBXs told apart
+    found = check_places(AsteriskConfig.from_settings(settings))  # the logs there: readable, PBXs told apart
     with _instance(settings):  # the instance file as materialize reads it (DAGSTER_PG_*)
         pass
+    for line in found:
+        print(line)
     print(f"settings OK: warehouse {settings.warehouse.redacted()}, serving copy {settings.serving_path}")
     return 0
 

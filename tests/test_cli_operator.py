@@ -266,7 +266,14 @@ def test_settings_lists_the_logs_as_a_run_does(make_settings, tmp_path, monkeypa
     assert cli.main(["settings"]) == 2
     assert "SWITCHBOARD_QUEUE_LOG_DIRS: the folders" in capsys.readouterr().err
     monkeypatch.setenv("SWITCHBOARD_QUEUE_LOG_DIRS", f"a={tmp_path / 'a' / 'asterisk'},b={tmp_path / 'b' / 'asterisk'}")
+    capsys.readouterr()
     assert cli.main(["settings"]) == 0
+    # and says what it found, as the run will read it (it printed only "settings OK": independent audit)
+    assert "SWITCHBOARD_QUEUE_LOG_DIRS: PBX a: 1 file, PBX b: 1 file\n" in capsys.readouterr().out
+    (tmp_path / "c").mkdir()
+    monkeypatch.setenv("SWITCHBOARD_QUEUE_LOG_DIRS", f"a={tmp_path / 'a' / 'asterisk'},c={tmp_path / 'c'}")
+    assert cli.main(["settings"]) == 0
+    assert f"SWITCHBOARD_QUEUE_LOG_DIRS: PBX a: 1 file; nothing to read in {tmp_path / 'c'}\n" in capsys.readouterr().out
 
 
 @pytest.mark.postgres

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -229,17 +230,28 @@ def _layout_named(setting: str) -> Iterator[None]:
         raise SettingsError(f"{setting}: {error}") from None
 
 
-def check_places(config: AsteriskConfig) -> None:
+def check_places(config: AsteriskConfig) -> list[str]:
     """List the configured places as a run does, for `switchboard settings`: a layout whose PBXs
     cannot be told apart, or a folder or log this process may not read, is a SettingsError naming
-    the setting before a deployment, not at its first run."""
+    the setting before a deployment, not at its first run. Returns a line per setting with places:
+    the logs found for each PBX, and the places with nothing to read (a run warns about those)."""
+    found_by_setting = []
     for setting, locations, kinds in (
             ("SWITCHBOARD_QUEUE_LOG_DIRS", config.queue_log_locations,
              (log_streams.QUEUE_LOG_NAMES, QUEUE_LOG_EXPORT_NAMES)),
             ("SWITCHBOARD_ASTERISK_CDR_DIRS", config.cdr_locations, (log_streams.CDR_CSV_NAMES,))):
+        if not locations:
+            continue
         with _layout_named(setting):
-            for names in kinds:
-                log_streams.discover(list(locations), names)
+            files = [f for names in kinds for f in log_streams.discover(list(locations), names)]
+            empty = log_streams.empty_locations(list(locations), *kinds)
+        per_pbx = Counter(f.pbx for f in files)
+        line = f"{setting}: " + (", ".join(f"PBX {pbx}: {n} file{'' if n == 1 else 's'}"
+                                           for pbx, n in sorted(per_pbx.items())) or "no file to read")
+        if empty:
+            line += f"; nothing to read in {', '.join(loc.pattern for loc in empty)}"
+        found_by_setting.append(line)
+    return found_by_setting
 
 
 def _note_empty_locations(setting: str, locations, counts: IngestCounts, named: str, *name_filters) -> None:
