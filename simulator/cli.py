@@ -18,22 +18,34 @@ from pathlib import Path
 __all__ = ["add_command", "main", "run"]
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number above 0 (0 agents or days made a traceback)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", type=Path, required=True, help="output folder (webex/, asterisk/, truth/, …)"
     )
     p.add_argument(
-        "--agents", type=int, default=50, help="call-handling agents (inbound + collections)"
+        "--agents", type=positive_int, default=50,
+        help="call-handling agents (inbound + collections; default 50)"
     )
     p.add_argument(
         "--days",
-        type=int,
+        type=positive_int,
         default=7,
-        help="local days to simulate (ignored with --start and --end)",
+        help="local days to simulate (default 7; ignored with --start and --end)",
     )
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=7, help="another seed, another center (default 7)")
     p.add_argument(
-        "--start", type=date.fromisoformat, default=None, help="first local day (YYYY-MM-DD)"
+        "--start", type=date.fromisoformat, default=None, help="first local day (YYYY-MM-DD; default: a fixed Monday, so that runs repeat)"
     )
     p.add_argument(
         "--end", type=date.fromisoformat, default=None, help="end day, exclusive (YYYY-MM-DD)"
@@ -68,9 +80,6 @@ def run(args: argparse.Namespace) -> int:
     from simulator.contact_center import simulate
     from switchboard.settings import load_settings
 
-    if args.agents < 1 or args.days < 1:
-        print("switchboard simulate: --agents and --days must be >= 1", file=sys.stderr)
-        return 2
     if args.start and args.end and args.end <= args.start:
         print("switchboard simulate: --end must be after --start", file=sys.stderr)
         return 2

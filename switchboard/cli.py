@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from simulator.cli import positive_int
 from switchboard.gc_freeze import existing_objects_frozen
 from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT, STREAMLIT_APP
 from switchboard.settings import Settings, SettingsError, load_settings, setting_docs
@@ -47,9 +48,15 @@ def main(argv: list[str] | None = None) -> int:
                      help="rebuild the selected dbt models from scratch (dbt's --full-refresh), e.g. "
                           "--select 'key:marts/fct_calls+' where the CHANGELOG asks for it")
 
-    demo = sub.add_parser("demo", help="simulate a contact center, materialize everything, start the UIs")
-    demo.add_argument("--agents", type=int, default=50, help="agents of the simulated center (default 50)")
-    demo.add_argument("--days", type=int, default=7, help="days simulated, up to yesterday (default 7)")
+    demo = sub.add_parser(
+        "demo", help="simulate a contact center, materialize everything, start the UIs",
+        description="Simulate a bank's contact center, serve it from the sandbox provider APIs on loopback, "
+                    "materialize every asset and start the Dagster UI and Streamlit. Isolated from your "
+                    "configuration: it sets every setting itself, ignoring the environment and .env, and keeps "
+                    "everything under data/demo/, which it deletes first (the previous demo's), and nothing "
+                    "else. Ctrl-C or SIGTERM stops the UIs and every process they started.")
+    demo.add_argument("--agents", type=positive_int, default=50, help="agents of the simulated center (default 50)")
+    demo.add_argument("--days", type=positive_int, default=7, help="days simulated, up to yesterday (default 7)")
     demo.add_argument("--seed", type=int, default=7, help="another seed, another center (default 7)")
     demo.add_argument("--no-ui", action="store_true", help="stop after the materialization")
     demo.add_argument("--dagster-port", type=int, default=3000, help="Dagster UI port on 127.0.0.1 (default 3000)")

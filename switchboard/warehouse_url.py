@@ -58,7 +58,8 @@ class WarehouseURL:
     def redacted(self) -> str:
         if self.is_duckdb:
             return f"duckdb:///{self.duckdb_path}"
-        return f"postgresql://{quote(self.user, safe='')}:***@{self._url_host}:{self.port}/{self.database}{self._query}"
+        secret = ":***" if self.password else ""  # (no password: nothing to hide, and none to suggest)
+        return f"postgresql://{quote(self.user, safe='')}{secret}@{self._url_host}:{self.port}/{self.database}{self._query}"
 
 
 def parse_warehouse_url(url: str, base_dir: Path) -> WarehouseURL:

@@ -299,3 +299,16 @@ def test_settings_refuse_a_warehouse_role_that_may_not_create_schemas(make_setti
     with psycopg2.connect(**facts) as admin, admin.cursor() as cur:
         cur.execute("grant create on database narrow_role to narrow")
     assert cli.main(["settings"]) == 0
+
+
+@pytest.mark.parametrize("argv", [["demo", "--agents", "0", "--no-ui"], ["demo", "--days", "-1", "--no-ui"],
+                                  ["simulate", "--out", "never-written", "--days", "0"]])
+def test_no_agents_or_days_is_refused_before_any_work(argv, tmp_path, monkeypatch, capsys):
+    """`demo --agents 0` ended in a traceback after deleting the previous demo's data/demo
+    (independent audit): refused by the argument parser, exit 2, naming the argument."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    assert f"argument {argv[1] if argv[0] == 'demo' else '--days'}: must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "never-written").exists()

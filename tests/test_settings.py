@@ -272,6 +272,8 @@ def test_postgres_url_fields(tmp_path):
     assert not url.is_duckdb
     assert url.postgres_dsn() == "postgresql://ana:s3cr3t@db.example.org:6543/switchboard"
     assert url.redacted() == "postgresql://ana:***@db.example.org:6543/switchboard"
+    # no password (peer or certificate authentication): none suggested
+    assert parse_warehouse_url("postgresql://ana@db/switchboard", tmp_path).redacted() == "postgresql://ana@db:5432/switchboard"
 
 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres", "postgresql+psycopg2"])

@@ -29,7 +29,12 @@ def add_command(subparsers) -> None:
         backfill.set_defaults(run=lambda args: (backfill.print_help(), 2)[1])
         backfill._switchboard_targets = backfill.add_subparsers(dest="backfill_target", metavar="SOURCE")
     targets = backfill._switchboard_targets
-    cdr = targets.add_parser("webex-cdr", help="Webex Calling CDRs from cdr_feed (≤30 days back)")
+    cdr = targets.add_parser(
+        "webex-cdr", help="Webex Calling CDRs from cdr_feed (≤30 days back)",
+        description="Load the Webex Calling CDRs of a past range from cdr_feed (at most 30 days back) into "
+                    "raw_webex.cdr, once each. Exit codes: 0 done, 2 a wrong argument or setting (before any "
+                    "work), 3 the refresh token was refused (authorise the integration again), 4 the API "
+                    "refused a request; with 3 or 4 after part of the range loaded, that part stays.")
     cdr.add_argument("--since", type=parse_time, required=True, help="start (inclusive), ISO-8601; UTC if no zone")
     cdr.add_argument("--until", type=parse_time, default=None, help="end (exclusive), ISO-8601; default: now")
     cdr.set_defaults(run=run_backfill_command)
