@@ -44,6 +44,23 @@ def _assert_shared_policies(instance) -> None:
     assert sensor_ticks == {TickStatus.SKIPPED: 7, TickStatus.SUCCESS: 30, TickStatus.FAILURE: 30,
                             TickStatus.STARTED: 30}
     assert set(instance.get_tick_retention_settings(InstigatorType.SCHEDULE).values()) == {90}
+    _assert_loader_messages_reach_the_event_log(instance)
+
+
+def _assert_loader_messages_reach_the_event_log(instance) -> None:
+    """A warning of the loaders' modules (logging.getLogger("pipelines.…")) is an event of the run
+    the UI shows, not only a line of its captured output (independent audit)."""
+    import logging
+
+    import dagster as dg
+
+    @dg.asset
+    def warns() -> None:
+        logging.getLogger("pipelines.asterisk.log_streams").warning("queue_log is not read: a test says so")
+
+    result = dg.materialize([warns], instance=instance)
+    messages = [e.message for e in instance.all_logs(result.run_id) if e.user_message]
+    assert any("queue_log is not read: a test says so" in m for m in messages)
 
 
 def test_the_local_instance(tmp_path, monkeypatch):
