@@ -15,6 +15,8 @@ import pytest
 
 from pipelines.asterisk.queue_log_parser import (
     EVENT_SCHEMA,
+    MAX_EPOCH,
+    ONE_NEIGHBOUR_FAR_SECONDS,
     REJECT_REASONS,
     REJECT_SCHEMA,
     ParsedChunk,
@@ -708,3 +710,22 @@ def test_a_chunk_that_starts_like_an_archive_is_read_as_lines(packed):
     assert rows(out, "line_no", "event") == [(40 + out.lines_read - 1, "ABANDON")]
     assert out.rejects.height == out.lines_read - 1 - out.skipped_blank >= 1
     assert out.rejects["line_no"].min() == 40
+
+
+def test_a_chunk_of_only_lines_dated_past_the_plausible_range_is_rejected_as_bad_epoch():
+    """The fast path for a chunk with no blank and no damaged line checks both bounds of the epoch:
+    a damaged line appended alone (dated after 2100) is a bad_epoch reject, not an event (a
+    mutation audit: the path's upper bound could go unseen, every other test mixing such a line
+    with others that force the slow path)."""
+    line = f"{MAX_EPOCH + 1}|{CALL}|ventas|NONE|ENTERQUEUE||3001|1"
+    out = parse_chunk(ql(line))
+    assert out.events.is_empty()
+    assert out.rejects.select("reason", "raw_text").rows() == [("bad_epoch", line)]
+
+
+def test_a_line_exactly_the_one_neighbour_limit_from_its_only_neighbour_is_kept():
+    """More than ONE_NEIGHBOUR_FAR_SECONDS (90 days) from its only neighbour is too far to judge
+    alone; exactly that far is not: both lines are events (the boundary, pinned)."""
+    out = parse_chunk(ql(f"{T}|{CALL}|ventas|NONE|ENTERQUEUE||3001|1",
+                         f"{T + ONE_NEIGHBOUR_FAR_SECONDS}|{CALL}|ventas|NONE|ENTERQUEUE||3002|1"))
+    assert out.rejects.is_empty() and out.events.height == 2
