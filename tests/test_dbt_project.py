@@ -783,3 +783,32 @@ def test_agent_keys_are_lower_cased_on_postgres_as_on_duckdb(tmp_path, postgres_
                 keys[target] = [k for (k,) in cur.fetchall()]
     assert keys["duckdb"][:3] == ["josé", "ángela", "ñandú"]
     assert keys["postgres"] == keys["duckdb"]
+
+
+def test_a_table_row_a_second_after_a_file_line_is_its_copy_only_when_every_field_agrees(tmp_path):
+    """A PBX logging to its file and to a realtime table writes an event at T in the file and at
+    T + 1 in the table (MySQL rounds the fraction): the table row is the file line's copy when
+    they agree in every field. A row that differs only in data3/data4 (another wait, another
+    position) is an event of its own (a mutation audit: comparing fewer fields dropped it unseen)."""
+    path = tmp_path / "warehouse.duckdb"
+    env = _duckdb_warehouse(path, with_rows=False)
+    stream = ("both", "both-stream-1", "/logs/both/queue_log")
+    exit_line = ["sales", "NONE", "EXITWITHKEY", "1", "1", "1", "12", None, None]
+    with duckdb.connect(str(path)) as con:
+        insert_file_lines(con.cursor(), "?", [
+            (*stream, 0, T0 + 100, "c1", *exit_line),
+            (*stream, 1, T0 + 200, "c2", *exit_line),
+        ])
+        con.cursor().executemany(TABLE_INSERT.format(p="?"), [
+            ("both", "1", "/exports/queue_log.sql", 0, "t+101", T0 + 101, "c1", *exit_line),
+            ("both", "2", "/exports/queue_log.sql", 1, "t+201", T0 + 201, "c2",
+             "sales", "NONE", "EXITWITHKEY", "1", "1", "2", "13", None, None),
+        ])
+    _assert_ok(_dbt(tmp_path, env, "run", "--select", "stg_asterisk__queue_events"))
+    assert _rows(path, "select callid, source_kind, is_duplicate from staging.stg_asterisk__queue_events "
+                       "order by callid, source_kind") == [
+        {"callid": "c1", "source_kind": "file", "is_duplicate": False},
+        {"callid": "c1", "source_kind": "table", "is_duplicate": True},
+        {"callid": "c2", "source_kind": "file", "is_duplicate": False},
+        {"callid": "c2", "source_kind": "table", "is_duplicate": False},
+    ]
