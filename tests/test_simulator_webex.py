@@ -514,7 +514,9 @@ def test_switchboard_simulate_command(tmp_path, capsys, monkeypatch):
     assert manifest["start"] == "2026-03-16" and manifest["days"] == 1
     meta = orjson.loads((tmp_path / "o" / "truth" / "meta.json").read_bytes())
     assert (meta["timezone"], meta["sl_seconds"], meta["short_abandon_seconds"]) == ("America/Bogota", 30, 8)
-    assert main(["simulate", "--out", str(tmp_path / "p"), "--agents", "0"]) == 2
+    with pytest.raises(SystemExit) as refused:  # (the argument parser refuses 0 agents)
+        main(["simulate", "--out", str(tmp_path / "p"), "--agents", "0"])
+    assert refused.value.code == 2 and not (tmp_path / "p").exists()
 
 
 def test_outbound_traffic_mix_is_normal_behaviour(site):
