@@ -138,7 +138,7 @@ def parse_master_csv(data: bytes, *, timezone: str, first_line_no: int = 0, base
 
     damaged: dict[int, str] = {}  # chunk-relative line → reason, for lines kept from the reader
     if has_nuls:
-        damaged.update((i, "cut_by_crash") for i in _CRASH_PADDING.cut_lines(data, broken))
+        damaged.update((i, "cut_by_crash") for i in _CRASH_PADDING.cut_lines(data, lines.newlines))
     if lines.unterminated and last not in damaged and lines.text(last):
         damaged[last] = "unterminated"
 

@@ -31,10 +31,10 @@ class CrashPadding:
             return data
         return self._before_a_new_line.sub(lambda run: b"\n" + run.group()[1:], data)
 
-    def cut_lines(self, data: bytes, broken: bytes) -> list[int]:
-        """Chunk-relative numbers of the lines of `data` that a crash cut, counted in `broken`
-        (`break_midline_runs` of `data`): as the parsers see the lines."""
-        newlines = np.flatnonzero(np.frombuffer(broken, dtype=np.uint8) == 10)
+    def cut_lines(self, data: bytes, newlines: np.ndarray) -> list[int]:
+        """Chunk-relative numbers of the lines of `data` that a crash cut, as the parsers see the
+        lines: `newlines` are the offsets of the line breaks in `break_midline_runs(data)` (the
+        parser that has them already passes them, not a second scan)."""
         # Offsets are the same in both; a run's first NUL is still in the line it cuts, or is its newline.
         cut_at = [m.start() for m in self._after_cut_text.finditer(data)]
         return sorted({int(i) for i in np.searchsorted(newlines, cut_at)})

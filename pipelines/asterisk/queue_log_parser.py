@@ -196,7 +196,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
 
     wide = raw.width > len(_NARROW_COLUMNS) + 1  # the read columns and line_no
     epochs = raw.get_column(_READ_COLUMNS[0]).cast(pl.Int64, strict=False)
-    cut = [first_line_no + i for i in _CRASH_PADDING.cut_lines(data, broken)] if has_nuls else []
+    cut = ([first_line_no + i for i in _CRASH_PADDING.cut_lines(data, np.flatnonzero(np.frombuffer(broken, np.uint8) == 10))]
+           if has_nuls else [])
     around = (epoch_before, epochs_after, file_written_epoch)
     if (not cut and not unterminated and _all_lines_clean(raw, epochs, wide)
             and not _out_of_sequence(epochs, *around, end_events=_end_events(raw.get_column(_READ_COLUMNS[4]))).any()):
