@@ -14,6 +14,7 @@ from dagster_dbt import (
 from pydantic import Field
 
 from assets.automation import DAILY_FRESHNESS
+from assets.dbt_check_descriptions import describe_dbt_test
 from resources.dbt import (
     dbt_build_args,
     dbt_environment,
@@ -46,6 +47,14 @@ class LayeredTranslator(DagsterDbtTranslator):
             # what BI tools read directly: stale marts show in the UI
             freshness_policy=DAILY_FRESHNESS if layer == "marts" else None,
         )
+
+    def get_asset_check_spec(self, asset_spec: dg.AssetSpec, manifest: Mapping[str, Any], unique_id: str,
+                             project) -> dg.AssetCheckSpec | None:
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        # (an AssetCheckSpec is a NamedTuple: _replace is its public copy-with-changes)
+        return spec._replace(description=describe_dbt_test(manifest["nodes"][unique_id]))
 
 
 class DbtBuildConfig(dg.Config):
