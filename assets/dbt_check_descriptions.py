@@ -2,8 +2,9 @@
 
 dagster-dbt describes a check only from the test's `meta.description`, which none of the ~330
 generic tests in the YAML carry: the Dagster UI listed them by name alone. A test's own
-description (dbt's `description:`, given for the singular tests in dbt_project/tests) comes first;
-a generic test's is written from its arguments.
+description comes first: `meta.description` (the singular tests in dbt_project/tests carry theirs
+in their config: dbt 1.11's partial parsing dropped descriptions given to them in a YAML file),
+else dbt's `description:`; a generic test's is written from its arguments.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-{{ config(meta={'dagster': {'ref': {'name': 'agg_agent_daily'}}}) }}
+{{ config(meta={
+    'description': "Paused time per agent and local day is the same in agg_agent_pause_daily (summed over reasons) as in agg_agent_daily.",
+    'dagster': {'ref': {'name': 'agg_agent_daily'}}}) }}
 -- Paused time per agent and local day is the same in agg_agent_pause_daily (summed over
 -- reasons) and in agg_agent_daily: both come from the same agent-level pause union.
 with

@@ -1,4 +1,6 @@
-{{ config(meta={'dagster': {'ref': {'name': 'agg_agent_daily'}}}) }}
+{{ config(meta={
+    'description': "No queue membership of an agent lasts longer on a day than the agent's logged-in time in agg_agent_daily, and every agent-day of agg_agent_queue_daily is in agg_agent_daily.",
+    'dagster': {'ref': {'name': 'agg_agent_daily'}}}) }}
 -- A membership of one queue is part of the agent's logged-in time: per agent and local day,
 -- no queue's member_seconds exceeds agg_agent_daily's logged_in_seconds (the union across
 -- queues and login types), and every agent-day of agg_agent_queue_daily is in agg_agent_daily.

@@ -1,4 +1,6 @@
-{{ config(meta={'dagster': {'ref': {'name': 'agg_queue_daily'}}}) }}
+{{ config(meta={
+    'description': "Nothing lost, doubled or moved between outcomes: every visit of fct_queue_visits is counted once in agg_queue_daily and once in agg_queue_interval, under its outcome, per platform, queue and local day.",
+    'dagster': {'ref': {'name': 'agg_queue_daily'}}}) }}
 -- Nothing lost, nothing doubled, nothing moved between outcomes: every visit of fct_queue_visits
 -- is counted exactly once in agg_queue_daily and once in agg_queue_interval, under its outcome,
 -- per platform, queue and local day. (offered = the sum of the outcome counts is tested on each

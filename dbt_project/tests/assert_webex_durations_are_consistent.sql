@@ -1,4 +1,6 @@
-{{ config(meta={'dagster': {'ref': {'name': 'int_webex__journeys'}}}) }}
+{{ config(meta={
+    'description': "Webex record, queue-visit and journey durations agree with their own timestamps (1 s of rounding allowed).",
+    'dagster': {'ref': {'name': 'int_webex__journeys'}}}) }}
 -- Durations of Webex records, visits and journeys agree with their own timestamps (1 s of
 -- rounding allowed: Webex floors durations, timestamps carry milliseconds):
 -- * a record is answered within its span and talks no longer than answer -> release;

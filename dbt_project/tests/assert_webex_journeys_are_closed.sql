@@ -1,4 +1,6 @@
-{{ config(meta={'dagster': {'ref': {'name': 'int_webex__legs'}}}) }}
+{{ config(meta={
+    'description': "Every Webex record belongs to exactly one journey, and no link key is shared by records of two journeys.",
+    'dagster': {'ref': {'name': 'int_webex__legs'}}}) }}
 -- Every Webex record belongs to exactly one journey, and linked records to the same one:
 -- * each staged record appears once in int_webex__legs, with a journey;
 -- * no link key (webex.md §1.9: correlation, interaction, network, and the local/remote/
