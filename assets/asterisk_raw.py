@@ -14,6 +14,7 @@ from pipelines.asterisk.numbers import classify_new_numbers
 from pipelines.asterisk.pipeline import run_load
 from pipelines.asterisk.source import AsteriskConfig, IngestReport
 from pipelines.dlt_logging import quiet_dlt_hints
+from resources.dbt import raw_table_metadata
 from resources.warehouse import WAREHOUSE_POOL
 from switchboard.settings import Settings
 
@@ -40,11 +41,12 @@ def build_asterisk_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     AsteriskConfig.from_settings(settings)  # fail fast, naming the setting, on a bad location
     quiet_dlt_hints()
     kind = "duckdb" if settings.warehouse.is_duckdb else "postgres"
+    described = {**{t: d for t, (_r, d) in RAW_ASTERISK_TABLES.items()}, "phone_numbers": PHONE_NUMBERS_DESCRIPTION}
+    tables = raw_table_metadata("raw_asterisk", described)
     specs = [
         dg.AssetSpec(raw_asterisk_key(table), description=description, group_name="raw", kinds={"dlt", kind},
-                     metadata={"table": f"raw_asterisk.{table}"})
-        for table, description in [*((t, d) for t, (_r, d) in RAW_ASTERISK_TABLES.items()),
-                                   ("phone_numbers", PHONE_NUMBERS_DESCRIPTION)]
+                     metadata=tables[table])
+        for table, description in described.items()
     ]
 
     @dg.multi_asset(specs=specs, name="asterisk_raw", can_subset=False, pool=WAREHOUSE_POOL)

@@ -23,6 +23,7 @@ from assets.automation import reads_what_never_was_built, refresh_everything
 from pipelines.dlt_logging import quiet_dlt_hints
 from pipelines.webex.pipeline import WebexRunStopped, run_backfill, run_poll
 from pipelines.webex.source import WebexConfig, WebexReport
+from resources.dbt import raw_table_metadata
 from resources.warehouse import WAREHOUSE_POOL
 from switchboard.settings import Settings
 
@@ -72,9 +73,10 @@ def build_webex_raw_assets(settings: Settings) -> dg.AssetsDefinition:
     WebexConfig.from_settings(settings)  # fail fast, naming the setting, on a bad configuration
     quiet_dlt_hints()
     kind = "duckdb" if settings.warehouse.is_duckdb else "postgres"
+    tables = raw_table_metadata("raw_webex", RAW_WEBEX_TABLES)
     specs = [
         dg.AssetSpec(raw_webex_key(table), description=description, group_name="raw", kinds={"dlt", kind},
-                     metadata={"table": f"raw_webex.{table}"}, skippable=True)
+                     metadata=tables[table], skippable=True)
         for table, description in RAW_WEBEX_TABLES.items()
     ]
 

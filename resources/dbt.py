@@ -8,11 +8,12 @@ import shutil
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 
+import dagster as dg
 from dagster_dbt import DbtProject
 
 from switchboard.paths import DBT_PROJECT_DIR
@@ -50,6 +51,26 @@ def ensure_manifest() -> None:
         folder = str(Path(dbt_executable()).parent)
         with environment_set({"PATH": os.pathsep.join(p for p in (folder, os.environ.get("PATH")) if p)}):
             project.preparer.prepare(project)
+
+
+def raw_table_metadata(schema: str, tables: Iterable[str]) -> dict[str, dict]:
+    """How the Dagster catalog shows the loaders' raw tables: each table's name (database.schema.table
+    of the parsed target, as dagster-dbt names the models) and, for a table the dbt project documents
+    as a source, its columns with the sources' descriptions: one place documents them for the raw
+    assets and the models downstream."""
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    sources = {source["name"]: source for source in manifest["sources"].values() if source["schema"] == schema}
+    database = next((source["database"] for source in manifest["sources"].values()), None)
+    metadata = {}
+    for table in tables:
+        source = sources.get(table)
+        # Dagster's standard table keys (what dagster-dbt's models carry)
+        metadata[table] = {"dagster/table_name": ".".join(part for part in (database, schema, table) if part)}
+        if source:
+            metadata[table]["dagster/column_schema"] = dg.TableSchema(columns=[
+                dg.TableColumn(name, type=column.get("data_type") or "?", description=column.get("description") or None)
+                for name, column in source["columns"].items()])
+    return metadata
 
 
 @contextmanager

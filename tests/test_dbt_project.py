@@ -23,7 +23,7 @@ import psycopg2
 import pytest
 
 from pipelines.asterisk.numbers import NUMBER_FIELDS, classified, unclassified_numbers_sql
-from resources.dbt import dbt_executable
+from resources.dbt import dbt_executable, dbt_project
 from switchboard.paths import DBT_PROJECT_DIR
 from tests.postgres_databases import create_database
 
@@ -91,6 +91,11 @@ def test_the_hand_made_raw_tables_are_the_loaders(make_settings, tmp_path):
         con.execute(RAW_DDL)
         made = raw_columns(con, "raw_asterisk")
     assert made == loaded
+    # the dbt sources document every column of the tables they declare (the Dagster catalog shows
+    # the raw assets' columns from them: resources/dbt.py::raw_table_metadata)
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    sources = {s["name"]: set(s["columns"]) for s in manifest["sources"].values() if s["schema"] == "raw_asterisk"}
+    assert {table: {column for t, column, _ in loaded if t == table} for table in sources} == sources
 
 
 # (seconds after T0, "callid|queue|agent|EVENT|data1|data2|...") on PBX "lab", one file stream.

@@ -76,6 +76,31 @@ def test_every_asset_links_to_its_source(make_settings):
             assert path.parent.name == "assets" and path.suffix == ".py", (key, path)
 
 
+def test_raw_assets_show_their_table_and_the_columns_dbt_documents(make_settings):
+    """The catalog shows a raw table as it shows a model: its name as dagster-dbt writes the models'
+    (database.schema.table), and the columns the dbt source documents, with their descriptions."""
+    from resources.dbt import dbt_project
+
+    graph = build_definitions(make_settings()).resolve_asset_graph()
+    model_table = graph.get(dg.AssetKey(["marts", "fct_queue_visits"])).metadata["dagster/table_name"]
+    database = model_table.removesuffix(".marts.fct_queue_visits")
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    sources = {(s["schema"], s["name"]): s["columns"] for s in manifest["sources"].values()}
+    raw_keys = [key for key in graph.materializable_asset_keys if key.path[0] == "raw"]
+    assert len(raw_keys) == 11
+    for key in raw_keys:
+        schema, table = f"raw_{key.path[1]}", key.path[2]
+        metadata = graph.get(key).metadata
+        assert metadata["dagster/table_name"] == f"{database}.{schema}.{table}"
+        documented = sources.get((schema, table))
+        if documented is None:  # a table no model reads (the CDR rejects): named, no columns
+            assert "dagster/column_schema" not in metadata, key
+            continue
+        shown = {column.name: column.description for column in metadata["dagster/column_schema"].columns}
+        assert shown == {name: column["description"] for name, column in documented.items()}, key
+        assert all(shown.values()), key
+
+
 def test_runs_execute_in_process_unless_configured(make_settings):
     assert build_definitions(make_settings()).executor.name == "in_process"
     assert build_definitions(make_settings(SWITCHBOARD_RUN_EXECUTOR="multiprocess")).executor.name == "multiprocess"
