@@ -141,6 +141,32 @@ def test_many_chunks_of_several_streams_load_once_each(make_settings, site):
     assert sorted(warehouse_lines(settings)) == sorted(expected(live + rotated))
 
 
+def test_the_streams_of_a_run_share_one_warehouse_connection(make_settings, tmp_path, monkeypatch):
+    """Before reading a stream the loader deletes rows a crashed run left past its position; a
+    connection opened for each stream cost 50-65 ms, most of a first load of many rotated logs
+    (independent audit: 200 archives in 12 s instead of 4). A spy counts the connections; the
+    deletes still run (the kill-and-rerun test checks what they remove)."""
+    from dlt.pipeline.pipeline import Pipeline
+
+    logs = tmp_path / "logs"
+    for n in range(12):
+        (logs / f"pbx{n}").mkdir(parents=True)
+        write(logs / f"pbx{n}" / "queue_log", lines(0, 9, callid_base=f"17095460{n:02d}"))
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=str(logs))
+    load(settings)
+    for n in range(12):
+        write(logs / f"pbx{n}" / "queue_log", lines(9, 3, callid_base=f"17095460{n:02d}"), mode="a")
+    opened = []
+    real_sql_client = Pipeline.sql_client
+    monkeypatch.setattr(Pipeline, "sql_client", lambda self, *a, **kw: opened.append(1) or real_sql_client(self, *a, **kw))
+    counts = load(settings).counts("queue_log")
+    assert (counts.streams_read, counts.loaded) == (12, 36)
+    assert len(opened) <= 2
+    with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+        assert con.execute("select count(*), count(distinct (source_stream, line_no)) "
+                           "from raw_asterisk.queue_log").fetchall() == [(144, 144)]
+
+
 def test_partial_last_line_waits_until_completed(make_settings, site):
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
     complete = lines(0, 3)
