@@ -30,7 +30,8 @@ asterisk_refresh = dg.define_asset_job(
 ASTERISK_LOADING_JOBS = (asterisk_refresh, refresh_everything)
 
 
-def _versioned_files(config: AsteriskConfig) -> list[tuple[str, int | list[int], log_streams.Stream | None]]:
+def _versioned_files(config: AsteriskConfig, archive_sizes: dict[str, dict[str, list[int]]] | None = None,
+                     ) -> list[tuple[str, int | list[int], log_streams.Stream | None]]:
     """What the Asterisk source would read, as (key, comparable version, the stream or None for
     an export).
 
@@ -40,12 +41,14 @@ def _versioned_files(config: AsteriskConfig) -> list[tuple[str, int | list[int],
     and so does a log truncated and written again. A live file's bytes count up to its last
     newline (the source leaves an unfinished last line for later), and one without a complete
     first line yet is not a stream. A realtime-table export is read whole when it changes: by
-    path, size and modification time, as the source decides.
+    path, size and modification time, as the source decides. `archive_sizes`: per kind, discover's
+    memo of measured archives, kept from one tick to the next.
     """
     versions: list[tuple[str, int | list[int], log_streams.Stream | None]] = []
     for kind, locations, names in (("queue_log", config.queue_log_locations, log_streams.QUEUE_LOG_NAMES),
                                    ("cdr", config.cdr_locations, log_streams.CDR_CSV_NAMES)):
-        streams, _waiting = log_streams.group_streams(_existing(log_streams.discover(list(locations), names)))
+        memo = None if archive_sizes is None else archive_sizes.setdefault(kind, {})
+        streams, _waiting = log_streams.group_streams(_existing(log_streams.discover(list(locations), names, memo)))
         versions += [(f"{kind}:{stream.stream_id}", log_streams.readable_size(stream.best), stream)
                      for stream in streams]
     for export in _existing(log_streams.discover(list(config.queue_log_locations), QUEUE_LOG_EXPORT_NAMES)):
@@ -247,6 +250,8 @@ def _job_for(context: dg.SensorEvaluationContext):
 
 def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
     config = AsteriskConfig.from_settings(settings)
+    # archives measured by decompressing them, remembered between ticks (in the code server)
+    archive_sizes: dict[str, dict[str, list[int]]] = {}
 
     @dg.sensor(
         name=SENSOR_NAME,
@@ -258,7 +263,7 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
     )
     def asterisk_files_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         try:
-            files = _versioned_files(config)
+            files = _versioned_files(config, archive_sizes)
             current = {key: version for key, version, _stream in files}  # only what exists now: bounded
             failed = _failed_run(context.instance)
             running = _started_run(context.instance)

@@ -217,6 +217,29 @@ def test_lines_appended_before_a_rotation_compressed_with_xz_are_read_from_the_a
     assert sorted(warehouse_lines(settings)) == sorted(expected(week1 + week1_tail + week2))
 
 
+def test_the_loader_measures_an_xz_rotation_once_not_at_every_run(make_settings, site, monkeypatch):
+    """An xz or bzip2 archive keeps no size: it is decompressed whole to be measured. The loader
+    remembers the size of a settled one in its state, so the runs after it measure it no more."""
+    import lzma
+
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    old, new = lines(0, 9), lines(100, 9, "1709547000")
+    (site / "queue_log.1.xz").write_bytes(lzma.compress("".join(f"{line}\n" for line in old).encode()))
+    settled = time.time() - log_streams.ARCHIVE_SETTLE_SECONDS - 60
+    os.utime(site / "queue_log.1.xz", (settled, settled))
+    write(site / "queue_log", new[:3])
+    measured = []
+    real_measure = log_streams._measured_size
+    monkeypatch.setattr(log_streams, "_measured_size", lambda path, kind: measured.append(path.name) or real_measure(path, kind))
+    assert load(settings).counts("queue_log").loaded == 12
+    assert measured == ["queue_log.1.xz"]
+    for step in (3, 6):
+        write(site / "queue_log", new[step:step + 3], mode="a")
+        assert load(settings).counts("queue_log").loaded == 3
+    assert measured == ["queue_log.1.xz"]
+    assert sorted(warehouse_lines(settings)) == sorted(expected(old + new))
+
+
 def _rotating_after_the_read(monkeypatch, rotate) -> None:
     """The loader's reads of a log, with `rotate()` run once right after the first read's last
     chunk (the loader has it, the stream's position is not stored yet): a rotation that lands

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import ctypes
 import gzip
+import lzma
 import os
 import re
 import shutil
@@ -316,6 +317,38 @@ def test_gzip_size_is_the_decompressed_size(tmp_path):
     sizes = {f.path.name: f.size for f in files_in(tmp_path)}
     assert sizes == {"queue_log-20240101.gz": len(data), "queue_log.2.bz2": len(data)}
     assert os.path.getsize(tmp_path / "queue_log-20240101.gz") < len(data)
+
+
+def test_archives_without_a_size_are_measured_once_while_they_stay_as_they_are(tmp_path, monkeypatch):
+    """bzip2 and xz keep no size: an archive is decompressed whole to measure it, at every
+    listing (a busy PBX's bzip2'd day ~150 ms). With a memo (the loader's state, the sensor's
+    between ticks), a settled archive is measured once; a changed or deleted one is forgotten,
+    and one written to lately (maybe still being compressed) is not remembered."""
+    measured = []
+    real_measure = log_streams._measured_size
+    monkeypatch.setattr(log_streams, "_measured_size", lambda path, kind: measured.append(path.name) or real_measure(path, kind))
+    data = WEEK1 * 50
+    settled = time.time() - log_streams.ARCHIVE_SETTLE_SECONDS - 60
+    for name, compress in (("queue_log.2.bz2", bz2.compress), ("queue_log.3.xz", lzma.compress)):
+        (tmp_path / name).write_bytes(compress(data))
+        os.utime(tmp_path / name, (settled, settled))
+    (tmp_path / "queue_log.4.bz2").write_bytes(bz2.compress(data))  # written just now
+    memo: dict[str, list[int]] = {}
+    locations = [Location(pbx="lab", pattern=str(tmp_path))]
+    for _ in range(3):
+        sizes = {f.path.name: f.size for f in discover(locations, QUEUE_LOG_NAMES, memo)}
+        assert sizes == {"queue_log.2.bz2": len(data), "queue_log.3.xz": len(data), "queue_log.4.bz2": len(data)}
+    assert sorted(measured) == ["queue_log.2.bz2", "queue_log.3.xz", *["queue_log.4.bz2"] * 3]
+    assert sorted(Path(path).name for path in memo) == ["queue_log.2.bz2", "queue_log.3.xz"]
+
+    measured.clear()
+    (tmp_path / "queue_log.2.bz2").write_bytes(bz2.compress(data + WEEK1))  # another archive under the name
+    os.utime(tmp_path / "queue_log.2.bz2", (settled, settled + 1))
+    (tmp_path / "queue_log.3.xz").unlink()
+    sizes = {f.path.name: f.size for f in discover(locations, QUEUE_LOG_NAMES, memo)}
+    assert sizes["queue_log.2.bz2"] == len(data + WEEK1)
+    assert sorted(measured) == ["queue_log.2.bz2", "queue_log.4.bz2"]
+    assert sorted(Path(path).name for path in memo) == ["queue_log.2.bz2"]
 
 
 def test_a_gzip_archive_still_being_written_is_measured_by_its_content_not_its_last_bytes(tmp_path):

@@ -280,7 +280,8 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
     setting = _LOCATION_SETTINGS[kind]
     with _layout_named(setting):
         streams, waiting = log_streams.listed_streams(
-            list(locations), names, {stream_id: Position(**stored) for stream_id, stored in positions.items()})
+            list(locations), names, {stream_id: Position(**stored) for stream_id, stored in positions.items()},
+            archive_sizes=state.setdefault("archive_sizes", {}))
     state["file_pbx"] = _refuse_renamed_pbx(setting, streams, state.get("file_pbx", {}))
     counts.files_waiting += len(waiting)
     # copies that are the start of a larger copy: their lines are read (or were) through it
