@@ -126,6 +126,7 @@ def test_a_log_under_another_name_is_known_by_its_first_line(tmp_path):
     write(tmp_path / "export.csv", WEEK1)
     write(tmp_path / "notes.md", WEEK1)
     write(tmp_path / "empty.log", b"")
+    write(tmp_path / "q-1709546400-1001.wav", WEEK1)  # a recording is never opened to be sniffed
     assert sorted(f.path.name for f in files_in(tmp_path)) == ["case-3.txt.gz", "edited.log", "pbx1.log"]
     assert sorted(f.path.name for f in discover(parse_locations(f"{tmp_path}/*.log"), QUEUE_LOG_NAMES)) == [
         "edited.log", "pbx1.log"]
