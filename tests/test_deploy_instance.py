@@ -41,7 +41,7 @@ def _assert_shared_policies(instance) -> None:
     from dagster._core.scheduler.instigation import TickStatus
 
     sensor_ticks = instance.get_tick_retention_settings(InstigatorType.SENSOR)
-    assert sensor_ticks == {TickStatus.SKIPPED: 7, TickStatus.SUCCESS: 30, TickStatus.FAILURE: 30,
+    assert sensor_ticks == {TickStatus.SKIPPED: 1, TickStatus.SUCCESS: 7, TickStatus.FAILURE: 30,
                             TickStatus.STARTED: 30}
     assert set(instance.get_tick_retention_settings(InstigatorType.SCHEDULE).values()) == {90}
     _assert_loader_messages_reach_the_event_log(instance)
