@@ -106,3 +106,31 @@ def fresh_run(pipeline: dlt.Pipeline) -> Iterator[dlt.Pipeline]:
     with FileLock(run_lock_path(pipeline)):
         pipeline.drop()
         yield pipeline
+        if pipeline.state.get("_state_version", 0) % STATE_PRUNE_EVERY == 0:
+            drop_superseded_states(pipeline)
+
+
+# dlt writes the whole pipeline state as a new row of <dataset>._dlt_pipeline_state at every load
+# that changes it and never deletes one (it compacts only the filesystem destination's): the
+# Asterisk loader's holds a read position per log, ~54 KB a row at 730 rotated logs, a row a
+# minute on a busy PBX (independent scale audit). Every this many state versions the rows a newer
+# completed one supersedes are deleted: what dlt restores is only ever the newest.
+STATE_PRUNE_EVERY = 50
+
+
+def drop_superseded_states(pipeline: dlt.Pipeline) -> None:
+    """Delete the pipeline's state rows older than its newest one of a completed load (the one dlt
+    restores: by load id, as dlt orders them); rows of later, unfinished loads stay."""
+    from dlt.common.destination.exceptions import DestinationUndefinedEntity
+    from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+    try:
+        with pipeline.sql_client() as client:
+            states = client.make_qualified_table_name("_dlt_pipeline_state")
+            loads = client.make_qualified_table_name("_dlt_loads")
+            client.execute_sql(
+                f"delete from {states} where pipeline_name = %s and _dlt_load_id < ("
+                f"select max(l.load_id) from {states} as s join {loads} as l on l.load_id = s._dlt_load_id "
+                "where s.pipeline_name = %s and l.status = 0)", pipeline.pipeline_name, pipeline.pipeline_name)
+    except (DatabaseUndefinedRelation, DestinationUndefinedEntity):
+        return  # nothing loaded yet

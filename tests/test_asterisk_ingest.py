@@ -859,6 +859,41 @@ def test_incremental_load_on_postgres(make_settings, site, postgres_url):
         assert cur.fetchone() == (12, 12)
 
 
+def _state_rows(settings) -> list[tuple]:
+    sql = ("select pipeline_name, count(*) from raw_asterisk._dlt_pipeline_state "
+           "group by pipeline_name order by pipeline_name")
+    if settings.warehouse.is_duckdb:
+        with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+    import psycopg2
+
+    with psycopg2.connect(settings.warehouse.postgres_dsn()) as con, con.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_superseded_loader_states_are_deleted_and_the_newest_still_restores(make_settings, site, request,
+                                                                              monkeypatch, warehouse):
+    """dlt adds the whole state (a read position per log) as a row at every load and never deletes
+    one; every STATE_PRUNE_EVERY versions (here every one) the rows a newer completed load's
+    supersedes go. The next runs still read only the new bytes: the state they restore is kept."""
+    from pipelines import destination
+    from pipelines.asterisk.numbers import classify_new_numbers
+
+    monkeypatch.setattr(destination, "STATE_PRUNE_EVERY", 1)
+    url = {} if warehouse == "duckdb" else {"SWITCHBOARD_WAREHOUSE_URL": request.getfixturevalue("postgres_url")}
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}", **url)
+    write(site / "queue_log", lines(0, 9))
+    for n in range(1, 5):
+        load(settings)
+        classify_new_numbers(settings)
+        write(site / "queue_log", lines(9 * n, 9), mode="a")
+    assert _state_rows(settings) == [("asterisk", 1), ("asterisk_numbers", 1)]  # 4 rows each without
+    assert load(settings).counts("queue_log").loaded == 9  # only the last append
+    assert load(settings).counts("queue_log").lines_read == 0
+
+
 def _cdr_line(n: int, start: str = "2024-03-04 10:00:00") -> str:
     return (f'"","300111{n:04d}","500","from-pstn","""Cliente"" <300111{n:04d}>","SIP/trunk-{n:08x}",'
             f'"Local/1001@from-queue-{n:08x};1","Queue","500,t","{start}","{start}","2024-03-04 10:05:00",'
