@@ -899,3 +899,23 @@ def test_discover_leaves_out_a_broken_link_and_a_named_pipe_saying_so(tmp_path, 
             assert [f.path.name for f in found] == ["queue_log.1"], place
             assert f"pbx1/queue_log is not read: it is a link to {tmp_path / 'nfs' / 'queue_log'}, which does not exist" in caplog.text
             assert "pbx1/queue_log.2 is not read: it is not a regular file" in caplog.text
+
+
+def test_a_link_loop_is_named_as_one_and_a_run_says_each_left_out_file_once(make_settings, tmp_path, caplog):
+    """A run lists its places twice (to read them, and to find those with nothing to read): what
+    it leaves out is said once; a link in a loop is not called a file server not mounted."""
+    from pipelines.asterisk.pipeline import run_load
+
+    write(tmp_path / "pbx1" / "queue_log", WEEK1)
+    (tmp_path / "pbx1" / "queue_log.1").symlink_to(tmp_path / "pbx1" / "queue_log.2")
+    (tmp_path / "pbx1" / "queue_log.2").symlink_to(tmp_path / "pbx1" / "queue_log.1")
+    (tmp_path / "pbx1" / "queue_log.3").symlink_to(tmp_path / "nfs" / "queue_log")
+    with caplog.at_level("WARNING"):
+        run_load(make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"pbx1={tmp_path / 'pbx1'}"))
+    said = [r.getMessage() for r in caplog.records if " is not read: " in r.getMessage()]
+    assert sorted(said) == [
+        f"{tmp_path / 'pbx1' / 'queue_log.1'} is not read: it is a link in a loop of links",
+        f"{tmp_path / 'pbx1' / 'queue_log.2'} is not read: it is a link in a loop of links",
+        f"{tmp_path / 'pbx1' / 'queue_log.3'} is not read: it is a link to {tmp_path / 'nfs' / 'queue_log'}, "
+        "which does not exist (a file server not mounted?)",
+    ]

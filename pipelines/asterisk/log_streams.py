@@ -14,6 +14,8 @@ Positions are byte offsets into the decompressed content plus the line number re
 from __future__ import annotations
 
 import bz2
+import contextvars
+import errno
 import functools
 import glob
 import hashlib
@@ -775,8 +777,12 @@ def _is_log(path: Path, name_filter: re.Pattern[str]) -> bool:
 def empty_locations(locations: list[Location], *name_filters: re.Pattern[str]) -> list[Location]:
     """The locations holding no file of any of these kinds (a PBX not logging yet, or a setting
     pointing at the wrong place: worth a warning, not an error)."""
-    return [loc for loc in locations
-            if not any(next(_log_paths(loc, names), None) for names in name_filters)]
+    token = _LISTING_QUIETLY.set(True)
+    try:
+        return [loc for loc in locations
+                if not any(next(_log_paths(loc, names), None) for names in name_filters)]
+    finally:
+        _LISTING_QUIETLY.reset(token)
 
 
 def _has_text_name(path: Path) -> bool:
@@ -847,13 +853,30 @@ def _warn_if_not_a_file(path: Path, name_filter: re.Pattern[str]) -> bool:
     if not name_filter.match(path.name) or path.is_file() or path.is_dir():
         return False
     if path.is_symlink():
-        log.warning("%s is not read: it is a link to %s, which does not exist (a file server not "
-                    "mounted?)", path, os.readlink(path))
+        why = (f"it is a link to {os.readlink(path)}, which does not exist (a file server not mounted?)"
+               if not _in_a_link_loop(path) else "it is a link in a loop of links")
     elif path.exists():
-        log.warning("%s is not read: it is not a regular file (a named pipe, socket or device)", path)
+        why = "it is not a regular file (a named pipe, socket or device)"
     else:
         return False  # gone since the folder was listed (rotated away)
+    if not _LISTING_QUIETLY.get():
+        log.warning("%s is not read: %s", path, why)
     return True
+
+
+# A run lists its places twice (to read them, and to find those with nothing to read: empty_locations):
+# what the listing leaves out is said once, by the listing that reads.
+_LISTING_QUIETLY = contextvars.ContextVar("listing_quietly", default=False)
+
+
+def _in_a_link_loop(path: Path) -> bool:
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:  # Python's "Symlink loop"
+        return True
+    except OSError as error:
+        return error.errno == errno.ELOOP
+    return False
 
 
 def _explicit_file(pattern: str, path: Path) -> bool:

@@ -378,8 +378,8 @@ def _read_again_from(parsed, unsettled: UnsettledTail | None, source: LogFile, l
 
 
 def _left_for_next_run(source: LogFile) -> None:
-    log.warning("%s was renamed or removed between being listed and read (a rotation): its stream is "
-                "read by the next run", source.path)
+    log.warning("%s was renamed or deleted between being listed and read (a rotation): under a new "
+                "name, its stream is read by the next run; deleted, its lines read before stay", source.path)
 
 
 @dataclass(frozen=True)
