@@ -297,6 +297,7 @@ def test_a_log_renamed_between_being_listed_and_read_is_left_for_the_next_run(ma
     monkeypatch.setattr(log_streams, "read_new_bytes", renamed_first)
     r = load(settings).counts("queue_log")
     assert (r.lines_read, r.loaded) == (0, 0)
+    assert r.as_metadata()["files_gone_before_read"] == 1  # said in the run's metadata, not only logged
     monkeypatch.undo()
     r = load(settings).counts("queue_log")
     assert (r.lines_read, r.loaded) == (9, 9) and r.balanced

@@ -126,6 +126,8 @@ class IngestCounts:
     streams_read: int = 0
     files_waiting: int = 0
     prefix_copies: int = 0
+    # listed, then renamed or deleted before being read (a rotation): their bytes wait for the next run
+    files_gone: int = 0
     locations_without_logs: list[str] = field(default_factory=list)
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
 
@@ -150,6 +152,7 @@ class IngestCounts:
             "streams_read": self.streams_read,
             "files_waiting_for_first_line": self.files_waiting,
             "files_skipped_as_prefix_copies": self.prefix_copies,
+            "files_gone_before_read": self.files_gone,
             "locations_without_logs": list(self.locations_without_logs),
             "rejects_by_reason": dict(self.rejects_by_reason),
         }
@@ -294,6 +297,7 @@ def _read_streams(kind, streams, positions, uncommitted, chunk_bytes, counts, re
     """The new bytes of each listed stream (_read_log_streams), its position in `positions`
     advanced as its chunks are yielded."""
     loaded_at = _now()
+    read_streams: list[dict[str, object]] = []
     for stream in streams:
         source = stream.best
         try:
@@ -309,7 +313,7 @@ def _read_streams(kind, streams, positions, uncommitted, chunk_bytes, counts, re
             # rotated copy for a rewritten log and loaded it again)
             tail = b"" if source.compressed else log_streams.tail_bytes(source, start.offset)
         except FileNotFoundError:
-            _left_for_next_run(source)
+            _left_for_next_run(source, counts)
             continue
         # lines loaded by a crashed run past the committed position, or read by the last run as
         # an unsettled tail: read again now
@@ -349,7 +353,7 @@ def _read_streams(kind, streams, positions, uncommitted, chunk_bytes, counts, re
         except FileNotFoundError:
             if emitted:
                 raise
-            _left_for_next_run(source)  # gone between being listed and opened: rotated away
+            _left_for_next_run(source, counts)  # gone between being listed and opened: rotated away
             continue
         counts.streams_read += 1
         if not reset and start.lines_read_to is not None:
@@ -359,7 +363,9 @@ def _read_streams(kind, streams, positions, uncommitted, chunk_bytes, counts, re
                                        "family": log_streams.stream_identity(stream.pbx, stream.first_line),
                                        **({"lines_read_to": read_to[0], "bytes_read_to": read_to[1]}
                                           if read_to[1] > end else {})}
-        yield _stream_row(stream, source, kind, end, line_no)
+        read_streams.append(_stream_row(stream, source, kind, end, line_no))
+    if read_streams:
+        yield _stream_rows(read_streams)
 
 
 def _read_again_from(parsed, unsettled: UnsettledTail | None, source: LogFile, lines_end: int,
@@ -377,7 +383,8 @@ def _read_again_from(parsed, unsettled: UnsettledTail | None, source: LogFile, l
     return None if source.is_final else unsettled
 
 
-def _left_for_next_run(source: LogFile) -> None:
+def _left_for_next_run(source: LogFile, counts: IngestCounts) -> None:
+    counts.files_gone += 1
     log.warning("%s was renamed or deleted between being listed and read (a rotation): under a new "
                 "name, its stream is read by the next run; deleted, its lines read before stay", source.path)
 
@@ -646,16 +653,18 @@ def _meta_columns(meta: dict[str, object]) -> list[pl.Expr]:
     ]
 
 
-def _stream_row(stream: Stream, source: LogFile, kind: str, offset: int, line_no: int) -> object:
-    row = pl.DataFrame(
-        {
-            "pbx": [stream.pbx], "source_stream": [stream.stream_id], "source_file": [str(source.path)], "kind": [kind],
-            "first_line": [stream.first_line.decode("utf-8", errors="replace").rstrip("\r\n").replace("\x00", "")],
-            "bytes_read": [offset], "lines_read": [line_no], "updated_at": [_now()],
-        },
-        schema=STREAM_COLUMNS,
-    )
-    return _to_table("log_streams", row, merge_key=STREAM_KEY)
+def _stream_row(stream: Stream, source: LogFile, kind: str, offset: int, line_no: int) -> dict[str, object]:
+    return {
+        "pbx": stream.pbx, "source_stream": stream.stream_id, "source_file": str(source.path), "kind": kind,
+        "first_line": stream.first_line.decode("utf-8", errors="replace").rstrip("\r\n").replace("\x00", ""),
+        "bytes_read": offset, "lines_read": line_no, "updated_at": _now(),
+    }
+
+
+def _stream_rows(rows: list[dict[str, object]]) -> object:
+    """The log_streams rows of the streams a run read, as one table: one item per stream cost dlt
+    ~1 ms of bookkeeping each (a first load of 631 rotated logs)."""
+    return _to_table("log_streams", pl.DataFrame(rows, schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
 
 
 def _to_table(
