@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dlt
+from dlt.common.destination.exceptions import DestinationUndefinedEntity
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
 from pipelines.file_lock import FileLock
 from switchboard.settings import Settings
@@ -121,9 +123,6 @@ STATE_PRUNE_EVERY = 50
 def drop_superseded_states(pipeline: dlt.Pipeline) -> None:
     """Delete the pipeline's state rows older than its newest one of a completed load (the one dlt
     restores: by load id, as dlt orders them); rows of later, unfinished loads stay."""
-    from dlt.common.destination.exceptions import DestinationUndefinedEntity
-    from dlt.destinations.exceptions import DatabaseUndefinedRelation
-
     try:
         with pipeline.sql_client() as client:
             states = client.make_qualified_table_name("_dlt_pipeline_state")

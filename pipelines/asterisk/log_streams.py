@@ -189,8 +189,8 @@ def discover(locations: list[Location], name_filter: re.Pattern[str],
     ~150 ms to measure at every listing, 630 of them 3.5 s a sensor tick (independent audit).
     Archives no longer listed are forgotten."""
     seen: dict[Path, LogFile] = {}
-    remembered = {} if archive_sizes is None else dict(archive_sizes)
-    measured: dict[str, list[int]] = {}
+    remembered = archive_sizes or {}
+    measured: dict[str, list[int]] = {}  # what the memo holds after this listing
     folders: dict[str, set[Path]] = {}  # PBX named after its folder -> the folders so named
     now_ns = time.time_ns()
     listed = [(loc, path) for loc in locations for path in _log_paths(loc, name_filter)]
