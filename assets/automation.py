@@ -5,6 +5,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -14,6 +15,11 @@ from pipelines.asterisk.source import QUEUE_LOG_EXPORT_NAMES, AsteriskConfig
 from pipelines.destination import run_lock_path
 from pipelines.file_lock import shared_unless_held
 from switchboard.settings import Settings
+
+if TYPE_CHECKING:  # define_asset_job's type, not exported by dagster
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 ASTERISK_RAW = dg.AssetSelection.key_prefixes(["raw", "asterisk"])
 EVERYTHING = dg.AssetSelection.all()
@@ -28,6 +34,17 @@ asterisk_refresh = dg.define_asset_job(
 )
 # the jobs that load the Asterisk files: the sensor's two (_job_for) and the schedule's
 ASTERISK_LOADING_JOBS = (asterisk_refresh, refresh_everything)
+
+
+def whole_job_request(context: dg.SensorEvaluationContext | dg.ScheduleEvaluationContext,
+                      job: "UnresolvedAssetJobDefinition", **request: object) -> dg.RunRequest:
+    """A run of all of `job`, its assets named in the run. Eager automation ignores an input's
+    update by a run that also targeted the model only when the run names its assets: a run of
+    the bare job names none, and a sensor run that loaded its files and then failed (killed, or
+    a dbt test) made automation start a second build of everything the run was building, beside
+    Dagster's retry (independent production audit)."""
+    keys = job.selection.resolve(context.repository_def.asset_graph)
+    return dg.RunRequest(job_name=job.name, asset_selection=sorted(keys), **request)
 
 
 def _versioned_files(config: AsteriskConfig, archive_sizes: dict[str, dict[str, list[int]]] | None = None,
@@ -296,8 +313,8 @@ def build_queue_log_sensor(settings: Settings) -> dg.SensorDefinition:
         # (after a failed run the same versions may be asked for again: a key Dagster has not seen)
         key = run_key_for(changed) + (f":after:{failed}" if failed else "")
         return dg.SensorResult(
-            run_requests=[dg.RunRequest(run_key=key, job_name=job.name,
-                                        tags={"switchboard/changed_files": str(len(changed))})],
+            run_requests=[whole_job_request(context, job, run_key=key,
+                                            tags={"switchboard/changed_files": str(len(changed))})],
             cursor=json.dumps(current),
         )
 
@@ -311,7 +328,7 @@ DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=26)
 
 
 def build_daily_schedule(settings: Settings) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
+    @dg.schedule(
         name="daily_refresh",
         job=refresh_everything,
         cron_schedule="15 0 * * *",
@@ -319,6 +336,10 @@ def build_daily_schedule(settings: Settings) -> dg.ScheduleDefinition:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Rebuild everything shortly after local midnight, so yesterday's figures close.",
     )
+    def daily_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        return whole_job_request(context, refresh_everything)
+
+    return daily_refresh
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(

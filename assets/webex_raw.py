@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from assets.automation import reads_what_never_was_built, refresh_everything
+from assets.automation import reads_what_never_was_built, refresh_everything, whole_job_request
 from pipelines.dlt_logging import quiet_dlt_hints
 from pipelines.webex.pipeline import WebexRunStopped, run_backfill, run_poll
 from pipelines.webex.source import WebexConfig, WebexReport
@@ -185,6 +185,6 @@ def build_webex_poll_sensor(settings: Settings) -> dg.SensorDefinition:
         # a poll's tables reach the marts through eager automation, which waits for every input of
         # a model to have been built once: until then the poll is a run of everything
         job = refresh_everything if reads_what_never_was_built(context, WEBEX_RAW) else webex_poll
-        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"{job.name}:{bucket}", job_name=job.name)])
+        return dg.SensorResult(run_requests=[whole_job_request(context, job, run_key=f"{job.name}:{bucket}")])
 
     return webex_poll_sensor

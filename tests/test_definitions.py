@@ -360,6 +360,60 @@ def test_a_fresh_instance_builds_everything_the_asterisk_models_read(queue_log_s
     assert tick().run_requests[0].job_name == "asterisk_refresh"
 
 
+def test_sensor_and_schedule_runs_name_every_asset_of_their_job(queue_log_sensor):
+    """What whole_job_request is for (the next test): each run the Asterisk sensor and the daily
+    schedule start names its job's assets, the checks of those assets included by Dagster."""
+    site, tick = queue_log_sensor
+    graph = tick.defs.resolve_asset_graph()
+    (site / "queue_log").write_text(QUEUESTART)
+    for job in (automation.refresh_everything, automation.asterisk_refresh):
+        request = tick().run_requests[0]
+        assert request.job_name == job.name
+        assert set(request.asset_selection) == job.selection.resolve(graph)
+        assert {"serving/marts_copy", "marts/agg_queue_daily"} <= {k.to_user_string() for k in request.asset_selection}
+        for key in graph.materializable_asset_keys:  # built once: the sensor's next run is asterisk_refresh
+            tick.instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    schedule = tick.defs.resolve_schedule_def("daily_refresh")
+    context = dg.build_schedule_context(instance=tick.instance, repository_def=tick.defs.get_repository_def())
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert set(request.asset_selection) == graph.materializable_asset_keys
+
+
+@pytest.mark.parametrize("named", [True, False], ids=["assets-named", "bare-job"])
+def test_a_failed_run_does_not_make_automation_start_a_second_build(named):
+    """A sensor run that loaded its files and then failed (worker killed, a dbt test) left its raw
+    assets updated and its models not built; eager automation then started a second build of them
+    beside Dagster's retry (independent production audit: two dbt builds and two publications per
+    crash). Dagster ignores an input's update by a run that also targeted the model only when the
+    run names its assets, as whole_job_request's runs do; the bare job is the control. Real
+    Dagster, in process: a raw asset and an eager model."""
+    fails = {"now": False}
+
+    @dg.asset(key=["raw", "log"])
+    def raw():
+        return None
+
+    @dg.asset(key=["model", "visits"], deps=[raw], automation_condition=dg.AutomationCondition.eager())
+    def model():
+        if fails["now"]:
+            raise RuntimeError("the run's worker died here")
+
+    job = dg.define_asset_job("loads", selection=dg.AssetSelection.all())
+    defs = dg.Definitions(assets=[raw, model], jobs=[job])
+    with dg.instance_for_test() as instance:
+        request = automation.whole_job_request(dg.build_sensor_context(instance=instance, definitions=defs), job)
+        assert set(request.asset_selection) == {raw.key, model.key}
+        resolved = defs.resolve_job_def("loads")
+        assert resolved.execute_in_process(instance=instance).success
+        cursor = dg.evaluate_automation_conditions(defs, instance).cursor
+        fails["now"] = True
+        selection = {"asset_selection": request.asset_selection} if named else {}
+        assert not resolved.execute_in_process(instance=instance, raise_on_error=False, **selection).success
+        assert instance.get_latest_materialization_event(raw.key).run_id != instance.get_latest_materialization_event(model.key).run_id
+        result = dg.evaluate_automation_conditions(defs, instance, cursor=cursor)
+        assert result.total_requested == (0 if named else 1)
+
+
 def test_sensor_does_not_wait_for_a_run_stuck_before_starting(queue_log_sensor, monkeypatch):
     cursor, _stuck = _new_bytes_behind_a_run_not_started(*queue_log_sensor)
     monkeypatch.setattr(automation, "WAITING_RUN_MAX_AGE", timedelta(0))  # (instead of waiting an hour)
