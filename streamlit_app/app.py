@@ -28,8 +28,9 @@ queues_and_agents = st.Page(
 
 def _to_queues_and_agents() -> None:
     # "/queues" is the path people type and bookmark; Streamlit has no page there and showed
-    # "Page not found"
-    params = [(key, value) for key in st.query_params for value in st.query_params.get_all(key)]
+    # "Page not found". Every value of a repeated parameter (a range's two days, several queues)
+    # as a list: as (key, value) pairs Streamlit kept the last one only (independent app audit)
+    params = {key: st.query_params.get_all(key) for key in st.query_params}
     st.switch_page(queues_and_agents, query_params=params)
 
 
