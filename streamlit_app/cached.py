@@ -1,11 +1,11 @@
 """Streamlit-cached wrappers around `queries`.
 
-Every wrapper takes the serving copy's path *and its current version* (inode, mtime, size
-from `queries.serving_version`), so a newly published copy gets new cache entries while the
-old ones age out. Only results are cached — never a connection: each call opens and closes
-its own read-only connection inside `queries`.
+Every wrapper takes the page's pinned serving copy (`queries.pinned`, not hashed: Streamlit
+leaves out arguments named with a leading underscore) and its key, its path *and version*
+(inode, mtime, size), so a newly published copy gets new cache entries while the old ones age
+out. Only results are cached — never a connection: the copy's is closed after the render.
 
-Arguments are plain hashable values (dates, tuples) so Streamlit can hash them cheaply.
+The other arguments are plain hashable values (dates, tuples) so Streamlit can hash them cheaply.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit_app import call_queries as cq
 from streamlit_app import queries as q
 
-Version = tuple[int, int, int]
+CopyKey = tuple[str, q.Version]  # queries.ServingCopy.key
 QueueKey = tuple[tuple[str, str], ...] | None  # (platform, queue) pairs; None = all queues
 
 _CACHE = {"show_spinner": False, "max_entries": 64}
@@ -30,43 +30,43 @@ def _filters(start: date, end: date, queues: QueueKey) -> q.Filters:
 
 
 @st.cache_data(**_CACHE)
-def overview(path: str, version: Version, timezone: str) -> q.Overview | None:
-    return q.load_overview(path, timezone)
+def overview(_copy: q.ServingCopy, key: CopyKey, timezone: str) -> q.Overview | None:
+    return q.load_overview(_copy, timezone)
 
 
 @st.cache_data(**_CACHE)
 def queue_kpis(
-    path: str, version: Version, start: date, end: date, queues: QueueKey, sl_seconds: int
+    _copy: q.ServingCopy, key: CopyKey, start: date, end: date, queues: QueueKey, sl_seconds: int
 ) -> q.QueueKpis:
-    return q.queue_kpis(path, _filters(start, end, queues), sl_seconds)
+    return q.queue_kpis(_copy, _filters(start, end, queues), sl_seconds)
 
 
 @st.cache_data(**_CACHE)
 def interval_counts(
-    path: str, version: Version, start: date, end: date, queues: QueueKey
+    _copy: q.ServingCopy, key: CopyKey, start: date, end: date, queues: QueueKey
 ) -> pl.DataFrame:
-    return q.interval_counts(path, _filters(start, end, queues))
+    return q.interval_counts(_copy, _filters(start, end, queues))
 
 
 @st.cache_data(**_CACHE)
 def agent_table(
-    path: str, version: Version, start: date, end: date, queues: QueueKey
+    _copy: q.ServingCopy, key: CopyKey, start: date, end: date, queues: QueueKey
 ) -> pl.DataFrame:
-    return q.agent_table(path, _filters(start, end, queues))
+    return q.agent_table(_copy, _filters(start, end, queues))
 
 
 @st.cache_data(**_CACHE)
 def pause_breakdown(
-    path: str, version: Version, start: date, end: date, queues: QueueKey
+    _copy: q.ServingCopy, key: CopyKey, start: date, end: date, queues: QueueKey
 ) -> pl.DataFrame:
-    return q.pause_breakdown(path, _filters(start, end, queues))
+    return q.pause_breakdown(_copy, _filters(start, end, queues))
 
 
 @st.cache_data(**_CACHE)
 def pauses_by_agent(
-    path: str, version: Version, start: date, end: date, queues: QueueKey
+    _copy: q.ServingCopy, key: CopyKey, start: date, end: date, queues: QueueKey
 ) -> pl.DataFrame:
-    return q.pauses_by_agent(path, _filters(start, end, queues))
+    return q.pauses_by_agent(_copy, _filters(start, end, queues))
 
 
 # --------------------------------------------------------------------------- calls page
@@ -74,31 +74,31 @@ def pauses_by_agent(
 
 
 @st.cache_data(**_CACHE)
-def call_overview(path: str, version: Version, timezone: str) -> cq.CallOverview | None:
-    return cq.load_call_overview(path, timezone)
+def call_overview(_copy: q.ServingCopy, key: CopyKey, timezone: str) -> cq.CallOverview | None:
+    return cq.load_call_overview(_copy, timezone)
 
 
 @st.cache_data(**_CACHE)
-def call_summary(path: str, version: Version, filters: cq.CallFilters) -> cq.CallSummary:
-    return cq.call_summary(path, filters)
+def call_summary(_copy: q.ServingCopy, key: CopyKey, filters: cq.CallFilters) -> cq.CallSummary:
+    return cq.call_summary(_copy, filters)
 
 
 @st.cache_data(**_CACHE)
-def calls_per_day(path: str, version: Version, filters: cq.CallFilters) -> pl.DataFrame:
-    return cq.calls_per_day(path, filters)
+def calls_per_day(_copy: q.ServingCopy, key: CopyKey, filters: cq.CallFilters) -> pl.DataFrame:
+    return cq.calls_per_day(_copy, filters)
 
 
 @st.cache_data(**_CACHE)
-def call_types(path: str, version: Version, filters: cq.CallFilters) -> pl.DataFrame:
-    return cq.call_types(path, filters)
+def call_types(_copy: q.ServingCopy, key: CopyKey, filters: cq.CallFilters) -> pl.DataFrame:
+    return cq.call_types(_copy, filters)
 
 
 @st.cache_data(**_CACHE)
-def call_list(path: str, version: Version, filters: cq.CallFilters, timezone: str,
+def call_list(_copy: q.ServingCopy, key: CopyKey, filters: cq.CallFilters, timezone: str,
               show_numbers: bool) -> tuple[pl.DataFrame, int]:
-    return cq.call_list(path, filters, timezone, show_numbers=show_numbers)
+    return cq.call_list(_copy, filters, timezone, show_numbers=show_numbers)
 
 
 @st.cache_data(**_CACHE)
-def journey_hops(path: str, version: Version, call_id: str, timezone: str) -> pl.DataFrame:
-    return cq.journey_hops(path, call_id, timezone)
+def journey_hops(_copy: q.ServingCopy, key: CopyKey, call_id: str, timezone: str) -> pl.DataFrame:
+    return cq.journey_hops(_copy, call_id, timezone)

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from streamlit_app.queries import read_mart, read_only, serving_version
+from streamlit_app.queries import Source, read_mart, read_only, serving_version
 
 CALLS = "marts.fct_calls"
 HOPS = "marts.fct_journey_hops"
@@ -111,11 +110,11 @@ class CallOverview:
     latest_start: datetime | None  # in the reporting time zone
 
 
-def load_call_overview(path: str | Path, timezone: str) -> CallOverview | None:
+def load_call_overview(source: Source, timezone: str) -> CallOverview | None:
     """Date bounds and filter values of the published calls; None when there are none."""
-    if serving_version(path) is None:
+    if serving_version(source) is None:
         return None
-    read = read_mart(path, timezone, "fct_calls", lambda con: (
+    read = read_mart(source, timezone, "fct_calls", lambda con: (
         con.sql(f"SELECT min(started_date), max(started_date), count(*), max(started_at) FROM {CALLS}").fetchall()[0],
         {
             column: tuple(r[0] for r in con.sql(
@@ -173,7 +172,7 @@ class CallSummary:
         return self.queue_seconds / self.queued if self.queued else None
 
 
-def call_summary(path: str | Path, filters: CallFilters) -> CallSummary:
+def call_summary(source: Source, filters: CallFilters) -> CallSummary:
     """Counts and sums of the selected calls (the inputs of the page's tiles)."""
     where, params = _call_where(filters)
     sql = f"""
@@ -198,13 +197,13 @@ def call_summary(path: str | Path, filters: CallFilters) -> CallSummary:
         FROM {CALLS}
         WHERE {where}
     """
-    with read_only(path) as con:
+    with read_only(source) as con:
         rel = con.sql(sql, params=params)
         values = dict(zip(rel.columns, rel.fetchall()[0], strict=True))
     return CallSummary(**values)
 
 
-def calls_per_day(path: str | Path, filters: CallFilters) -> pl.DataFrame:
+def calls_per_day(source: Source, filters: CallFilters) -> pl.DataFrame:
     """Calls per local day and direction (every selected day present: a chart shows quiet days)."""
     where, params = _call_where(filters)
     params.update(start=filters.start, end=filters.end)
@@ -224,11 +223,11 @@ def calls_per_day(path: str | Path, filters: CallFilters) -> pl.DataFrame:
         LEFT JOIN counted USING (day, direction)
         ORDER BY days.day, directions.direction
     """
-    with read_only(path) as con:
+    with read_only(source) as con:
         return con.sql(sql, params=params).pl()
 
 
-def call_types(path: str | Path, filters: CallFilters) -> pl.DataFrame:
+def call_types(source: Source, filters: CallFilters) -> pl.DataFrame:
     """Calls, answered calls and talk time per call type and country of the far end."""
     where, params = _call_where(filters)
     sql = f"""
@@ -241,7 +240,7 @@ def call_types(path: str | Path, filters: CallFilters) -> pl.DataFrame:
         GROUP BY ALL
         ORDER BY calls DESC, call_type, country NULLS FIRST
     """
-    with read_only(path) as con:
+    with read_only(source) as con:
         return con.sql(sql, params=params).pl()
 
 
@@ -257,7 +256,7 @@ CALL_LIST_SCHEMA = {
 }
 
 
-def call_list(path: str | Path, filters: CallFilters, timezone: str, *, show_numbers: bool,
+def call_list(source: Source, filters: CallFilters, timezone: str, *, show_numbers: bool,
               limit: int = CALL_LIST_LIMIT) -> tuple[pl.DataFrame, int]:
     """The newest `limit` selected calls (start time as a naive local time in `timezone`), and
     how many calls the selection holds in all."""
@@ -280,13 +279,13 @@ def call_list(path: str | Path, filters: CallFilters, timezone: str, *, show_num
         ORDER BY calls.started_at DESC, call_id
         LIMIT $limit
     """
-    with read_only(path) as con:
+    with read_only(source) as con:
         df = con.sql(sql, params=params).pl()
     total = int(df["selected"][0]) if df.height else 0
     return df.drop("selected").cast(CALL_LIST_SCHEMA), total
 
 
-def journey_hops(path: str | Path, call_id: str, timezone: str) -> pl.DataFrame:
+def journey_hops(source: Source, call_id: str, timezone: str) -> pl.DataFrame:
     """The hops of one call in order (Webex journeys; Asterisk calls have none), times local."""
     zone = timezone.replace("'", "''")
     sql = f"""
@@ -304,5 +303,5 @@ def journey_hops(path: str | Path, call_id: str, timezone: str) -> pl.DataFrame:
         WHERE call_id = $call_id
         ORDER BY hop_no
     """
-    with read_only(path) as con:
+    with read_only(source) as con:
         return con.sql(sql, params={"call_id": call_id}).pl()

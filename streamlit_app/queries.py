@@ -1,9 +1,11 @@
 """Data access and KPI math for the analysts' app — plain functions, no Streamlit.
 
-Every function takes the path of the published serving copy (a DuckDB file) plus filters,
-opens a short-lived read-only connection, and returns polars frames or small dataclasses.
-Connections are never kept: the pipeline replaces the file atomically, and a held
-connection would pin the old file and block writers (see DESIGN.md, Storage).
+Every function takes the published serving copy (a DuckDB file) plus filters, and returns
+polars frames or small dataclasses. The copy is its path (a short-lived read-only connection
+per call) or a `ServingCopy`: the file as it was when a page began, open for that page's
+render only, so that every figure of one page comes from one publication. Nothing stays open
+longer: the pipeline replaces the file atomically, and a held connection would pin the old
+file and block writers (see DESIGN.md, Storage).
 
 KPIs over a selection are recomputed from counts and sums of `marts.fct_queue_visits`
 (never averaged ratios), with the definitions of the marts (macro `queue_metric_columns`,
@@ -64,34 +66,51 @@ class ServingBusy(ServingError):
 # --------------------------------------------------------------------------- connection
 
 
-def serving_version(path: str | Path) -> tuple[int, int, int] | None:
-    """Identity of the file now at `path` (inode, mtime ns, size), or None if it is missing.
+Version = tuple[int, int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class ServingCopy:
+    """The serving copy as one file for the length of a page's render (`pinned`): `version`
+    is that file's, and every query through `con` reads it, even once a newer copy has
+    replaced it at `path`."""
+
+    path: str
+    version: Version
+    con: duckdb.DuckDBPyConnection
+
+    @property
+    def key(self) -> tuple[str, Version]:
+        """What results read from this copy are cached under."""
+        return self.path, self.version
+
+
+Source = str | Path | ServingCopy
+
+
+def serving_version(source: Source) -> Version | None:
+    """Identity of the file now at the path (inode, mtime ns, size), or None if it is missing;
+    a pinned copy's is the file it holds.
 
     Used as part of every cache key: an atomic replace gives a new inode and mtime, so
     results cached for the old file are never served for the new one.
     """
+    if isinstance(source, ServingCopy):
+        return source.version
     try:
-        st = os.stat(path)
+        st = os.stat(source)
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
-@contextmanager
-def read_only(
-    path: str | Path, timezone: str | None = None, *, retries: int = 5, backoff: float = 0.2
-) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived read-only connection to the serving copy, closed on exit.
-
-    A missing file raises NoServingData; a write lock held elsewhere is retried a few
-    times (the publisher normally replaces the file atomically, so this is rare), then
-    raises ServingBusy.
-    """
-    path = str(path)
+def _opened(open_file: Callable[[], T], path: str, retries: int, backoff: float) -> T:
+    """`open_file()` of the serving copy at `path`, its failures said for the app's user: a
+    missing file raises NoServingData; a write lock held elsewhere is retried a few times (the
+    publisher normally replaces the file atomically, so this is rare), then raises ServingBusy."""
     for attempt in range(retries + 1):
         try:
-            con = duckdb.connect(path, read_only=True)
-            break
+            return open_file()
         except duckdb.IOException as exc:
             text = str(exc)
             if "does not exist" in text:
@@ -104,16 +123,61 @@ def read_only(
                 ) from None
             if "lock" not in text.lower():
                 raise
-            if attempt == retries:
-                raise ServingBusy(
-                    "The serving copy is locked by another process (is something writing to it "
-                    "in place instead of publishing a copy?). Try again in a moment."
-                ) from None
-            time.sleep(backoff * (attempt + 1))
+            if attempt < retries:
+                time.sleep(backoff * (attempt + 1))
+    raise ServingBusy(
+        "The serving copy is locked by another process (is something writing to it "
+        "in place instead of publishing a copy?). Try again in a moment."
+    )
+
+
+@contextmanager
+def read_only(
+    source: Source, timezone: str | None = None, *, retries: int = 5, backoff: float = 0.2
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the serving copy: a short-lived one, closed on exit, for a
+    path; the pinned copy's own, left open, for a `ServingCopy`."""
+    if isinstance(source, ServingCopy):
+        if timezone:
+            source.con.execute(f"SET TimeZone = '{_sql_str(timezone)}'")
+        yield source.con
+        return
+    path = str(source)
+    con = _opened(lambda: duckdb.connect(path, read_only=True), path, retries, backoff)
     try:
         if timezone:
             con.execute(f"SET TimeZone = '{_sql_str(timezone)}'")
         yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def pinned(path: str | Path, timezone: str, *, retries: int = 5, backoff: float = 0.2) -> Iterator[ServingCopy]:
+    """The serving copy now at `path`, held for one page's render and closed after it.
+
+    A page read its blocks (tiles, chart, agent table) through a connection each: a copy
+    published between two of them split the page between two publications (independent app
+    audit: tiles of one copy beside a chart of the next). The file is attached to a database of
+    the render's own: one opened by path would be DuckDB's one instance per path in the process,
+    which another session holding the old file would have handed over under the new file's
+    version. Its version is the file's before and after attaching it, the same twice."""
+    path = str(path)
+    con = duckdb.connect()
+    try:
+        for _attempt in range(3):
+            version = serving_version(path)
+            if version is None:
+                raise NoServingData()
+            _opened(lambda: con.execute(f"ATTACH '{_sql_str(path)}' AS serving (READ_ONLY)"), path, retries, backoff)
+            if serving_version(path) == version:
+                break
+            con.execute("DETACH serving")  # replaced while it was being attached: again
+        else:
+            raise ServingBusy("The serving copy is being replaced again and again. Try again in a moment.")
+        con.execute("USE serving")
+        con.execute(f"SET TimeZone = '{_sql_str(timezone)}'")
+        yield ServingCopy(path, version, con)
     finally:
         con.close()
 
@@ -126,11 +190,11 @@ def has_mart(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     ).fetchall()[0][0] > 0
 
 
-def read_mart(path: str | Path, timezone: str, table: str, read: Callable[[duckdb.DuckDBPyConnection], T]) -> T | None:
+def read_mart(source: Source, timezone: str, table: str, read: Callable[[duckdb.DuckDBPyConnection], T]) -> T | None:
     """`read(con)` on the serving copy when its marts hold `table`; None when they do not or when
     nothing is published."""
     try:
-        with read_only(path, timezone) as con:
+        with read_only(source, timezone) as con:
             return read(con) if has_mart(con, table) else None
     except NoServingData:
         return None
@@ -194,12 +258,12 @@ class Overview:
         return tuple(sorted({q.platform for q in self.queues}))
 
 
-def load_overview(path: str | Path, timezone: str) -> Overview | None:
+def load_overview(source: Source, timezone: str) -> Overview | None:
     """Date bounds and queue list of the serving copy; None when nothing is published yet."""
-    version = serving_version(path)
+    version = serving_version(source)
     if version is None:
         return None
-    read = read_mart(path, timezone, "fct_queue_visits", lambda con: (
+    read = read_mart(source, timezone, "fct_queue_visits", lambda con: (
         con.sql(f"SELECT min(entered_date), max(entered_date), count(*), max(entered_at) FROM {FCT}").fetchall()[0],
         con.sql(f"SELECT DISTINCT platform, queue FROM {FCT} ORDER BY platform, queue").fetchall(),
     ))
@@ -285,7 +349,7 @@ def kpis_from_counts(c: QueueCounts) -> QueueKpis:
     )
 
 
-def queue_counts(path: str | Path, filters: Filters, sl_seconds: int) -> QueueCounts:
+def queue_counts(source: Source, filters: Filters, sl_seconds: int) -> QueueCounts:
     """Counts and sums of the selected visits (answered within SL uses wait ≤ sl_seconds).
 
     The additive inputs of the columns of the marts macro `queue_metric_columns`:
@@ -318,7 +382,7 @@ def queue_counts(path: str | Path, filters: Filters, sl_seconds: int) -> QueueCo
         FROM {FCT}
         WHERE {where}
     """
-    with read_only(path) as con:
+    with read_only(source) as con:
         rel = con.sql(sql, params=params)
         names = rel.columns
         row = rel.fetchall()[0]
@@ -330,8 +394,8 @@ def queue_counts(path: str | Path, filters: Filters, sl_seconds: int) -> QueueCo
     return QueueCounts(**values)
 
 
-def queue_kpis(path: str | Path, filters: Filters, sl_seconds: int) -> QueueKpis:
-    return kpis_from_counts(queue_counts(path, filters, sl_seconds))
+def queue_kpis(source: Source, filters: Filters, sl_seconds: int) -> QueueKpis:
+    return kpis_from_counts(queue_counts(source, filters, sl_seconds))
 
 
 # --------------------------------------------------------------------------- intervals
@@ -339,7 +403,7 @@ def queue_kpis(path: str | Path, filters: Filters, sl_seconds: int) -> QueueKpis
 INTERVAL_MEASURES = ("offered", "answered", "abandoned")
 
 
-def interval_counts(path: str | Path, filters: Filters) -> pl.DataFrame:
+def interval_counts(source: Source, filters: Filters) -> pl.DataFrame:
     """Offered/answered/abandoned per 15-minute interval (local time), every interval of
     the selected days present (zeros where nothing happened) so charts show quiet periods."""
     where, params = _visit_where(filters)
@@ -367,7 +431,7 @@ def interval_counts(path: str | Path, filters: Filters) -> pl.DataFrame:
         FROM grid g LEFT JOIN v USING (interval_start)
         ORDER BY g.interval_start
     """
-    with read_only(path) as con:
+    with read_only(source) as con:
         return con.sql(sql, params=params).pl()
 
 
@@ -458,7 +522,7 @@ _AGENT_NAMES_CTE = f"""
         )"""
 
 
-def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
+def agent_table(source: Source, filters: Filters) -> pl.DataFrame:
     """One row per agent over the date range, over all queues (an agent's logged-in and pause
     time belong to no single queue). With a queue selection, only the agents who worked those
     queues are listed (idle members included), with two extra columns: `answered_in_selection`
@@ -470,7 +534,7 @@ def agent_table(path: str | Path, filters: Filters) -> pl.DataFrame:
     visits that have ended (from fct_queue_visits): mean talk (hold inside) + wrap-up."""
     if filters.nothing_selected:
         return _empty_agents(with_selection=True)
-    with read_only(path) as con:
+    with read_only(source) as con:
         scope_cte, restricted, params = _agent_scope(con, filters)
         extra = ", scope.answered_in_selection, scope.member_seconds_in_selection" if restricted else ""
         scope_join = "JOIN scope USING (platform, agent_key)" if restricted else ""
@@ -541,11 +605,11 @@ def _empty_agents(with_selection: bool) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _read_pauses(path: str | Path, filters: Filters, select: str) -> pl.DataFrame:
+def _read_pauses(source: Source, filters: Filters, select: str) -> pl.DataFrame:
     """`select` run over the range's pause rows, CTE `p` (reason '(no reason)' where none was
     logged), with `{scope_join}` in it replaced by the join that keeps agent_table's agents
     (nothing when every agent is in scope)."""
-    with read_only(path) as con:
+    with read_only(source) as con:
         scope_cte, restricted, params = _agent_scope(con, filters)
         scope_join = "SEMI JOIN scope USING (platform, agent_key)" if restricted else ""
         sql = f"""
@@ -559,7 +623,7 @@ def _read_pauses(path: str | Path, filters: Filters, select: str) -> pl.DataFram
         return con.sql(sql, params=params).pl()
 
 
-def pause_breakdown(path: str | Path, filters: Filters) -> pl.DataFrame:
+def pause_breakdown(source: Source, filters: Filters) -> pl.DataFrame:
     """Pauses and paused time per reason over the range (same agents as agent_table),
     with each reason's share of all paused time."""
     if filters.nothing_selected:
@@ -571,7 +635,7 @@ def pause_breakdown(path: str | Path, filters: Filters) -> pl.DataFrame:
                 "share": pl.Float64(),
             }
         )
-    return _read_pauses(path, filters, """
+    return _read_pauses(source, filters, """
         SELECT reason,
                sum(pauses)::BIGINT          AS pauses,
                sum(paused_seconds)::DOUBLE  AS paused_seconds,
@@ -583,7 +647,7 @@ def pause_breakdown(path: str | Path, filters: Filters) -> pl.DataFrame:
     """)
 
 
-def pauses_by_agent(path: str | Path, filters: Filters) -> pl.DataFrame:
+def pauses_by_agent(source: Source, filters: Filters) -> pl.DataFrame:
     """Paused time per agent and reason over the range (same agents as agent_table)."""
     if filters.nothing_selected:
         return pl.DataFrame(
@@ -597,7 +661,7 @@ def pauses_by_agent(path: str | Path, filters: Filters) -> pl.DataFrame:
             }
         )
     # (the name agent_table shows; a pause outside any logged-in day keeps its own)
-    return _read_pauses(path, filters, """
+    return _read_pauses(source, filters, """
         SELECT p.platform, coalesce(any_value(agent_names.agent), max(p.agent)) AS agent, p.agent_key,
                p.reason, sum(p.pauses)::BIGINT AS pauses, sum(p.paused_seconds)::DOUBLE AS paused_seconds
         FROM p

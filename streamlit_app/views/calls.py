@@ -43,11 +43,10 @@ def viewer_email() -> str | None:
     return user.get("email") if user.get("is_logged_in") else None
 
 
-def _render(settings: Settings, path: str) -> None:
-    version = q.serving_version(path)
-    overview = cached.call_overview(path, version, settings.timezone) if version else None
+def _render(settings: Settings, copy: q.ServingCopy) -> None:
+    overview = cached.call_overview(copy, copy.key, settings.timezone)
     if overview is None:
-        no_data(NO_CALLS_MESSAGE, path)
+        no_data(NO_CALLS_MESSAGE, copy.path)
         return
     show_numbers = settings.may_see_numbers(viewer_email())
 
@@ -61,20 +60,20 @@ def _render(settings: Settings, path: str) -> None:
         st.warning("Select at least one value of every filter in the sidebar.")
         return
 
-    _tiles(cached.call_summary(path, version, filters))
+    _tiles(cached.call_summary(copy, copy.key, filters))
 
     st.subheader("Calls per day")
-    _per_day_chart(cached.calls_per_day(path, version, filters), settings.timezone)
+    _per_day_chart(cached.calls_per_day(copy, copy.key, filters), settings.timezone)
 
     st.subheader("Far ends")
-    _call_types_table(cached.call_types(path, version, filters))
+    _call_types_table(cached.call_types(copy, copy.key, filters))
 
     st.subheader("Calls")
-    calls, total = cached.call_list(path, version, filters, settings.timezone, show_numbers)
+    calls, total = cached.call_list(copy, copy.key, filters, settings.timezone, show_numbers)
     selected = _call_table(calls, total, several_platforms=len(overview.platforms) > 1)
 
     st.subheader("Journey")
-    _journey(path, version, calls, settings.timezone, selected)
+    _journey(copy, calls, settings.timezone, selected)
 
 
 # --------------------------------------------------------------------------- sidebar
@@ -273,7 +272,7 @@ def journey_labels(rows) -> dict[str, str]:
     return labels
 
 
-def _journey(path: str, version, calls: pl.DataFrame, timezone: str, selected: str | None) -> None:
+def _journey(copy: q.ServingCopy, calls: pl.DataFrame, timezone: str, selected: str | None) -> None:
     with_route = calls.filter(pl.col("route").is_not_null())
     if with_route.is_empty():
         st.caption("Journeys are recorded for Webex calls; none in the list above.")
@@ -285,7 +284,7 @@ def _journey(path: str, version, calls: pl.DataFrame, timezone: str, selected: s
     picked = st.selectbox("Call", options=options, format_func=labels.__getitem__,
                           index=options.index(selected) if selected in labels else 0,
                           help="A Webex call of the list above (or select its row there).")
-    hops = cached.journey_hops(path, version, picked, timezone)
+    hops = cached.journey_hops(copy, copy.key, picked, timezone)
     if hops.is_empty():
         st.info("No hops recorded for this call.")
         return

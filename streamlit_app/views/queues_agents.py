@@ -31,11 +31,10 @@ def render() -> None:
     page(TITLE, _render, tables="fct_queue_visits, agg_agent_daily, agg_agent_queue_daily, agg_agent_pause_daily")
 
 
-def _render(settings: Settings, path: str) -> None:
-    version = q.serving_version(path)
-    overview = cached.overview(path, version, settings.timezone) if version else None
+def _render(settings: Settings, copy: q.ServingCopy) -> None:
+    overview = cached.overview(copy, copy.key, settings.timezone)
     if overview is None:
-        no_data(q.NO_DATA_MESSAGE, path)
+        no_data(q.NO_DATA_MESSAGE, copy.path)
         return
 
     start, end, queue_key, picked_labels = _sidebar(overview, settings)
@@ -49,21 +48,21 @@ def _render(settings: Settings, path: str) -> None:
         st.warning("Select at least one queue in the sidebar.")
         return
 
-    kpis = cached.queue_kpis(path, version, start, end, queue_key, settings.sl_seconds)
+    kpis = cached.queue_kpis(copy, copy.key, start, end, queue_key, settings.sl_seconds)
     _kpi_tiles(kpis, settings)
 
     st.subheader("Calls over time")
-    intervals = cached.interval_counts(path, version, start, end, queue_key)
+    intervals = cached.interval_counts(copy, copy.key, start, end, queue_key)
     _interval_chart(intervals, settings.timezone, days=(end - start).days + 1)
 
     several_platforms = len(overview.platforms) > 1
     st.subheader("Agents")
-    agents = cached.agent_table(path, version, start, end, queue_key)
+    agents = cached.agent_table(copy, copy.key, start, end, queue_key)
     _agent_table(agents, several_platforms, restricted=queue_key is not None)
 
     st.subheader("Pause reasons")
-    pauses = cached.pause_breakdown(path, version, start, end, queue_key)
-    per_agent = cached.pauses_by_agent(path, version, start, end, queue_key)
+    pauses = cached.pause_breakdown(copy, copy.key, start, end, queue_key)
+    per_agent = cached.pauses_by_agent(copy, copy.key, start, end, queue_key)
     _pause_breakdown(pauses, per_agent, several_platforms)
 
 

@@ -14,11 +14,13 @@ from streamlit_app import queries as q
 from switchboard.settings import Settings, SettingsError, load_settings
 
 
-def page(title: str, body: Callable[[Settings, str], None], *, tables: str,
+def page(title: str, body: Callable[[Settings, q.ServingCopy], None], *, tables: str,
          no_data_message: str | None = None) -> None:
-    """A page of the app: its title, then `body(settings, serving path)`, with what can go wrong
-    around it shown as a message instead of a traceback (settings, a missing, busy or unreadable
-    serving copy, a copy whose marts lack the `tables` the page reads)."""
+    """A page of the app: its title, then `body(settings, serving copy)` on the copy as it is
+    when the page begins (`queries.pinned`: every figure of the page from one publication),
+    with what can go wrong around it shown as a message instead of a traceback (settings, a
+    missing, busy or unreadable serving copy, a copy whose marts lack the `tables` the page
+    reads)."""
     st.title(title)
     try:
         settings = load_settings()
@@ -27,7 +29,8 @@ def page(title: str, body: Callable[[Settings, str], None], *, tables: str,
         return
     path = str(settings.serving_path)
     try:
-        body(settings, path)
+        with q.pinned(path, settings.timezone) as copy:
+            body(settings, copy)
     except q.NoServingData as exc:
         no_data(no_data_message or str(exc), path)
     except q.ServingBusy as exc:
