@@ -538,7 +538,9 @@ def agent_table(source: Source, filters: Filters) -> pl.DataFrame:
         scope_cte, restricted, params = _agent_scope(con, filters)
         extra = ", scope.answered_in_selection, scope.member_seconds_in_selection" if restricted else ""
         scope_join = "JOIN scope USING (platform, agent_key)" if restricted else ""
-        df = con.sql(_agent_table_sql(scope_cte, extra, scope_join), params=params).pl()
+        # with a queue selection, who answered most there first (not most in all queues)
+        order = "scope.answered_in_selection DESC, a.answered DESC" if restricted else "a.answered DESC"
+        df = con.sql(_agent_table_sql(scope_cte, extra, scope_join, order), params=params).pl()
     # a non-positive available time gives no meaningful occupancy
     return df.with_columns(
         pl.when(pl.col("logged_in_seconds") - pl.col("paused_seconds") > 0)
@@ -548,7 +550,7 @@ def agent_table(source: Source, filters: Filters) -> pl.DataFrame:
     )
 
 
-def _agent_table_sql(scope_cte: str, extra: str, scope_join: str) -> str:
+def _agent_table_sql(scope_cte: str, extra: str, scope_join: str, order: str) -> str:
     return f"""
         WITH a AS (
             SELECT platform, agent_key,
@@ -582,7 +584,7 @@ def _agent_table_sql(scope_cte: str, extra: str, scope_join: str) -> str:
         JOIN agent_names USING (platform, agent_key)
         LEFT JOIN ended USING (platform, agent_key)
         {scope_join}
-        ORDER BY a.answered DESC, agent_names.agent
+        ORDER BY {order}, agent_names.agent
     """
 
 

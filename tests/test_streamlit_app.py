@@ -415,6 +415,24 @@ def test_agent_table(serving):
     assert alice_month["aht_seconds"] == pytest.approx(120)
 
 
+def test_agent_table_with_a_queue_selection_lists_who_answered_most_there_first(tmp_path):
+    """Sorted by calls answered in all queues, the busiest agent elsewhere came first in a
+    queue's table above the one who carried that queue (independent app audit)."""
+    agents = [
+        ("asterisk", "bob", date(2025, 3, 11), 5, 300.0, 0, 0, 0, 1800.0, 0.0, 300 / 1800),
+        ("asterisk", "carol", date(2025, 3, 12), 2, 100.0, 0, 0, 0, 1200.0, 0.0, 100 / 1200),
+    ]
+    agent_queues = [
+        ("asterisk", "sales", "bob", date(2025, 3, 11), 4, 240, 0, 0, 0, 1800),
+        ("asterisk", "support", "bob", date(2025, 3, 11), 1, 60, 0, 0, 0, 1800),
+        ("asterisk", "support", "carol", date(2025, 3, 12), 2, 100, 0, 0, 0, 1200),
+    ]
+    copy = build_serving(tmp_path / "serving.duckdb", agents=agents, pauses=[], agent_queues=agent_queues)
+    support = q.agent_table(copy, q.Filters(*WEEK, queues=(SUPPORT,)))
+    assert support.select("agent", "answered", "answered_in_selection").rows() == [("carol", 2, 2), ("bob", 5, 1)]
+    assert q.agent_table(copy, q.Filters(*WEEK))["agent"].to_list() == ["bob", "carol"]
+
+
 def test_agent_table_on_a_copy_published_before_agg_agent_queue_daily(tmp_path):
     """An older serving copy has no per-queue agent mart: a queue selection keeps the agents who
     answered there (idle members cannot be told), with no member time."""
@@ -623,7 +641,13 @@ def test_page_interval_chart(app_env):
     hourly = chart_data(at, 0)
     # three measures, every hour of the week, and the end of its last hour (with_closing_step)
     assert len(hourly) == 3 * (7 * 24 + 1)
-    assert str(hourly.interval_start.max()) == "2025-03-13 00:00:00"
+    # the reporting zone's wall-clock times, as UTC on a UTC scale: the same axis in every
+    # browser (read in the browser's zone, its DST night bent the axis)
+    assert str(hourly.interval_start.max()) == "2025-03-13 00:00:00+00:00"
+    x = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"]["x"]
+    assert x["scale"]["type"] == "utc" and x["axis"]["format"] == "%a %d %H:%M"  # a week: day names are enough
+    tooltip = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"]["tooltip"][0]
+    assert tooltip["formatType"] == "utc"
     assert steps(hourly).groupby("measure")["visits"].sum().to_dict() == {"offered": 9, "answered": 4, "abandoned": 3}
     assert _y_title(at) == "Visits per hour"
 
@@ -634,8 +658,8 @@ def test_page_interval_chart(app_env):
     assert totals == {"offered": 9, "answered": 4, "abandoned": 3}
     # naive local times: 09:05 Bogotá lands in the 09:00 bucket, not 14:00 UTC
     offered = data[(data.measure == "offered") & (data.visits > 0)]
-    assert str(offered.interval_start.min()) == "2025-03-11 14:00:00"  # visit 7, 14:00 local
-    assert "2025-03-12 09:00:00" in set(offered.interval_start.astype(str))
+    assert str(offered.interval_start.min()) == "2025-03-11 14:00:00+00:00"  # visit 7, 14:00 local
+    assert "2025-03-12 09:00:00+00:00" in set(offered.interval_start.astype(str))
 
     spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
     # offered as an area behind the answered and abandoned lines; whole visits on the axis
@@ -761,6 +785,12 @@ def test_page_queue_filter_changes_kpis(app_env):
         "Abandon rate": "20.0%",  # (2 − 1) ÷ (6 − 1)
     }
     assert sorted(at.dataframe[0].value["agent"]) == ["alice", "carol"]
+    # the mart's ratio, shown as a percentage (format), so the table's CSV download holds 0.1
+    # like agg_agent_daily, not 10
+    alice = at.dataframe[0].value.set_index("agent").loc["alice"]
+    assert alice["occupancy"] == pytest.approx(0.1)
+    config = json.loads(at.dataframe[0].proto.columns)
+    assert config["occupancy"]["type_config"]["format"] == "percent"
 
     at.multiselect[0].set_value(["support"]).run()
     assert metrics(at)["Offered"] == "3"
@@ -778,6 +808,9 @@ def test_page_date_range_changes_kpis(app_env):
     at = run_app()
     at.date_input[0].set_value((date(2025, 3, 1), date(2025, 3, 12))).run()
     assert not at.exception
+    # beyond a week the axis names the month (day numbers alone repeated month after month)
+    x_axis = json.loads(at.get("vega_lite_chart")[0].proto.spec)["layer"][0]["encoding"]["x"]["axis"]
+    assert x_axis["format"] == "%d %b %H:%M"
     m = metrics(at)
     assert (m["Offered"], m["Service level"], m["ASA"]) == ("10", "33.3%", "00:23")
     at.date_input[0].set_value((date(2025, 3, 11), date(2025, 3, 11))).run()

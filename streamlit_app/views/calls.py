@@ -189,8 +189,8 @@ def _call_types_table(types: pl.DataFrame) -> None:
         column_config={
             "call_type": st.column_config.TextColumn("Call type"),
             "country": st.column_config.TextColumn("Country", help="ISO 3166 region of the far end's number."),
-            "calls": st.column_config.NumberColumn("Calls", format="%d"),
-            "answered": st.column_config.NumberColumn("Answered", format="%d"),
+            "calls": st.column_config.NumberColumn("Calls", format="localized"),
+            "answered": st.column_config.NumberColumn("Answered", format="localized"),
             "talk_seconds": st.column_config.NumberColumn("Talk", format="compact"),
         },
         placeholder=DASH,

@@ -198,14 +198,18 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
         return
     data = q.with_closing_step(data, STEPS[step])
     ticks = {}  # Vega-Lite's choice
+    # a range beyond a week names months (day numbers alone repeated: "Tue 01 … Thu 01"), one
+    # over a year's end the year too (independent app audit)
+    year = " %Y" if not by_time_of_day and len({t.year for t in data["interval_start"]}) > 1 else ""
     if STEPS[step] == "1d":
-        axis_format = tooltip_format = "%a %d %b"
+        axis_format = tooltip_format = "%a %d %b" + year
         # a tick a day (every few days beyond twelve): a day or two got hourly ticks, each
         # labelled with its day
         ticks = {"tickCount": alt.TickCount(interval="day", step=math.ceil(days / 12))}
     else:
-        axis_format = "%H:%M" if (by_time_of_day or days == 1) else "%a %d %H:%M"
-        tooltip_format = "%H:%M" if by_time_of_day else "%a %d %b %H:%M"
+        axis_format = ("%H:%M" if (by_time_of_day or days == 1) else "%a %d %H:%M" if days <= 7
+                       else "%d %b" + year + " %H:%M")
+        tooltip_format = "%H:%M" if by_time_of_day else "%a %d %b" + year + " %H:%M"
     per = f"Visits per {STEP_UNITS[step]}"
     long = data.unpivot(
         index="interval_start",
@@ -213,12 +217,15 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
         variable_name="measure",
         value_name="visits",
     ).to_pandas()
-    # interval_start is a naive local (reporting-zone) timestamp; Streamlit draws naive
-    # times as wall-clock time, so the axis shows the reporting zone whatever the browser's.
+    # interval_start is the reporting zone's wall-clock time. Naive, the browser read it in its
+    # own zone, whose DST nights then dropped or bent an hour of the axis (independent app audit);
+    # handed over as UTC and drawn on a UTC scale, it reads the same in every browser.
+    long["interval_start"] = long["interval_start"].dt.tz_localize("UTC")
     base = alt.Chart(long).encode(
         x=alt.X(
             "interval_start:T",
             title=f"Queue entry ({timezone})",
+            scale=alt.Scale(type="utc"),
             axis=alt.Axis(format=axis_format, **ticks),
         ),
         y=alt.Y(
@@ -233,7 +240,7 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
             legend=alt.Legend(orient="top"),
         ),
         tooltip=[
-            alt.Tooltip("interval_start:T", title="Interval start", format=tooltip_format),
+            alt.Tooltip("interval_start:T", title="Interval start", format=tooltip_format, formatType="utc"),
             alt.Tooltip("measure:N", title="Measure"),
             alt.Tooltip("visits:Q", title="Visits"),
         ],
@@ -268,7 +275,6 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
         [c for c in ("talk_seconds", "wrapup_seconds", "aht_seconds", "member_seconds_in_selection",
                      "logged_in_seconds", "paused_seconds") if c in df.columns],
     )
-    df["occupancy"] = df["occupancy"] * 100
     # agent is the name, told apart by its key where two agents share one
     df = df.drop(columns=["agent_key"] if several_platforms else ["platform", "agent_key"])
     # agent state no agent of the selection has (Webex CDRs carry none): columns of "None" only
@@ -291,10 +297,10 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
             "platform": st.column_config.TextColumn("Platform"),
             "agent": st.column_config.TextColumn("Agent"),
             "answered": st.column_config.NumberColumn(
-                "Answered", format="%d", help="Calls answered (all queues)."
+                "Answered", format="localized", help="Calls answered (all queues)."
             ),
             "answered_in_selection": st.column_config.NumberColumn(
-                "Answered (selected queues)", format="%d"
+                "Answered (selected queues)", format="localized"
             ),
             "member_seconds_in_selection": st.column_config.NumberColumn(
                 "Member (selected queues)",
@@ -319,10 +325,10 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
             ),
             "ring_no_answer": st.column_config.NumberColumn(
                 "Ring, no answer",
-                format="%d",
+                format="localized",
                 help="Times a call rang this agent without being picked up.",
             ),
-            "transfers": st.column_config.NumberColumn("Transfers", format="%d"),
+            "transfers": st.column_config.NumberColumn("Transfers", format="localized"),
             "logged_in_seconds": st.column_config.NumberColumn(
                 "Logged in",
                 format=clock,
@@ -334,9 +340,11 @@ def _agent_table(agents: pl.DataFrame, several_platforms: bool, restricted: bool
                 format=clock,
                 help=f"Time paused (Asterisk: every queue's pauses as one, a PAUSEALL once). {DASH} for Webex agents.",
             ),
+            # a ratio as in agg_agent_daily, shown as a percentage: the table's CSV download
+            # held 20.9 where the mart holds 0.209 (independent app audit)
             "occupancy": st.column_config.NumberColumn(
                 "Occupancy",
-                format="%.1f%%",
+                format="percent",
                 help=f"(Talk + wrap-up) ÷ (logged in − paused); {DASH} where agent state is not "
                 "logged (Webex) or no time was available.",
             ),
@@ -380,16 +388,15 @@ def _pause_breakdown(
     chart_col.altair_chart(chart, width="stretch")
 
     table = seconds_to_timedelta(pauses.to_pandas(), ["paused_seconds"])
-    table["share"] = table["share"] * 100
     table_col.dataframe(
         table,
         hide_index=True,
         width="stretch",
         column_config={
             "reason": st.column_config.TextColumn("Reason"),
-            "pauses": st.column_config.NumberColumn("Pauses", format="%d"),
+            "pauses": st.column_config.NumberColumn("Pauses", format="localized"),
             "paused_seconds": st.column_config.NumberColumn("Paused", format="compact"),
-            "share": st.column_config.NumberColumn("Share", format="%.1f%%"),
+            "share": st.column_config.NumberColumn("Share", format="percent"),
         },
         placeholder=DASH,
     )
