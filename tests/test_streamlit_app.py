@@ -691,6 +691,15 @@ def test_page_interval_chart(app_env):
     assert at.radio[1].value == "Hour" and len(chart_data(at, 0)) == 3 * (7 * 24 + 1)
 
 
+def test_the_default_step_grows_with_the_range():
+    from streamlit_app.views.queues_agents import STEPS, default_step
+
+    assert [default_step(days, False) for days in (1, 2, 3, 92, 93, 2200)] == [
+        "15 minutes", "15 minutes", "Hour", "Hour", "Day", "Day"]
+    assert default_step(2200, by_time_of_day=True) == "Hour"  # a day's profile has no day step
+    assert {default_step(d, t) for d in (1, 50, 500) for t in (True, False)} <= set(STEPS)
+
+
 def test_coarser_intervals_add_up_quarters():
     quarters = pl.DataFrame({
         "interval_start": [datetime(2025, 3, 12, 9, 0), datetime(2025, 3, 12, 9, 45), datetime(2025, 3, 12, 10, 15),
