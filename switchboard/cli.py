@@ -172,7 +172,17 @@ def root_cause_message(error, limit: int = 500) -> str:
     while (inner := error.cause or error.context) is not None:
         error = inner
     text = " ".join(error.message.split())
+    if DBT_ERRORS in text:
+        # dagster-dbt's message is dbt's whole command line (its --vars too) before what dbt said:
+        # the lock or SQL error was cut off (independent upgrade audit)
+        command, said = text.split(DBT_ERRORS, 1)
+        code = re.search(r"exit code `?(\d+)", command)
+        text = f"dbt failed{f' (exit code {code.group(1)})' if code else ''}: {said.strip()}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# what dagster-dbt puts before the error lines of dbt's log in a failed invocation's message
+DBT_ERRORS = "Errors parsed from dbt logs:"
 
 
 def settings_command() -> int:

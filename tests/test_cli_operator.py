@@ -4,6 +4,7 @@ one-line answers for a bad selection, a failed step and invalid settings."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -233,6 +234,24 @@ def test_root_cause_follows_causes_then_contexts():
     except RuntimeError:
         info = serializable_error_info_from_exc_info(sys.exc_info())
     assert cli.root_cause_message(info) == "OSError: disk full while writing"
+
+
+def test_a_failed_dbt_build_is_summed_up_by_what_dbt_said(tmp_path):
+    """dagster-dbt's error begins with dbt's command line (~400 characters with the --vars): cut
+    at 500, the summary lost the lock error dbt reported after it (independent upgrade audit)."""
+    from dagster._utils.error import serializable_error_info_from_exc_info
+    from dagster_dbt.errors import DagsterDbtCliRuntimeError
+
+    command = f"{tmp_path}/.venv/bin/switchboard-dbt build --full-refresh --vars " + json.dumps({f"v{i}": "x" * 20 for i in range(15)})
+    lock = f'Runtime Error IO Error: Could not set lock on file "{tmp_path}/warehouse.duckdb": Conflicting lock is held'
+    try:
+        raise DagsterDbtCliRuntimeError(
+            description=f"The dbt CLI process with command\n\n`{command}`\n\nfailed with exit code `2`. Check the "
+                        f"stdout in the Dagster compute logs for the full information about the error.\n\n"
+                        f"Errors parsed from dbt logs:\n\n{lock}")
+    except DagsterDbtCliRuntimeError:
+        info = serializable_error_info_from_exc_info(sys.exc_info())
+    assert cli.root_cause_message(info) == f"dbt failed (exit code 2): {lock}"
 
 
 def test_settings_exits_2_naming_an_invalid_value(make_settings, monkeypatch, capsys):
