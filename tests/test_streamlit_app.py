@@ -883,6 +883,18 @@ def test_page_empty_serving_copy(monkeypatch, tmp_path):
     assert not at.metric
 
 
+def test_page_of_a_copy_with_calls_and_no_queue_visit_says_so(monkeypatch, tmp_path):
+    """Not "no data published yet - run switchboard materialize": it was (independent app audit)."""
+    from streamlit_app.views.queues_agents import NO_VISITS_MESSAGE
+    from tests.test_streamlit_calls import build_serving as build_calls
+
+    copy = build_calls(tmp_path / "serving.duckdb")
+    monkeypatch.setenv("SWITCHBOARD_SERVING_PATH", str(copy))
+    st.cache_data.clear()
+    at = run_app()
+    assert [i.value for i in at.info] == [NO_VISITS_MESSAGE]
+
+
 def test_page_releases_the_file_and_sees_a_replaced_copy(app_env, tmp_path):
     serving = app_env
     at = run_app()

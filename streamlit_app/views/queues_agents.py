@@ -19,6 +19,7 @@ from streamlit_app.views.widgets import no_data, page, seconds_to_timedelta, sid
 from switchboard.settings import Settings
 
 TITLE = "Queues & agents"
+NO_VISITS_MESSAGE = "The published copy holds calls but no queue visit yet: its calls are on the Calls page."
 DEFAULT_DAYS = 7
 MEASURE_COLORS = {"offered": "#4C78A8", "answered": "#54A24B", "abandoned": "#E45756"}
 # the chart's steps: label -> Polars duration (queries.coarser_intervals), and the axis' unit
@@ -34,7 +35,10 @@ def render() -> None:
 def _render(settings: Settings, copy: q.ServingCopy) -> None:
     overview = cached.overview(copy, copy.key, settings.timezone)
     if overview is None:
-        no_data(q.NO_DATA_MESSAGE, copy.path)
+        # a copy with calls but no queue visit yet (outbound traffic only) is published all right
+        calls = q.read_mart(copy, settings.timezone, "fct_calls",
+                            lambda con: con.sql("SELECT count(*) FROM marts.fct_calls").fetchall()[0][0])
+        no_data(NO_VISITS_MESSAGE if calls else q.NO_DATA_MESSAGE, copy.path)
         return
 
     start, end, queue_key, picked_labels = _sidebar(overview, settings)
