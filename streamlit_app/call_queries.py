@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from streamlit_app.queries import Source, read_mart, read_only, serving_version
+from streamlit_app.queries import DAYS_ELSEWHERE_SQL, Source, read_mart, read_only, serving_version
 
 CALLS = "marts.fct_calls"
 HOPS = "marts.fct_journey_hops"
@@ -108,6 +108,7 @@ class CallOverview:
     call_types: tuple[str, ...]
     outcomes: tuple[str, ...]
     latest_start: datetime | None  # in the reporting time zone
+    days_elsewhere: int = 0  # calls on another day in the app's time zone (queries.Overview)
 
 
 def load_call_overview(source: Source, timezone: str) -> CallOverview | None:
@@ -115,7 +116,8 @@ def load_call_overview(source: Source, timezone: str) -> CallOverview | None:
     if serving_version(source) is None:
         return None
     read = read_mart(source, timezone, "fct_calls", lambda con: (
-        con.sql(f"SELECT min(started_date), max(started_date), count(*), max(started_at) FROM {CALLS}").fetchall()[0],
+        con.sql(f"SELECT min(started_date), max(started_date), count(*), max(started_at), "
+                f"{DAYS_ELSEWHERE_SQL.format(day='started_date', at='started_at')} FROM {CALLS}").fetchall()[0],
         {
             column: tuple(r[0] for r in con.sql(
                 f"SELECT DISTINCT {column} FROM {CALLS} WHERE {column} IS NOT NULL ORDER BY 1"
@@ -125,7 +127,7 @@ def load_call_overview(source: Source, timezone: str) -> CallOverview | None:
     ))
     if read is None:
         return None
-    (min_date, max_date, calls, latest), values = read
+    (min_date, max_date, calls, latest, days_elsewhere), values = read
     if not calls:
         return None
     return CallOverview(
@@ -133,6 +135,7 @@ def load_call_overview(source: Source, timezone: str) -> CallOverview | None:
         platforms=values["platform"], directions=values["direction"],
         call_types=values["call_type"], outcomes=values["outcome"],
         latest_start=latest.astimezone(ZoneInfo(timezone)) if latest is not None else None,
+        days_elsewhere=days_elsewhere,
     )
 
 

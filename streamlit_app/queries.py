@@ -252,6 +252,9 @@ class Overview:
     visits: int
     latest_entry: datetime | None  # latest queue entry, in the reporting time zone
     published_at: datetime  # file modification time, in the reporting time zone
+    # visits whose day in the app's time zone is not the day the copy gives them: the copy was
+    # built with another SWITCHBOARD_TIMEZONE (its days, intervals and agent days are that zone's)
+    days_elsewhere: int = 0
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -264,12 +267,13 @@ def load_overview(source: Source, timezone: str) -> Overview | None:
     if version is None:
         return None
     read = read_mart(source, timezone, "fct_queue_visits", lambda con: (
-        con.sql(f"SELECT min(entered_date), max(entered_date), count(*), max(entered_at) FROM {FCT}").fetchall()[0],
+        con.sql(f"SELECT min(entered_date), max(entered_date), count(*), max(entered_at), "
+                f"{DAYS_ELSEWHERE_SQL.format(day='entered_date', at='entered_at')} FROM {FCT}").fetchall()[0],
         con.sql(f"SELECT DISTINCT platform, queue FROM {FCT} ORDER BY platform, queue").fetchall(),
     ))
     if read is None:
         return None
-    (min_date, max_date, visits, latest), queues = read
+    (min_date, max_date, visits, latest, days_elsewhere), queues = read
     if not visits or min_date is None:
         return None
     zone = ZoneInfo(timezone)
@@ -280,7 +284,12 @@ def load_overview(source: Source, timezone: str) -> Overview | None:
         visits=visits,
         latest_entry=latest.astimezone(zone) if latest is not None else None,
         published_at=datetime.fromtimestamp(version[1] / 1e9, zone),
+        days_elsewhere=days_elsewhere,
     )
+
+
+# rows whose local day in the connection's time zone (the app's) is not the day the copy stored
+DAYS_ELSEWHERE_SQL = "count(*) FILTER (WHERE {day} <> CAST({at} AS DATE))"
 
 
 # --------------------------------------------------------------------------- queue KPIs

@@ -951,6 +951,19 @@ def test_a_pinned_copy_is_the_file_at_the_path_while_another_session_holds_the_o
     assert_no_lock(serving)
 
 
+def test_an_app_in_another_time_zone_than_the_copy_says_so(app_env, monkeypatch):
+    """The copy's days, 15-minute intervals and agent days are the pipeline's zone's; run with
+    another SWITCHBOARD_TIMEZONE, the app labelled them with its own (independent app audit)."""
+    at = run_app()
+    assert not at.warning and q.load_overview(app_env, TZ).days_elsewhere == 0
+    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", "Asia/Tokyo")  # 14 h ahead of Bogotá
+    st.cache_data.clear()
+    at = run_app()
+    # visits of 10:00 Bogotá and later are on the next day in Tokyo: 6 of the 10
+    assert q.load_overview(app_env, "Asia/Tokyo").days_elsewhere == 6
+    assert any("6 queue visits" in w.value and "SWITCHBOARD_TIMEZONE" in w.value for w in at.warning)
+
+
 def test_page_bad_settings_show_an_error(monkeypatch, app_env):
     monkeypatch.setenv("SWITCHBOARD_TIMEZONE", "Mars/Olympus_Mons")
     at = run_app()

@@ -136,6 +136,7 @@ def test_overview_bounds_and_filter_values(serving):
     assert ov.directions == ("inbound", "internal", "outbound")
     assert ov.outcomes == ("abandoned", "answered")
     assert ov.latest_start.replace(tzinfo=None) == datetime(2025, 3, 12, 11, 0)  # 16:00 UTC, local
+    assert ov.days_elsewhere == 0
 
 
 def test_overview_without_calls(tmp_path):
@@ -367,6 +368,15 @@ def test_page_for_a_viewer_without_numbers(app_env):
     assert list(hops["outcome"]) == ["connected", "transferred", "connected", "no-answer", "answered"]
     # an empty cell reads "—", as the tiles say it, not Streamlit's "None"
     assert [df.proto.placeholder for df in at.dataframe] == ["—"] * 3
+
+
+def test_page_in_another_time_zone_than_the_copy_says_so(app_env, monkeypatch):
+    """The calls' days are the pipeline's zone's (queries.Overview.days_elsewhere)."""
+    assert not run_page().warning
+    monkeypatch.setenv("SWITCHBOARD_TIMEZONE", "Pacific/Kiritimati")  # UTC+14: every call's next day
+    st.cache_data.clear()
+    at = run_page()
+    assert any("6 calls" in w.value and "SWITCHBOARD_TIMEZONE" in w.value for w in at.warning)
 
 
 def test_page_for_a_listed_viewer_shows_and_searches_numbers(app_env, monkeypatch):

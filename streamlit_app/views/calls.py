@@ -18,6 +18,7 @@ from streamlit_app import queries as q
 from streamlit_app.formatting import DASH, fmt_count, fmt_days, fmt_duration, fmt_pct, fmt_timestamp
 from streamlit_app.views.widgets import (
     no_data,
+    other_zone_warning,
     page,
     seconds_to_timedelta,
     sidebar_days,
@@ -48,6 +49,7 @@ def _render(settings: Settings, copy: q.ServingCopy) -> None:
     if overview is None:
         no_data(NO_CALLS_MESSAGE, copy.path)
         return
+    other_zone_warning(overview.days_elsewhere, "calls", settings.timezone)
     show_numbers = settings.may_see_numbers(viewer_email())
 
     filters = _sidebar(overview, settings, show_numbers)

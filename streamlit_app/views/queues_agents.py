@@ -15,7 +15,14 @@ import streamlit as st
 from streamlit_app import cached
 from streamlit_app import queries as q
 from streamlit_app.formatting import DASH, fmt_count, fmt_days, fmt_duration, fmt_pct, fmt_timestamp
-from streamlit_app.views.widgets import no_data, page, seconds_to_timedelta, sidebar_days, tile_row
+from streamlit_app.views.widgets import (
+    no_data,
+    other_zone_warning,
+    page,
+    seconds_to_timedelta,
+    sidebar_days,
+    tile_row,
+)
 from switchboard.settings import Settings
 
 TITLE = "Queues & agents"
@@ -41,6 +48,7 @@ def _render(settings: Settings, copy: q.ServingCopy) -> None:
         no_data(NO_VISITS_MESSAGE if calls else q.NO_DATA_MESSAGE, copy.path)
         return
 
+    other_zone_warning(overview.days_elsewhere, "queue visits", settings.timezone)
     start, end, queue_key, picked_labels = _sidebar(overview, settings)
     st.caption(
         f"{fmt_days(start, end)} · "

@@ -44,6 +44,17 @@ def page(title: str, body: Callable[[Settings, q.ServingCopy], None], *, tables:
         )
 
 
+def other_zone_warning(rows: int, what: str, timezone: str) -> None:
+    """Said when the copy's days are not the app's zone's: it was built with another
+    SWITCHBOARD_TIMEZONE, and its days, intervals and times were labelled as this one's
+    (independent app audit)."""
+    if rows:
+        st.warning(f"{rows:,} {what} of this copy fall on another day in {timezone} than the copy counts them "
+                   "on: the pipeline built it with another `SWITCHBOARD_TIMEZONE`. Run the app with the "
+                   "pipeline's value; until then days and times here are the pipeline's zone's, labelled "
+                   f"{timezone}.", icon=":material/schedule:")
+
+
 def no_data(message: str, path: str) -> None:
     st.info(message, icon=":material/hourglass_empty:")
     st.caption(f"Looked for the serving copy at `{path}` (SWITCHBOARD_SERVING_PATH).")
