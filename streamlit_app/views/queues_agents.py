@@ -240,6 +240,8 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
     # interval_start is the reporting zone's wall-clock time. Naive, the browser read it in its
     # own zone, whose DST nights then dropped or bent an hour of the axis (independent app audit);
     # handed over as UTC and drawn on a UTC scale, it reads the same in every browser.
+    # (the tooltip's text is written here: Vega-Lite's UTC format of it showed "NaN")
+    long["interval_label"] = long["interval_start"].dt.strftime(tooltip_format)
     long["interval_start"] = long["interval_start"].dt.tz_localize("UTC")
     base = alt.Chart(long).encode(
         x=alt.X(
@@ -260,7 +262,7 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
             legend=alt.Legend(orient="top"),
         ),
         tooltip=[
-            alt.Tooltip("interval_start:T", title="Interval start", format=tooltip_format, formatType="utc"),
+            alt.Tooltip("interval_label:N", title="Interval start"),
             alt.Tooltip("measure:N", title="Measure"),
             alt.Tooltip("visits:Q", title="Visits"),
         ],
