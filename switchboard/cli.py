@@ -165,6 +165,10 @@ def failed_check_details(metadata: dict) -> list[str]:
     return lines
 
 
+# what dagster-dbt puts before the error lines of dbt's log in a failed invocation's message
+DBT_ERRORS = "Errors parsed from dbt logs:"
+
+
 def root_cause_message(error, limit: int = 500) -> str:
     """The innermost error of a Dagster SerializableErrorInfo, on one line. Dagster wraps what
     stopped a step (a DuckDB lock, a refused request) in its own errors, so the outer message only
@@ -180,9 +184,6 @@ def root_cause_message(error, limit: int = 500) -> str:
         text = f"dbt failed{f' (exit code {code.group(1)})' if code else ''}: {said.strip()}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
-
-# what dagster-dbt puts before the error lines of dbt's log in a failed invocation's message
-DBT_ERRORS = "Errors parsed from dbt logs:"
 
 
 def settings_command() -> int:

@@ -220,7 +220,7 @@ def _interval_chart(intervals: pl.DataFrame, timezone: str, days: int) -> None:
     ticks = {}  # Vega-Lite's choice
     # a range beyond a week names months (day numbers alone repeated: "Tue 01 … Thu 01"), one
     # over a year's end the year too (independent app audit)
-    year = " %Y" if not by_time_of_day and len({t.year for t in data["interval_start"]}) > 1 else ""
+    year = " %Y" if not by_time_of_day and data["interval_start"].dt.year().n_unique() > 1 else ""
     if STEPS[step] == "1d":
         axis_format = tooltip_format = "%a %d %b" + year
         # a tick a day (every few days beyond twelve): a day or two got hourly ticks, each
