@@ -102,8 +102,10 @@ def test_recordings_conversations_and_messages_are_served(sandbox, simulated):
     headers = {"Authorization": f"Bearer {sandbox.tokens.issue_access_token()}"}
     written = [orjson.loads(line) for line in (simulated / "webex/recordings/recordings.jsonl").read_bytes().splitlines()]
     now = datetime.now(UTC)
+    # a week back: the fixture's day is the last weekday that has ended, four days and more back on
+    # a Monday (three days left Friday's morning out once Monday passed noon UTC)
     listed = walk(httpx.Client(), f"{sandbox.base_urls.webex_api}/admin/convergedRecordings",
-                  {"from": iso_ms(now - timedelta(days=3)), "to": iso_ms(now), "max": "100"}, headers)
+                  {"from": iso_ms(now - timedelta(days=7)), "to": iso_ms(now), "max": "100"}, headers)
     assert {r["id"] for r in listed} == {r["id"] for r in written if r["status"] == "available"}
     details = httpx.get(f"{sandbox.base_urls.webex_api}/convergedRecordings/{written[0]['id']}", headers=headers).json()
     audio = httpx.get(details["temporaryDirectDownloadLinks"]["audioDownloadLink"])
