@@ -85,9 +85,9 @@ def _project(tmp: Path) -> Path:
 
 def _dbt(project: Path, tmp: Path, env: dict[str, str], *args: str) -> None:
     dbt = dbt_executable()
-    result = subprocess.run(
+    result = subprocess.run(  # without the debug log file, as test_dbt_project._dbt
         [dbt, *args, "--project-dir", str(project), "--profiles-dir", str(project),
-         "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"),
+         "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--log-level-file", "none",
          "--vars", json.dumps({"reporting_timezone": TZ, "sl_seconds": 20, "short_abandon_seconds": 5})],
         env={**os.environ, **env}, capture_output=True, text=True, cwd=tmp,
     )
