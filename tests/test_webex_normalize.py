@@ -474,3 +474,25 @@ def test_the_deduper_keeps_the_newest_version_of_each_report_id_in_a_batch_and_a
     assert second["version"].to_list() == ["b7-newer", "d1"]
     assert dedupe.reemitted  # a second version of b in one run: the load must merge
     assert dedupe.unique_loaded == 4
+
+
+def test_a_451_moves_requests_only_to_a_webex_host_over_https_or_the_host_in_use():
+    # the next request carries the bearer token: a 451 from an intercepting proxy or an error page
+    # echoing input must not send it elsewhere (independent security audit)
+    us = "https://analytics-calling.webexapis.com/v1"
+    for message in ("Data is in another region: http://analytics-calling-eu.webexapis.com/v1",
+                    "Please use https://cdr-proxy.attacker.example/v1",
+                    "Moved. See https://attacker.example/cdr_feed",
+                    "use https://analytics-calling-eu.webexapis.com@attacker.example/v1",
+                    "use https://analytics-calling-eu.webexapis.com.attacker.example/v1",
+                    "use https://analytics-calling-eu.webexapis.com:8443/v1"):
+        assert region_base_url(message, us) is None, message
+    # a foreign host named beside a Webex one: the Webex one is taken
+    assert region_base_url("see https://attacker.example/v1 or https://analytics-calling-eu.webexapis.com", us) \
+        == "https://analytics-calling-eu.webexapis.com/v1"
+    # another Webex API host, and another path on the host in use (a proxy, the sandbox), are taken
+    assert region_base_url("use https://webexapis.com/v1", us) == "https://webexapis.com/v1"
+    sandbox = "http://127.0.0.1:5555/webex-analytics/us/v1"
+    assert region_base_url("use http://127.0.0.1:5555/webex-analytics/eu/v1", sandbox) == \
+        "http://127.0.0.1:5555/webex-analytics/eu/v1"
+    assert region_base_url("use http://127.0.0.1:6666/webex-analytics/eu/v1", sandbox) is None

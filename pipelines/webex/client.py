@@ -57,6 +57,8 @@ _URL = re.compile(r"https?://[^\s\"'<>,;)]+")
 _ANALYTICS_HOST = re.compile(r"analytics-calling[\w-]*\.webexapis\.com(?::\d+)?$", re.IGNORECASE)
 # a regional host named without its scheme ("use analytics-calling-eu.webexapis.com")
 _BARE_HOST = re.compile(r"(?<![\w./-])([\w-]+\.webexapis\.com(?::\d+)?(?:/[^\s\"'<>,;)]*)?)", re.IGNORECASE)
+# a host of Webex's APIs, which a 451 may send requests (and their bearer token) to over https
+_WEBEX_HOST = re.compile(r"(?:[\w-]+\.)*webexapis\.com$", re.IGNORECASE)
 
 
 # A 404 that names a missing resource (Webex's answer to a path it does not serve), as opposed to
@@ -98,14 +100,28 @@ def followed_next_link(headers: httpx.Headers | dict, page_url: str) -> str | No
     return url
 
 
+def may_receive_the_token(url: str, current_base: str) -> bool:
+    """Whether a 451 may move requests to `url`: the next request carries the bearer token, so
+    only to a Webex API host over https, or to the scheme and host in use (a configured proxy or
+    the sandbox, whose regions are paths on one host). A 451 is answered by whatever sits at the
+    configured URL: an intercepting proxy or an error page echoing input could name any host."""
+    parts, current = urlsplit(url), urlsplit(current_base)
+    if (parts.scheme.lower(), parts.netloc.lower()) == (current.scheme.lower(), current.netloc.lower()):
+        return True
+    return (parts.scheme.lower() == "https" and "@" not in parts.netloc and parts.port in (None, 443)
+            and bool(_WEBEX_HOST.match(parts.hostname or "")))
+
+
 def region_base_url(message: str, current_base: str) -> str | None:
-    """The base URL a 451 body names. A message can name other URLs too (a documentation link):
-    an analytics-calling host wins, then a URL of an API path (/v1, /cdr_feed, /cdr_stream), then
+    """The base URL a 451 body names, among the hosts that may receive the token
+    (`may_receive_the_token`). A message can name other URLs too (a documentation link): an
+    analytics-calling host wins, then a URL of an API path (/v1, /cdr_feed, /cdr_stream), then
     the first one. A bare host keeps the current base's path (`/v1`); a host without a scheme is
     https."""
     message = message or ""
     named = [m.group(0) for m in _URL.finditer(message)]
     named += ["https://" + m.group(1) for m in _BARE_HOST.finditer(message)]
+    named = [url for url in named if may_receive_the_token(url.rstrip("./"), current_base)]  # a sentence's end
     if not named:
         return None
     current = urlsplit(current_base)
@@ -352,8 +368,10 @@ class WebexClient:
                 new_base = region_base_url(" ".join(texts), current_base)
                 switches += 1
                 if new_base is None or switches > 3:
-                    raise WebexApiError(f"Webex answered 451 (wrong region) without a usable host: {message!r}; "
-                                        "set WEBEX_ANALYTICS_BASE_URL to your organisation's regional host")
+                    raise WebexApiError(f"Webex answered 451 (wrong region) without a usable host: {message!r} "
+                                        "(only a webexapis.com host over https, or the host in use, is taken: the "
+                                        "request carries the access token); set WEBEX_ANALYTICS_BASE_URL to your "
+                                        "organisation's regional host")
                 old_base = self.analytics_base_url if cdr else self.api_base_url
                 url = _rebase(url, old_base, new_base)
                 if cdr:
