@@ -919,3 +919,30 @@ def test_a_link_loop_is_named_as_one_and_a_run_says_each_left_out_file_once(make
         f"{tmp_path / 'pbx1' / 'queue_log.3'} is not read: it is a link to {tmp_path / 'nfs' / 'queue_log'}, "
         "which does not exist (a file server not mounted?)",
     ]
+
+
+def test_a_link_is_read_only_when_it_leads_to_a_log(tmp_path, caplog):
+    """Whoever writes a PBX's share could add `queue_log-1 -> ~/.env`: every line of the service's
+    secrets was stored as a damaged line in the rejects table (independent security audit). A link
+    with a log's name is read when what it leads to is named or written like a log of its kind,
+    or is empty (a log cut by copytruncate); otherwise it is left out, saying so."""
+    secrets = write(tmp_path / "home" / ".env", b"SWITCHBOARD_WAREHOUSE_URL=postgresql://u:secret@db/x\n")
+    write(tmp_path / "nfs" / "queue_log", WEEK1)
+    write(tmp_path / "nfs" / "pbx1.current", WEEK1)
+    write(tmp_path / "nfs" / "cut", b"")
+    write(tmp_path / "cdr" / "Master.csv", b'"","1001","2002"\n')
+    folder = tmp_path / "pbx1"
+    folder.mkdir()
+    links = {"queue_log": "nfs/queue_log", "queue_log.1": "nfs/pbx1.current", "queue_log.2": "nfs/cut",
+             "queue_log-20221101": "home/.env", "queue_log-20221102": "/etc/passwd",
+             "Master.csv": "cdr/Master.csv", "Master.csv.1": "home/.env"}
+    for name, target in links.items():
+        (folder / name).symlink_to(tmp_path / target)
+    with caplog.at_level("WARNING"):
+        logs = [f.path.name for f in files_in(folder)]
+        cdrs = [f.path.name for f in files_in(folder, names=CDR_CSV_NAMES)]
+    assert sorted(logs) == ["queue_log", "queue_log.1", "queue_log.2"]
+    assert cdrs == ["Master.csv"]
+    for name, target in {"queue_log-20221101": secrets, "queue_log-20221102": Path("/etc/passwd"),
+                         "Master.csv.1": secrets}.items():
+        assert f"{folder / name} is not read: it is a link to {target}, which is neither" in caplog.text

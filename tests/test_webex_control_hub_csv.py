@@ -209,3 +209,19 @@ def test_counts_add_up_and_rejects_keep_their_text_and_line_in_the_warehouse(mak
                        "order by _page").fetchall() == [
             ("row has 88 fields, the header has 87", long_row, "line 4", "export-1.csv"),
             ("row has 40 fields, the header has 87", cut, "line 6", "export-1.csv")]
+
+
+def test_a_link_in_the_drop_folder_is_taken_only_when_it_leads_to_an_export(tmp_path):
+    """`export.csv -> ~/.env` stored the service's secrets as a reject (independent security audit)."""
+    from pipelines.webex.control_hub_csv import csv_files
+
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".env").write_text("WEBEX_CLIENT_SECRET=x\n")
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "november.csv").write_text(HEADER + "\r\n")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "export.csv").symlink_to(tmp_path / "home" / ".env")
+    (drop / "november.csv").symlink_to(tmp_path / "exports" / "november.csv")
+    (drop / "december.csv").write_text(HEADER + "\r\n")
+    assert [p.name for p in csv_files(drop)] == ["december.csv", "november.csv"]

@@ -14,6 +14,7 @@ Positions are byte offsets into the decompressed content plus the line number re
 from __future__ import annotations
 
 import bz2
+import contextlib
 import contextvars
 import errno
 import functools
@@ -769,9 +770,30 @@ _KNOWN_BY_NAME_ONLY = frozenset({QUEUE_LOG_EXPORT_NAMES})
 
 def _is_log(path: Path, name_filter: re.Pattern[str]) -> bool:
     if name_filter.match(path.name):
-        return True
+        return _leads_to_a_log(path, name_filter)
+    return _is_log_by_content(path, name_filter)
+
+
+def _is_log_by_content(path: Path, name_filter: re.Pattern[str]) -> bool:
     by_content = _KNOWN_BY_CONTENT.get(name_filter)
     return by_content is not None and by_content(path)
+
+
+def _leads_to_a_log(path: Path, name_filter: re.Pattern[str]) -> bool:
+    """Whether a file with a log's name is read: a link only when what it leads to is named or
+    written like a log too (or is empty). Whoever writes a PBX's share could otherwise add
+    `queue_log-1 -> /home/switchboard/.env` and have the service's secrets stored as damaged
+    lines in the rejects table (independent security audit)."""
+    if not path.is_symlink():
+        return True
+    real = path.resolve()
+    with contextlib.suppress(OSError):
+        if name_filter.match(real.name) or real.stat().st_size == 0 or _is_log_by_content(real, name_filter):
+            return True
+    if not _LISTING_QUIETLY.get():
+        log.warning("%s is not read: it is a link to %s, which is neither named nor written like a log of "
+                    "its kind (link the log itself)", path, real)
+    return False
 
 
 def empty_locations(locations: list[Location], *name_filters: re.Pattern[str]) -> list[Location]:

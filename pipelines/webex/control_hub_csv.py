@@ -181,9 +181,13 @@ def _typed(frame: pl.DataFrame, lines: list[int], ctx: BatchContext) -> tuple[pl
 
 
 def csv_files(folder: Path | None) -> list[Path]:
+    """The exports dropped in the folder. A link is taken only when what it leads to is named
+    like an export too: `export.csv -> ~/.env` stored the service's secrets as a reject
+    (independent security audit)."""
     if folder is None or not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and EXPORT_NAMES.search(p.name))
+    return sorted(p for p in folder.iterdir() if p.is_file() and EXPORT_NAMES.search(p.name)
+                  and (not p.is_symlink() or EXPORT_NAMES.search(p.resolve().name)))
 
 
 def export_csvs(path: Path) -> Iterator[tuple[str, bytes]]:
