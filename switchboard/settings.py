@@ -314,10 +314,17 @@ def load_settings(**overrides: object) -> Settings:
         raise SettingsError("invalid Switchboard configuration:\n  " + "\n  ".join(problems)) from None
 
 
+# a secret given as a URL's query parameter or a libpq keyword (`?password=…`, `sslpassword=…`)
+_SECRET_PARAMETER = re.compile(r"((?:^|[?&;\s])[\w-]*(?:password|passwd|secret|token)[\w-]*=)[^&;\s'\"]*", re.I)
+
+
 def _without_password(value: object) -> object:
-    """A value echoed in an error with the password of any URL in it masked: a mistyped warehouse
-    URL must not put the database password into the code server's and the daemon's logs."""
-    return re.sub(r"(://[^/@:\s]*:)\S*@", r"\1***@", value) if isinstance(value, str) else value
+    """A value echoed in an error with the password of any URL in it masked (in its user part or
+    as a query parameter): a mistyped warehouse URL must not put the database password into the
+    code server's and the daemon's logs."""
+    if not isinstance(value, str):
+        return value
+    return _SECRET_PARAMETER.sub(r"\1***", re.sub(r"(://[^/@:\s]*:)\S*@", r"\1***@", value))
 
 
 def setting_docs() -> list[tuple[str, str, str]]:

@@ -358,3 +358,12 @@ def test_a_wrong_warehouse_url_is_echoed_without_its_password(monkeypatch, url):
     message = settings_error(monkeypatch, SWITCHBOARD_WAREHOUSE_URL=url)
     assert "SWITCHBOARD_WAREHOUSE_URL" in message and "postgresql://app:***@" in message
     assert "S3cret" not in message and "Passw0rd" not in message
+
+
+@pytest.mark.parametrize("query", ["?password=S3cretPassw0rd", "?sslmode=require&sslpassword=S3cretPassw0rd"])
+def test_a_password_given_as_a_url_parameter_is_not_echoed_either(monkeypatch, query):
+    """libpq takes `password` and `sslpassword` as URL parameters; Switchboard refuses them, and
+    its error printed them whole (independent security audit)."""
+    message = settings_error(monkeypatch, SWITCHBOARD_WAREHOUSE_URL=f"postgresql://app@db.example:5432/sw{query}")
+    assert "SWITCHBOARD_WAREHOUSE_URL" in message and "password=***" in message
+    assert "S3cret" not in message
