@@ -78,6 +78,7 @@ class ServingCopy:
     path: str
     version: Version
     con: duckdb.DuckDBPyConnection
+    timezone: str = ""  # the connection's, set once: its configuration is locked (`pinned`)
 
     @property
     def key(self) -> tuple[str, Version]:
@@ -138,8 +139,8 @@ def read_only(
     """A read-only connection to the serving copy: a short-lived one, closed on exit, for a
     path; the pinned copy's own, left open, for a `ServingCopy`."""
     if isinstance(source, ServingCopy):
-        if timezone:
-            source.con.execute(f"SET TimeZone = '{_sql_str(timezone)}'")
+        if timezone and timezone != source.timezone:
+            source.con.execute(f"SET TimeZone = '{_sql_str(timezone)}'")  # (fails: its configuration is locked)
         yield source.con
         return
     path = str(source)
@@ -177,7 +178,12 @@ def pinned(path: str | Path, timezone: str, *, retries: int = 5, backoff: float 
             raise ServingBusy("The serving copy is being replaced again and again. Try again in a moment.")
         con.execute("USE serving")
         con.execute(f"SET TimeZone = '{_sql_str(timezone)}'")
-        yield ServingCopy(path, version, con)
+        # the app reads the copy and nothing else: no SQL through this connection may read or
+        # attach a file of the machine (`read_csv('/etc/passwd')`), or turn that back on
+        # (independent security audit: no injection reaches it; this keeps it so)
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        yield ServingCopy(path, version, con, timezone)
     finally:
         con.close()
 

@@ -953,6 +953,22 @@ def test_a_pinned_copy_is_the_file_at_the_path_while_another_session_holds_the_o
     assert_no_lock(serving)
 
 
+def test_a_pinned_copy_reads_no_other_file_and_cannot_be_told_to(serving, tmp_path):
+    """The app's connection reads the serving copy only: SQL through it may not read or attach a
+    file of the machine, nor turn that back on (independent security audit: `read_csv` of
+    /etc/passwd worked through it; no injection reached it)."""
+    other = tmp_path / "other.csv"
+    other.write_text("secret\nx\n")
+    with q.pinned(serving, TZ) as copy:
+        assert q.queue_kpis(copy, q.Filters(*WEEK), 20).offered == 9
+        for sql in (f"select * from read_csv('{other}')", f"attach '{tmp_path / 'x.duckdb'}' as x",
+                    "set enable_external_access = true", "set lock_configuration = false"):
+            with pytest.raises(duckdb.Error):
+                copy.con.execute(sql)
+        with q.read_only(copy, TZ) as con:  # the page's zone, set once
+            assert con.execute("select current_setting('TimeZone')").fetchall() == [(TZ,)]
+
+
 def test_an_app_in_another_time_zone_than_the_copy_says_so(app_env, monkeypatch):
     """The copy's days, 15-minute intervals and agent days are the pipeline's zone's; run with
     another SWITCHBOARD_TIMEZONE, the app labelled them with its own (independent app audit)."""
