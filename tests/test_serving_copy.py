@@ -4,7 +4,9 @@ made afresh holds."""
 
 from __future__ import annotations
 
+import os
 import random
+import stat
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -126,6 +128,22 @@ def test_what_a_killed_publication_left_behind_is_not_replayed_into_the_next(tmp
     assert publish_both(marts, tmp_path) == ["fct_calls", "fct_queue_visits"]
     with duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True) as con:
         assert con.execute("select call_id from marts.fct_calls order by 1").fetchall() == [("c1",), ("c2",)]
+
+
+def test_the_copy_is_read_by_its_owner_and_group_only_whatever_the_umask(tmp_path):
+    """It holds every caller's number in full: under the usual umask 0022 it was readable by every
+    account of the machine (independent security audit)."""
+    marts = Marts(tmp_path)
+    old = os.umask(0o022)
+    try:
+        publish_both(marts, tmp_path)  # a fresh copy, then one patched from it
+        assert stat.S_IMODE((tmp_path / "serving.duckdb").stat().st_mode) == 0o640
+        (tmp_path / "serving.duckdb").chmod(0o644)  # published by an older version
+        marts.sql("insert into marts.fct_calls values ('c1', 'answered', ?)", [marts.next_run()])
+        publish_both(marts, tmp_path)
+        assert stat.S_IMODE((tmp_path / "serving.duckdb").stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
 
 
 def test_a_previous_copy_duckdb_cannot_open_is_replaced_by_a_fresh_one(tmp_path):
