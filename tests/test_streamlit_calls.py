@@ -288,6 +288,19 @@ def test_who_may_see_numbers():
     assert Settings(SWITCHBOARD_APP_NUMBER_VIEWERS="*").may_see_numbers(None)
 
 
+def test_a_viewer_is_known_by_an_e_mail_the_identity_provider_has_not_said_is_unverified():
+    """Where anyone may sign up, a listed address typed by someone else must not show numbers
+    (independent security audit); a provider that sends no email_verified is taken at its word."""
+    from streamlit_app.views.calls import verified_email
+
+    signed_in = {"is_logged_in": True, "email": "sup@bank.co"}
+    assert verified_email(signed_in) == "sup@bank.co"  # no claim (Microsoft Entra ID)
+    assert verified_email({**signed_in, "email_verified": True}) == "sup@bank.co"
+    assert verified_email({**signed_in, "email_verified": False}) is None
+    assert verified_email({**signed_in, "email_verified": "false"}) is None  # as a string (Amazon Cognito)
+    assert verified_email({"is_logged_in": False}) is None and verified_email({}) is None
+
+
 # =========================================================================== the page (AppTest)
 
 

@@ -8,6 +8,8 @@ in SWITCHBOARD_APP_NUMBER_VIEWERS.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import altair as alt
 import polars as pl
 import streamlit as st
@@ -40,8 +42,18 @@ def render() -> None:
 
 def viewer_email() -> str | None:
     """The signed-in viewer's e-mail (Streamlit's OIDC login), else None."""
-    user = st.user
-    return user.get("email") if user.get("is_logged_in") else None
+    return verified_email(st.user)
+
+
+def verified_email(claims: Mapping[str, object]) -> str | None:
+    """The e-mail of a signed-in viewer's identity-provider claims, unless the provider says it is
+    not verified: where anyone may sign up, an unverified address listed in
+    SWITCHBOARD_APP_NUMBER_VIEWERS showed numbers to whoever typed it (independent security
+    audit). A provider that sends no `email_verified` (Microsoft Entra ID) is taken at its word."""
+    if not claims.get("is_logged_in") or str(claims.get("email_verified", "")).lower() == "false":
+        return None
+    email = claims.get("email")
+    return email if isinstance(email, str) else None
 
 
 def _render(settings: Settings, copy: q.ServingCopy) -> None:
