@@ -1,5 +1,7 @@
 """Pure parts of the Webex ingestion: key/value normalisation, CSV, Link parsing, ids."""
 
+import gzip
+import zipfile
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -17,7 +19,7 @@ from pipelines.webex.cdr_normalize import (
     normalize_records,
 )
 from pipelines.webex.client import error_texts, next_link, region_base_url
-from pipelines.webex.control_hub_csv import export_csvs, read_control_hub_csv
+from pipelines.webex.control_hub_csv import export_csvs, read_control_hub_csv, read_export
 from pipelines.webex.directory import location_rows, people_rows, webex_id_to_uuid
 
 CTX = BatchContext("cdr_feed", datetime(2026, 11, 30, 12, tzinfo=UTC),
@@ -223,10 +225,37 @@ def test_an_export_that_cannot_be_unpacked_is_one_reject(tmp_path):
     """A cut ZIP or gzip download is read as it is, and set aside whole with the reason."""
     for name, data in (("cut.zip", b"PK\x03\x04" + b"\x00" * 40), ("cut.csv.gz", b"\x1f\x8b\x08" + b"\x00" * 10)):
         (tmp_path / name).write_bytes(data)
-        ((source, text),) = export_csvs(tmp_path / name)
-        assert (source, text) == (name, data)
+        ((source, text, whole),) = export_csvs(tmp_path / name)
+        assert (source, text, whole) == (name, data, True)
         batch = read_control_hub_csv(text, BatchContext("control_hub_csv", CTX.loaded_at, source_file=source))
         assert batch.rows.height == 0 and batch.rejects.height == 1
+
+
+def test_an_export_larger_than_the_limit_unpacked_is_one_reject_and_never_unpacked_whole(tmp_path):
+    """A 776 KB gzip unpacked to 800 MB (1.6 GB of memory); a 10 MB one would have taken the
+    machine (independent security audit). An export is unpacked up to a limit: past it, the file
+    or ZIP member is one reject with its first bytes; the others are read."""
+    header = b"Report ID,Start time\r\n"
+    big = header + b"r1,2026-11-29T10:00:00.000Z\r\n" * 200  # ~6 KB unpacked
+    small = header + b"r2,2026-11-29T10:00:00.000Z\r\n"
+    limit = 4000
+    (tmp_path / "bomb.csv.gz").write_bytes(gzip.compress(big))
+    (tmp_path / "plain.csv").write_bytes(big)
+    with zipfile.ZipFile(tmp_path / "export.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.csv", big)
+        archive.writestr("b.csv", small)
+    got = {e.name: e for name in ("bomb.csv.gz", "plain.csv", "export.zip")
+           for e in export_csvs(tmp_path / name, max_bytes=limit)}
+    assert {name: e.whole for name, e in got.items()} == {
+        "bomb.csv.gz": False, "plain.csv": False, "export.zip/a.csv": False, "export.zip/b.csv": True}
+    assert all(len(e.data) <= 10_000 for e in got.values())
+    for name, export in got.items():
+        batch = read_export(export, BatchContext("control_hub_csv", CTX.loaded_at, source_file=name), max_bytes=limit)
+        if export.whole:
+            assert batch.rows.height == 1 and batch.rejects.height == 0
+        else:
+            assert batch.rows.height == 0 and batch.records_read == 1
+            assert batch.rejects["reason"].to_list() == ["larger than 4000 bytes unpacked: not read (split the export)"]
 
 
 def test_garbage_csv_is_one_reject():

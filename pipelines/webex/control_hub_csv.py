@@ -190,20 +190,66 @@ def csv_files(folder: Path | None) -> list[Path]:
                   and (not p.is_symlink() or EXPORT_NAMES.search(p.resolve().name)))
 
 
-def export_csvs(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(name, CSV bytes) of each CSV an export file holds: the file itself, its gzip content, or
-    every `.csv` member of a ZIP archive. A file that cannot be unpacked (or an archive without a
-    CSV) is given as it is: the reader then sets it aside as one reject with the reason."""
+class ExportCsv(NamedTuple):
+    name: str  # the file's, or file/member of a ZIP archive
+    data: bytes  # the CSV's bytes; its first bytes only when it is not `whole`
+    whole: bool = True  # False: larger than MAX_UNPACKED_BYTES, not read
+
+
+# An export larger than this unpacked is not read (one reject says so): it is read into memory
+# whole, and a small archive can unpack to any size (independent security audit: a 776 KB gzip
+# unpacked to 800 MB, 1.6 GB of memory, and a 10 MB one would have taken the machine's 24 GB).
+MAX_UNPACKED_BYTES = 1 << 30
+_PREVIEW_BYTES = 10_000  # what the reject of a file too large keeps
+
+
+def export_csvs(path: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> Iterator[ExportCsv]:
+    """Each CSV an export file holds: the file itself, its gzip content, or every `.csv` member of
+    a ZIP archive, each unpacked up to `max_bytes`. A file that cannot be unpacked (or an archive
+    without a CSV) is given as it is: the reader then sets it aside as one reject with the
+    reason; so is one larger than `max_bytes` (`read_export`)."""
+    if path.stat().st_size > max_bytes:
+        with path.open("rb") as fh:
+            yield ExportCsv(path.name, fh.read(_PREVIEW_BYTES), whole=False)
+        return
     data = path.read_bytes()
     if data[:2] == b"\x1f\x8b":
-        with contextlib.suppress(OSError, EOFError, zlib.error):
-            data = gzip.decompress(data)
+        unpacked = None
+        with contextlib.suppress(OSError, EOFError, zlib.error), gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
+            unpacked = fh.read(max_bytes + 1)
+        if unpacked is not None and len(unpacked) > max_bytes:
+            yield ExportCsv(path.name, unpacked[:_PREVIEW_BYTES], whole=False)
+            return
+        data = data if unpacked is None else unpacked
     elif data[:4] == b"PK\x03\x04":
-        with contextlib.suppress(zipfile.BadZipFile, OSError, EOFError, zlib.error):
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                members = sorted(m for m in archive.namelist() if m.lower().endswith(".csv"))
-                tables = [(f"{path.name}/{m}", archive.read(m)) for m in members]
-            if tables:
-                yield from tables
-                return
-    yield path.name, data
+        members: list[str] = []
+        with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = sorted(m for m in archive.namelist() if m.lower().endswith(".csv"))
+        if members:
+            for member in members:
+                yield _zip_member(data, member, max_bytes, f"{path.name}/{member}")
+            return
+    yield ExportCsv(path.name, data)
+
+
+def _zip_member(archive_bytes: bytes, member: str, max_bytes: int, name: str) -> ExportCsv:
+    """One CSV of a ZIP archive, read up to `max_bytes`: each is read when its turn comes, so a
+    large archive holds one of them in memory at a time. A member that cannot be unpacked is
+    given as the archive's first bytes (one reject: not a CSV)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive, archive.open(member) as fh:
+            data = fh.read(max_bytes + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError):
+        return ExportCsv(name, archive_bytes[:_PREVIEW_BYTES])
+    if len(data) > max_bytes:
+        return ExportCsv(name, data[:_PREVIEW_BYTES], whole=False)
+    return ExportCsv(name, data)
+
+
+def read_export(export: ExportCsv, ctx: BatchContext, max_bytes: int = MAX_UNPACKED_BYTES) -> NormalizedBatch:
+    """The rows and rejects of one CSV of an export; one too large is one reject with its first bytes."""
+    if not export.whole:
+        text = export.data.decode("utf-8-sig", errors="replace")
+        size = f"{max_bytes >> 20} MiB" if max_bytes >= 1 << 20 else f"{max_bytes} bytes"
+        return _whole_file(f"larger than {size} unpacked: not read (split the export)", text, ctx)
+    return read_control_hub_csv(export.data, ctx)

@@ -56,7 +56,7 @@ from pipelines.webex.cdr_normalize import (
     whole_page,
 )
 from pipelines.webex.client import WebexApiError, WebexClient, WindowRefused
-from pipelines.webex.control_hub_csv import csv_files, export_csvs, read_control_hub_csv
+from pipelines.webex.control_hub_csv import csv_files, export_csvs, read_export
 from pipelines.webex.oauth import TokenManager, TokenStore, WebexAuthError
 from pipelines.webex.request_budget import RequestBudget
 from pipelines.webex.windows import (
@@ -316,8 +316,8 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
                 version = [st.st_size, st.st_mtime_ns]
                 if seen.get(path.name) == version:
                     continue
-                for name, data in export_csvs(path):
-                    batch = read_control_hub_csv(data, BatchContext("control_hub_csv", loaded_at, source_file=name))
+                for export in export_csvs(path):
+                    batch = read_export(export, BatchContext("control_hub_csv", loaded_at, source_file=export.name))
                     count_read(batch.records_read, "control_hub_csv")
                     yield from emit(batch)
                 counts.files += 1
