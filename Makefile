@@ -27,7 +27,7 @@ demo: install manifest
 
 test: install manifest
 	scripts/ensure-postgres.sh
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15
 
 test-fast: install manifest
 	$(BIN)/python -m pytest -q -m "not slow and not postgres"

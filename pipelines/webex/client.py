@@ -370,7 +370,8 @@ class WebexClient:
                 if new_base is None or switches > 3:
                     raise WebexApiError(f"Webex answered 451 (wrong region) without a usable host: {message!r} "
                                         "(only a webexapis.com host over https, or the host in use, is taken: the "
-                                        "request carries the access token); set WEBEX_ANALYTICS_BASE_URL to your "
+                                        f"request carries the access token); set "
+                                        f"{'WEBEX_ANALYTICS_BASE_URL' if cdr else 'WEBEX_API_BASE_URL'} to your "
                                         "organisation's regional host")
                 old_base = self.analytics_base_url if cdr else self.api_base_url
                 url = _rebase(url, old_base, new_base)
