@@ -514,7 +514,10 @@ def test_a_451_moves_requests_only_to_a_webex_host_over_https_or_the_host_in_use
                     "Moved. See https://attacker.example/cdr_feed",
                     "use https://analytics-calling-eu.webexapis.com@attacker.example/v1",
                     "use https://analytics-calling-eu.webexapis.com.attacker.example/v1",
-                    "use https://analytics-calling-eu.webexapis.com:8443/v1"):
+                    "use https://analytics-calling-eu.webexapis.com:8443/v1",
+                    "use https://analytics-calling-eu.webexapis.com:x/v1",
+                    # a dotless ı: httpx sends it to the punycode domain xn--webexaps-zkb.com (re-audit)
+                    "use https://analytics-calling-eu.webexap\u0131s.com/v1"):
         assert region_base_url(message, us) is None, message
     # a foreign host named beside a Webex one: the Webex one is taken
     assert region_base_url("see https://attacker.example/v1 or https://analytics-calling-eu.webexapis.com", us) \

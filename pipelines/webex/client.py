@@ -58,7 +58,9 @@ _ANALYTICS_HOST = re.compile(r"analytics-calling[\w-]*\.webexapis\.com(?::\d+)?$
 # a regional host named without its scheme ("use analytics-calling-eu.webexapis.com")
 _BARE_HOST = re.compile(r"(?<![\w./-])([\w-]+\.webexapis\.com(?::\d+)?(?:/[^\s\"'<>,;)]*)?)", re.IGNORECASE)
 # a host of Webex's APIs, which a 451 may send requests (and their bearer token) to over https
-_WEBEX_HOST = re.compile(r"(?:[\w-]+\.)*webexapis\.com$", re.IGNORECASE)
+# (ASCII only: under IGNORECASE alone, `i` matches the dotless `ı` of `webexapıs.com`, which httpx
+# sends to the punycode domain xn--webexaps-zkb.com; independent security re-audit)
+_WEBEX_HOST = re.compile(r"(?:[a-z0-9-]+\.)*webexapis\.com$", re.IGNORECASE | re.ASCII)
 
 
 # A 404 that names a missing resource (Webex's answer to a path it does not serve), as opposed to
@@ -108,8 +110,13 @@ def may_receive_the_token(url: str, current_base: str) -> bool:
     parts, current = urlsplit(url), urlsplit(current_base)
     if (parts.scheme.lower(), parts.netloc.lower()) == (current.scheme.lower(), current.netloc.lower()):
         return True
-    return (parts.scheme.lower() == "https" and "@" not in parts.netloc and parts.port in (None, 443)
-            and bool(_WEBEX_HOST.match(parts.hostname or "")))
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:  # not a number
+        return False
+    return (parts.scheme.lower() == "https" and "@" not in parts.netloc and port in (None, 443)
+            and host.isascii() and bool(_WEBEX_HOST.match(host)))
 
 
 def region_base_url(message: str, current_base: str) -> str | None:

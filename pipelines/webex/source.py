@@ -55,7 +55,7 @@ from pipelines.webex.cdr_normalize import (
     parse_cdr_page,
     whole_page,
 )
-from pipelines.webex.client import WebexApiError, WebexClient, WindowRefused
+from pipelines.webex.client import WebexApiError, WebexClient, WindowRefused, may_receive_the_token
 from pipelines.webex.control_hub_csv import csv_files, export_csvs, read_export
 from pipelines.webex.oauth import TokenManager, TokenStore, WebexAuthError
 from pipelines.webex.request_budget import RequestBudget
@@ -391,7 +391,8 @@ def _cdr(shared: _Shared, mode: str, since, until, now) -> Iterator[object]:
             # the regional host a 451 named in an earlier run (while the configured URL is the
             # same): each detour through the wrong region costs one initial request, a minute
             region = state.get("analytics_region") or {}
-            if region.get("configured") == config.analytics_base_url and region.get("named"):
+            if (region.get("configured") == config.analytics_base_url and region.get("named")
+                    and may_receive_the_token(region["named"], config.analytics_base_url)):  # (state of older versions)
                 client.analytics_base_url = region["named"]
             try:
                 for window, page in _prefetched_pages(shared, client, plan.windows, config.cdr_page_size, api_now,
