@@ -929,20 +929,44 @@ def test_a_link_is_read_only_when_it_leads_to_a_log(tmp_path, caplog):
     secrets = write(tmp_path / "home" / ".env", b"SWITCHBOARD_WAREHOUSE_URL=postgresql://u:secret@db/x\n")
     write(tmp_path / "nfs" / "queue_log", WEEK1)
     write(tmp_path / "nfs" / "pbx1.current", WEEK1)
-    write(tmp_path / "nfs" / "cut", b"")
     write(tmp_path / "cdr" / "Master.csv", b'"","1001","2002"\n')
     folder = tmp_path / "pbx1"
     folder.mkdir()
-    links = {"queue_log": "nfs/queue_log", "queue_log.1": "nfs/pbx1.current", "queue_log.2": "nfs/cut",
+    links = {"queue_log": "nfs/queue_log", "queue_log.1": "nfs/pbx1.current",
              "queue_log-20221101": "home/.env", "queue_log-20221102": "/etc/passwd",
+             # a /proc file reads as empty by its size (independent security re-audit)
+             "queue_log-20221103": "/proc/self/environ",
              "Master.csv": "cdr/Master.csv", "Master.csv.1": "home/.env"}
     for name, target in links.items():
         (folder / name).symlink_to(tmp_path / target)
     with caplog.at_level("WARNING"):
         logs = [f.path.name for f in files_in(folder)]
         cdrs = [f.path.name for f in files_in(folder, names=CDR_CSV_NAMES)]
-    assert sorted(logs) == ["queue_log", "queue_log.1", "queue_log.2"]
+    assert sorted(logs) == ["queue_log", "queue_log.1"]
     assert cdrs == ["Master.csv"]
     for name, target in {"queue_log-20221101": secrets, "queue_log-20221102": Path("/etc/passwd"),
-                         "Master.csv.1": secrets}.items():
+                         "queue_log-20221103": Path(f"/proc/{os.getpid()}/environ"), "Master.csv.1": secrets}.items():
         assert f"{folder / name} is not read: it is a link to {target}, which is neither" in caplog.text
+
+
+def test_a_log_turned_into_a_link_after_the_listing_is_not_read_through_it(tmp_path):
+    """The listing judges a link, the read opened the name again: whoever writes the share could
+    re-point a checked link, or swap a log for a link to ~/.env, in between and have the secrets
+    loaded (independent security re-audit: 3 ordinary runs beside a loop flipping links). A read
+    opens what the listing found, links resolved, and a file that became a link is taken as gone
+    since it was listed (the next listing judges it again)."""
+    secrets = write(tmp_path / "home" / ".env", b"WEBEX_CLIENT_SECRET=x\n")
+    write(tmp_path / "pbx1" / "old" / "queue_log.decoy", WEEK1)
+    write(tmp_path / "pbx1" / "queue_log.2", WEEK1)
+    (tmp_path / "pbx1" / "queue_log.1").symlink_to(tmp_path / "pbx1" / "old" / "queue_log.decoy")
+    listed = {f.path.name: f for f in files_in(tmp_path / "pbx1")}
+    assert sorted(listed) == ["queue_log.1", "queue_log.2"]
+    # after the listing: the checked link re-pointed, the log swapped for a link
+    for name in ("queue_log.1", "queue_log.2"):
+        (tmp_path / "pbx1" / name).unlink()
+        (tmp_path / "pbx1" / name).symlink_to(secrets)
+    assert b"".join(chunk for _, chunk in read_all(listed["queue_log.1"])) == WEEK1  # what was listed
+    with pytest.raises(FileNotFoundError, match="a link since it was listed"):
+        read_all(listed["queue_log.2"])
+    with pytest.raises(FileNotFoundError):
+        log_streams.tail_bytes(listed["queue_log.2"], 10)

@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
 # Any name containing "queue_log": queue_log, queue_log.3(.gz), queue_log-20220707(.gz), queue_log.<epoch>,
 # and the names copies get in the wild (pbx1.queue_log, queue_log__backup) — but not realtime table
@@ -108,6 +109,12 @@ class LogFile:
     size: int  # decompressed size (gzip: from its trailer when that is plausible)
     mtime_ns: int
     modified_recently: bool = False  # a plain file modified within ROTATED_TAIL_GRACE_SECONDS
+    # what the listing found at `path`, links resolved: what is read (`open_listed`)
+    listed_path: Path | None = None
+
+    @property
+    def read_path(self) -> Path:
+        return self.listed_path or self.path
 
     @property
     def compressed(self) -> bool:
@@ -237,7 +244,7 @@ def discover(locations: list[Location], name_filter: re.Pattern[str],
         # (a modification time ahead of ours, from a file server's clock, counts as recent)
         recent = compression is None and now_ns - st.st_mtime_ns < ROTATED_TAIL_GRACE_SECONDS * 10**9
         seen[real] = LogFile(path=path, pbx=pbx, compression=compression, size=size, mtime_ns=st.st_mtime_ns,
-                             modified_recently=recent)
+                             modified_recently=recent, listed_path=real)
     _refuse_folders_of_one_name(folders)
     if archive_sizes is not None:
         archive_sizes.clear()
@@ -509,7 +516,7 @@ def tail_fingerprint(f: LogFile, offset: int) -> str:
 def tail_bytes(f: LogFile, offset: int) -> bytes:
     """The TAIL_CHECK_BYTES bytes of a plain file before `offset`, as the file holds them now."""
     start = max(0, offset - TAIL_CHECK_BYTES)
-    with open(f.path, "rb") as fh:
+    with open_listed(f.read_path) as fh:
         return os.pread(fh.fileno(), offset - start, start)
 
 
@@ -574,7 +581,7 @@ def readable_size(f: LogFile) -> int:
     if f.is_final:
         return f.size
     start = max(0, f.size - _TAIL_BYTES)
-    with open(f.path, "rb") as fh:
+    with open_listed(f.read_path) as fh:
         tail = os.pread(fh.fileno(), f.size - start, start)
     cut = tail.rfind(b"\n")
     return f.size if cut < 0 else start + cut + 1
@@ -617,11 +624,30 @@ def _starts_with(fh, first_line: bytes) -> bool:
 
 
 def open_log(f: LogFile):
-    return _open(f.path, f.compression)
+    raw = open_listed(f.read_path)
+    return LenientDecompressed(f.read_path, f.compression, raw) if f.compression else raw
 
 
 def _open(path: Path, compression: str | None):
     return LenientDecompressed(path, compression) if compression else open(path, "rb")
+
+
+class BecameALink(FileNotFoundError):
+    """A listed file that is a link when it is read: a link re-pointed, or a file swapped for one,
+    since the listing judged it. Read as a file gone since it was listed: the next listing judges
+    it again (`_leads_to_a_log`)."""
+
+
+def open_listed(path: Path):
+    """A listed file (its links resolved by the listing), opened without following a link: whoever
+    writes a PBX's share could otherwise re-point a link the listing had checked, or swap a log
+    for a link to `~/.env`, between the listing and the read (independent security audit)."""
+    try:
+        return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise BecameALink(errno.ENOENT, "a link since it was listed: left for the next listing", str(path)) from None
+        raise
 
 
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}
@@ -644,9 +670,10 @@ class LenientDecompressed:
     are read (the cut line, as the file's last, is rejected by the parser) and `damaged` says why.
     """
 
-    def __init__(self, path: Path, compression: str):
+    def __init__(self, path: Path, compression: str, raw: BinaryIO | None = None):
         self.path, self.compression = path, compression
-        self._raw = open(path, "rb")  # noqa: SIM115 (closed by close() and __exit__)
+        # (closed by close() and __exit__)
+        self._raw = raw if raw is not None else open(path, "rb")  # noqa: SIM115
         self._decompressor = self._new()
         self._buffer = bytearray()
         self._pending = b""
@@ -781,14 +808,14 @@ def _is_log_by_content(path: Path, name_filter: re.Pattern[str]) -> bool:
 
 def _leads_to_a_log(path: Path, name_filter: re.Pattern[str]) -> bool:
     """Whether a file with a log's name is read: a link only when what it leads to is named or
-    written like a log too (or is empty). Whoever writes a PBX's share could otherwise add
+    written like a log too (not merely empty: /proc/self/environ reads as empty). Whoever writes a PBX's share could otherwise add
     `queue_log-1 -> /home/switchboard/.env` and have the service's secrets stored as damaged
     lines in the rejects table (independent security audit)."""
     if not path.is_symlink():
         return True
     real = path.resolve()
     with contextlib.suppress(OSError):
-        if name_filter.match(real.name) or real.stat().st_size == 0 or _is_log_by_content(real, name_filter):
+        if name_filter.match(real.name) or _is_log_by_content(real, name_filter):
             return True
     if not _LISTING_QUIETLY.get():
         log.warning("%s is not read: it is a link to %s, which is neither named nor written like a log of "

@@ -462,7 +462,7 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
         if seen.get(str(f.path)) == version:
             continue
         with log_streams.open_log(f) as fh:
-            data = fh.read()
+            data = fh.read(f.size)  # what was listed (a file that grew since is read again next run)
         if ".sql" in f.path.name.lower():
             parsed = parse_sql_dump(data.decode("utf-8", errors="replace"), timezone=config.queue_log_db_timezone)
         else:
