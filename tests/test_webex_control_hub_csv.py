@@ -225,3 +225,28 @@ def test_a_link_in_the_drop_folder_is_taken_only_when_it_leads_to_an_export(tmp_
     (drop / "november.csv").symlink_to(tmp_path / "exports" / "november.csv")
     (drop / "december.csv").write_text(HEADER + "\r\n")
     assert [p.name for p in csv_files(drop)] == ["december.csv", "november.csv"]
+
+
+def test_an_export_link_re_pointed_after_the_listing_is_not_read_through(tmp_path):
+    """The folder is listed, then each export read: a link re-pointed in between was read through
+    (independent security re-audit). The read judges the link again and opens its target without
+    following a link."""
+    from pipelines.webex.control_hub_csv import csv_files, export_csvs
+
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".env").write_text("WEBEX_CLIENT_SECRET=x\n")
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "november.csv").write_text(HEADER + "\r\n")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    (drop / "november.csv").symlink_to(tmp_path / "exports" / "november.csv")
+    (drop / "december.csv").write_text(HEADER + "\r\n")
+    listed = csv_files(drop)
+    assert [p.name for p in listed] == ["december.csv", "november.csv"]
+    (drop / "november.csv").unlink()
+    (drop / "november.csv").symlink_to(tmp_path / "home" / ".env")
+    (tmp_path / "exports" / "december.csv").write_text(HEADER + "\r\n")
+    (drop / "december.csv").unlink()  # the file itself swapped for a link to a file named as an export
+    (drop / "december.csv").symlink_to(tmp_path / "exports" / "december.csv")
+    assert [e.name for p in listed for e in export_csvs(p)] == ["december.csv"]
+    assert list(export_csvs(listed[1])) == []

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import gzip
 import io
+import logging
+import os
 import re
 import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import polars as pl
 
@@ -39,6 +42,8 @@ from pipelines.webex.cdr_normalize import (
     reject_rows,
     with_context,
 )
+
+log = logging.getLogger(__name__)
 
 # an export as downloaded: a CSV (any case), gzip-compressed, or a ZIP archive of CSVs
 EXPORT_NAMES = re.compile(r"\.(?:csv(?:\.gz)?|zip)$", re.IGNORECASE)
@@ -208,11 +213,13 @@ def export_csvs(path: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> Iterator[Exp
     a ZIP archive, each unpacked up to `max_bytes`. A file that cannot be unpacked (or an archive
     without a CSV) is given as it is: the reader then sets it aside as one reject with the
     reason; so is one larger than `max_bytes` (`read_export`)."""
-    if path.stat().st_size > max_bytes:
-        with path.open("rb") as fh:
+    with _open_listed_export(path) as fh:
+        if fh is None:
+            return
+        if os.fstat(fh.fileno()).st_size > max_bytes:
             yield ExportCsv(path.name, fh.read(_PREVIEW_BYTES), whole=False)
-        return
-    data = path.read_bytes()
+            return
+        data = fh.read()
     if data[:2] == b"\x1f\x8b":
         unpacked = None
         with contextlib.suppress(OSError, EOFError, zlib.error), gzip.GzipFile(fileobj=io.BytesIO(data)) as fh:
@@ -230,6 +237,26 @@ def export_csvs(path: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> Iterator[Exp
                 yield _zip_member(data, member, max_bytes, f"{path.name}/{member}")
             return
     yield ExportCsv(path.name, data)
+
+
+@contextlib.contextmanager
+def _open_listed_export(path: Path) -> Iterator[BinaryIO | None]:
+    """The export at `path`, its links resolved now and judged again (`csv_files`), then opened
+    without following a link: a link re-pointed between the listing and the read, or a target
+    swapped for a link, is not read through (independent security re-audit). None: not read."""
+    real = path.resolve()
+    try:
+        if not EXPORT_NAMES.search(real.name):
+            raise OSError(errno.ELOOP, "a link to a file not named like an export")
+        fh = os.fdopen(os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        log.warning("%s is not read: it leads to %s, which is not an export (or became a link)", path, real)
+        yield None
+        return
+    with fh:
+        yield fh
 
 
 def _zip_member(archive_bytes: bytes, member: str, max_bytes: int, name: str) -> ExportCsv:
