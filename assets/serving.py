@@ -115,6 +115,11 @@ def _sql_text(text: str | None) -> str:
 SERVING_COPY_MODE = 0o640
 
 
+def publishing_path(target: Path) -> Path:
+    """Where a publication of `target` writes before swapping it in (same file system)."""
+    return target.parent / f".{target.name}.publishing" / target.name
+
+
 @contextmanager
 def _publishing(target: Path) -> Iterator[Path]:
     """The temp file a publication writes, swapped in for `target` when the block ends without an
@@ -124,9 +129,15 @@ def _publishing(target: Path) -> Iterator[Path]:
     One publication at a time per target (a lock file beside it, waited for): two at once - runs
     in a pool that lets writers overlap (Postgres), or `switchboard materialize` beside the
     daemon's run - wrote the same temp file, and one of them swapped in a copy with some of the
-    marts missing while both reported success (independent audit)."""
+    marts missing while both reported success (independent audit).
+
+    The temp file and its WAL lie in a folder only the owner may enter: as a copy of the previous
+    copy they hold every number from the start, and a file another account opens while it is
+    readable stays open to it (independent security re-audit)."""
     with FileLock(target.with_name(f".{target.name}.publish.lock")):
-        tmp = target.with_name(target.name + ".tmp")
+        tmp = publishing_path(target)
+        tmp.parent.mkdir(mode=0o700, exist_ok=True)
+        tmp.parent.chmod(0o700)  # (made by an older version, or under another umask)
         _remove_database_file(tmp)
         if target.exists():
             shutil.copyfile(target, tmp)

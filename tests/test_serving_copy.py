@@ -14,7 +14,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from assets.serving import publish_duckdb
+from assets.serving import publish_duckdb, publishing_path
 
 RUN_0 = datetime(2026, 12, 1, 8, 0)
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,9 +121,11 @@ def test_what_a_killed_publication_left_behind_is_not_replayed_into_the_next(tmp
     marts.sql("insert into marts.fct_calls values ('c1', 'answered', ?)", [marts.run])
     publish_both(marts, tmp_path)
     # a killed publication's temp file, with rows of its own, and a write-ahead log beside it
-    with duckdb.connect(str(tmp_path / "serving.duckdb.tmp")) as con:
+    tmp = publishing_path(tmp_path / "serving.duckdb")
+    tmp.parent.mkdir(exist_ok=True)
+    with duckdb.connect(str(tmp)) as con:
         con.execute("create schema marts; create table marts.fct_calls as select 'stale' as call_id")
-    (tmp_path / "serving.duckdb.tmp.wal").write_bytes(b"not a log DuckDB could replay")
+    tmp.with_name(tmp.name + ".wal").write_bytes(b"not a log DuckDB could replay")
     marts.sql("insert into marts.fct_calls values ('c2', 'answered', ?)", [marts.next_run()])
     assert publish_both(marts, tmp_path) == ["fct_calls", "fct_queue_visits"]
     with duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True) as con:
@@ -142,6 +144,8 @@ def test_the_copy_is_read_by_its_owner_and_group_only_whatever_the_umask(tmp_pat
         marts.sql("insert into marts.fct_calls values ('c1', 'answered', ?)", [marts.next_run()])
         publish_both(marts, tmp_path)
         assert stat.S_IMODE((tmp_path / "serving.duckdb").stat().st_mode) == 0o640
+        # the temp file, a copy of the previous copy from its start, lies where no other account enters
+        assert stat.S_IMODE(publishing_path(tmp_path / "serving.duckdb").parent.stat().st_mode) == 0o700
     finally:
         os.umask(old)
 
@@ -179,7 +183,7 @@ def test_publications_at_once_take_turns_and_each_swaps_in_a_whole_copy(tmp_path
     fresh = tmp_path / "fresh.duckdb"
     publish_duckdb(marts.path, fresh, marts.tables)
     assert same_content(target, fresh) == {t: (0, 0) for t in marts.tables}
-    assert not (tmp_path / "serving.duckdb.tmp").exists()
+    assert not publishing_path(target).exists()
 
 
 @pytest.mark.parametrize("table", ["fct_queue_visits", "fct_calls"])
