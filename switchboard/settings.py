@@ -10,6 +10,7 @@ import os
 import re
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
@@ -324,7 +325,8 @@ def _without_password(value: object) -> object:
     code server's and the daemon's logs."""
     if not isinstance(value, str):
         return value
-    return _SECRET_PARAMETER.sub(r"\1***", re.sub(r"(://[^/@:\s]*:)\S*@", r"\1***@", value))
+    # (a key may be percent-encoded, `pass%77ord=`: judged decoded; a password may hold a space)
+    return _SECRET_PARAMETER.sub(r"\1***", re.sub(r"(://[^/@:\s]*:)[^/]*@", r"\1***@", unquote(value)))
 
 
 def setting_docs() -> list[tuple[str, str, str]]:

@@ -351,7 +351,8 @@ def test_postgres_url_options_that_would_be_dropped_are_errors(tmp_path, query, 
     "postgresql://app:S3cretPassw0rd@db.example:5432/sw?sslmode=verify-full&bogus=1",
     "postgresql://app:S3cretPassw0rd@db.example:notaport/sw",
     "postgresql://app:S3cret@Passw0rd@db.example:5432/sw?bogus=1",  # an unencoded @ in the password
-], ids=["bad-option", "bad-port", "at-sign-in-password"])
+    "postgresql://app:S3cret Passw0rd@db.example:5432/sw?bogus=1",  # and a space (re-audit)
+], ids=["bad-option", "bad-port", "at-sign-in-password", "space-in-password"])
 def test_a_wrong_warehouse_url_is_echoed_without_its_password(monkeypatch, url):
     """The error names the setting and shows what was given, but not the password: it goes to the
     code server's and the daemon's logs (independent review: it was printed whole)."""
@@ -360,7 +361,8 @@ def test_a_wrong_warehouse_url_is_echoed_without_its_password(monkeypatch, url):
     assert "S3cret" not in message and "Passw0rd" not in message
 
 
-@pytest.mark.parametrize("query", ["?password=S3cretPassw0rd", "?sslmode=require&sslpassword=S3cretPassw0rd"])
+@pytest.mark.parametrize("query", ["?password=S3cretPassw0rd", "?sslmode=require&sslpassword=S3cretPassw0rd",
+                                   "?pass%77ord=S3cretPassw0rd", "?%70assword=S3cretPassw0rd"])
 def test_a_password_given_as_a_url_parameter_is_not_echoed_either(monkeypatch, query):
     """libpq takes `password` and `sslpassword` as URL parameters; Switchboard refuses them, and
     its error printed them whole (independent security audit)."""
