@@ -297,7 +297,9 @@ def test_a_viewer_is_known_by_an_e_mail_the_identity_provider_has_not_said_is_un
     assert verified_email(signed_in) == "sup@bank.co"  # no claim (Microsoft Entra ID)
     assert verified_email({**signed_in, "email_verified": True}) == "sup@bank.co"
     assert verified_email({**signed_in, "email_verified": False}) is None
-    assert verified_email({**signed_in, "email_verified": "false"}) is None  # as a string (Amazon Cognito)
+    assert verified_email({**signed_in, "email_verified": "true"}) == "sup@bank.co"  # as a string (Amazon Cognito)
+    for unverified in ("false", 0, "0", "no", None, " false", 1):  # only true is verified (re-audit)
+        assert verified_email({**signed_in, "email_verified": unverified}) is None, unverified
     assert verified_email({"is_logged_in": False}) is None and verified_email({}) is None
 
 

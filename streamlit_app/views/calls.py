@@ -49,8 +49,10 @@ def verified_email(claims: Mapping[str, object]) -> str | None:
     """The e-mail of a signed-in viewer's identity-provider claims, unless the provider says it is
     not verified: where anyone may sign up, an unverified address listed in
     SWITCHBOARD_APP_NUMBER_VIEWERS showed numbers to whoever typed it (independent security
-    audit). A provider that sends no `email_verified` (Microsoft Entra ID) is taken at its word."""
-    if not claims.get("is_logged_in") or str(claims.get("email_verified", "")).lower() == "false":
+    audit). A provider that sends no `email_verified` (Microsoft Entra ID) is taken at its word;
+    any value but true (`True`, "true") is not verified (`0`, "no", null: re-audit)."""
+    verified = claims.get("email_verified", True)
+    if not claims.get("is_logged_in") or not (verified is True or str(verified).lower() == "true"):
         return None
     email = claims.get("email")
     return email if isinstance(email, str) else None
