@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
+from pathlib import Path
 
 import duckdb
 import orjson
 
 from pipelines.webex.cdr_normalize import BatchContext
-from pipelines.webex.control_hub_csv import read_control_hub_csv
+from pipelines.webex.control_hub_csv import csv_files, export_csvs, read_control_hub_csv
 from pipelines.webex.pipeline import run_poll
 from simulator.webex_cdr import KEYS  # the export's 87 header names, in its order
 
@@ -211,19 +212,24 @@ def test_counts_add_up_and_rejects_keep_their_text_and_line_in_the_warehouse(mak
             ("row has 40 fields, the header has 87", cut, "line 6", "export-1.csv")]
 
 
-def test_a_link_in_the_drop_folder_is_taken_only_when_it_leads_to_an_export(tmp_path):
-    """`export.csv -> ~/.env` stored the service's secrets as a reject (independent security audit)."""
-    from pipelines.webex.control_hub_csv import csv_files
-
+def _drop_folder_with_a_linked_export(tmp_path: Path) -> Path:
+    """A drop folder holding december.csv and a link november.csv -> ../exports/november.csv, beside
+    a secrets file ../home/.env."""
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / ".env").write_text("WEBEX_CLIENT_SECRET=x\n")
     (tmp_path / "exports").mkdir()
     (tmp_path / "exports" / "november.csv").write_text(HEADER + "\r\n")
     drop = tmp_path / "drop"
     drop.mkdir()
-    (drop / "export.csv").symlink_to(tmp_path / "home" / ".env")
     (drop / "november.csv").symlink_to(tmp_path / "exports" / "november.csv")
     (drop / "december.csv").write_text(HEADER + "\r\n")
+    return drop
+
+
+def test_a_link_in_the_drop_folder_is_taken_only_when_it_leads_to_an_export(tmp_path):
+    """`export.csv -> ~/.env` stored the service's secrets as a reject (independent security audit)."""
+    drop = _drop_folder_with_a_linked_export(tmp_path)
+    (drop / "export.csv").symlink_to(tmp_path / "home" / ".env")
     assert [p.name for p in csv_files(drop)] == ["december.csv", "november.csv"]
 
 
@@ -231,16 +237,7 @@ def test_an_export_link_re_pointed_after_the_listing_is_not_read_through(tmp_pat
     """The folder is listed, then each export read: a link re-pointed in between was read through
     (independent security re-audit). The read judges the link again and opens its target without
     following a link."""
-    from pipelines.webex.control_hub_csv import csv_files, export_csvs
-
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / ".env").write_text("WEBEX_CLIENT_SECRET=x\n")
-    (tmp_path / "exports").mkdir()
-    (tmp_path / "exports" / "november.csv").write_text(HEADER + "\r\n")
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    (drop / "november.csv").symlink_to(tmp_path / "exports" / "november.csv")
-    (drop / "december.csv").write_text(HEADER + "\r\n")
+    drop = _drop_folder_with_a_linked_export(tmp_path)
     listed = csv_files(drop)
     assert [p.name for p in listed] == ["december.csv", "november.csv"]
     (drop / "november.csv").unlink()
