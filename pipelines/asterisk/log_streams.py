@@ -32,6 +32,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from pipelines.no_follow import is_a_link, open_without_following
+
 # Any name containing "queue_log": queue_log, queue_log.3(.gz), queue_log-20220707(.gz), queue_log.<epoch>,
 # and the names copies get in the wild (pbx1.queue_log, queue_log__backup) — but not realtime table
 # exports (.sql/.csv, read by their own reader) or documents about queue_logs.
@@ -639,13 +641,12 @@ class BecameALink(FileNotFoundError):
 
 
 def open_listed(path: Path):
-    """A listed file (its links resolved by the listing), opened without following a link: whoever
-    writes a PBX's share could otherwise re-point a link the listing had checked, or swap a log
-    for a link to `~/.env`, between the listing and the read (independent security audit)."""
+    """A listed file (its links resolved by the listing), opened without following a link
+    (pipelines/no_follow.py)."""
     try:
-        return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+        return open_without_following(path)
     except OSError as error:
-        if error.errno == errno.ELOOP:
+        if is_a_link(error):
             raise BecameALink(errno.ENOENT, "a link since it was listed: left for the next listing", str(path)) from None
         raise
 

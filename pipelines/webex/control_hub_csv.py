@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import gzip
 import io
 import logging
@@ -31,6 +30,7 @@ from typing import BinaryIO, NamedTuple
 
 import polars as pl
 
+from pipelines.no_follow import is_a_link, open_without_following
 from pipelines.webex.cdr_normalize import (
     BatchContext,
     NormalizedBatch,
@@ -242,16 +242,16 @@ def export_csvs(path: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> Iterator[Exp
 @contextlib.contextmanager
 def _open_listed_export(path: Path) -> Iterator[BinaryIO | None]:
     """The export at `path`, its links resolved now and judged again (`csv_files`), then opened
-    without following a link: a link re-pointed between the listing and the read, or a target
-    swapped for a link, is not read through (independent security re-audit). None: not read."""
+    without following a link (pipelines/no_follow.py). None: not read."""
     real = path.resolve()
-    try:
-        if not EXPORT_NAMES.search(real.name):
-            raise OSError(errno.ELOOP, "a link to a file not named like an export")
-        fh = os.fdopen(os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
-    except OSError as error:
-        if error.errno != errno.ELOOP:
-            raise
+    fh = None
+    if EXPORT_NAMES.search(real.name):
+        try:
+            fh = open_without_following(real)
+        except OSError as error:
+            if not is_a_link(error):
+                raise
+    if fh is None:
         log.warning("%s is not read: it leads to %s, which is not an export (or became a link)", path, real)
         yield None
         return
