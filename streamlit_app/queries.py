@@ -420,34 +420,45 @@ INTERVAL_MEASURES = ("offered", "answered", "abandoned")
 
 def interval_counts(source: Source, filters: Filters) -> pl.DataFrame:
     """Offered/answered/abandoned per 15-minute interval (local time), every interval of
-    the selected days present (zeros where nothing happened) so charts show quiet periods."""
+    the selected days present (zeros where nothing happened) so charts show quiet periods.
+    The intervals are those the reporting zone's clock showed (a pinned copy's zone): the hour
+    a spring-forward night skips is left out, not drawn as a quiet hour (independent audit)."""
     where, params = _visit_where(filters)
     if filters.nothing_selected:
         where = "false"
     sql = f"""
-        WITH grid AS (
-            SELECT unnest(generate_series(
-                $start::TIMESTAMP,
-                ($end::DATE + 1)::TIMESTAMP - INTERVAL 15 MINUTE,
-                INTERVAL 15 MINUTE)) AS interval_start
-        ), v AS (
-            SELECT entered_interval_start AS interval_start,
-                   count(*)                                       AS offered,
-                   count(*) FILTER (WHERE outcome = 'answered')   AS answered,
-                   count(*) FILTER (WHERE outcome = 'abandoned')  AS abandoned
-            FROM {FCT}
-            WHERE {where}
-            GROUP BY 1
-        )
-        SELECT g.interval_start,
-               coalesce(v.offered, 0)::BIGINT   AS offered,
-               coalesce(v.answered, 0)::BIGINT  AS answered,
-               coalesce(v.abandoned, 0)::BIGINT AS abandoned
-        FROM grid g LEFT JOIN v USING (interval_start)
-        ORDER BY g.interval_start
+        SELECT entered_interval_start AS interval_start,
+               count(*)::BIGINT                                       AS offered,
+               count(*) FILTER (WHERE outcome = 'answered')::BIGINT   AS answered,
+               count(*) FILTER (WHERE outcome = 'abandoned')::BIGINT  AS abandoned
+        FROM {FCT}
+        WHERE {where}
+        GROUP BY 1
     """
     with read_only(source) as con:
-        return con.sql(sql, params=params).pl()
+        counts = con.sql(sql, params=params).pl()
+    zone = source.timezone if isinstance(source, ServingCopy) else ""
+    grid = pl.DataFrame({"interval_start": local_quarters(filters.start, filters.end, zone)})
+    return (
+        grid.join(counts, on="interval_start", how="left")
+        .with_columns(pl.col(m).fill_null(0) for m in INTERVAL_MEASURES)
+        .sort("interval_start")
+    )
+
+
+def local_quarters(start: date, end: date, zone: str = "") -> pl.Series:
+    """Every quarter hour's start from `start` 00:00 to `end` 23:45 as a naive local time in
+    `zone`, without those its clocks skip (02:00-02:45 on Europe/Madrid's spring-forward day);
+    the repeated hour of a fall-back night is one set of quarters. No zone: every quarter."""
+    quarters = pl.datetime_range(
+        datetime.combine(start, datetime.min.time()),
+        datetime.combine(end, datetime.min.time().replace(hour=23, minute=45)),
+        "15m", time_unit="us", eager=True,
+    ).alias("interval_start")
+    if not zone:
+        return quarters
+    exists = quarters.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null").is_not_null()
+    return quarters.filter(exists)
 
 
 def coarser_intervals(intervals: pl.DataFrame, every: str) -> pl.DataFrame:

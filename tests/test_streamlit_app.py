@@ -939,6 +939,31 @@ def test_a_copy_published_during_a_render_leaves_the_page_on_one_copy(app_env, t
     assert steps(chart_data(at, 0)).groupby("measure")["visits"].sum().to_dict()["offered"] == 3
 
 
+def test_the_chart_draws_the_quarters_the_zones_clock_showed(tmp_path):
+    """On Europe/Madrid's spring-forward day 02:00-02:45 never happened: the chart left them in
+    as four quiet quarters, a 23-hour day drawn as 24 (independent audit). The fall-back night's
+    repeated hour is one set of quarters, its two passes added."""
+    madrid = [
+        visit("s1", "sales", "2026-03-29 01:50:00", "answered", 5, 60, "alice"),
+        visit("s2", "sales", "2026-03-29 03:00:00", "abandoned", 30),
+        visit("f1", "sales", "2026-10-25 02:05:00", "answered", 5, 60, "alice"),  # first pass
+        visit("f2", "sales", "2026-10-25 02:10:00", "abandoned", 30),  # second pass, same quarter
+    ]
+    serving = build_serving(tmp_path / "serving.duckdb", visits=madrid)
+    with q.pinned(serving, "Europe/Madrid") as copy:
+        spring = q.interval_counts(copy, q.Filters(date(2026, 3, 29), date(2026, 3, 29)))
+        autumn = q.interval_counts(copy, q.Filters(date(2026, 10, 25), date(2026, 10, 25)))
+    assert spring.height == 92
+    assert spring.filter(pl.col("interval_start").dt.hour() == 2).is_empty()
+    assert spring.filter(pl.col("offered") > 0).rows() == [
+        (datetime(2026, 3, 29, 1, 45), 1, 1, 0),
+        (datetime(2026, 3, 29, 3, 0), 1, 0, 1),
+    ]
+    assert autumn.height == 96
+    assert autumn.filter(pl.col("offered") > 0).rows() == [(datetime(2026, 10, 25, 2, 0), 2, 1, 1)]
+    assert q.local_quarters(date(2026, 3, 29), date(2026, 3, 29)).len() == 96  # no zone: every quarter
+
+
 def test_a_pinned_copy_is_the_file_at_the_path_while_another_session_holds_the_old_one(serving, tmp_path):
     """DuckDB keeps one instance per path in a process: a page opening the copy by path while
     another session still read the old file was handed the old file, under the new file's
