@@ -138,6 +138,19 @@ def test_a_log_under_another_name_is_known_by_its_first_line(tmp_path):
     assert sorted((f.pbx, f.path.name) for f in found) == [("norte", "norte.log"), ("sur", "sur.log")]
 
 
+def test_a_log_damaged_at_its_start_is_known_by_a_line_after_the_damage(tmp_path):
+    """A log under another name whose first line is cut (a copy that starts mid-line) or garbled
+    was not read at all: only its first line was looked at. Any line among its first 4 KB now
+    tells it, also through a link; a file with none there is not a log."""
+    write(tmp_path / "pbx1" / "cut.log", WEEK1[7:])  # starts mid-way through the epoch
+    write(tmp_path / "pbx1" / "garbled.log", b"\xff\xfe#@!|||\n\0\0" + WEEK1)
+    write(tmp_path / "pbx1" / "late.log", b"x" * 4096 + b"\n" + WEEK1)  # nothing like a log in 4 KB
+    write(tmp_path / "pbx1" / "notes.log", b"queue_log lines look like: epoch|callid|queue|agent|event\n")
+    write(tmp_path / "copies" / "part.bin", WEEK2[5:])
+    (tmp_path / "pbx1" / "queue_log.1").symlink_to(tmp_path / "copies" / "part.bin")
+    assert sorted(f.path.name for f in files_in(tmp_path / "pbx1")) == ["cut.log", "garbled.log", "queue_log.1"]
+
+
 def test_discover_cdr_names(tmp_path):
     for name in ["Master.csv", "Master.csv.1", "Master.csv-20240101.gz", "queue_log", "cdr.csv", "Master.sql"]:
         write(tmp_path / name, b"x\n") if not name.endswith(".gz") else write_gz(tmp_path / name, b"x\n")
@@ -924,8 +937,8 @@ def test_a_link_loop_is_named_as_one_and_a_run_says_each_left_out_file_once(make
 def test_a_link_is_read_only_when_it_leads_to_a_log(tmp_path, caplog):
     """Whoever writes a PBX's share could add `queue_log-1 -> ~/.env`: every line of the service's
     secrets was stored as a damaged line in the rejects table (independent security audit). A link
-    with a log's name is read when what it leads to is named or written like a log of its kind,
-    or is empty (a log cut by copytruncate); otherwise it is left out, saying so."""
+    with a log's name is read when what it leads to is named or written like a log of its kind
+    (not merely empty: a /proc file reads as empty); otherwise it is left out, saying so."""
     secrets = write(tmp_path / "home" / ".env", b"SWITCHBOARD_WAREHOUSE_URL=postgresql://u:secret@db/x\n")
     write(tmp_path / "nfs" / "queue_log", WEEK1)
     write(tmp_path / "nfs" / "pbx1.current", WEEK1)

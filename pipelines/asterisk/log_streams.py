@@ -39,8 +39,8 @@ from pipelines.no_follow import is_a_link, open_without_following
 # exports (.sql/.csv, read by their own reader) or documents about queue_logs.
 _EXPORT_OR_DOCUMENT = r"\.(?:sql|csv|rst|md|html?|json|ya?ml)(?:\.gz|\.bz2|\.xz)?$"
 QUEUE_LOG_NAMES = re.compile(rf"^(?!.*{_EXPORT_OR_DOCUMENT}).*queue_log.*$", re.I)
-# A file under another name is a queue_log when its first line reads as one (epoch|callid|queue|
-# agent|EVENT, asterisk-queue-log.md §1): a log kept as pbx1.log or case-3.txt is still read, while
+# A file under another name is a queue_log when a line of its first 4 KB reads as one (epoch|callid|
+# queue|agent|EVENT, asterisk-queue-log.md §1): a log kept as pbx1.log or case-3.txt is still read, while
 # Asterisk's other logs (messages, full: "[Dec  3 10:00:00] NOTICE…"), exports and documents are not.
 _QUEUE_LOG_LINE = re.compile(rb"\d{9,11}(?:\.\d+)?\|[^|\n]*\|[^|\n]*\|[^|\n]*\|[A-Za-z_]+(?:[|\r\n]|$)")
 # Call recordings and other media often share the logs' folder (thousands of them): known by name,
@@ -190,7 +190,7 @@ def parse_locations(value: str) -> list[Location]:
 def discover(locations: list[Location], name_filter: re.Pattern[str],
              archive_sizes: dict[str, list[int]] | None = None) -> list[LogFile]:
     """Every file in the locations whose name matches (any rotation name), once each — for queue_logs
-    also a file whose first line reads as one (`looks_like_queue_log`). A file of a location without
+    also a file with a line that reads as one in its first 4 KB (`looks_like_queue_log`). A file of a location without
     a PBX name belongs to the PBX named after its folder.
 
     `archive_sizes`, when given, remembers the decompressed size of each settled archive that is
@@ -769,8 +769,10 @@ def _measured_size(path: Path, compression: str) -> int:
 
 
 def looks_like_queue_log(path: Path) -> bool:
-    """Whether the file's first line (past NULs and blank lines; decompressed) reads as a queue_log
-    line. Exports, documents and recordings are never taken for one (nor opened)."""
+    """Whether a line among the file's first FIRST_LINE_MAX bytes (decompressed; past NULs, blank
+    lines and a BOM) reads as a queue_log line: a log cut mid-line or damaged at its start is one
+    too (only its first line was looked at: such a file under another name was not read at all).
+    Exports, documents and recordings are never taken for one (nor opened)."""
     if _NOT_A_LOG.search(path.name):
         return False
     try:
@@ -781,11 +783,11 @@ def looks_like_queue_log(path: Path) -> bool:
             head = fh.read(FIRST_LINE_MAX)
     except OSError:
         return False
-    head = head.lstrip(b"\0\r\n\t ").removeprefix(b"\xef\xbb\xbf").lstrip(b"\0\r\n\t ")  # also past a BOM
-    return _QUEUE_LOG_LINE.match(head) is not None
+    head = head.lstrip(b"\0\r\n\t ").removeprefix(b"\xef\xbb\xbf")  # also past a BOM
+    return any(_QUEUE_LOG_LINE.match(line.lstrip(b"\0\r\t ")) for line in head.split(b"\n"))
 
 
-# Kinds of log also known by their first line when their name does not say: queue_logs (a log
+# Kinds of log also known by their first lines when their name does not say: queue_logs (a log
 # kept as pbx1.log); Master.csv is always called so.
 _KNOWN_BY_CONTENT = {QUEUE_LOG_NAMES: looks_like_queue_log}
 

@@ -190,7 +190,7 @@ def asterisk_source(config: AsteriskConfig, report: IngestReport | None = None):
 
 def _queue_log_rows(config: AsteriskConfig, counts: IngestCounts) -> Iterator[object]:
     _note_empty_locations("SWITCHBOARD_QUEUE_LOG_DIRS", config.queue_log_locations, counts,
-                          "with 'queue_log' in their name or a queue_log line first", log_streams.QUEUE_LOG_NAMES, QUEUE_LOG_EXPORT_NAMES)
+                          "with 'queue_log' in their name or a queue_log line in their first 4 KB", log_streams.QUEUE_LOG_NAMES, QUEUE_LOG_EXPORT_NAMES)
     yield _to_table("queue_log", pl.DataFrame(schema=QUEUE_LOG_COLUMNS))
     yield _to_table("queue_log_rejects", pl.DataFrame(schema=QUEUE_LOG_REJECT_COLUMNS))
     yield _to_table("log_streams", pl.DataFrame(schema=STREAM_COLUMNS), merge_key=STREAM_KEY)
