@@ -451,8 +451,7 @@ def local_quarters(start: date, end: date, zone: str = "") -> pl.Series:
     `zone`, without those its clocks skip (02:00-02:45 on Europe/Madrid's spring-forward day);
     the repeated hour of a fall-back night is one set of quarters. No zone: every quarter."""
     quarters = pl.datetime_range(
-        datetime.combine(start, datetime.min.time()),
-        datetime.combine(end, datetime.min.time().replace(hour=23, minute=45)),
+        datetime(start.year, start.month, start.day), datetime(end.year, end.month, end.day, 23, 45),
         "15m", time_unit="us", eager=True,
     ).alias("interval_start")
     if not zone:
