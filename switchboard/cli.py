@@ -23,13 +23,21 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from simulator.cli import positive_int
-from switchboard.gc_freeze import existing_objects_frozen
+from switchboard.gc_freeze import existing_objects_frozen, skip_final_collections
 from switchboard.paths import DEFAULT_DATA_DIR, PROJECT_ROOT, STREAMLIT_APP
 from switchboard.settings import Settings, SettingsError, load_settings, setting_docs
 
 # Subcommands that live beside their code. Each module has `add_command(subparsers)`, which
 # registers one subcommand and sets `run=<callable(args) -> int>` as its default.
 COMMAND_MODULES: tuple[str, ...] = ("simulator.sandbox.cli", "simulator.webhook_sender", "simulator.cli", "pipelines.webex.cli")
+
+
+def run() -> None:
+    """The `switchboard` command line: `main`, then the process ends without the interpreter's
+    last collections walking Dagster's and dbt's objects once more (`skip_final_collections`)."""
+    code = main()
+    skip_final_collections()
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
