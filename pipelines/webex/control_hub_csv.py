@@ -229,13 +229,16 @@ def export_csvs(path: Path, max_bytes: int = MAX_UNPACKED_BYTES) -> Iterator[Exp
             return
         data = data if unpacked is None else unpacked
     elif data[:4] == b"PK\x03\x04":
-        members: list[str] = []
-        with contextlib.suppress(zipfile.BadZipFile, OSError), zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = sorted(m for m in archive.namelist() if m.lower().endswith(".csv"))
-        if members:
-            for member in members:
-                yield _zip_member(data, member, max_bytes, f"{path.name}/{member}")
-            return
+        archive = None
+        with contextlib.suppress(zipfile.BadZipFile, OSError):
+            archive = zipfile.ZipFile(io.BytesIO(data))
+        if archive is not None:
+            with archive:
+                members = sorted(m for m in archive.namelist() if m.lower().endswith(".csv"))
+                for member in members:
+                    yield _zip_member(archive, member, max_bytes, f"{path.name}/{member}", data)
+            if members:
+                return
     yield ExportCsv(path.name, data)
 
 
@@ -259,12 +262,13 @@ def _open_listed_export(path: Path) -> Iterator[BinaryIO | None]:
         yield fh
 
 
-def _zip_member(archive_bytes: bytes, member: str, max_bytes: int, name: str) -> ExportCsv:
+def _zip_member(archive: zipfile.ZipFile, member: str, max_bytes: int, name: str, archive_bytes: bytes) -> ExportCsv:
     """One CSV of a ZIP archive, read up to `max_bytes`: each is read when its turn comes, so a
-    large archive holds one of them in memory at a time. A member that cannot be unpacked is
-    given as the archive's first bytes (one reject: not a CSV)."""
+    large archive holds one of them in memory at a time (the archive's directory is read once, not
+    per member). A member that cannot be unpacked is given as the archive's first bytes (one
+    reject: not a CSV)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(archive_bytes)) as archive, archive.open(member) as fh:
+        with archive.open(member) as fh:
             data = fh.read(max_bytes + 1)
     except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError):
         return ExportCsv(name, archive_bytes[:_PREVIEW_BYTES])
