@@ -282,26 +282,33 @@ def test_a_log_rotated_while_the_run_reads_it_is_not_loaded_again(make_settings,
     assert sorted(warehouse_lines(settings)) == sorted(expected(old + new))
 
 
-def test_a_log_renamed_between_being_listed_and_read_is_left_for_the_next_run(make_settings, site, monkeypatch):
+@pytest.mark.parametrize("replaced", [False, True], ids=["renamed", "renamed_and_created_again"])
+def test_a_log_renamed_between_being_listed_and_read_is_left_for_the_next_run(make_settings, site, monkeypatch,
+                                                                              caplog, replaced):
     """gzip removing queue_log.1, or logrotate renaming queue_log before Asterisk makes a new one,
-    between the loader listing the file and opening it: the load failed (FileNotFoundError)."""
+    between the loader listing the file and opening it: the load failed (FileNotFoundError).
+    With the new queue_log already there, the read opened it in the listed one's place: the run
+    said the log was "truncated and rewritten" and counted nothing gone (independent audit)."""
     settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
-    old = lines(0, 9)
+    old, new = lines(0, 9), lines(100, 4, "1709547000")
     write(site / "queue_log", old)
     read_new_bytes = log_streams.read_new_bytes
 
     def renamed_first(f, *args, **kwargs):
         f.path.rename(site / "queue_log.1")
+        if replaced:
+            write(site / "queue_log", new)
         return read_new_bytes(f, *args, **kwargs)
 
     monkeypatch.setattr(log_streams, "read_new_bytes", renamed_first)
     r = load(settings).counts("queue_log")
     assert (r.lines_read, r.loaded) == (0, 0)
     assert r.as_metadata()["files_gone_before_read"] == 1  # said in the run's metadata, not only logged
+    assert "rewritten" not in caplog.text and "renamed, deleted or replaced between being listed and read" in caplog.text
     monkeypatch.undo()
     r = load(settings).counts("queue_log")
-    assert (r.lines_read, r.loaded) == (9, 9) and r.balanced
-    assert sorted(warehouse_lines(settings)) == sorted(expected(old))
+    assert (r.lines_read, r.loaded) == (9 + 4 * replaced, 9 + 4 * replaced) and r.balanced
+    assert sorted(warehouse_lines(settings)) == sorted(expected(old + new * replaced))
 
 
 def rejects(settings) -> list[tuple]:
@@ -960,6 +967,29 @@ def test_realtime_export_is_merged_on_its_id_when_exported_again(make_settings, 
     load(settings)
     with duckdb.connect(str(settings.warehouse.duckdb_path), read_only=True) as con:
         assert con.sql("select count(*) from raw_asterisk.queue_log_table").fetchall() == [(4,)]
+
+
+def test_an_export_replaced_between_being_listed_and_read_waits_for_the_next_run(make_settings, site, monkeypatch):
+    """A new export moved over the old one (a new file under the name) after the listing: read as
+    the listed one, it was cut at the old one's size; removed, the run failed (FileNotFoundError)."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    header = "time,callid,queuename,agent,event,data1,data2,data3\n"
+    row = "2024-03-04 10:00:0{i},1709546400.{i},ventas,NONE,ENTERQUEUE,,300111000{i},1\n"
+    (site / "queue_log.csv").write_text(header + row.format(i=1))
+    open_log = log_streams.open_log
+
+    def replaced_first(f):
+        if f.path.name == "queue_log.csv":
+            (site / "next.tmp").write_text(header + "".join(row.format(i=i) for i in range(1, 4)))
+            os.replace(site / "next.tmp", site / "queue_log.csv")
+            monkeypatch.setattr(log_streams, "open_log", open_log)
+        return open_log(f)
+
+    monkeypatch.setattr(log_streams, "open_log", replaced_first)
+    first = load(settings).counts("queue_log_table")
+    assert (first.lines_read, first.loaded, first.as_metadata()["files_gone_before_read"]) == (0, 0, 1)
+    second = load(settings).counts("queue_log_table")
+    assert (second.lines_read, second.loaded) == (3, 3) and second.balanced
 
 
 def test_a_bad_row_in_every_nightly_export_is_rejected_once(make_settings, site):

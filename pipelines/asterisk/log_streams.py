@@ -113,6 +113,8 @@ class LogFile:
     modified_recently: bool = False  # a plain file modified within ROTATED_TAIL_GRACE_SECONDS
     # what the listing found at `path`, links resolved: what is read (`open_listed`)
     listed_path: Path | None = None
+    # (device, inode) of the file listed: a name given to another file since is not read as it
+    file_id: tuple[int, int] | None = None
 
     @property
     def read_path(self) -> Path:
@@ -246,7 +248,7 @@ def discover(locations: list[Location], name_filter: re.Pattern[str],
         # (a modification time ahead of ours, from a file server's clock, counts as recent)
         recent = compression is None and now_ns - st.st_mtime_ns < ROTATED_TAIL_GRACE_SECONDS * 10**9
         seen[real] = LogFile(path=path, pbx=pbx, compression=compression, size=size, mtime_ns=st.st_mtime_ns,
-                             modified_recently=recent, listed_path=real)
+                             modified_recently=recent, listed_path=real, file_id=(st.st_dev, st.st_ino))
     _refuse_folders_of_one_name(folders)
     if archive_sizes is not None:
         archive_sizes.clear()
@@ -518,7 +520,7 @@ def tail_fingerprint(f: LogFile, offset: int) -> str:
 def tail_bytes(f: LogFile, offset: int) -> bytes:
     """The TAIL_CHECK_BYTES bytes of a plain file before `offset`, as the file holds them now."""
     start = max(0, offset - TAIL_CHECK_BYTES)
-    with open_listed(f.read_path) as fh:
+    with open_listed(f) as fh:
         return os.pread(fh.fileno(), offset - start, start)
 
 
@@ -583,7 +585,7 @@ def readable_size(f: LogFile) -> int:
     if f.is_final:
         return f.size
     start = max(0, f.size - _TAIL_BYTES)
-    with open_listed(f.read_path) as fh:
+    with open_listed(f) as fh:
         tail = os.pread(fh.fileno(), f.size - start, start)
     cut = tail.rfind(b"\n")
     return f.size if cut < 0 else start + cut + 1
@@ -626,7 +628,7 @@ def _starts_with(fh, first_line: bytes) -> bool:
 
 
 def open_log(f: LogFile):
-    raw = open_listed(f.read_path)
+    raw = open_listed(f)
     return LenientDecompressed(f.read_path, f.compression, raw) if f.compression else raw
 
 
@@ -640,15 +642,29 @@ class BecameALink(FileNotFoundError):
     it again (`_leads_to_a_log`)."""
 
 
-def open_listed(path: Path):
+class ReplacedSinceListed(FileNotFoundError):
+    """A listed file whose name holds another file when it is read: logrotate renamed the log and
+    Asterisk (or logrotate's `create`) made a new one under its name in between. Read as a file
+    gone since it was listed: its stream is read under its new name by the next run, and the new
+    file is listed then. (Opened as if it were the listed one, the new file failed the stream's
+    first-line check and the run said the log was truncated and rewritten: independent audit.)"""
+
+
+def open_listed(f: LogFile):
     """A listed file (its links resolved by the listing), opened without following a link
-    (pipelines/no_follow.py)."""
+    (pipelines/no_follow.py), and only if it is still the file listed."""
+    path = f.read_path
     try:
-        return open_without_following(path)
+        fh = open_without_following(path)
     except OSError as error:
         if is_a_link(error):
             raise BecameALink(errno.ENOENT, "a link since it was listed: left for the next listing", str(path)) from None
         raise
+    st = os.fstat(fh.fileno())
+    if f.file_id is not None and (st.st_dev, st.st_ino) != f.file_id:
+        fh.close()
+        raise ReplacedSinceListed(errno.ENOENT, "another file since it was listed: left for the next listing", str(path))
+    return fh
 
 
 _MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"\x28\xb5\x2f\xfd": "zstd"}

@@ -385,7 +385,7 @@ def _read_again_from(parsed, unsettled: UnsettledTail | None, source: LogFile, l
 
 def _left_for_next_run(source: LogFile, counts: IngestCounts) -> None:
     counts.files_gone += 1
-    log.warning("%s was renamed or deleted between being listed and read (a rotation): under a new "
+    log.warning("%s was renamed, deleted or replaced between being listed and read (a rotation): under a new "
                 "name, its stream is read by the next run; deleted, its lines read before stay", source.path)
 
 
@@ -461,8 +461,12 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
         version = [f.size, f.mtime_ns]
         if seen.get(str(f.path)) == version:
             continue
-        with log_streams.open_log(f) as fh:
-            data = fh.read(f.size)  # what was listed (a file that grew since is read again next run)
+        try:
+            with log_streams.open_log(f) as fh:
+                data = fh.read(f.size)  # what was listed (a file that grew since is read again next run)
+        except FileNotFoundError:  # replaced or removed since it was listed (a new export moved in)
+            _left_for_next_run(f, counts)
+            continue
         if ".sql" in f.path.name.lower():
             parsed = parse_sql_dump(data.decode("utf-8", errors="replace"), timezone=config.queue_log_db_timezone)
         else:
