@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import ctypes
 import gzip
+import logging
 import lzma
 import os
 import re
@@ -778,6 +779,30 @@ def test_a_file_truncated_and_rewritten_while_read_stops_at_the_last_old_chunk(t
     rest = b"".join(c for _, c in read_new_bytes(by_first[stream.first_line].best, len(first),
                                                  first_line=stream.first_line))
     assert first + rest == WEEK1 * 4
+
+
+def test_a_file_emptied_while_read_ends_the_read_and_says_so(tmp_path, caplog):
+    """copytruncate during a read with nothing written anew past the reader's offset: the read
+    ends where the old content was cut off (its copy in queue_log.1 takes over next run), and the
+    run says why rather than ending as if the log had no more lines (independent audit)."""
+    live = write(tmp_path / "queue_log", WEEK1 * 4)
+    (stream,), _ = group_streams(files_in(tmp_path))
+    chunks = read_new_bytes(stream.best, 0, chunk_bytes=100, first_line=stream.first_line)
+    offset, first = next(chunks)
+    write(tmp_path / "queue_log.1", live.read_bytes())
+    live.write_bytes(b"")  # truncated; the next lines come later
+    with caplog.at_level(logging.WARNING, logger="pipelines.asterisk.log_streams"):
+        assert list(chunks) == []
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{live} was truncated while being read (logrotate's copytruncate): what it held from byte {len(first)} "
+        "on is read from its rotated copy, and what is written into it anew as a log of its own, by the next run"]
+    # a read that simply reaches the end says nothing
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="pipelines.asterisk.log_streams"):
+        assert b"".join(c for _, c in read_new_bytes(stream.best, 0)) == b""
+        write(tmp_path / "queue_log", WEEK2)
+        assert b"".join(c for _, c in read_new_bytes(one(tmp_path, "queue_log"), 0)) == WEEK2
+    assert caplog.records == []
 
 
 def test_a_file_rewritten_before_its_read_yields_nothing(tmp_path):

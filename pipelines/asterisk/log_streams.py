@@ -572,6 +572,9 @@ def read_new_bytes(f: LogFile, start: int, chunk_bytes: int = CHUNK_BYTES,
             carry = block[cut + 1:]
         if carry and f.is_final:
             yield offset, carry
+        elif not f.compressed and os.fstat(fh.fileno()).st_size < offset:
+            # emptied with no new content past the position yet: the read just ends, so say why
+            _warn_truncated(f, offset)
 
 
 # How far before a chunk's end its last newline is looked for (a longer line takes the block path)
@@ -619,6 +622,12 @@ def _whole_line_chunks(fd: int, start: int, chunk_bytes: int) -> Iterator[tuple[
 def _warn_rewritten(f: LogFile) -> None:
     log.warning("%s was truncated and rewritten while being read: its new content is read "
                 "as a log of its own by the next run", f.path)
+
+
+def _warn_truncated(f: LogFile, offset: int) -> None:
+    log.warning("%s was truncated while being read (logrotate's copytruncate): what it held from byte %d on "
+                "is read from its rotated copy, and what is written into it anew as a log of its own, by the "
+                "next run", f.path, offset)
 
 
 def _starts_with(fh, first_line: bytes) -> bool:
