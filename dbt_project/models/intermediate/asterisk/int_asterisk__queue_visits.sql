@@ -27,8 +27,9 @@
     has a CONNECT or DID line in that queue before the restart and no exit line there at all.
   * Refused at join: IssabelPBX/FreePBX write a DID line (callid, queue) right before Queue(),
     and stock Asterisk logs nothing when the queue refuses the caller (joinempty, full). A DID
-    line not followed by the ENTERQUEUE of the same call and queue (nor written a second after
-    it, out of order) is such a visit: outcome 'join_empty', entered and ended at the DID line,
+    line not followed by the ENTERQUEUE of the same call and queue (nor written into that visit
+    a second or less after it, out of order, other lines of the call between them or not: the
+    visit takes that DID) is such a visit: outcome 'join_empty', entered and ended at the DID line,
     no wait (is_refused_at_join). Unless an orphan visit follows it (no ENTERQUEUE before the
     call's CONNECT or exit line: that line lost to damage or rotation): the caller was in the
     queue, and that orphan visit is the call's only visit.
@@ -89,20 +90,12 @@ segmented as (
             rows between unbounded preceding and current row
         ) as visit_no,
         -- a DID line of a caller who entered is followed by its ENTERQUEUE (or by an orphan
-        -- visit, that line lost), or follows the ENTERQUEUE within a second (the two lines
-        -- written out of order)
+        -- visit, that line lost), or written into the visit a second or less after its
+        -- ENTERQUEUE (the lines out of order: late_dids)
         lead(event) over (
             partition by pbx, boot_no, callid, queue
             order by event_seq
-        ) as next_event,
-        lag(event) over (
-            partition by pbx, boot_no, callid, queue
-            order by event_seq
-        ) as previous_event,
-        lag(event_epoch) over (
-            partition by pbx, boot_no, callid, queue
-            order by event_seq
-        ) as previous_epoch
+        ) as next_event
     from events
 
 ),
@@ -421,7 +414,30 @@ measured as (
 
 ),
 
--- DID: the latest DID line of the same call (pbx, callid) at or before the visit's first event
+-- DID lines written out of order into a visit of their call and queue: at most a second after
+-- its ENTERQUEUE and before its exit line (other lines of the call may sit between, as a ring of
+-- the same second). They belong to that visit, not to a refused caller. (Few DIDs follow their
+-- ENTERQUEUE: a small join.)
+late_dids as (
+
+    select dids.pbx, dids.event_seq as did_seq, entered.first_seq
+    from segmented as dids
+    inner join visit_bounds as entered
+        on entered.pbx = dids.pbx
+        and entered.boot_no = dids.boot_no
+        and entered.callid = dids.callid
+        and entered.queue = dids.queue
+        and entered.visit_no = dids.visit_no
+    where dids.event = 'DID'
+        and dids.visit_no > 0
+        and coalesce(dids.next_event, '') <> 'ENTERQUEUE'
+        and dids.event_epoch - entered.first_epoch <= 1
+        and coalesce(entered.terminal_seq > dids.event_seq, true)
+
+),
+
+-- DID: the latest DID line of the same call (pbx, callid) at or before the visit's first event,
+-- or the one written late into the visit (late_dids)
 did_lines as (
 
     select dids.pbx, dids.callid, dids.event_seq as seq, dids.data1 as did
@@ -437,13 +453,24 @@ did_lines as (
 -- (a call has one or a few DID lines and visits: this join stays about as long as its inputs)
 visit_did_seqs as (
 
-    select visits.pbx, visits.first_seq, max(did_lines.seq) as did_seq
-    from visits
-    inner join did_lines
-        on visits.pbx = did_lines.pbx
-        and visits.callid = did_lines.callid
-        and did_lines.seq <= visits.first_seq
-    group by visits.pbx, visits.first_seq
+    select pbx, first_seq, max(did_seq) as did_seq
+    from (
+        select visits.pbx, visits.first_seq, max(did_lines.seq) as did_seq
+        from visits
+        inner join did_lines
+            on visits.pbx = did_lines.pbx
+            and visits.callid = did_lines.callid
+            and did_lines.seq <= visits.first_seq
+        group by visits.pbx, visits.first_seq
+
+        union all
+
+        -- (after the visit's first event: it outranks any DID line before it)
+        select pbx, first_seq, max(did_seq) as did_seq
+        from late_dids
+        group by pbx, first_seq
+    ) as candidates
+    group by pbx, first_seq
 
 ),
 
@@ -549,8 +576,9 @@ first_wrapups as (
 ),
 
 -- DID lines whose call never entered that queue: refused at join (see header). A DID that its
--- ENTERQUEUE does not follow (nor precede by a second, out of order) is refused unless the lines
--- after it are an orphan visit it comes right before: a CONNECT or exit line, the ENTERQUEUE lost.
+-- ENTERQUEUE does not follow (nor precede by a second, out of order: late_dids) is refused unless
+-- the lines after it are an orphan visit it comes right before: a CONNECT or exit line, the
+-- ENTERQUEUE lost.
 -- Ringing alone makes no visit, and lines after a visit's exit line are ignored (near-duplicates),
 -- so a DID before those is still a refused caller. (Few DIDs lack their ENTERQUEUE: a small join.)
 refused_did_seqs as (
@@ -566,10 +594,13 @@ refused_did_seqs as (
         and orphan.callid = dids.callid
         and orphan.queue = dids.queue
         and orphan.first_seq > dids.event_seq
+    left join late_dids
+        on late_dids.pbx = dids.pbx
+        and late_dids.did_seq = dids.event_seq
     where dids.event = 'DID'
         and coalesce(dids.next_event, '') <> 'ENTERQUEUE'
-        and not coalesce(dids.previous_event = 'ENTERQUEUE' and dids.event_epoch - dids.previous_epoch <= 1, false)
         and orphan.pbx is null
+        and late_dids.pbx is null
 
 ),
 
