@@ -8,7 +8,8 @@
     * otherwise at the PBX's next QUEUESTART (restart) or the end of that PBX's data.
   A PAUSE with a new reason while paused closes the previous pause (reason change).
   An ADDMEMBER logged with data1 = PAUSED (member added paused) starts a pause in that queue.
-  reason = data1 of the PAUSE/PAUSEALL line (null for a member added paused). A PAUSEALL is followed by one PAUSE per queue
+  reason = data1 of the PAUSE/PAUSEALL line (null for a member added paused); a PAUSEALL without
+  one (Asterisk before 16 logs it empty) takes its cascade's. A PAUSEALL is followed by one PAUSE per queue
   (cascade): int_asterisk__agent_pauses unions these rows so that time is counted once.
 
   Incremental: a pause lies within one boot, so a run rebuilds, per PBX, the boots from the first
@@ -128,6 +129,34 @@ starts as (
 
 ),
 
+-- Before Asterisk 16 a PAUSEALL logs no reason and the PAUSE lines of its cascade carry it
+-- (asterisk-queue-log.md §2): such a PAUSEALL takes the reason of its cascade's first PAUSE that
+-- gives one, written in the same second before the PAUSEALL ends (few PAUSEALLs: a small join)
+cascade_reasons as (
+
+    select event_id, reason
+    from (
+        select
+            pauseall.event_id,
+            cascade.data1 as reason,
+            row_number() over (partition by pauseall.event_id order by cascade.event_seq) as cascade_rank
+        from starts as pauseall
+        inner join starts as cascade
+            on cascade.pbx = pauseall.pbx
+            and cascade.boot_no = pauseall.boot_no
+            and cascade.agent_key = pauseall.agent_key
+            and cascade.event_epoch = pauseall.event_epoch
+            and cascade.event_seq > pauseall.event_seq
+            and (pauseall.end_seq is null or cascade.event_seq < pauseall.end_seq)
+        where pauseall.event = 'PAUSEALL'
+            and pauseall.data1 is null
+            and cascade.event = 'PAUSE'
+            and cascade.data1 is not null
+    ) as ranked
+    where cascade_rank = 1
+
+),
+
 ended as (
 
     select
@@ -139,7 +168,7 @@ ended as (
         starts.logged_agent,
         starts.agent,
         starts.agent_key,
-        case when starts.event = 'ADDMEMBER' then null else starts.data1 end as reason,
+        case when starts.event = 'ADDMEMBER' then null else coalesce(starts.data1, cascade_reasons.reason) end as reason,
         starts.event_seq as start_seq,
         starts.event_epoch as start_epoch,
         end_events.event_epoch as end_event_epoch,
@@ -148,6 +177,8 @@ ended as (
     left join agent_events as end_events
         on starts.pbx = end_events.pbx
         and starts.end_seq = end_events.event_seq
+    left join cascade_reasons
+        on starts.event_id = cascade_reasons.event_id
 
 ),
 
