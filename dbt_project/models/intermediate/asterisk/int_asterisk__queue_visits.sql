@@ -27,9 +27,10 @@
     has a CONNECT or DID line in that queue before the restart and no exit line there at all.
   * Refused at join: IssabelPBX/FreePBX write a DID line (callid, queue) right before Queue(),
     and stock Asterisk logs nothing when the queue refuses the caller (joinempty, full). A DID
-    line not followed by the ENTERQUEUE of the same call and queue (nor written into that visit
-    a second or less after it, out of order, other lines of the call between them or not: the
-    visit takes that DID) is such a visit: outcome 'join_empty', entered and ended at the DID line,
+    line not followed by the ENTERQUEUE of the same call and queue (nor by other DID lines of the
+    call only, up to its ENTERQUEUE a second or less later: a DID logged twice; nor written into
+    that visit a second or less after it, out of order, other lines of the call between them or
+    not: the visit takes that DID) is such a visit: outcome 'join_empty', entered and ended at the DID line,
     no wait (is_refused_at_join). Unless an orphan visit follows it (no ENTERQUEUE before the
     call's CONNECT or exit line: that line lost to damage or rotation): the caller was in the
     queue, and that orphan visit is the call's only visit.
@@ -95,7 +96,14 @@ segmented as (
         lead(event) over (
             partition by pbx, boot_no, callid, queue
             order by event_seq
-        ) as next_event
+        ) as next_event,
+        -- lines other than DID so far: a DID whose next such line is its ENTERQUEUE has only DID
+        -- lines between them (a DID line logged twice: refused_did_seqs)
+        count(case when event <> 'DID' then 1 end) over (
+            partition by pbx, boot_no, callid, queue
+            order by event_seq
+            rows between unbounded preceding and current row
+        ) as call_line_no
     from events
 
 ),
@@ -120,6 +128,7 @@ visit_bounds as (
         visit_no,
         min(event_seq) as first_seq,
         min(event_epoch) as first_epoch,
+        min(call_line_no) as first_call_line_no,
         max(event_seq) as last_seq,
         min(case when event = 'CONNECT' then event_seq end) as first_connect_seq,
         -- the first terminal event (IssabelPBX's own one-field TRANSFER included)
@@ -597,10 +606,22 @@ refused_did_seqs as (
     left join late_dids
         on late_dids.pbx = dids.pbx
         and late_dids.did_seq = dids.event_seq
+    -- followed by other DID lines only, up to the call's ENTERQUEUE a second or less later (the
+    -- DID line logged twice, as with two numbers): the caller entered; that visit takes the last
+    left join visit_bounds as entered_after_dids
+        on dids.next_event = 'DID'
+        and entered_after_dids.pbx = dids.pbx
+        and entered_after_dids.boot_no = dids.boot_no
+        and entered_after_dids.callid = dids.callid
+        and entered_after_dids.queue = dids.queue
+        and entered_after_dids.visit_no = dids.visit_no + 1
+        and entered_after_dids.first_call_line_no = dids.call_line_no + 1
+        and entered_after_dids.first_epoch - dids.event_epoch <= 1
     where dids.event = 'DID'
         and coalesce(dids.next_event, '') <> 'ENTERQUEUE'
         and orphan.pbx is null
         and late_dids.pbx is null
+        and entered_after_dids.pbx is null
 
 ),
 
