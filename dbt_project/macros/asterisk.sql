@@ -55,11 +55,22 @@
 
 {#
   True when an agent field holds a channel interface (SIP/1001, PJSIP/400,
-  Local/2004@from-queue/n, Agent/1001, ...) rather than a member name. Member names in real
-  logs ("Sathish", "Frolova K.", "Tania Lissete Flores Zavala") never contain '/'.
+  Local/2004@from-queue/n, DAHDI/i1/5551234, Agent/1001, ...) rather than a member name: a
+  channel technology (a word of letters, digits and underscores), a '/', and no space anywhere.
+  Member names are free text ("Sathish", "Frolova K.", "Tania Lissete Flores Zavala"), and one
+  may hold a '/' ("Ana Ventas/Soporte"): a '/' alone would take it for an interface, and the
+  member's whole session would go to its interface instead.
 #}
 {% macro asterisk_is_interface(expr) -%}
-    ({{ expr }} like '%/%')
+    {{ return(adapter.dispatch('asterisk_is_interface', 'switchboard')(expr)) }}
+{%- endmacro %}
+
+{% macro default__asterisk_is_interface(expr) -%}
+    ({{ expr }} ~ '^[A-Za-z][A-Za-z0-9_]*/[^[:space:]]*$')
+{%- endmacro %}
+
+{% macro duckdb__asterisk_is_interface(expr) -%}
+    regexp_full_match({{ expr }}, '[A-Za-z][A-Za-z0-9_]*/[^[:space:]]*')
 {%- endmacro %}
 
 {#

@@ -4,7 +4,8 @@
   ADDMEMBER / REMOVEMEMBER / PENALTY log the member's INTERFACE (SIP/1001, PJSIP/400,
   Local/2004@from-queue/n) while CONNECT / COMPLETE* / RINGNOANSWER / PAUSE log its NAME.
   Evidence, for each ADDMEMBER (first match wins):
-    1. self                 - the ADDMEMBER already carries a name (no '/'; log_membername_as_agent=yes)
+    1. self                 - the ADDMEMBER already carries a name, not Tech/resource
+                              (log_membername_as_agent=yes; macros/asterisk.sql: asterisk_is_interface)
     2. same_second_unpause  - the nearest later UNPAUSEALL/UNPAUSE line of the same second (same
                               queue, or queue NONE) that carries a name, not an interface, names
                               the member (IssabelPBX logs ADDMEMBER SIP/1001 then UNPAUSEALL
