@@ -12,6 +12,10 @@
     does IssabelPBX's custom one-field TRANSFER (data1 = target, no calltime): talk = transfer -
     connect. A COMPLETE* after it is the end of the member's Local channel, which stays bridged
     with the transfer target: its calltime holds the target's conversation too (§4, item 13).
+    That line is logged under the call's LINKEDID: when the queue caller's channel did not open
+    the call (it came through a Local channel), the line stands alone under another id, and it
+    ends the visit its member was talking to in that queue (linked_transfers), not a visit of
+    its own.
   * No terminal: the exit line is missing (is_exit_missing) when the same call entered the same
     queue again (ended_at = that entry: a call is in a queue once at a time, also after an agent
     took it): answered if there was a CONNECT (its talk time unknown), else 'other'. Otherwise
@@ -195,13 +199,72 @@ restart_remnants as (
 
 ),
 
+-- IssabelPBX's own TRANSFER line is logged under the call's LINKEDID (see header), which is not
+-- the queue caller's id when the caller reached the queue on a channel that did not open the
+-- call (through a Local channel): the line is then a segment of its own, with no CONNECT. It
+-- belongs to the visit its member was talking to in that queue: the one of the member's latest
+-- CONNECT there before it, not ended by then. (Few such lines: a small join; a line no
+-- connected visit takes stays an orphan visit.)
+linked_transfers as (
+
+    select
+        transfers.pbx, transfers.boot_no, transfers.callid, transfers.queue, transfers.transfer_seq,
+        max(connects.event_seq) as host_connect_seq
+    from (
+        select orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue,
+            orphans.terminal_seq as transfer_seq, {{ agent_key('lines.agent') }} as agent_key
+        from visit_scopes as orphans
+        inner join {{ ref('int_asterisk__queue_events') }} as lines
+            on lines.pbx = orphans.pbx
+            and lines.event_seq = orphans.terminal_seq
+        {{ in_rebuilt_boots('lines', incremental) }}
+        where orphans.visit_no = 0
+            and orphans.connect_seq is null
+            and lines.event = 'TRANSFER'
+            and lines.data2 is null
+            and lines.agent is not null
+    ) as transfers
+    inner join {{ ref('int_asterisk__queue_events') }} as connects
+        on connects.pbx = transfers.pbx
+        and connects.boot_no = transfers.boot_no
+        and connects.queue = transfers.queue
+        and {{ agent_key('connects.agent') }} = transfers.agent_key
+        and connects.event_seq < transfers.transfer_seq
+        and connects.callid <> transfers.callid
+    {{ in_rebuilt_boots('connects', incremental) }}
+    where connects.event = 'CONNECT'
+    group by transfers.pbx, transfers.boot_no, transfers.callid, transfers.queue, transfers.transfer_seq
+
+),
+
+transfer_hosts as (
+
+    select linked_transfers.*, hosts.first_seq as host_first_seq
+    from linked_transfers
+    inner join visit_scopes as hosts
+        on hosts.pbx = linked_transfers.pbx
+        and hosts.connect_seq = linked_transfers.host_connect_seq
+    where coalesce(hosts.terminal_seq > linked_transfers.transfer_seq, true)
+
+),
+
 -- the segments that are visits: segment 0 with neither a terminal event nor a CONNECT is not
--- one (only stray ringing lines), nor is a restart's remnant. (Inlined in its two readers, the
--- visits and the refused DIDs: a stored copy of every visit for the few refused DIDs cost ~2 s
--- in the 10M-line build.)
+-- one (only stray ringing lines), nor is a restart's remnant, nor a TRANSFER line a visit took
+-- (transfer_hosts: it is that visit's exit line). (Inlined in its two readers, the visits and
+-- the refused DIDs: a stored copy of every visit for the few refused DIDs cost ~2 s in the
+-- 10M-line build.)
 counted_scopes as not materialized (
 
-    select visit_scopes.*
+    select
+        visit_scopes.pbx,
+        visit_scopes.boot_no,
+        visit_scopes.callid,
+        visit_scopes.queue,
+        visit_scopes.visit_no,
+        visit_scopes.first_seq,
+        coalesce(hosted.transfer_seq, visit_scopes.scope_last_seq) as scope_last_seq,
+        coalesce(hosted.transfer_seq, visit_scopes.terminal_seq) as terminal_seq,
+        visit_scopes.connect_seq
     from visit_scopes
     left join restart_remnants
         on visit_scopes.visit_no = 0
@@ -209,8 +272,23 @@ counted_scopes as not materialized (
         and visit_scopes.boot_no = restart_remnants.boot_no
         and visit_scopes.callid = restart_remnants.callid
         and visit_scopes.queue = restart_remnants.queue
+    left join (
+        -- (the first, should two lines of other ids name one visit)
+        select pbx, host_first_seq, min(transfer_seq) as transfer_seq
+        from transfer_hosts
+        group by pbx, host_first_seq
+    ) as hosted
+        on visit_scopes.pbx = hosted.pbx
+        and visit_scopes.first_seq = hosted.host_first_seq
+    left join transfer_hosts as taken
+        on visit_scopes.visit_no = 0
+        and visit_scopes.pbx = taken.pbx
+        and visit_scopes.boot_no = taken.boot_no
+        and visit_scopes.callid = taken.callid
+        and visit_scopes.queue = taken.queue
     where (visit_scopes.visit_no > 0 or visit_scopes.terminal_seq is not null or visit_scopes.connect_seq is not null)
         and restart_remnants.pbx is null
+        and taken.pbx is null
 
 ),
 
