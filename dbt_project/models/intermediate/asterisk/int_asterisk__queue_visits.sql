@@ -208,10 +208,10 @@ restart_remnants as (
 linked_transfers as (
 
     select
-        transfers.pbx, transfers.boot_no, transfers.callid, transfers.queue, transfers.transfer_seq,
-        max(connects.event_seq) as host_connect_seq
+        transfers.pbx, transfers.boot_no, transfers.callid, transfers.queue, transfers.orphan_first_seq,
+        transfers.transfer_seq, max(connects.event_seq) as host_connect_seq
     from (
-        select orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue,
+        select orphans.pbx, orphans.boot_no, orphans.callid, orphans.queue, orphans.first_seq as orphan_first_seq,
             orphans.terminal_seq as transfer_seq, {{ agent_key('lines.agent') }} as agent_key
         from visit_scopes as orphans
         inner join {{ ref('int_asterisk__queue_events') }} as lines
@@ -233,7 +233,8 @@ linked_transfers as (
         and connects.callid <> transfers.callid
     {{ in_rebuilt_boots('connects', incremental) }}
     where connects.event = 'CONNECT'
-    group by transfers.pbx, transfers.boot_no, transfers.callid, transfers.queue, transfers.transfer_seq
+    group by transfers.pbx, transfers.boot_no, transfers.callid, transfers.queue, transfers.orphan_first_seq,
+        transfers.transfer_seq
 
 ),
 
@@ -248,9 +249,24 @@ transfer_hosts as (
 
 ),
 
+-- per segment (pbx, first_seq): the visit a linked TRANSFER ends (the first, should lines of
+-- two other ids name one visit), and the TRANSFER's own segment, which is then no visit
+transfer_scopes as (
+
+    select pbx, host_first_seq as first_seq, min(transfer_seq) as transfer_seq, false as is_taken
+    from transfer_hosts
+    group by pbx, host_first_seq
+
+    union all
+
+    select pbx, orphan_first_seq, null, true
+    from transfer_hosts
+
+),
+
 -- the segments that are visits: segment 0 with neither a terminal event nor a CONNECT is not
 -- one (only stray ringing lines), nor is a restart's remnant, nor a TRANSFER line a visit took
--- (transfer_hosts: it is that visit's exit line). (Inlined in its two readers, the visits and
+-- (transfer_scopes: it is that visit's exit line). (Inlined in its two readers, the visits and
 -- the refused DIDs: a stored copy of every visit for the few refused DIDs cost ~2 s in the
 -- 10M-line build.)
 counted_scopes as not materialized (
@@ -262,8 +278,8 @@ counted_scopes as not materialized (
         visit_scopes.queue,
         visit_scopes.visit_no,
         visit_scopes.first_seq,
-        coalesce(hosted.transfer_seq, visit_scopes.scope_last_seq) as scope_last_seq,
-        coalesce(hosted.transfer_seq, visit_scopes.terminal_seq) as terminal_seq,
+        coalesce(transfer_scopes.transfer_seq, visit_scopes.scope_last_seq) as scope_last_seq,
+        coalesce(transfer_scopes.transfer_seq, visit_scopes.terminal_seq) as terminal_seq,
         visit_scopes.connect_seq
     from visit_scopes
     left join restart_remnants
@@ -272,23 +288,12 @@ counted_scopes as not materialized (
         and visit_scopes.boot_no = restart_remnants.boot_no
         and visit_scopes.callid = restart_remnants.callid
         and visit_scopes.queue = restart_remnants.queue
-    left join (
-        -- (the first, should two lines of other ids name one visit)
-        select pbx, host_first_seq, min(transfer_seq) as transfer_seq
-        from transfer_hosts
-        group by pbx, host_first_seq
-    ) as hosted
-        on visit_scopes.pbx = hosted.pbx
-        and visit_scopes.first_seq = hosted.host_first_seq
-    left join transfer_hosts as taken
-        on visit_scopes.visit_no = 0
-        and visit_scopes.pbx = taken.pbx
-        and visit_scopes.boot_no = taken.boot_no
-        and visit_scopes.callid = taken.callid
-        and visit_scopes.queue = taken.queue
+    left join transfer_scopes
+        on visit_scopes.pbx = transfer_scopes.pbx
+        and visit_scopes.first_seq = transfer_scopes.first_seq
     where (visit_scopes.visit_no > 0 or visit_scopes.terminal_seq is not null or visit_scopes.connect_seq is not null)
         and restart_remnants.pbx is null
-        and taken.pbx is null
+        and not coalesce(transfer_scopes.is_taken, false)
 
 ),
 
