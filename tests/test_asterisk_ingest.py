@@ -1084,6 +1084,20 @@ def _table_rows(settings) -> list[tuple]:
                        "order by event_time_text").fetchall()
 
 
+def test_a_dump_holding_other_tables_loads_its_queue_log_rows_and_names_the_tables_left_out(make_settings, site,
+                                                                                            caplog):
+    """A backup dump holds more tables than queue_log (cdr, an archive of queue_log): their rows
+    are not queue_log lines of this log and are not counted, but the run says it left them out
+    (it did so silently: independent audit)."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    _write_dump(site / "queue_log-backup.sql", DAY1[:3],
+                tail=";\nINSERT INTO `cdr` VALUES (1,'x');\nINSERT INTO `queue_log_history` VALUES (9,'y');\n")
+    with caplog.at_level("WARNING", logger="pipelines.asterisk.source"):
+        counts = load(settings).counts("queue_log_table")
+    assert (counts.lines_read, counts.loaded, counts.rejected) == (3, 3, 0) and counts.balanced
+    assert "the rows of table(s) cdr, queue_log_history in this dump are not read" in caplog.text
+
+
 def test_a_damaged_csv_export_is_quarantined_and_the_dump_beside_it_loads(make_settings, site):
     """A CSV export cut inside a quoted field made the reader raise: the whole Asterisk load
     stopped, the good dump beside it too (independent audit). Its lines are rejected instead."""

@@ -116,6 +116,10 @@ def test_a_pg_dump_copy_block_gives_the_rows_its_inserts_would():
     """Wazo keeps queue_log in PostgreSQL, and pg_dump writes COPY blocks: such a dump was read as
     holding nothing, without a reject or a warning (independent audit)."""
     out = checked(parse_sql_dump(PG_DUMP, timezone=BOGOTA))
+    assert out.other_tables == ()
+    other = PG_DUMP + "COPY public.cdr (id, src) FROM stdin;\n1\t3001234567\n\\.\n"
+    assert checked(parse_sql_dump(other, timezone=BOGOTA)).rows.equals(out.rows)
+    assert parse_sql_dump(other, timezone=BOGOTA).other_tables == ("cdr",)
     same = checked(parse_sql_dump(sql(
         "(7,'2024-06-20 11:13:20','NONE','NONE','NONE','QUEUESTART','','','',NULL,NULL)",
         "(8,'2024-06-20 11:13:25','1718900004.31','ventas','NONE','ENTERQUEUE','','3001234567','1',NULL,NULL)",
@@ -272,6 +276,10 @@ def test_sql_other_tables_are_ignored_and_row_numbers_continue_across_inserts():
     )
     out = checked(parse_sql_dump(text, timezone=BOGOTA))
     assert out.rows.select(ID, "row_no").rows() == [("1", 0), ("2", 1), ("3", 2)]
+    # named, so the loader can say what it left out (an archive of queue_log among them)
+    assert out.other_tables == ("cdr", "queue_log_archive")
+    assert checked(parse_sql_dump(sql(f"(1,'{LOCAL}','NONE','NONE','NONE','QUEUESTART','','','','','')"),
+                                  timezone=BOGOTA)).other_tables == ()
 
 
 def test_a_dump_without_create_table_is_read_in_the_tables_own_column_order():

@@ -35,7 +35,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
@@ -77,6 +77,9 @@ class ParsedTable:
     rows: pl.DataFrame
     rejects: pl.DataFrame
     rows_read: int
+    # tables of other names whose rows a SQL dump holds too (cdr, an archive of queue_log): not
+    # read, and not counted in rows_read
+    other_tables: tuple[str, ...] = ()
 
 
 def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -> ParsedTable:
@@ -87,12 +90,14 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
     if _time_written_in_utc(text, table_name):
         timezone = "UTC"
     frames = []
+    other_tables = {m.group(1).lower() for m in _COPY.finditer(text)} - {table_name}
     position = 0
     # statement by statement: an INSERT written inside a value of the one before is not one
     while match := _INSERT.search(text, position):
         end = _statement_end(text, match.end())
         position = end + 1
         if match.group(1).lower() != table_name:
+            other_tables.add(match.group(1).lower())
             continue
         cols = [c.strip(" `\"") for c in match.group(3).split(",")] if match.group(3) else columns
         tuples = _tuples(text[match.end(): end], terminated=end < len(text))
@@ -105,7 +110,7 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
                 tuples = tuples.with_columns(pl.lit("no_header").alias("reason"))
         frames.append((cols or [], tuples))
     frames += _copy_blocks(text, table_name)
-    return _normalise(frames, timezone)
+    return replace(_normalise(frames, timezone), other_tables=tuple(sorted(other_tables)))
 
 
 # pg_dump: `COPY [schema.]queue_log (col, ...) FROM stdin;`, rows of tab-separated values, `\.`

@@ -469,6 +469,12 @@ def _queue_log_table_rows(config: AsteriskConfig, counts: IngestCounts) -> Itera
             continue
         if ".sql" in f.path.name.lower():
             parsed = parse_sql_dump(data.decode("utf-8", errors="replace"), timezone=config.queue_log_db_timezone)
+            if parsed.other_tables:
+                # (an archive of queue_log under another name is left out too: loading it beside
+                # the live table could count a row twice)
+                log.warning("%s: the rows of table(s) %s in this dump are not read: only table queue_log's "
+                            "rows are queue_log lines (export an archive table as a dump of its own, its "
+                            "table named queue_log, to read it)", f.path, ", ".join(parsed.other_tables))
         else:
             parsed = parse_csv_export(data, timezone=config.queue_log_db_timezone)
         stream_id = f"table:{f.pbx}:{f.path.name}"
