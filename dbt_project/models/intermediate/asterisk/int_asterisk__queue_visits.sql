@@ -448,8 +448,10 @@ timed as (
         case
             when enter_epoch is not null then enter_epoch
             -- orphan visit: reconstruct the entry as end - talk - wait (Wazo's partial calls),
-            -- or, still talking, as connect - holdtime
-            when end_epoch is not null then end_epoch
+            -- or, still talking or ended without a talk time (a one-field TRANSFER), as
+            -- connect - holdtime
+            when end_epoch is not null and not (is_answered and end_talk_field is null and connect_epoch is not null)
+                then end_epoch
                 - coalesce(case when is_answered then end_talk_field end, 0)
                 - coalesce(connect_holdtime, end_wait_field, 0)
             else connect_epoch - coalesce(connect_holdtime, 0)
@@ -460,9 +462,10 @@ timed as (
             when restarted_epoch is not null then restarted_epoch
         end as ended_epoch,
         (end_epoch is null and reentered_epoch is null and restarted_epoch is not null) as is_closed_by_restart,
-        -- (re-entry is looked up only for visits without a terminal event)
+        -- (re-entry is looked up only for visits without a terminal event of their own id: one a
+        -- linked TRANSFER ended has one)
         coalesce(
-            reentered_epoch is not null
+            (reentered_epoch is not null and terminal_seq is null)
             or (
                 terminal_seq is null and connect_seq is null and restarted_epoch is null
                 and data_end_epoch - enter_epoch > {{ var('open_visit_timeout_seconds') }}
