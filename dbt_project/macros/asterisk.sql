@@ -56,21 +56,24 @@
 {#
   True when an agent field holds a channel interface (SIP/1001, PJSIP/400,
   Local/2004@from-queue/n, DAHDI/i1/5551234, Agent/1001, ...) rather than a member name: a
-  channel technology (a word of letters, digits and underscores), a '/', and no space anywhere.
+  channel technology (a word of letters, digits and underscores), a '/', and no space inside
+  (blanks around it, such as a tab staging does not trim, are not part of it).
   Member names are free text ("Sathish", "Frolova K.", "Tania Lissete Flores Zavala"), and one
   may hold a '/' ("Ana Ventas/Soporte"): a '/' alone would take it for an interface, and the
-  member's whole session would go to its interface instead.
+  member's whole session would go to its interface instead. A name with a '/' and no space
+  (Ventas/Soporte) still reads as an interface: nothing in the line tells it from one of a
+  channel driver not listed anywhere (Dongle/dongle0).
 #}
 {% macro asterisk_is_interface(expr) -%}
     {{ return(adapter.dispatch('asterisk_is_interface', 'switchboard')(expr)) }}
 {%- endmacro %}
 
 {% macro default__asterisk_is_interface(expr) -%}
-    ({{ expr }} ~ '^[A-Za-z][A-Za-z0-9_]*/[^[:space:]]*$')
+    ({{ expr }} ~ '^[[:space:]]*[A-Za-z][A-Za-z0-9_]*/[^[:space:]]*[[:space:]]*$')
 {%- endmacro %}
 
 {% macro duckdb__asterisk_is_interface(expr) -%}
-    regexp_full_match({{ expr }}, '[A-Za-z][A-Za-z0-9_]*/[^[:space:]]*')
+    regexp_full_match({{ expr }}, '[[:space:]]*[A-Za-z][A-Za-z0-9_]*/[^[:space:]]*[[:space:]]*')
 {%- endmacro %}
 
 {#

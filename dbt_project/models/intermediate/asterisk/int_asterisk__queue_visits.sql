@@ -249,8 +249,9 @@ transfer_hosts as (
 
 ),
 
--- per segment (pbx, first_seq): the visit a linked TRANSFER ends (the first, should lines of
--- two other ids name one visit), and the TRANSFER's own segment, which is then no visit
+-- per segment (pbx, first_seq): the visit a linked TRANSFER ends, and the TRANSFER's own
+-- segment, which is then no visit. Should lines of two other ids name one visit, the first ends
+-- it and the second is dropped too (a transfer is counted once: §4 item 13)
 transfer_scopes as (
 
     select pbx, host_first_seq as first_seq, min(transfer_seq) as transfer_seq, false as is_taken
