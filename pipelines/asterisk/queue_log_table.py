@@ -90,7 +90,7 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
     if _time_written_in_utc(text, table_name):
         timezone = "UTC"
     frames = []
-    other_tables = {m.group(1).lower() for m in _COPY.finditer(text)} - {table_name}
+    copied, other_tables = _copy_blocks(text, table_name)
     position = 0
     # statement by statement: an INSERT written inside a value of the one before is not one
     while match := _INSERT.search(text, position):
@@ -109,7 +109,7 @@ def parse_sql_dump(text: str, *, timezone: str, table_name: str = "queue_log") -
             if cols is None:
                 tuples = tuples.with_columns(pl.lit("no_header").alias("reason"))
         frames.append((cols or [], tuples))
-    frames += _copy_blocks(text, table_name)
+    frames += copied
     return replace(_normalise(frames, timezone), other_tables=tuple(sorted(other_tables)))
 
 
@@ -121,14 +121,17 @@ _COPY_ESCAPES = {"\\t": "\t", "\\n": "\n", "\\r": "\r", "\\b": "\b", "\\f": "\f"
 _COPY_ESCAPE = re.compile(r"\\(.)")
 
 
-def _copy_blocks(text: str, table_name: str) -> list[tuple[list[str], pl.DataFrame]]:
+def _copy_blocks(text: str, table_name: str) -> tuple[list[tuple[list[str], pl.DataFrame]], set[str]]:
     """The rows of the dump's COPY blocks of `table_name`, as the INSERT path has them: each row's
     text and its values written as SQL literals (so one unescaping serves both). A block cut off
     by the end of the dump ends in an `unterminated` row; a row with another count of values
-    than the block's columns is a bad row (its count of values tells _normalise)."""
+    than the block's columns is a bad row (its count of values tells _normalise). Also the names
+    of the other tables the dump copies (not read)."""
     frames = []
+    other_tables = set()
     for match in _COPY.finditer(text):
         if match.group(1).lower() != table_name:
+            other_tables.add(match.group(1).lower())
             continue
         cols = [c.strip(' "') for c in match.group(2).split(",")]
         end = _COPY_END.search(text, match.end())
@@ -141,7 +144,7 @@ def _copy_blocks(text: str, table_name: str) -> list[tuple[list[str], pl.DataFra
         frames.append((cols, pl.DataFrame(
             {"raw_text": rows, "reason": reasons, "values": values},
             schema={"raw_text": pl.String, "reason": pl.String, "values": pl.List(pl.String)})))
-    return frames
+    return frames, other_tables
 
 
 def _sql_literal(copy_value: str) -> str:
