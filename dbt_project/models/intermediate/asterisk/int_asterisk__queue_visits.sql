@@ -448,14 +448,14 @@ timed as (
         with_boot.*,
         case
             when enter_epoch is not null then enter_epoch
-            -- orphan visit: reconstruct the entry as end - talk - wait (Wazo's partial calls),
-            -- or, still talking or ended without a talk time (a one-field TRANSFER), as
-            -- connect - holdtime
-            when end_epoch is not null and not (is_answered and end_talk_field is null and connect_epoch is not null)
-                then end_epoch
+            -- orphan visit (a terminal event or a CONNECT): connect - holdtime when it connected
+            -- and its end gives no talk time (still talking, or a one-field TRANSFER), else
+            -- end - talk - wait (Wazo's partial calls)
+            when connect_epoch is not null and (end_epoch is null or end_talk_field is null)
+                then connect_epoch - coalesce(connect_holdtime, 0)
+            else end_epoch
                 - coalesce(case when is_answered then end_talk_field end, 0)
                 - coalesce(connect_holdtime, end_wait_field, 0)
-            else connect_epoch - coalesce(connect_holdtime, 0)
         end as entered_epoch,
         case
             when end_epoch is not null then end_epoch
