@@ -771,6 +771,30 @@ def test_a_pbx_renamed_in_the_setting_is_refused_instead_of_loaded_twice(make_se
                        "using (source_stream) group by pbx order by pbx").fetchall() == [("lab", 12), ("other", 9)]
 
 
+def test_a_pbx_left_out_of_the_setting_is_warned_of_once_and_its_lines_stay(make_settings, site, tmp_path, caplog):
+    """A run over other places says that the PBX the last run read is still in the warehouse and
+    its marts: otherwise a run over one folder would silently report another's calls with it."""
+    other = tmp_path / "other"
+    other.mkdir()
+    write(site / "queue_log", lines(0, 9))
+    write(other / "queue_log", lines(30, 4, "1709540000"))
+    both = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site},other={other}")
+    with caplog.at_level("WARNING", logger="pipelines.asterisk.source"):
+        load(both)
+        assert "read by the last run" not in caplog.text
+        assert load(make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"other={other}")).counts("queue_log").lines_read == 0
+    assert caplog.text.count("read by the last run") == 1
+    assert ("SWITCHBOARD_QUEUE_LOG_DIRS: PBX 'lab', read by the last run, has no log in the places configured now: "
+            "what was loaded from it stays in the warehouse") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="pipelines.asterisk.source"):
+        load(make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"other={other}"))
+    assert "read by the last run" not in caplog.text
+    with duckdb.connect(str(both.warehouse.duckdb_path), read_only=True) as con:
+        assert con.sql("select pbx, count(*) from raw_asterisk.queue_log join raw_asterisk.log_streams "
+                       "using (source_stream) group by pbx order by pbx").fetchall() == [("lab", 9), ("other", 4)]
+
+
 def test_a_rotation_moved_into_another_configured_folder_is_refused_unless_it_has_its_pbxs_name(
         make_settings, tmp_path):
     """logrotate's `olddir` moves the rotated log into a folder of its own; given as a second

@@ -285,7 +285,9 @@ def _read_log_streams(kind, locations, names, appended_tables, chunk_bytes, coun
         streams, waiting = log_streams.listed_streams(
             list(locations), names, {stream_id: Position(**stored) for stream_id, stored in positions.items()},
             archive_sizes=state.setdefault("archive_sizes", {}))
-    state["file_pbx"] = _refuse_renamed_pbx(setting, streams, state.get("file_pbx", {}))
+    read_before = state.get("file_pbx", {})
+    state["file_pbx"] = _refuse_renamed_pbx(setting, streams, read_before)
+    _warn_of_pbxs_gone(setting, streams, read_before)
     counts.files_waiting += len(waiting)
     # copies that are the start of a larger copy: their lines are read (or were) through it
     counts.prefix_copies += sum(len(stream.files) - 1 for stream in streams)
@@ -441,6 +443,19 @@ def _refuse_renamed_pbx(setting: str, streams, read_before: dict[str, list[str]]
             "old name again (NAME=path; without NAME the folder's name; a folder of rotated copies takes "
             "its PBX's NAME too), or load the renamed PBX into a new warehouse.")
     return now
+
+
+def _warn_of_pbxs_gone(setting: str, streams, read_before: dict[str, list[str]]) -> None:
+    """Warn of each PBX the last run read that has no log in this run's places (taken out of the
+    setting, or its share not mounted): what was loaded from it stays in the warehouse and counts
+    in the marts, which add up every PBX loaded (a queue's figures across PBXs of one queue name),
+    and nothing else in a run over other places would show it."""
+    gone = {pbx for pbx, _ in read_before.values()} - {stream.pbx for stream in streams}
+    for pbx in sorted(gone):
+        log.warning("%s: PBX %r, read by the last run, has no log in the places configured now: what was loaded "
+                    "from it stays in the warehouse and counts in the marts, which add up every PBX loaded. "
+                    "To report only the places configured now, load them into a new warehouse "
+                    "(SWITCHBOARD_WAREHOUSE_URL).", setting, pbx)
 
 
 # ---------------------------------------------------------------------------------------------
