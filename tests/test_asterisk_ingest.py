@@ -674,6 +674,25 @@ def test_a_run_ending_on_a_damaged_time_reads_that_line_again_and_quarantines_it
     assert (counts.lines_read, counts.read_again) == (0, 0)
 
 
+def test_a_run_ending_on_a_clock_reset_reads_the_run_again_and_quarantines_it_as_one_read_would(make_settings, site):
+    """A PBX restarted with its clock at 2000-01-01 writes QUEUESTART and a login there until NTP
+    steps the clock. Read at the end of a run, the two lines wait for the line after them; the next
+    run reads them again with it and quarantines both, as one read of the whole log does."""
+    settings = make_settings(SWITCHBOARD_QUEUE_LOG_DIRS=f"lab={site}")
+    first, more = lines(0, 9), lines(10, 6)
+    reset = ["946684800|NONE|NONE|NONE|QUEUESTART|", "946684805|MANAGER|ventas|Ana Ruiz|ADDMEMBER|"]
+    write(site / "queue_log", [*first, *reset])
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected, counts.read_again) == (11, 11, 0, 0)
+    write(site / "queue_log", more, mode="a")
+    counts = load(settings).counts("queue_log")
+    assert (counts.lines_read, counts.loaded, counts.rejected, counts.read_again) == (8, 6, 2, 2)
+    assert counts.balanced
+    assert warehouse_lines(settings) == expected([*first, *more])
+    assert rejects(settings) == [(9, "epoch_out_of_sequence", reset[0]), (10, "epoch_out_of_sequence", reset[1])]
+    assert load(settings).counts("queue_log").lines_read == 0
+
+
 def test_a_line_after_a_quiet_spell_loads_at_once_and_once_when_read_again(make_settings, site):
     """The first call of the morning is the last line read until the next one comes: loaded at once
     (the log may never grow), read again by the next run and still one row."""

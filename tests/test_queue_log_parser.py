@@ -16,6 +16,7 @@ import pytest
 from pipelines.asterisk.queue_log_parser import (
     EVENT_SCHEMA,
     MAX_EPOCH,
+    MAX_STRAY_RUN,
     ONE_NEIGHBOUR_FAR_SECONDS,
     REJECT_REASONS,
     REJECT_SCHEMA,
@@ -357,6 +358,68 @@ def test_a_line_out_of_place_whose_call_id_vouches_for_its_time_is_kept():
                   f"{early + 30}|NONE|ventas|Ana|PAUSE|||"):
         out = parse(ql(merged[0], merged[1], stray, merged[3]))
         assert out.rejects.select("line_no", "reason").rows() == [(2, "epoch_out_of_sequence")]
+
+
+RESET = 946_684_800  # 2000-01-01 00:00:00 UTC: where a PBX without a clock battery starts
+
+
+@pytest.mark.parametrize("run", [
+    # restarted with its clock at 2000-01-01, a member added back before NTP stepped the clock
+    [f"{RESET}|NONE|NONE|NONE|QUEUESTART|", f"{RESET + 5}|MANAGER|ventas|Ana|ADDMEMBER|"],
+    # a login script on a clock five hours behind: one ADDMEMBER per queue, in one second
+    [f"{T - 18_000}|MANAGER|ventas|Bob|ADDMEMBER|", f"{T - 18_000}|MANAGER|soporte|Bob|ADDMEMBER|"],
+    # as many lines as a run may have, a day ahead
+    [f"{T + 86_400 + i}|MANAGER|q{i}|Cai|ADDMEMBER|" for i in range(MAX_STRAY_RUN)],
+], ids=["clock_reset", "script_clock_behind", "longest_run"])
+def test_a_run_of_lines_standing_out_from_both_neighbours_is_quarantined_as_one_line_is(run):
+    """Lines with a wrong time come in runs, each vouching for the next: judged one at a time they
+    were loaded, and an agent logged in at 2000-01-01 stayed so until the next restart, 25 years
+    (independent audit). A run that stands out from the lines around it, which agree with each
+    other, is quarantined whole."""
+    around = [f"{T}|NONE|NONE|NONE|CONFIGRELOAD|", f"{T + 400}|NONE|NONE|NONE|CONFIGRELOAD|"]
+    out = parse(ql(around[0], *run, around[1]))
+    assert rows(out, "line_no") == [(0,), (len(run) + 1,)]
+    assert out.rejects.select("line_no", "reason", "raw_text").rows() == [
+        (i + 1, "epoch_out_of_sequence", line) for i, line in enumerate(run)]
+
+
+def test_a_run_too_long_to_stray_or_vouched_for_by_a_call_id_is_kept():
+    """A run longer than MAX_STRAY_RUN is the PBX's own time; a run holding a call whose id agrees
+    with its time is a block of a hand-merged file (§4.10: sorted, not dropped)."""
+    around = [f"{T}|NONE|NONE|NONE|CONFIGRELOAD|", f"{T + 400}|NONE|NONE|NONE|CONFIGRELOAD|"]
+    too_long = [f"{T + 86_400 + i}|MANAGER|q{i}|Cai|ADDMEMBER|" for i in range(MAX_STRAY_RUN + 1)]
+    early = T - 10_000
+    merged = [f"{early}|NONE|ventas|Ana|PAUSE|Lunch", f"{early + 5}|{early - 10}.7|ventas|NONE|ENTERQUEUE||100|1",
+              f"{early + 30}|{early - 10}.7|ventas|NONE|ABANDON|1|1|25"]
+    for run in (too_long, merged):
+        out = parse(ql(around[0], *run, around[1]))
+        assert out.rejects.height == 0 and out.events.height == len(run) + 2
+
+
+def test_a_stray_run_cut_by_a_chunk_boundary_is_quarantined_in_both_chunks():
+    """The next chunk's first lines show the chunk's last lines to be the start of a run; the next
+    chunk is judged from the event kept before the run, as one chunk would be."""
+    judge = f"{T}|NONE|NONE|NONE|CONFIGRELOAD|"
+    run = [f"{RESET + i}|MANAGER|q{i}|Ana|ADDMEMBER|" for i in range(4)]
+    after = [f"{T + 60}|NONE|NONE|NONE|CONFIGRELOAD|", f"{T + 90}|NONE|NONE|NONE|CONFIGRELOAD|"]
+    next_chunk = ql(*run[2:], *after)
+    first = parse(ql(judge, *run[:2]), epochs_after=epochs_ahead(next_chunk))
+    assert rows(first, "line_no") == [(0,)] and first.rejects.height == 2
+    second = parse(next_chunk, first_line_no=3, epoch_before=T)
+    assert rows(second, "line_no") == [(5,), (6,)]
+    assert second.rejects.select("line_no").rows() == [(3,), (4,)]
+
+
+def test_the_lines_after_a_long_step_at_the_end_of_what_is_read_wait_for_the_next_line():
+    """A run's verdict needs the line after it: the lines after the last long step of what is read
+    (up to MAX_STRAY_RUN of them) are read again by the next run, judged by the event before them."""
+    lines = [f"{T + i}|NONE|NONE|NONE|CONFIGRELOAD|" for i in range(3)]
+    run = [f"{RESET + i}|MANAGER|q{i}|Ana|ADDMEMBER|" for i in range(2)]
+    out = parse(ql(*lines, *run))
+    assert out.events.height == 5 and out.rejects.height == 0  # loaded now: the log may never grow
+    assert out.unsettled == UnsettledTail(line_no=3, offset=3 * (len(lines[0]) + 1), epoch_before=T + 2)
+    many = [f"{RESET + i}|MANAGER|q{i}|Ana|ADDMEMBER|" for i in range(MAX_STRAY_RUN + 1)]
+    assert parse(ql(*lines, *many)).unsettled is None
 
 
 @pytest.mark.parametrize("epochs", [

@@ -50,11 +50,18 @@ MIN_EPOCH, MAX_EPOCH = 946_684_800, 4_102_444_800
 # chunks of a run and, for a run's first line, the last line the run before read.
 OUT_OF_SEQUENCE_SECONDS = 3600
 OUT_OF_SEQUENCE_RATIO = 10
-# ...unless its call id vouches for its time. A hand-merged or re-sorted file has whole lines out
-# of place by hours (§4.10: sort them by time, do not drop them). A call's id is Asterisk's
+# What stands out may be a run of up to this many lines in a row, as one line does: a PBX whose
+# clock starts at 2000-01-01 until NTP steps it writes its QUEUESTART and the first logins there,
+# and a login script on a wrong clock writes one ADDMEMBER per queue in one second (independent
+# audit: each line of the pair vouched for the other, and an agent was logged in for 25 years).
+# A longer run is the PBX's own time (a clock set back moves every line after it).
+MAX_STRAY_RUN = 32
+# ...unless a call id in it vouches for its time. A hand-merged or re-sorted file has whole lines
+# out of place by hours (§4.10: sort them by time, do not drop them). A call's id is Asterisk's
 # uniqueid, "[systemname-]<epoch of the channel's creation>.<n>": a line whose time is at most a
-# day after it carries the time the PBX wrote. A damaged digit of a day or more (a year, a month)
-# still stands out; lines without a call (agents, restarts) are judged by their neighbours alone.
+# day after it carries the time the PBX wrote, and so do the lines of its run. A damaged digit of
+# a day or more (a year, a month) still stands out; lines without a call (agents, restarts) are
+# judged by their neighbours alone.
 CALL_ID_EPOCH = r"(\d{9,10})\.\d+$"
 CALL_ID_VOUCHES_SECONDS = 86_400
 # A stream's first and last line read so far have one neighbour: either is out of sequence when
@@ -99,13 +106,14 @@ REJECT_REASONS = ("missing_event", "bad_epoch", "epoch_out_of_sequence", "too_ma
 
 @dataclass(frozen=True)
 class UnsettledTail:
-    """The last event line of what a run read, when the line after it could still change its
-    verdict (OUT_OF_SEQUENCE_SECONDS): it was judged by the line before it alone, and is more than
-    OUT_OF_SEQUENCE_SECONDS from it (or has no line before it). A damaged digit there passes as
-    a line after a quiet hour until the next line shows it standing out from both, and a restart
-    months later stays rejected until the line after it shows it is not alone. A log that grows is
-    read again from this line by its next run (source.py), so that its lines end up judged as one
-    run over the whole log would judge them."""
+    """Where the last event lines of what a run read begin, when the line after them could still
+    change their verdict (OUT_OF_SEQUENCE_SECONDS): they follow a step of more than
+    OUT_OF_SEQUENCE_SECONDS and are few enough to be a stray run (MAX_STRAY_RUN), or the line
+    has no line before it. A damaged digit there passes as lines after a quiet hour until the next
+    line shows them standing out from both sides, and a restart months later stays rejected until
+    the line after it shows it is not alone. A log that grows is read again from this line by its
+    next run (source.py), so that its lines end up judged as one run over the whole log would
+    judge them."""
 
     line_no: int  # the line's number in its stream
     offset: int  # where the line starts, in bytes from the start of the chunk
@@ -205,8 +213,8 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
         events = raw.select("line_no", epochs.alias("event_epoch"), *_event_fields(wide))
         unsettled = None
         if not epochs_after:
-            before = int(epochs[-2]) if len(epochs) > 1 else epoch_before
-            unsettled = _unsettled_tail(data, first_line_no, first_line_no + lines_read - 1, int(epochs[-1]), before,
+            unsettled = _unsettled_tail(data, first_line_no, raw.get_column("line_no").to_numpy(), epochs.to_numpy(),
+                                        epoch_before,
                                         first_of_stream=first_line_no if epoch_before is None and len(epochs) == 2 else None)
         return ParsedChunk(events=events, rejects=_empty(REJECT_SCHEMA), lines_read=lines_read, skipped_blank=0,
                            events_with_replaced_bytes=rows_with_replaced_bytes(events, clean) if lossy else 0,
@@ -249,13 +257,15 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
 
     unsettled = None
     if not epochs_after and events_so_far.height:
-        # the last line that was an event before the neighbours judged it, judged by the event
-        # kept before it (or the line before the chunk)
-        last_no, last_epoch = events_so_far.select("line_no", "_epoch").row(-1)
-        judges = events.filter(pl.col("line_no") < last_no).get_column("event_epoch")
-        before = int(judges[-1]) if len(judges) else epoch_before
+        # the events kept, and the last line that was an event before the neighbours judged it
+        # (rejected now, the next line may agree with it): its judges are the events kept
+        judged = events.select("line_no", "event_epoch")
+        last = events_so_far.select("line_no", pl.col("_epoch").alias("event_epoch")).tail(1)
+        if not judged.height or judged.item(-1, "line_no") != last.item(0, "line_no"):
+            judged = pl.concat([judged, last])
         first_no = int(events_so_far.get_column("line_no")[0])
-        unsettled = _unsettled_tail(data, first_line_no, last_no, last_epoch, before,
+        unsettled = _unsettled_tail(data, first_line_no, judged.get_column("line_no").to_numpy(),
+                                    judged.get_column("event_epoch").to_numpy(), epoch_before,
                                     first_of_stream=first_no if epoch_before is None and events_so_far.height == 2 else None)
     rejected = tagged.select("line_no", "_reason").filter(pl.col("_reason").is_not_null())
     rejects = _rejects_with_text(data, rejected, first_line_no, base_offset)
@@ -267,14 +277,26 @@ def parse_chunk(data: bytes, *, first_line_no: int = 0, base_offset: int = 0, ep
                        cut_line_start=broken.rfind(b"\n") + 1 if unterminated else None)
 
 
-def _unsettled_tail(data: bytes, first_line_no: int, line_no: int, epoch: int, before: int | None, *,
+def _unsettled_tail(data: bytes, first_line_no: int, line_nos: np.ndarray, epochs: np.ndarray, before: int | None, *,
                     first_of_stream: int | None = None) -> UnsettledTail | None:
-    """The UnsettledTail of the chunk's last event line `line_no` (at `epoch`, after `before`), or
-    None when the line before it is near enough to settle its verdict. `first_of_stream`: the
-    stream's first event line when the last line is its only neighbour (a stream of two lines so
-    far): it was judged by the unsettled line, so what waits starts there."""
-    if before is not None and abs(epoch - before) <= OUT_OF_SEQUENCE_SECONDS:
+    """The UnsettledTail of a chunk whose event lines (`line_nos`, at `epochs`, after `before`)
+    end what is read: its lines after the last step of more than OUT_OF_SEQUENCE_SECONDS, when they
+    are few enough to be a stray run (MAX_STRAY_RUN) that the next line could show, or its only
+    line when nothing judged it; None when the lines before its last ones settle their verdict.
+    `first_of_stream`: the stream's first event line when the last line is its only neighbour (a
+    stream of two lines so far): it was judged by the unsettled line, so what waits starts there."""
+    e = np.concatenate([[before], epochs]).astype(np.int64) if before is not None else epochs
+    long_steps = np.flatnonzero(np.abs(np.diff(e)) > OUT_OF_SEQUENCE_SECONDS)
+    if len(long_steps):
+        start = int(long_steps[-1]) + 1  # (in e: the first line after the step)
+    elif len(e) == 1:
+        start = 0
+    else:
         return None
+    if len(e) - start > MAX_STRAY_RUN:
+        return None
+    line_no = int(line_nos[start - (1 if before is not None else 0)])
+    before = int(e[start - 1]) if start else None
     if first_of_stream is not None:
         line_no, before = first_of_stream, None
     return UnsettledTail(line_no=line_no, offset=_line_start(data, line_no - first_line_no), epoch_before=before)
@@ -288,12 +310,13 @@ def _line_start(data: bytes, index: int) -> int:
     return int(newlines[index - 1]) + 1
 
 
-def epochs_ahead(data: bytes, lines: int = 8) -> tuple[int, ...]:
-    """The epochs of the events among `data`'s first few lines (a chunk's neighbours for the line
-    before it): lines with a plausible epoch, an event and at most the fields a line may have.
-    A malformed line is a reject, not a neighbour, as it is inside a chunk."""
+def epochs_ahead(data: bytes, lines: int = MAX_STRAY_RUN + 1) -> tuple[int, ...]:
+    """The epochs of the events among `data`'s first few lines (a chunk's neighbours for the lines
+    before it: enough to see past a stray run that the chunk boundary cuts): lines with a plausible
+    epoch, an event and at most the fields a line may have. A malformed line is a reject, not a
+    neighbour, as it is inside a chunk."""
     epochs = []
-    for line in data[:4096].split(b"\n", lines)[:lines]:
+    for line in data[:512 * lines].split(b"\n", lines)[:lines]:
         fields = line.replace(b"\x00", b"").replace(b"\r", b"").split(b"|")
         head = fields[0].removeprefix(_BYTE_ORDER_MARK.encode())
         if (len(BASE_FIELDS) <= len(fields) < len(_READ_COLUMNS) and fields[4]
@@ -333,17 +356,23 @@ def _out_of_sequence(epochs: pl.Series, before: int | None = None, after: tuple[
     limit = OUT_OF_SEQUENCE_SECONDS
     if len(e) >= 3:
         steps = np.diff(e)  # steps[i] = e[i + 1] - e[i]
-        # only a line reached by a long step can be one (a night's gap, a restart: a few per chunk)
-        lines = np.flatnonzero(np.abs(steps[:-1]) > limit) + 1
-        into, out_of = steps[lines - 1], steps[lines]
-        apart = np.abs(into + out_of)  # how far apart its neighbours are
-        stray = (((into > limit) & (out_of < -limit)) | ((into < -limit) & (out_of > limit))) & (
+        # only a run of lines reached by a long step and left by the next one can be one (a
+        # night's gap, a restart: a few per chunk): the lines e[into_at + 1 .. out_at]
+        long_steps = np.flatnonzero(np.abs(steps) > limit)
+        into_at, out_at = long_steps[:-1], long_steps[1:]
+        into, out_of = steps[into_at], steps[out_at]
+        apart = np.abs(e[out_at + 1] - e[into_at])  # how far apart the run's neighbours are
+        stray = (out_at - into_at <= MAX_STRAY_RUN) & (
+            ((into > limit) & (out_of < -limit)) | ((into < -limit) & (out_of > limit))) & (
             (apart <= limit) | (apart * OUT_OF_SEQUENCE_RATIO <= np.minimum(np.abs(into), np.abs(out_of))))
-        if call_ids is not None and stray.any():  # (only the few candidates' ids are read)
-            chunk_line = lines - (1 if before is not None else 0)
-            own = stray & (chunk_line < len(epochs))  # (the lines after the chunk have no id here)
-            stray[own] &= ~_vouched_by_call_id(call_ids.gather(chunk_line[own]), e[lines[own]])
-        flags[lines[stray]] = True
+        first_in_chunk = 1 if before is not None else 0
+        for start, end in zip(into_at[stray] + 1, out_at[stray] + 1, strict=True):
+            if call_ids is not None:  # (only the few candidates' ids are read)
+                # (the lines after the chunk have no id here)
+                own = np.arange(start, min(end, first_in_chunk + len(epochs))) - first_in_chunk
+                if _vouched_by_call_id(call_ids.gather(own), e[own + first_in_chunk]).any():
+                    continue
+            flags[start:end] = True
     # the ends of what is read, against the nearest line not already out of sequence
     kept = np.flatnonzero(~flags)
     if len(e) and before is None:  # the stream's first line
