@@ -3,7 +3,8 @@
   terminal event (asterisk-queue-log.md §6.1). The rules, in order:
 
   * Segments. Within (pbx, boot, callid, queue), every ENTERQUEUE starts a new visit
-    (multi-stint calls re-enter the same queue). Events before the first ENTERQUEUE form
+    (multi-stint calls re-enter the same queue; lines a script wrote with no call id are keyed
+    by the empty id, as a reused one). Events before the first ENTERQUEUE form
     segment 0; it becomes an "orphan" visit only if it holds a terminal event or an agent's
     CONNECT (the file started mid-call, or a Wazo FULL/CLOSED/JOINEMPTY logged without
     ENTERQUEUE); an orphan connected and not ended is answered and still talking, entered at
@@ -68,13 +69,14 @@ events as (
 
     select
         events.pbx, events.boot_no, events.event_seq, events.event_epoch,
-        events.callid, events.queue, events.event,
+        -- a line a script wrote with no call id ('epoch||queue|...') is a call all the same, keyed
+        -- like a reused id (NONE): dropped, its visit vanished without a reject (audit 5 F2)
+        coalesce(events.callid, '') as callid, events.queue, events.event,
         -- a RINGNOANSWER of 0 or 1000 ms rang no one (asterisk-queue-log.md §4)
         (events.event = 'RINGNOANSWER' and coalesce(events.data1, '') not in ('0', '1000')) as is_ring_no_answer
     from {{ ref('int_asterisk__queue_events') }} as events
     {{ in_rebuilt_boots('events', incremental) }}
     where (events.event in {{ asterisk_visit_events() }} or events.event = 'DID')
-        and events.callid is not null
         and events.queue is not null
 
 ),
@@ -181,7 +183,7 @@ restart_remnants as (
     from visit_scopes as orphans
     inner join {{ ref('int_asterisk__queue_events') }} as entries
         on entries.pbx = orphans.pbx
-        and entries.callid = orphans.callid
+        and coalesce(entries.callid, '') = orphans.callid
         and entries.queue = orphans.queue
         and entries.boot_no < orphans.boot_no
     where orphans.visit_no = 0
@@ -230,7 +232,7 @@ linked_transfers as (
         and connects.queue = transfers.queue
         and {{ agent_key('connects.agent') }} = transfers.agent_key
         and connects.event_seq < transfers.transfer_seq
-        and connects.callid <> transfers.callid
+        and coalesce(connects.callid, '') <> transfers.callid
     {{ in_rebuilt_boots('connects', incremental) }}
     where connects.event = 'CONNECT'
     group by transfers.pbx, transfers.boot_no, transfers.callid, transfers.queue, transfers.orphan_first_seq,
@@ -536,12 +538,12 @@ late_dids as (
 -- or the one written late into the visit (late_dids)
 did_lines as (
 
-    select dids.pbx, dids.callid, dids.event_seq as seq, dids.data1 as did
+    select dids.pbx, coalesce(dids.callid, '') as callid, dids.event_seq as seq, dids.data1 as did
     from {{ ref('int_asterisk__queue_events') }} as dids
-    where dids.event = 'DID' and dids.callid is not null
+    where dids.event = 'DID'
     {%- if incremental %}
         -- every DID line of the calls being rebuilt, also from older boots
-        and exists (select 1 from visits where visits.pbx = dids.pbx and visits.callid = dids.callid)
+        and exists (select 1 from visits where visits.pbx = dids.pbx and visits.callid = coalesce(dids.callid, ''))
     {%- endif %}
 
 ),

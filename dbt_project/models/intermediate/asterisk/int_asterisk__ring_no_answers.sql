@@ -30,7 +30,6 @@ rings as (
     from {{ ref('int_asterisk__queue_events') }} as rings
     {{ in_rebuilt_boots('rings', incremental) }}
     where rings.event = 'RINGNOANSWER'
-        and rings.callid is not null
         and rings.queue is not null
 
 ),
@@ -51,7 +50,7 @@ joined as (
         rings.pbx,
         rings.boot_no,
         rings.queue,
-        rings.callid,
+        coalesce(rings.callid, '') as callid,  -- (no call id: keyed as its visit is)
         rings.agent,
         {{ agent_key('rings.agent') }} as agent_key,
         rings.event_epoch as rang_epoch,
@@ -64,7 +63,7 @@ joined as (
     inner join visits
         on rings.pbx = visits.pbx
         and rings.boot_no = visits.boot_no
-        and rings.callid = visits.callid
+        and coalesce(rings.callid, '') = visits.callid
         and rings.queue = visits.queue
         and rings.event_seq between visits.first_event_seq and visits.last_event_seq
 
