@@ -183,7 +183,9 @@ restart_remnants as (
     from visit_scopes as orphans
     inner join {{ ref('int_asterisk__queue_events') }} as entries
         on entries.pbx = orphans.pbx
-        and coalesce(entries.callid, '') = orphans.callid
+        -- (on the id as stored: a call logged with no id is not looked for across a restart,
+        -- and the join reads every line by a plain key)
+        and entries.callid = orphans.callid
         and entries.queue = orphans.queue
         and entries.boot_no < orphans.boot_no
     where orphans.visit_no = 0
